@@ -1,0 +1,98 @@
+# duckpond -- plain Makefile.
+#   make            build/libduckpond.a, build/libduckpond.so, build/duckpond
+#   make run        start the server on ./duckpond.duckdb
+#   make test       every test, plain and under ASan+UBSan; ends "N passed, N failed"
+#   make test-asan  the sanitizer run alone
+#   make bench      the benchmarks (bench/), baselines side by side
+# Missing Debian packages and DuckDB are fetched by scripts/ on first use.
+
+BUILD   ?= build
+SAN     ?=
+CC      ?= cc
+DUCKDB  := deps/duckdb
+DBFILE  ?= duckpond.duckdb
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 $(WARN) -Iinclude -Isrc -isystem $(DUCKDB)/include -pthread -fPIC -MMD -MP
+LDLIBS  := -L$(DUCKDB)/lib -lduckdb -lmicrohttpd -ljansson -lpq -lssl -lcrypto -lpthread -lm
+ifneq ($(SAN),)
+CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+# The library, then everything the server adds (all other src/*.c).
+LIB_SRCS    := $(addprefix src/,errors.c db.c tx.c pool.c lockwrite.c snapshot.c)
+SERVER_SRCS := $(filter-out $(LIB_SRCS) src/main.c,$(wildcard src/*.c))
+LIB_OBJS    := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
+SERVER_OBJS := $(SERVER_SRCS:src/%.c=$(BUILD)/obj/%.o)
+UNIT_TESTS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+BENCHES     := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+DEPS_OK     := deps/.ok
+
+all: $(BUILD)/libduckpond.a $(BUILD)/libduckpond.so $(BUILD)/duckpond
+
+# Set-up: Debian packages that are missing, then DuckDB (checksummed).
+$(DEPS_OK): scripts/install-debs.sh scripts/fetch-duckdb.sh
+	@./scripts/install-debs.sh
+	@./scripts/fetch-duckdb.sh
+	@touch $@
+deps: $(DEPS_OK)
+
+$(BUILD)/obj/%.o: src/%.c $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libduckpond.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libdpserver.a: $(SERVER_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libduckpond.so: $(LIB_OBJS)
+	$(CC) -shared $(LDFLAGS) -o $@ $^ -L$(DUCKDB)/lib -lduckdb -lpthread -lm \
+	    -Wl,-rpath,'$$ORIGIN/../$(DUCKDB)/lib'
+
+$(BUILD)/duckpond: $(BUILD)/obj/main.o $(BUILD)/libdpserver.a $(BUILD)/libduckpond.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -Wl,-rpath,'$$ORIGIN/../$(DUCKDB)/lib'
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/testlib.h $(BUILD)/libdpserver.a $(BUILD)/libduckpond.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libdpserver.a $(BUILD)/libduckpond.a \
+	    $(LDLIBS) -Wl,-rpath,'$$ORIGIN/../../$(DUCKDB)/lib'
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libduckpond.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libduckpond.a $(LDLIBS) \
+	    -Wl,-rpath,'$$ORIGIN/../../$(DUCKDB)/lib'
+
+tests-bin: all $(UNIT_TESTS)
+benches: all $(BENCHES)
+
+run: all
+	./$(BUILD)/duckpond demo --db $(DBFILE)
+
+# One run of everything: the plain build and the sanitizer build, one total.
+test: deps
+	@$(MAKE) --no-print-directory tests-bin
+	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 tests-bin
+	@tests/run.sh build build-asan
+
+test-asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 tests-bin
+	@tests/run.sh build-asan
+
+bench: deps benches
+	@bench/run.sh $(BUILD)
+
+format:
+	clang-format -i include/*.h src/*.c src/*.h tests/unit/*.c tests/unit/*.h bench/*.c 2>/dev/null || true
+
+clean:
+	rm -rf build build-asan
+
+.PHONY: all deps run test test-asan bench benches tests-bin format clean
+.SECONDARY:
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/tests/*.d $(BUILD)/bench/*.d)

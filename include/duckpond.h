@@ -1,0 +1,416 @@
+/*
+ * duckpond.h -- the public C API of libduckpond.
+ *
+ * libduckpond lets many threads of one process read and write one DuckDB
+ * database safely, and is what the duckpond server stands on. It wraps
+ * DuckDB's C API with: a database opened from a config, a connection per
+ * thread, DuckDB errors sorted into classes that carry a PostgreSQL SQLSTATE,
+ * transactions retried on optimistic-concurrency conflicts, a pool of read
+ * connections, a lock-file writer for tools that must open the file
+ * themselves, consistent read-only snapshot files, and the ingest batcher
+ * that turns many small writes into large Appender commits.
+ *
+ * THREADS AND PROCESSES -- read this first
+ *
+ *  - A duckpond_db may be used from any number of threads at once.
+ *  - A duckpond_conn belongs to one thread at a time. Never use a connection
+ *    from two threads at once; give each thread its own (duckpond_connect),
+ *    or check one out of a duckpond_pool and give it back when done. This is
+ *    DuckDB's own rule ("a cursor per thread").
+ *  - A duckpond_pool and a duckpond_batcher may be used from any thread.
+ *  - Only one process may open a database file read-write, and while it
+ *    does, no other process may open it at all, not even READ_ONLY. A second
+ *    open fails with DUCKPOND_LOCKED and a message naming the holder's PID.
+ *    Processes that must share a file: talk to one duckpond server, or use
+ *    duckpond_locked_write (serialised, slow: ~30 writes/s), or read a
+ *    snapshot (duckpond_snapshot) that many processes may open READ_ONLY.
+ *  - Nothing here aborts or exits the process: every call returns a status.
+ *
+ * ERRORS
+ *
+ *  Every call returns an int status: DUCKPOND_OK (0) or one of the codes
+ *  below. duckpond_strerror(status) names the code. The detail (DuckDB's own
+ *  message, the column and value at fault...) is kept by the handle the call
+ *  was made on and read with duckpond_db_errmsg / duckpond_conn_errmsg; it
+ *  stays valid until the next call on that handle.
+ */
+#ifndef DUCKPOND_H
+#define DUCKPOND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "duckdb.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Status codes. Each is also an error class with the PostgreSQL SQLSTATE a
+ * server reports for it (duckpond_sqlstate refines the class further from
+ * DuckDB's message, e.g. 42P01 for a missing table).
+ *   X(name, value, sqlstate, description)
+ */
+#define DUCKPOND_STATUS_LIST(X)                                                          \
+    X(OK, 0, "00000", "ok")                                                              \
+    X(ERROR, 1, "XX000", "error")                                                        \
+    X(MISUSE, 2, "XX000", "invalid argument or call")                                    \
+    X(NOMEM, 3, "53200", "out of memory")                                                \
+    X(CONFLICT, 4, "40001", "transaction conflict; retry")                               \
+    X(CONSTRAINT, 5, "23000", "constraint violated")                                     \
+    X(LOCKED, 6, "55P03", "database file locked by another process")                     \
+    X(SYNTAX, 7, "42601", "syntax or name error")                                        \
+    X(INTERRUPTED, 8, "57014", "statement interrupted")                                  \
+    X(INVALIDATED, 9, "XX000", "database invalidated by a fatal error; must be reopened") \
+    X(TIMEOUT, 10, "57014", "timed out")                                                 \
+    X(OVERLOADED, 11, "53400", "overloaded; try again later")                            \
+    X(IO, 12, "58030", "I/O error")                                                      \
+    X(CONVERSION, 13, "22P02", "value cannot be converted to the column's type")         \
+    X(NOTFOUND, 14, "42P01", "no such object")                                           \
+    X(CLOSED, 15, "57P01", "shutting down")                                              \
+    X(READONLY, 16, "25006", "read-only")
+
+enum duckpond_status {
+#define DUCKPOND_X_ENUM(name, value, sqlstate, text) DUCKPOND_##name = value,
+    DUCKPOND_STATUS_LIST(DUCKPOND_X_ENUM)
+#undef DUCKPOND_X_ENUM
+};
+
+/* The code's description, e.g. "transaction conflict; retry". Static. */
+const char *duckpond_strerror(int status);
+
+/*
+ * The class of a DuckDB error, from its error type and message (both as
+ * DuckDB gave them; message may be NULL). Conflicts ("Conflict on update",
+ * write-write conflicts on keys, DUCKDB_ERROR_TRANSACTION) give
+ * DUCKPOND_CONFLICT; "Could not set lock" gives DUCKPOND_LOCKED; and so on.
+ */
+int duckpond_classify(duckdb_error_type type, const char *message);
+
+/*
+ * The five-character PostgreSQL SQLSTATE for a status, refined by the
+ * message where it says more (23505 unique, 23502 not null, 42P01 table,
+ * 42703 column, 42883 function...). message may be NULL. Static string.
+ */
+const char *duckpond_sqlstate(int status, const char *message);
+
+/*
+ * The PID of the process holding a database file's lock, read from DuckDB's
+ * "Conflicting lock is held in ... (PID n)" message, or 0 if none is named.
+ */
+long duckpond_lock_holder_pid(const char *message);
+
+/* ---------------------------------------------------------------- config */
+
+typedef struct duckpond_config duckpond_config;
+
+/* A new, empty config in *out. Free with duckpond_config_free. */
+int duckpond_config_new(duckpond_config **out);
+void duckpond_config_free(duckpond_config *cfg);
+
+/*
+ * Sets a DuckDB option by name ("access_mode" = "READ_ONLY", "threads",
+ * "memory_limit", or any name duckdb_get_config_flag lists). Unknown names
+ * and bad values are reported by duckpond_open, with the name, since DuckDB
+ * checks them there. Both strings are copied. DUCKPOND_MISUSE on NULL or
+ * empty name or NULL value.
+ */
+int duckpond_config_set(duckpond_config *cfg, const char *name, const char *value);
+
+/* ------------------------------------------------------------- database */
+
+typedef struct duckpond_db duckpond_db;
+
+/*
+ * Opens the database at path (a file; ":memory:" for an in-memory one);
+ * cfg may be NULL for DuckDB's defaults. Like sqlite3_open, *out receives a
+ * handle even when the open fails (unless memory runs out, when it is NULL),
+ * so that duckpond_db_errmsg can say why; the caller must duckpond_close it
+ * in every case. A file held read-write by another process gives
+ * DUCKPOND_LOCKED, with the holder's PID in the message. NULL or empty path,
+ * a directory, a file that is not a DuckDB database, an unknown option:
+ * DUCKPOND_MISUSE or DUCKPOND_IO with a message naming the cause.
+ */
+int duckpond_open(const char *path, const duckpond_config *cfg, duckpond_db **out);
+
+/* Closes the database; every connection made from it must be closed first. */
+void duckpond_close(duckpond_db *db);
+
+/* The detail of the last failed open on db. Owned by db. */
+const char *duckpond_db_errmsg(const duckpond_db *db);
+
+/* The underlying DuckDB database handle, owned by db. */
+duckdb_database duckpond_db_duckdb(duckpond_db *db);
+
+/* The path given to duckpond_open, owned by db. */
+const char *duckpond_db_path(const duckpond_db *db);
+
+/* ----------------------------------------------------------- connection */
+
+typedef struct duckpond_conn duckpond_conn;
+
+/* A new connection to db in *out (NULL on failure). One thread at a time. */
+int duckpond_connect(duckpond_db *db, duckpond_conn **out);
+void duckpond_disconnect(duckpond_conn *conn);
+
+/* The detail of the last failed call on conn. Owned by conn. */
+const char *duckpond_conn_errmsg(const duckpond_conn *conn);
+
+/* The underlying DuckDB connection, owned by conn (same thread rule). */
+duckdb_connection duckpond_conn_duckdb(duckpond_conn *conn);
+
+/*
+ * Runs sql (one or more statements) and discards any result. Returns the
+ * class of the error, if any, with DuckDB's message in duckpond_conn_errmsg.
+ */
+int duckpond_exec(duckpond_conn *conn, const char *sql);
+
+/*
+ * Runs sql and stores the first column of the first row, cast to BIGINT,
+ * in *out. DUCKPOND_NOTFOUND when there is no row; *out = 0 for NULL.
+ */
+int duckpond_query_int64(duckpond_conn *conn, const char *sql, int64_t *out);
+
+/*
+ * Records a DuckDB failure on conn: classifies it and copies the message
+ * into the handle. Returns the class. For code that calls DuckDB directly
+ * through duckpond_conn_duckdb and wants our classification and message.
+ */
+int duckpond_conn_fail(duckpond_conn *conn, duckdb_error_type type, const char *message);
+
+/* ------------------------------------------------- transactions + retry */
+
+/* Bounds on retrying a conflicting transaction. Zeroed fields take defaults. */
+typedef struct duckpond_retry {
+    int max_attempts;       /* total attempts, default 20 */
+    int base_delay_us;      /* first backoff cap, default 200 us */
+    int max_delay_us;       /* backoff cap growth stops here, default 50 ms */
+    int64_t deadline_ms;    /* give up after this long, default 10 s */
+} duckpond_retry;
+
+/*
+ * A transaction body. Runs inside BEGIN ... COMMIT on conn; attempt counts
+ * from 1. Return DUCKPOND_OK to commit; any other status rolls back. Return
+ * the status of the failed call (e.g. from duckpond_exec) so that conflicts
+ * are retried and other errors end the transaction at once.
+ */
+typedef int (*duckpond_tx_fn)(duckpond_conn *conn, int attempt, void *arg);
+
+/*
+ * Runs fn in a transaction; on DUCKPOND_CONFLICT (from fn or from COMMIT)
+ * rolls back, sleeps a random time in [0, min(max, base * 2^n)) (exponential
+ * backoff with full jitter) and runs fn again, until it commits, another
+ * error occurs (returned at once), attempts run out or the deadline passes
+ * (both return DUCKPOND_CONFLICT, the message saying how many attempts were
+ * made). retry may be NULL for defaults. *attempts_out, if not NULL, gets
+ * the number of attempts made.
+ */
+int duckpond_tx_run(duckpond_conn *conn, const duckpond_retry *retry, duckpond_tx_fn fn,
+                    void *arg, int *attempts_out);
+
+/* --------------------------------------------------------------- pool */
+
+typedef struct duckpond_pool duckpond_pool;
+
+/* A pool of up to size connections to db, made lazily. Any thread. */
+int duckpond_pool_new(duckpond_db *db, int size, duckpond_pool **out);
+
+/* Frees the pool; every connection must have been returned. */
+void duckpond_pool_free(duckpond_pool *pool);
+
+/*
+ * Checks a connection out into *out, waiting up to timeout_ms (0: do not
+ * wait, -1: forever) for one to be returned. DUCKPOND_TIMEOUT when none came.
+ * The connection is the caller's alone until duckpond_pool_put.
+ */
+int duckpond_pool_get(duckpond_pool *pool, int timeout_ms, duckpond_conn **out);
+
+/* Returns a connection checked out of this pool. */
+void duckpond_pool_put(duckpond_pool *pool, duckpond_conn *conn);
+
+typedef struct duckpond_pool_stats {
+    int size;        /* the cap */
+    int open;        /* connections made so far */
+    int in_use;      /* checked out now */
+    int waiting;     /* threads waiting now */
+    uint64_t waits;  /* checkouts that had to wait, ever */
+    uint64_t timeouts;
+} duckpond_pool_stats;
+
+void duckpond_pool_stats_get(duckpond_pool *pool, duckpond_pool_stats *out);
+
+/* ---------------------------------------------------- lock-file writer */
+
+/* The body of a locked write: the database is open read-write for it. */
+typedef int (*duckpond_locked_fn)(duckpond_conn *conn, void *arg);
+
+/*
+ * For tools that must open a database file themselves while other
+ * processes do the same: takes an exclusive flock on "<path>.lock" (waiting
+ * up to timeout_ms; the holder writes its PID there), opens the database
+ * with cfg, runs fn on a connection, closes the database and releases the
+ * lock. Returns fn's status, or DUCKPOND_TIMEOUT with a message naming the
+ * PID that holds the lock, or the open's error. errbuf (may be NULL)
+ * receives the message, truncated to errlen.
+ */
+int duckpond_locked_write(const char *path, const duckpond_config *cfg, int timeout_ms,
+                          duckpond_locked_fn fn, void *arg, char *errbuf, size_t errlen);
+
+/* -------------------------------------------------------------- snapshot */
+
+/*
+ * Writes a transactionally consistent copy of conn's database to the file
+ * dest_path (replaced atomically: written beside it, then renamed), which
+ * any number of processes may then open with access_mode=READ_ONLY at once.
+ */
+int duckpond_snapshot(duckpond_conn *conn, const char *dest_path);
+
+/* ------------------------------------------------------- ingest batcher */
+
+/*
+ * The batcher turns many small writes from many threads into large Appender
+ * commits. One writer thread per batcher owns an Appender per table and
+ * commits in groups: while one commit runs, new rows gather, and the next
+ * commit takes them all. A flush also happens when a table's pending rows
+ * or bytes reach a limit, and after a short maximum delay.
+ *
+ * A producer builds a duckpond_write (rows for one table and one list of
+ * columns; the missing columns get their defaults), submits it, and waits
+ * for its acknowledgement. Rows that cannot be converted or that violate a
+ * constraint fail alone, with a message naming the column and value; the
+ * other rows of the write, and every other producer's rows, are committed.
+ * With DUCKPOND_WRITE_ATOMIC, a write with any bad row writes nothing.
+ */
+
+typedef struct duckpond_batcher duckpond_batcher;
+typedef struct duckpond_write duckpond_write;
+
+typedef enum duckpond_ack {
+    /* Acknowledge after the transaction holding the rows has committed in
+     * DuckDB: an acknowledged row survives a crash. The default. */
+    DUCKPOND_ACK_COMMIT = 0,
+    /* Acknowledge once the rows are accepted into memory. The loss window
+     * on a crash is every row not yet committed. duckpond_write_wait still
+     * waits for the commit. */
+    DUCKPOND_ACK_QUEUED = 1,
+} duckpond_ack;
+
+typedef struct duckpond_batcher_settings {
+    size_t batch_max_rows;    /* flush a table at this many pending rows; 0 = 100000 */
+    size_t batch_max_bytes;   /* ... or this many bytes; 0 = 64 MiB */
+    int max_delay_us;         /* flush rows that waited this long; 0 = 2000 */
+    size_t queue_max_rows;    /* rows accepted but not committed, at most; 0 = 1000000 */
+    size_t queue_max_bytes;   /* bytes likewise; 0 = 256 MiB */
+    int overload_timeout_ms;  /* a producer waits this long for room; 0 = 5000, -1 = none */
+} duckpond_batcher_settings;
+
+/*
+ * Starts a batcher (and its writer thread, on its own connection) on db,
+ * with settings (NULL for the defaults). db must outlive the batcher.
+ */
+int duckpond_batcher_new(duckpond_db *db, const duckpond_batcher_settings *settings,
+                         duckpond_batcher **out);
+
+/*
+ * Stops accepting writes, commits and acknowledges everything accepted,
+ * and stops the writer thread. Writes submitted afterwards fail with
+ * DUCKPOND_CLOSED. Safe to call more than once.
+ */
+int duckpond_batcher_stop(duckpond_batcher *b);
+
+/* Stops the batcher if needed and frees it. All writes must be freed. */
+void duckpond_batcher_free(duckpond_batcher *b);
+
+typedef enum duckpond_value_kind {
+    DUCKPOND_VALUE_NULL = 0,
+    DUCKPOND_VALUE_DEFAULT,   /* the column's default */
+    DUCKPOND_VALUE_BOOL,
+    DUCKPOND_VALUE_INT64,
+    DUCKPOND_VALUE_DOUBLE,
+    DUCKPOND_VALUE_TEXT,      /* converted with the column's type, as a cast would */
+    DUCKPOND_VALUE_TIMESTAMP, /* microseconds since 1970-01-01 UTC */
+} duckpond_value_kind;
+
+typedef struct duckpond_value {
+    duckpond_value_kind kind;
+    union {
+        int boolean;
+        int64_t i64;
+        double f64;
+        int64_t timestamp_us;
+        struct {
+            const char *ptr; /* need not be NUL-terminated; copied on add */
+            size_t len;
+        } text;
+    } u;
+} duckpond_value;
+
+enum duckpond_write_flags {
+    DUCKPOND_WRITE_ATOMIC = 1, /* all rows or none */
+};
+
+/*
+ * A new write of rows into table ("name" or "schema.name", as in SQL,
+ * unquoted) for the given columns (NULL and 0 for all columns in table
+ * order). Names are copied. The table and columns are checked when the
+ * writer first sees them; an unknown one fails the whole write.
+ */
+int duckpond_write_new(duckpond_batcher *b, const char *table, const char *const *columns,
+                       int ncolumns, unsigned flags, duckpond_write **out);
+
+/* Adds one row of ncolumns values (copied). DUCKPOND_MISUSE after submit. */
+int duckpond_write_add_row(duckpond_write *w, const duckpond_value *values);
+
+/*
+ * Hands the rows to the batcher. With DUCKPOND_ACK_COMMIT, returns once
+ * they are committed (or failed); with DUCKPOND_ACK_QUEUED, once accepted.
+ * When the queue is full, waits up to the overload timeout, then returns
+ * DUCKPOND_OVERLOADED having written nothing. A write is submitted once.
+ * Returns DUCKPOND_OK if every row was committed, else the class of the
+ * first failure (duckpond_write_errmsg says what and where).
+ */
+int duckpond_write_submit(duckpond_write *w, duckpond_ack ack);
+
+/* Waits for a submitted write's commit; returns as duckpond_write_submit. */
+int duckpond_write_wait(duckpond_write *w);
+
+/* After the commit: rows committed and rows failed. */
+void duckpond_write_counts(const duckpond_write *w, size_t *committed, size_t *failed);
+
+/*
+ * After the commit: the i-th failed row (0 <= i < failed), as its index in
+ * the order rows were added, its status and message (owned by w).
+ */
+int duckpond_write_failure(const duckpond_write *w, size_t i, size_t *row_index,
+                           const char **message);
+
+/* The message of the first failure, or "" (owned by w). */
+const char *duckpond_write_errmsg(const duckpond_write *w);
+
+/* Frees a write; waits for its commit first if it was submitted. */
+void duckpond_write_free(duckpond_write *w);
+
+/* Ack latency histogram bucket upper bounds, in microseconds. */
+#define DUCKPOND_LATENCY_BUCKETS 16
+extern const uint64_t duckpond_latency_bounds_us[DUCKPOND_LATENCY_BUCKETS];
+
+typedef struct duckpond_batcher_stats {
+    uint64_t rows_accepted, bytes_accepted;
+    uint64_t rows_committed, bytes_committed;
+    uint64_t rows_failed;
+    uint64_t commits;            /* DuckDB transactions committed */
+    uint64_t writes_acked;
+    uint64_t queue_rows, queue_bytes; /* accepted, not yet committed: now */
+    uint64_t overloaded;         /* submits refused for lack of room */
+    /* commit-ack latency: counts per bucket (the last is +Inf), sum in us */
+    uint64_t latency_count[DUCKPOND_LATENCY_BUCKETS + 1];
+    uint64_t latency_sum_us;
+} duckpond_batcher_stats;
+
+void duckpond_batcher_stats_get(duckpond_batcher *b, duckpond_batcher_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DUCKPOND_H */

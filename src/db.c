@@ -1,0 +1,279 @@
+/*
+ * db.c -- opening a DuckDB database from a config, and connections.
+ *
+ * A duckpond_db wraps a duckdb_database with the path it was opened with
+ * and the message of a failed open; a duckpond_conn wraps a
+ * duckdb_connection with the message of its last failed call. Both follow
+ * the library's rules: every call returns a status, messages belong to the
+ * handle, nothing aborts.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "dbint.h"
+
+struct config_item {
+    char *name;
+    char *value;
+};
+
+struct duckpond_config {
+    struct config_item *items;
+    size_t n, cap;
+};
+
+int duckpond_config_new(duckpond_config **out)
+{
+    if (!out)
+        return DUCKPOND_MISUSE;
+    *out = calloc(1, sizeof **out);
+    return *out ? DUCKPOND_OK : DUCKPOND_NOMEM;
+}
+
+void duckpond_config_free(duckpond_config *cfg)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < cfg->n; i++) {
+        free(cfg->items[i].name);
+        free(cfg->items[i].value);
+    }
+    free(cfg->items);
+    free(cfg);
+}
+
+int duckpond_config_set(duckpond_config *cfg, const char *name, const char *value)
+{
+    if (!cfg || !name || !*name || !value)
+        return DUCKPOND_MISUSE;
+    for (size_t i = 0; i < cfg->n; i++) {
+        if (strcmp(cfg->items[i].name, name) == 0) {
+            char *v = strdup(value);
+            if (!v)
+                return DUCKPOND_NOMEM;
+            free(cfg->items[i].value);
+            cfg->items[i].value = v;
+            return DUCKPOND_OK;
+        }
+    }
+    if (cfg->n == cfg->cap) {
+        size_t cap = cfg->cap ? cfg->cap * 2 : 8;
+        struct config_item *items = realloc(cfg->items, cap * sizeof *items);
+        if (!items)
+            return DUCKPOND_NOMEM;
+        cfg->items = items;
+        cfg->cap = cap;
+    }
+    struct config_item *it = &cfg->items[cfg->n];
+    it->name = strdup(name);
+    it->value = strdup(value);
+    if (!it->name || !it->value) {
+        free(it->name);
+        free(it->value);
+        return DUCKPOND_NOMEM;
+    }
+    cfg->n++;
+    return DUCKPOND_OK;
+}
+
+void dp_set_msg(char **slot, const char *fmt, ...)
+{
+    char *msg = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
+    va_end(ap);
+    free(*slot);
+    *slot = msg;
+}
+
+/* Checks the path before DuckDB sees it, for messages DuckDB would word worse. */
+static int check_path(duckpond_db *db, const char *path)
+{
+    if (!path) {
+        dp_set_msg(&db->errmsg, "database path is NULL");
+        return DUCKPOND_MISUSE;
+    }
+    if (!*path) {
+        dp_set_msg(&db->errmsg, "database path is empty (use \":memory:\" for an in-memory database)");
+        return DUCKPOND_MISUSE;
+    }
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        dp_set_msg(&db->errmsg, "database path \"%s\" is a directory", path);
+        return DUCKPOND_IO;
+    }
+    return DUCKPOND_OK;
+}
+
+static int make_duckdb_config(duckpond_db *db, const duckpond_config *cfg, duckdb_config *out)
+{
+    if (duckdb_create_config(out) == DuckDBError) {
+        dp_set_msg(&db->errmsg, "cannot create a DuckDB config");
+        return DUCKPOND_NOMEM;
+    }
+    for (size_t i = 0; cfg && i < cfg->n; i++) {
+        if (duckdb_set_config(*out, cfg->items[i].name, cfg->items[i].value) == DuckDBError) {
+            dp_set_msg(&db->errmsg, "bad database option %s = \"%s\"", cfg->items[i].name,
+                       cfg->items[i].value);
+            duckdb_destroy_config(out);
+            return DUCKPOND_MISUSE;
+        }
+    }
+    return DUCKPOND_OK;
+}
+
+int duckpond_open(const char *path, const duckpond_config *cfg, duckpond_db **out)
+{
+    if (!out)
+        return DUCKPOND_MISUSE;
+    duckpond_db *db = calloc(1, sizeof *db);
+    *out = db;
+    if (!db)
+        return DUCKPOND_NOMEM;
+    int rc = check_path(db, path);
+    if (rc != DUCKPOND_OK)
+        return rc;
+    db->path = strdup(path);
+    if (!db->path)
+        return DUCKPOND_NOMEM;
+    duckdb_config config;
+    rc = make_duckdb_config(db, cfg, &config);
+    if (rc != DUCKPOND_OK)
+        return rc;
+    char *err = NULL;
+    const char *duck_path = strcmp(path, ":memory:") == 0 ? NULL : path;
+    if (duckdb_open_ext(duck_path, &db->duck, config, &err) == DuckDBError) {
+        /* DuckDB gives no error type on open: classify by the message. */
+        rc = duckpond_classify(DUCKDB_ERROR_INVALID, err);
+        if (rc == DUCKPOND_ERROR && err && strstr(err, "IO Error"))
+            rc = DUCKPOND_IO;
+        if (rc == DUCKPOND_ERROR && err && strstr(err, "not recognized"))
+            rc = DUCKPOND_MISUSE;
+        dp_set_msg(&db->errmsg, "cannot open \"%s\": %s", path, err ? err : "unknown error");
+        duckdb_free(err);
+        db->duck = NULL;
+    }
+    duckdb_destroy_config(&config);
+    return rc;
+}
+
+void duckpond_close(duckpond_db *db)
+{
+    if (!db)
+        return;
+    if (db->duck)
+        duckdb_close(&db->duck);
+    free(db->path);
+    free(db->errmsg);
+    free(db);
+}
+
+const char *duckpond_db_errmsg(const duckpond_db *db)
+{
+    return db && db->errmsg ? db->errmsg : "";
+}
+
+duckdb_database duckpond_db_duckdb(duckpond_db *db)
+{
+    return db ? db->duck : NULL;
+}
+
+const char *duckpond_db_path(const duckpond_db *db)
+{
+    return db ? db->path : NULL;
+}
+
+int duckpond_connect(duckpond_db *db, duckpond_conn **out)
+{
+    if (!out)
+        return DUCKPOND_MISUSE;
+    *out = NULL;
+    if (!db || !db->duck)
+        return DUCKPOND_MISUSE;
+    duckpond_conn *conn = calloc(1, sizeof *conn);
+    if (!conn)
+        return DUCKPOND_NOMEM;
+    if (duckdb_connect(db->duck, &conn->duck) == DuckDBError) {
+        free(conn);
+        return DUCKPOND_ERROR;
+    }
+    conn->db = db;
+    *out = conn;
+    return DUCKPOND_OK;
+}
+
+void duckpond_disconnect(duckpond_conn *conn)
+{
+    if (!conn)
+        return;
+    duckdb_disconnect(&conn->duck);
+    free(conn->errmsg);
+    free(conn);
+}
+
+const char *duckpond_conn_errmsg(const duckpond_conn *conn)
+{
+    return conn && conn->errmsg ? conn->errmsg : "";
+}
+
+duckdb_connection duckpond_conn_duckdb(duckpond_conn *conn)
+{
+    return conn ? conn->duck : NULL;
+}
+
+int duckpond_conn_fail(duckpond_conn *conn, duckdb_error_type type, const char *message)
+{
+    int rc = duckpond_classify(type, message);
+    if (rc == DUCKPOND_OK)
+        rc = DUCKPOND_ERROR;
+    if (conn)
+        dp_set_msg(&conn->errmsg, "%s", message ? message : duckpond_strerror(rc));
+    return rc;
+}
+
+/* Runs sql into *res; on failure records the error and destroys *res. */
+static int run(duckpond_conn *conn, const char *sql, duckdb_result *res)
+{
+    if (!conn || !sql)
+        return DUCKPOND_MISUSE;
+    if (duckdb_query(conn->duck, sql, res) == DuckDBError) {
+        int rc = duckpond_conn_fail(conn, duckdb_result_error_type(res), duckdb_result_error(res));
+        duckdb_destroy_result(res);
+        return rc;
+    }
+    return DUCKPOND_OK;
+}
+
+int duckpond_exec(duckpond_conn *conn, const char *sql)
+{
+    duckdb_result res;
+    int rc = run(conn, sql, &res);
+    if (rc == DUCKPOND_OK)
+        duckdb_destroy_result(&res);
+    return rc;
+}
+
+int duckpond_query_int64(duckpond_conn *conn, const char *sql, int64_t *out)
+{
+    if (!out)
+        return DUCKPOND_MISUSE;
+    duckdb_result res;
+    int rc = run(conn, sql, &res);
+    if (rc != DUCKPOND_OK)
+        return rc;
+    if (duckdb_column_count(&res) < 1 || duckdb_row_count(&res) < 1) {
+        dp_set_msg(&conn->errmsg, "query returned no rows");
+        rc = DUCKPOND_NOTFOUND;
+    } else {
+        *out = duckdb_value_is_null(&res, 0, 0) ? 0 : duckdb_value_int64(&res, 0, 0);
+    }
+    duckdb_destroy_result(&res);
+    return rc;
+}

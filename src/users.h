@@ -1,0 +1,55 @@
+/*
+ * users.h -- the users file: who may connect, how they prove it, and what
+ * they may do. Shared by the PostgreSQL protocol (SCRAM-SHA-256) and HTTP
+ * (bearer tokens).
+ *
+ * One line per user, written by `duckpond passwd`:
+ *   name:role:SCRAM-SHA-256$<iter>:<salt b64>$<StoredKey b64>:<ServerKey b64>:<token sha256 hex>
+ * role is "rw" or "ro". No clear password or token is ever stored. Lines
+ * starting with '#' and empty lines are ignored.
+ */
+#ifndef DUCKPOND_USERS_H
+#define DUCKPOND_USERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct users;
+struct user;
+
+/* Loads path. On failure returns non-zero with a message (file, line, why). */
+int users_load(const char *path, struct users **out, char *err, size_t errlen);
+void users_free(struct users *u);
+
+/* The user called name, or NULL. Owned by u. */
+const struct user *users_find(const struct users *u, const char *name);
+const char *user_name(const struct user *user);
+bool user_read_only(const struct user *user);
+
+/* The user whose token this is (constant-time compare of hashes), or NULL. */
+const struct user *users_by_token(const struct users *u, const char *token);
+
+/*
+ * Adds or replaces a user in the file at path (created 0600 if missing):
+ * a fresh random salt, 4096 iterations, and a fresh random token, written
+ * to *token_out (hex, caller frees) so that it can be shown once.
+ */
+int users_passwd(const char *path, const char *name, const char *password, bool read_only,
+                 char **token_out, char *err, size_t errlen);
+
+/*
+ * SCRAM-SHA-256 server side (RFC 5802/7677), one exchange per connection.
+ *   scram_begin: the client-first message -> the server-first message.
+ *   scram_finish: the client-final message -> the server-final message
+ *                 ("v=..."), or an error when the proof is wrong.
+ * Messages out are malloc'd (caller frees). user may be NULL (unknown user):
+ * the exchange then runs with a made-up verifier and fails at the end, so
+ * the client cannot tell which users exist.
+ */
+struct scram;
+int scram_begin(const struct user *user, const char *client_first, size_t len,
+                struct scram **out, char **server_first);
+int scram_finish(struct scram *s, const char *client_final, size_t len, char **server_final);
+void scram_free(struct scram *s);
+
+#endif
