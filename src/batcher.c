@@ -1,0 +1,2189 @@
+/*
+ * batcher.c -- the ingest batcher: many small writes, few large commits.
+ *
+ * Producers on any thread build a duckpond_write (rows of typed or text
+ * values for one table and one list of columns) and submit it to a queue.
+ * One writer thread per batcher, on its own DuckDB connection, takes
+ * everything queued (up to the batch limits), checks and converts every
+ * value against the column's type, appends the good rows through one
+ * Appender per (table, columns), commits them as one transaction, and
+ * acknowledges every write of the batch. While it commits, new
+ * writes gather in the queue and form the next group (leader/follower
+ * group commit): under load a batch is as large as the time one commit
+ * takes. Before taking a group the writer may linger briefly (at most
+ * max_delay_us, and never longer than the last commit took) until as many
+ * writes are queued as the last group held, so that producers woken by
+ * the last acknowledgement make it into the next commit instead of
+ * splitting into two half-size groups. A group for one table, with no
+ * DEFAULT values, is committed by the Appender's flush alone; others
+ * inside BEGIN ... COMMIT, so that a group spanning tables is atomic.
+ *
+ * Error isolation: values are converted before they reach an Appender (a
+ * failed append leaves a half row that cannot be taken back), so a bad
+ * value fails its own row only. What only DuckDB can see -- PRIMARY KEY,
+ * NOT NULL, CHECK -- fails the whole group's transaction; the writer then
+ * bisects: each half is retried in its own transaction, and halves keep
+ * splitting (down to single rows, or single writes for DUCKPOND_WRITE_ATOMIC)
+ * until every good row is committed and every guilty one failed alone.
+ *
+ * Memory is bounded: rows accepted but not yet committed are counted
+ * against queue_max_rows / queue_max_bytes; a producer that finds no room
+ * waits up to the overload timeout, then gets DUCKPOND_OVERLOADED having
+ * written nothing.
+ *
+ * Locks: b->mu guards the queue, the flags and the counters; a write's
+ * state becomes W_DONE through an atomic store, and its producer sleeps on
+ * a futex word bumped once per acknowledged batch (one wake-up call per
+ * group instead of one per write); b->meta_lock guards the catalog
+ * connection and column cache that write_new uses for columns = NULL. The writer's connection,
+ * appenders and targets belong to the writer thread alone.
+ */
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "batcher.h"
+#include "dbint.h"
+#include "duckpond.h"
+
+const uint64_t duckpond_latency_bounds_us[DUCKPOND_LATENCY_BUCKETS] = {
+    100,    250,    500,     1000,    2500,    5000,    10000,   25000,
+    50000,  100000, 250000,  500000,  1000000, 2500000, 5000000, 10000000,
+};
+
+#define MASK_COLS 64          /* DEFAULT values are allowed in this many first columns */
+#define TEXT_MAX UINT32_MAX   /* bytes of text in one write */
+#define SHOW_MAX 64           /* bytes of a bad value quoted in a message */
+
+/* One stored value: 16 bytes; text lives in the write's arena at u.off. */
+struct bval {
+    uint32_t kind; /* duckpond_value_kind */
+    uint32_t len;  /* text length */
+    union {
+        int64_t i64; /* INT64, BOOL (0/1), TIMESTAMP */
+        double f64;
+        uint64_t off;
+    } u;
+};
+
+/* A failed row of a write. */
+struct wfail {
+    size_t row;
+    int status;
+    char *msg;
+};
+
+enum wstate { W_BUILDING = 0, W_QUEUED, W_DONE };
+
+struct duckpond_write {
+    duckpond_batcher *b;
+    char *table;
+    char **cols;
+    int ncols;
+    unsigned flags;
+    int poison;        /* a status that fails every later call, or 0 */
+    bool has_default;  /* some row holds a DEFAULT value */
+    struct bval *vals; /* nrows * ncols */
+    size_t nrows, cap_rows;
+    char *text;
+    size_t text_len, text_cap;
+    size_t bytes;      /* what the queue counts for it */
+    int64_t submit_us;
+    duckpond_write *next; /* in the queue, then in the writer's batch */
+
+    /* Set by the writer; read by the producer after done. */
+    int status;
+    size_t committed, failed;
+    struct wfail *fails;
+    size_t nfails, cap_fails;
+    bool all_failed;   /* an atomic write failed whole: every row, errmsg */
+    char *errmsg;
+    uint8_t *bad;      /* writer scratch: rows that failed conversion */
+    struct target *tgt;
+
+    int state; /* enum wstate; W_DONE is stored (release) by the writer */
+};
+
+/* A column of a target, as the writer's catalog lookup found it. */
+struct tcol {
+    char *name;
+    char *type_name;               /* as DuckDB spells it, for CAST */
+    duckdb_type type;
+    duckdb_prepared_statement cast; /* SELECT CAST($1 AS type), made on first need */
+};
+
+/* An Appender for the target's columns minus those a row leaves DEFAULT. */
+struct tapp {
+    uint64_t mask; /* columns left out (DEFAULT) */
+    duckdb_appender app; /* NULL when every column is DEFAULT: INSERT DEFAULT VALUES */
+    bool used;     /* holds rows of the current attempt */
+};
+
+/* A table and a column list, resolved by the writer. */
+struct target {
+    char *key;      /* the write's table and column names, for lookup */
+    char *catalog, *schema, *table; /* as stored in the catalog */
+    char *sql_name; /* quoted, for INSERT ... DEFAULT VALUES */
+    int ncols;
+    struct tcol *cols;
+    struct tapp **apps;
+    int napps, cap_apps;
+    bool chunkable;          /* every column has a native vector layout */
+    duckdb_data_chunk chunk; /* for appending whole vectors, made on first need */
+    struct target *next;
+};
+
+/* A cached column list for writes made with columns = NULL. */
+struct meta_ent {
+    char *table;
+    char **cols;
+    int ncols;
+    uint64_t gen;
+    struct meta_ent *next;
+};
+
+static void meta_free(struct meta_ent *m)
+{
+    for (int i = 0; i < m->ncols; i++)
+        free(m->cols[i]);
+    free(m->cols);
+    free(m->table);
+    free(m);
+}
+
+/* A run of rows of one write, the unit the writer commits and bisects. */
+struct seg {
+    duckpond_write *w;
+    size_t lo, hi;
+};
+
+struct duckpond_batcher {
+    duckpond_db *db;
+    duckpond_batcher_settings set;
+
+    pthread_mutex_t mu;
+    pthread_cond_t work; /* the writer waits here for writes */
+    pthread_cond_t room; /* producers wait here for queue room */
+    duckpond_write *head, *tail;
+    pthread_mutex_t stop_mu; /* one stop at a time */
+    bool stopping, held, writer_idle, joined;
+    bool drop_targets;   /* writer: forget cached targets after this batch */
+    size_t queued_writes, queued_rows; /* in the queue, not yet taken by the writer */
+    size_t expect_writes; /* writes the next group is expected to hold */
+    size_t want_writes;   /* wake the writer when this many writes are queued */
+    int64_t last_commit_us;
+    int fatal;           /* a status that fails every write, or 0 */
+    char *fatal_msg;
+    duckpond_batcher_stats stats;
+    pthread_t thread;
+
+    /* Bumped after each acknowledged batch; producers wait on it (futex). */
+    uint32_t ack_seq;
+    uint32_t ack_waiters;
+
+    /* Writer thread only. */
+    duckpond_conn *conn;
+    struct target *targets;
+    duckdb_prepared_statement cols_stmt;
+    duckdb_prepared_statement tx_stmt[3]; /* BEGIN, COMMIT, ROLLBACK: parsed once */
+    struct tapp **used;  /* appenders used by the current attempt */
+    int nused, cap_used;
+    struct tapp *last_slot; /* the appender of the previous row, in this attempt */
+    struct target *last_target;
+    uint64_t batch_commits;
+
+    /* Catalog look-ups for write_new, under meta_lock. */
+    pthread_rwlock_t meta_lock;
+    duckpond_conn *meta_conn;
+    duckdb_prepared_statement meta_stmt;
+    struct meta_ent *meta;
+    uint64_t meta_gen; /* bumped (atomically) by the writer when the schema may have changed */
+};
+
+/* ------------------------------------------------------------ helpers */
+
+/* A malloc'd printf. NULL only when memory runs out. */
+static char *fmt_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *fmt_msg(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return NULL;
+    char *s = malloc((size_t)n + 1);
+    if (!s)
+        return NULL;
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+static char *dup_str(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+/* An absolute CLOCK_REALTIME deadline ms from now, for pthread_cond_timedwait. */
+static struct timespec deadline_in(int ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+/* True if s[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
+static bool utf8_valid(const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        while (i + 8 <= len) { /* ASCII fast path, 8 bytes at a time */
+            uint64_t chunk;
+            memcpy(&chunk, s + i, 8);
+            if (chunk & 0x8080808080808080ULL)
+                break;
+            i += 8;
+        }
+        if (i >= len)
+            break;
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n;
+        uint32_t cp;
+        if (c >= 0xC2 && c <= 0xDF) {
+            n = 1, cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            n = 2, cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            n = 3, cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (i + n >= len)
+            return false;
+        for (size_t k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += n + 1;
+    }
+    return true;
+}
+
+/* Appends a printable rendering of a value (text quoted and cut) to buf. */
+static void show_value(const struct bval *v, const char *text, char *buf, size_t len)
+{
+    switch (v->kind) {
+    case DUCKPOND_VALUE_NULL:
+        snprintf(buf, len, "NULL");
+        break;
+    case DUCKPOND_VALUE_DEFAULT:
+        snprintf(buf, len, "DEFAULT");
+        break;
+    case DUCKPOND_VALUE_BOOL:
+        snprintf(buf, len, "%s", v->u.i64 ? "true" : "false");
+        break;
+    case DUCKPOND_VALUE_INT64:
+        snprintf(buf, len, "%lld", (long long)v->u.i64);
+        break;
+    case DUCKPOND_VALUE_DOUBLE:
+        snprintf(buf, len, "%.17g", v->u.f64);
+        break;
+    case DUCKPOND_VALUE_TIMESTAMP:
+        snprintf(buf, len, "timestamp %lld us", (long long)v->u.i64);
+        break;
+    case DUCKPOND_VALUE_TEXT: {
+        size_t o = 0, n = v->len < SHOW_MAX ? v->len : SHOW_MAX;
+        const unsigned char *t = (const unsigned char *)text + v->u.off;
+        o += (size_t)snprintf(buf + o, len - o, "'");
+        for (size_t i = 0; i < n && o + 8 < len; i++)
+            o += (size_t)snprintf(buf + o, len - o, (t[i] >= 0x20 && t[i] < 0x7F) ? "%c" : "\\x%02x",
+                                  t[i]);
+        snprintf(buf + o, len - o, "'%s", v->len > SHOW_MAX ? "..." : "");
+        break;
+    }
+    default:
+        snprintf(buf, len, "?");
+    }
+}
+
+/* -------------------------------------------------------- conversion */
+
+/* A value converted to its column's type, ready to append. */
+struct cval {
+    union {
+        bool b;
+        int64_t i;
+        uint64_t u;
+        double d;
+    } v;
+    const char *s;
+    size_t slen;
+};
+
+enum conv_result { CV_OK, CV_GENERIC, CV_BAD };
+
+/* Parses an optionally signed decimal integer that fills s[0..len). */
+static bool parse_int(const char *s, size_t len, bool *neg, uint64_t *mag)
+{
+    size_t i = 0;
+    *neg = false;
+    if (i < len && (s[i] == '+' || s[i] == '-'))
+        *neg = s[i++] == '-';
+    if (i == len || len - i > 20)
+        return false;
+    uint64_t m = 0;
+    for (; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        unsigned d = (unsigned)(s[i] - '0');
+        if (m > (UINT64_MAX - d) / 10)
+            return false;
+        m = m * 10 + d;
+    }
+    *mag = m;
+    return true;
+}
+
+/* Parses a plain decimal number ("-1.5e3") that fills s[0..len). */
+static bool parse_double(const char *s, size_t len, double *out)
+{
+    char buf[64];
+    size_t i = 0, digits = 0;
+    if (len == 0 || len >= sizeof buf)
+        return false;
+    if (s[i] == '+' || s[i] == '-')
+        i++;
+    for (; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+        digits++;
+    if (i < len && s[i] == '.')
+        for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+            digits++;
+    if (!digits)
+        return false;
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        size_t exp_digits = 0;
+        if (++i < len && (s[i] == '+' || s[i] == '-'))
+            i++;
+        for (; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+            exp_digits++;
+        if (!exp_digits)
+            return false;
+    }
+    if (i != len)
+        return false;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    errno = 0;
+    *out = strtod(buf, NULL);
+    return errno == 0 && isfinite(*out);
+}
+
+/* The range of an integer column type; false for other types. */
+static bool int_range(duckdb_type t, int64_t *lo, uint64_t *hi)
+{
+    switch (t) {
+    case DUCKDB_TYPE_TINYINT: *lo = INT8_MIN, *hi = INT8_MAX; return true;
+    case DUCKDB_TYPE_SMALLINT: *lo = INT16_MIN, *hi = INT16_MAX; return true;
+    case DUCKDB_TYPE_INTEGER: *lo = INT32_MIN, *hi = INT32_MAX; return true;
+    case DUCKDB_TYPE_BIGINT: *lo = INT64_MIN, *hi = INT64_MAX; return true;
+    case DUCKDB_TYPE_UTINYINT: *lo = 0, *hi = UINT8_MAX; return true;
+    case DUCKDB_TYPE_USMALLINT: *lo = 0, *hi = UINT16_MAX; return true;
+    case DUCKDB_TYPE_UINTEGER: *lo = 0, *hi = UINT32_MAX; return true;
+    case DUCKDB_TYPE_UBIGINT: *lo = 0, *hi = UINT64_MAX; return true;
+    default: return false;
+    }
+}
+
+/* Stores a signed/unsigned magnitude into an integer column's range. */
+static enum conv_result fit_int(duckdb_type t, bool neg, uint64_t mag, struct cval *out)
+{
+    int64_t lo;
+    uint64_t hi;
+    if (!int_range(t, &lo, &hi))
+        return CV_GENERIC;
+    if (neg) {
+        if (mag == 0) {
+            out->v.i = 0;
+            return CV_OK;
+        }
+        if (lo == 0 || mag - 1 > (uint64_t)(-(lo + 1)))
+            return CV_GENERIC; /* out of range: DuckDB's cast says so */
+        out->v.i = (int64_t)(0 - mag);
+        return CV_OK;
+    }
+    if (mag > hi)
+        return CV_GENERIC;
+    if (t == DUCKDB_TYPE_UBIGINT)
+        out->v.u = mag;
+    else
+        out->v.i = (int64_t)mag;
+    return CV_OK;
+}
+
+/* Converts text to a column of type t where that is plain and common. */
+static enum conv_result convert_text(duckdb_type t, const char *s, size_t len, struct cval *out)
+{
+    bool neg;
+    uint64_t mag;
+    switch (t) {
+    case DUCKDB_TYPE_VARCHAR:
+        if (!utf8_valid((const unsigned char *)s, len))
+            return CV_BAD;
+        out->s = s, out->slen = len;
+        return CV_OK;
+    case DUCKDB_TYPE_BOOLEAN:
+        if ((len == 4 && !strncasecmp(s, "true", 4)) || (len == 1 && (*s == 't' || *s == '1'))) {
+            out->v.b = true;
+            return CV_OK;
+        }
+        if ((len == 5 && !strncasecmp(s, "false", 5)) || (len == 1 && (*s == 'f' || *s == '0'))) {
+            out->v.b = false;
+            return CV_OK;
+        }
+        return CV_GENERIC;
+    case DUCKDB_TYPE_FLOAT:
+    case DUCKDB_TYPE_DOUBLE:
+        if (!parse_double(s, len, &out->v.d) || (t == DUCKDB_TYPE_FLOAT && fabs(out->v.d) > FLT_MAX))
+            return CV_GENERIC;
+        return CV_OK;
+    default:
+        if (!parse_int(s, len, &neg, &mag))
+            return CV_GENERIC;
+        return fit_int(t, neg, mag, out);
+    }
+}
+
+/*
+ * Converts one value to column type t without DuckDB: CV_OK with *out
+ * filled, CV_BAD for text that is not UTF-8 (never storable), or
+ * CV_GENERIC when DuckDB's own cast must decide (unusual types, unusual
+ * spellings, out-of-range values -- DuckDB then names the problem).
+ */
+static enum conv_result convert(duckdb_type t, const struct bval *v, const char *text, struct cval *out)
+{
+    switch (v->kind) {
+    case DUCKPOND_VALUE_TEXT:
+        return convert_text(t, text + v->u.off, v->len, out);
+    case DUCKPOND_VALUE_INT64:
+        if (t == DUCKDB_TYPE_DOUBLE || t == DUCKDB_TYPE_FLOAT) {
+            out->v.d = (double)v->u.i64;
+            return CV_OK;
+        }
+        if (t == DUCKDB_TYPE_BOOLEAN) {
+            out->v.b = v->u.i64 != 0;
+            return CV_OK;
+        }
+        return fit_int(t, v->u.i64 < 0, v->u.i64 < 0 ? 0 - (uint64_t)v->u.i64 : (uint64_t)v->u.i64,
+                       out);
+    case DUCKPOND_VALUE_BOOL:
+        if (t == DUCKDB_TYPE_BOOLEAN) {
+            out->v.b = v->u.i64 != 0;
+            return CV_OK;
+        }
+        return fit_int(t, false, v->u.i64 != 0, out);
+    case DUCKPOND_VALUE_DOUBLE:
+        out->v.d = v->u.f64;
+        if (t == DUCKDB_TYPE_DOUBLE)
+            return CV_OK;
+        if (t == DUCKDB_TYPE_FLOAT && (!isfinite(v->u.f64) || fabs(v->u.f64) <= FLT_MAX))
+            return CV_OK;
+        return CV_GENERIC;
+    case DUCKPOND_VALUE_TIMESTAMP:
+        out->v.i = v->u.i64;
+        return (t == DUCKDB_TYPE_TIMESTAMP || t == DUCKDB_TYPE_TIMESTAMP_TZ) ? CV_OK : CV_GENERIC;
+    default:
+        return CV_GENERIC;
+    }
+}
+
+/* True when a value of this kind always converts to type t (no check needed). */
+static bool always_converts(duckdb_type t, uint32_t kind)
+{
+    switch (kind) {
+    case DUCKPOND_VALUE_NULL:
+    case DUCKPOND_VALUE_DEFAULT:
+        return true;
+    case DUCKPOND_VALUE_INT64:
+        return t == DUCKDB_TYPE_BIGINT || t == DUCKDB_TYPE_DOUBLE || t == DUCKDB_TYPE_BOOLEAN;
+    case DUCKPOND_VALUE_DOUBLE:
+        return t == DUCKDB_TYPE_DOUBLE;
+    case DUCKPOND_VALUE_BOOL:
+        return t == DUCKDB_TYPE_BOOLEAN;
+    case DUCKPOND_VALUE_TIMESTAMP:
+        return t == DUCKDB_TYPE_TIMESTAMP || t == DUCKDB_TYPE_TIMESTAMP_TZ;
+    default:
+        return false;
+    }
+}
+
+/* Bytes per value of a column type stored flat in a vector; 0 for others. */
+static size_t vector_width(duckdb_type t)
+{
+    switch (t) {
+    case DUCKDB_TYPE_BOOLEAN:
+    case DUCKDB_TYPE_TINYINT:
+    case DUCKDB_TYPE_UTINYINT: return 1;
+    case DUCKDB_TYPE_SMALLINT:
+    case DUCKDB_TYPE_USMALLINT: return 2;
+    case DUCKDB_TYPE_INTEGER:
+    case DUCKDB_TYPE_UINTEGER:
+    case DUCKDB_TYPE_FLOAT: return 4;
+    case DUCKDB_TYPE_BIGINT:
+    case DUCKDB_TYPE_UBIGINT:
+    case DUCKDB_TYPE_DOUBLE:
+    case DUCKDB_TYPE_TIMESTAMP:
+    case DUCKDB_TYPE_TIMESTAMP_TZ: return 8;
+    case DUCKDB_TYPE_VARCHAR: return sizeof(duckdb_string_t);
+    default: return 0;
+    }
+}
+
+/* A DuckDB value for a stored value, typed as the caller gave it. */
+static duckdb_value make_value(duckdb_type t, const struct bval *v, const char *text)
+{
+    switch (v->kind) {
+    case DUCKPOND_VALUE_BOOL:
+        return duckdb_create_bool(v->u.i64 != 0);
+    case DUCKPOND_VALUE_INT64:
+        return duckdb_create_int64(v->u.i64);
+    case DUCKPOND_VALUE_DOUBLE:
+        return duckdb_create_double(v->u.f64);
+    case DUCKPOND_VALUE_TIMESTAMP: {
+        duckdb_timestamp ts = {v->u.i64};
+        return t == DUCKDB_TYPE_TIMESTAMP_TZ ? duckdb_create_timestamp_tz(ts) : duckdb_create_timestamp(ts);
+    }
+    case DUCKPOND_VALUE_TEXT:
+        return duckdb_create_varchar_length(text + v->u.off, v->len);
+    default:
+        return duckdb_create_null_value();
+    }
+}
+
+/* ----------------------------------------------------------- targets */
+
+/* Splits "a", "s.a" or "c.s.a" into catalog, schema, table (NULL when absent). */
+static int split_name(const char *name, char **catalog, char **schema, char **table)
+{
+    char *copy = strdup(name), *parts[3] = {0};
+    int n = 0;
+    *catalog = *schema = *table = NULL;
+    if (!copy)
+        return DUCKPOND_NOMEM;
+    for (char *p = copy, *dot; n < 3; p = dot + 1) {
+        parts[n++] = p;
+        dot = strchr(p, '.');
+        if (!dot)
+            break;
+        *dot = '\0';
+        if (n == 3) {
+            free(copy);
+            return DUCKPOND_MISUSE;
+        }
+    }
+    *table = dup_str(parts[n - 1]);
+    *schema = n >= 2 ? dup_str(parts[n - 2]) : NULL;
+    *catalog = n == 3 ? dup_str(parts[0]) : NULL;
+    free(copy);
+    if (!*table || (n >= 2 && !*schema) || (n == 3 && !*catalog))
+        return DUCKPOND_NOMEM;
+    bool empty = !**table || (*schema && !**schema) || (*catalog && !**catalog);
+    return empty ? DUCKPOND_MISUSE : DUCKPOND_OK;
+}
+
+static const char COLS_SQL[] =
+    "SELECT database_name, schema_name, table_name, column_name, data_type, data_type_id "
+    "FROM duckdb_columns() "
+    "WHERE lower(database_name) = lower(coalesce($1, current_database())) "
+    "AND lower(schema_name) = lower(coalesce($2, current_schema())) "
+    "AND lower(table_name) = lower($3) "
+    "ORDER BY column_index";
+
+/* A catalog listing of a table's columns. */
+struct table_cols {
+    char *catalog, *schema, *table;
+    char **names, **types;
+    int n;
+};
+
+/* Frees a listing; names may have been taken (set to NULL). */
+static void table_cols_free(struct table_cols *tc)
+{
+    for (int i = 0; i < tc->n; i++) {
+        if (tc->names)
+            free(tc->names[i]);
+        if (tc->types)
+            free(tc->types[i]);
+    }
+    free(tc->names);
+    free(tc->types);
+    free(tc->catalog);
+    free(tc->schema);
+    free(tc->table);
+    memset(tc, 0, sizeof *tc);
+}
+
+/* Reads the string at (col, row) of a result into a malloc'd copy. */
+static char *result_str(duckdb_result *res, idx_t col, idx_t row)
+{
+    char *v = duckdb_value_varchar(res, col, row);
+    char *s = dup_str(v ? v : "");
+    duckdb_free(v);
+    return s;
+}
+
+/*
+ * Looks the table named name up in the catalog with stmt (COLS_SQL,
+ * prepared on the caller's connection). DUCKPOND_NOTFOUND with *msg when
+ * there is no such table. *msg is malloc'd.
+ */
+static int lookup_table(duckdb_prepared_statement stmt, const char *name, struct table_cols *tc, char **msg)
+{
+    char *catalog, *schema, *table;
+    memset(tc, 0, sizeof *tc);
+    int rc = split_name(name, &catalog, &schema, &table);
+    if (rc != DUCKPOND_OK) {
+        *msg = fmt_msg("bad table name \"%s\"", name);
+        goto out;
+    }
+    duckdb_clear_bindings(stmt);
+    catalog ? duckdb_bind_varchar(stmt, 1, catalog) : duckdb_bind_null(stmt, 1);
+    schema ? duckdb_bind_varchar(stmt, 2, schema) : duckdb_bind_null(stmt, 2);
+    duckdb_bind_varchar(stmt, 3, table);
+    duckdb_result res;
+    if (duckdb_execute_prepared(stmt, &res) == DuckDBError) {
+        rc = duckpond_classify(duckdb_result_error_type(&res), duckdb_result_error(&res));
+        *msg = fmt_msg("looking up table \"%s\": %s", name, duckdb_result_error(&res));
+        duckdb_destroy_result(&res);
+        goto out;
+    }
+    idx_t n = duckdb_row_count(&res);
+    if (n == 0) {
+        rc = DUCKPOND_NOTFOUND;
+        *msg = fmt_msg("table \"%s\" does not exist", name);
+    } else {
+        tc->names = calloc(n, sizeof *tc->names);
+        tc->types = calloc(n, sizeof *tc->types);
+        tc->catalog = result_str(&res, 0, 0);
+        tc->schema = result_str(&res, 1, 0);
+        tc->table = result_str(&res, 2, 0);
+        bool ok = tc->names && tc->types && tc->catalog && tc->schema && tc->table;
+        for (idx_t i = 0; ok && i < n; i++, tc->n++) {
+            tc->names[i] = result_str(&res, 3, i);
+            tc->types[i] = result_str(&res, 4, i);
+            ok = tc->names[i] && tc->types[i];
+        }
+        if (!ok)
+            rc = DUCKPOND_NOMEM;
+    }
+    duckdb_destroy_result(&res);
+out:
+    free(catalog);
+    free(schema);
+    free(table);
+    if (rc != DUCKPOND_OK)
+        table_cols_free(tc);
+    return rc;
+}
+
+/* The lookup key of a write's target: table and columns, NUL-separated. */
+static char *target_key(const duckpond_write *w)
+{
+    size_t len = strlen(w->table) + 2;
+    for (int i = 0; i < w->ncols; i++)
+        len += strlen(w->cols[i]) + 1;
+    char *k = malloc(len), *p = k;
+    if (!k)
+        return NULL;
+    p = stpcpy(p, w->table) + 1;
+    for (int i = 0; i < w->ncols; i++)
+        p = stpcpy(p, w->cols[i]) + 1;
+    *p = '\0';
+    return k;
+}
+
+/* Whether a target key names w's table and columns, in order. */
+static bool key_matches(const char *k, const duckpond_write *w)
+{
+    if (strcmp(k, w->table) != 0)
+        return false;
+    k += strlen(k) + 1;
+    for (int i = 0; i < w->ncols; i++) {
+        if (!*k || strcmp(k, w->cols[i]) != 0)
+            return false;
+        k += strlen(k) + 1;
+    }
+    return *k == '\0';
+}
+
+static void target_free(struct target *t)
+{
+    for (int i = 0; i < t->napps; i++) {
+        if (t->apps[i]->app)
+            duckdb_appender_destroy(&t->apps[i]->app);
+        free(t->apps[i]);
+    }
+    for (int i = 0; i < t->ncols; i++) {
+        free(t->cols[i].name);
+        free(t->cols[i].type_name);
+        if (t->cols[i].cast)
+            duckdb_destroy_prepare(&t->cols[i].cast);
+    }
+    if (t->chunk)
+        duckdb_destroy_data_chunk(&t->chunk);
+    free(t->apps);
+    free(t->cols);
+    free(t->key);
+    free(t->catalog);
+    free(t->schema);
+    free(t->table);
+    free(t->sql_name);
+    free(t);
+}
+
+/* Quotes an identifier for SQL ("a""b"). */
+static void quote_ident(char *out, const char *s)
+{
+    *out++ = '"';
+    for (; *s; s++) {
+        if (*s == '"')
+            *out++ = '"';
+        *out++ = *s;
+    }
+    *out++ = '"';
+    *out = '\0';
+}
+
+/* Fills t's columns from the catalog listing, in the write's order. */
+static int target_bind_columns(struct target *t, const duckpond_write *w, const struct table_cols *tc,
+                               char **msg)
+{
+    t->cols = calloc((size_t)w->ncols, sizeof *t->cols);
+    if (!t->cols)
+        return DUCKPOND_NOMEM;
+    t->ncols = w->ncols;
+    for (int i = 0; i < w->ncols; i++) {
+        int j = 0;
+        while (j < tc->n && strcasecmp(tc->names[j], w->cols[i]) != 0)
+            j++;
+        if (j == tc->n) {
+            *msg = fmt_msg("table \"%s\" has no column \"%s\"", w->table, w->cols[i]);
+            return DUCKPOND_NOTFOUND;
+        }
+        t->cols[i].name = strdup(tc->names[j]);
+        t->cols[i].type_name = strdup(tc->types[j]);
+        if (!t->cols[i].name || !t->cols[i].type_name)
+            return DUCKPOND_NOMEM;
+    }
+    return DUCKPOND_OK;
+}
+
+/* Creates the Appender of t for the columns not in mask (DEFAULT ones). */
+static int target_make_appender(duckpond_batcher *b, struct target *t, uint64_t mask,
+                                duckdb_appender *out, char **msg)
+{
+    duckdb_connection c = duckpond_conn_duckdb(b->conn);
+    *out = NULL;
+    duckdb_appender a;
+    if (duckdb_appender_create_ext(c, t->catalog, t->schema, t->table, &a) == DuckDBError)
+        goto fail;
+    for (int i = 0; i < t->ncols; i++) {
+        if (i < MASK_COLS && (mask >> i) & 1)
+            continue;
+        if (duckdb_appender_add_column(a, t->cols[i].name) == DuckDBError)
+            goto fail;
+    }
+    *out = a;
+    return DUCKPOND_OK;
+fail:;
+    duckdb_error_data e = duckdb_appender_error_data(a);
+    int rc = duckpond_classify(duckdb_error_data_error_type(e), duckdb_error_data_message(e));
+    *msg = fmt_msg("appender for \"%s\": %s", t->table, duckdb_error_data_message(e));
+    duckdb_destroy_error_data(&e);
+    duckdb_appender_destroy(&a);
+    return rc == DUCKPOND_OK ? DUCKPOND_ERROR : rc;
+}
+
+/*
+ * Resolves the write's table and columns into a target, from the writer's
+ * cache or the catalog. Returns the target, or NULL with *rc and *msg.
+ */
+static struct target *target_get(duckpond_batcher *b, const duckpond_write *w, int *rc, char **msg)
+{
+    for (struct target *t = b->targets; t; t = t->next)
+        if (key_matches(t->key, w))
+            return t;
+    char *key = target_key(w);
+    if (!key) {
+        *rc = DUCKPOND_NOMEM;
+        return NULL;
+    }
+    struct table_cols tc;
+    struct target *t = calloc(1, sizeof *t);
+    if (!t) {
+        free(key);
+        *rc = DUCKPOND_NOMEM;
+        return NULL;
+    }
+    t->key = key;
+    *rc = lookup_table(b->cols_stmt, w->table, &tc, msg);
+    if (*rc != DUCKPOND_OK)
+        goto fail;
+    t->catalog = tc.catalog, t->schema = tc.schema, t->table = tc.table;
+    tc.catalog = tc.schema = tc.table = NULL;
+    *rc = target_bind_columns(t, w, &tc, msg);
+    table_cols_free(&tc);
+    if (*rc != DUCKPOND_OK)
+        goto fail;
+    t->sql_name = malloc(2 * (strlen(t->catalog) + strlen(t->schema) + strlen(t->table)) + 12);
+    if (!t->sql_name) {
+        *rc = DUCKPOND_NOMEM;
+        goto fail;
+    }
+    quote_ident(t->sql_name, t->catalog);
+    strcat(t->sql_name, ".");
+    quote_ident(t->sql_name + strlen(t->sql_name), t->schema);
+    strcat(t->sql_name, ".");
+    quote_ident(t->sql_name + strlen(t->sql_name), t->table);
+    /* The full appender tells the column types and proves the names. */
+    duckdb_appender a;
+    *rc = target_make_appender(b, t, 0, &a, msg);
+    if (*rc != DUCKPOND_OK)
+        goto fail;
+    t->chunkable = true;
+    for (int i = 0; i < t->ncols; i++) {
+        duckdb_logical_type lt = duckdb_appender_column_type(a, (idx_t)i);
+        t->cols[i].type = duckdb_get_type_id(lt);
+        duckdb_destroy_logical_type(&lt);
+        t->chunkable = t->chunkable && vector_width(t->cols[i].type) > 0;
+    }
+    t->apps = calloc(4, sizeof *t->apps);
+    if (t->apps)
+        t->apps[0] = calloc(1, sizeof **t->apps);
+    if (!t->apps || !t->apps[0]) {
+        duckdb_appender_destroy(&a);
+        *rc = DUCKPOND_NOMEM;
+        goto fail;
+    }
+    t->cap_apps = 4;
+    t->apps[0]->app = a;
+    t->napps = 1;
+    t->next = b->targets;
+    b->targets = t;
+    return t;
+fail:
+    target_free(t);
+    return NULL;
+}
+
+/* Drops every cached target (after an error that may mean the schema changed). */
+static void targets_drop(duckpond_batcher *b)
+{
+    while (b->targets) {
+        struct target *t = b->targets;
+        b->targets = t->next;
+        target_free(t);
+    }
+    __atomic_add_fetch(&b->meta_gen, 1, __ATOMIC_RELAXED);
+}
+
+/* ----------------------------------------------------- row checking */
+
+/* Records failed row `row` of w with a status and message (msg taken). */
+static void write_fail_row(duckpond_write *w, size_t row, int status, char *msg)
+{
+    if (w->nfails == w->cap_fails) {
+        size_t cap = w->cap_fails ? 2 * w->cap_fails : 4;
+        struct wfail *f = realloc(w->fails, cap * sizeof *f);
+        if (!f) {
+            free(msg);
+            w->failed++;
+            if (!w->status)
+                w->status = status;
+            return;
+        }
+        w->fails = f;
+        w->cap_fails = cap;
+    }
+    w->fails[w->nfails++] = (struct wfail){row, status, msg};
+    w->failed++;
+    if (!w->status) {
+        w->status = status;
+        free(w->errmsg);
+        w->errmsg = dup_str(msg);
+    }
+}
+
+/* Fails a whole write (every row) with status and msg (msg taken). */
+static void write_fail_all(duckpond_write *w, int status, char *msg)
+{
+    for (size_t i = 0; i < w->nfails; i++)
+        free(w->fails[i].msg);
+    w->nfails = 0;
+    w->all_failed = true;
+    w->committed = 0;
+    w->failed = w->nrows;
+    w->status = status;
+    free(w->errmsg);
+    w->errmsg = msg ? msg : strdup(duckpond_strerror(status));
+}
+
+/*
+ * Runs DuckDB's own CAST of a value to column c's type on the writer's
+ * connection (outside any transaction). Returns DUCKPOND_OK, or the error
+ * class with DuckDB's message in *msg.
+ */
+static int generic_check(duckpond_batcher *b, struct tcol *c, const struct bval *v, const char *text,
+                         char **msg)
+{
+    if (!c->cast) {
+        char *sql = fmt_msg("SELECT CAST($1 AS %s)", c->type_name);
+        duckdb_state st = sql ? duckdb_prepare(duckpond_conn_duckdb(b->conn), sql, &c->cast) : DuckDBError;
+        free(sql);
+        if (st == DuckDBError) {
+            *msg = fmt_msg("cannot convert to %s: %s", c->type_name,
+                           c->cast ? duckdb_prepare_error(c->cast) : "out of memory");
+            if (c->cast)
+                duckdb_destroy_prepare(&c->cast);
+            return DUCKPOND_CONVERSION;
+        }
+    }
+    duckdb_value val = make_value(c->type, v, text);
+    duckdb_bind_value(c->cast, 1, val);
+    duckdb_destroy_value(&val);
+    duckdb_result res;
+    int rc = DUCKPOND_OK;
+    if (duckdb_execute_prepared(c->cast, &res) == DuckDBError) {
+        rc = duckpond_classify(duckdb_result_error_type(&res), duckdb_result_error(&res));
+        if (rc != DUCKPOND_INVALIDATED && rc != DUCKPOND_NOMEM)
+            rc = DUCKPOND_CONVERSION;
+        *msg = strdup(duckdb_result_error(&res));
+    }
+    duckdb_destroy_result(&res);
+    return rc;
+}
+
+/* Checks that every value of row r converts to its column. 0 or a status (+*msg). */
+static int check_row(duckpond_batcher *b, duckpond_write *w, size_t r, char **msg)
+{
+    struct target *t = w->tgt;
+    const struct bval *row = w->vals + r * (size_t)w->ncols;
+    for (int i = 0; i < w->ncols; i++) {
+        struct tcol *c = &t->cols[i];
+        if (always_converts(c->type, row[i].kind))
+            continue;
+        struct cval cv;
+        enum conv_result cr = convert(c->type, &row[i], w->text, &cv);
+        if (cr == CV_OK)
+            continue;
+        char shown[SHOW_MAX * 4 + 16], *why = NULL;
+        int rc = DUCKPOND_CONVERSION;
+        if (cr == CV_GENERIC)
+            rc = generic_check(b, c, &row[i], w->text, &why);
+        else
+            why = strdup("not valid UTF-8");
+        if (rc == DUCKPOND_OK)
+            continue;
+        show_value(&row[i], w->text, shown, sizeof shown);
+        *msg = fmt_msg("row %zu: column \"%s\" (%s): cannot convert %s: %s", r, c->name, c->type_name,
+                       shown, why ? why : "out of memory");
+        free(why);
+        return rc;
+    }
+    return DUCKPOND_OK;
+}
+
+/*
+ * The writer's first pass over a write: resolves its target and checks
+ * every row. Bad rows are recorded (or fail the whole atomic write).
+ * Returns false when nothing of the write is left to commit.
+ */
+static bool prepare_write(duckpond_batcher *b, duckpond_write *w)
+{
+    int rc;
+    char *msg = NULL;
+    w->tgt = target_get(b, w, &rc, &msg);
+    if (!w->tgt) {
+        write_fail_all(w, rc, msg);
+        return false;
+    }
+    w->bad = calloc(w->nrows ? w->nrows : 1, 1);
+    if (!w->bad) {
+        write_fail_all(w, DUCKPOND_NOMEM, NULL);
+        return false;
+    }
+    size_t nbad = 0;
+    for (size_t r = 0; r < w->nrows; r++) {
+        rc = check_row(b, w, r, &msg);
+        if (rc == DUCKPOND_OK)
+            continue;
+        if (w->flags & DUCKPOND_WRITE_ATOMIC) {
+            write_fail_all(w, rc, msg);
+            return false;
+        }
+        w->bad[r] = 1;
+        nbad++;
+        write_fail_row(w, r, rc, msg);
+    }
+    return nbad < w->nrows;
+}
+
+/* ------------------------------------------------------- appending */
+
+/* Appends one converted, checked value to column c. */
+static duckdb_state append_value(duckdb_appender a, const struct tcol *c, const struct bval *v,
+                                 const char *text)
+{
+    if (v->kind == DUCKPOND_VALUE_NULL)
+        return duckdb_append_null(a);
+    if (v->kind == DUCKPOND_VALUE_DEFAULT)
+        return duckdb_append_default(a);
+    struct cval cv;
+    if (convert(c->type, v, text, &cv) != CV_OK) {
+        duckdb_value val = make_value(c->type, v, text);
+        duckdb_state st = duckdb_append_value(a, val);
+        duckdb_destroy_value(&val);
+        return st;
+    }
+    switch (c->type) {
+    case DUCKDB_TYPE_BOOLEAN: return duckdb_append_bool(a, cv.v.b);
+    case DUCKDB_TYPE_TINYINT: return duckdb_append_int8(a, (int8_t)cv.v.i);
+    case DUCKDB_TYPE_SMALLINT: return duckdb_append_int16(a, (int16_t)cv.v.i);
+    case DUCKDB_TYPE_INTEGER: return duckdb_append_int32(a, (int32_t)cv.v.i);
+    case DUCKDB_TYPE_BIGINT: return duckdb_append_int64(a, cv.v.i);
+    case DUCKDB_TYPE_UTINYINT: return duckdb_append_uint8(a, (uint8_t)cv.v.i);
+    case DUCKDB_TYPE_USMALLINT: return duckdb_append_uint16(a, (uint16_t)cv.v.i);
+    case DUCKDB_TYPE_UINTEGER: return duckdb_append_uint32(a, (uint32_t)cv.v.i);
+    case DUCKDB_TYPE_UBIGINT: return duckdb_append_uint64(a, cv.v.u);
+    case DUCKDB_TYPE_FLOAT: return duckdb_append_float(a, (float)cv.v.d);
+    case DUCKDB_TYPE_DOUBLE: return duckdb_append_double(a, cv.v.d);
+    case DUCKDB_TYPE_VARCHAR: return duckdb_append_varchar_length(a, cv.s, cv.slen);
+    case DUCKDB_TYPE_TIMESTAMP: return duckdb_append_timestamp(a, (duckdb_timestamp){cv.v.i});
+    case DUCKDB_TYPE_TIMESTAMP_TZ: {
+        duckdb_value val = duckdb_create_timestamp_tz((duckdb_timestamp){cv.v.i});
+        duckdb_state st = duckdb_append_value(a, val);
+        duckdb_destroy_value(&val);
+        return st;
+    }
+    default:
+        return DuckDBError; /* convert() gives CV_OK for the types above only */
+    }
+}
+
+/* True when mask leaves out every column of t (the row is all DEFAULT). */
+static bool mask_all(const struct target *t, uint64_t mask)
+{
+    for (int i = 0; i < t->ncols; i++)
+        if (i >= MASK_COLS || !((mask >> i) & 1))
+            return false;
+    return true;
+}
+
+/* Notes that slot holds rows of the current attempt. */
+static int mark_used(duckpond_batcher *b, struct tapp *slot)
+{
+    if (slot->used)
+        return DUCKPOND_OK;
+    if (b->nused == b->cap_used) {
+        int cap = b->cap_used ? 2 * b->cap_used : 8;
+        struct tapp **u = realloc(b->used, (size_t)cap * sizeof *u);
+        if (!u)
+            return DUCKPOND_NOMEM;
+        b->used = u;
+        b->cap_used = cap;
+    }
+    b->used[b->nused++] = slot;
+    slot->used = true;
+    return DUCKPOND_OK;
+}
+
+/*
+ * The appender slot of t for rows whose DEFAULT columns are mask, made on
+ * demand, and marked used. Its app is NULL when every column is DEFAULT.
+ */
+static struct tapp *target_app(duckpond_batcher *b, struct target *t, uint64_t mask, int *rc, char **msg)
+{
+    struct tapp *slot = NULL;
+    for (int i = 0; i < t->napps && !slot; i++)
+        if (t->apps[i]->mask == mask)
+            slot = t->apps[i];
+    if (!slot) {
+        if (t->napps == t->cap_apps) {
+            int cap = 2 * t->cap_apps;
+            struct tapp **a = realloc(t->apps, (size_t)cap * sizeof *a);
+            if (!a)
+                goto nomem;
+            t->apps = a;
+            t->cap_apps = cap;
+        }
+        slot = calloc(1, sizeof *slot);
+        if (!slot)
+            goto nomem;
+        slot->mask = mask;
+        t->apps[t->napps++] = slot;
+    }
+    if (!slot->app && !mask_all(t, mask)) {
+        *rc = target_make_appender(b, t, mask, &slot->app, msg);
+        if (*rc != DUCKPOND_OK)
+            return NULL;
+    }
+    *rc = mark_used(b, slot);
+    return *rc == DUCKPOND_OK ? slot : NULL;
+nomem:
+    *rc = DUCKPOND_NOMEM;
+    return NULL;
+}
+
+/* Runs sql on the writer's connection; a status, with *msg on failure. */
+static int writer_exec(duckpond_batcher *b, const char *sql, char **msg)
+{
+    int rc = duckpond_exec(b->conn, sql);
+    if (rc != DUCKPOND_OK && msg)
+        *msg = strdup(duckpond_conn_errmsg(b->conn));
+    return rc;
+}
+
+enum tx_verb { TX_BEGIN, TX_COMMIT, TX_ROLLBACK };
+static const char *const TX_SQL[3] = {"BEGIN TRANSACTION", "COMMIT", "ROLLBACK"};
+
+/* BEGIN, COMMIT or ROLLBACK on the writer's connection, prepared once (parsing costs as much as a flush). */
+static int writer_tx(duckpond_batcher *b, enum tx_verb verb, char **msg)
+{
+    duckdb_result res;
+    if (duckdb_execute_prepared(b->tx_stmt[verb], &res) == DuckDBError) {
+        int rc = duckpond_classify(duckdb_result_error_type(&res), duckdb_result_error(&res));
+        if (msg)
+            *msg = strdup(duckdb_result_error(&res));
+        duckdb_destroy_result(&res);
+        return rc == DUCKPOND_OK ? DUCKPOND_ERROR : rc;
+    }
+    duckdb_destroy_result(&res);
+    return DUCKPOND_OK;
+}
+
+/* The status and message of a failed appender call. */
+static int appender_fail(duckdb_appender a, char **msg)
+{
+    duckdb_error_data e = duckdb_appender_error_data(a);
+    const char *m = duckdb_error_data_has_error(e) ? duckdb_error_data_message(e) : "appender failed";
+    int rc = duckpond_classify(duckdb_error_data_error_type(e), m);
+    *msg = strdup(m);
+    duckdb_destroy_error_data(&e);
+    return rc == DUCKPOND_OK ? DUCKPOND_ERROR : rc;
+}
+
+/* Appends row r of w (checked already) to its target. */
+static int append_row(duckpond_batcher *b, duckpond_write *w, size_t r, char **msg)
+{
+    struct target *t = w->tgt;
+    const struct bval *row = w->vals + r * (size_t)w->ncols;
+    uint64_t mask = 0;
+    if (w->has_default)
+        for (int i = 0; i < w->ncols && i < MASK_COLS; i++)
+            if (row[i].kind == DUCKPOND_VALUE_DEFAULT)
+                mask |= 1ULL << i;
+    int rc;
+    struct tapp *slot = b->last_slot;
+    if (!slot || b->last_target != t || slot->mask != mask) {
+        if (!(slot = target_app(b, t, mask, &rc, msg)))
+            return rc;
+        b->last_slot = slot, b->last_target = t;
+    }
+    if (!slot->app) {
+        char *sql = fmt_msg("INSERT INTO %s DEFAULT VALUES", t->sql_name);
+        rc = sql ? writer_exec(b, sql, msg) : DUCKPOND_NOMEM;
+        free(sql);
+        return rc;
+    }
+    for (int i = 0; i < w->ncols; i++) {
+        if (i < MASK_COLS && (mask >> i) & 1)
+            continue;
+        if (append_value(slot->app, &t->cols[i], &row[i], w->text) == DuckDBError)
+            return appender_fail(slot->app, msg);
+    }
+    if (duckdb_appender_end_row(slot->app) == DuckDBError)
+        return appender_fail(slot->app, msg);
+    return DUCKPOND_OK;
+}
+
+/* Stores a converted value at row r of vector v of column type t. */
+static void vector_put(duckdb_vector v, duckdb_type t, idx_t r, const struct cval *cv)
+{
+    void *d = duckdb_vector_get_data(v);
+    switch (t) {
+    case DUCKDB_TYPE_BOOLEAN: ((bool *)d)[r] = cv->v.b; break;
+    case DUCKDB_TYPE_TINYINT: ((int8_t *)d)[r] = (int8_t)cv->v.i; break;
+    case DUCKDB_TYPE_UTINYINT: ((uint8_t *)d)[r] = (uint8_t)cv->v.i; break;
+    case DUCKDB_TYPE_SMALLINT: ((int16_t *)d)[r] = (int16_t)cv->v.i; break;
+    case DUCKDB_TYPE_USMALLINT: ((uint16_t *)d)[r] = (uint16_t)cv->v.i; break;
+    case DUCKDB_TYPE_INTEGER: ((int32_t *)d)[r] = (int32_t)cv->v.i; break;
+    case DUCKDB_TYPE_UINTEGER: ((uint32_t *)d)[r] = (uint32_t)cv->v.i; break;
+    case DUCKDB_TYPE_FLOAT: ((float *)d)[r] = (float)cv->v.d; break;
+    case DUCKDB_TYPE_BIGINT:
+    case DUCKDB_TYPE_TIMESTAMP:
+    case DUCKDB_TYPE_TIMESTAMP_TZ: ((int64_t *)d)[r] = cv->v.i; break;
+    case DUCKDB_TYPE_UBIGINT: ((uint64_t *)d)[r] = cv->v.u; break;
+    case DUCKDB_TYPE_DOUBLE: ((double *)d)[r] = cv->v.d; break;
+    case DUCKDB_TYPE_VARCHAR: duckdb_vector_assign_string_element_len(v, r, cv->s, cv->slen); break;
+    default: break;
+    }
+}
+
+/* The target's data chunk, empty, made on first need. NULL if out of memory. */
+static duckdb_data_chunk target_chunk(struct target *t)
+{
+    if (!t->chunk) {
+        duckdb_logical_type *types = calloc((size_t)t->ncols, sizeof *types);
+        if (!types)
+            return NULL;
+        for (int i = 0; i < t->ncols; i++)
+            types[i] = duckdb_create_logical_type(t->cols[i].type);
+        t->chunk = duckdb_create_data_chunk(types, (idx_t)t->ncols);
+        for (int i = 0; i < t->ncols; i++)
+            duckdb_destroy_logical_type(&types[i]);
+        free(types);
+        if (!t->chunk)
+            return NULL;
+    }
+    duckdb_data_chunk_reset(t->chunk);
+    return t->chunk;
+}
+
+/* Appends the filled rows of the chunk (if any) and empties it. */
+static int chunk_flush(struct tapp *slot, duckdb_data_chunk chunk, idx_t *fill, char **msg)
+{
+    if (!*fill)
+        return DUCKPOND_OK;
+    duckdb_data_chunk_set_size(chunk, *fill);
+    duckdb_state st = duckdb_append_data_chunk(slot->app, chunk);
+    duckdb_data_chunk_reset(chunk);
+    *fill = 0;
+    return st == DuckDBError ? appender_fail(slot->app, msg) : DUCKPOND_OK;
+}
+
+/*
+ * Appends the good rows of a segment a vector at a time: values are
+ * written straight into a data chunk of the column types, which the
+ * Appender takes whole (much cheaper than a call per value). A row with a
+ * value only DuckDB's cast can convert goes through append_row.
+ */
+static int append_seg_chunk(duckpond_batcher *b, const struct seg *sg, char **msg)
+{
+    duckpond_write *w = sg->w;
+    struct target *t = w->tgt;
+    int rc;
+    struct tapp *slot = target_app(b, t, 0, &rc, msg);
+    duckdb_data_chunk chunk = slot ? target_chunk(t) : NULL;
+    if (!chunk)
+        return slot ? DUCKPOND_NOMEM : rc;
+    idx_t cap = duckdb_vector_size(), fill = 0;
+    for (size_t r = sg->lo; r < sg->hi; r++) {
+        if (w->bad[r])
+            continue;
+        const struct bval *row = w->vals + r * (size_t)w->ncols;
+        struct cval cv[MASK_COLS];
+        bool plain = w->ncols <= MASK_COLS;
+        for (int i = 0; plain && i < w->ncols; i++)
+            plain = row[i].kind == DUCKPOND_VALUE_NULL ||
+                    convert(t->cols[i].type, &row[i], w->text, &cv[i]) == CV_OK;
+        if (!plain) { /* keep the order simple: flush, then this row alone */
+            if ((rc = chunk_flush(slot, chunk, &fill, msg)) != DUCKPOND_OK ||
+                (rc = append_row(b, w, r, msg)) != DUCKPOND_OK)
+                return rc;
+            continue;
+        }
+        for (int i = 0; i < w->ncols; i++) {
+            duckdb_vector v = duckdb_data_chunk_get_vector(chunk, (idx_t)i);
+            if (row[i].kind == DUCKPOND_VALUE_NULL) {
+                duckdb_vector_ensure_validity_writable(v);
+                duckdb_validity_set_row_invalid(duckdb_vector_get_validity(v), fill);
+            } else {
+                vector_put(v, t->cols[i].type, fill, &cv[i]);
+            }
+        }
+        if (++fill == cap && (rc = chunk_flush(slot, chunk, &fill, msg)) != DUCKPOND_OK)
+            return rc;
+    }
+    return chunk_flush(slot, chunk, &fill, msg);
+}
+
+/*
+ * Throws away what the appenders of a failed attempt hold. An appender
+ * cannot drop buffered rows, and destroying one flushes them: so a
+ * transaction is opened if none is, made to fail (DuckDB then refuses the
+ * flush), the appenders destroyed, and only then rolled back.
+ */
+static void discard_attempt(duckpond_batcher *b, bool in_tx)
+{
+    if (!in_tx)
+        writer_tx(b, TX_BEGIN, NULL);
+    writer_exec(b, "SELECT error('batcher: discarding a failed group')", NULL);
+    for (int i = 0; i < b->nused; i++) {
+        if (b->used[i]->app)
+            duckdb_appender_destroy(&b->used[i]->app);
+        b->used[i]->used = false;
+    }
+    b->nused = 0;
+    writer_tx(b, TX_ROLLBACK, NULL);
+}
+
+/* Rows below which one Appender never flushes by itself (DuckDB's is 204800). */
+#define AUTOCOMMIT_MAX_ROWS 100000
+
+/*
+ * Whether segs can be committed by one Appender flush alone, with no
+ * BEGIN/COMMIT around it (cheaper): one target, no DEFAULT masks, and too
+ * few rows for the Appender to flush part of them early.
+ */
+static bool single_flush(const struct seg *segs, size_t n)
+{
+    size_t rows = 0;
+    for (size_t s = 0; s < n; s++) {
+        if (segs[s].w->tgt != segs[0].w->tgt || segs[s].w->has_default)
+            return false;
+        rows += segs[s].hi - segs[s].lo;
+    }
+    return rows <= AUTOCOMMIT_MAX_ROWS;
+}
+
+/*
+ * One transaction holding the good rows of segs[0..n): BEGIN, append,
+ * flush every appender used, COMMIT (or, for one appender, the flush
+ * alone, which DuckDB commits as one transaction). Returns DUCKPOND_OK, or
+ * the failure's class with DuckDB's message in *msg and nothing written.
+ */
+static int try_commit(duckpond_batcher *b, const struct seg *segs, size_t n, char **msg)
+{
+    b->nused = 0;
+    b->last_slot = NULL;
+    bool in_tx = !single_flush(segs, n);
+    int rc = in_tx ? writer_tx(b, TX_BEGIN, msg) : DUCKPOND_OK;
+    if (rc != DUCKPOND_OK)
+        return rc;
+    for (size_t s = 0; s < n; s++) {
+        const duckpond_write *w = segs[s].w;
+        if (w->tgt->chunkable && !w->has_default) {
+            if ((rc = append_seg_chunk(b, &segs[s], msg)) != DUCKPOND_OK)
+                goto fail;
+            continue;
+        }
+        for (size_t r = segs[s].lo; r < segs[s].hi; r++)
+            if (!w->bad[r] && (rc = append_row(b, segs[s].w, r, msg)) != DUCKPOND_OK)
+                goto fail;
+    }
+    for (int i = 0; i < b->nused; i++)
+        if (b->used[i]->app && duckdb_appender_flush(b->used[i]->app) == DuckDBError) {
+            rc = appender_fail(b->used[i]->app, msg);
+            goto fail;
+        }
+    rc = in_tx ? writer_tx(b, TX_COMMIT, msg) : DUCKPOND_OK;
+    if (rc != DUCKPOND_OK) {
+        in_tx = false; /* a failed COMMIT ends the transaction */
+        goto fail;
+    }
+    for (int i = 0; i < b->nused; i++)
+        b->used[i]->used = false;
+    b->nused = 0;
+    b->batch_commits++;
+    return DUCKPOND_OK;
+fail:
+    discard_attempt(b, in_tx);
+    if (rc != DUCKPOND_CONSTRAINT && rc != DUCKPOND_CONFLICT)
+        b->drop_targets = true; /* the schema may have changed under us */
+    return rc;
+}
+
+/* Good rows of a segment. */
+static size_t seg_rows(const struct seg *s)
+{
+    size_t n = 0;
+    for (size_t r = s->lo; r < s->hi; r++)
+        n += !s->w->bad[r];
+    return n;
+}
+
+/* Fails the good rows of a segment (the whole write, if atomic). msg is copied. */
+static void seg_fail(struct seg *s, int status, const char *msg)
+{
+    duckpond_write *w = s->w;
+    if (w->flags & DUCKPOND_WRITE_ATOMIC) {
+        write_fail_all(w, status, dup_str(msg));
+        return;
+    }
+    for (size_t r = s->lo; r < s->hi; r++) {
+        if (w->bad[r])
+            continue;
+        w->bad[r] = 1;
+        write_fail_row(w, r, status, fmt_msg("row %zu: %s", r, msg ? msg : duckpond_strerror(status)));
+    }
+}
+
+/* Whether a failure may be one row's fault, so that bisecting can isolate it. */
+static bool row_fault(int rc)
+{
+    return rc == DUCKPOND_CONSTRAINT || rc == DUCKPOND_CONVERSION || rc == DUCKPOND_CONFLICT ||
+           rc == DUCKPOND_ERROR;
+}
+
+/*
+ * Commits the good rows of segs[0..n), isolating failures: a failed group
+ * is split in two and each half committed on its own, down to one write
+ * (atomic) or one row, which then fails alone with DuckDB's message.
+ */
+static void commit_segs(duckpond_batcher *b, struct seg *segs, size_t n)
+{
+    char *msg = NULL;
+    int rc = DUCKPOND_OK;
+    for (int attempt = 0; attempt < 5; attempt++) {
+        free(msg);
+        msg = NULL;
+        rc = b->fatal ? b->fatal : try_commit(b, segs, n, &msg);
+        /* A conflict on one unit is another transaction's doing: retry it. */
+        if (rc != DUCKPOND_CONFLICT || n > 1 || seg_rows(segs) > 1)
+            break;
+    }
+    if (rc == DUCKPOND_OK) {
+        for (size_t s = 0; s < n; s++)
+            segs[s].w->committed += seg_rows(&segs[s]);
+    } else if (rc == DUCKPOND_INVALIDATED || !row_fault(rc) || b->fatal) {
+        if (rc == DUCKPOND_INVALIDATED && !b->fatal) {
+            pthread_mutex_lock(&b->mu);
+            b->fatal = rc;
+            b->fatal_msg = dup_str(msg);
+            pthread_mutex_unlock(&b->mu);
+        }
+        for (size_t s = 0; s < n; s++)
+            seg_fail(&segs[s], rc, msg ? msg : b->fatal_msg);
+    } else if (n > 1) {
+        commit_segs(b, segs, n / 2);
+        commit_segs(b, segs + n / 2, n - n / 2);
+    } else if (!(segs->w->flags & DUCKPOND_WRITE_ATOMIC) && seg_rows(segs) > 1) {
+        size_t mid = segs->lo + (segs->hi - segs->lo) / 2;
+        struct seg halves[2] = {{segs->w, segs->lo, mid}, {segs->w, mid, segs->hi}};
+        commit_segs(b, &halves[0], 1);
+        commit_segs(b, &halves[1], 1);
+    } else {
+        seg_fail(segs, rc, msg);
+    }
+    free(msg);
+}
+
+static int fail_cmp(const void *a, const void *b)
+{
+    size_t x = ((const struct wfail *)a)->row, y = ((const struct wfail *)b)->row;
+    return (x > y) - (x < y);
+}
+
+/* The writer's work on one batch: check, commit, isolate failures. */
+static void process_batch(duckpond_batcher *b, duckpond_write *list)
+{
+    size_t n = 0, nsegs = 0;
+    for (duckpond_write *w = list; w; w = w->next)
+        n++;
+    struct seg *segs = calloc(n, sizeof *segs);
+    for (duckpond_write *w = list; w; w = w->next) {
+        if (b->fatal)
+            write_fail_all(w, b->fatal, fmt_msg("%s", b->fatal_msg ? b->fatal_msg : "database failed"));
+        else if (!segs)
+            write_fail_all(w, DUCKPOND_NOMEM, NULL);
+        else if (prepare_write(b, w))
+            segs[nsegs++] = (struct seg){w, 0, w->nrows};
+    }
+    if (nsegs)
+        commit_segs(b, segs, nsegs);
+    free(segs);
+    for (duckpond_write *w = list; w; w = w->next) {
+        free(w->bad);
+        w->bad = NULL;
+        w->tgt = NULL;
+        if (w->nfails > 1)
+            qsort(w->fails, w->nfails, sizeof *w->fails, fail_cmp);
+    }
+    if (b->drop_targets) {
+        targets_drop(b);
+        b->drop_targets = false;
+    }
+}
+
+/* ------------------------------------------------------ writer thread */
+
+/* Counts an acknowledged write into the stats (under b->mu). */
+static void stats_ack(duckpond_batcher *b, const duckpond_write *w, int64_t now_us)
+{
+    duckpond_batcher_stats *s = &b->stats;
+    s->writes_acked++;
+    s->rows_committed += w->committed;
+    s->rows_failed += w->failed;
+    if (w->nrows)
+        s->bytes_committed += (uint64_t)((double)w->bytes * (double)w->committed / (double)w->nrows);
+    s->queue_rows -= w->nrows;
+    s->queue_bytes -= w->bytes;
+    uint64_t lat = now_us > w->submit_us ? (uint64_t)(now_us - w->submit_us) : 0;
+    int k = 0;
+    while (k < DUCKPOND_LATENCY_BUCKETS && lat > duckpond_latency_bounds_us[k])
+        k++;
+    s->latency_count[k]++;
+    s->latency_sum_us += lat;
+}
+
+/* Takes the queued writes for one batch, up to the batch limits (under b->mu). */
+static duckpond_write *take_batch(duckpond_batcher *b, size_t *nwrites)
+{
+    *nwrites = 0;
+    duckpond_write *first = b->head, *last = NULL;
+    size_t rows = 0, bytes = 0;
+    while (b->head && (!last || (rows + b->head->nrows <= b->set.batch_max_rows &&
+                                 bytes + b->head->bytes <= b->set.batch_max_bytes))) {
+        last = b->head;
+        rows += last->nrows;
+        bytes += last->bytes;
+        b->head = last->next;
+        (*nwrites)++;
+    }
+    b->queued_writes -= *nwrites;
+    b->queued_rows -= rows;
+    if (!b->head)
+        b->tail = NULL;
+    if (last)
+        last->next = NULL;
+    return first;
+}
+
+/*
+ * Acknowledges a committed batch: marks every write done, then wakes all
+ * their producers with one futex call (rather than one wake-up per write,
+ * which at 64 producers cost more than the commit). A producer may free
+ * its write as soon as it sees W_DONE, so w is not touched after that.
+ */
+static void ack_batch(duckpond_batcher *b, duckpond_write *batch)
+{
+    for (duckpond_write *w = batch, *next; w; w = next) {
+        next = w->next;
+        __atomic_store_n(&w->state, W_DONE, __ATOMIC_SEQ_CST);
+    }
+    /* seq_cst against write_wait's waiters++ / state re-check: either it
+     * sees W_DONE, or we see it waiting (and its futex sees the new seq). */
+    __atomic_add_fetch(&b->ack_seq, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&b->ack_waiters, __ATOMIC_SEQ_CST))
+        syscall(SYS_futex, &b->ack_seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+/*
+ * Lingers (under b->mu) before taking a batch while fewer writes are
+ * queued than the group is expected to hold: the producers acknowledged
+ * by the last commit are on their way back, and a commit costs about the
+ * same for 1 row as for 60. Waits at most max_delay_us and never longer
+ * than the last commit took; a lone producer (expected group of 1) never
+ * waits.
+ */
+static void linger(duckpond_batcher *b)
+{
+    if (b->queued_writes >= b->expect_writes || b->queued_rows >= b->set.batch_max_rows)
+        return;
+    int64_t us = b->last_commit_us < b->set.max_delay_us ? b->last_commit_us : b->set.max_delay_us;
+    if (us <= 0)
+        return;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += (long)(us % 1000000) * 1000L;
+    until.tv_sec += us / 1000000 + until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    b->want_writes = b->expect_writes;
+    b->writer_idle = true;
+    while (!b->stopping && !b->held && b->queued_writes < b->expect_writes &&
+           b->queued_rows < b->set.batch_max_rows)
+        if (pthread_cond_timedwait(&b->work, &b->mu, &until) == ETIMEDOUT)
+            break;
+    b->want_writes = 1;
+}
+
+static void *writer_main(void *arg)
+{
+    duckpond_batcher *b = arg;
+    pthread_mutex_lock(&b->mu);
+    for (;;) {
+        while (!b->stopping && (b->held || !b->head)) {
+            b->writer_idle = true;
+            pthread_cond_wait(&b->work, &b->mu);
+        }
+        if (b->head && !b->stopping)
+            linger(b);
+        b->writer_idle = false;
+        if (b->held && !b->stopping)
+            continue;
+        if (!b->head)
+            break; /* stopping, and everything is acknowledged */
+        size_t nwrites;
+        duckpond_write *batch = take_batch(b, &nwrites);
+        pthread_mutex_unlock(&b->mu);
+
+        b->batch_commits = 0;
+        int64_t start = dp_now_us();
+        process_batch(b, batch);
+        int64_t now = dp_now_us();
+
+        pthread_mutex_lock(&b->mu);
+        b->last_commit_us = now - start;
+        /* the next group: this one's producers coming back, plus those queued meanwhile */
+        b->expect_writes = nwrites + b->queued_writes;
+        b->stats.commits += b->batch_commits;
+        for (duckpond_write *w = batch; w; w = w->next)
+            stats_ack(b, w, now);
+        pthread_cond_broadcast(&b->room);
+        pthread_mutex_unlock(&b->mu);
+        ack_batch(b, batch);
+        pthread_mutex_lock(&b->mu);
+    }
+    pthread_mutex_unlock(&b->mu);
+    return NULL;
+}
+
+/* ------------------------------------------------------------ batcher */
+
+static int settings_fill(duckpond_batcher_settings *s, const duckpond_batcher_settings *in)
+{
+    if (in)
+        *s = *in;
+    else
+        memset(s, 0, sizeof *s);
+    if (s->max_delay_us < 0 || s->overload_timeout_ms < -1)
+        return DUCKPOND_MISUSE;
+    if (!s->batch_max_rows)
+        s->batch_max_rows = 100000;
+    if (!s->batch_max_bytes)
+        s->batch_max_bytes = (size_t)64 << 20;
+    if (!s->max_delay_us)
+        s->max_delay_us = 2000;
+    if (!s->queue_max_rows)
+        s->queue_max_rows = 1000000;
+    if (!s->queue_max_bytes)
+        s->queue_max_bytes = (size_t)256 << 20;
+    if (!s->overload_timeout_ms)
+        s->overload_timeout_ms = 5000;
+    return DUCKPOND_OK;
+}
+
+int duckpond_batcher_new(duckpond_db *db, const duckpond_batcher_settings *settings, duckpond_batcher **out)
+{
+    if (!out)
+        return DUCKPOND_MISUSE;
+    *out = NULL;
+    if (!db)
+        return DUCKPOND_MISUSE;
+    duckpond_batcher *b = calloc(1, sizeof *b);
+    if (!b)
+        return DUCKPOND_NOMEM;
+    int rc = settings_fill(&b->set, settings);
+    if (rc != DUCKPOND_OK) {
+        free(b);
+        return rc;
+    }
+    b->db = db;
+    b->want_writes = b->expect_writes = 1;
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_rwlock_init(&b->meta_lock, NULL);
+    pthread_mutex_init(&b->stop_mu, NULL);
+    pthread_cond_init(&b->work, NULL);
+    pthread_cond_init(&b->room, NULL);
+    rc = duckpond_connect(db, &b->conn);
+    if (rc == DUCKPOND_OK &&
+        duckdb_prepare(duckpond_conn_duckdb(b->conn), COLS_SQL, &b->cols_stmt) == DuckDBError)
+        rc = DUCKPOND_ERROR;
+    for (int i = 0; i < 3 && rc == DUCKPOND_OK; i++)
+        if (duckdb_prepare(duckpond_conn_duckdb(b->conn), TX_SQL[i], &b->tx_stmt[i]) == DuckDBError)
+            rc = DUCKPOND_ERROR;
+    if (rc == DUCKPOND_OK && pthread_create(&b->thread, NULL, writer_main, b) != 0)
+        rc = DUCKPOND_NOMEM;
+    if (rc != DUCKPOND_OK) {
+        b->joined = true; /* no thread to join */
+        duckpond_batcher_free(b);
+        return rc;
+    }
+    *out = b;
+    return DUCKPOND_OK;
+}
+
+int duckpond_batcher_stop(duckpond_batcher *b)
+{
+    if (!b)
+        return DUCKPOND_MISUSE;
+    pthread_mutex_lock(&b->stop_mu);
+    pthread_mutex_lock(&b->mu);
+    b->stopping = true;
+    b->held = false;
+    pthread_cond_broadcast(&b->work);
+    pthread_cond_broadcast(&b->room);
+    pthread_mutex_unlock(&b->mu);
+    if (!b->joined) {
+        pthread_join(b->thread, NULL);
+        b->joined = true;
+    }
+    pthread_mutex_unlock(&b->stop_mu);
+    return DUCKPOND_OK;
+}
+
+void duckpond_batcher_free(duckpond_batcher *b)
+{
+    if (!b)
+        return;
+    duckpond_batcher_stop(b);
+    targets_drop(b);
+    if (b->cols_stmt)
+        duckdb_destroy_prepare(&b->cols_stmt);
+    for (int i = 0; i < 3; i++)
+        if (b->tx_stmt[i])
+            duckdb_destroy_prepare(&b->tx_stmt[i]);
+    duckpond_disconnect(b->conn);
+    while (b->meta) {
+        struct meta_ent *m = b->meta;
+        b->meta = m->next;
+        meta_free(m);
+    }
+    if (b->meta_stmt)
+        duckdb_destroy_prepare(&b->meta_stmt);
+    duckpond_disconnect(b->meta_conn);
+    free(b->used);
+    free(b->fatal_msg);
+    pthread_mutex_destroy(&b->mu);
+    pthread_rwlock_destroy(&b->meta_lock);
+    pthread_mutex_destroy(&b->stop_mu);
+    pthread_cond_destroy(&b->work);
+    pthread_cond_destroy(&b->room);
+    free(b);
+}
+
+void batcher_hold(duckpond_batcher *b, int hold)
+{
+    pthread_mutex_lock(&b->mu);
+    b->held = hold && !b->stopping;
+    if (!b->held)
+        pthread_cond_signal(&b->work);
+    pthread_mutex_unlock(&b->mu);
+}
+
+void duckpond_batcher_stats_get(duckpond_batcher *b, duckpond_batcher_stats *out)
+{
+    if (!out)
+        return;
+    memset(out, 0, sizeof *out);
+    if (!b)
+        return;
+    pthread_mutex_lock(&b->mu);
+    *out = b->stats;
+    pthread_mutex_unlock(&b->mu);
+}
+
+/* -------------------------------------------------------------- writes */
+
+/* The cache entry for table at generation gen, or NULL (under meta_lock). */
+static struct meta_ent *meta_find(duckpond_batcher *b, const char *table, uint64_t gen)
+{
+    struct meta_ent *m = b->meta;
+    while (m && (m->gen != gen || strcmp(m->table, table) != 0))
+        m = m->next;
+    return m;
+}
+
+/*
+ * Looks table up in the catalog on the batcher's catalog connection and
+ * caches its columns, dropping entries of older generations (under the
+ * write lock). Returns the entry or NULL with *rc and *msg.
+ */
+static struct meta_ent *meta_load(duckpond_batcher *b, const char *table, uint64_t gen, int *rc, char **msg)
+{
+    for (struct meta_ent **p = &b->meta; *p;) {
+        struct meta_ent *m = *p;
+        if (m->gen != gen) {
+            *p = m->next;
+            meta_free(m);
+        } else {
+            p = &m->next;
+        }
+    }
+    *rc = DUCKPOND_OK;
+    if (!b->meta_conn && (*rc = duckpond_connect(b->db, &b->meta_conn)) == DUCKPOND_OK &&
+        duckdb_prepare(duckpond_conn_duckdb(b->meta_conn), COLS_SQL, &b->meta_stmt) == DuckDBError) {
+        duckdb_destroy_prepare(&b->meta_stmt);
+        duckpond_disconnect(b->meta_conn);
+        b->meta_conn = NULL;
+        *rc = DUCKPOND_ERROR;
+    }
+    struct table_cols tc;
+    if (*rc == DUCKPOND_OK && (*rc = lookup_table(b->meta_stmt, table, &tc, msg)) != DUCKPOND_OK)
+        return NULL;
+    struct meta_ent *m = *rc == DUCKPOND_OK ? calloc(1, sizeof *m) : NULL;
+    if (m && !(m->table = strdup(table))) {
+        free(m);
+        m = NULL;
+    }
+    if (!m) {
+        if (*rc == DUCKPOND_OK)
+            table_cols_free(&tc);
+        *rc = *rc == DUCKPOND_OK ? DUCKPOND_NOMEM : *rc;
+        return NULL;
+    }
+    m->cols = tc.names, m->ncols = tc.n, m->gen = gen;
+    tc.names = NULL; /* the names are the entry's now */
+    table_cols_free(&tc);
+    m->next = b->meta;
+    b->meta = m;
+    return m;
+}
+
+/*
+ * The column names of table, for writes made with columns = NULL: from
+ * the cache (a read lock, so producers do not queue behind each other),
+ * or the catalog. *cols is a malloc'd copy.
+ */
+static int meta_columns(duckpond_batcher *b, const char *table, char ***cols, int *ncols, char **msg)
+{
+    uint64_t gen = __atomic_load_n(&b->meta_gen, __ATOMIC_ACQUIRE);
+    int rc = DUCKPOND_OK;
+    pthread_rwlock_rdlock(&b->meta_lock);
+    struct meta_ent *m = meta_find(b, table, gen);
+    if (!m) {
+        pthread_rwlock_unlock(&b->meta_lock);
+        pthread_rwlock_wrlock(&b->meta_lock);
+        if (!(m = meta_find(b, table, gen)))
+            m = meta_load(b, table, gen, &rc, msg);
+    }
+    if (m) {
+        *cols = calloc((size_t)m->ncols, sizeof **cols);
+        for (int i = 0; *cols && i < m->ncols; i++)
+            (*cols)[i] = strdup(m->cols[i]);
+        *ncols = m->ncols;
+        rc = *cols ? DUCKPOND_OK : DUCKPOND_NOMEM;
+    }
+    pthread_rwlock_unlock(&b->meta_lock);
+    return rc;
+}
+
+static void write_free_parts(duckpond_write *w)
+{
+    for (int i = 0; w->cols && i < w->ncols; i++)
+        free(w->cols[i]);
+    for (size_t i = 0; i < w->nfails; i++)
+        free(w->fails[i].msg);
+    free(w->cols);
+    free(w->fails);
+    free(w->table);
+    free(w->vals);
+    free(w->text);
+    free(w->errmsg);
+    free(w->bad);
+    free(w);
+}
+
+/* Copies an explicit column list into w; MISUSE on empty or repeated names. */
+static int write_set_columns(duckpond_write *w, const char *const *columns, int n)
+{
+    w->cols = calloc((size_t)n, sizeof *w->cols);
+    if (!w->cols)
+        return DUCKPOND_NOMEM;
+    w->ncols = n;
+    for (int i = 0; i < n; i++) {
+        if (!columns[i] || !*columns[i]) {
+            w->errmsg = fmt_msg("column %d has no name", i);
+            return DUCKPOND_MISUSE;
+        }
+        for (int j = 0; j < i; j++)
+            if (!strcasecmp(columns[i], columns[j])) {
+                w->errmsg = fmt_msg("column \"%s\" is listed twice", columns[i]);
+                return DUCKPOND_MISUSE;
+            }
+        if (!(w->cols[i] = strdup(columns[i])))
+            return DUCKPOND_NOMEM;
+    }
+    return DUCKPOND_OK;
+}
+
+int duckpond_write_new(duckpond_batcher *b, const char *table, const char *const *columns, int ncolumns,
+                       unsigned flags, duckpond_write **out)
+{
+    if (!out)
+        return DUCKPOND_MISUSE;
+    *out = NULL;
+    if (!b || !table || !*table || ncolumns < 0 || (ncolumns > 0) != (columns != NULL) ||
+        (flags & ~(unsigned)DUCKPOND_WRITE_ATOMIC))
+        return DUCKPOND_MISUSE;
+    duckpond_write *w = calloc(1, sizeof *w);
+    if (!w)
+        return DUCKPOND_NOMEM;
+    w->b = b;
+    w->flags = flags;
+    w->table = strdup(table);
+    int rc = w->table ? DUCKPOND_OK : DUCKPOND_NOMEM;
+    if (rc == DUCKPOND_OK && columns)
+        rc = write_set_columns(w, columns, ncolumns);
+    else if (rc == DUCKPOND_OK) {
+        /* An unknown table poisons the write: add_row and submit report it. */
+        char *msg = NULL;
+        w->poison = meta_columns(b, table, &w->cols, &w->ncols, &msg);
+        w->errmsg = msg;
+    }
+    if (rc != DUCKPOND_OK) {
+        write_free_parts(w);
+        return rc;
+    }
+    *out = w;
+    return DUCKPOND_OK;
+}
+
+/* Checks one row of values before anything is copied; bytes of text in *text. */
+static int check_values(const duckpond_write *w, const duckpond_value *values, size_t *text)
+{
+    *text = 0;
+    for (int i = 0; i < w->ncols; i++) {
+        const duckpond_value *v = &values[i];
+        if ((unsigned)v->kind > DUCKPOND_VALUE_TIMESTAMP)
+            return DUCKPOND_MISUSE;
+        if (v->kind != DUCKPOND_VALUE_TEXT)
+            continue;
+        if ((v->u.text.len && !v->u.text.ptr) || v->u.text.len > TEXT_MAX)
+            return DUCKPOND_MISUSE;
+        *text += v->u.text.len;
+    }
+    if (*text > TEXT_MAX - w->text_len)
+        return DUCKPOND_MISUSE;
+    return DUCKPOND_OK;
+}
+
+/* Makes room for one more row and its text. */
+static int write_grow(duckpond_write *w, size_t text)
+{
+    if (w->nrows == w->cap_rows) {
+        size_t cap = w->cap_rows ? 2 * w->cap_rows : 4;
+        struct bval *v = realloc(w->vals, cap * (size_t)(w->ncols ? w->ncols : 1) * sizeof *v);
+        if (!v)
+            return DUCKPOND_NOMEM;
+        w->vals = v;
+        w->cap_rows = cap;
+    }
+    if (w->text_len + text > w->text_cap) {
+        size_t cap = w->text_cap ? w->text_cap : 64;
+        while (cap < w->text_len + text)
+            cap *= 2;
+        char *t = realloc(w->text, cap);
+        if (!t)
+            return DUCKPOND_NOMEM;
+        w->text = t;
+        w->text_cap = cap;
+    }
+    return DUCKPOND_OK;
+}
+
+int duckpond_write_add_row(duckpond_write *w, const duckpond_value *values)
+{
+    if (!w || (!values && w->ncols) || __atomic_load_n(&w->state, __ATOMIC_ACQUIRE) != W_BUILDING)
+        return DUCKPOND_MISUSE;
+    if (w->poison)
+        return w->poison;
+    size_t text;
+    int rc = check_values(w, values, &text);
+    if (rc == DUCKPOND_OK)
+        rc = write_grow(w, text);
+    if (rc != DUCKPOND_OK)
+        return rc;
+    struct bval *row = w->vals + w->nrows * (size_t)w->ncols;
+    for (int i = 0; i < w->ncols; i++) {
+        const duckpond_value *v = &values[i];
+        struct bval *o = &row[i];
+        o->kind = (uint32_t)v->kind;
+        o->len = 0;
+        switch (v->kind) {
+        case DUCKPOND_VALUE_BOOL: o->u.i64 = v->u.boolean != 0; break;
+        case DUCKPOND_VALUE_INT64: o->u.i64 = v->u.i64; break;
+        case DUCKPOND_VALUE_DOUBLE: o->u.f64 = v->u.f64; break;
+        case DUCKPOND_VALUE_TIMESTAMP: o->u.i64 = v->u.timestamp_us; break;
+        case DUCKPOND_VALUE_TEXT:
+            o->u.off = w->text_len;
+            o->len = (uint32_t)v->u.text.len;
+            if (v->u.text.len)
+                memcpy(w->text + w->text_len, v->u.text.ptr, v->u.text.len);
+            w->text_len += v->u.text.len;
+            break;
+        case DUCKPOND_VALUE_DEFAULT: w->has_default = true; o->u.i64 = 0; break;
+        default: o->u.i64 = 0; break;
+        }
+    }
+    w->nrows++;
+    w->bytes += (size_t)w->ncols * sizeof(struct bval) + text;
+    return DUCKPOND_OK;
+}
+
+/*
+ * Waits (under b->mu) until the queue has room for w, up to the overload
+ * timeout. DUCKPOND_OK, or CLOSED / OVERLOADED / the fatal status, with
+ * w->errmsg saying why.
+ */
+static int admit(duckpond_batcher *b, duckpond_write *w)
+{
+    const duckpond_batcher_settings *s = &b->set;
+    if (w->nrows > s->queue_max_rows || w->bytes > s->queue_max_bytes) {
+        b->stats.overloaded++;
+        dp_set_msg(&w->errmsg, "write of %zu rows (%zu bytes) is larger than the queue (%zu rows, %zu bytes)",
+                   w->nrows, w->bytes, s->queue_max_rows, s->queue_max_bytes);
+        return DUCKPOND_OVERLOADED;
+    }
+    struct timespec until = deadline_in(s->overload_timeout_ms > 0 ? s->overload_timeout_ms : 0);
+    for (;;) {
+        if (b->stopping) {
+            dp_set_msg(&w->errmsg, "the batcher is stopped");
+            return DUCKPOND_CLOSED;
+        }
+        if (b->fatal) {
+            dp_set_msg(&w->errmsg, "%s", b->fatal_msg ? b->fatal_msg : duckpond_strerror(b->fatal));
+            return b->fatal;
+        }
+        if (b->stats.queue_rows + w->nrows <= s->queue_max_rows &&
+            b->stats.queue_bytes + w->bytes <= s->queue_max_bytes)
+            return DUCKPOND_OK;
+        int e = s->overload_timeout_ms < 0 ? pthread_cond_wait(&b->room, &b->mu)
+                                           : pthread_cond_timedwait(&b->room, &b->mu, &until);
+        if (e == ETIMEDOUT && b->stats.queue_rows + w->nrows > s->queue_max_rows) {
+            b->stats.overloaded++;
+            dp_set_msg(&w->errmsg,
+                       "overloaded: %llu rows (%llu bytes) wait to be committed, the cap is %zu rows "
+                       "(%zu bytes); no room came within %d ms",
+                       (unsigned long long)b->stats.queue_rows, (unsigned long long)b->stats.queue_bytes,
+                       s->queue_max_rows, s->queue_max_bytes, s->overload_timeout_ms);
+            return DUCKPOND_OVERLOADED;
+        }
+        if (e == ETIMEDOUT && b->stats.queue_bytes + w->bytes > s->queue_max_bytes) {
+            b->stats.overloaded++;
+            dp_set_msg(&w->errmsg, "overloaded: %llu bytes wait to be committed, the cap is %zu bytes; "
+                                   "no room came within %d ms",
+                       (unsigned long long)b->stats.queue_bytes, s->queue_max_bytes, s->overload_timeout_ms);
+            return DUCKPOND_OVERLOADED;
+        }
+    }
+}
+
+int duckpond_write_submit(duckpond_write *w, duckpond_ack ack)
+{
+    if (!w || (ack != DUCKPOND_ACK_COMMIT && ack != DUCKPOND_ACK_QUEUED) ||
+        __atomic_load_n(&w->state, __ATOMIC_ACQUIRE) != W_BUILDING)
+        return DUCKPOND_MISUSE;
+    if (w->poison)
+        return w->poison;
+    duckpond_batcher *b = w->b;
+    pthread_mutex_lock(&b->mu);
+    int rc = admit(b, w);
+    if (rc != DUCKPOND_OK) {
+        pthread_mutex_unlock(&b->mu);
+        return rc; /* nothing written; the write may be submitted again */
+    }
+    free(w->errmsg);
+    w->errmsg = NULL;
+    __atomic_store_n(&w->state, W_QUEUED, __ATOMIC_RELAXED); /* published by b->mu */
+    w->submit_us = dp_now_us();
+    w->next = NULL;
+    if (b->tail)
+        b->tail->next = w;
+    else
+        b->head = w;
+    b->tail = w;
+    b->stats.rows_accepted += w->nrows;
+    b->stats.bytes_accepted += w->bytes;
+    b->stats.queue_rows += w->nrows;
+    b->stats.queue_bytes += w->bytes;
+    b->queued_writes++;
+    b->queued_rows += w->nrows;
+    if (b->writer_idle && (b->queued_writes >= b->want_writes || b->queued_rows >= b->set.batch_max_rows))
+        pthread_cond_signal(&b->work);
+    pthread_mutex_unlock(&b->mu);
+    return ack == DUCKPOND_ACK_QUEUED ? DUCKPOND_OK : duckpond_write_wait(w);
+}
+
+int duckpond_write_wait(duckpond_write *w)
+{
+    if (!w || __atomic_load_n(&w->state, __ATOMIC_ACQUIRE) == W_BUILDING)
+        return DUCKPOND_MISUSE;
+    duckpond_batcher *b = w->b;
+    for (;;) {
+        uint32_t seq = __atomic_load_n(&b->ack_seq, __ATOMIC_ACQUIRE);
+        if (__atomic_load_n(&w->state, __ATOMIC_ACQUIRE) == W_DONE)
+            break;
+        __atomic_add_fetch(&b->ack_waiters, 1, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&w->state, __ATOMIC_SEQ_CST) != W_DONE)
+            syscall(SYS_futex, &b->ack_seq, FUTEX_WAIT_PRIVATE, seq, NULL, NULL, 0);
+        __atomic_sub_fetch(&b->ack_waiters, 1, __ATOMIC_SEQ_CST);
+    }
+    return w->status;
+}
+
+/* Whether the writer is done with w (its results may be read). */
+static bool write_done(const duckpond_write *w)
+{
+    return w && __atomic_load_n(&w->state, __ATOMIC_ACQUIRE) == W_DONE;
+}
+
+void duckpond_write_counts(const duckpond_write *w, size_t *committed, size_t *failed)
+{
+    bool done = write_done(w);
+    if (committed)
+        *committed = done ? w->committed : 0;
+    if (failed)
+        *failed = done ? w->failed : 0;
+}
+
+int duckpond_write_failure(const duckpond_write *w, size_t i, size_t *row_index, const char **message)
+{
+    if (!write_done(w))
+        return DUCKPOND_MISUSE;
+    size_t row;
+    int status;
+    const char *msg;
+    if (w->all_failed && i < w->nrows) {
+        row = i, status = w->status, msg = w->errmsg;
+    } else if (!w->all_failed && i < w->nfails) {
+        row = w->fails[i].row, status = w->fails[i].status, msg = w->fails[i].msg;
+    } else {
+        return DUCKPOND_MISUSE;
+    }
+    if (row_index)
+        *row_index = row;
+    if (message)
+        *message = msg ? msg : duckpond_strerror(status);
+    return status;
+}
+
+const char *duckpond_write_errmsg(const duckpond_write *w)
+{
+    return w && w->errmsg ? w->errmsg : "";
+}
+
+void duckpond_write_free(duckpond_write *w)
+{
+    if (!w)
+        return;
+    if (__atomic_load_n(&w->state, __ATOMIC_ACQUIRE) != W_BUILDING)
+        duckpond_write_wait(w); /* returns at once once done */
+    write_free_parts(w);
+}

@@ -1,0 +1,853 @@
+/*
+ * test_batcher.c -- the ingest batcher against real DuckDB files, with
+ * real threads and, for durability, a real SIGKILL.
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "batcher.h"
+#include "duckpond.h"
+#include "testlib.h"
+
+static duckpond_value v_int(int64_t x) { duckpond_value v = {.kind = DUCKPOND_VALUE_INT64}; v.u.i64 = x; return v; }
+static duckpond_value v_dbl(double x) { duckpond_value v = {.kind = DUCKPOND_VALUE_DOUBLE}; v.u.f64 = x; return v; }
+static duckpond_value v_bool(int x) { duckpond_value v = {.kind = DUCKPOND_VALUE_BOOL}; v.u.boolean = x; return v; }
+static duckpond_value v_ts(int64_t us) { duckpond_value v = {.kind = DUCKPOND_VALUE_TIMESTAMP}; v.u.timestamp_us = us; return v; }
+static duckpond_value v_null(void) { duckpond_value v = {.kind = DUCKPOND_VALUE_NULL}; return v; }
+static duckpond_value v_def(void) { duckpond_value v = {.kind = DUCKPOND_VALUE_DEFAULT}; return v; }
+static duckpond_value v_text(const char *s)
+{
+    duckpond_value v = {.kind = DUCKPOND_VALUE_TEXT};
+    v.u.text.ptr = s;
+    v.u.text.len = strlen(s);
+    return v;
+}
+
+/* An open database at a fresh file with a connection for checks. */
+struct fixture {
+    duckpond_db *db;
+    duckpond_conn *conn;
+    duckpond_batcher *b;
+};
+
+static int fx_open(struct fixture *f, const char *schema, const duckpond_batcher_settings *set)
+{
+    memset(f, 0, sizeof *f);
+    if (duckpond_open(test_path("b.duckdb"), NULL, &f->db) != DUCKPOND_OK)
+        return 1;
+    if (duckpond_connect(f->db, &f->conn) != DUCKPOND_OK)
+        return 2;
+    if (schema && duckpond_exec(f->conn, schema) != DUCKPOND_OK) {
+        fprintf(stderr, "    schema: %s\n", duckpond_conn_errmsg(f->conn));
+        return 3;
+    }
+    return duckpond_batcher_new(f->db, set, &f->b);
+}
+
+static void fx_close(struct fixture *f)
+{
+    duckpond_batcher_free(f->b);
+    duckpond_disconnect(f->conn);
+    duckpond_close(f->db);
+}
+
+static int64_t q64(struct fixture *f, const char *sql)
+{
+    int64_t v = -999;
+    if (duckpond_query_int64(f->conn, sql, &v) != DUCKPOND_OK)
+        fprintf(stderr, "    query failed: %s: %s\n", sql, duckpond_conn_errmsg(f->conn));
+    return v;
+}
+
+/* One row into t(id, v) as a single write; returns the submit status. */
+static int put_one(duckpond_batcher *b, const char *table, int64_t id, int64_t val, duckpond_ack ack,
+                   duckpond_write **keep)
+{
+    static const char *cols[] = {"id", "v"};
+    duckpond_write *w;
+    int rc = duckpond_write_new(b, table, cols, 2, 0, &w);
+    if (rc)
+        return rc;
+    duckpond_value row[2] = {v_int(id), v_int(val)};
+    rc = duckpond_write_add_row(w, row);
+    if (!rc)
+        rc = duckpond_write_submit(w, ack);
+    if (keep)
+        *keep = w;
+    else
+        duckpond_write_free(w);
+    return rc;
+}
+
+/* ---------------------------------------------------------- counts */
+
+struct producer {
+    duckpond_batcher *b;
+    int id, nwrites, rows_per_write;
+    duckpond_ack ack;
+    int failures;
+};
+
+static void *producer_main(void *arg)
+{
+    struct producer *p = arg;
+    static const char *cols[] = {"id", "v"};
+    for (int i = 0; i < p->nwrites; i++) {
+        duckpond_write *w;
+        if (duckpond_write_new(p->b, "t", cols, 2, 0, &w)) {
+            p->failures++;
+            continue;
+        }
+        for (int r = 0; r < p->rows_per_write; r++) {
+            int64_t id = ((int64_t)p->id << 32) | (int64_t)(i * p->rows_per_write + r);
+            duckpond_value row[2] = {v_int(id), v_int(p->id)};
+            if (duckpond_write_add_row(w, row))
+                p->failures++;
+        }
+        int rc = duckpond_write_submit(w, p->ack);
+        if (rc == DUCKPOND_OK && p->ack == DUCKPOND_ACK_QUEUED)
+            rc = duckpond_write_wait(w);
+        size_t c, fl;
+        duckpond_write_counts(w, &c, &fl);
+        if (rc != DUCKPOND_OK || c != (size_t)p->rows_per_write || fl != 0) {
+            fprintf(stderr, "    write failed: %d %s\n", rc, duckpond_write_errmsg(w));
+            p->failures++;
+        }
+        duckpond_write_free(w);
+    }
+    return NULL;
+}
+
+static void test_concurrent_exact_counts(void)
+{
+    struct fixture f;
+    CHECK_OK(fx_open(&f, "CREATE TABLE t(id BIGINT PRIMARY KEY, v BIGINT)", NULL));
+    enum { NP = 12 };
+    struct producer p[NP];
+    pthread_t th[NP];
+    int64_t expect = 0;
+    for (int i = 0; i < NP; i++) {
+        p[i] = (struct producer){f.b, i, i < 8 ? 150 : 40, i < 8 ? 1 : 25,
+                                 i < 8 ? DUCKPOND_ACK_COMMIT : DUCKPOND_ACK_QUEUED, 0};
+        expect += (int64_t)p[i].nwrites * p[i].rows_per_write;
+        CHECK_OK(pthread_create(&th[i], NULL, producer_main, &p[i]));
+    }
+    for (int i = 0; i < NP; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_EQ_INT(p[i].failures, 0);
+    }
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM t"), expect);
+    CHECK_EQ_INT(q64(&f, "SELECT count(DISTINCT id) FROM t"), expect);
+    for (int i = 0; i < NP; i++) {
+        char sql[100];
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM t WHERE v = %d", i);
+        CHECK_EQ_INT(q64(&f, sql), (int64_t)p[i].nwrites * p[i].rows_per_write);
+    }
+    duckpond_batcher_stats s;
+    duckpond_batcher_stats_get(f.b, &s);
+    CHECK_EQ_INT(s.rows_accepted, expect);
+    CHECK_EQ_INT(s.rows_committed, expect);
+    CHECK_EQ_INT(s.rows_failed, 0);
+    CHECK_EQ_INT(s.queue_rows, 0);
+    CHECK_EQ_INT(s.queue_bytes, 0);
+    CHECK(s.commits >= 1);
+    CHECK(s.commits < s.writes_acked); /* grouped: fewer commits than writes */
+    uint64_t n = 0;
+    for (int i = 0; i <= DUCKPOND_LATENCY_BUCKETS; i++)
+        n += s.latency_count[i];
+    CHECK_EQ_INT(n, s.writes_acked);
+    CHECK(s.bytes_committed == s.bytes_accepted);
+    fx_close(&f);
+}
+
+/* ------------------------------------------------- defaults, values */
+
+static void test_column_subset_defaults(void)
+{
+    struct fixture f;
+    CHECK_OK(fx_open(&f,
+                     "CREATE SEQUENCE seq START 100;"
+                     "CREATE TABLE d(id INTEGER, k INTEGER DEFAULT 7, s VARCHAR DEFAULT 'dflt',"
+                     " n BIGINT DEFAULT nextval('seq'), ts TIMESTAMP DEFAULT current_timestamp, z DOUBLE)",
+                     NULL));
+    static const char *cols[] = {"id"};
+    duckpond_write *w;
+    CHECK_OK(duckpond_write_new(f.b, "d", cols, 1, 0, &w));
+    duckpond_value r1[1] = {v_int(1)}, r2[1] = {v_int(2)};
+    CHECK_OK(duckpond_write_add_row(w, r1));
+    CHECK_OK(duckpond_write_add_row(w, r2));
+    CHECK_OK(duckpond_write_submit(w, DUCKPOND_ACK_COMMIT));
+    duckpond_write_free(w);
+    /* Explicit DEFAULT on a listed column: constant and non-constant defaults. */
+    static const char *cols2[] = {"id", "k", "n", "ts", "z"};
+    CHECK_OK(duckpond_write_new(f.b, "main.D", cols2, 5, 0, &w));
+    duckpond_value r3[5] = {v_int(3), v_def(), v_def(), v_def(), v_dbl(1.5)};
+    duckpond_value r4[5] = {v_int(4), v_int(40), v_def(), v_null(), v_def()};
+    CHECK_OK(duckpond_write_add_row(w, r3));
+    CHECK_OK(duckpond_write_add_row(w, r4));
+    CHECK_OK(duckpond_write_submit(w, DUCKPOND_ACK_COMMIT));
+    duckpond_write_free(w);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM d WHERE k = 7 AND s = 'dflt' AND ts IS NOT NULL AND z IS NULL AND id IN (1,2)"), 2);
+    CHECK_EQ_INT(q64(&f, "SELECT count(DISTINCT n) FROM d WHERE n >= 100"), 4);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM d WHERE id = 3 AND k = 7 AND ts IS NOT NULL AND z = 1.5"), 1);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM d WHERE id = 4 AND k = 40 AND ts IS NULL AND z IS NULL"), 1);
+    /* columns = NULL: every column, in table order; a row of DEFAULTs only. */
+    CHECK_OK(duckpond_write_new(f.b, "d", NULL, 0, 0, &w));
+    duckpond_value r5[6] = {v_def(), v_def(), v_def(), v_def(), v_def(), v_def()};
+    duckpond_value r6[6] = {v_int(6), v_int(60), v_text("six"), v_int(6), v_ts(0), v_dbl(6.5)};
+    CHECK_OK(duckpond_write_add_row(w, r5));
+    CHECK_OK(duckpond_write_add_row(w, r6));
+    CHECK_OK(duckpond_write_submit(w, DUCKPOND_ACK_COMMIT));
+    duckpond_write_free(w);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM d WHERE id IS NULL AND k = 7 AND s = 'dflt' AND n >= 100"), 1);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM d WHERE id = 6 AND k = 60 AND s = 'six' AND n = 6 AND ts = TIMESTAMP '1970-01-01' AND z = 6.5"), 1);
+    fx_close(&f);
+}
+
+static void test_values_roundtrip(void)
+{
+    struct fixture f;
+    CHECK_OK(fx_open(&f,
+                     "CREATE TABLE r(i INTEGER, b BIGINT, t TINYINT, u UBIGINT, d DOUBLE, fl FLOAT,"
+                     " bo BOOLEAN, s VARCHAR, ts TIMESTAMP, tz TIMESTAMPTZ, dec DECIMAL(18,4), dt DATE,"
+                     " j JSON, id INTEGER)",
+                     NULL));
+    duckpond_write *w;
+    CHECK_OK(duckpond_write_new(f.b, "r", NULL, 0, 0, &w));
+    /* typed values */
+    duckpond_value a[14] = {v_int(-2147483648LL), v_int(INT64_MAX), v_int(-128), v_int(42), v_dbl(0.1),
+                            v_dbl(2.5), v_bool(1), v_text("héllo 'q'"), v_ts(1700000000123456LL),
+                            v_ts(1700000000123456LL), v_dbl(12.25), v_text("2024-02-29"),
+                            v_text("{\"a\": 1}"), v_int(1)};
+    /* text values, converted with the column's type */
+    duckpond_value t[14] = {v_text("-17"), v_text("9007199254740993"), v_text("+5"),
+                            v_text("18446744073709551615"), v_text("1e-3"), v_text("-0.5"),
+                            v_text("false"), v_text(""), v_text("2024-01-02 03:04:05.678901"),
+                            v_text("2024-01-02 03:04:05+00"), v_text("123.4567"), v_text("1999-12-31"),
+                            v_text("[1,2]"), v_int(2)};
+    /* NULLs */
+    duckpond_value n[14];
+    for (int i = 0; i < 13; i++)
+        n[i] = v_null();
+    n[13] = v_int(3);
+    CHECK_OK(duckpond_write_add_row(w, a));
+    CHECK_OK(duckpond_write_add_row(w, t));
+    CHECK_OK(duckpond_write_add_row(w, n));
+    CHECK_OK(duckpond_write_submit(w, DUCKPOND_ACK_COMMIT));
+    size_t c, fl;
+    duckpond_write_counts(w, &c, &fl);
+    CHECK_EQ_INT(c, 3);
+    CHECK_EQ_INT(fl, 0);
+    duckpond_write_free(w);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM r WHERE id = 1 AND i = -2147483648 AND b = 9223372036854775807"
+                         " AND t = -128 AND u = 42 AND d = 0.1 AND fl = 2.5 AND bo AND s = 'héllo ''q'''"
+                         " AND ts = make_timestamp(1700000000123456) AND epoch_us(tz) = 1700000000123456"
+                         " AND dec = 12.25 AND dt = DATE '2024-02-29' AND j::VARCHAR = '{\"a\": 1}'"),
+                 1);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM r WHERE id = 2 AND i = -17 AND b = 9007199254740993 AND t = 5"
+                         " AND u = 18446744073709551615 AND d = 0.001 AND fl = -0.5 AND NOT bo AND s = ''"
+                         " AND ts = TIMESTAMP '2024-01-02 03:04:05.678901'"
+                         " AND epoch(tz) = epoch(TIMESTAMPTZ '2024-01-02 03:04:05+00')"
+                         " AND dec = 123.4567 AND dt = DATE '1999-12-31' AND j::VARCHAR = '[1,2]'"),
+                 1);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM r WHERE id = 3 AND i IS NULL AND b IS NULL AND t IS NULL"
+                         " AND u IS NULL AND d IS NULL AND fl IS NULL AND bo IS NULL AND s IS NULL"
+                         " AND ts IS NULL AND tz IS NULL AND dec IS NULL AND dt IS NULL AND j IS NULL"),
+                 1);
+    fx_close(&f);
+}
+
+/* Many rows across vector boundaries into plain column types, mixing values
+ * that convert natively with ones only DuckDB's cast takes, and NULLs. */
+static void test_values_many_rows_exact(void)
+{
+    struct fixture f;
+    CHECK_OK(fx_open(&f, "CREATE TABLE n(i INTEGER, s VARCHAR, t TIMESTAMP, fl FLOAT, bo BOOLEAN, u UTINYINT)",
+                     NULL));
+    duckpond_write *w;
+    CHECK_OK(duckpond_write_new(f.b, "n", NULL, 0, 0, &w));
+    enum { N = 5000 };
+    static char texts[N][2][16];
+    int64_t sum_u = 0, n_true = 0;
+    for (int r = 0; r < N; r++) {
+        snprintf(texts[r][0], 16, " %d ", r); /* spaces: DuckDB's cast, not the fast path */
+        snprintf(texts[r][1], 16, "s%d", r);
+        duckpond_value row[6] = {r % 7 ? v_int(r) : v_text(texts[r][0]),
+                                 r % 5 ? v_text(texts[r][1]) : v_null(),
+                                 v_ts(r),
+                                 v_dbl(r / 2.0),
+                                 r % 2 ? v_bool(r % 3 == 0) : v_text(r % 4 ? "true" : "f"),
+                                 r % 11 ? v_int(r % 200) : v_text("7")};
+        sum_u += r % 11 ? r % 200 : 7;
+        n_true += r % 2 ? r % 3 == 0 : r % 4 != 0;
+        CHECK_OK(duckpond_write_add_row(w, row));
+    }
+    CHECK_OK(duckpond_write_submit(w, DUCKPOND_ACK_COMMIT));
+    duckpond_write_free(w);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM n"), N);
+    CHECK_EQ_INT(q64(&f, "SELECT sum(i) FROM n"), (int64_t)N * (N - 1) / 2);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM n WHERE s = 's' || i"), N - N / 5);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM n WHERE s IS NULL AND i % 5 = 0"), N / 5);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM n WHERE epoch_us(t) = i AND fl = i / 2.0"), N);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM n WHERE bo"), n_true);
+    CHECK_EQ_INT(q64(&f, "SELECT sum(u) FROM n"), sum_u);
+    fx_close(&f);
+}
+
+/* ------------------------------------------------------ isolation */
+
+static void test_conversion_errors_per_row(void)
+{
+    struct fixture f;
+    CHECK_OK(fx_open(&f, "CREATE TABLE c(id INTEGER, small TINYINT, s VARCHAR, dt DATE)", NULL));
+    duckpond_write *w;
+    CHECK_OK(duckpond_write_new(f.b, "c", NULL, 0, 0, &w));
+    duckpond_value good[4] = {v_int(1), v_int(1), v_text("ok"), v_text("2024-01-01")};
+    duckpond_value bad_int[4] = {v_text("abc"), v_int(1), v_text("x"), v_null()};
+    duckpond_value bad_range[4] = {v_int(3), v_int(300), v_text("x"), v_null()};
+    duckpond_value bad_utf8[4] = {v_int(4), v_int(1), v_text("\xff\xfe"), v_null()};
+    duckpond_value bad_date[4] = {v_int(5), v_int(1), v_text("y"), v_text("2024-13-45")};
+    duckpond_value good2[4] = {v_int(6), v_text("-7"), v_text("fine"), v_null()};
+    CHECK_OK(duckpond_write_add_row(w, good));
+    CHECK_OK(duckpond_write_add_row(w, bad_int));
+    CHECK_OK(duckpond_write_add_row(w, bad_range));
+    CHECK_OK(duckpond_write_add_row(w, bad_utf8));
+    CHECK_OK(duckpond_write_add_row(w, bad_date));
+    CHECK_OK(duckpond_write_add_row(w, good2));
+    CHECK_EQ_INT(duckpond_write_submit(w, DUCKPOND_ACK_COMMIT), DUCKPOND_CONVERSION);
+    size_t c, fl, row;
+    duckpond_write_counts(w, &c, &fl);
+    CHECK_EQ_INT(c, 2);
+    CHECK_EQ_INT(fl, 4);
+    const char *msg;
+    CHECK_EQ_INT(duckpond_write_failure(w, 0, &row, &msg), DUCKPOND_CONVERSION);
+    CHECK_EQ_INT(row, 1);
+    CHECK_STR_CONTAINS(msg, "column \"id\"");
+    CHECK_STR_CONTAINS(msg, "'abc'");
+    CHECK_EQ_INT(duckpond_write_failure(w, 1, &row, &msg), DUCKPOND_CONVERSION);
+    CHECK_EQ_INT(row, 2);
+    CHECK_STR_CONTAINS(msg, "column \"small\"");
+    CHECK_STR_CONTAINS(msg, "300");
+    CHECK_EQ_INT(duckpond_write_failure(w, 2, &row, &msg), DUCKPOND_CONVERSION);
+    CHECK_EQ_INT(row, 3);
+    CHECK_STR_CONTAINS(msg, "column \"s\"");
+    CHECK_STR_CONTAINS(msg, "UTF-8");
+    CHECK_EQ_INT(duckpond_write_failure(w, 3, &row, &msg), DUCKPOND_CONVERSION);
+    CHECK_EQ_INT(row, 4);
+    CHECK_STR_CONTAINS(msg, "column \"dt\"");
+    CHECK_STR_CONTAINS(msg, "2024-13-45");
+    CHECK_EQ_INT(duckpond_write_failure(w, 4, &row, &msg), DUCKPOND_MISUSE);
+    CHECK_STR_CONTAINS(duckpond_write_errmsg(w), "'abc'");
+    duckpond_write_free(w);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM c"), 2);
+    CHECK_EQ_INT(q64(&f, "SELECT sum(id) FROM c"), 7);
+    CHECK_EQ_INT(q64(&f, "SELECT small FROM c WHERE id = 6"), -7);
+    fx_close(&f);
+}
+
+struct bad_producer {
+    duckpond_batcher *b;
+    int kind; /* 0 good, 1 duplicate of existing, 2 NOT NULL, 3 CHECK, 4 duplicate within group */
+    int n, ok, constraint, other;
+    int64_t base;
+};
+
+static void *bad_producer_main(void *arg)
+{
+    struct bad_producer *p = arg;
+    static const char *cols[] = {"id", "v"};
+    for (int i = 0; i < p->n; i++) {
+        duckpond_write *w;
+        if (duckpond_write_new(p->b, "k", cols, 2, 0, &w)) {
+            p->other++;
+            continue;
+        }
+        duckpond_value row[2];
+        switch (p->kind) {
+        case 0: row[0] = v_int(p->base + i), row[1] = v_int(1); break;
+        case 1: row[0] = v_int(1), row[1] = v_int(1); break;       /* row 1 exists */
+        case 2: row[0] = v_null(), row[1] = v_int(1); break;       /* id NOT NULL */
+        case 3: row[0] = v_int(p->base + i), row[1] = v_int(-5); break; /* CHECK v >= 0 */
+        default: row[0] = v_int(p->base + i / 2), row[1] = v_int(2); break;
+        }
+        duckpond_write_add_row(w, row);
+        int rc = duckpond_write_submit(w, DUCKPOND_ACK_COMMIT);
+        if (rc == DUCKPOND_OK)
+            p->ok++;
+        else if (rc == DUCKPOND_CONSTRAINT)
+            p->constraint++;
+        else {
+            fprintf(stderr, "    unexpected %d: %s\n", rc, duckpond_write_errmsg(w));
+            p->other++;
+        }
+        duckpond_write_free(w);
+    }
+    return NULL;
+}
+
+static void test_constraint_violations_isolated(void)
+{
+    struct fixture f;
+    CHECK_OK(fx_open(&f, "CREATE TABLE k(id BIGINT PRIMARY KEY, v INTEGER NOT NULL CHECK (v >= 0));"
+                         "INSERT INTO k VALUES (1, 0)",
+                     NULL));
+    enum { NP = 10 };
+    struct bad_producer p[NP];
+    pthread_t th[NP];
+    for (int i = 0; i < NP; i++) {
+        p[i] = (struct bad_producer){f.b, i < 5 ? 0 : (i < 8 ? i - 4 : 4), 60, 0, 0, 0, 1000000LL * (i + 1)};
+        CHECK_OK(pthread_create(&th[i], NULL, bad_producer_main, &p[i]));
+    }
+    int64_t good = 0;
+    for (int i = 0; i < NP; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_EQ_INT(p[i].other, 0);
+        if (p[i].kind == 0) {
+            CHECK_EQ_INT(p[i].ok, p[i].n);
+            good += p[i].n;
+        } else if (p[i].kind == 4) {
+            /* each key is sent twice in a row: exactly one of each pair wins */
+            CHECK_EQ_INT(p[i].ok, p[i].n / 2);
+            CHECK_EQ_INT(p[i].constraint, p[i].n / 2);
+            good += p[i].n / 2;
+        } else {
+            CHECK_EQ_INT(p[i].constraint, p[i].n);
+        }
+    }
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM k"), good + 1);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM k WHERE v < 0"), 0);
+
+    /* One multi-row write: the guilty rows fail with DuckDB's reason, the rest commit. */
+    static const char *cols[] = {"id", "v"};
+    duckpond_write *w;
+    CHECK_OK(duckpond_write_new(f.b, "k", cols, 2, 0, &w));
+    for (int i = 0; i < 64; i++) {
+        duckpond_value row[2] = {v_int(5000 + i), v_int(i)};
+        if (i == 10)
+            row[0] = v_int(1);
+        if (i == 20)
+            row[1] = v_int(-1);
+        if (i == 30)
+            row[1] = v_null();
+        if (i == 40)
+            row[0] = v_int(5000 + 39);
+        if (i == 50)
+            row[1] = v_text("zz"); /* a conversion error among them */
+        CHECK_OK(duckpond_write_add_row(w, row));
+    }
+    /* the first failure found (conversion, before any commit) gives the status */
+    CHECK_EQ_INT(duckpond_write_submit(w, DUCKPOND_ACK_COMMIT), DUCKPOND_CONVERSION);
+    size_t c, fl, row;
+    const char *msg;
+    duckpond_write_counts(w, &c, &fl);
+    CHECK_EQ_INT(c, 59);
+    CHECK_EQ_INT(fl, 5);
+    CHECK_EQ_INT(duckpond_write_failure(w, 0, &row, &msg), DUCKPOND_CONSTRAINT);
+    CHECK_EQ_INT(row, 10);
+    CHECK_STR_CONTAINS(msg, "row 10");
+    CHECK_STR_CONTAINS(msg, "1");
+    CHECK_EQ_INT(duckpond_write_failure(w, 1, &row, &msg), DUCKPOND_CONSTRAINT);
+    CHECK_EQ_INT(row, 20);
+    CHECK_STR_CONTAINS(msg, "CHECK");
+    CHECK_EQ_INT(duckpond_write_failure(w, 2, &row, &msg), DUCKPOND_CONSTRAINT);
+    CHECK_EQ_INT(row, 30);
+    CHECK_STR_CONTAINS(msg, "NOT NULL");
+    CHECK_EQ_INT(duckpond_write_failure(w, 3, &row, &msg), DUCKPOND_CONSTRAINT);
+    CHECK_EQ_INT(row, 40);
+    CHECK_EQ_INT(duckpond_write_failure(w, 4, &row, &msg), DUCKPOND_CONVERSION);
+    CHECK_EQ_INT(row, 50);
+    CHECK_STR_CONTAINS(msg, "column \"v\"");
+    CHECK_STR_CONTAINS(msg, "'zz'");
+    duckpond_write_free(w);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM k WHERE id BETWEEN 5000 AND 5100"), 59);
+    duckpond_batcher_stats s;
+    duckpond_batcher_stats_get(f.b, &s);
+    CHECK_EQ_INT(s.rows_committed, good + 59);
+    CHECK_EQ_INT(s.rows_failed, (uint64_t)(NP * 60) - (uint64_t)good + 5);
+    fx_close(&f);
+}
+
+static void test_atomic_writes_nothing_on_bad_row(void)
+{
+    struct fixture f;
+    CHECK_OK(fx_open(&f, "CREATE TABLE a(id INTEGER PRIMARY KEY, v INTEGER); INSERT INTO a VALUES (1, 1)",
+                     NULL));
+    static const char *cols[] = {"id", "v"};
+    duckpond_write *w1, *w2, *w3;
+    /* a conversion error */
+    CHECK_OK(duckpond_write_new(f.b, "a", cols, 2, DUCKPOND_WRITE_ATOMIC, &w1));
+    duckpond_value r1[2] = {v_int(10), v_int(1)}, r2[2] = {v_int(11), v_text("x")};
+    CHECK_OK(duckpond_write_add_row(w1, r1));
+    CHECK_OK(duckpond_write_add_row(w1, r2));
+    /* a constraint error, submitted with a good write in the same group */
+    CHECK_OK(duckpond_write_new(f.b, "a", cols, 2, DUCKPOND_WRITE_ATOMIC, &w2));
+    duckpond_value r3[2] = {v_int(20), v_int(1)}, r4[2] = {v_int(1), v_int(1)};
+    CHECK_OK(duckpond_write_add_row(w2, r3));
+    CHECK_OK(duckpond_write_add_row(w2, r4));
+    CHECK_OK(duckpond_write_new(f.b, "a", cols, 2, DUCKPOND_WRITE_ATOMIC, &w3));
+    duckpond_value r5[2] = {v_int(30), v_int(1)}, r6[2] = {v_int(31), v_int(1)};
+    CHECK_OK(duckpond_write_add_row(w3, r5));
+    CHECK_OK(duckpond_write_add_row(w3, r6));
+    batcher_hold(f.b, 1); /* so that all three land in one group */
+    CHECK_OK(duckpond_write_submit(w1, DUCKPOND_ACK_QUEUED));
+    CHECK_OK(duckpond_write_submit(w2, DUCKPOND_ACK_QUEUED));
+    CHECK_OK(duckpond_write_submit(w3, DUCKPOND_ACK_QUEUED));
+    batcher_hold(f.b, 0);
+    CHECK_EQ_INT(duckpond_write_wait(w1), DUCKPOND_CONVERSION);
+    CHECK_EQ_INT(duckpond_write_wait(w2), DUCKPOND_CONSTRAINT);
+    CHECK_OK(duckpond_write_wait(w3));
+    size_t c, fl, row;
+    const char *msg;
+    duckpond_write_counts(w1, &c, &fl);
+    CHECK_EQ_INT(c, 0);
+    CHECK_EQ_INT(fl, 2);
+    CHECK_STR_CONTAINS(duckpond_write_errmsg(w1), "row 1: column \"v\"");
+    CHECK_EQ_INT(duckpond_write_failure(w1, 1, &row, &msg), DUCKPOND_CONVERSION);
+    CHECK_EQ_INT(row, 1);
+    duckpond_write_counts(w2, &c, &fl);
+    CHECK_EQ_INT(c, 0);
+    CHECK_EQ_INT(fl, 2);
+    CHECK_STR_CONTAINS(duckpond_write_errmsg(w2), "1");
+    duckpond_write_counts(w3, &c, &fl);
+    CHECK_EQ_INT(c, 2);
+    duckpond_write_free(w1);
+    duckpond_write_free(w2);
+    duckpond_write_free(w3);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM a WHERE id IN (10, 11, 20)"), 0);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM a WHERE id IN (30, 31)"), 2);
+    fx_close(&f);
+}
+
+static void test_unknown_table_and_column(void)
+{
+    struct fixture f;
+    CHECK_OK(fx_open(&f, "CREATE TABLE t(id BIGINT, v BIGINT)", NULL));
+    duckpond_write *w;
+    CHECK_EQ_INT(put_one(f.b, "nosuch", 1, 1, DUCKPOND_ACK_COMMIT, &w), DUCKPOND_NOTFOUND);
+    CHECK_STR_CONTAINS(duckpond_write_errmsg(w), "table \"nosuch\" does not exist");
+    duckpond_write_free(w);
+    static const char *cols[] = {"id", "nope"};
+    CHECK_OK(duckpond_write_new(f.b, "t", cols, 2, 0, &w));
+    duckpond_value row[2] = {v_int(1), v_int(2)};
+    CHECK_OK(duckpond_write_add_row(w, row));
+    CHECK_EQ_INT(duckpond_write_submit(w, DUCKPOND_ACK_COMMIT), DUCKPOND_NOTFOUND);
+    CHECK_STR_CONTAINS(duckpond_write_errmsg(w), "no column \"nope\"");
+    duckpond_write_free(w);
+    /* with columns = NULL the table is looked up at once: the write is poisoned */
+    CHECK_OK(duckpond_write_new(f.b, "nosuch", NULL, 0, 0, &w));
+    CHECK_EQ_INT(duckpond_write_add_row(w, row), DUCKPOND_NOTFOUND);
+    CHECK_EQ_INT(duckpond_write_submit(w, DUCKPOND_ACK_COMMIT), DUCKPOND_NOTFOUND);
+    CHECK_STR_CONTAINS(duckpond_write_errmsg(w), "does not exist");
+    duckpond_write_free(w);
+    /* misuse */
+    CHECK_EQ_INT(duckpond_write_new(f.b, "", NULL, 0, 0, &w), DUCKPOND_MISUSE);
+    CHECK_EQ_INT(duckpond_write_new(f.b, "t", cols, 0, 0, &w), DUCKPOND_MISUSE);
+    CHECK_EQ_INT(duckpond_write_new(f.b, "t", NULL, 2, 0, &w), DUCKPOND_MISUSE);
+    CHECK_EQ_INT(duckpond_write_new(f.b, "t", cols, 2, 99, &w), DUCKPOND_MISUSE);
+    static const char *dup[] = {"id", "ID"};
+    CHECK_EQ_INT(duckpond_write_new(f.b, "t", dup, 2, 0, &w), DUCKPOND_MISUSE);
+    CHECK_EQ_INT(duckpond_write_new(NULL, "t", NULL, 0, 0, &w), DUCKPOND_MISUSE);
+    /* the batcher still works */
+    CHECK_OK(put_one(f.b, "t", 1, 1, DUCKPOND_ACK_COMMIT, NULL));
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM t"), 1);
+    /* a table made after the batcher started, and a dropped one */
+    CHECK_OK(duckpond_exec(f.conn, "CREATE TABLE later(id BIGINT, v BIGINT)"));
+    CHECK_OK(put_one(f.b, "later", 1, 1, DUCKPOND_ACK_COMMIT, NULL));
+    CHECK_OK(duckpond_exec(f.conn, "DROP TABLE later"));
+    CHECK(put_one(f.b, "later", 2, 2, DUCKPOND_ACK_COMMIT, NULL) != DUCKPOND_OK);
+    CHECK_OK(put_one(f.b, "t", 2, 2, DUCKPOND_ACK_COMMIT, NULL));
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM t"), 2);
+    fx_close(&f);
+}
+
+/* ---------------------------------------------- memory, lifecycle */
+
+static void test_backpressure_overloaded(void)
+{
+    struct fixture f;
+    duckpond_batcher_settings set = {.queue_max_rows = 4, .overload_timeout_ms = 200};
+    CHECK_OK(fx_open(&f, "CREATE TABLE t(id BIGINT, v BIGINT)", &set));
+    batcher_hold(f.b, 1);
+    duckpond_write *w[4];
+    static const char *cols[] = {"id", "v"};
+    for (int i = 0; i < 3; i++) {
+        CHECK_OK(duckpond_write_new(f.b, "t", cols, 2, 0, &w[i]));
+        duckpond_value r1[2] = {v_int(2 * i), v_int(0)}, r2[2] = {v_int(2 * i + 1), v_int(0)};
+        CHECK_OK(duckpond_write_add_row(w[i], r1));
+        CHECK_OK(duckpond_write_add_row(w[i], r2));
+    }
+    CHECK_OK(duckpond_write_submit(w[0], DUCKPOND_ACK_QUEUED));
+    CHECK_OK(duckpond_write_submit(w[1], DUCKPOND_ACK_QUEUED));
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CHECK_EQ_INT(duckpond_write_submit(w[2], DUCKPOND_ACK_COMMIT), DUCKPOND_OVERLOADED);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double waited_ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+    CHECK(waited_ms >= 190); /* it did wait for room before giving up */
+    CHECK_STR_CONTAINS(duckpond_write_errmsg(w[2]), "overloaded");
+    /* a write larger than the whole queue is refused at once */
+    CHECK_OK(duckpond_write_new(f.b, "t", cols, 2, 0, &w[3]));
+    for (int i = 0; i < 5; i++) {
+        duckpond_value r[2] = {v_int(100 + i), v_int(0)};
+        CHECK_OK(duckpond_write_add_row(w[3], r));
+    }
+    CHECK_EQ_INT(duckpond_write_submit(w[3], DUCKPOND_ACK_COMMIT), DUCKPOND_OVERLOADED);
+    CHECK_STR_CONTAINS(duckpond_write_errmsg(w[3]), "larger than the queue");
+    duckpond_batcher_stats s;
+    duckpond_batcher_stats_get(f.b, &s);
+    CHECK_EQ_INT(s.overloaded, 2);
+    CHECK_EQ_INT(s.queue_rows, 4);
+    CHECK_EQ_INT(s.rows_committed, 0);
+    batcher_hold(f.b, 0);
+    CHECK_OK(duckpond_write_wait(w[0]));
+    CHECK_OK(duckpond_write_wait(w[1]));
+    /* refused writes wrote nothing and may be submitted again */
+    CHECK_OK(duckpond_write_submit(w[2], DUCKPOND_ACK_COMMIT));
+    for (int i = 0; i < 4; i++)
+        duckpond_write_free(w[i]);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM t"), 6);
+    fx_close(&f);
+}
+
+static void test_stop_flushes_then_closed(void)
+{
+    struct fixture f;
+    CHECK_OK(fx_open(&f, "CREATE TABLE t(id BIGINT, v BIGINT)", NULL));
+    batcher_hold(f.b, 1);
+    duckpond_write *w[50];
+    for (int i = 0; i < 50; i++)
+        CHECK_OK(put_one(f.b, "t", i, i, DUCKPOND_ACK_QUEUED, &w[i]));
+    duckpond_batcher_stats s;
+    duckpond_batcher_stats_get(f.b, &s);
+    CHECK_EQ_INT(s.queue_rows, 50);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM t"), 0);
+    CHECK_OK(duckpond_batcher_stop(f.b));
+    for (int i = 0; i < 50; i++) {
+        size_t c, fl;
+        duckpond_write_counts(w[i], &c, &fl); /* acknowledged by the stop itself */
+        CHECK_EQ_INT(c, 1);
+        CHECK_OK(duckpond_write_wait(w[i]));
+        duckpond_write_free(w[i]);
+    }
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM t"), 50);
+    duckpond_write *late;
+    CHECK_EQ_INT(put_one(f.b, "t", 99, 99, DUCKPOND_ACK_COMMIT, &late), DUCKPOND_CLOSED);
+    CHECK_STR_CONTAINS(duckpond_write_errmsg(late), "stopped");
+    duckpond_write_free(late);
+    CHECK_OK(duckpond_batcher_stop(f.b)); /* again: harmless */
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM t"), 50);
+    fx_close(&f);
+}
+
+struct blocked {
+    duckpond_batcher *b;
+    int rc;
+};
+
+static void *blocked_submit(void *arg)
+{
+    struct blocked *x = arg;
+    x->rc = put_one(x->b, "t", 1000, 0, DUCKPOND_ACK_COMMIT, NULL);
+    return NULL;
+}
+
+/* A producer waiting for room (no timeout) is turned away by a stop; nothing accepted is lost. */
+static void test_stop_wakes_waiting_producer(void)
+{
+    struct fixture f;
+    duckpond_batcher_settings set = {.queue_max_rows = 2, .overload_timeout_ms = -1};
+    CHECK_OK(fx_open(&f, "CREATE TABLE t(id BIGINT, v BIGINT)", &set));
+    batcher_hold(f.b, 1);
+    duckpond_write *w[2];
+    CHECK_OK(put_one(f.b, "t", 1, 0, DUCKPOND_ACK_QUEUED, &w[0]));
+    CHECK_OK(put_one(f.b, "t", 2, 0, DUCKPOND_ACK_QUEUED, &w[1]));
+    struct blocked x = {f.b, -1};
+    pthread_t th;
+    CHECK_OK(pthread_create(&th, NULL, blocked_submit, &x));
+    usleep(100 * 1000); /* let it block on the full queue (if it has not, stop refuses it anyway) */
+    CHECK_OK(duckpond_batcher_stop(f.b));
+    pthread_join(th, NULL);
+    CHECK_EQ_INT(x.rc, DUCKPOND_CLOSED);
+    CHECK_OK(duckpond_write_wait(w[0]));
+    CHECK_OK(duckpond_write_wait(w[1]));
+    duckpond_write_free(w[0]);
+    duckpond_write_free(w[1]);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM t"), 2);
+    fx_close(&f);
+}
+
+/* Each commit-mode ack is visible at once on another connection. */
+static void test_visible_after_commit_ack(void)
+{
+    struct fixture f;
+    CHECK_OK(fx_open(&f, "CREATE TABLE t(id BIGINT, v BIGINT); CREATE TABLE u(id BIGINT, v BIGINT)", NULL));
+    for (int i = 0; i < 100; i++) {
+        CHECK_OK(put_one(f.b, i % 2 ? "t" : "u", i, i, DUCKPOND_ACK_COMMIT, NULL));
+        char sql[100];
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM %s WHERE id = %d", i % 2 ? "t" : "u", i);
+        CHECK_EQ_INT(q64(&f, sql), 1);
+    }
+    fx_close(&f);
+}
+
+/* A group holding rows of two tables commits them together. */
+static void test_multi_table_group(void)
+{
+    struct fixture f;
+    CHECK_OK(fx_open(&f, "CREATE TABLE t(id BIGINT, v BIGINT); CREATE TABLE u(id BIGINT PRIMARY KEY, v BIGINT)",
+                     NULL));
+    batcher_hold(f.b, 1);
+    duckpond_write *w[20];
+    for (int i = 0; i < 20; i++)
+        CHECK_OK(put_one(f.b, i % 2 ? "t" : "u", i % 2 ? i : (i == 4 ? 0 : i), i, DUCKPOND_ACK_QUEUED, &w[i]));
+    batcher_hold(f.b, 0);
+    for (int i = 0; i < 20; i++) {
+        int rc = duckpond_write_wait(w[i]);
+        CHECK_EQ_INT(rc, i == 4 ? DUCKPOND_CONSTRAINT : DUCKPOND_OK);
+        duckpond_write_free(w[i]);
+    }
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM t"), 10);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM u"), 9);
+    fx_close(&f);
+}
+
+/* ------------------------------------------------------- durability */
+
+struct acker {
+    duckpond_batcher *b;
+    int id;
+    int pipe_fd;
+    pthread_mutex_t *mu;
+};
+
+/* Submits commit-mode rows forever; reports each ack's id on the pipe. */
+static void *acker_main(void *arg)
+{
+    struct acker *a = arg;
+    for (int64_t i = 0;; i++) {
+        int64_t id = (int64_t)a->id * 1000000 + i;
+        if (put_one(a->b, "t", id, 0, DUCKPOND_ACK_COMMIT, NULL) != DUCKPOND_OK)
+            continue;
+        pthread_mutex_lock(a->mu);
+        if (write(a->pipe_fd, &id, sizeof id) != (ssize_t)sizeof id)
+            _exit(3);
+        pthread_mutex_unlock(a->mu);
+    }
+    return NULL;
+}
+
+static void test_acked_rows_survive_sigkill(void)
+{
+    const char *path = test_path("kill.duckdb");
+    {
+        duckpond_db *db;
+        duckpond_conn *c;
+        CHECK_OK(duckpond_open(path, NULL, &db));
+        CHECK_OK(duckpond_connect(db, &c));
+        CHECK_OK(duckpond_exec(c, "CREATE TABLE t(id BIGINT PRIMARY KEY, v BIGINT)"));
+        duckpond_disconnect(c);
+        duckpond_close(db);
+    }
+    int fds[2];
+    CHECK_OK(pipe(fds));
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        duckpond_db *db;
+        duckpond_batcher *b;
+        if (duckpond_open(path, NULL, &db) || duckpond_batcher_new(db, NULL, &b))
+            _exit(2);
+        static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+        struct acker a[4];
+        pthread_t th[4];
+        for (int i = 0; i < 4; i++) {
+            a[i] = (struct acker){b, i + 1, fds[1], &mu};
+            pthread_create(&th[i], NULL, acker_main, &a[i]);
+        }
+        for (;;)
+            pause();
+    }
+    close(fds[1]);
+    /* Read acks until enough have come, then kill the writer mid-stream. */
+    int64_t ids[4000];
+    size_t n = 0;
+    while (n < 4000) {
+        ssize_t r = read(fds[0], &ids[n], sizeof ids[n]);
+        if (r != (ssize_t)sizeof ids[n])
+            break;
+        n++;
+    }
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    /* acks the child reported before it died are also acked rows */
+    while (n < 4000 && read(fds[0], &ids[n], sizeof ids[n]) == (ssize_t)sizeof ids[n])
+        n++;
+    close(fds[0]);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    CHECK(n >= 1000);
+    duckpond_db *db;
+    duckpond_conn *c;
+    CHECK_OK(duckpond_open(path, NULL, &db));
+    CHECK_OK(duckpond_connect(db, &c));
+    CHECK_OK(duckpond_exec(c, "CREATE TEMP TABLE acked(id BIGINT)"));
+    duckdb_appender app;
+    CHECK(duckdb_appender_create(duckpond_conn_duckdb(c), NULL, "acked", &app) == DuckDBSuccess);
+    for (size_t i = 0; i < n; i++) {
+        duckdb_append_int64(app, ids[i]);
+        duckdb_appender_end_row(app);
+    }
+    duckdb_appender_destroy(&app);
+    int64_t missing = -1, total = -1;
+    CHECK_OK(duckpond_query_int64(c, "SELECT count(*) FROM acked WHERE id NOT IN (SELECT id FROM t)", &missing));
+    CHECK_OK(duckpond_query_int64(c, "SELECT count(*) FROM t", &total));
+    CHECK_EQ_INT(missing, 0);
+    CHECK(total >= (int64_t)n);
+    duckpond_disconnect(c);
+    duckpond_close(db);
+}
+
+static void test_misuse_and_free(void)
+{
+    duckpond_batcher *b = NULL;
+    CHECK_EQ_INT(duckpond_batcher_new(NULL, NULL, &b), DUCKPOND_MISUSE);
+    struct fixture f;
+    duckpond_batcher_settings bad = {.overload_timeout_ms = -2};
+    CHECK_OK(fx_open(&f, "CREATE TABLE t(id BIGINT, v BIGINT)", NULL));
+    CHECK_EQ_INT(duckpond_batcher_new(f.db, &bad, &b), DUCKPOND_MISUSE);
+    duckpond_write *w;
+    CHECK_EQ_INT(duckpond_write_wait(NULL), DUCKPOND_MISUSE);
+    CHECK_OK(put_one(f.b, "t", 1, 1, DUCKPOND_ACK_COMMIT, &w));
+    duckpond_value row[2] = {v_int(1), v_int(1)};
+    CHECK_EQ_INT(duckpond_write_add_row(w, row), DUCKPOND_MISUSE); /* after submit */
+    CHECK_EQ_INT(duckpond_write_submit(w, DUCKPOND_ACK_COMMIT), DUCKPOND_MISUSE); /* twice */
+    duckpond_write_free(w);
+    static const char *cols[] = {"id", "v"};
+    CHECK_OK(duckpond_write_new(f.b, "t", cols, 2, 0, &w));
+    duckpond_value badv[2] = {{.kind = 99}, v_int(1)};
+    CHECK_EQ_INT(duckpond_write_add_row(w, badv), DUCKPOND_MISUSE);
+    duckpond_value badt[2] = {v_int(1), {.kind = DUCKPOND_VALUE_TEXT}};
+    badt[1].u.text.len = 3;
+    CHECK_EQ_INT(duckpond_write_add_row(w, badt), DUCKPOND_MISUSE);
+    CHECK_EQ_INT(duckpond_write_wait(w), DUCKPOND_MISUSE); /* not submitted */
+    CHECK_OK(duckpond_write_submit(w, DUCKPOND_ACK_COMMIT)); /* no rows: fine */
+    duckpond_write_free(w);
+    /* a queued write freed without waiting: free waits for its commit */
+    CHECK_OK(put_one(f.b, "t", 2, 2, DUCKPOND_ACK_QUEUED, NULL));
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM t"), 2);
+    fx_close(&f);
+}
+
+TEST_MAIN(TEST_ENTRY(test_concurrent_exact_counts), TEST_ENTRY(test_column_subset_defaults),
+          TEST_ENTRY(test_values_roundtrip), TEST_ENTRY(test_values_many_rows_exact),
+          TEST_ENTRY(test_conversion_errors_per_row),
+          TEST_ENTRY(test_constraint_violations_isolated), TEST_ENTRY(test_atomic_writes_nothing_on_bad_row),
+          TEST_ENTRY(test_unknown_table_and_column), TEST_ENTRY(test_backpressure_overloaded),
+          TEST_ENTRY(test_stop_flushes_then_closed), TEST_ENTRY(test_stop_wakes_waiting_producer),
+          TEST_ENTRY(test_visible_after_commit_ack),
+          TEST_ENTRY(test_multi_table_group), TEST_ENTRY(test_acked_rows_survive_sigkill),
+          TEST_ENTRY(test_misuse_and_free))
