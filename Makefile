@@ -72,7 +72,7 @@ tests-bin: all $(UNIT_TESTS)
 benches: all $(BENCHES)
 
 run: all
-	./$(BUILD)/duckpond demo --db $(DBFILE)
+	./$(BUILD)/duckpond serve --db $(DBFILE)
 
 # One run of everything: the plain build and the sanitizer build, one total.
 test: deps

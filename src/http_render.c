@@ -1,0 +1,776 @@
+/*
+ * http_render.c -- DuckDB values as JSON and CSV text, for the HTTP API.
+ *
+ * A query's answer is written from DuckDB's data chunks as they are
+ * fetched; this file turns one value of a vector into text. Each result
+ * column's type is resolved once (http_rtype_new) into a small tree, so
+ * rendering a value does no allocation and no DuckDB type calls. Numbers
+ * and booleans are JSON numbers and booleans; temporal types, DECIMAL,
+ * HUGEINT, UUID, INTERVAL and BLOB are strings written as DuckDB prints
+ * them (TIMESTAMP WITH TIME ZONE in UTC, "+00"); LIST and ARRAY are JSON
+ * arrays, STRUCT and MAP JSON objects. In CSV a nested value is its JSON
+ * text. Types without a faithful text form here (UNION, BIT, BIGNUM,
+ * TIME_NS) are refused before the answer starts.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http_internal.h"
+
+/* ------------------------------------------------------------ text buffer */
+
+/* Makes room for n more bytes (and a NUL); false once failed. */
+static bool hbuf_reserve(struct hbuf *b, size_t n)
+{
+    if (b->failed)
+        return false;
+    if (b->len + n + 1 <= b->cap)
+        return true;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + n + 1)
+        cap *= 2;
+    char *p = realloc(b->data, cap);
+    if (!p) {
+        b->failed = true;
+        return false;
+    }
+    b->data = p;
+    b->cap = cap;
+    return true;
+}
+
+void hbuf_free(struct hbuf *b)
+{
+    free(b->data);
+    memset(b, 0, sizeof *b);
+}
+
+void hbuf_add(struct hbuf *b, const char *p, size_t n)
+{
+    if (!hbuf_reserve(b, n))
+        return;
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void hbuf_str(struct hbuf *b, const char *s)
+{
+    hbuf_add(b, s, strlen(s));
+}
+
+void hbuf_printf(struct hbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || !hbuf_reserve(b, (size_t)n))
+        return;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+void hbuf_json_string(struct hbuf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (!hbuf_reserve(b, n + 2))
+        return;
+    hbuf_add(b, "\"", 1);
+    size_t run = 0; /* bytes copied as they are, added in one go */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
+            continue;
+        hbuf_add(b, s + run, i - run);
+        run = i + 1;
+        char esc[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0};
+        switch (c) {
+        case '"': hbuf_add(b, "\\\"", 2); break;
+        case '\\': hbuf_add(b, "\\\\", 2); break;
+        case '\n': hbuf_add(b, "\\n", 2); break;
+        case '\r': hbuf_add(b, "\\r", 2); break;
+        case '\t': hbuf_add(b, "\\t", 2); break;
+        default: hbuf_add(b, esc, 6); break;
+        }
+    }
+    hbuf_add(b, s + run, n - run);
+    hbuf_add(b, "\"", 1);
+}
+
+void hbuf_csv_field(struct hbuf *b, const char *s, size_t n)
+{
+    bool quote = n == 0 || memchr(s, ',', n) || memchr(s, '"', n) || memchr(s, '\n', n) ||
+                 memchr(s, '\r', n);
+    if (!quote) {
+        hbuf_add(b, s, n);
+        return;
+    }
+    hbuf_add(b, "\"", 1);
+    const char *p = s, *end = s + n, *q;
+    while ((q = memchr(p, '"', (size_t)(end - p))) != NULL) {
+        hbuf_add(b, p, (size_t)(q - p) + 1);
+        hbuf_add(b, "\"", 1);
+        p = q + 1;
+    }
+    hbuf_add(b, p, (size_t)(end - p));
+    hbuf_add(b, "\"", 1);
+}
+
+char *hbuf_take(struct hbuf *b, size_t *len)
+{
+    if (b->failed || !hbuf_reserve(b, 0)) {
+        hbuf_free(b);
+        return NULL;
+    }
+    char *p = b->data;
+    if (len)
+        *len = b->len;
+    memset(b, 0, sizeof *b);
+    return p;
+}
+
+/* -------------------------------------------------------------- types */
+
+static const char *scalar_name(duckdb_type id)
+{
+    switch (id) {
+    case DUCKDB_TYPE_BOOLEAN: return "BOOLEAN";
+    case DUCKDB_TYPE_TINYINT: return "TINYINT";
+    case DUCKDB_TYPE_SMALLINT: return "SMALLINT";
+    case DUCKDB_TYPE_INTEGER: return "INTEGER";
+    case DUCKDB_TYPE_BIGINT: return "BIGINT";
+    case DUCKDB_TYPE_UTINYINT: return "UTINYINT";
+    case DUCKDB_TYPE_USMALLINT: return "USMALLINT";
+    case DUCKDB_TYPE_UINTEGER: return "UINTEGER";
+    case DUCKDB_TYPE_UBIGINT: return "UBIGINT";
+    case DUCKDB_TYPE_FLOAT: return "FLOAT";
+    case DUCKDB_TYPE_DOUBLE: return "DOUBLE";
+    case DUCKDB_TYPE_TIMESTAMP: return "TIMESTAMP";
+    case DUCKDB_TYPE_DATE: return "DATE";
+    case DUCKDB_TYPE_TIME: return "TIME";
+    case DUCKDB_TYPE_INTERVAL: return "INTERVAL";
+    case DUCKDB_TYPE_HUGEINT: return "HUGEINT";
+    case DUCKDB_TYPE_UHUGEINT: return "UHUGEINT";
+    case DUCKDB_TYPE_VARCHAR: return "VARCHAR";
+    case DUCKDB_TYPE_BLOB: return "BLOB";
+    case DUCKDB_TYPE_TIMESTAMP_S: return "TIMESTAMP_S";
+    case DUCKDB_TYPE_TIMESTAMP_MS: return "TIMESTAMP_MS";
+    case DUCKDB_TYPE_TIMESTAMP_NS: return "TIMESTAMP_NS";
+    case DUCKDB_TYPE_UUID: return "UUID";
+    case DUCKDB_TYPE_TIME_TZ: return "TIME WITH TIME ZONE";
+    case DUCKDB_TYPE_TIMESTAMP_TZ: return "TIMESTAMP WITH TIME ZONE";
+    case DUCKDB_TYPE_SQLNULL: return "\"NULL\"";
+    default: return NULL;
+    }
+}
+
+void http_rtype_free(struct http_rtype *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->nchildren; i++) {
+        http_rtype_free(t->children[i]);
+        if (t->names)
+            duckdb_free(t->names[i]);
+    }
+    for (size_t i = 0; i < t->ndict; i++)
+        duckdb_free(t->dict[i]);
+    free(t->children);
+    free(t->names);
+    free(t->dict);
+    free(t->name);
+    free(t);
+}
+
+/* Resolves t's children (each from get(t, i), destroyed here). */
+static int rtype_children(struct http_rtype *r, duckdb_logical_type *kids, size_t n, char *why,
+                          size_t whylen)
+{
+    r->children = calloc(n ? n : 1, sizeof *r->children);
+    if (!r->children) {
+        snprintf(why, whylen, "out of memory");
+        return -1;
+    }
+    r->nchildren = n;
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0)
+            rc = http_rtype_new(kids[i], &r->children[i], why, whylen);
+        duckdb_destroy_logical_type(&kids[i]);
+    }
+    return rc;
+}
+
+/* A struct field name as DuckDB writes it: quoted unless a plain word. */
+static void field_name(struct hbuf *b, const char *s)
+{
+    bool plain = *s != '\0' && !(*s >= '0' && *s <= '9');
+    for (const char *p = s; *p && plain; p++)
+        plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                (*p >= '0' && *p <= '9') || *p == '_';
+    if (plain) {
+        hbuf_str(b, s);
+        return;
+    }
+    hbuf_add(b, "\"", 1);
+    for (const char *p = s; *p; p++)
+        hbuf_add(b, *p == '"' ? "\"\"" : p, *p == '"' ? 2 : 1);
+    hbuf_add(b, "\"", 1);
+}
+
+/* The name of a nested or parameterised type, from its resolved parts. */
+static void rtype_name(struct http_rtype *r, struct hbuf *b, duckdb_logical_type t)
+{
+    switch (r->id) {
+    case DUCKDB_TYPE_DECIMAL:
+        hbuf_printf(b, "DECIMAL(%u,%u)", duckdb_decimal_width(t), r->scale);
+        break;
+    case DUCKDB_TYPE_ENUM:
+        hbuf_str(b, "ENUM(");
+        for (size_t i = 0; i < r->ndict; i++) {
+            hbuf_str(b, i ? ", '" : "'");
+            hbuf_str(b, r->dict[i]);
+            hbuf_str(b, "'");
+        }
+        hbuf_str(b, ")");
+        break;
+    case DUCKDB_TYPE_LIST:
+        hbuf_printf(b, "%s[]", r->children[0]->name);
+        break;
+    case DUCKDB_TYPE_ARRAY:
+        hbuf_printf(b, "%s[%llu]", r->children[0]->name, (unsigned long long)r->array_size);
+        break;
+    case DUCKDB_TYPE_MAP:
+        hbuf_printf(b, "MAP(%s, %s)", r->children[0]->name, r->children[1]->name);
+        break;
+    case DUCKDB_TYPE_STRUCT:
+        hbuf_str(b, "STRUCT(");
+        for (size_t i = 0; i < r->nchildren; i++) {
+            if (i)
+                hbuf_str(b, ", ");
+            field_name(b, r->names[i]);
+            hbuf_printf(b, " %s", r->children[i]->name);
+        }
+        hbuf_str(b, ")");
+        break;
+    default:
+        hbuf_str(b, scalar_name(r->id));
+        break;
+    }
+}
+
+/* The parts of a nested or parameterised type; non-zero if unsupported. */
+static int rtype_parts(struct http_rtype *r, duckdb_logical_type t, char *why, size_t whylen)
+{
+    duckdb_logical_type kids[2];
+    switch (r->id) {
+    case DUCKDB_TYPE_DECIMAL:
+        r->scale = duckdb_decimal_scale(t);
+        r->internal = duckdb_decimal_internal_type(t);
+        return 0;
+    case DUCKDB_TYPE_ENUM:
+        r->internal = duckdb_enum_internal_type(t);
+        r->ndict = duckdb_enum_dictionary_size(t);
+        r->dict = calloc(r->ndict ? r->ndict : 1, sizeof *r->dict);
+        if (!r->dict) {
+            r->ndict = 0;
+            return snprintf(why, whylen, "out of memory"), -1;
+        }
+        for (size_t i = 0; i < r->ndict; i++)
+            r->dict[i] = duckdb_enum_dictionary_value(t, i);
+        return 0;
+    case DUCKDB_TYPE_LIST:
+        kids[0] = duckdb_list_type_child_type(t);
+        return rtype_children(r, kids, 1, why, whylen);
+    case DUCKDB_TYPE_ARRAY:
+        r->array_size = duckdb_array_type_array_size(t);
+        kids[0] = duckdb_array_type_child_type(t);
+        return rtype_children(r, kids, 1, why, whylen);
+    case DUCKDB_TYPE_MAP:
+        kids[0] = duckdb_map_type_key_type(t);
+        kids[1] = duckdb_map_type_value_type(t);
+        return rtype_children(r, kids, 2, why, whylen);
+    case DUCKDB_TYPE_STRUCT: {
+        size_t n = duckdb_struct_type_child_count(t);
+        duckdb_logical_type *fields = calloc(n ? n : 1, sizeof *fields);
+        r->names = calloc(n ? n : 1, sizeof *r->names);
+        if (!fields || !r->names) {
+            free(fields);
+            return snprintf(why, whylen, "out of memory"), -1;
+        }
+        for (size_t i = 0; i < n; i++) {
+            fields[i] = duckdb_struct_type_child_type(t, i);
+            r->names[i] = duckdb_struct_type_child_name(t, i);
+        }
+        int rc = rtype_children(r, fields, n, why, whylen);
+        free(fields);
+        return rc;
+    }
+    default:
+        if (scalar_name(r->id))
+            return 0;
+        snprintf(why, whylen, "a result column has type id %d, which cannot be sent over HTTP;"
+                 " cast it to VARCHAR", (int)r->id);
+        return -1;
+    }
+}
+
+int http_rtype_new(duckdb_logical_type t, struct http_rtype **out, char *why, size_t whylen)
+{
+    *out = NULL;
+    struct http_rtype *r = calloc(1, sizeof *r);
+    if (!r)
+        return snprintf(why, whylen, "out of memory"), -1;
+    r->id = duckdb_get_type_id(t);
+    if (rtype_parts(r, t, why, whylen) != 0) {
+        http_rtype_free(r);
+        return -1;
+    }
+    struct hbuf name = {0};
+    rtype_name(r, &name, t);
+    r->name = hbuf_take(&name, NULL);
+    if (!r->name) {
+        http_rtype_free(r);
+        return snprintf(why, whylen, "out of memory"), -1;
+    }
+    *out = r;
+    return 0;
+}
+
+/* ------------------------------------------------------------ scalars */
+
+static bool row_valid(duckdb_vector v, idx_t row)
+{
+    uint64_t *validity = duckdb_vector_get_validity(v);
+    return !validity || (validity[row / 64] >> (row % 64)) & 1;
+}
+
+/* An unsigned 128-bit number in decimal, into out (>= 40 bytes). */
+static void u128_text(unsigned __int128 v, char *out)
+{
+    char tmp[48];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + (int)(v % 10));
+        v /= 10;
+    } while (v);
+    for (int i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = '\0';
+}
+
+static void i128_text(__int128 v, char *out)
+{
+    if (v < 0) {
+        *out++ = '-';
+        u128_text((unsigned __int128)0 - (unsigned __int128)v, out);
+    } else {
+        u128_text((unsigned __int128)v, out);
+    }
+}
+
+/* A DECIMAL's stored integer scaled down by 10^scale, as text. */
+static void decimal_text(__int128 v, unsigned scale, char *out)
+{
+    char digits[48];
+    bool neg = v < 0;
+    u128_text(neg ? (unsigned __int128)0 - (unsigned __int128)v : (unsigned __int128)v, digits);
+    size_t n = strlen(digits);
+    char *p = out;
+    if (neg)
+        *p++ = '-';
+    if (n <= scale) {
+        *p++ = '0';
+        if (scale) {
+            *p++ = '.';
+            for (size_t i = n; i < scale; i++)
+                *p++ = '0';
+        }
+        strcpy(p, digits);
+        return;
+    }
+    memcpy(p, digits, n - scale);
+    p += n - scale;
+    if (scale) {
+        *p++ = '.';
+        memcpy(p, digits + n - scale, scale);
+        p += scale;
+    }
+    *p = '\0';
+}
+
+/* The shortest %g text that reads back as the same double. */
+static void double_text(double d, int min_prec, int max_prec, char *out, size_t n)
+{
+    for (int p = min_prec; p <= max_prec; p++) {
+        snprintf(out, n, "%.*g", p, d);
+        if (p == max_prec || strtod(out, NULL) == d)
+            return;
+    }
+}
+
+static void date_text(int32_t days, char *out, size_t n)
+{
+    if (days == INT32_MAX || days == -INT32_MAX) {
+        snprintf(out, n, "%sinfinity", days < 0 ? "-" : "");
+        return;
+    }
+    duckdb_date_struct d = duckdb_from_date((duckdb_date){days});
+    if (d.year <= 0)
+        snprintf(out, n, "%04d-%02d-%02d (BC)", 1 - d.year, d.month, d.day);
+    else
+        snprintf(out, n, "%04d-%02d-%02d", d.year, d.month, d.day);
+}
+
+/* HH:MM:SS[.fraction], the fraction's trailing zeros dropped. */
+static void clock_text(int hour, int min, int sec, int64_t frac, int frac_digits, char *out,
+                       size_t n)
+{
+    int k = snprintf(out, n, "%02d:%02d:%02d", hour, min, sec);
+    if (frac == 0 || k < 0 || (size_t)k >= n)
+        return;
+    while (frac % 10 == 0) {
+        frac /= 10;
+        frac_digits--;
+    }
+    snprintf(out + k, n - (size_t)k, ".%0*lld", frac_digits, (long long)frac);
+}
+
+/* A timestamp in microseconds (plus extra nanoseconds) as DuckDB prints it. */
+static void timestamp_text(int64_t us, int nanos, bool tz, char *out, size_t n)
+{
+    if (us == INT64_MAX || us == -INT64_MAX) {
+        snprintf(out, n, "%sinfinity", us < 0 ? "-" : "");
+        return;
+    }
+    int64_t days = us / 86400000000LL, rem = us % 86400000000LL;
+    if (rem < 0) {
+        rem += 86400000000LL;
+        days--;
+    }
+    char date[32], clock[40];
+    date_text((int32_t)days, date, sizeof date);
+    int64_t secs = rem / 1000000;
+    int64_t frac = (rem % 1000000) * 1000 + nanos;
+    clock_text((int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60), frac, 9, clock,
+               sizeof clock);
+    /* "(BC)" follows the whole timestamp, as DuckDB prints it */
+    char *bc = strstr(date, " (BC)");
+    if (bc)
+        *bc = '\0';
+    snprintf(out, n, "%s %s%s%s", date, clock, tz ? "+00" : "", bc ? " (BC)" : "");
+}
+
+static void interval_text(duckdb_interval iv, char *out, size_t n)
+{
+    size_t k = 0;
+    int32_t years = iv.months / 12, months = iv.months % 12;
+    out[0] = '\0';
+#define IV_PART(v, word)                                                                 \
+    if ((v) != 0 && k < n)                                                               \
+        k += (size_t)snprintf(out + k, n - k, "%s%d " word "%s", k ? " " : "", (int)(v), \
+                              (v) == 1 || (v) == -1 ? "" : "s");
+    IV_PART(years, "year")
+    IV_PART(months, "month")
+    IV_PART(iv.days, "day")
+#undef IV_PART
+    if ((iv.micros != 0 || k == 0) && k < n) {
+        int64_t m = iv.micros < 0 ? -iv.micros : iv.micros;
+        char clock[40];
+        int64_t secs = m / 1000000;
+        clock_text((int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60), m % 1000000, 6,
+                   clock, sizeof clock);
+        snprintf(out + k, n - k, "%s%s%s", k ? " " : "", iv.micros < 0 ? "-" : "", clock);
+    }
+}
+
+static void uuid_text(duckdb_hugeint h, char *out, size_t n)
+{
+    uint64_t hi = (uint64_t)h.upper ^ (1ULL << 63), lo = h.lower;
+    snprintf(out, n, "%08llx-%04llx-%04llx-%04llx-%012llx", (unsigned long long)(hi >> 32),
+             (unsigned long long)(hi >> 16 & 0xffff), (unsigned long long)(hi & 0xffff),
+             (unsigned long long)(lo >> 48), (unsigned long long)(lo & 0xffffffffffffULL));
+}
+
+/* A DECIMAL's stored integer, whatever its storage width. */
+static __int128 decimal_raw(const struct http_rtype *t, const void *data, idx_t row)
+{
+    switch (t->internal) {
+    case DUCKDB_TYPE_SMALLINT: return ((const int16_t *)data)[row];
+    case DUCKDB_TYPE_INTEGER: return ((const int32_t *)data)[row];
+    case DUCKDB_TYPE_BIGINT: return ((const int64_t *)data)[row];
+    default: {
+        duckdb_hugeint h = ((const duckdb_hugeint *)data)[row];
+        return (__int128)((unsigned __int128)(uint64_t)h.upper << 64 | h.lower);
+    }
+    }
+}
+
+static uint64_t enum_index(const struct http_rtype *t, const void *data, idx_t row)
+{
+    switch (t->internal) {
+    case DUCKDB_TYPE_UTINYINT: return ((const uint8_t *)data)[row];
+    case DUCKDB_TYPE_USMALLINT: return ((const uint16_t *)data)[row];
+    default: return ((const uint32_t *)data)[row];
+    }
+}
+
+/*
+ * A non-string scalar as text in out; *number says whether it is a JSON
+ * number or boolean as it stands. Returns false for types written
+ * elsewhere (VARCHAR, BLOB, ENUM, nested).
+ */
+static bool scalar_text(const struct http_rtype *t, const void *data, idx_t row, char *out,
+                        size_t n, bool *number)
+{
+    *number = true;
+    switch (t->id) {
+    case DUCKDB_TYPE_BOOLEAN: snprintf(out, n, "%s", ((const bool *)data)[row] ? "true" : "false"); return true;
+    case DUCKDB_TYPE_TINYINT: snprintf(out, n, "%d", ((const int8_t *)data)[row]); return true;
+    case DUCKDB_TYPE_SMALLINT: snprintf(out, n, "%d", ((const int16_t *)data)[row]); return true;
+    case DUCKDB_TYPE_INTEGER: snprintf(out, n, "%d", ((const int32_t *)data)[row]); return true;
+    case DUCKDB_TYPE_BIGINT: snprintf(out, n, "%lld", (long long)((const int64_t *)data)[row]); return true;
+    case DUCKDB_TYPE_UTINYINT: snprintf(out, n, "%u", ((const uint8_t *)data)[row]); return true;
+    case DUCKDB_TYPE_USMALLINT: snprintf(out, n, "%u", ((const uint16_t *)data)[row]); return true;
+    case DUCKDB_TYPE_UINTEGER: snprintf(out, n, "%u", ((const uint32_t *)data)[row]); return true;
+    case DUCKDB_TYPE_UBIGINT: snprintf(out, n, "%llu", (unsigned long long)((const uint64_t *)data)[row]); return true;
+    case DUCKDB_TYPE_FLOAT:
+    case DUCKDB_TYPE_DOUBLE: {
+        double d = t->id == DUCKDB_TYPE_FLOAT ? ((const float *)data)[row] : ((const double *)data)[row];
+        if (isnan(d) || isinf(d)) {
+            *number = false;
+            snprintf(out, n, "%s", isnan(d) ? "nan" : d < 0 ? "-inf" : "inf");
+        } else if (t->id == DUCKDB_TYPE_FLOAT) {
+            double_text(d, 6, 9, out, n);
+        } else {
+            double_text(d, 15, 17, out, n);
+        }
+        return true;
+    }
+    default: break;
+    }
+    *number = false;
+    switch (t->id) {
+    case DUCKDB_TYPE_DATE: date_text(((const int32_t *)data)[row], out, n); return true;
+    case DUCKDB_TYPE_TIME: {
+        int64_t us = ((const int64_t *)data)[row], s = us / 1000000;
+        clock_text((int)(s / 3600), (int)(s / 60 % 60), (int)(s % 60), us % 1000000, 6, out, n);
+        return true;
+    }
+    case DUCKDB_TYPE_TIME_TZ: {
+        duckdb_time_tz_struct tz = duckdb_from_time_tz(((const duckdb_time_tz *)data)[row]);
+        char clock[40];
+        clock_text(tz.time.hour, tz.time.min, tz.time.sec, tz.time.micros, 6, clock, sizeof clock);
+        int off = tz.offset < 0 ? -tz.offset : tz.offset;
+        if (off % 3600)
+            snprintf(out, n, "%s%c%02d:%02d", clock, tz.offset < 0 ? '-' : '+', off / 3600, off / 60 % 60);
+        else
+            snprintf(out, n, "%s%c%02d", clock, tz.offset < 0 ? '-' : '+', off / 3600);
+        return true;
+    }
+    case DUCKDB_TYPE_TIMESTAMP:
+    case DUCKDB_TYPE_TIMESTAMP_TZ:
+        timestamp_text(((const int64_t *)data)[row], 0, t->id == DUCKDB_TYPE_TIMESTAMP_TZ, out, n);
+        return true;
+    case DUCKDB_TYPE_TIMESTAMP_S: {
+        int64_t v = ((const int64_t *)data)[row];
+        timestamp_text(v == INT64_MAX || v == -INT64_MAX ? v : v * 1000000, 0, false, out, n);
+        return true;
+    }
+    case DUCKDB_TYPE_TIMESTAMP_MS: {
+        int64_t v = ((const int64_t *)data)[row];
+        timestamp_text(v == INT64_MAX || v == -INT64_MAX ? v : v * 1000, 0, false, out, n);
+        return true;
+    }
+    case DUCKDB_TYPE_TIMESTAMP_NS: {
+        int64_t v = ((const int64_t *)data)[row];
+        int64_t us = v / 1000, ns = v % 1000;
+        if (ns < 0) {
+            ns += 1000;
+            us--;
+        }
+        timestamp_text(v == INT64_MAX || v == -INT64_MAX ? v : us, (int)ns, false, out, n);
+        return true;
+    }
+    case DUCKDB_TYPE_INTERVAL: interval_text(((const duckdb_interval *)data)[row], out, n); return true;
+    case DUCKDB_TYPE_HUGEINT:
+    case DUCKDB_TYPE_UHUGEINT: {
+        duckdb_hugeint h = ((const duckdb_hugeint *)data)[row];
+        unsigned __int128 u = (unsigned __int128)(uint64_t)h.upper << 64 | h.lower;
+        if (t->id == DUCKDB_TYPE_HUGEINT)
+            i128_text((__int128)u, out);
+        else
+            u128_text(u, out);
+        return true;
+    }
+    case DUCKDB_TYPE_DECIMAL: decimal_text(decimal_raw(t, data, row), t->scale, out); return true;
+    case DUCKDB_TYPE_UUID: uuid_text(((const duckdb_hugeint *)data)[row], out, n); return true;
+    default: return false;
+    }
+}
+
+/* A BLOB as DuckDB prints it: printable ASCII as is, other bytes as \xHH. */
+static void blob_text(struct hbuf *b, const char *p, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c >= 0x20 && c < 0x7f && c != '\\') {
+            hbuf_add(b, (const char *)&c, 1);
+        } else {
+            char esc[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
+            hbuf_add(b, esc, 4);
+        }
+    }
+}
+
+/* ------------------------------------------------------------- values */
+
+/* The text of a string-like value (VARCHAR, BLOB, ENUM) into *s, *len;
+ * BLOB text goes through scratch. */
+static void string_value(const struct http_rtype *t, duckdb_vector v, idx_t row,
+                         struct hbuf *scratch, const char **s, size_t *len)
+{
+    void *data = duckdb_vector_get_data(v);
+    if (t->id == DUCKDB_TYPE_ENUM) {
+        uint64_t i = enum_index(t, data, row);
+        *s = i < t->ndict ? t->dict[i] : "";
+        *len = strlen(*s);
+        return;
+    }
+    duckdb_string_t *str = &((duckdb_string_t *)data)[row];
+    const char *p = duckdb_string_t_data(str);
+    size_t n = duckdb_string_t_length(*str);
+    if (t->id == DUCKDB_TYPE_BLOB) {
+        scratch->len = 0;
+        blob_text(scratch, p, n);
+        *s = scratch->data ? scratch->data : "";
+        *len = scratch->len;
+        return;
+    }
+    *s = p;
+    *len = n;
+}
+
+static void json_children(struct hbuf *b, const struct http_rtype *t, duckdb_vector v, idx_t row);
+static void value_text(struct hbuf *b, const struct http_rtype *t, duckdb_vector v, idx_t row);
+
+void http_render_json(struct hbuf *b, const struct http_rtype *t, duckdb_vector v, idx_t row)
+{
+    if (!row_valid(v, row) || t->id == DUCKDB_TYPE_SQLNULL) {
+        hbuf_add(b, "null", 4);
+        return;
+    }
+    char text[96];
+    bool number;
+    if (scalar_text(t, duckdb_vector_get_data(v), row, text, sizeof text, &number)) {
+        if (number)
+            hbuf_str(b, text);
+        else
+            hbuf_json_string(b, text, strlen(text));
+        return;
+    }
+    if (t->id == DUCKDB_TYPE_VARCHAR || t->id == DUCKDB_TYPE_BLOB || t->id == DUCKDB_TYPE_ENUM) {
+        struct hbuf scratch = {0};
+        const char *s;
+        size_t n;
+        string_value(t, v, row, &scratch, &s, &n);
+        hbuf_json_string(b, s, n);
+        hbuf_free(&scratch);
+        return;
+    }
+    json_children(b, t, v, row);
+}
+
+/* LIST, ARRAY, MAP and STRUCT values, recursively. */
+static void json_children(struct hbuf *b, const struct http_rtype *t, duckdb_vector v, idx_t row)
+{
+    idx_t first = 0, count = 0;
+    duckdb_vector child = NULL;
+    if (t->id == DUCKDB_TYPE_STRUCT) {
+        hbuf_add(b, "{", 1);
+        for (size_t i = 0; i < t->nchildren; i++) {
+            if (i)
+                hbuf_add(b, ",", 1);
+            hbuf_json_string(b, t->names[i], strlen(t->names[i]));
+            hbuf_add(b, ":", 1);
+            http_render_json(b, t->children[i], duckdb_struct_vector_get_child(v, i), row);
+        }
+        hbuf_add(b, "}", 1);
+        return;
+    }
+    if (t->id == DUCKDB_TYPE_ARRAY) {
+        first = row * t->array_size;
+        count = t->array_size;
+        child = duckdb_array_vector_get_child(v);
+    } else {
+        duckdb_list_entry e = ((duckdb_list_entry *)duckdb_vector_get_data(v))[row];
+        first = e.offset;
+        count = e.length;
+        child = duckdb_list_vector_get_child(v);
+    }
+    if (t->id == DUCKDB_TYPE_MAP) {
+        duckdb_vector keys = duckdb_struct_vector_get_child(child, 0);
+        duckdb_vector values = duckdb_struct_vector_get_child(child, 1);
+        struct hbuf key = {0};
+        hbuf_add(b, "{", 1);
+        for (idx_t i = 0; i < count; i++) {
+            key.len = 0;
+            if (row_valid(keys, first + i))
+                value_text(&key, t->children[0], keys, first + i);
+            hbuf_add(b, i ? "," : "", i ? 1 : 0);
+            hbuf_json_string(b, key.data ? key.data : "", key.len);
+            hbuf_add(b, ":", 1);
+            http_render_json(b, t->children[1], values, first + i);
+        }
+        hbuf_add(b, "}", 1);
+        hbuf_free(&key);
+        return;
+    }
+    hbuf_add(b, "[", 1);
+    for (idx_t i = 0; i < count; i++) {
+        if (i)
+            hbuf_add(b, ",", 1);
+        http_render_json(b, t->children[0], child, first + i);
+    }
+    hbuf_add(b, "]", 1);
+}
+
+/* A value that is not NULL as plain text (nested values as JSON). */
+static void value_text(struct hbuf *b, const struct http_rtype *t, duckdb_vector v, idx_t row)
+{
+    char text[96];
+    bool number;
+    if (scalar_text(t, duckdb_vector_get_data(v), row, text, sizeof text, &number)) {
+        hbuf_str(b, text);
+    } else if (t->id == DUCKDB_TYPE_VARCHAR || t->id == DUCKDB_TYPE_ENUM) {
+        struct hbuf none = {0};
+        const char *s;
+        size_t n;
+        string_value(t, v, row, &none, &s, &n);
+        hbuf_add(b, s, n);
+    } else if (t->id == DUCKDB_TYPE_BLOB) {
+        duckdb_string_t *str = &((duckdb_string_t *)duckdb_vector_get_data(v))[row];
+        blob_text(b, duckdb_string_t_data(str), duckdb_string_t_length(*str));
+    } else {
+        json_children(b, t, v, row);
+    }
+}
+
+void http_render_csv(struct hbuf *b, const struct http_rtype *t, duckdb_vector v, idx_t row)
+{
+    if (!row_valid(v, row) || t->id == DUCKDB_TYPE_SQLNULL)
+        return;
+    struct hbuf text = {0};
+    value_text(&text, t, v, row);
+    hbuf_csv_field(b, text.data ? text.data : "", text.len);
+    if (text.failed)
+        b->failed = true;
+    hbuf_free(&text);
+}

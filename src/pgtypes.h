@@ -1,0 +1,68 @@
+/*
+ * pgtypes.h -- DuckDB types as PostgreSQL sees them: type OIDs, the text
+ * and binary encodings of result values, and the decoding of Bind
+ * parameters into DuckDB bindings.
+ */
+#ifndef DUCKPOND_PGTYPES_H
+#define DUCKPOND_PGTYPES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "duckdb.h"
+#include "duckpond.h"
+#include "pgwire.h"
+
+/* PostgreSQL type OIDs used here. */
+enum {
+    PGOID_BOOL = 16, PGOID_BYTEA = 17, PGOID_NAME = 19, PGOID_INT8 = 20, PGOID_INT2 = 21,
+    PGOID_INT4 = 23, PGOID_TEXT = 25, PGOID_OID = 26, PGOID_JSON = 114, PGOID_FLOAT4 = 700,
+    PGOID_FLOAT8 = 701, PGOID_UNKNOWN = 705, PGOID_BPCHAR = 1042, PGOID_VARCHAR = 1043,
+    PGOID_DATE = 1082, PGOID_TIME = 1083, PGOID_TIMESTAMP = 1114, PGOID_TIMESTAMPTZ = 1184,
+    PGOID_INTERVAL = 1186, PGOID_TIMETZ = 1266, PGOID_BIT = 1560, PGOID_NUMERIC = 1700,
+    PGOID_UUID = 2950, PGOID_JSONB = 3802,
+};
+
+/* The OID and typlen (-1: variable) a DuckDB type is reported as. */
+uint32_t pgtypes_oid(duckdb_logical_type type, int16_t *typlen);
+
+/* The OID of a parameter whose DuckDB type is id (0 when DuckDB left it open). */
+uint32_t pgtypes_param_oid(duckdb_type id);
+
+/* Whether pgtypes_binary can encode this type. */
+bool pgtypes_has_binary(duckdb_logical_type type);
+
+/*
+ * Appends the value at row of vector v (of type type; the caller checked
+ * it is not NULL) in PostgreSQL's text format, without a length word.
+ * Returns 0, or -1 for a type with no encoder (nothing appended then).
+ */
+int pgtypes_text(struct pgbuf *b, duckdb_vector v, duckdb_logical_type type, idx_t row);
+
+/* Likewise in binary format; -1 when the type has no binary encoder. */
+int pgtypes_binary(struct pgbuf *b, duckdb_vector v, duckdb_logical_type type, idx_t row);
+
+/* Whether row of v holds a value (not NULL). */
+bool pgtypes_valid(duckdb_vector v, idx_t row);
+
+/*
+ * Binds parameter idx (1-based) of st from a Bind value: data/len (len -1
+ * is NULL), format 0 text or 1 binary, oid the type the client declared in
+ * Parse (0 if none). A text value for a parameter DuckDB could not type is
+ * bound as BIGINT, DOUBLE or VARCHAR, whichever it reads as. Returns 0, or
+ * -1 with a message in err (SQLSTATE 22P02 territory).
+ */
+int pgtypes_bind(duckdb_prepared_statement st, idx_t idx, uint32_t oid, int16_t format,
+                 const char *data, int32_t len, char *err, size_t errlen);
+
+/*
+ * Decodes a Bind value into a batcher value. Text stays text (the batcher
+ * casts it to the column's type); binary values are decoded by oid. Text
+ * and bytea point into data, valid while the message is. Returns 0 or -1
+ * with a message in err.
+ */
+int pgtypes_value(uint32_t oid, int16_t format, const char *data, int32_t len,
+                  duckpond_value *out, char *scratch, size_t scratchlen, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,429 @@
+/*
+ * server.c -- the duckpond server process: start-up, the PostgreSQL
+ * listener, the registry of sessions, signals and an orderly shutdown.
+ *
+ * Concurrency model: one thread per session, with a 4 MiB stack set
+ * explicitly. DuckDB's calls block (a query runs on the calling thread,
+ * with DuckDB's own worker threads helping), so no session's DuckDB work
+ * may run on a thread that another session's I/O waits on; a thread per
+ * session gives that for free and keeps each session's code a plain
+ * sequential loop. Most sessions are idle, blocked in recv(): an idle
+ * thread costs the few stack pages it touched plus its DuckDB connection
+ * and small buffers (input buffers shrink back after large messages), so
+ * 1,000 connections stay within tens of MiB. The stack size was measured:
+ * DuckDB's parser and binder recurse per nesting level, and an expression
+ * nested to just under DuckDB's max_expression_depth (1000) needs more
+ * than 1 MiB and less than 2 MiB; 4 MiB leaves twice that, and stack
+ * pages never touched cost no memory.
+ *
+ * The main thread accepts connections (poll with the termination signals
+ * unblocked only there) and starts a session thread for each. Connections
+ * beyond the limit still get a thread long enough to read the startup
+ * packet and answer 53300 "too many clients", as PostgreSQL does; past
+ * the limit plus a small margin they are closed at once.
+ *
+ * SIGTERM / SIGINT: stop accepting; shut the read side of every session
+ * so idle ones end at once while running statements finish and send their
+ * results; after the grace period, interrupt what still runs
+ * (duckdb_interrupt) and close the sockets; when every session thread is
+ * gone, stop HTTP, flush the batcher (every accepted row is committed),
+ * checkpoint, close the database, exit 0.
+ */
+#define _GNU_SOURCE /* ppoll, accept4 */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "pgcatalog.h"
+#include "session.h"
+#include "users.h"
+
+#define SESSION_STACK_BYTES (4u << 20)
+#define REJECT_MARGIN 64
+
+void server_options_default(struct server_options *opt)
+{
+    memset(opt, 0, sizeof *opt);
+    opt->db_path = "./duckpond.duckdb";
+    opt->listen = "127.0.0.1";
+    opt->pg_port = 5433;
+    opt->http_port = 8080;
+    opt->max_connections = 1000;
+    opt->batch = true;
+    opt->max_message = 64u << 20;
+    opt->shutdown_grace_ms = 5000;
+}
+
+/* ------------------------------------------------------------ registry */
+
+int server_admit(struct server *srv, struct session *s)
+{
+    int rc = -1;
+    pthread_mutex_lock(&srv->lock);
+    if (srv->nsessions < srv->opt.max_connections && !atomic_load(&srv->stopping)) {
+        srv->nsessions++;
+        s->pid = (int32_t)atomic_fetch_add(&srv->next_pid, 1);
+        uint32_t secret = 0;
+        if (getrandom(&secret, sizeof secret, 0) != sizeof secret)
+            secret = (uint32_t)random();
+        s->secret = (int32_t)(secret & 0x7fffffff);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&srv->lock);
+    return rc;
+}
+
+void server_release(struct server *srv, struct session *s, bool admitted)
+{
+    pthread_mutex_lock(&srv->lock);
+    for (struct session **pp = &srv->sessions; *pp; pp = &(*pp)->next)
+        if (*pp == s) {
+            *pp = s->next;
+            break;
+        }
+    if (admitted)
+        srv->nsessions--;
+    pthread_mutex_unlock(&srv->lock);
+}
+
+void server_thread_done(struct server *srv)
+{
+    pthread_mutex_lock(&srv->lock);
+    srv->nthreads--;
+    pthread_cond_broadcast(&srv->idle);
+    pthread_mutex_unlock(&srv->lock);
+}
+
+void server_cancel(struct server *srv, int32_t pid, int32_t secret)
+{
+    pthread_mutex_lock(&srv->lock);
+    for (struct session *s = srv->sessions; s; s = s->next)
+        if (s->pid == pid && s->secret == secret && pid != 0) {
+            session_interrupt(s); /* the session cannot go while we hold the lock */
+            break;
+        }
+    pthread_mutex_unlock(&srv->lock);
+}
+
+/* ------------------------------------------------------------ listening */
+
+static bool addr_is_loopback(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+    if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_LOOPBACK(a))
+            return true;
+        return IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127;
+    }
+    return false;
+}
+
+/* Whether every address listen resolves to is a loopback address. */
+static bool listen_is_loopback(const char *listen)
+{
+    if (!strcmp(listen, "localhost"))
+        return true;
+    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_PASSIVE}, *res = NULL;
+    if (getaddrinfo(listen, NULL, &hints, &res) != 0)
+        return false;
+    bool all = true;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next)
+        all = all && addr_is_loopback(ai->ai_addr);
+    freeaddrinfo(res);
+    return all;
+}
+
+static int open_listener(struct server *srv, char *err, size_t errlen)
+{
+    char port[16];
+    snprintf(port, sizeof port, "%d", srv->opt.pg_port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *res;
+    int gai = getaddrinfo(srv->opt.listen, port, &hints, &res);
+    if (gai != 0) {
+        snprintf(err, errlen, "cannot resolve listen address %s: %s", srv->opt.listen, gai_strerror(gai));
+        return -1;
+    }
+    int fd = -1;
+    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0)
+            continue;
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
+            snprintf(err, errlen, "cannot listen on %s port %d: %s", srv->opt.listen, srv->opt.pg_port,
+                     strerror(errno));
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    getsockname(fd, (struct sockaddr *)&ss, &len);
+    srv->pg_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                   : ((struct sockaddr_in *)&ss)->sin_port);
+    srv->listen_fd = fd;
+    return 0;
+}
+
+/* Starts a session thread for an accepted socket (or closes it when far over the limit). */
+static void start_session(struct server *srv, int fd, const struct sockaddr *peer)
+{
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    pthread_mutex_lock(&srv->lock);
+    bool refuse = srv->nthreads >= srv->opt.max_connections + REJECT_MARGIN;
+    pthread_mutex_unlock(&srv->lock);
+    struct session *s = refuse ? NULL : session_new(srv, fd, addr_is_loopback(peer));
+    if (!s) {
+        close(fd);
+        return;
+    }
+    pthread_mutex_lock(&srv->lock);
+    s->next = srv->sessions;
+    srv->sessions = s;
+    srv->nthreads++;
+    pthread_mutex_unlock(&srv->lock);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, SESSION_STACK_BYTES);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t t;
+    if (pthread_create(&t, &attr, session_main, s) != 0) {
+        pthread_mutex_lock(&srv->lock);
+        srv->nthreads--;
+        pthread_mutex_unlock(&srv->lock);
+        server_release(srv, s, false);
+        close(fd);
+        free(s); /* never started: nothing else holds it */
+    }
+    pthread_attr_destroy(&attr);
+}
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+    got_signal = sig;
+}
+
+/* Accepts connections until a termination signal arrives. */
+static void accept_loop(struct server *srv, const sigset_t *unblocked)
+{
+    struct pollfd pfd = {.fd = srv->listen_fd, .events = POLLIN};
+    while (!got_signal) {
+        int n = ppoll(&pfd, 1, NULL, unblocked);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            continue;
+        struct sockaddr_storage peer;
+        socklen_t len = sizeof peer;
+        int fd = accept4(srv->listen_fd, (struct sockaddr *)&peer, &len, SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE)
+                usleep(10000);
+            continue;
+        }
+        start_session(srv, fd, (struct sockaddr *)&peer);
+    }
+}
+
+/* Waits until no session thread is left, up to ms (< 0: forever). Returns true if none is left. */
+static bool wait_sessions(struct server *srv, int ms)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += ms / 1000;
+    deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&srv->lock);
+    while (srv->nthreads > 0) {
+        if (ms < 0)
+            pthread_cond_wait(&srv->idle, &srv->lock);
+        else if (pthread_cond_timedwait(&srv->idle, &srv->lock, &deadline) == ETIMEDOUT)
+            break;
+    }
+    bool none = srv->nthreads == 0;
+    pthread_mutex_unlock(&srv->lock);
+    return none;
+}
+
+/* Ends every session: idle ones at once, running statements after the grace period. */
+static void stop_sessions(struct server *srv)
+{
+    atomic_store(&srv->stopping, 1);
+    pthread_mutex_lock(&srv->lock);
+    for (struct session *s = srv->sessions; s; s = s->next)
+        shutdown(s->fd, SHUT_RD);
+    pthread_mutex_unlock(&srv->lock);
+    if (wait_sessions(srv, srv->opt.shutdown_grace_ms))
+        return;
+    pthread_mutex_lock(&srv->lock);
+    for (struct session *s = srv->sessions; s; s = s->next) {
+        session_interrupt(s);
+        shutdown(s->fd, SHUT_RDWR);
+    }
+    pthread_mutex_unlock(&srv->lock);
+    wait_sessions(srv, -1);
+}
+
+/* ------------------------------------------------------------- start-up */
+
+static int start_http(struct server *srv)
+{
+    if (srv->opt.http_port == 0)
+        return 0;
+    struct http_options ho = {.listen = srv->opt.listen, .port = srv->opt.http_port};
+    char err[256] = "";
+    if (http_start(&ho, srv->db, srv->batcher, srv->users, &srv->http, err, sizeof err) != 0) {
+        fprintf(stderr, "duckpond: cannot start HTTP on port %d: %s\n", srv->opt.http_port, err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Opens the database, installs the catalog overlay and starts the batcher. */
+static int open_database(struct server *srv)
+{
+    int rc = duckpond_open(srv->opt.db_path, NULL, &srv->db);
+    if (rc != DUCKPOND_OK) {
+        fprintf(stderr, "duckpond: cannot open %s: %s\n", srv->opt.db_path,
+                srv->db ? duckpond_db_errmsg(srv->db) : duckpond_strerror(rc));
+        return -1;
+    }
+    duckpond_conn *conn = NULL;
+    char err[512] = "";
+    if (duckpond_connect(srv->db, &conn) != DUCKPOND_OK ||
+        pgcatalog_install(duckpond_conn_duckdb(conn), err, sizeof err) != 0) {
+        fprintf(stderr, "duckpond: cannot prepare the database: %s\n", err);
+        if (conn)
+            duckpond_disconnect(conn);
+        return -1;
+    }
+    duckpond_disconnect(conn);
+    if (duckpond_batcher_new(srv->db, NULL, &srv->batcher) != DUCKPOND_OK) {
+        fprintf(stderr, "duckpond: cannot start the batcher\n");
+        return -1;
+    }
+    return 0;
+}
+
+static void checkpoint(struct server *srv)
+{
+    duckpond_conn *conn = NULL;
+    if (duckpond_connect(srv->db, &conn) == DUCKPOND_OK) {
+        if (duckpond_exec(conn, "CHECKPOINT") != DUCKPOND_OK)
+            fprintf(stderr, "duckpond: checkpoint failed: %s\n", duckpond_conn_errmsg(conn));
+        duckpond_disconnect(conn);
+    }
+}
+
+static void write_port_file(struct server *srv)
+{
+    if (!srv->opt.port_file)
+        return;
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", srv->opt.port_file);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return;
+    fprintf(f, "%d\n", srv->pg_port);
+    fclose(f);
+    rename(tmp, srv->opt.port_file);
+}
+
+static void server_free(struct server *srv)
+{
+    if (srv->http)
+        http_stop(srv->http);
+    if (srv->batcher) {
+        duckpond_batcher_stop(srv->batcher);
+        duckpond_batcher_free(srv->batcher);
+    }
+    if (srv->db) {
+        checkpoint(srv);
+        duckpond_close(srv->db);
+    }
+    if (srv->users)
+        users_free(srv->users);
+    if (srv->listen_fd >= 0)
+        close(srv->listen_fd);
+    pthread_mutex_destroy(&srv->lock);
+    pthread_cond_destroy(&srv->idle);
+}
+
+int server_run(const struct server_options *opt)
+{
+    struct server srv;
+    memset(&srv, 0, sizeof srv);
+    srv.opt = *opt;
+    srv.listen_fd = -1;
+    atomic_init(&srv.next_pid, 1000);
+    pthread_mutex_init(&srv.lock, NULL);
+    pthread_cond_init(&srv.idle, NULL);
+    if (!opt->users_path && !listen_is_loopback(opt->listen)) {
+        fprintf(stderr, "duckpond: refusing to listen on %s without a users file: "
+                        "trust is allowed on loopback only (give --users FILE)\n", opt->listen);
+        server_free(&srv);
+        return 2;
+    }
+    char err[512] = "";
+    if (opt->users_path && users_load(opt->users_path, &srv.users, err, sizeof err) != 0) {
+        fprintf(stderr, "duckpond: %s\n", err);
+        server_free(&srv);
+        return 2;
+    }
+    pgwire_set_max_message(opt->max_message);
+    /* termination signals are taken by the accept loop only; no other thread sees them */
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    signal(SIGPIPE, SIG_IGN);
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    if (open_database(&srv) != 0 || open_listener(&srv, err, sizeof err) != 0 || start_http(&srv) != 0) {
+        if (*err)
+            fprintf(stderr, "duckpond: %s\n", err);
+        server_free(&srv);
+        return 1;
+    }
+    write_port_file(&srv);
+    fprintf(stderr, "duckpond: serving %s on %s port %d (PostgreSQL)%s\n", opt->db_path, opt->listen,
+            srv.pg_port, opt->batch ? "" : ", batching off");
+    sigdelset(&old, SIGTERM);
+    sigdelset(&old, SIGINT);
+    accept_loop(&srv, &old);
+    fprintf(stderr, "duckpond: shutting down\n");
+    close(srv.listen_fd);
+    srv.listen_fd = -1;
+    stop_sessions(&srv);
+    server_free(&srv);
+    fprintf(stderr, "duckpond: stopped\n");
+    return 0;
+}

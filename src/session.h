@@ -1,0 +1,79 @@
+/*
+ * session.h -- one PostgreSQL client connection: its DuckDB connection,
+ * transaction state, prepared statements, portals and settings.
+ */
+#ifndef DUCKPOND_SESSION_H
+#define DUCKPOND_SESSION_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "duckpond.h"
+#include "pgwire.h"
+
+struct server;
+struct stmt;
+struct portal;
+struct setting;
+struct user;
+
+struct session {
+    struct server *srv;
+    int fd;
+    bool loopback;
+    int32_t pid, secret;
+    struct session *next; /* in the server's list */
+
+    duckpond_conn *conn;
+    duckdb_connection dcon;
+    char tx;           /* 'I', 'T' or 'E', as ReadyForQuery reports it */
+    bool extended;     /* inside an extended-protocol batch (errors skip to Sync) */
+    bool skip_to_sync;
+    bool closing;      /* end the session after this message */
+    bool read_only;
+    char user[64];
+
+    /* input: bytes received, parsed from in_start */
+    char *in;
+    size_t in_len, in_start, in_cap;
+    struct pgbuf out;
+    bool write_failed;
+
+    struct stmt *stmts;
+    struct portal *portals;
+    struct setting *settings;
+    duckdb_prepared_statement json_stmt; /* SELECT json_serialize_sql($1), made once */
+
+    pthread_mutex_t run_lock; /* guards running, for cancel requests */
+    bool running;
+};
+
+/* The thread body of a session; arg is a session from session_new. */
+void *session_main(void *arg);
+
+/* A session for an accepted socket (NULL when memory runs out). */
+struct session *session_new(struct server *srv, int fd, bool loopback);
+
+/* Interrupts the running statement, if any (any thread). */
+void session_interrupt(struct session *s);
+
+/* ---- for copy.c ---- */
+
+/* Reads the next message; 0, or -1 when the connection is gone or broken. */
+int session_read(struct session *s, struct pgmsg *m);
+/* Writes out what is buffered; -1 when the client is gone. */
+int session_flush(struct session *s);
+/* Queues an ErrorResponse (state T becomes E). */
+void session_error(struct session *s, const char *sqlstate, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Queues an ErrorResponse for a DuckDB error. */
+void session_duckdb_error(struct session *s, duckdb_error_type type, const char *message);
+void session_set_running(struct session *s, bool running);
+
+/* SQL lexing shared with copy.c: skips space and comments; skips one
+ * quoted string, quoted identifier, dollar-quoted string or character. */
+const char *session_sql_skip_space(const char *p, const char *end);
+const char *session_sql_skip_item(const char *start, const char *p, const char *end);
+
+#endif

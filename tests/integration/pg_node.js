@@ -1,0 +1,97 @@
+// node-postgres (the npm "pg" package) against a real duckpond server on
+// 127.0.0.1 and a free port: parameters (the extended protocol), named
+// prepared statements, types, transactions, error codes, pipelined queries.
+// pg is installed from the committed package-lock.json into a git-ignored
+// node_modules beside this file, only when it is missing.
+'use strict';
+const { execFileSync, spawn } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+
+const here = __dirname;
+if (!fs.existsSync(path.join(here, 'node_modules', 'pg'))) {
+  execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--prefix', here], { stdio: 'inherit' });
+}
+const { Client } = require(path.join(here, 'node_modules', 'pg'));
+const BIN = process.env.DUCKPOND_BIN || path.join(here, '../../build/duckpond');
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'duckpond-node-'));
+let passed = 0, failed = 0;
+
+function check(name, cond, detail) {
+  if (cond) { passed++; console.log('ok   ' + name); }
+  else { failed++; console.log('FAIL ' + name + (detail !== undefined ? ' ' + JSON.stringify(detail) : '')); }
+}
+
+function startServer() {
+  const portfile = path.join(work, 'port');
+  const log = fs.openSync(path.join(work, 'server.log'), 'a');
+  const proc = spawn(BIN, ['serve', '--db', path.join(work, 'db.duckdb'), '--pg-port', '0', '--http-port', '0',
+    '--port-file', portfile], { stdio: ['ignore', log, log] });
+  return new Promise((resolve, reject) => {
+    let tries = 0;
+    const poll = () => {
+      if (fs.existsSync(portfile) && fs.readFileSync(portfile, 'utf8').trim()) {
+        return resolve({ proc, port: parseInt(fs.readFileSync(portfile, 'utf8'), 10) });
+      }
+      if (++tries > 100) return reject(new Error('server did not start'));
+      setTimeout(poll, 100);
+    };
+    poll();
+  });
+}
+
+async function errorCode(client, sql, params) {
+  try { await client.query(sql, params); return null; } catch (e) { return e.code; }
+}
+
+async function main() {
+  const { proc, port } = await startServer();
+  const exited = new Promise((resolve) => proc.on('exit', (code) => resolve(code)));
+  const client = new Client({ host: '127.0.0.1', port, user: 'node', database: 'duckpond' });
+  try {
+    await client.connect();
+    await client.query('create table t(id int primary key, name text, px double, ok boolean, ts timestamp, n bigint)');
+    const ins = await client.query('insert into t values ($1, $2, $3, $4, $5, $6)',
+      [1, 'one', 1.25, true, '2024-01-02 03:04:05', '9007199254740993']);
+    check('insert with parameters', ins.rowCount === 1 && ins.command === 'INSERT', ins.rowCount);
+    const r = await client.query('select * from t where id = $1', [1]);
+    const row = r.rows[0];
+    check('types come back', row.name === 'one' && row.px === 1.25 && row.ok === true &&
+      row.ts instanceof Date && row.n === '9007199254740993', row);
+    check('field types', r.fields.map((f) => f.dataTypeID).join(',') === '23,25,701,16,1114,20',
+      r.fields.map((f) => f.dataTypeID));
+    // named prepared statement, run several times
+    for (let i = 2; i <= 6; i++) {
+      await client.query({ name: 'ins', text: 'insert into t(id, name) values ($1, $2)', values: [i, 'n' + i] });
+    }
+    const c = await client.query({ name: 'cnt', text: 'select count(*)::int as c from t where id > $1', values: [1] });
+    check('named prepared statements', c.rows[0].c === 5, c.rows);
+    // transactions and errors
+    await client.query('begin');
+    await client.query('insert into t(id) values (100)');
+    check('error in a transaction is 42703', await errorCode(client, 'select nosuch from t') === '42703');
+    check('then 25P02', await errorCode(client, 'select 1') === '25P02');
+    const rb = await client.query('commit');
+    check('COMMIT of a failed transaction reports ROLLBACK', rb.command === 'ROLLBACK', rb.command);
+    const n = await client.query('select count(*)::int as c from t where id = 100');
+    check('nothing of it was kept', n.rows[0].c === 0);
+    check('duplicate key is 23505', await errorCode(client, 'insert into t(id) values ($1)', [1]) === '23505');
+    // pipelined queries (sent without waiting)
+    const many = await Promise.all([...Array(20).keys()].map((i) => client.query('select $1::int + 1 as v', [i])));
+    check('pipelined queries', many.every((res, i) => res.rows[0].v === i + 1));
+    const arr = await client.query("select [1,2,3] as a, 'x' as b, null as c");
+    check('arrays parse', JSON.stringify(arr.rows[0].a) === '[1,2,3]' && arr.rows[0].c === null, arr.rows[0]);
+  } catch (e) {
+    check('no unexpected error', false, String(e && e.stack));
+  } finally {
+    await client.end().catch(() => {});
+    proc.kill('SIGTERM');
+    check('SIGTERM exits 0', (await exited) === 0);
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed ? 1 : 0);
+}
+
+main();

@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""psycopg2 against a real duckpond server on 127.0.0.1 and a free port:
+types both ways, transactions and error codes, executemany through the
+batcher, COPY in and out, cancel, and the connection limit."""
+import os, subprocess, sys, tempfile, threading, time, datetime, decimal, shutil
+import psycopg2, psycopg2.errors, psycopg2.extensions
+
+BIN = os.environ.get("DUCKPOND_BIN") or os.path.join(os.path.dirname(__file__), "../../build/duckpond")
+work = tempfile.mkdtemp(prefix="duckpond-py-")
+passed = failed = 0
+
+
+def check(name, cond, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+        print("ok  ", name)
+    else:
+        failed += 1
+        print("FAIL", name, detail)
+
+
+def start(*extra):
+    portfile = os.path.join(work, "port")
+    if os.path.exists(portfile):
+        os.unlink(portfile)
+    proc = subprocess.Popen([BIN, "serve", "--db", os.path.join(work, "db.duckdb"), "--pg-port", "0",
+                             "--http-port", "0", "--port-file", portfile, *extra],
+                            stderr=open(os.path.join(work, "server.log"), "a"))
+    for _ in range(100):
+        if os.path.exists(portfile) and open(portfile).read().strip():
+            return proc, int(open(portfile).read())
+        time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+def stop(proc):
+    proc.terminate()
+    return proc.wait(timeout=30)
+
+
+proc, port = start()
+try:
+    dsn = f"host=127.0.0.1 port={port} user=py dbname=duckpond"
+    conn = psycopg2.connect(dsn)
+    cur = conn.cursor()
+    cur.execute("create table t(id int primary key, name text, px double, ok boolean, d date, ts timestamp,"
+                " amount decimal(12,2), tags varchar[])")
+    conn.commit()
+    row = (1, "it's", 2.5, True, datetime.date(2024, 1, 2), datetime.datetime(2024, 1, 2, 3, 4, 5, 600000),
+           decimal.Decimal("12.34"), ["a", "b c"])
+    cur.execute("insert into t values (%s, %s, %s, %s, %s, %s, %s, %s)", row)
+    conn.commit()
+    cur.execute("select id, name, px, ok, d, ts, amount, tags from t")
+    got = cur.fetchone()
+    check("types round-trip", got[:7] == (1, "it's", 2.5, True, datetime.date(2024, 1, 2),
+                                          datetime.datetime(2024, 1, 2, 3, 4, 5, 600000), decimal.Decimal("12.34"))
+          and got[7] == ["a", "b c"], repr(got))
+    cur.execute("select null::int, 'NaN'::double, '-inf'::double")
+    n, nan, ninf = cur.fetchone()
+    check("NULL, NaN and -Infinity", n is None and nan != nan and ninf == float("-inf"))
+
+    # errors and transaction state
+    try:
+        cur.execute("select * from nosuch")
+        check("undefined table is 42P01", False)
+    except psycopg2.Error as e:
+        check("undefined table is 42P01", e.pgcode == "42P01", e.pgcode)
+    try:
+        cur.execute("select 1")
+        check("25P02 after an error in a transaction", False)
+    except psycopg2.Error as e:
+        check("25P02 after an error in a transaction", e.pgcode == "25P02", e.pgcode)
+    conn.rollback()
+    try:
+        cur.execute("insert into t(id) values (1)")
+        conn.commit()
+        check("duplicate key is 23505", False)
+    except psycopg2.Error as e:
+        check("duplicate key is 23505", e.pgcode == "23505", e.pgcode)
+        conn.rollback()
+    cur.execute("insert into t(id, name) values (2, 'two')")
+    conn.rollback()
+    cur.execute("select count(*) from t")
+    check("rollback discards", cur.fetchone()[0] == 1)
+
+    # autocommit inserts go through the batcher
+    conn.rollback()
+    conn.autocommit = True
+    cur.executemany("insert into t(id, name) values (%s, %s)", [(i, f"n{i}") for i in range(100, 300)])
+    cur.execute("select count(*), min(id), max(id) from t where id >= 100")
+    check("executemany of 200 inserts", cur.fetchone() == (200, 100, 299))
+
+    # COPY
+    import io
+    cur.copy_expert("copy t(id, name) from stdin with (format csv)", io.StringIO('500,"a,b"\n501,\n'))
+    cur.execute("select name, name is null from t where id in (500, 501) order by id")
+    check("COPY FROM STDIN csv", cur.fetchall() == [("a,b", False), (None, True)])
+    out = io.StringIO()
+    cur.copy_expert("copy (select id, name from t where id in (1, 500) order by id) to stdout", out)
+    check("COPY TO STDOUT", out.getvalue() == "1\tit's\n500\ta,b\n", repr(out.getvalue()))
+
+    # cancel
+    def cancel():
+        time.sleep(0.3)
+        conn.cancel()
+    threading.Thread(target=cancel).start()
+    try:
+        cur.execute("select count(*) from range(100000000000) a")
+        check("cancel gives 57014", False)
+    except psycopg2.Error as e:
+        check("cancel gives 57014", e.pgcode == "57014", e.pgcode)
+    cur.execute("select 7")
+    check("usable after cancel", cur.fetchone()[0] == 7)
+    conn.close()
+finally:
+    rc = stop(proc)
+    check("SIGTERM exits 0", rc == 0, rc)
+
+proc, port = start("--max-connections", "3")
+try:
+    conns = [psycopg2.connect(f"host=127.0.0.1 port={port} user=py dbname=duckpond") for _ in range(3)]
+    try:
+        psycopg2.connect(f"host=127.0.0.1 port={port} user=py dbname=duckpond")
+        check("53300 beyond --max-connections", False)
+    except psycopg2.OperationalError as e:
+        check("53300 beyond --max-connections", "too many clients" in str(e), str(e))
+    for c in conns:
+        c.close()
+finally:
+    stop(proc)
+shutil.rmtree(work, ignore_errors=True)
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)

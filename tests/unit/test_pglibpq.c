@@ -1,0 +1,599 @@
+/*
+ * test_pglibpq.c -- the duckpond server under libpq and raw sockets.
+ *
+ * Each test starts the real server binary (the one built beside this test
+ * program) as a child process on 127.0.0.1 and a free port, talks to it,
+ * and stops it with SIGTERM, checking that it exits 0. Covered: binary
+ * results and parameters, PostgreSQL text formats, PQprepare/PQexecPrepared
+ * and PQdescribePrepared, pipeline mode with an error in the middle, COPY
+ * in and out (with chunks that split rows, and CopyFail), cancel requests,
+ * the connection limit, SCRAM-SHA-256 and read-only users, and bad input
+ * (garbage, a 2 GiB length, truncated and unknown messages, clients that
+ * vanish mid-COPY and mid-result) that must not disturb other sessions.
+ */
+#include <arpa/inet.h>
+#include <libgen.h>
+#include <postgresql/libpq-fe.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "testlib.h"
+
+static pid_t server_pid;
+static int server_port;
+
+/* The server binary beside this test's build directory. */
+static const char *server_bin(void)
+{
+    static char path[1024];
+    char exe[1024];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n < 0)
+        return "build/duckpond";
+    exe[n] = 0;
+    snprintf(path, sizeof path, "%s/../duckpond", dirname(exe));
+    return path;
+}
+
+/* Starts the server with extra arguments (NULL-terminated); 0 when it listens. */
+static int start_server_args(const char *const *extra)
+{
+    const char *portfile = test_path("port");
+    unlink(portfile);
+    const char *argv[32] = {server_bin(), "serve", "--db", test_path("db.duckdb"), "--pg-port", "0",
+                            "--http-port", "0", "--port-file", portfile};
+    int argc = 10;
+    for (int i = 0; extra && extra[i] && argc < 30; i++)
+        argv[argc++] = extra[i];
+    argv[argc] = NULL;
+    server_pid = fork();
+    if (server_pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* a test that fails half-way leaves no server behind */
+        if (!freopen(test_path("server.log"), "a", stderr))
+            _exit(126);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    for (int i = 0; i < 200; i++) {
+        FILE *f = fopen(portfile, "r");
+        if (f) {
+            int ok = fscanf(f, "%d", &server_port) == 1;
+            fclose(f);
+            if (ok)
+                return 0;
+        }
+        usleep(50000);
+    }
+    return -1;
+}
+
+static int start_server(void)
+{
+    return start_server_args(NULL);
+}
+
+/* SIGTERM; returns the exit status (0 expected). */
+static int stop_server(void)
+{
+    int status = 0;
+    kill(server_pid, SIGTERM);
+    waitpid(server_pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static PGconn *connect_as(const char *user, const char *password)
+{
+    char info[512];
+    snprintf(info, sizeof info, "host=127.0.0.1 port=%d user=%s dbname=duckpond%s%s", server_port, user,
+             password ? " password=" : "", password ? password : "");
+    return PQconnectdb(info);
+}
+
+static PGconn *connect_db(void)
+{
+    return connect_as("tester", NULL);
+}
+
+/* Runs sql; true when the status is the expected one. */
+static int exec_ok(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        fprintf(stderr, "    %s: %s", sql, PQerrorMessage(c));
+    PQclear(r);
+    return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+}
+
+/* The first value of a query as a string (static buffer), or "ERROR:<sqlstate>". */
+static const char *value_of(PGconn *c, const char *sql)
+{
+    static char buf[256];
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0)
+        snprintf(buf, sizeof buf, "%s", PQgetisnull(r, 0, 0) ? "NULL" : PQgetvalue(r, 0, 0));
+    else
+        snprintf(buf, sizeof buf, "ERROR:%s", PQresultErrorField(r, PG_DIAG_SQLSTATE) ?: "?");
+    PQclear(r);
+    return buf;
+}
+
+static uint32_t be32(const char *p)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    return (uint32_t)u[0] << 24 | (uint32_t)u[1] << 16 | (uint32_t)u[2] << 8 | u[3];
+}
+
+static uint64_t be64(const char *p)
+{
+    return (uint64_t)be32(p) << 32 | be32(p + 4);
+}
+
+/* ---------------------------------------------------------------- tests */
+
+static void test_binary_results(void)
+{
+    CHECK_OK(start_server());
+    PGconn *c = connect_db();
+    CHECK(PQstatus(c) == CONNECTION_OK);
+    PGresult *r = PQexecParams(c,
+                               "SELECT 42::int, 9000000000::bigint, 1.5::double, true, 'hi'::text, "
+                               "'\\xde\\xad'::blob, DATE '2000-01-02', TIMESTAMP '2000-01-01 00:00:01', "
+                               "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid, 3::smallint, 2.5::float",
+                               0, NULL, NULL, NULL, NULL, 1);
+    CHECK_EQ_INT(PQresultStatus(r), PGRES_TUPLES_OK);
+    CHECK_EQ_INT(PQftype(r, 0), 23);
+    CHECK_EQ_INT(PQftype(r, 1), 20);
+    CHECK_EQ_INT(PQftype(r, 2), 701);
+    CHECK_EQ_INT(PQftype(r, 3), 16);
+    CHECK_EQ_INT(PQftype(r, 5), 17);
+    CHECK_EQ_INT(PQftype(r, 8), 2950);
+    CHECK_EQ_INT(PQfformat(r, 0), 1);
+    CHECK_EQ_INT(PQgetlength(r, 0, 0), 4);
+    CHECK_EQ_INT(be32(PQgetvalue(r, 0, 0)), 42);
+    CHECK_EQ_INT((int64_t)be64(PQgetvalue(r, 0, 1)), 9000000000LL);
+    uint64_t u = be64(PQgetvalue(r, 0, 2));
+    double d;
+    memcpy(&d, &u, 8);
+    CHECK(d == 1.5);
+    CHECK_EQ_INT(PQgetvalue(r, 0, 3)[0], 1);
+    CHECK(PQgetlength(r, 0, 4) == 2 && memcmp(PQgetvalue(r, 0, 4), "hi", 2) == 0);
+    CHECK(PQgetlength(r, 0, 5) == 2 && (unsigned char)PQgetvalue(r, 0, 5)[0] == 0xde);
+    CHECK_EQ_INT((int32_t)be32(PQgetvalue(r, 0, 6)), 1);                 /* days since 2000-01-01 */
+    CHECK_EQ_INT((int64_t)be64(PQgetvalue(r, 0, 7)), 1000000);           /* microseconds since 2000 */
+    CHECK(PQgetlength(r, 0, 8) == 16 && (unsigned char)PQgetvalue(r, 0, 8)[0] == 0xa0 &&
+          (unsigned char)PQgetvalue(r, 0, 8)[15] == 0x11);
+    CHECK_EQ_INT(PQgetlength(r, 0, 9), 2);
+    CHECK_EQ_INT(PQgetlength(r, 0, 10), 4);
+    PQclear(r);
+    PQfinish(c);
+    CHECK_EQ_INT(stop_server(), 0);
+}
+
+static void test_binary_params(void)
+{
+    CHECK_OK(start_server());
+    PGconn *c = connect_db();
+    CHECK(PQstatus(c) == CONNECTION_OK);
+    CHECK(exec_ok(c, "CREATE TABLE p(i int, b bigint, f double, ok boolean, t text, raw blob)"));
+    uint32_t i = htonl(7), bh = htonl(1), bl = htonl(2);
+    char b8[8], f8[8], ok = 1;
+    memcpy(b8, &bh, 4);
+    memcpy(b8 + 4, &bl, 4);
+    double f = -2.25;
+    uint64_t fu;
+    memcpy(&fu, &f, 8);
+    uint32_t fh = htonl((uint32_t)(fu >> 32)), fl = htonl((uint32_t)fu);
+    memcpy(f8, &fh, 4);
+    memcpy(f8 + 4, &fl, 4);
+    const char *vals[6] = {(char *)&i, b8, f8, &ok, "text", "\x01\x00\x02"};
+    int lens[6] = {4, 8, 8, 1, 4, 3}, fmts[6] = {1, 1, 1, 1, 1, 1};
+    Oid types[6] = {23, 20, 701, 16, 25, 17};
+    PGresult *r = PQexecParams(c, "INSERT INTO p VALUES ($1, $2, $3, $4, $5, $6)", 6, types, vals, lens, fmts, 0);
+    CHECK_EQ_INT(PQresultStatus(r), PGRES_COMMAND_OK);
+    CHECK(strcmp(PQcmdTuples(r), "1") == 0);
+    PQclear(r);
+    r = PQexec(c, "SELECT i, b, f, ok, t, raw FROM p");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        fprintf(stderr, "    %s", PQerrorMessage(c));
+    CHECK_EQ_INT(PQntuples(r), 1);
+    CHECK_EQ_INT(PQnfields(r), 6);
+    CHECK(strcmp(PQgetvalue(r, 0, 0), "7") == 0);
+    CHECK(strcmp(PQgetvalue(r, 0, 1), "4294967298") == 0);
+    CHECK(strcmp(PQgetvalue(r, 0, 2), "-2.25") == 0);
+    CHECK(strcmp(PQgetvalue(r, 0, 3), "t") == 0);
+    CHECK(strcmp(PQgetvalue(r, 0, 4), "text") == 0);
+    CHECK(strcmp(PQgetvalue(r, 0, 5), "\\x010002") == 0);
+    PQclear(r);
+    /* text parameters DuckDB cannot type on its own */
+    const char *tv[2] = {"5", "abc"};
+    r = PQexecParams(c, "SELECT $1 + 1 AS a, $2 || 'd' AS b", 2, NULL, tv, NULL, NULL, 0);
+    CHECK_EQ_INT(PQresultStatus(r), PGRES_TUPLES_OK);
+    CHECK_EQ_INT(PQnfields(r), 2);
+    CHECK(strcmp(PQgetvalue(r, 0, 0), "6") == 0);
+    CHECK(strcmp(PQgetvalue(r, 0, 1), "abcd") == 0);
+    PQclear(r);
+    PQfinish(c);
+    CHECK_EQ_INT(stop_server(), 0);
+}
+
+static void test_text_formats(void)
+{
+    CHECK_OK(start_server());
+    PGconn *c = connect_db();
+    PGresult *r = PQexec(c, "SELECT 'inf'::double, '-inf'::double, 'nan'::double, [1,2,NULL], ['a b', 'c'], "
+                            "false, '\\x0a\\xff'::blob, 0.1::double, 12.50::decimal(10,2), INTERVAL 1 YEAR + INTERVAL 2 DAY, "
+                            "TIMESTAMPTZ '2024-05-06 07:08:09.123+00', NULL::int");
+    CHECK_EQ_INT(PQresultStatus(r), PGRES_TUPLES_OK);
+    const char *want[] = {"Infinity", "-Infinity", "NaN", "{1,2,NULL}", "{\"a b\",c}", "f", "\\x0aff", "0.1",
+                          "12.50", "1 year 2 days", "2024-05-06 07:08:09.123+00"};
+    for (int i = 0; i < 11; i++) {
+        if (strcmp(PQgetvalue(r, 0, i), want[i]) != 0)
+            fprintf(stderr, "    column %d: %s != %s\n", i, PQgetvalue(r, 0, i), want[i]);
+        CHECK(strcmp(PQgetvalue(r, 0, i), want[i]) == 0);
+    }
+    CHECK(PQgetisnull(r, 0, 11));
+    CHECK_EQ_INT(PQftype(r, 3), 1007);
+    CHECK_EQ_INT(PQftype(r, 8), 1700);
+    PQclear(r);
+    PQfinish(c);
+    CHECK_EQ_INT(stop_server(), 0);
+}
+
+static void test_prepared(void)
+{
+    CHECK_OK(start_server());
+    PGconn *c = connect_db();
+    CHECK(exec_ok(c, "CREATE TABLE kv(k int primary key, v text)"));
+    PGresult *r = PQprepare(c, "ins", "INSERT INTO kv VALUES ($1, $2)", 0, NULL);
+    CHECK_EQ_INT(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    for (int i = 0; i < 20; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "%d", i);
+        const char *vals[2] = {k, "v"};
+        r = PQexecPrepared(c, "ins", 2, vals, NULL, NULL, 0);
+        CHECK_EQ_INT(PQresultStatus(r), PGRES_COMMAND_OK);
+        PQclear(r);
+    }
+    const char *dup[2] = {"3", "again"};
+    r = PQexecPrepared(c, "ins", 2, dup, NULL, NULL, 0);
+    CHECK_EQ_INT(PQresultStatus(r), PGRES_FATAL_ERROR);
+    CHECK(strcmp(PQresultErrorField(r, PG_DIAG_SQLSTATE), "23505") == 0);
+    PQclear(r);
+    r = PQprepare(c, "sel", "SELECT k, v FROM kv WHERE k >= $1 ORDER BY k", 0, NULL);
+    PQclear(r);
+    r = PQdescribePrepared(c, "sel");
+    CHECK_EQ_INT(PQnparams(r), 1);
+    CHECK_EQ_INT(PQparamtype(r, 0), 23);
+    CHECK_EQ_INT(PQnfields(r), 2);
+    CHECK(strcmp(PQfname(r, 1), "v") == 0);
+    PQclear(r);
+    const char *from[1] = {"15"};
+    r = PQexecPrepared(c, "sel", 1, from, NULL, NULL, 0);
+    CHECK_EQ_INT(PQntuples(r), 5);
+    PQclear(r);
+    r = PQprepare(c, "ins", "SELECT 1", 0, NULL);
+    CHECK(strcmp(PQresultErrorField(r, PG_DIAG_SQLSTATE), "42P05") == 0);
+    PQclear(r);
+    CHECK(strcmp(value_of(c, "SELECT count(*) FROM kv"), "20") == 0);
+    PQfinish(c);
+    CHECK_EQ_INT(stop_server(), 0);
+}
+
+static void test_pipeline(void)
+{
+    CHECK_OK(start_server());
+    PGconn *c = connect_db();
+    CHECK(exec_ok(c, "CREATE TABLE pl(a int)"));
+    CHECK(PQenterPipelineMode(c));
+    CHECK(PQsendQueryParams(c, "SELECT 1", 0, NULL, NULL, NULL, NULL, 0));
+    CHECK(PQsendQueryParams(c, "SELECT nosuch FROM pl", 0, NULL, NULL, NULL, NULL, 0));
+    CHECK(PQsendQueryParams(c, "INSERT INTO pl VALUES (1)", 0, NULL, NULL, NULL, NULL, 0));
+    CHECK(PQpipelineSync(c));
+    CHECK(PQsendQueryParams(c, "SELECT 2", 0, NULL, NULL, NULL, NULL, 0));
+    CHECK(PQpipelineSync(c));
+    ExecStatusType want[] = {PGRES_TUPLES_OK, PGRES_FATAL_ERROR, PGRES_PIPELINE_ABORTED, PGRES_PIPELINE_SYNC,
+                             PGRES_TUPLES_OK, PGRES_PIPELINE_SYNC};
+    for (int i = 0; i < 6; i++) {
+        PGresult *r = PQgetResult(c);
+        CHECK(r != NULL);
+        if (PQresultStatus(r) != want[i])
+            fprintf(stderr, "    result %d: %s\n", i, PQresStatus(PQresultStatus(r)));
+        CHECK_EQ_INT(PQresultStatus(r), want[i]);
+        if (i == 4)
+            CHECK(strcmp(PQgetvalue(r, 0, 0), "2") == 0);
+        PQclear(r);
+        if (want[i] != PGRES_PIPELINE_SYNC)
+            CHECK(PQgetResult(c) == NULL);
+    }
+    CHECK(PQexitPipelineMode(c));
+    CHECK(strcmp(value_of(c, "SELECT count(*) FROM pl"), "0") == 0); /* the aborted insert never ran */
+    PQfinish(c);
+    CHECK_EQ_INT(stop_server(), 0);
+}
+
+static void test_copy(void)
+{
+    CHECK_OK(start_server());
+    PGconn *c = connect_db();
+    CHECK(exec_ok(c, "CREATE TABLE cp(id int, name text, note text)"));
+    PGresult *r = PQexec(c, "COPY cp FROM STDIN");
+    CHECK_EQ_INT(PQresultStatus(r), PGRES_COPY_IN);
+    CHECK_EQ_INT(PQnfields(r), 3);
+    PQclear(r);
+    const char *data = "1\tone\t\\N\n2\ttw";
+    const char *rest = "o\ttab\\there\n3\tthree\tx\n";
+    CHECK_EQ_INT(PQputCopyData(c, data, (int)strlen(data)), 1);
+    CHECK_EQ_INT(PQputCopyData(c, rest, (int)strlen(rest)), 1);
+    CHECK_EQ_INT(PQputCopyEnd(c, NULL), 1);
+    r = PQgetResult(c);
+    CHECK_EQ_INT(PQresultStatus(r), PGRES_COMMAND_OK);
+    CHECK(strcmp(PQcmdStatus(r), "COPY 3") == 0);
+    PQclear(r);
+    CHECK(PQgetResult(c) == NULL);
+    CHECK(strcmp(value_of(c, "SELECT note FROM cp WHERE id = 2"), "tab\there") == 0);
+    CHECK(strcmp(value_of(c, "SELECT note IS NULL FROM cp WHERE id = 1"), "t") == 0);
+    /* CSV with a quoted newline, header, in a transaction (the Appender path) */
+    CHECK(exec_ok(c, "BEGIN"));
+    r = PQexec(c, "COPY cp (id, name) FROM STDIN WITH (FORMAT csv, HEADER true)");
+    CHECK_EQ_INT(PQresultStatus(r), PGRES_COPY_IN);
+    PQclear(r);
+    const char *csv = "id,name\n4,\"multi\nline\"\n5,\"say \"\"hi\"\"\"\n";
+    CHECK_EQ_INT(PQputCopyData(c, csv, (int)strlen(csv)), 1);
+    CHECK_EQ_INT(PQputCopyEnd(c, NULL), 1);
+    r = PQgetResult(c);
+    CHECK(strcmp(PQcmdStatus(r), "COPY 2") == 0);
+    PQclear(r);
+    CHECK(PQgetResult(c) == NULL);
+    CHECK(exec_ok(c, "COMMIT"));
+    CHECK(strcmp(value_of(c, "SELECT name FROM cp WHERE id = 5"), "say \"hi\"") == 0);
+    /* CopyFail: nothing of that COPY is kept */
+    r = PQexec(c, "COPY cp FROM STDIN");
+    PQclear(r);
+    PQputCopyData(c, "9\tnine\tx\n", 9);
+    PQputCopyEnd(c, "client gave up");
+    r = PQgetResult(c);
+    CHECK_EQ_INT(PQresultStatus(r), PGRES_FATAL_ERROR);
+    PQclear(r);
+    while ((r = PQgetResult(c)))
+        PQclear(r);
+    CHECK(strcmp(value_of(c, "SELECT count(*) FROM cp"), "5") == 0);
+    /* COPY TO STDOUT */
+    r = PQexec(c, "COPY (SELECT id, note FROM cp WHERE id <= 2 ORDER BY id) TO STDOUT");
+    CHECK_EQ_INT(PQresultStatus(r), PGRES_COPY_OUT);
+    PQclear(r);
+    char *buf, all[256] = "";
+    int n;
+    while ((n = PQgetCopyData(c, &buf, 0)) > 0) {
+        strncat(all, buf, (size_t)n);
+        PQfreemem(buf);
+    }
+    r = PQgetResult(c);
+    CHECK(strcmp(PQcmdStatus(r), "COPY 2") == 0);
+    PQclear(r);
+    CHECK(strcmp(all, "1\t\\N\n2\ttab\\there\n") == 0);
+    PQfinish(c);
+    CHECK_EQ_INT(stop_server(), 0);
+}
+
+static void *cancel_later(void *arg)
+{
+    usleep(300000);
+    PGcancel *cn = PQgetCancel(arg);
+    char err[256];
+    PQcancel(cn, err, sizeof err);
+    PQfreeCancel(cn);
+    return NULL;
+}
+
+static void test_cancel(void)
+{
+    CHECK_OK(start_server());
+    PGconn *c = connect_db();
+    pthread_t t;
+    pthread_create(&t, NULL, cancel_later, c);
+    PGresult *r = PQexec(c, "SELECT count(*) FROM range(100000000000) a");
+    pthread_join(t, NULL);
+    CHECK_EQ_INT(PQresultStatus(r), PGRES_FATAL_ERROR);
+    CHECK(strcmp(PQresultErrorField(r, PG_DIAG_SQLSTATE), "57014") == 0);
+    PQclear(r);
+    CHECK(strcmp(value_of(c, "SELECT 5"), "5") == 0);
+    PQfinish(c);
+    CHECK_EQ_INT(stop_server(), 0);
+}
+
+static void test_too_many_connections(void)
+{
+    const char *extra[] = {"--max-connections", "2", NULL};
+    CHECK_OK(start_server_args(extra));
+    PGconn *a = connect_db(), *b = connect_db(), *c = connect_db();
+    CHECK(PQstatus(a) == CONNECTION_OK && PQstatus(b) == CONNECTION_OK);
+    CHECK(PQstatus(c) == CONNECTION_BAD);
+    CHECK_STR_CONTAINS(PQerrorMessage(c), "too many clients");
+    PQfinish(c);
+    PQfinish(b);
+    usleep(200000);
+    c = connect_db(); /* room again */
+    CHECK(PQstatus(c) == CONNECTION_OK);
+    PQfinish(c);
+    PQfinish(a);
+    CHECK_EQ_INT(stop_server(), 0);
+}
+
+/* Adds a user with duckpond passwd; 0 on success. */
+static int add_user(const char *users, const char *name, const char *password, int read_only)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "echo '%s' | '%s' passwd --users '%s' %s %s >/dev/null", password, server_bin(),
+             users, read_only ? "--read-only" : "", name);
+    return system(cmd);
+}
+
+static void test_scram_and_read_only(void)
+{
+    const char *users = test_path("users");
+    CHECK_OK(add_user(users, "alice", "s3cret", 0));
+    CHECK_OK(add_user(users, "reader", "r3ad", 1));
+    FILE *f = fopen(users, "r");
+    char text[4096] = "";
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = 0;
+    fclose(f);
+    CHECK(strstr(text, "s3cret") == NULL); /* verifiers, never passwords */
+    const char *extra[] = {"--users", users, NULL};
+    CHECK_OK(start_server_args(extra));
+    PGconn *c = connect_as("alice", "wrong");
+    CHECK(PQstatus(c) == CONNECTION_BAD);
+    CHECK_STR_CONTAINS(PQerrorMessage(c), "password authentication failed");
+    PQfinish(c);
+    c = connect_as("nobody", "x");
+    CHECK(PQstatus(c) == CONNECTION_BAD);
+    PQfinish(c);
+    c = connect_as("alice", "s3cret");
+    CHECK(PQstatus(c) == CONNECTION_OK);
+    CHECK(exec_ok(c, "CREATE TABLE ro(a int)"));
+    CHECK(exec_ok(c, "INSERT INTO ro VALUES (1)"));
+    PQfinish(c);
+    c = connect_as("reader", "r3ad");
+    CHECK(PQstatus(c) == CONNECTION_OK);
+    CHECK(strcmp(value_of(c, "SELECT count(*) FROM ro"), "1") == 0);
+    PGresult *r = PQexec(c, "INSERT INTO ro VALUES (2)");
+    CHECK(strcmp(PQresultErrorField(r, PG_DIAG_SQLSTATE), "25006") == 0);
+    PQclear(r);
+    r = PQexec(c, "/* comment */ DELETE FROM ro");
+    CHECK(strcmp(PQresultErrorField(r, PG_DIAG_SQLSTATE), "25006") == 0);
+    PQclear(r);
+    PQfinish(c);
+    CHECK_EQ_INT(stop_server(), 0);
+}
+
+/* ------------------------------------------------------------ bad input */
+
+static int raw_connect(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)server_port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+}
+
+/* A raw session past startup (reads until ReadyForQuery). */
+static int raw_session(void)
+{
+    int fd = raw_connect();
+    char pkt[64] = {0};
+    const char params[] = "user\0raw\0database\0duckpond\0";
+    int len = 8 + (int)sizeof params;
+    uint32_t l = htonl((uint32_t)len), v = htonl(196608);
+    memcpy(pkt, &l, 4);
+    memcpy(pkt + 4, &v, 4);
+    memcpy(pkt + 8, params, sizeof params);
+    send(fd, pkt, (size_t)len, 0);
+    char buf[4096];
+    size_t got = 0;
+    while (got < sizeof buf) {
+        ssize_t n = recv(fd, buf + got, sizeof buf - got, 0);
+        if (n <= 0)
+            return -1;
+        got += (size_t)n;
+        if (got >= 6 && buf[got - 6] == 'Z')
+            return fd;
+    }
+    return -1;
+}
+
+/* Reads everything until the server closes; true if an ErrorResponse with code came. */
+static int read_until_close(int fd, const char *code)
+{
+    char buf[65536];
+    size_t got = 0;
+    ssize_t n;
+    while (got < sizeof buf - 1 && (n = recv(fd, buf + got, sizeof buf - 1 - got, 0)) > 0)
+        got += (size_t)n;
+    close(fd);
+    if (!code)
+        return 1;
+    for (size_t i = 0; i + 5 < got; i++)
+        if (buf[i] == 'C' && memcmp(buf + i + 1, code, 5) == 0)
+            return 1;
+    return 0;
+}
+
+static int others_still_work(PGconn *c)
+{
+    return strcmp(value_of(c, "SELECT count(*) FROM t"), "3") == 0;
+}
+
+static void test_bad_input(void)
+{
+    CHECK_OK(start_server());
+    PGconn *c = connect_db();
+    CHECK(exec_ok(c, "CREATE TABLE t(a int)"));
+    CHECK(exec_ok(c, "INSERT INTO t VALUES (1), (2), (3)"));
+    CHECK(exec_ok(c, "BEGIN"));
+    CHECK(exec_ok(c, "SELECT 1"));
+    /* garbage instead of a startup packet */
+    int fd = raw_connect();
+    send(fd, "GET / HTTP/1.1\r\n\r\n", 18, 0);
+    CHECK(read_until_close(fd, NULL));
+    /* a startup packet claiming 2 GiB */
+    fd = raw_connect();
+    send(fd, "\x80\x00\x00\x00\x00\x03\x00\x00", 8, 0);
+    CHECK(read_until_close(fd, "08P01"));
+    /* a message claiming 2 GiB after startup */
+    fd = raw_session();
+    CHECK(fd >= 0);
+    send(fd, "Q\x7f\xff\xff\xff", 5, 0);
+    CHECK(read_until_close(fd, "08P01"));
+    /* an unknown message type */
+    fd = raw_session();
+    send(fd, "z\x00\x00\x00\x04", 5, 0);
+    CHECK(read_until_close(fd, "08P01"));
+    /* a truncated message, then the client goes */
+    fd = raw_session();
+    send(fd, "Q\x00\x00\x00\x40SELE", 9, 0);
+    close(fd);
+    /* out of order: a password message in the ready phase; Bind of nothing */
+    fd = raw_session();
+    send(fd, "p\x00\x00\x00\x08" "abc\x00", 9, 0);
+    CHECK(read_until_close(fd, "08P01"));
+    /* a client that vanishes mid-COPY: its rows are not committed */
+    fd = raw_session();
+    const char copy[] = "Q\x00\x00\x00\x17" "COPY t FROM STDIN\x00";
+    send(fd, copy, sizeof copy - 1, 0);
+    usleep(100000);
+    send(fd, "d\x00\x00\x00\x06" "9\n", 7, 0);
+    close(fd);
+    /* a client that vanishes mid-result */
+    fd = raw_session();
+    const char big[] = "Q\x00\x00\x00\x2e"
+                       "SELECT * FROM range(3000000) a, range(3) b\x00";
+    send(fd, big, sizeof big - 1, 0);
+    char buf[100];
+    recv(fd, buf, sizeof buf, 0);
+    close(fd);
+    usleep(300000);
+    CHECK(exec_ok(c, "COMMIT"));
+    CHECK(others_still_work(c));
+    PGconn *d = connect_db();
+    CHECK(PQstatus(d) == CONNECTION_OK);
+    CHECK(strcmp(value_of(d, "SELECT count(*) FROM t"), "3") == 0);
+    PQfinish(d);
+    PQfinish(c);
+    CHECK_EQ_INT(stop_server(), 0);
+}
+
+TEST_MAIN(TEST_ENTRY(test_binary_results), TEST_ENTRY(test_binary_params), TEST_ENTRY(test_text_formats),
+          TEST_ENTRY(test_prepared), TEST_ENTRY(test_pipeline), TEST_ENTRY(test_copy), TEST_ENTRY(test_cancel),
+          TEST_ENTRY(test_too_many_connections), TEST_ENTRY(test_scram_and_read_only), TEST_ENTRY(test_bad_input))
