@@ -11,11 +11,13 @@
  *      its commit acknowledgement
  *   4. the batcher, one producer streaming writes of many rows in queued
  *      mode, with a final wait
+ *   5. as 3, but each producer waits for the journal acknowledgement (the
+ *      row is in the batcher's journal on disk; DuckDB commits behind)
  * Each case runs -r times; the table shows the median run by rows/s,
- * then the ratios 3/1 (same P) and 4/2.
+ * then the ratios 3/1 (same P), 4/2 and 5/3 (same P).
  *
  *   build/bench/ingest [-d seconds] [-r repetitions] [-b rows-per-stream-write]
- *                      [-c insert|appender|ack|stream [-p threads]]   (one case alone)
+ *                      [-c insert|appender|ack|stream|journal [-p threads]]   (one case alone)
  */
 #include <errno.h>
 #include <pthread.h>
@@ -39,6 +41,7 @@ static int opt_reps = 3;
 static int opt_stream_rows = 1000;
 static const char *opt_only; /* -c: run one case alone ("insert", "appender", "ack", "stream") */
 static int opt_p = 8;        /* -p: its P */
+static duckpond_ack ack_mode = DUCKPOND_ACK_COMMIT; /* what ack_worker waits for */
 static char dir[256];
 
 static const char *SCHEMA = "CREATE TABLE ticks(ts TIMESTAMP, symbol VARCHAR, qty BIGINT, price DOUBLE)";
@@ -184,7 +187,7 @@ static void *insert_worker(void *arg)
     return NULL;
 }
 
-/* Case 3: one row per write, waiting for the commit acknowledgement. */
+/* Cases 3 and 5: one row per write, waiting for the acknowledgement of ack_mode. */
 static void *ack_worker(void *arg)
 {
     struct worker *w = arg;
@@ -198,7 +201,7 @@ static void *ack_worker(void *arg)
         if (rc == DUCKPOND_OK)
             rc = duckpond_write_add_row(wr, row);
         if (rc == DUCKPOND_OK)
-            rc = duckpond_write_submit(wr, DUCKPOND_ACK_COMMIT);
+            rc = duckpond_write_submit(wr, ack_mode);
         sample(&w->lat, (now_s() - t0) * 1e3);
         if (rc == DUCKPOND_OK)
             w->rows++;
@@ -290,6 +293,28 @@ static void case_batcher_ack(int p, struct result *r)
     duckpond_close(db);
 }
 
+/* Case 5: as case 3 with journal acks; the rows are counted once all are applied. */
+static void case_batcher_journal(int p, struct result *r)
+{
+    duckpond_db *db = open_db("journal");
+    char jdir[300];
+    snprintf(jdir, sizeof jdir, "%s/journal-%d", dir, (int)getpid()); /* a journal belongs to one database */
+    duckpond_batcher_settings set = {.journal_dir = jdir};
+    duckpond_batcher *b;
+    if (duckpond_batcher_new(db, &set, &b) != DUCKPOND_OK)
+        exit(1);
+    ack_mode = DUCKPOND_ACK_JOURNAL;
+    run_threads(db, b, p, ack_worker, r);
+    duckpond_batcher_stats s;
+    duckpond_batcher_stats_get(b, &s);
+    duckpond_batcher_wait_applied(b, s.journal_appended_seq, -1);
+    duckpond_batcher_stats_get(b, &s);
+    r->rows_per_commit = s.commits ? (double)s.rows_committed / (double)s.commits : 0;
+    duckpond_batcher_free(b);
+    r->rows_in_db = count_rows(db);
+    duckpond_close(db);
+}
+
 /* The histogram bucket holding quantile q of the commit-ack latency, in ms. */
 static double hist_quantile(const duckpond_batcher_stats *s, double q)
 {
@@ -352,7 +377,7 @@ static void case_stream(struct result *r)
 
 /* ---------------------------------------------------------- harness */
 
-enum case_kind { C_INSERT, C_APPENDER, C_ACK, C_STREAM };
+enum case_kind { C_INSERT, C_APPENDER, C_ACK, C_STREAM, C_JOURNAL };
 
 /* Runs one case in a forked child; its peak RSS comes from wait4. */
 static struct result run_case(enum case_kind kind, int p)
@@ -371,6 +396,7 @@ static struct result run_case(enum case_kind kind, int p)
         case C_APPENDER: case_appender(&r); break;
         case C_ACK: case_batcher_ack(p, &r); break;
         case C_STREAM: case_stream(&r); break;
+        case C_JOURNAL: case_batcher_journal(p, &r); break;
         }
         if (write(fds[1], &r, sizeof r) != (ssize_t)sizeof r)
             _exit(1);
@@ -432,7 +458,7 @@ int main(int argc, char **argv)
         case 'p': opt_p = atoi(optarg); break;
         default:
             fprintf(stderr, "usage: %s [-d seconds] [-r repetitions] [-b rows-per-stream-write]\n"
-                            "       [-c insert|appender|ack|stream [-p threads]]\n", argv[0]);
+                            "       [-c insert|appender|ack|stream|journal [-p threads]]\n", argv[0]);
             return 2;
         }
     }
@@ -454,8 +480,8 @@ int main(int argc, char **argv)
     printf("%-44s %4s %12s %10s %10s %10s %10s\n", "case", "P", "rows/s", "p50 ms", "p99 ms", "peak MB",
            "rows/commit");
     if (opt_only) {
-        static const char *names[] = {"insert", "appender", "ack", "stream"};
-        for (int k = 0; k < 4; k++)
+        static const char *names[] = {"insert", "appender", "ack", "stream", "journal"};
+        for (int k = 0; k < 5; k++)
             if (!strcmp(opt_only, names[k])) {
                 struct result one = median_case((enum case_kind)k, opt_p);
                 print_row(names[k], opt_p, &one);
@@ -480,16 +506,25 @@ int main(int argc, char **argv)
     char name[64];
     snprintf(name, sizeof name, "4 batcher, stream %d rows/write, queued", opt_stream_rows);
     print_row(name, 1, &st);
+    struct result jr[3];
+    for (int i = 1; i < 3; i++) {
+        jr[i] = median_case(C_JOURNAL, ps[i]);
+        print_row("5 batcher, 1 row/submit, journal ack", ps[i], &jr[i]);
+    }
     printf("\n(case 4: latency is commit-ack from the batcher's histogram, bucket upper bounds;\n"
            " queue cap %d rows)\n\nratios\n", STREAM_QUEUE_ROWS);
     for (int i = 0; i < 3; i++)
         printf("  3/1 at P=%-3d %8.1fx   (target at P=64: >= 30x)\n", ps[i],
                ack[i].rows_per_s / ins[i].rows_per_s);
     printf("  4/2          %8.2f    (target: >= 0.50)\n", st.rows_per_s / app.rows_per_s);
+    for (int i = 1; i < 3; i++)
+        printf("  5/3 at P=%-3d %8.2fx   (journal/commit rows/s; p50 ack %.3f vs %.3f ms)\n", ps[i],
+               jr[i].rows_per_s / ack[i].rows_per_s, jr[i].p50_ms, ack[i].p50_ms);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", dir);
-    int all_ok = ins[0].ok && ins[1].ok && ins[2].ok && app.ok && ack[0].ok && ack[1].ok && ack[2].ok && st.ok;
+    int all_ok = ins[0].ok && ins[1].ok && ins[2].ok && app.ok && ack[0].ok && ack[1].ok && ack[2].ok && st.ok &&
+                 jr[1].ok && jr[2].ok;
     return all_ok ? 0 : 1;
 }

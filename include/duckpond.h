@@ -294,6 +294,10 @@ typedef enum duckpond_ack {
      * on a crash is every row not yet committed. duckpond_write_wait still
      * waits for the commit. */
     DUCKPOND_ACK_QUEUED = 1,
+    /* Acknowledge once the rows are in the batcher's journal on disk (see
+     * JOURNAL below): an acknowledged row survives a crash, and is applied
+     * to DuckDB in the background, exactly once. Needs a journal_dir. */
+    DUCKPOND_ACK_JOURNAL = 2,
 } duckpond_ack;
 
 typedef struct duckpond_batcher_settings {
@@ -303,11 +307,56 @@ typedef struct duckpond_batcher_settings {
     size_t queue_max_rows;    /* rows accepted but not committed, at most; 0 = 1000000 */
     size_t queue_max_bytes;   /* bytes likewise; 0 = 256 MiB */
     int overload_timeout_ms;  /* a producer waits this long for room; 0 = 5000, -1 = none */
+    /* The journal's directory (created if missing; copied), or NULL / "" for
+     * no journal, when a DUCKPOND_ACK_JOURNAL submit fails with
+     * DUCKPOND_MISUSE. One batcher at a time per directory. */
+    const char *journal_dir;
+    size_t journal_segment_bytes; /* start a new journal file past this; 0 = 64 MiB */
 } duckpond_batcher_settings;
+
+/*
+ * JOURNAL
+ *
+ * With a journal_dir, a DUCKPOND_ACK_JOURNAL submit checks and converts its
+ * rows as the writer would (an unknown table or column, or a value that
+ * cannot be converted, fails at submit as in the other modes), appends the
+ * good rows as one record to an append-only journal of checksummed records
+ * with increasing sequence numbers, waits until the record is on disk
+ * (group commit: one fdatasync covers every record appended meanwhile),
+ * and returns. The writer thread applies journaled writes to DuckDB in
+ * large groups behind the acknowledgements; the highest sequence number
+ * applied is stored in the table duckpond_journal_state (created in the
+ * database) by the same transaction as the rows it covers.
+ *
+ * duckpond_batcher_new replays, before it returns, every journal record
+ * above that number through the normal path, so each acknowledged write is
+ * applied exactly once across crashes. A torn or corrupt record is found
+ * by its checksum, never applied, and reported with any missing range of
+ * numbers in duckpond_batcher_journal_report. Journal files whose records
+ * are all applied are deleted after a CHECKPOINT. A journal belongs to one
+ * database: pointed at another, it applies its records there.
+ *
+ * What only DuckDB can see (PRIMARY KEY, NOT NULL, CHECK, a table altered
+ * after the submit) fails a journaled row after its acknowledgement: such
+ * rows are counted in journal_rows_failed_after_ack and the last one is
+ * described, with its sequence number, by duckpond_batcher_journal_errmsg.
+ * A journal that cannot be written (disk full, I/O error) fails the submit
+ * with DUCKPOND_IO and acknowledges nothing; after a failed fdatasync the
+ * journal refuses every later journaled write until it is reopened (the
+ * kernel may have dropped what it held). Other ack modes, and reads, go on.
+ *
+ * Read-your-writes: DuckDB shows a journaled row once the writer has
+ * committed it. duckpond_write_seq gives an acknowledged write's sequence
+ * number; a reader that must see its own writes first calls
+ * duckpond_batcher_wait_applied with the highest number it was given.
+ */
 
 /*
  * Starts a batcher (and its writer thread, on its own connection) on db,
  * with settings (NULL for the defaults). db must outlive the batcher.
+ * With a journal_dir, first opens the journal and applies what it holds
+ * beyond duckpond_journal_state (see JOURNAL); if that fails, returns the
+ * error, and *out is NULL. DUCKPOND_MISUSE for a read-only database.
  */
 int duckpond_batcher_new(duckpond_db *db, const duckpond_batcher_settings *settings,
                          duckpond_batcher **out);
@@ -364,7 +413,13 @@ int duckpond_write_add_row(duckpond_write *w, const duckpond_value *values);
 
 /*
  * Hands the rows to the batcher. With DUCKPOND_ACK_COMMIT, returns once
- * they are committed (or failed); with DUCKPOND_ACK_QUEUED, once accepted.
+ * they are committed (or failed); with DUCKPOND_ACK_QUEUED, once accepted;
+ * with DUCKPOND_ACK_JOURNAL, once the good rows are in the journal on disk
+ * (then w is done: duckpond_write_counts gives the rows journaled as
+ * committed and the rows refused as failed; duckpond_write_wait returns at
+ * once; w may be freed at once). A journaled submit that fails with
+ * DUCKPOND_IO acknowledged nothing, though its record may still be applied
+ * if it reached the disk.
  * When the queue is full, waits up to the overload timeout, then returns
  * DUCKPOND_OVERLOADED having written nothing. A write is submitted once.
  * Returns DUCKPOND_OK if every row was committed, else the class of the
@@ -391,6 +446,38 @@ const char *duckpond_write_errmsg(const duckpond_write *w);
 /* Frees a write; waits for its commit first if it was submitted. */
 void duckpond_write_free(duckpond_write *w);
 
+/*
+ * The journal sequence number of a write acknowledged with
+ * DUCKPOND_ACK_JOURNAL, or 0 (another mode, not yet acknowledged, failed).
+ * Sequence numbers of one batcher increase across restarts.
+ */
+uint64_t duckpond_write_seq(const duckpond_write *w);
+
+/*
+ * Waits until every journaled write with sequence number <= seq has been
+ * applied (committed in DuckDB, or failed after its acknowledgement), so
+ * that a read started afterwards sees them. timeout_ms: 0 = do not wait,
+ * -1 = forever. DUCKPOND_OK at once for seq 0 or without a journal;
+ * DUCKPOND_TIMEOUT; or the status that stops the writer from applying
+ * (DUCKPOND_INVALIDATED...). Any thread. The waits are counted and timed
+ * in duckpond_batcher_stats.
+ */
+int duckpond_batcher_wait_applied(duckpond_batcher *b, uint64_t seq, int timeout_ms);
+
+/*
+ * What opening the journal found and did (records, segments, replayed,
+ * torn tail cut, corrupt data skipped, missing ranges), or "" without a
+ * journal. Owned by b, valid until it is freed.
+ */
+const char *duckpond_batcher_journal_report(const duckpond_batcher *b);
+
+/*
+ * The last failure of a journaled row after its acknowledgement ("journal
+ * record 42: row 3: Constraint Error: ..."), or "". Copied into buf
+ * (NUL-terminated, cut to len). Any thread.
+ */
+void duckpond_batcher_journal_errmsg(duckpond_batcher *b, char *buf, size_t len);
+
 /* Ack latency histogram bucket upper bounds, in microseconds. */
 #define DUCKPOND_LATENCY_BUCKETS 16
 extern const uint64_t duckpond_latency_bounds_us[DUCKPOND_LATENCY_BUCKETS];
@@ -406,6 +493,22 @@ typedef struct duckpond_batcher_stats {
     /* commit-ack latency: counts per bucket (the last is +Inf), sum in us */
     uint64_t latency_count[DUCKPOND_LATENCY_BUCKETS + 1];
     uint64_t latency_sum_us;
+    /* The journal (all 0 without one). Sequence numbers: the highest
+     * appended, durable, and applied (committed in DuckDB, or failed). */
+    uint64_t journal_appended_seq, journal_synced_seq, journal_applied_seq;
+    uint64_t journal_syncs;              /* fdatasync calls */
+    uint64_t journal_writes_acked, journal_rows_acked;
+    uint64_t journal_rows_failed_after_ack;
+    uint64_t journal_replayed_writes;    /* applied from the journal at start */
+    uint64_t journal_segments;           /* journal files now */
+    uint64_t journal_errors;             /* journaled submits refused by an I/O error */
+    /* Apply lag: from a journaled write's append to its visibility to other
+     * sessions (the commit), per bucket of duckpond_latency_bounds_us. */
+    uint64_t apply_lag_count[DUCKPOND_LATENCY_BUCKETS + 1];
+    uint64_t apply_lag_sum_us;
+    /* duckpond_batcher_wait_applied: calls that had to wait, time spent
+     * waiting, calls that timed out. */
+    uint64_t applied_waits, applied_wait_sum_us, applied_wait_timeouts;
 } duckpond_batcher_stats;
 
 void duckpond_batcher_stats_get(duckpond_batcher *b, duckpond_batcher_stats *out);

@@ -40,6 +40,7 @@
  */
 #include <errno.h>
 #include <float.h>
+#include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -56,6 +57,7 @@
 #include "batcher.h"
 #include "dbint.h"
 #include "duckpond.h"
+#include "journal.h"
 
 const uint64_t duckpond_latency_bounds_us[DUCKPOND_LATENCY_BUCKETS] = {
     100,    250,    500,     1000,    2500,    5000,    10000,   25000,
@@ -111,6 +113,9 @@ struct duckpond_write {
     char *errmsg;
     uint8_t *bad;      /* writer scratch: rows that failed conversion */
     struct target *tgt;
+    uint64_t jseq;     /* its journal record's sequence number, once journaled; else 0 */
+    bool internal;     /* the batcher's own copy of a journaled write: the writer frees it */
+    size_t pending;    /* writer scratch: its rows in the attempt being committed */
 
     int state; /* enum wstate; W_DONE is stored (release) by the writer */
 };
@@ -151,6 +156,20 @@ struct meta_ent {
     int ncols;
     uint64_t gen;
     struct meta_ent *next;
+};
+
+/*
+ * The column types of one target, for checking journaled writes on the
+ * producer's thread before they are journaled. Under b->meta_lock; the
+ * DuckDB casts of cols are prepared on b->meta_conn.
+ */
+struct jcheck_ent {
+    char *key; /* target_key */
+    size_t keylen;
+    uint64_t gen;
+    int ncols;
+    struct tcol *cols;
+    struct jcheck_ent *next;
 };
 
 static void meta_free(struct meta_ent *m)
@@ -209,7 +228,30 @@ struct duckpond_batcher {
     duckdb_prepared_statement meta_stmt;
     struct meta_ent *meta;
     uint64_t meta_gen; /* bumped (atomically) by the writer when the schema may have changed */
+    struct jcheck_ent *jcheck; /* column types for checking journaled writes, under meta_lock */
+
+    /* The journal; NULL without one. */
+    struct journal *journal;
+    char *journal_report;       /* what opening it found and did */
+    uint64_t applied_seq;       /* under mu: every journaled write <= it is applied */
+    pthread_cond_t applied;     /* wait_applied waits here for applied_seq */
+    char *journal_failmsg;      /* under mu: the last row failed after its ack */
+    /* Writer thread only (and batcher_new, before the thread starts). */
+    uint64_t db_applied_seq;    /* as duckpond_journal_state holds it */
+    duckdb_prepared_statement seq_stmt; /* UPDATE duckpond_journal_state ... */
+    duckpond_write **jbatch;    /* journaled writes of the batch being processed, in order */
+    size_t njbatch, cap_jbatch;
+    uint64_t recycle_at;        /* recycle old segments once this seq is applied; 0 = none */
+    duckpond_write *replay_head, *replay_tail; /* records read at open, not yet applied */
+    size_t replay_writes, replay_rows;
 };
+
+/* Defined further down: the writes' and the journal's parts. */
+static void write_free_parts(duckpond_write *w);
+static void enqueue(duckpond_batcher *b, duckpond_write *w);
+static int submit_journal(duckpond_write *w);
+static int journal_start(duckpond_batcher *b);
+static void jcheck_free(struct jcheck_ent *e);
 
 /* ------------------------------------------------------------ helpers */
 
@@ -805,10 +847,9 @@ static int target_bind_columns(struct target *t, const duckpond_write *w, const 
 }
 
 /* Creates the Appender of t for the columns not in mask (DEFAULT ones). */
-static int target_make_appender(duckpond_batcher *b, struct target *t, uint64_t mask,
+static int target_make_appender(duckdb_connection c, struct target *t, uint64_t mask,
                                 duckdb_appender *out, char **msg)
 {
-    duckdb_connection c = duckpond_conn_duckdb(b->conn);
     *out = NULL;
     duckdb_appender a;
     if (duckdb_appender_create_ext(c, t->catalog, t->schema, t->table, &a) == DuckDBError)
@@ -873,7 +914,7 @@ static struct target *target_get(duckpond_batcher *b, const duckpond_write *w, i
     quote_ident(t->sql_name + strlen(t->sql_name), t->table);
     /* The full appender tells the column types and proves the names. */
     duckdb_appender a;
-    *rc = target_make_appender(b, t, 0, &a, msg);
+    *rc = target_make_appender(duckpond_conn_duckdb(b->conn), t, 0, &a, msg);
     if (*rc != DUCKPOND_OK)
         goto fail;
     t->chunkable = true;
@@ -955,16 +996,16 @@ static void write_fail_all(duckpond_write *w, int status, char *msg)
 }
 
 /*
- * Runs DuckDB's own CAST of a value to column c's type on the writer's
- * connection (outside any transaction). Returns DUCKPOND_OK, or the error
- * class with DuckDB's message in *msg.
+ * Runs DuckDB's own CAST of a value to column c's type on conn (the
+ * connection c->cast belongs to; outside any transaction). Returns
+ * DUCKPOND_OK, or the error class with DuckDB's message in *msg.
  */
-static int generic_check(duckpond_batcher *b, struct tcol *c, const struct bval *v, const char *text,
+static int generic_check(duckdb_connection conn, struct tcol *c, const struct bval *v, const char *text,
                          char **msg)
 {
     if (!c->cast) {
         char *sql = fmt_msg("SELECT CAST($1 AS %s)", c->type_name);
-        duckdb_state st = sql ? duckdb_prepare(duckpond_conn_duckdb(b->conn), sql, &c->cast) : DuckDBError;
+        duckdb_state st = sql ? duckdb_prepare(conn, sql, &c->cast) : DuckDBError;
         free(sql);
         if (st == DuckDBError) {
             *msg = fmt_msg("cannot convert to %s: %s", c->type_name,
@@ -989,13 +1030,16 @@ static int generic_check(duckpond_batcher *b, struct tcol *c, const struct bval 
     return rc;
 }
 
-/* Checks that every value of row r converts to its column. 0 or a status (+*msg). */
-static int check_row(duckpond_batcher *b, duckpond_write *w, size_t r, char **msg)
+/*
+ * Checks that every value of row r converts to its column of cols, with
+ * DuckDB's cast on conn where our own conversion cannot decide. 0 or a
+ * status (+*msg).
+ */
+static int check_row_cols(duckdb_connection conn, struct tcol *cols, duckpond_write *w, size_t r, char **msg)
 {
-    struct target *t = w->tgt;
     const struct bval *row = w->vals + r * (size_t)w->ncols;
     for (int i = 0; i < w->ncols; i++) {
-        struct tcol *c = &t->cols[i];
+        struct tcol *c = &cols[i];
         if (always_converts(c->type, row[i].kind))
             continue;
         struct cval cv;
@@ -1005,7 +1049,7 @@ static int check_row(duckpond_batcher *b, duckpond_write *w, size_t r, char **ms
         char shown[SHOW_MAX * 4 + 16], *why = NULL;
         int rc = DUCKPOND_CONVERSION;
         if (cr == CV_GENERIC)
-            rc = generic_check(b, c, &row[i], w->text, &why);
+            rc = generic_check(conn, c, &row[i], w->text, &why);
         else
             why = strdup("not valid UTF-8");
         if (rc == DUCKPOND_OK)
@@ -1017,6 +1061,12 @@ static int check_row(duckpond_batcher *b, duckpond_write *w, size_t r, char **ms
         return rc;
     }
     return DUCKPOND_OK;
+}
+
+/* Checks row r of w against its resolved target, on the writer's connection. */
+static int check_row(duckpond_batcher *b, duckpond_write *w, size_t r, char **msg)
+{
+    return check_row_cols(duckpond_conn_duckdb(b->conn), w->tgt->cols, w, r, msg);
 }
 
 /*
@@ -1149,7 +1199,7 @@ static struct tapp *target_app(duckpond_batcher *b, struct target *t, uint64_t m
         t->apps[t->napps++] = slot;
     }
     if (!slot->app && !mask_all(t, mask)) {
-        *rc = target_make_appender(b, t, mask, &slot->app, msg);
+        *rc = target_make_appender(duckpond_conn_duckdb(b->conn), t, mask, &slot->app, msg);
         if (*rc != DUCKPOND_OK)
             return NULL;
     }
@@ -1353,6 +1403,57 @@ static void discard_attempt(duckpond_batcher *b, bool in_tx)
     writer_tx(b, TX_ROLLBACK, NULL);
 }
 
+/* Good rows of a segment. */
+static size_t seg_rows(const struct seg *s)
+{
+    size_t n = 0;
+    for (size_t r = s->lo; r < s->hi; r++)
+        n += !s->w->bad[r];
+    return n;
+}
+
+/*
+ * The journal sequence number that a commit of segs[0..n) makes applied:
+ * the highest S such that every journaled write of the batch numbered up
+ * to S is finished (all its rows committed or failed) once these rows
+ * commit. 0 when the commit would not move duckpond_journal_state on.
+ * Writes are finished in order (the batch is in sequence order, and the
+ * bisection commits its left half first), so a crash between two commits
+ * replays exactly the writes not yet finished.
+ */
+static uint64_t seq_after(duckpond_batcher *b, const struct seg *segs, size_t n)
+{
+    if (!b->njbatch)
+        return 0;
+    for (size_t s = 0; s < n; s++)
+        segs[s].w->pending += seg_rows(&segs[s]);
+    uint64_t seq = 0;
+    for (size_t i = 0; i < b->njbatch; i++) {
+        const duckpond_write *w = b->jbatch[i];
+        if (w->committed + w->failed + w->pending < w->nrows)
+            break;
+        seq = w->jseq;
+    }
+    for (size_t s = 0; s < n; s++)
+        segs[s].w->pending = 0;
+    return seq > b->db_applied_seq ? seq : 0;
+}
+
+/* Stores seq in duckpond_journal_state, in the writer's open transaction. */
+static int store_applied_seq(duckpond_batcher *b, uint64_t seq, char **msg)
+{
+    duckdb_bind_uint64(b->seq_stmt, 1, seq);
+    duckdb_result res;
+    if (duckdb_execute_prepared(b->seq_stmt, &res) == DuckDBError) {
+        int rc = duckpond_classify(duckdb_result_error_type(&res), duckdb_result_error(&res));
+        *msg = fmt_msg("storing the applied journal sequence number: %s", duckdb_result_error(&res));
+        duckdb_destroy_result(&res);
+        return rc == DUCKPOND_OK ? DUCKPOND_ERROR : rc;
+    }
+    duckdb_destroy_result(&res);
+    return DUCKPOND_OK;
+}
+
 /* Rows below which one Appender never flushes by itself (DuckDB's is 204800). */
 #define AUTOCOMMIT_MAX_ROWS 100000
 
@@ -1382,10 +1483,12 @@ static int try_commit(duckpond_batcher *b, const struct seg *segs, size_t n, cha
 {
     b->nused = 0;
     b->last_slot = NULL;
-    bool in_tx = !single_flush(segs, n);
+    uint64_t seq = seq_after(b, segs, n);
+    bool in_tx = seq || !single_flush(segs, n);
     int rc = in_tx ? writer_tx(b, TX_BEGIN, msg) : DUCKPOND_OK;
     if (rc != DUCKPOND_OK)
         return rc;
+    int64_t t_app0 = dp_now_us();
     for (size_t s = 0; s < n; s++) {
         const duckpond_write *w = segs[s].w;
         if (w->tgt->chunkable && !w->has_default) {
@@ -1397,11 +1500,17 @@ static int try_commit(duckpond_batcher *b, const struct seg *segs, size_t n, cha
             if (!w->bad[r] && (rc = append_row(b, segs[s].w, r, msg)) != DUCKPOND_OK)
                 goto fail;
     }
+    extern int64_t prof_flush, prof_append;
+    int64_t tf = dp_now_us();
+    prof_append += tf - t_app0;
     for (int i = 0; i < b->nused; i++)
         if (b->used[i]->app && duckdb_appender_flush(b->used[i]->app) == DuckDBError) {
             rc = appender_fail(b->used[i]->app, msg);
             goto fail;
         }
+    prof_flush += dp_now_us() - tf;
+    if (seq && (rc = store_applied_seq(b, seq, msg)) != DUCKPOND_OK)
+        goto fail;
     rc = in_tx ? writer_tx(b, TX_COMMIT, msg) : DUCKPOND_OK;
     if (rc != DUCKPOND_OK) {
         in_tx = false; /* a failed COMMIT ends the transaction */
@@ -1411,21 +1520,14 @@ static int try_commit(duckpond_batcher *b, const struct seg *segs, size_t n, cha
         b->used[i]->used = false;
     b->nused = 0;
     b->batch_commits++;
+    if (seq)
+        b->db_applied_seq = seq;
     return DUCKPOND_OK;
 fail:
     discard_attempt(b, in_tx);
     if (rc != DUCKPOND_CONSTRAINT && rc != DUCKPOND_CONFLICT)
         b->drop_targets = true; /* the schema may have changed under us */
     return rc;
-}
-
-/* Good rows of a segment. */
-static size_t seg_rows(const struct seg *s)
-{
-    size_t n = 0;
-    for (size_t r = s->lo; r < s->hi; r++)
-        n += !s->w->bad[r];
-    return n;
 }
 
 /* Fails the good rows of a segment (the whole write, if atomic). msg is copied. */
@@ -1500,6 +1602,57 @@ static int fail_cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/*
+ * Lists the journaled writes of a batch in b->jbatch (in order, which is
+ * sequence order). False if memory ran out: the batch is then failed.
+ */
+static bool jbatch_fill(duckpond_batcher *b, duckpond_write *list, size_t n)
+{
+    b->njbatch = 0;
+    if (!b->journal)
+        return true;
+    if (n > b->cap_jbatch) {
+        duckpond_write **j = realloc(b->jbatch, n * sizeof *j);
+        if (!j)
+            return false;
+        b->jbatch = j;
+        b->cap_jbatch = n;
+    }
+    for (duckpond_write *w = list; w; w = w->next)
+        if (w->jseq)
+            b->jbatch[b->njbatch++] = w;
+    return true;
+}
+
+/*
+ * After a batch every journaled write in it is finished. If the last ones
+ * failed (so no commit carried their number), store the number alone, so
+ * that they are not replayed. A failure here only means they will be
+ * replayed, and fail again.
+ */
+static void jbatch_finish(duckpond_batcher *b)
+{
+    if (!b->njbatch)
+        return;
+    uint64_t last = b->jbatch[b->njbatch - 1]->jseq;
+    if (last > b->db_applied_seq && !b->fatal) {
+        char *msg = NULL;
+        int rc = writer_tx(b, TX_BEGIN, &msg);
+        if (rc == DUCKPOND_OK && (rc = store_applied_seq(b, last, &msg)) == DUCKPOND_OK &&
+            (rc = writer_tx(b, TX_COMMIT, &msg)) == DUCKPOND_OK)
+            b->db_applied_seq = last;
+        else if (rc != DUCKPOND_OK)
+            writer_tx(b, TX_ROLLBACK, NULL);
+        free(msg);
+    }
+    pthread_mutex_lock(&b->mu);
+    if (last > b->applied_seq)
+        b->applied_seq = last;
+    pthread_cond_broadcast(&b->applied);
+    pthread_mutex_unlock(&b->mu);
+    b->njbatch = 0;
+}
+
 /* The writer's work on one batch: check, commit, isolate failures. */
 static void process_batch(duckpond_batcher *b, duckpond_write *list)
 {
@@ -1507,6 +1660,12 @@ static void process_batch(duckpond_batcher *b, duckpond_write *list)
     for (duckpond_write *w = list; w; w = w->next)
         n++;
     struct seg *segs = calloc(n, sizeof *segs);
+    if (!jbatch_fill(b, list, n)) {
+        free(segs);
+        segs = NULL;
+    }
+    extern int64_t prof_prep;
+    int64_t tp = dp_now_us();
     for (duckpond_write *w = list; w; w = w->next) {
         if (b->fatal)
             write_fail_all(w, b->fatal, fmt_msg("%s", b->fatal_msg ? b->fatal_msg : "database failed"));
@@ -1515,9 +1674,11 @@ static void process_batch(duckpond_batcher *b, duckpond_write *list)
         else if (prepare_write(b, w))
             segs[nsegs++] = (struct seg){w, 0, w->nrows};
     }
+    prof_prep += dp_now_us() - tp;
     if (nsegs)
         commit_segs(b, segs, nsegs);
     free(segs);
+    jbatch_finish(b);
     for (duckpond_write *w = list; w; w = w->next) {
         free(w->bad);
         w->bad = NULL;
@@ -1533,23 +1694,95 @@ static void process_batch(duckpond_batcher *b, duckpond_write *list)
 
 /* ------------------------------------------------------ writer thread */
 
-/* Counts an acknowledged write into the stats (under b->mu). */
+/* Counts a latency into a histogram of duckpond_latency_bounds_us buckets. */
+static void histogram_add(uint64_t *count, uint64_t *sum_us, uint64_t lat)
+{
+    int k = 0;
+    while (k < DUCKPOND_LATENCY_BUCKETS && lat > duckpond_latency_bounds_us[k])
+        k++;
+    count[k]++;
+    *sum_us += lat;
+}
+
+/*
+ * Notes that rows of a journaled write failed after their acknowledgement
+ * (under b->mu): counted, and the last one kept with its sequence number.
+ */
+static void journal_failed_after_ack(duckpond_batcher *b, const duckpond_write *w)
+{
+    b->stats.journal_rows_failed_after_ack += w->failed;
+    dp_set_msg(&b->journal_failmsg, "journal record %" PRIu64 ": %s", w->jseq,
+               w->errmsg ? w->errmsg : duckpond_strerror(w->status));
+}
+
+/*
+ * Counts a processed write into the stats (under b->mu): an acknowledged
+ * one into the commit-ack latency, a journaled one into the apply lag.
+ */
 static void stats_ack(duckpond_batcher *b, const duckpond_write *w, int64_t now_us)
 {
     duckpond_batcher_stats *s = &b->stats;
-    s->writes_acked++;
     s->rows_committed += w->committed;
-    s->rows_failed += w->failed;
     if (w->nrows)
         s->bytes_committed += (uint64_t)((double)w->bytes * (double)w->committed / (double)w->nrows);
     s->queue_rows -= w->nrows;
     s->queue_bytes -= w->bytes;
     uint64_t lat = now_us > w->submit_us ? (uint64_t)(now_us - w->submit_us) : 0;
-    int k = 0;
-    while (k < DUCKPOND_LATENCY_BUCKETS && lat > duckpond_latency_bounds_us[k])
-        k++;
-    s->latency_count[k]++;
-    s->latency_sum_us += lat;
+    if (w->internal) {
+        histogram_add(s->apply_lag_count, &s->apply_lag_sum_us, lat);
+        if (w->failed)
+            journal_failed_after_ack(b, w);
+        return;
+    }
+    s->writes_acked++;
+    s->rows_failed += w->failed;
+    histogram_add(s->latency_count, &s->latency_sum_us, lat);
+}
+
+/*
+ * Takes the batcher's own journaled writes out of a processed batch and
+ * frees them (their producers were acknowledged long ago); returns the
+ * rest, the writes whose producers wait.
+ */
+static duckpond_write *free_internal(duckpond_write *batch)
+{
+    duckpond_write *keep = NULL, **tail = &keep;
+    for (duckpond_write *w = batch, *next; w; w = next) {
+        next = w->next;
+        if (w->internal) {
+            write_free_parts(w);
+            continue;
+        }
+        *tail = w;
+        tail = &w->next;
+    }
+    *tail = NULL;
+    return keep;
+}
+
+/*
+ * Deletes journal segments that hold only applied records, after a
+ * CHECKPOINT has written those records into the database file (they are
+ * durable in DuckDB's own WAL already; the CHECKPOINT keeps that short).
+ * Tried once every older segment is applied; a failed CHECKPOINT (other
+ * transactions running) is tried again after the next batch.
+ */
+static void maybe_recycle(duckpond_batcher *b, bool force)
+{
+    if (!b->journal)
+        return;
+    struct journal_stats js;
+    journal_stats_get(b->journal, &js);
+    if (js.segments <= 1)
+        return;
+    if (!b->recycle_at)
+        b->recycle_at = js.last_seq; /* the older segments end at or before it */
+    if (b->db_applied_seq < b->recycle_at && !force)
+        return;
+    if (writer_exec(b, "CHECKPOINT", NULL) != DUCKPOND_OK)
+        return;
+    journal_recycle(b->journal, b->db_applied_seq);
+    b->recycle_at = 0;
 }
 
 /* Takes the queued writes for one batch, up to the batch limits (under b->mu). */
@@ -1623,17 +1856,21 @@ static void linger(duckpond_batcher *b)
     b->want_writes = 1;
 }
 
+int64_t prof_wait, prof_linger, prof_proc, prof_ack, prof_flush, prof_append, prof_prep, prof_n;
 static void *writer_main(void *arg)
 {
     duckpond_batcher *b = arg;
     pthread_mutex_lock(&b->mu);
     for (;;) {
+        int64_t t0 = dp_now_us();
         while (!b->stopping && (b->held || !b->head)) {
             b->writer_idle = true;
             pthread_cond_wait(&b->work, &b->mu);
         }
+        int64_t t1 = dp_now_us();
         if (b->head && !b->stopping)
             linger(b);
+        prof_wait += t1 - t0; prof_linger += dp_now_us() - t1; prof_n++;
         b->writer_idle = false;
         if (b->held && !b->stopping)
             continue;
@@ -1657,10 +1894,14 @@ static void *writer_main(void *arg)
             stats_ack(b, w, now);
         pthread_cond_broadcast(&b->room);
         pthread_mutex_unlock(&b->mu);
-        ack_batch(b, batch);
+        prof_proc += now - start;
+        ack_batch(b, free_internal(batch));
+        prof_ack += dp_now_us() - now;
+        maybe_recycle(b, false);
         pthread_mutex_lock(&b->mu);
     }
     pthread_mutex_unlock(&b->mu);
+    if (getenv("DP_PROF")) fprintf(stderr, "groups %ld wait %ld linger %ld proc %ld ack %ld (us/group: %.0f %.0f %.0f %.0f) prep %.0f append %.0f flush %.0f\n", (long)prof_n, (long)prof_wait, (long)prof_linger, (long)prof_proc, (long)prof_ack, (double)prof_wait/prof_n, (double)prof_linger/prof_n, (double)prof_proc/prof_n, (double)prof_ack/prof_n, (double)prof_prep/prof_n, (double)prof_append/prof_n, (double)prof_flush/prof_n);
     return NULL;
 }
 
@@ -1706,6 +1947,13 @@ int duckpond_batcher_new(duckpond_db *db, const duckpond_batcher_settings *setti
     }
     b->db = db;
     b->want_writes = b->expect_writes = 1;
+    b->set.journal_dir = NULL;
+    if (settings && settings->journal_dir && *settings->journal_dir &&
+        !(b->set.journal_dir = strdup(settings->journal_dir))) {
+        free(b);
+        return DUCKPOND_NOMEM;
+    }
+    pthread_cond_init(&b->applied, NULL);
     pthread_mutex_init(&b->mu, NULL);
     pthread_rwlock_init(&b->meta_lock, NULL);
     pthread_mutex_init(&b->stop_mu, NULL);
@@ -1718,6 +1966,8 @@ int duckpond_batcher_new(duckpond_db *db, const duckpond_batcher_settings *setti
     for (int i = 0; i < 3 && rc == DUCKPOND_OK; i++)
         if (duckdb_prepare(duckpond_conn_duckdb(b->conn), TX_SQL[i], &b->tx_stmt[i]) == DuckDBError)
             rc = DUCKPOND_ERROR;
+    if (rc == DUCKPOND_OK && b->set.journal_dir && (rc = journal_start(b)) != DUCKPOND_OK)
+        dp_set_msg(&db->errmsg, "batcher journal: %s", b->journal_report ? b->journal_report : "out of memory");
     if (rc == DUCKPOND_OK && pthread_create(&b->thread, NULL, writer_main, b) != 0)
         rc = DUCKPOND_NOMEM;
     if (rc != DUCKPOND_OK) {
@@ -1743,6 +1993,7 @@ int duckpond_batcher_stop(duckpond_batcher *b)
     if (!b->joined) {
         pthread_join(b->thread, NULL);
         b->joined = true;
+        maybe_recycle(b, true); /* the writer's connection is free now */
     }
     pthread_mutex_unlock(&b->stop_mu);
     return DUCKPOND_OK;
@@ -1765,9 +2016,22 @@ void duckpond_batcher_free(duckpond_batcher *b)
         b->meta = m->next;
         meta_free(m);
     }
+    while (b->jcheck) {
+        struct jcheck_ent *e = b->jcheck;
+        b->jcheck = e->next;
+        jcheck_free(e);
+    }
     if (b->meta_stmt)
         duckdb_destroy_prepare(&b->meta_stmt);
     duckpond_disconnect(b->meta_conn);
+    if (b->seq_stmt)
+        duckdb_destroy_prepare(&b->seq_stmt);
+    journal_close(b->journal);
+    free(b->jbatch);
+    free(b->journal_report);
+    free(b->journal_failmsg);
+    free((char *)b->set.journal_dir);
+    pthread_cond_destroy(&b->applied);
     free(b->used);
     free(b->fatal_msg);
     pthread_mutex_destroy(&b->mu);
@@ -1776,6 +2040,12 @@ void duckpond_batcher_free(duckpond_batcher *b)
     pthread_cond_destroy(&b->work);
     pthread_cond_destroy(&b->room);
     free(b);
+}
+
+void batcher_journal_fail_syncs(duckpond_batcher *b)
+{
+    if (b->journal)
+        journal_test_fail_syncs(b->journal);
 }
 
 void batcher_hold(duckpond_batcher *b, int hold)
@@ -1796,7 +2066,16 @@ void duckpond_batcher_stats_get(duckpond_batcher *b, duckpond_batcher_stats *out
         return;
     pthread_mutex_lock(&b->mu);
     *out = b->stats;
+    out->journal_applied_seq = b->journal ? b->applied_seq : 0;
     pthread_mutex_unlock(&b->mu);
+    if (b->journal) {
+        struct journal_stats js;
+        journal_stats_get(b->journal, &js);
+        out->journal_appended_seq = js.last_seq;
+        out->journal_synced_seq = js.synced_seq;
+        out->journal_syncs = js.syncs;
+        out->journal_segments = js.segments;
+    }
 }
 
 /* -------------------------------------------------------------- writes */
@@ -1808,6 +2087,25 @@ static struct meta_ent *meta_find(duckpond_batcher *b, const char *table, uint64
     while (m && (m->gen != gen || strcmp(m->table, table) != 0))
         m = m->next;
     return m;
+}
+
+/* Makes the catalog connection and its statement on first need (write lock held). */
+static int meta_conn_ready(duckpond_batcher *b)
+{
+    if (b->meta_conn)
+        return DUCKPOND_OK;
+    int rc = duckpond_connect(b->db, &b->meta_conn);
+    if (rc != DUCKPOND_OK) {
+        b->meta_conn = NULL;
+        return rc;
+    }
+    if (duckdb_prepare(duckpond_conn_duckdb(b->meta_conn), COLS_SQL, &b->meta_stmt) == DuckDBError) {
+        duckdb_destroy_prepare(&b->meta_stmt);
+        duckpond_disconnect(b->meta_conn);
+        b->meta_conn = NULL;
+        return DUCKPOND_ERROR;
+    }
+    return DUCKPOND_OK;
 }
 
 /*
@@ -1826,14 +2124,7 @@ static struct meta_ent *meta_load(duckpond_batcher *b, const char *table, uint64
             p = &m->next;
         }
     }
-    *rc = DUCKPOND_OK;
-    if (!b->meta_conn && (*rc = duckpond_connect(b->db, &b->meta_conn)) == DUCKPOND_OK &&
-        duckdb_prepare(duckpond_conn_duckdb(b->meta_conn), COLS_SQL, &b->meta_stmt) == DuckDBError) {
-        duckdb_destroy_prepare(&b->meta_stmt);
-        duckpond_disconnect(b->meta_conn);
-        b->meta_conn = NULL;
-        *rc = DUCKPOND_ERROR;
-    }
+    *rc = meta_conn_ready(b);
     struct table_cols tc;
     if (*rc == DUCKPOND_OK && (*rc = lookup_table(b->meta_stmt, table, &tc, msg)) != DUCKPOND_OK)
         return NULL;
@@ -2087,11 +2378,13 @@ static int admit(duckpond_batcher *b, duckpond_write *w)
 
 int duckpond_write_submit(duckpond_write *w, duckpond_ack ack)
 {
-    if (!w || (ack != DUCKPOND_ACK_COMMIT && ack != DUCKPOND_ACK_QUEUED) ||
+    if (!w || (ack != DUCKPOND_ACK_COMMIT && ack != DUCKPOND_ACK_QUEUED && ack != DUCKPOND_ACK_JOURNAL) ||
         __atomic_load_n(&w->state, __ATOMIC_ACQUIRE) != W_BUILDING)
         return DUCKPOND_MISUSE;
     if (w->poison)
         return w->poison;
+    if (ack == DUCKPOND_ACK_JOURNAL)
+        return submit_journal(w);
     duckpond_batcher *b = w->b;
     pthread_mutex_lock(&b->mu);
     int rc = admit(b, w);
@@ -2101,22 +2394,7 @@ int duckpond_write_submit(duckpond_write *w, duckpond_ack ack)
     }
     free(w->errmsg);
     w->errmsg = NULL;
-    __atomic_store_n(&w->state, W_QUEUED, __ATOMIC_RELAXED); /* published by b->mu */
-    w->submit_us = dp_now_us();
-    w->next = NULL;
-    if (b->tail)
-        b->tail->next = w;
-    else
-        b->head = w;
-    b->tail = w;
-    b->stats.rows_accepted += w->nrows;
-    b->stats.bytes_accepted += w->bytes;
-    b->stats.queue_rows += w->nrows;
-    b->stats.queue_bytes += w->bytes;
-    b->queued_writes++;
-    b->queued_rows += w->nrows;
-    if (b->writer_idle && (b->queued_writes >= b->want_writes || b->queued_rows >= b->set.batch_max_rows))
-        pthread_cond_signal(&b->work);
+    enqueue(b, w);
     pthread_mutex_unlock(&b->mu);
     return ack == DUCKPOND_ACK_QUEUED ? DUCKPOND_OK : duckpond_write_wait(w);
 }
@@ -2186,4 +2464,682 @@ void duckpond_write_free(duckpond_write *w)
     if (__atomic_load_n(&w->state, __ATOMIC_ACQUIRE) != W_BUILDING)
         duckpond_write_wait(w); /* returns at once once done */
     write_free_parts(w);
+}
+
+/* --------------------------------------------------- journal records */
+
+/*
+ * A journaled write is one journal record, built by codec_encode and read
+ * back by batcher_decode. Version 1, little-endian throughout:
+ *
+ *   u8 version (1), u8 flags (bit 0: DUCKPOND_WRITE_ATOMIC), u16 zero
+ *   u32 ncols, u32 table length, the table's bytes,
+ *   ncols times: u32 column name length, the name's bytes
+ *   u64 nrows, then for each row, for each column: u8 kind and
+ *     BOOL: u8 (0/1); INT64, TIMESTAMP: i64; DOUBLE: IEEE-754 bits as u64;
+ *     TEXT: u32 length, the bytes; NULL, DEFAULT: nothing
+ *
+ * Only the rows not marked in skip (may be NULL) are written: rows refused
+ * at submit are never journaled. A new layout takes a new version; a
+ * reader refuses versions it does not know.
+ */
+#define CODEC_VERSION 1
+#define CODEC_MAX_NAME 65536
+
+struct cbuf {
+    unsigned char *p;
+    size_t len, cap;
+    bool failed; /* out of memory: checked once at the end */
+};
+
+static void cb_put(struct cbuf *c, const void *data, size_t n)
+{
+    if (c->failed)
+        return;
+    if (c->len + n > c->cap) {
+        size_t cap = c->cap ? c->cap : 256;
+        while (cap < c->len + n)
+            cap *= 2;
+        unsigned char *p = realloc(c->p, cap);
+        if (!p) {
+            c->failed = true;
+            return;
+        }
+        c->p = p;
+        c->cap = cap;
+    }
+    memcpy(c->p + c->len, data, n);
+    c->len += n;
+}
+
+/* Little-endian integers of n bytes. */
+static void cb_uint(struct cbuf *c, uint64_t v, int n)
+{
+    unsigned char b[8];
+    for (int i = 0; i < n; i++)
+        b[i] = (unsigned char)(v >> (8 * i));
+    cb_put(c, b, (size_t)n);
+}
+
+static void cb_str(struct cbuf *c, const char *s, size_t n)
+{
+    cb_uint(c, n, 4);
+    cb_put(c, s, n);
+}
+
+/* Encodes the rows of w not marked in skip; *out is malloc'd. */
+static int codec_encode(const duckpond_write *w, const uint8_t *skip, unsigned char **out, size_t *len)
+{
+    struct cbuf c = {0};
+    size_t nrows = 0;
+    for (size_t r = 0; r < w->nrows; r++)
+        nrows += !(skip && skip[r]);
+    cb_uint(&c, CODEC_VERSION, 1);
+    cb_uint(&c, w->flags & DUCKPOND_WRITE_ATOMIC ? 1 : 0, 1);
+    cb_uint(&c, 0, 2);
+    cb_uint(&c, (uint64_t)w->ncols, 4);
+    cb_str(&c, w->table, strlen(w->table));
+    for (int i = 0; i < w->ncols; i++)
+        cb_str(&c, w->cols[i], strlen(w->cols[i]));
+    cb_uint(&c, nrows, 8);
+    for (size_t r = 0; r < w->nrows; r++) {
+        if (skip && skip[r])
+            continue;
+        const struct bval *row = w->vals + r * (size_t)w->ncols;
+        for (int i = 0; i < w->ncols; i++) {
+            const struct bval *v = &row[i];
+            cb_uint(&c, v->kind, 1);
+            switch (v->kind) {
+            case DUCKPOND_VALUE_BOOL: cb_uint(&c, v->u.i64 != 0, 1); break;
+            case DUCKPOND_VALUE_INT64:
+            case DUCKPOND_VALUE_TIMESTAMP: cb_uint(&c, (uint64_t)v->u.i64, 8); break;
+            case DUCKPOND_VALUE_DOUBLE: {
+                uint64_t bits;
+                memcpy(&bits, &v->u.f64, 8);
+                cb_uint(&c, bits, 8);
+                break;
+            }
+            case DUCKPOND_VALUE_TEXT: cb_str(&c, w->text + v->u.off, v->len); break;
+            default: break;
+            }
+        }
+    }
+    if (c.failed) {
+        free(c.p);
+        return DUCKPOND_NOMEM;
+    }
+    *out = c.p;
+    *len = c.len;
+    return DUCKPOND_OK;
+}
+
+/* A reader over a record; any read past its end sets failed. */
+struct crd {
+    const unsigned char *p;
+    size_t len, off;
+    bool failed;
+};
+
+static uint64_t cr_uint(struct crd *c, int n)
+{
+    if (c->failed || c->len - c->off < (size_t)n) {
+        c->failed = true;
+        return 0;
+    }
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v |= (uint64_t)c->p[c->off + (size_t)i] << (8 * i);
+    c->off += (size_t)n;
+    return v;
+}
+
+/* A string of the record, or NULL; *n is its length. Points into the record. */
+static const char *cr_str(struct crd *c, size_t *n, size_t max)
+{
+    *n = (size_t)cr_uint(c, 4);
+    if (c->failed || *n > max || c->len - c->off < *n) {
+        c->failed = true;
+        return NULL;
+    }
+    const char *s = (const char *)c->p + c->off;
+    c->off += *n;
+    return s;
+}
+
+/* A malloc'd, NUL-terminated copy of a name of the record; NULL if bad. */
+static char *cr_name(struct crd *c)
+{
+    size_t n;
+    const char *s = cr_str(c, &n, CODEC_MAX_NAME);
+    if (!s || n == 0 || memchr(s, 0, n)) {
+        c->failed = true;
+        return NULL;
+    }
+    return strndup(s, n);
+}
+
+/* Reads one value into v; false when the record is malformed. */
+static bool cr_value(struct crd *c, duckpond_value *v)
+{
+    memset(v, 0, sizeof *v);
+    v->kind = (duckpond_value_kind)cr_uint(c, 1);
+    switch (v->kind) {
+    case DUCKPOND_VALUE_NULL:
+    case DUCKPOND_VALUE_DEFAULT: break;
+    case DUCKPOND_VALUE_BOOL: v->u.boolean = cr_uint(c, 1) != 0; break;
+    case DUCKPOND_VALUE_INT64: v->u.i64 = (int64_t)cr_uint(c, 8); break;
+    case DUCKPOND_VALUE_TIMESTAMP: v->u.timestamp_us = (int64_t)cr_uint(c, 8); break;
+    case DUCKPOND_VALUE_DOUBLE: {
+        uint64_t bits = cr_uint(c, 8);
+        memcpy(&v->u.f64, &bits, 8);
+        break;
+    }
+    case DUCKPOND_VALUE_TEXT: v->u.text.ptr = cr_str(c, &v->u.text.len, TEXT_MAX); break;
+    default: c->failed = true;
+    }
+    return !c->failed;
+}
+
+int batcher_encode(const duckpond_write *w, void **out, size_t *len)
+{
+    if (!w || !out || !len)
+        return DUCKPOND_MISUSE;
+    unsigned char *p;
+    int rc = codec_encode(w, NULL, &p, len);
+    *out = rc == DUCKPOND_OK ? p : NULL;
+    return rc;
+}
+
+int batcher_decode(duckpond_batcher *b, const void *payload, size_t len, duckpond_write **out, char **msg)
+{
+    struct crd c = {payload, len, 0, false};
+    *out = NULL;
+    *msg = NULL;
+    if (!b || (!payload && len))
+        return DUCKPOND_MISUSE;
+    unsigned version = (unsigned)cr_uint(&c, 1), flags = (unsigned)cr_uint(&c, 1);
+    cr_uint(&c, 2);
+    if (!c.failed && version != CODEC_VERSION) {
+        *msg = fmt_msg("journal record version %u is not known (this build reads version %d)", version,
+                       CODEC_VERSION);
+        return DUCKPOND_MISUSE;
+    }
+    uint64_t ncols = cr_uint(&c, 4);
+    duckpond_write *w = calloc(1, sizeof *w);
+    if (!w)
+        return DUCKPOND_NOMEM;
+    w->b = b;
+    w->flags = flags & DUCKPOND_WRITE_ATOMIC;
+    w->table = cr_name(&c);
+    if (!c.failed && ncols > (uint64_t)(len / 5)) /* each column takes at least 5 bytes */
+        c.failed = true;
+    if (!c.failed && ncols && !(w->cols = calloc((size_t)ncols, sizeof *w->cols)))
+        goto nomem;
+    for (uint64_t i = 0; !c.failed && i < ncols; i++, w->ncols++)
+        w->cols[i] = cr_name(&c);
+    uint64_t nrows = cr_uint(&c, 8);
+    duckpond_value *row = calloc(ncols ? (size_t)ncols : 1, sizeof *row);
+    if (!row)
+        goto nomem;
+    int rc = DUCKPOND_OK;
+    for (uint64_t r = 0; !c.failed && rc == DUCKPOND_OK && r < nrows; r++) {
+        for (uint64_t i = 0; i < ncols && cr_value(&c, &row[i]); i++)
+            ;
+        if (!c.failed)
+            rc = duckpond_write_add_row(w, row);
+    }
+    free(row);
+    if (!c.failed && c.off != len)
+        c.failed = true;
+    if (c.failed || rc != DUCKPOND_OK) {
+        *msg = c.failed ? fmt_msg("journal record is malformed (%zu bytes, stopped at byte %zu)", len, c.off)
+                        : fmt_msg("journal record cannot be rebuilt: %s", duckpond_strerror(rc));
+        write_free_parts(w);
+        return c.failed ? DUCKPOND_MISUSE : rc;
+    }
+    *out = w;
+    return DUCKPOND_OK;
+nomem:
+    write_free_parts(w);
+    return DUCKPOND_NOMEM;
+}
+
+/* ------------------------------------------- checking at journal submit */
+
+static void jcheck_free(struct jcheck_ent *e)
+{
+    for (int i = 0; i < e->ncols; i++) {
+        free(e->cols[i].name);
+        free(e->cols[i].type_name);
+        if (e->cols[i].cast)
+            duckdb_destroy_prepare(&e->cols[i].cast);
+    }
+    free(e->cols);
+    free(e->key);
+    free(e);
+}
+
+static struct jcheck_ent *jcheck_find(duckpond_batcher *b, const char *key, size_t keylen, uint64_t gen)
+{
+    struct jcheck_ent *e = b->jcheck;
+    while (e && (e->gen != gen || e->keylen != keylen || memcmp(e->key, key, keylen) != 0))
+        e = e->next;
+    return e;
+}
+
+/* The length of a target key, up to and including its final NUL. */
+static size_t key_len(const char *k)
+{
+    const char *p = k;
+    while (*p)
+        p += strlen(p) + 1;
+    return (size_t)(p - k) + 1;
+}
+
+/*
+ * Resolves w's table and columns and their types on the catalog
+ * connection (under the write lock), dropping entries of older schema
+ * generations. Returns the entry, or NULL with *rc and *msg.
+ */
+static struct jcheck_ent *jcheck_load(duckpond_batcher *b, const duckpond_write *w, char *key, size_t keylen,
+                                      uint64_t gen, int *rc, char **msg)
+{
+    for (struct jcheck_ent **p = &b->jcheck; *p;) {
+        struct jcheck_ent *e = *p;
+        if (e->gen != gen) {
+            *p = e->next;
+            jcheck_free(e);
+        } else {
+            p = &e->next;
+        }
+    }
+    if ((*rc = meta_conn_ready(b)) != DUCKPOND_OK)
+        return NULL;
+    struct table_cols tc;
+    if ((*rc = lookup_table(b->meta_stmt, w->table, &tc, msg)) != DUCKPOND_OK)
+        return NULL;
+    struct target *t = calloc(1, sizeof *t);
+    struct jcheck_ent *e = calloc(1, sizeof *e);
+    *rc = t && e ? DUCKPOND_OK : DUCKPOND_NOMEM;
+    duckdb_appender a = NULL;
+    if (*rc == DUCKPOND_OK) {
+        t->catalog = tc.catalog, t->schema = tc.schema, t->table = tc.table;
+        tc.catalog = tc.schema = tc.table = NULL;
+        *rc = target_bind_columns(t, w, &tc, msg);
+    }
+    table_cols_free(&tc);
+    if (*rc == DUCKPOND_OK) /* the appender tells the column types */
+        *rc = target_make_appender(duckpond_conn_duckdb(b->meta_conn), t, 0, &a, msg);
+    if (*rc != DUCKPOND_OK) {
+        if (t)
+            target_free(t);
+        free(e);
+        return NULL;
+    }
+    for (int i = 0; i < t->ncols; i++) {
+        duckdb_logical_type lt = duckdb_appender_column_type(a, (idx_t)i);
+        t->cols[i].type = duckdb_get_type_id(lt);
+        duckdb_destroy_logical_type(&lt);
+    }
+    duckdb_appender_destroy(&a); /* it holds no rows */
+    e->key = key, e->keylen = keylen, e->gen = gen, e->ncols = t->ncols, e->cols = t->cols;
+    t->cols = NULL, t->ncols = 0;
+    target_free(t);
+    e->next = b->jcheck;
+    b->jcheck = e;
+    return e;
+}
+
+/* Whether every value of w converts without DuckDB's help (read lock held). */
+static bool jcheck_fast(const struct jcheck_ent *e, const duckpond_write *w)
+{
+    for (size_t r = 0; r < w->nrows; r++) {
+        const struct bval *row = w->vals + r * (size_t)w->ncols;
+        for (int i = 0; i < w->ncols; i++) {
+            struct cval cv;
+            if (!always_converts(e->cols[i].type, row[i].kind) &&
+                convert(e->cols[i].type, &row[i], w->text, &cv) != CV_OK)
+                return false;
+        }
+    }
+    return true;
+}
+
+/* Forgets what an earlier, refused submit of w recorded. */
+static void write_reset_results(duckpond_write *w)
+{
+    for (size_t i = 0; i < w->nfails; i++)
+        free(w->fails[i].msg);
+    w->nfails = 0;
+    w->failed = w->committed = 0;
+    w->status = 0;
+    w->all_failed = false;
+    free(w->bad);
+    w->bad = NULL;
+}
+
+/*
+ * Checks a write before it is journaled, as the writer's prepare_write
+ * would: the table and columns must exist and every value must convert.
+ * The common case takes the read lock only; a value that needs DuckDB's
+ * cast, or a target not seen yet, takes the write lock. Bad rows are
+ * recorded in w (and marked in w->bad); an atomic write with one fails
+ * whole. Returns false when no row is left to journal.
+ */
+static bool journal_check(duckpond_batcher *b, duckpond_write *w)
+{
+    write_reset_results(w);
+    char *key = target_key(w), *msg = NULL;
+    if (!key) {
+        write_fail_all(w, DUCKPOND_NOMEM, NULL);
+        return false;
+    }
+    size_t klen = key_len(key);
+    uint64_t gen = __atomic_load_n(&b->meta_gen, __ATOMIC_ACQUIRE);
+    pthread_rwlock_rdlock(&b->meta_lock);
+    struct jcheck_ent *e = jcheck_find(b, key, klen, gen);
+    bool fast = e && jcheck_fast(e, w);
+    pthread_rwlock_unlock(&b->meta_lock);
+    if (fast) {
+        free(key);
+        return w->nrows > 0;
+    }
+    int rc = DUCKPOND_OK;
+    pthread_rwlock_wrlock(&b->meta_lock);
+    if ((e = jcheck_find(b, key, klen, gen)))
+        free(key);
+    else if (!(e = jcheck_load(b, w, key, klen, gen, &rc, &msg)))
+        free(key);
+    size_t nbad = 0;
+    if (e && w->nrows && !(w->bad = calloc(w->nrows, 1)))
+        rc = DUCKPOND_NOMEM;
+    for (size_t r = 0; e && rc == DUCKPOND_OK && r < w->nrows; r++) {
+        int rrc = check_row_cols(duckpond_conn_duckdb(b->meta_conn), e->cols, w, r, &msg);
+        if (rrc == DUCKPOND_OK)
+            continue;
+        if (w->flags & DUCKPOND_WRITE_ATOMIC) {
+            rc = rrc;
+            break;
+        }
+        w->bad[r] = 1;
+        nbad++;
+        write_fail_row(w, r, rrc, msg);
+        msg = NULL;
+    }
+    pthread_rwlock_unlock(&b->meta_lock);
+    if (rc != DUCKPOND_OK) {
+        write_fail_all(w, rc, msg);
+        return false;
+    }
+    return nbad < w->nrows;
+}
+
+/* ------------------------------------------------------ journal submit */
+
+/* Appends w to the queue and wakes the writer if it waits (under b->mu). */
+static void enqueue(duckpond_batcher *b, duckpond_write *w)
+{
+    __atomic_store_n(&w->state, W_QUEUED, __ATOMIC_RELAXED); /* published by b->mu */
+    w->submit_us = dp_now_us();
+    w->next = NULL;
+    if (b->tail)
+        b->tail->next = w;
+    else
+        b->head = w;
+    b->tail = w;
+    b->stats.rows_accepted += w->nrows;
+    b->stats.bytes_accepted += w->bytes;
+    b->stats.queue_rows += w->nrows;
+    b->stats.queue_bytes += w->bytes;
+    b->queued_writes++;
+    b->queued_rows += w->nrows;
+    if (b->writer_idle && (b->queued_writes >= b->want_writes || b->queued_rows >= b->set.batch_max_rows))
+        pthread_cond_signal(&b->work);
+}
+
+/* Marks a user's write done with its results (it was never queued). */
+static int write_finish(duckpond_write *w, int status)
+{
+    if (status && !w->status)
+        w->status = status;
+    __atomic_store_n(&w->state, W_DONE, __ATOMIC_RELEASE);
+    return w->status;
+}
+
+/*
+ * Journals record (w's good rows, as its copy iw) and queues iw for the
+ * writer, in one step under b->mu, so that the queue holds journaled
+ * writes in sequence order (the writer's applied number relies on it).
+ * On failure nothing was journaled and iw is not queued.
+ */
+static int journal_enqueue(duckpond_batcher *b, duckpond_write *w, duckpond_write *iw,
+                           const unsigned char *record, size_t len, uint64_t *seq)
+{
+    pthread_mutex_lock(&b->mu);
+    int rc = admit(b, iw);
+    if (rc != DUCKPOND_OK) {
+        dp_set_msg(&w->errmsg, "%s", iw->errmsg ? iw->errmsg : duckpond_strerror(rc));
+    } else if ((rc = journal_append(b->journal, record, len, &iw->jseq)) != DUCKPOND_OK) {
+        b->stats.journal_errors++;
+        dp_set_msg(&w->errmsg, "%s; the write was not journaled", journal_errmsg(b->journal));
+    } else {
+        iw->internal = true;
+        *seq = iw->jseq; /* iw is the writer's once queued and b->mu released */
+        enqueue(b, iw);
+    }
+    pthread_mutex_unlock(&b->mu);
+    return rc;
+}
+
+/*
+ * DUCKPOND_ACK_JOURNAL: checks w, journals its good rows as one record,
+ * queues the batcher's own copy for the writer, and returns once the
+ * record is on disk. See the JOURNAL part of duckpond.h.
+ */
+static int submit_journal(duckpond_write *w)
+{
+    duckpond_batcher *b = w->b;
+    if (!b->journal) {
+        dp_set_msg(&w->errmsg, "ack mode journal needs a batcher with a journal (journal_dir is not set)");
+        return DUCKPOND_MISUSE;
+    }
+    if (!journal_check(b, w))
+        return write_finish(w, 0);
+    size_t good = w->nrows - w->failed;
+    unsigned char *record = NULL;
+    size_t len = 0;
+    duckpond_write *iw = NULL;
+    char *msg = NULL;
+    uint64_t seq = 0;
+    int rc = codec_encode(w, w->bad, &record, &len);
+    if (rc == DUCKPOND_OK && len > JOURNAL_MAX_RECORD) {
+        dp_set_msg(&w->errmsg, "write of %zu bytes is larger than a journal record may be", len);
+        rc = DUCKPOND_OVERLOADED;
+    }
+    if (rc == DUCKPOND_OK && (rc = batcher_decode(b, record, len, &iw, &msg)) != DUCKPOND_OK)
+        dp_set_msg(&w->errmsg, "%s", msg ? msg : duckpond_strerror(rc));
+    free(msg);
+    if (rc == DUCKPOND_OK && (rc = journal_enqueue(b, w, iw, record, len, &seq)) != DUCKPOND_OK)
+        write_free_parts(iw);
+    free(record);
+    if (rc != DUCKPOND_OK)
+        return rc; /* nothing journaled: the write may be submitted again */
+    if (journal_sync(b->journal, seq) != DUCKPOND_OK) {
+        pthread_mutex_lock(&b->mu);
+        b->stats.journal_errors++;
+        pthread_mutex_unlock(&b->mu);
+        dp_set_msg(&w->errmsg, "%s; the write is not acknowledged", journal_errmsg(b->journal));
+        return write_finish(w, DUCKPOND_IO);
+    }
+    w->jseq = seq;
+    w->committed = good;
+    pthread_mutex_lock(&b->mu);
+    b->stats.journal_writes_acked++;
+    b->stats.journal_rows_acked += good;
+    b->stats.rows_failed += w->failed;
+    pthread_mutex_unlock(&b->mu);
+    return write_finish(w, 0);
+}
+
+uint64_t duckpond_write_seq(const duckpond_write *w)
+{
+    return write_done(w) ? w->jseq : 0;
+}
+
+int duckpond_batcher_wait_applied(duckpond_batcher *b, uint64_t seq, int timeout_ms)
+{
+    if (!b || timeout_ms < -1)
+        return DUCKPOND_MISUSE;
+    if (!seq || !b->journal)
+        return DUCKPOND_OK;
+    struct journal_stats js;
+    journal_stats_get(b->journal, &js);
+    if (seq > js.last_seq)
+        return DUCKPOND_MISUSE; /* never handed out: it would wait forever */
+    pthread_mutex_lock(&b->mu);
+    int rc = DUCKPOND_OK;
+    if (b->applied_seq < seq) {
+        int64_t start = dp_now_us();
+        struct timespec until = deadline_in(timeout_ms > 0 ? timeout_ms : 0);
+        b->stats.applied_waits++;
+        while (b->applied_seq < seq && !b->fatal && timeout_ms != 0)
+            if ((timeout_ms < 0 ? pthread_cond_wait(&b->applied, &b->mu)
+                                : pthread_cond_timedwait(&b->applied, &b->mu, &until)) == ETIMEDOUT)
+                break;
+        if (b->applied_seq < seq) {
+            rc = b->fatal ? b->fatal : DUCKPOND_TIMEOUT;
+            b->stats.applied_wait_timeouts += !b->fatal;
+        }
+        b->stats.applied_wait_sum_us += (uint64_t)(dp_now_us() - start);
+    }
+    pthread_mutex_unlock(&b->mu);
+    return rc;
+}
+
+const char *duckpond_batcher_journal_report(const duckpond_batcher *b)
+{
+    return b && b->journal_report ? b->journal_report : "";
+}
+
+void duckpond_batcher_journal_errmsg(duckpond_batcher *b, char *buf, size_t len)
+{
+    if (!buf || !len)
+        return;
+    buf[0] = '\0';
+    if (!b)
+        return;
+    pthread_mutex_lock(&b->mu);
+    if (b->journal_failmsg)
+        snprintf(buf, len, "%s", b->journal_failmsg);
+    pthread_mutex_unlock(&b->mu);
+}
+
+/* ------------------------------------------------- journal open + replay */
+
+#define REPLAY_MAX_WRITES 4096
+#define REPORT_BYTES 4096
+
+/* Applies the records read so far (batcher_new's thread, before the writer starts). */
+static void replay_flush(duckpond_batcher *b)
+{
+    duckpond_write *list = b->replay_head;
+    if (!list)
+        return;
+    b->replay_head = b->replay_tail = NULL;
+    b->replay_writes = b->replay_rows = 0;
+    b->batch_commits = 0;
+    process_batch(b, list);
+    pthread_mutex_lock(&b->mu);
+    b->stats.commits += b->batch_commits;
+    for (duckpond_write *w = list; w; w = w->next) {
+        b->stats.journal_replayed_writes++;
+        b->stats.rows_committed += w->committed;
+        if (w->failed)
+            journal_failed_after_ack(b, w);
+    }
+    pthread_mutex_unlock(&b->mu);
+    free_internal(list);
+}
+
+/* journal_open's replay callback: one record above the applied number. */
+static int replay_record(void *arg, uint64_t seq, const void *payload, size_t len)
+{
+    duckpond_batcher *b = arg;
+    duckpond_write *w;
+    char *msg = NULL;
+    int rc = batcher_decode(b, payload, len, &w, &msg);
+    if (rc == DUCKPOND_NOMEM)
+        return 1;
+    if (rc != DUCKPOND_OK) { /* whole and checksummed, yet unreadable: say so, go on */
+        size_t used = strlen(b->journal_report);
+        snprintf(b->journal_report + used, REPORT_BYTES - used, "record %" PRIu64 " skipped: %s; ", seq,
+                 msg ? msg : duckpond_strerror(rc));
+        pthread_mutex_lock(&b->mu);
+        dp_set_msg(&b->journal_failmsg, "journal record %" PRIu64 ": %s", seq, msg ? msg : "unreadable");
+        pthread_mutex_unlock(&b->mu);
+        free(msg);
+        return 0;
+    }
+    w->jseq = seq;
+    w->internal = true;
+    w->state = W_QUEUED;
+    w->submit_us = dp_now_us();
+    if (b->replay_tail)
+        b->replay_tail->next = w;
+    else
+        b->replay_head = w;
+    b->replay_tail = w;
+    b->replay_rows += w->nrows;
+    if (++b->replay_writes >= REPLAY_MAX_WRITES || b->replay_rows >= b->set.batch_max_rows)
+        replay_flush(b);
+    return b->fatal ? 1 : 0;
+}
+
+static const char STATE_SQL[] =
+    "CREATE TABLE IF NOT EXISTS duckpond_journal_state(applied_seq UBIGINT NOT NULL);"
+    "INSERT INTO duckpond_journal_state SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM duckpond_journal_state)";
+
+/*
+ * Opens the journal of b's settings: reads the applied number from the
+ * database (creating duckpond_journal_state), then opens the journal,
+ * applying every record above it. On failure the reason is in
+ * b->journal_report.
+ */
+static int journal_start(duckpond_batcher *b)
+{
+    if (!(b->journal_report = calloc(1, REPORT_BYTES)))
+        return DUCKPOND_NOMEM;
+    int64_t applied = 0;
+    duckdb_connection c = duckpond_conn_duckdb(b->conn);
+    int rc = duckpond_exec(b->conn, STATE_SQL);
+    if (rc == DUCKPOND_OK)
+        rc = duckpond_query_int64(b->conn, "SELECT max(applied_seq) FROM duckpond_journal_state", &applied);
+    if (rc == DUCKPOND_OK &&
+        duckdb_prepare(c, "UPDATE duckpond_journal_state SET applied_seq = $1", &b->seq_stmt) == DuckDBError)
+        rc = DUCKPOND_ERROR;
+    if (rc != DUCKPOND_OK) {
+        snprintf(b->journal_report, REPORT_BYTES, "cannot keep the journal state in the database: %s",
+                 duckpond_conn_errmsg(b->conn));
+        return rc == DUCKPOND_READONLY ? DUCKPOND_MISUSE : rc;
+    }
+    b->db_applied_seq = (uint64_t)applied;
+    struct journal_options opt = {.segment_bytes = b->set.journal_segment_bytes};
+    rc = journal_open(b->set.journal_dir, &opt, (uint64_t)applied, replay_record, b, &b->journal,
+                      b->journal_report, REPORT_BYTES);
+    if (rc == DUCKPOND_OK)
+        replay_flush(b);
+    else
+        while (b->replay_head) {
+            duckpond_write *w = b->replay_head;
+            b->replay_head = w->next;
+            write_free_parts(w);
+        }
+    if (rc == DUCKPOND_OK && b->fatal) {
+        size_t used = strlen(b->journal_report);
+        snprintf(b->journal_report + used, REPORT_BYTES - used, "; replay failed: %s",
+                 b->fatal_msg ? b->fatal_msg : duckpond_strerror(b->fatal));
+        rc = b->fatal;
+    }
+    b->applied_seq = b->db_applied_seq;
+    return rc;
 }

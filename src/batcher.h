@@ -14,4 +14,21 @@
  */
 void batcher_hold(duckpond_batcher *b, int hold);
 
+/* Makes every later fdatasync of b's journal fail (EIO), to test poisoning. */
+void batcher_journal_fail_syncs(duckpond_batcher *b);
+
+/*
+ * The journal record of a write (all its rows), as a journaled submit
+ * writes it; *out is malloc'd. For tests of the record format.
+ */
+int batcher_encode(const duckpond_write *w, void **out, size_t *len);
+
+/*
+ * Rebuilds a write from a journal record: a new, unsubmitted write of b
+ * that the caller frees with duckpond_write_free. A record that is
+ * malformed or of an unknown version gives DUCKPOND_MISUSE with *msg
+ * (malloc'd; the caller frees it) saying why.
+ */
+int batcher_decode(duckpond_batcher *b, const void *payload, size_t len, duckpond_write **out, char **msg);
+
 #endif

@@ -62,6 +62,7 @@ struct journal {
     uint64_t synced_seq;    /* highest durable */
     int syncing;            /* a leader is in fdatasync */
     int broken;             /* state on disk unknown: refuse appends */
+    int fail_syncs;         /* tests only: fdatasync reports EIO */
     struct segment *segs;
     size_t nsegs, capsegs;
     uint64_t syncs, bytes;
@@ -502,6 +503,8 @@ int journal_sync(struct journal *j, uint64_t seq)
         pthread_mutex_unlock(&j->lock);
         int r = j->opt.no_sync ? 0 : fdatasync(fd);
         int err = errno;
+        if (__atomic_load_n(&j->fail_syncs, __ATOMIC_RELAXED))
+            r = -1, err = EIO;
         pthread_mutex_lock(&j->lock);
         j->syncing = 0;
         j->syncs++;
@@ -565,4 +568,9 @@ void journal_close(struct journal *j)
     if (j->fd >= 0 && !j->opt.no_sync)
         fdatasync(j->fd);
     journal_free(j);
+}
+
+void journal_test_fail_syncs(struct journal *j)
+{
+    __atomic_store_n(&j->fail_syncs, 1, __ATOMIC_RELAXED);
 }

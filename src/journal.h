@@ -67,4 +67,7 @@ void journal_stats_get(struct journal *j, struct journal_stats *out);
 
 void journal_close(struct journal *j);
 
+/* Tests only: every later fdatasync of j reports EIO, as a failing disk would. */
+void journal_test_fail_syncs(struct journal *j);
+
 #endif

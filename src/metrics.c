@@ -255,6 +255,45 @@ static void emit_histogram(struct mbuf *b, const char *h, const char *help,
     mbuf_printf(b, "%s_sum %.6f\n%s_count %llu\n", h, sum_us / 1e6, h, (unsigned long long)cum);
 }
 
+/* The batcher's journal, when it has one. */
+static void emit_journal(struct mbuf *b, const duckpond_batcher_stats *s)
+{
+    if (!s->journal_appended_seq && !s->journal_segments && !s->journal_replayed_writes)
+        return;
+    emit_counter(b, "duckpond_journal_syncs_total", "Journal fdatasync calls.", s->journal_syncs);
+    emit_counter(b, "duckpond_journal_rows_acked_total", "Rows acknowledged once journaled.",
+                 s->journal_rows_acked);
+    emit_counter(b, "duckpond_journal_rows_failed_after_ack_total",
+                 "Journaled rows that failed when applied.", s->journal_rows_failed_after_ack);
+    emit_counter(b, "duckpond_journal_replayed_writes_total",
+                 "Writes applied from the journal at start.", s->journal_replayed_writes);
+    emit_counter(b, "duckpond_journal_errors_total", "Journaled submits refused by I/O errors.",
+                 s->journal_errors);
+    emit_gauge(b, "duckpond_journal_segments", "Journal files now.", s->journal_segments);
+    emit_gauge(b, "duckpond_journal_unapplied", "Journaled writes not yet applied.",
+               s->journal_appended_seq > s->journal_applied_seq
+                   ? s->journal_appended_seq - s->journal_applied_seq
+                   : 0);
+    emit_histogram(b, "duckpond_journal_apply_lag_seconds",
+                   "Time from a journaled write's append to its commit.", s->apply_lag_count,
+                   s->apply_lag_sum_us);
+    emit_gauge(b, "duckpond_journal_appended_seq", "Highest journal sequence number appended.",
+               s->journal_appended_seq);
+    emit_gauge(b, "duckpond_journal_synced_seq", "Highest journal sequence number on disk.",
+               s->journal_synced_seq);
+    emit_gauge(b, "duckpond_journal_applied_seq",
+               "Highest journal sequence number applied to the database.", s->journal_applied_seq);
+    emit_counter(b, "duckpond_journal_writes_acked_total", "Writes acknowledged once journaled.",
+                 s->journal_writes_acked);
+    emit_counter(b, "duckpond_journal_applied_waits_total",
+                 "Reads that waited for their journaled writes to be applied.", s->applied_waits);
+    mbuf_head(b, "duckpond_journal_applied_wait_seconds_total", "counter",
+              "Time reads spent waiting for their journaled writes to be applied.");
+    mbuf_printf(b, "duckpond_journal_applied_wait_seconds_total %.6f\n",
+                s->applied_wait_sum_us / 1e6);
+    emit_counter(b, "duckpond_journal_applied_wait_timeouts_total",
+                 "Reads that gave up waiting for their journaled writes.", s->applied_wait_timeouts);
+}
 
 /* The batcher's counters and its commit-ack latency histogram (seconds). */
 static void emit_batcher(struct mbuf *b, duckpond_batcher *batcher)
@@ -283,6 +322,7 @@ static void emit_batcher(struct mbuf *b, duckpond_batcher *batcher)
     emit_histogram(b, "duckpond_batcher_ack_latency_seconds",
                    "Time from a write's submit to its acknowledgement.", s.latency_count,
                    s.latency_sum_us);
+    emit_journal(b, &s);
 }
 
 /* DuckDB's memory in use, from its duckdb_memory() table function. */

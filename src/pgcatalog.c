@@ -197,6 +197,7 @@ static const char *const overlay_sql[] = {
     " 0 AS relfrozenxid, 0 AS relminmxid, CAST(NULL AS VARCHAR[]) AS relacl,"
     " CAST(NULL AS VARCHAR[]) AS reloptions, CAST(NULL AS VARCHAR) AS relpartbound"
     " FROM duckdb_tables() t WHERE database_name = current_database() AND NOT internal"
+    " AND NOT starts_with(table_name, 'duckpond_')" /* our own bookkeeping */
     " UNION ALL SELECT view_oid, view_name, schema_oid, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0,"
     " false, false, CASE WHEN temporary THEN 't' ELSE 'p' END, 'v', column_count, 0,"
     " false, false, false, false, false, true, 'n', false, 0, 0, 0, NULL, NULL, NULL"
@@ -336,7 +337,8 @@ static const char *const overlay_sql[] = {
     " " OVERLAY ".user_name() AS tableowner, CAST(NULL AS VARCHAR) AS tablespace,"
     " index_count > 0 OR has_primary_key AS hasindexes, false AS hasrules,"
     " false AS hastriggers, false AS rowsecurity FROM duckdb_tables()"
-    " WHERE database_name = current_database() AND NOT internal",
+    " WHERE database_name = current_database() AND NOT internal"
+    " AND NOT starts_with(table_name, 'duckpond_')",
     "CREATE OR REPLACE VIEW " OVERLAY ".pg_views AS SELECT "
     OVERLAY ".nsp_name(schema_name) AS schemaname, view_name AS viewname,"
     " " OVERLAY ".user_name() AS viewowner, sql AS definition FROM duckdb_views()"

@@ -2,8 +2,11 @@
  * test_batcher.c -- the ingest batcher against real DuckDB files, with
  * real threads and, for durability, a real SIGKILL.
  */
+#include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -842,6 +845,608 @@ static void test_misuse_and_free(void)
     fx_close(&f);
 }
 
+/* ---------------------------------------------------------- journal */
+
+/* A fixture whose batcher has a journal in the test's directory. */
+static int fx_open_journal(struct fixture *f, const char *schema, size_t segment_bytes)
+{
+    duckpond_batcher_settings set = {.journal_dir = test_path("journal"),
+                                     .journal_segment_bytes = segment_bytes};
+    return fx_open(f, schema, &set);
+}
+
+/* One journal-mode row into t(id, v); *seq gets its number. Returns the submit status. */
+static int put_journal(duckpond_batcher *b, int64_t id, int64_t val, uint64_t *seq)
+{
+    static const char *cols[] = {"id", "v"};
+    duckpond_write *w;
+    int rc = duckpond_write_new(b, "t", cols, 2, 0, &w);
+    if (rc)
+        return rc;
+    duckpond_value row[2] = {v_int(id), v_int(val)};
+    rc = duckpond_write_add_row(w, row);
+    if (!rc)
+        rc = duckpond_write_submit(w, DUCKPOND_ACK_JOURNAL);
+    if (seq)
+        *seq = duckpond_write_seq(w);
+    duckpond_write_free(w);
+    return rc;
+}
+
+/* The record format: encode, decode, encode gives the same bytes; bad records are refused. */
+static void test_journal_record_roundtrip(void)
+{
+    struct fixture f;
+    CHECK_OK(fx_open(&f, "CREATE TABLE r(i BIGINT, d DOUBLE, bo BOOLEAN, s VARCHAR, ts TIMESTAMP, x INTEGER DEFAULT 7)",
+                     NULL));
+    static const char *cols[] = {"i", "d", "bo", "s", "ts", "x"};
+    duckpond_write *w, *back;
+    CHECK_OK(duckpond_write_new(f.b, "main.r", cols, 6, DUCKPOND_WRITE_ATOMIC, &w));
+    duckpond_value z = {.kind = DUCKPOND_VALUE_TEXT};
+    z.u.text.ptr = "a\0b";
+    z.u.text.len = 3;
+    duckpond_value rows[3][6] = {
+        {v_int(INT64_MIN), v_dbl(-0.1), v_bool(1), v_text("héllo"), v_ts(-1), v_def()},
+        {v_null(), v_dbl(1e300), v_bool(0), v_text(""), v_ts(1700000000123456LL), v_int(-5)},
+        {v_text("42"), v_text("2.5"), v_text("t"), z, v_text("2024-01-02 03:04:05"), v_null()},
+    };
+    for (int r = 0; r < 3; r++)
+        CHECK_OK(duckpond_write_add_row(w, rows[r]));
+    void *rec, *rec2;
+    size_t len, len2;
+    char *msg = NULL;
+    CHECK_OK(batcher_encode(w, &rec, &len));
+    CHECK_OK(batcher_decode(f.b, rec, len, &back, &msg));
+    CHECK_OK(batcher_encode(back, &rec2, &len2));
+    CHECK_EQ_INT(len2, len);
+    CHECK(memcmp(rec, rec2, len) == 0);
+    free(rec2);
+    /* every cut of the record, and a byte too many, is refused without harm */
+    for (size_t cut = 0; cut < len; cut++) {
+        duckpond_write *x = NULL;
+        CHECK_EQ_INT(batcher_decode(f.b, rec, cut, &x, &msg), DUCKPOND_MISUSE);
+        CHECK(x == NULL && msg != NULL);
+        free(msg);
+    }
+    unsigned char *big = malloc(len + 1);
+    memcpy(big, rec, len);
+    big[len] = 0;
+    duckpond_write *x = NULL;
+    CHECK_EQ_INT(batcher_decode(f.b, big, len + 1, &x, &msg), DUCKPOND_MISUSE);
+    CHECK_STR_CONTAINS(msg, "malformed");
+    free(msg);
+    big[0] = 9; /* a version this build does not know */
+    CHECK_EQ_INT(batcher_decode(f.b, big, len, &x, &msg), DUCKPOND_MISUSE);
+    CHECK_STR_CONTAINS(msg, "version 9");
+    free(msg);
+    free(big);
+    free(rec);
+    /* the rebuilt write commits the same values */
+    CHECK_OK(duckpond_write_submit(back, DUCKPOND_ACK_COMMIT));
+    duckpond_write_free(back);
+    duckpond_write_free(w);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM r"), 3);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM r WHERE i = -9223372036854775808 AND d = -0.1 AND bo"
+                         " AND s = 'héllo' AND epoch_us(ts) = -1 AND x = 7"), 1);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM r WHERE i IS NULL AND d = 1e300 AND NOT bo AND s = ''"
+                         " AND epoch_us(ts) = 1700000000123456 AND x = -5"), 1);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM r WHERE i = 42 AND d = 2.5 AND bo AND s = 'a' || chr(0) || 'b'"
+                         " AND ts = TIMESTAMP '2024-01-02 03:04:05' AND x IS NULL"), 1);
+    fx_close(&f);
+}
+
+/* Journal acks: values arrive, refused rows are never journaled, read-your-writes. */
+static void test_journal_ack_checks_and_applies(void)
+{
+    struct fixture f;
+    CHECK_OK(fx_open_journal(&f, "CREATE TABLE t(id BIGINT PRIMARY KEY, v BIGINT)", 0));
+    uint64_t seq = 0, seq2 = 0;
+    CHECK_OK(put_journal(f.b, 1, 10, &seq));
+    CHECK(seq >= 1);
+    CHECK_OK(put_journal(f.b, 2, 20, &seq2));
+    CHECK_EQ_INT(seq2, seq + 1);
+    CHECK_OK(duckpond_batcher_wait_applied(f.b, seq2, 10000));
+    CHECK_EQ_INT(q64(&f, "SELECT sum(v) FROM t"), 30);
+    CHECK_EQ_INT(q64(&f, "SELECT applied_seq FROM duckpond_journal_state"), (int64_t)seq2);
+    /* a value that cannot be converted fails at submit, and only its row */
+    static const char *cols[] = {"id", "v"};
+    duckpond_write *w;
+    CHECK_OK(duckpond_write_new(f.b, "t", cols, 2, 0, &w));
+    duckpond_value good[2] = {v_int(3), v_int(30)}, bad[2] = {v_int(4), v_text("forty")};
+    CHECK_OK(duckpond_write_add_row(w, good));
+    CHECK_OK(duckpond_write_add_row(w, bad));
+    CHECK_EQ_INT(duckpond_write_submit(w, DUCKPOND_ACK_JOURNAL), DUCKPOND_CONVERSION);
+    size_t c, fl, row;
+    const char *m;
+    duckpond_write_counts(w, &c, &fl);
+    CHECK_EQ_INT(c, 1);
+    CHECK_EQ_INT(fl, 1);
+    CHECK_EQ_INT(duckpond_write_failure(w, 0, &row, &m), DUCKPOND_CONVERSION);
+    CHECK_EQ_INT(row, 1);
+    CHECK_STR_CONTAINS(m, "forty");
+    uint64_t s3 = duckpond_write_seq(w);
+    CHECK_EQ_INT(s3, seq2 + 1);
+    duckpond_write_free(w);
+    /* an atomic write with a bad row, and an unknown table, journal nothing */
+    CHECK_OK(duckpond_write_new(f.b, "t", cols, 2, DUCKPOND_WRITE_ATOMIC, &w));
+    CHECK_OK(duckpond_write_add_row(w, good));
+    CHECK_OK(duckpond_write_add_row(w, bad));
+    CHECK_EQ_INT(duckpond_write_submit(w, DUCKPOND_ACK_JOURNAL), DUCKPOND_CONVERSION);
+    CHECK_EQ_INT(duckpond_write_seq(w), 0);
+    duckpond_write_free(w);
+    CHECK_OK(duckpond_write_new(f.b, "nope", cols, 2, 0, &w));
+    CHECK_OK(duckpond_write_add_row(w, good));
+    CHECK_EQ_INT(duckpond_write_submit(w, DUCKPOND_ACK_JOURNAL), DUCKPOND_NOTFOUND);
+    CHECK_STR_CONTAINS(duckpond_write_errmsg(w), "nope");
+    duckpond_write_free(w);
+    duckpond_batcher_stats st;
+    duckpond_batcher_stats_get(f.b, &st);
+    CHECK_EQ_INT(st.journal_appended_seq, s3);
+    CHECK_EQ_INT(st.journal_writes_acked, 3);
+    CHECK_EQ_INT(st.journal_rows_acked, 3);
+    /* a duplicate key only DuckDB sees: acked, then failed after the ack, and said so */
+    uint64_t s4;
+    CHECK_OK(put_journal(f.b, 1, 99, &s4));
+    CHECK_OK(duckpond_batcher_wait_applied(f.b, s4, 10000));
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM t"), 3);
+    CHECK_EQ_INT(q64(&f, "SELECT sum(v) FROM t"), 60);
+    char why[512];
+    duckpond_batcher_journal_errmsg(f.b, why, sizeof why);
+    char want[64];
+    snprintf(want, sizeof want, "journal record %llu: ", (unsigned long long)s4);
+    CHECK_STR_CONTAINS(why, want);
+    CHECK_STR_CONTAINS(why, "uplicate key");
+    duckpond_batcher_stats_get(f.b, &st);
+    CHECK_EQ_INT(st.journal_rows_failed_after_ack, 1);
+    CHECK_EQ_INT(st.journal_applied_seq, s4);
+    uint64_t lagged = 0;
+    for (int i = 0; i <= DUCKPOND_LATENCY_BUCKETS; i++)
+        lagged += st.apply_lag_count[i];
+    CHECK_EQ_INT(lagged, 4); /* one per journaled write applied */
+    /* misuse: a number never handed out; a batcher without a journal */
+    CHECK_EQ_INT(duckpond_batcher_wait_applied(f.b, s4 + 1000, 0), DUCKPOND_MISUSE);
+    CHECK_OK(duckpond_batcher_wait_applied(f.b, 0, 0));
+    fx_close(&f);
+    CHECK_OK(fx_open(&f, NULL, NULL));
+    CHECK_OK(duckpond_write_new(f.b, "t", cols, 2, 0, &w));
+    duckpond_value five[2] = {v_int(5), v_int(50)};
+    CHECK_OK(duckpond_write_add_row(w, five));
+    CHECK_EQ_INT(duckpond_write_submit(w, DUCKPOND_ACK_JOURNAL), DUCKPOND_MISUSE);
+    CHECK_STR_CONTAINS(duckpond_write_errmsg(w), "journal_dir");
+    CHECK_OK(duckpond_write_submit(w, DUCKPOND_ACK_COMMIT)); /* not consumed by the refusal */
+    duckpond_write_free(w);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM t WHERE id = 5"), 1);
+    fx_close(&f);
+}
+
+/* A batcher with a journal on path, as a child process would start it. */
+static int open_journaled(const char *path, const char *jdir, size_t seg, duckpond_db **db, duckpond_batcher **b)
+{
+    duckpond_batcher_settings set = {.journal_dir = jdir, .journal_segment_bytes = seg};
+    *b = NULL;
+    if (duckpond_open(path, NULL, db) != DUCKPOND_OK)
+        return 1;
+    return duckpond_batcher_new(*db, &set, b);
+}
+
+static int make_table_t(const char *path)
+{
+    duckpond_db *db;
+    duckpond_conn *c;
+    if (duckpond_open(path, NULL, &db) || duckpond_connect(db, &c))
+        return 1;
+    int rc = duckpond_exec(c, "CREATE TABLE t(id BIGINT, v BIGINT)"); /* no key: duplicates would show */
+    duckpond_disconnect(c);
+    duckpond_close(db);
+    return rc;
+}
+
+struct jacker {
+    duckpond_batcher *b;
+    int64_t base;
+    int pipe_fd;
+    duckpond_ack ack;
+};
+
+/* Submits rows with unique ids forever; reports each acknowledged id on the pipe. */
+static void *jacker_main(void *arg)
+{
+    struct jacker *a = arg;
+    for (int64_t i = 0;; i++) {
+        int64_t id = a->base + i;
+        int rc = a->ack == DUCKPOND_ACK_JOURNAL ? put_journal(a->b, id, 0, NULL)
+                                                : put_one(a->b, "t", id, 0, a->ack, NULL);
+        if (rc == DUCKPOND_OK && write(a->pipe_fd, &id, sizeof id) != (ssize_t)sizeof id)
+            _exit(3);
+    }
+    return NULL;
+}
+
+/* The child of a kill round: replays, then writes from 4 journal + 1 commit producers until killed. */
+static void kill_round_child(const char *path, const char *jdir, int round, int fd)
+{
+    duckpond_db *db;
+    duckpond_batcher *b;
+    if (open_journaled(path, jdir, 64 << 10, &db, &b))
+        _exit(2);
+    struct jacker a[5];
+    pthread_t th[5];
+    for (int i = 0; i < 5; i++) {
+        a[i] = (struct jacker){b, ((int64_t)round << 40) | ((int64_t)i << 32), fd,
+                               i < 4 ? DUCKPOND_ACK_JOURNAL : DUCKPOND_ACK_COMMIT};
+        pthread_create(&th[i], NULL, jacker_main, &a[i]);
+    }
+    for (;;)
+        pause();
+}
+
+/* Every id in acked[0..n) is in t exactly once, and t has no duplicate. */
+static int check_acked(const char *path, const char *jdir, const int64_t *acked, size_t n, char *report,
+                       size_t len)
+{
+    duckpond_db *db;
+    duckpond_batcher *b;
+    duckpond_conn *c;
+    if (open_journaled(path, jdir, 64 << 10, &db, &b)) {
+        snprintf(report, len, "reopen failed: %s", duckpond_db_errmsg(db));
+        return 1;
+    }
+    snprintf(report, len, "%s", duckpond_batcher_journal_report(b));
+    duckpond_batcher_free(b);
+    if (duckpond_connect(db, &c) || duckpond_exec(c, "CREATE TEMP TABLE acked(id BIGINT)"))
+        return 2;
+    duckdb_appender app;
+    if (duckdb_appender_create(duckpond_conn_duckdb(c), NULL, "acked", &app) == DuckDBError)
+        return 3;
+    for (size_t i = 0; i < n; i++) {
+        duckdb_append_int64(app, acked[i]);
+        duckdb_appender_end_row(app);
+    }
+    duckdb_appender_destroy(&app);
+    int64_t missing = -1, total = -1, distinct = -1;
+    duckpond_query_int64(c, "SELECT count(*) FROM acked WHERE id NOT IN (SELECT id FROM t)", &missing);
+    duckpond_query_int64(c, "SELECT count(*) FROM t", &total);
+    duckpond_query_int64(c, "SELECT count(DISTINCT id) FROM t", &distinct);
+    duckpond_disconnect(c);
+    duckpond_close(db);
+    if (missing != 0 || total != distinct || total < (int64_t)n) {
+        fprintf(stderr, "    %lld acked rows missing; %lld rows, %lld distinct, %zu acked\n", (long long)missing,
+                (long long)total, (long long)distinct, n);
+        return 4;
+    }
+    return 0;
+}
+
+/*
+ * SIGKILL at a random moment of a multi-producer load, 24 times on one
+ * database: after each restart (which replays the journal) every
+ * acknowledged row is there exactly once.
+ */
+static void test_journal_sigkill_loop(void)
+{
+    const char *path = test_path("kill.duckdb"), *jdir = test_path("kill.journal");
+    CHECK_OK(make_table_t(path));
+    unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
+    printf("    seed %u\n", seed);
+    size_t n = 0, cap = 1 << 16;
+    int64_t *acked = malloc(cap * sizeof *acked);
+    char report[4096];
+    enum { ROUNDS = 24 };
+    for (int round = 1; round <= ROUNDS; round++) {
+        int fds[2];
+        CHECK_OK(pipe(fds));
+        fflush(NULL);
+        pid_t pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0) {
+            close(fds[0]);
+            kill_round_child(path, jdir, round, fds[1]);
+        }
+        close(fds[1]);
+        struct timespec d = {0, (50 + rand_r(&seed) % 451) * 1000000L};
+        nanosleep(&d, NULL);
+        kill(pid, SIGKILL);
+        int status;
+        waitpid(pid, &status, 0);
+        CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL); /* not an early exit */
+        size_t before = n;
+        for (;;) { /* every ack the child reported before it died */
+            if (n == cap)
+                acked = realloc(acked, (cap *= 2) * sizeof *acked);
+            if (read(fds[0], &acked[n], sizeof acked[n]) != (ssize_t)sizeof acked[n])
+                break;
+            n++;
+        }
+        close(fds[0]);
+        CHECK_EQ_INT(check_acked(path, jdir, acked, n, report, sizeof report), 0);
+        if (round == 1 || round == ROUNDS)
+            printf("    round %d: %zu acked (%zu in all); reopen: %s\n", round, n - before, n, report);
+    }
+    CHECK(n >= 1000);
+    free(acked);
+}
+
+/* Child: journals rows id = 1..n, one per record, with the writer held, then waits to be killed. */
+static void journal_only_child(const char *path, const char *jdir, int n, int fd)
+{
+    duckpond_db *db;
+    duckpond_batcher *b;
+    if (open_journaled(path, jdir, 300, &db, &b))
+        _exit(2);
+    batcher_hold(b, 1); /* nothing reaches DuckDB: only the journal has the rows */
+    for (int64_t id = 1; id <= n; id++) {
+        uint64_t seq;
+        if (put_journal(b, id, id, &seq) || seq != (uint64_t)id)
+            _exit(3);
+    }
+    char done = 1;
+    if (write(fd, &done, 1) != 1)
+        _exit(4);
+    for (;;)
+        pause();
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * A journal whose rows never reached DuckDB, then damaged: its last
+ * record torn, a byte flipped in another, a middle segment deleted. The
+ * restart applies every whole record exactly once, never a damaged one,
+ * and the report says what was cut, skipped and missing.
+ */
+static void test_journal_recovery_reports_damage(void)
+{
+    const char *path = test_path("rec.duckdb"), *jdir = test_path("rec.journal");
+    CHECK_OK(make_table_t(path));
+    enum { N = 60 };
+    int fds[2];
+    CHECK_OK(pipe(fds));
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        journal_only_child(path, jdir, N, fds[1]);
+    }
+    close(fds[1]);
+    char done = 0;
+    CHECK(read(fds[0], &done, 1) == 1);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    close(fds[0]);
+    /* the segments, in order */
+    char *names[64];
+    int nseg = 0;
+    DIR *d = opendir(jdir);
+    CHECK(d != NULL);
+    struct dirent *e;
+    while ((e = readdir(d)) && nseg < 64)
+        if (!strncmp(e->d_name, "seg-", 4))
+            names[nseg++] = strdup(e->d_name);
+    closedir(d);
+    qsort(names, (size_t)nseg, sizeof *names, cmp_name);
+    CHECK(nseg >= 5);
+    unsigned long long first[64];
+    for (int k = 0; k < nseg; k++)
+        CHECK(sscanf(names[k], "seg-%llx.log", &first[k]) == 1);
+    char file[700];
+    /* delete the second segment: its records are missing */
+    snprintf(file, sizeof file, "%s/%s", jdir, names[1]);
+    CHECK(unlink(file) == 0);
+    /* flip a payload byte of the first record of the third segment */
+    snprintf(file, sizeof file, "%s/%s", jdir, names[2]);
+    int fd = open(file, O_RDWR);
+    CHECK(fd >= 0);
+    char c;
+    CHECK(pread(fd, &c, 1, 24 + 10) == 1);
+    c ^= 0x40;
+    CHECK(pwrite(fd, &c, 1, 24 + 10) == 1);
+    close(fd);
+    /* tear the last record of the last segment */
+    snprintf(file, sizeof file, "%s/%s", jdir, names[nseg - 1]);
+    struct stat st;
+    CHECK(stat(file, &st) == 0);
+    CHECK(truncate(file, st.st_size - 3) == 0);
+    for (int k = 0; k < nseg; k++)
+        free(names[k]);
+
+    duckpond_db *db;
+    duckpond_batcher *b;
+    CHECK_OK(open_journaled(path, jdir, 300, &db, &b));
+    const char *report = duckpond_batcher_journal_report(b);
+    printf("    %s\n", report);
+    char want[128];
+    snprintf(want, sizeof want, "records %llu-%llu are missing", first[1], first[2] - 1);
+    CHECK_STR_CONTAINS(report, want);
+    snprintf(want, sizeof want, "corrupt data in seg-%016llx.log", first[2]); /* the flipped one */
+    CHECK_STR_CONTAINS(report, want);
+    CHECK_STR_CONTAINS(report, "torn tail");
+    duckpond_conn *conn;
+    CHECK_OK(duckpond_connect(db, &conn));
+    int64_t total = -1, distinct = -1, wrong = -1;
+    int64_t lost = (int64_t)(first[2] - first[1]) + 2; /* the deleted segment, the flipped and the torn record */
+    CHECK_OK(duckpond_query_int64(conn, "SELECT count(*) FROM t", &total));
+    CHECK_OK(duckpond_query_int64(conn, "SELECT count(DISTINCT id) FROM t", &distinct));
+    char sql[300];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM t WHERE v <> id OR id = %d OR id = %llu OR (id >= %llu AND id < %llu)", N,
+             first[2], first[1], first[2]);
+    CHECK_OK(duckpond_query_int64(conn, sql, &wrong));
+    CHECK_EQ_INT(total, N - lost);
+    CHECK_EQ_INT(distinct, total);
+    CHECK_EQ_INT(wrong, 0);
+    /* the numbers go on after the last whole record; a second restart replays nothing */
+    uint64_t seq;
+    CHECK_OK(put_journal(b, 1000, 1000, &seq));
+    CHECK_EQ_INT(seq, N);
+    duckpond_batcher_free(b);
+    CHECK_OK(duckpond_batcher_new(db, &(duckpond_batcher_settings){.journal_dir = jdir}, &b));
+    CHECK_STR_CONTAINS(duckpond_batcher_journal_report(b), " 0 replayed");
+    CHECK_OK(duckpond_query_int64(conn, "SELECT count(*) FROM t", &total));
+    CHECK_EQ_INT(total, N - lost + 1);
+    duckpond_disconnect(conn);
+    duckpond_batcher_free(b);
+    duckpond_close(db);
+}
+
+/*
+ * A journal that cannot be written (file size limit, as a full disk):
+ * journal acks fail with a clear error and nothing is acknowledged that is
+ * not on disk; reads go on; once there is room again, writes go on.
+ */
+static void test_journal_disk_full(void)
+{
+    struct fixture f;
+    CHECK_OK(fx_open_journal(&f, "CREATE TABLE t(id BIGINT, v BIGINT)", 0));
+    uint64_t seq = 0;
+    for (int i = 1; i <= 10; i++)
+        CHECK_OK(put_journal(f.b, i, 1, &seq));
+    CHECK_OK(duckpond_batcher_wait_applied(f.b, seq, 10000));
+    batcher_hold(f.b, 1); /* DuckDB writes nothing while the limit is on */
+    struct stat st;
+    char seg[600];
+    snprintf(seg, sizeof seg, "%s/seg-%016x.log", test_path("journal"), 1);
+    CHECK(stat(seg, &st) == 0);
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit none, lim;
+    CHECK(getrlimit(RLIMIT_FSIZE, &none) == 0);
+    lim = (struct rlimit){(rlim_t)st.st_size + 10, none.rlim_max};
+    CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+    static const char *cols[] = {"id", "v"};
+    duckpond_write *w;
+    CHECK_OK(duckpond_write_new(f.b, "t", cols, 2, 0, &w));
+    duckpond_value row[2] = {v_int(100), v_int(1)};
+    CHECK_OK(duckpond_write_add_row(w, row));
+    CHECK_EQ_INT(duckpond_write_submit(w, DUCKPOND_ACK_JOURNAL), DUCKPOND_IO);
+    CHECK_STR_CONTAINS(duckpond_write_errmsg(w), "cannot write the journal");
+    CHECK_EQ_INT(duckpond_write_seq(w), 0);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM t"), 10); /* reads are served */
+    CHECK(setrlimit(RLIMIT_FSIZE, &none) == 0);
+    CHECK_OK(duckpond_write_submit(w, DUCKPOND_ACK_JOURNAL)); /* refused, so it may be retried */
+    seq = duckpond_write_seq(w);
+    CHECK_EQ_INT(seq, 11); /* the refused try took no number */
+    duckpond_write_free(w);
+    batcher_hold(f.b, 0);
+    CHECK_OK(duckpond_batcher_wait_applied(f.b, seq, 10000));
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM t"), 11);
+    duckpond_batcher_stats s;
+    duckpond_batcher_stats_get(f.b, &s);
+    CHECK_EQ_INT(s.journal_errors, 1);
+    CHECK_EQ_INT(s.journal_writes_acked, 11);
+    fx_close(&f);
+}
+
+struct reader {
+    duckpond_batcher *b;
+    duckpond_db *db;
+    int id, n, misses, errors;
+};
+
+/* Writes a row in journal mode, waits for it, then reads it on its own connection. */
+static void *ryw_main(void *arg)
+{
+    struct reader *r = arg;
+    duckpond_conn *c;
+    if (duckpond_connect(r->db, &c)) {
+        r->errors++;
+        return NULL;
+    }
+    for (int i = 0; i < r->n; i++) {
+        int64_t id = (int64_t)r->id * 100000 + i, found = -1;
+        uint64_t seq;
+        if (put_journal(r->b, id, r->id, &seq) || duckpond_batcher_wait_applied(r->b, seq, 30000)) {
+            r->errors++;
+            continue;
+        }
+        char sql[100];
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM t WHERE id = %lld", (long long)id);
+        if (duckpond_query_int64(c, sql, &found) || found != 1)
+            r->misses++;
+    }
+    duckpond_disconnect(c);
+    return NULL;
+}
+
+/* Read-your-writes holds for journal writers while others load the batcher. */
+static void test_journal_read_your_writes_under_load(void)
+{
+    struct fixture f;
+    CHECK_OK(fx_open_journal(&f, "CREATE TABLE t(id BIGINT, v BIGINT)", 0));
+    enum { NR = 4, NL = 4 };
+    struct reader r[NR];
+    struct producer p[NL];
+    pthread_t th[NR + NL];
+    for (int i = 0; i < NL; i++) {
+        p[i] = (struct producer){f.b, 100 + i, 50, 20, i % 2 ? DUCKPOND_ACK_QUEUED : DUCKPOND_ACK_COMMIT, 0};
+        CHECK_OK(pthread_create(&th[NR + i], NULL, producer_main, &p[i]));
+    }
+    for (int i = 0; i < NR; i++) {
+        r[i] = (struct reader){f.b, f.db, i + 1, 150, 0, 0};
+        CHECK_OK(pthread_create(&th[i], NULL, ryw_main, &r[i]));
+    }
+    for (int i = 0; i < NR + NL; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < NR; i++) {
+        CHECK_EQ_INT(r[i].errors, 0);
+        CHECK_EQ_INT(r[i].misses, 0);
+    }
+    for (int i = 0; i < NL; i++)
+        CHECK_EQ_INT(p[i].failures, 0);
+    duckpond_batcher_stats s;
+    duckpond_batcher_stats_get(f.b, &s);
+    CHECK_EQ_INT(s.journal_writes_acked, NR * 150);
+    CHECK(s.journal_applied_seq == s.journal_appended_seq);
+    printf("    %llu of %d reads waited, %.3f ms on average; apply lag %.3f ms on average\n",
+           (unsigned long long)s.applied_waits, NR * 150,
+           s.applied_waits ? (double)s.applied_wait_sum_us / (double)s.applied_waits / 1e3 : 0.0,
+           (double)s.apply_lag_sum_us / (double)(NR * 150) / 1e3);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM t"), NR * 150 + NL * 50 * 20);
+    fx_close(&f);
+}
+
+/*
+ * A failed fdatasync poisons the journal: that write and every later
+ * journaled one fail with an I/O error (nothing more is acknowledged),
+ * while commit acks and reads go on. A restart clears it.
+ */
+static void test_journal_fsync_failure_poisons(void)
+{
+    struct fixture f;
+    CHECK_OK(fx_open_journal(&f, "CREATE TABLE t(id BIGINT, v BIGINT)", 0));
+    uint64_t seq;
+    CHECK_OK(put_journal(f.b, 1, 1, &seq));
+    batcher_journal_fail_syncs(f.b);
+    static const char *cols[] = {"id", "v"};
+    duckpond_write *w;
+    CHECK_OK(duckpond_write_new(f.b, "t", cols, 2, 0, &w));
+    duckpond_value row[2] = {v_int(2), v_int(1)};
+    CHECK_OK(duckpond_write_add_row(w, row));
+    CHECK_EQ_INT(duckpond_write_submit(w, DUCKPOND_ACK_JOURNAL), DUCKPOND_IO);
+    CHECK_STR_CONTAINS(duckpond_write_errmsg(w), "fdatasync failed");
+    CHECK_STR_CONTAINS(duckpond_write_errmsg(w), "not acknowledged");
+    CHECK_EQ_INT(duckpond_write_seq(w), 0);
+    CHECK_EQ_INT(duckpond_write_submit(w, DUCKPOND_ACK_JOURNAL), DUCKPOND_MISUSE); /* it may have reached the disk */
+    duckpond_write_free(w);
+    CHECK_EQ_INT(put_journal(f.b, 3, 1, NULL), DUCKPOND_IO); /* poisoned: refused at once */
+    CHECK_OK(put_one(f.b, "t", 4, 1, DUCKPOND_ACK_COMMIT, NULL));
+    CHECK_OK(duckpond_batcher_wait_applied(f.b, seq, 10000));
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM t WHERE id IN (1, 4)"), 2);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM t WHERE id = 3"), 0);
+    duckpond_batcher_stats s;
+    duckpond_batcher_stats_get(f.b, &s);
+    CHECK_EQ_INT(s.journal_errors, 2);
+    CHECK_EQ_INT(s.journal_writes_acked, 1);
+    duckpond_batcher_free(f.b);
+    duckpond_batcher_settings set = {.journal_dir = test_path("journal")};
+    CHECK_OK(duckpond_batcher_new(f.db, &set, &f.b));
+    CHECK_OK(put_journal(f.b, 5, 1, &seq));
+    CHECK_OK(duckpond_batcher_wait_applied(f.b, seq, 10000));
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM t WHERE id = 5"), 1);
+    fx_close(&f);
+}
 TEST_MAIN(TEST_ENTRY(test_concurrent_exact_counts), TEST_ENTRY(test_column_subset_defaults),
           TEST_ENTRY(test_values_roundtrip), TEST_ENTRY(test_values_many_rows_exact),
           TEST_ENTRY(test_conversion_errors_per_row),
@@ -850,4 +1455,7 @@ TEST_MAIN(TEST_ENTRY(test_concurrent_exact_counts), TEST_ENTRY(test_column_subse
           TEST_ENTRY(test_stop_flushes_then_closed), TEST_ENTRY(test_stop_wakes_waiting_producer),
           TEST_ENTRY(test_visible_after_commit_ack),
           TEST_ENTRY(test_multi_table_group), TEST_ENTRY(test_acked_rows_survive_sigkill),
-          TEST_ENTRY(test_misuse_and_free))
+          TEST_ENTRY(test_misuse_and_free), TEST_ENTRY(test_journal_record_roundtrip),
+          TEST_ENTRY(test_journal_ack_checks_and_applies), TEST_ENTRY(test_journal_sigkill_loop),
+          TEST_ENTRY(test_journal_recovery_reports_damage), TEST_ENTRY(test_journal_disk_full),
+          TEST_ENTRY(test_journal_read_your_writes_under_load), TEST_ENTRY(test_journal_fsync_failure_poisons))

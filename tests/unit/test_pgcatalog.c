@@ -143,6 +143,9 @@ static void test_psql_dt(void)
     duckdb_destroy_result(&r);
     CHECK_OK(run_pg(p.con, "create view v_trades as select id from trades", &r, NULL));
     duckdb_destroy_result(&r);
+    /* the server's own bookkeeping (the journal's applied sequence) stays out of sight */
+    CHECK_OK(run_pg(p.con, "create table duckpond_journal_state (applied_seq ubigint)", &r, NULL));
+    duckdb_destroy_result(&r);
     CHECK_OK(duckdb_query(p.con, "SET VARIABLE duckpond_user = 'alice'", &r) == DuckDBSuccess ? 0 : 1);
     duckdb_destroy_result(&r);
     static const char dt[] =
