@@ -7,8 +7,10 @@
  * format, and feeds them to the batcher in autocommit (committed in
  * chunks of COPY_CHUNK_ROWS, each all-or-nothing) or to a DuckDB Appender
  * on the session's connection inside an explicit transaction (so that the
- * rows commit or roll back with it, as pgbench -i expects). TO STDOUT runs
- * the query and streams each row as one CopyData message.
+ * rows commit or roll back with it, as pgbench -i expects). In autocommit
+ * each chunk is acknowledged in the session's ack mode (commit or
+ * journal). TO STDOUT runs the query and streams each row as one CopyData
+ * message, after the session's own journaled rows are applied.
  */
 #include "copy.h"
 
@@ -525,15 +527,19 @@ struct sink {
     duckpond_value *vals;
 };
 
-/* Sends the batcher the rows gathered so far and waits for their commit. */
+/* Sends the batcher the rows gathered so far and waits for their
+ * acknowledgement (commit or journal, as the session's ack mode says). */
 static int sink_commit(struct sink *k)
 {
     if (!k->w)
         return 0;
-    int rc = duckpond_write_submit(k->w, DUCKPOND_ACK_COMMIT);
+    int rc = duckpond_write_submit(k->w, session_ack(k->s));
     if (rc != DUCKPOND_OK) {
         const char *msg = duckpond_write_errmsg(k->w);
-        session_error(k->s, duckpond_sqlstate(rc, msg), "COPY failed: %s", msg && *msg ? msg : duckpond_strerror(rc));
+        session_error(k->s, server_write_sqlstate(rc, msg), "COPY failed: %s",
+                      msg && *msg ? msg : duckpond_strerror(rc));
+    } else {
+        session_note_seq(k->s, duckpond_write_seq(k->w));
     }
     duckpond_write_free(k->w);
     k->w = NULL;
@@ -953,5 +959,8 @@ done:
 
 int copy_run(struct session *s, const struct copy_spec *c)
 {
+    /* what DuckDB runs itself must see the session's journaled rows */
+    if ((!c->from || s->tx != 'I') && session_wait_own_writes(s) != 0)
+        return -1;
     return c->from ? copy_from(s, c) : copy_to(s, c);
 }

@@ -20,6 +20,7 @@ struct http_options {
     int statement_timeout_ms;  /* cap on a query's time, default 60000 */
     long row_limit;            /* cap on rows a query returns, default 1000000 */
     bool open_health;          /* /health and /metrics need no token; default true */
+    duckpond_ack default_ack;  /* ingest ack mode when a request names none; default commit */
 };
 
 struct http_server;

@@ -11,18 +11,26 @@
  * converted by the column's type; arrays and objects as their JSON text);
  * a CSV field is text, and an empty unquoted field is NULL.
  *
- * A request is one unit: the write is submitted once, with
- * DUCKPOND_ACK_COMMIT, and the answer says how many rows were committed
- * and which lines were rejected and why (lines that did not parse, and
- * rows the batcher refused). With ?atomic=true a bad line means nothing
- * is submitted, and a row the batcher refuses fails the whole write.
+ * A request is one unit: the write is submitted once, and the answer says
+ * how many rows were written and which lines were rejected and why (lines
+ * that did not parse, and rows the batcher refused). With ?atomic=true a
+ * bad line means nothing is submitted, and a row the batcher refuses fails
+ * the whole write.
+ *
+ * The ack mode is the request's header "Duckpond-Ack: commit|journal" or
+ * its ?ack= parameter, else the server's default: commit answers after
+ * DuckDB's commit; journal once the rows are in the journal on disk, and
+ * the answer carries the write's journal sequence number ("seq"), which a
+ * later query may send back (Duckpond-After-Seq) to read what it wrote.
  */
 #define _GNU_SOURCE
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http_internal.h"
 #include "metrics.h"
@@ -531,8 +539,51 @@ static enum MHD_Result answer_error(struct http_ingest *in, struct MHD_Connectio
     return http_send_json(c, status ? status : http_status_for(code), &b);
 }
 
+/*
+ * The request's ack mode (header Duckpond-Ack, else ?ack=, else the
+ * server's default) in *out: 0, or -1 when the value is not a mode.
+ */
+static int request_ack(struct http_ingest *in, struct MHD_Connection *c, duckpond_ack *out,
+                       const char **bad)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Duckpond-Ack");
+    if (!v)
+        v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "ack");
+    *out = in->h->opt.default_ack;
+    *bad = v;
+    if (!v)
+        return 0;
+    if (!strcasecmp(v, "commit"))
+        *out = DUCKPOND_ACK_COMMIT;
+    else if (!strcasecmp(v, "journal"))
+        *out = DUCKPOND_ACK_JOURNAL;
+    else
+        return -1;
+    return 0;
+}
+
+/* The answer to a write that failed as a whole: disk full is 507. */
+static enum MHD_Result answer_write_failed(struct http_ingest *in, struct MHD_Connection *c,
+                                           int rc, bool row_level)
+{
+    const char *msg = duckpond_write_errmsg(in->w);
+    if (!msg || !*msg)
+        msg = duckpond_strerror(rc);
+    const char *sqlstate = duckpond_sqlstate(rc, msg);
+    if (rc == DUCKPOND_IO && (strstr(msg, "No space left") || strstr(msg, "disk full")))
+        return answer_error(in, c, MHD_HTTP_INSUFFICIENT_STORAGE, rc, "53100", msg);
+    return answer_error(in, c, row_level ? 400 : 0, rc, sqlstate, msg);
+}
+
 enum MHD_Result http_ingest_finish(struct http_ingest *in, struct MHD_Connection *c)
 {
+    duckpond_ack ack;
+    const char *bad;
+    if (request_ack(in, c, &ack, &bad) != 0) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "invalid ack mode \"%.60s\" (expected commit or journal)", bad);
+        return answer_error(in, c, 400, DUCKPOND_MISUSE, "22023", msg);
+    }
     ingest_flush(in);
     if (in->fail_code)
         return answer_error(in, c, 0, in->fail_code, NULL, in->fail_msg);
@@ -543,18 +594,21 @@ enum MHD_Result http_ingest_finish(struct http_ingest *in, struct MHD_Connection
         return answer_error(in, c, 400, DUCKPOND_CONVERSION, "22P02", msg);
     }
     size_t committed = 0, failed = 0;
+    uint64_t seq = 0;
     if (in->w && in->nrows) {
         metrics_statement("INSERT");
-        int rc = duckpond_write_submit(in->w, DUCKPOND_ACK_COMMIT);
+        int rc = duckpond_write_submit(in->w, ack);
         duckpond_write_counts(in->w, &committed, &failed);
         bool row_level = rc == DUCKPOND_CONVERSION || rc == DUCKPOND_CONSTRAINT;
         if (rc != DUCKPOND_OK && (!row_level || in->atomic))
-            return answer_error(in, c, row_level ? 400 : 0, rc, NULL,
-                                duckpond_write_errmsg(in->w));
+            return answer_write_failed(in, c, rc, row_level);
+        seq = duckpond_write_seq(in->w);
         batcher_rejects(in, failed);
     }
     struct hbuf b = {0};
     hbuf_printf(&b, "{\"written\":%zu", committed);
+    if (seq)
+        hbuf_printf(&b, ",\"seq\":%" PRIu64, seq);
     answer_rejects(in, &b);
     hbuf_str(&b, "}");
     return http_send_json(c, MHD_HTTP_OK, &b);

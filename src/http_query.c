@@ -21,8 +21,13 @@
  * (the client sees a truncated transfer). The statement timeout is
  * enforced by the watchdog in http.c (duckdb_interrupt); the row limit
  * stops the stream and is reported in JSON as "truncated": true.
+ *
+ * A header "Duckpond-After-Seq: N" (or ?after_seq=N) makes the query wait
+ * first until the journaled writes up to N are applied (read-your-writes
+ * for a client that ingested with ack mode journal).
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,6 +40,7 @@
 
 #define QUERY_CONFLICT_ATTEMPTS 10
 #define QUERY_BLOCK_SIZE (64 * 1024)
+#define QUERY_APPLIED_WAIT_MS 5000
 
 enum query_format { FORMAT_JSON, FORMAT_NDJSON, FORMAT_CSV };
 enum query_state { Q_ROWS, Q_TAIL, Q_END };
@@ -703,6 +709,43 @@ static enum MHD_Result start_answer(struct query *qy, struct MHD_Connection *c)
     return ret;
 }
 
+/*
+ * Read-your-writes: with a header "Duckpond-After-Seq: N" (or ?after_seq=N),
+ * waits until the journaled writes up to sequence number N (from an
+ * ingest answer) are applied, for at most QUERY_APPLIED_WAIT_MS and the
+ * statement timeout. 0, or -1 with the error in e (57014 on a timeout).
+ */
+static int wait_after_seq(struct http_server *h, struct MHD_Connection *c, long timeout_ms,
+                          struct query_err *e)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Duckpond-After-Seq");
+    if (!v)
+        v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after_seq");
+    if (!v)
+        return 0;
+    char *end;
+    errno = 0;
+    unsigned long long seq = strtoull(v, &end, 10);
+    if (!*v || *end || errno || *v == '-') {
+        qerr(e, DUCKPOND_MISUSE, 400, "22023",
+             "Duckpond-After-Seq must be a journal sequence number, not \"%.60s\"", v);
+        return -1;
+    }
+    int ms = timeout_ms < QUERY_APPLIED_WAIT_MS ? (int)timeout_ms : QUERY_APPLIED_WAIT_MS;
+    int rc = duckpond_batcher_wait_applied(h->batcher, (uint64_t)seq, ms);
+    if (rc == DUCKPOND_TIMEOUT)
+        qerr(e, rc, 504, "57014",
+             "canceling statement: the journaled writes up to sequence %llu were not applied "
+             "within %d ms; they are durable, try again",
+             seq, ms);
+    else if (rc == DUCKPOND_MISUSE)
+        qerr(e, rc, 400, "22023", "journal sequence number %llu was never handed out", seq);
+    else if (rc != DUCKPOND_OK)
+        qerr(e, rc, 0, NULL, "the journaled writes up to sequence %llu cannot be applied now: %s",
+             seq, duckpond_strerror(rc));
+    return rc == DUCKPOND_OK ? 0 : -1;
+}
+
 enum MHD_Result http_query(struct http_server *h, struct MHD_Connection *c,
                            const struct user *user, const char *body, size_t len)
 {
@@ -722,7 +765,10 @@ enum MHD_Result http_query(struct http_server *h, struct MHD_Connection *c,
     qy->row_limit = q.row_limit;
     /* the timeout covers waiting for a pooled connection and running */
     int64_t deadline = http_now_ms() + q.timeout_ms;
-    int rc = duckpond_pool_get(h->pool, (int)q.timeout_ms, &qy->conn);
+    if (wait_after_seq(h, c, q.timeout_ms, &e) != 0)
+        goto fail;
+    int rc = duckpond_pool_get(h->pool, (int)(deadline > http_now_ms() ? deadline - http_now_ms() : 0),
+                               &qy->conn);
     if (rc != DUCKPOND_OK) {
         qerr(&e, DUCKPOND_OVERLOADED, 503, "53300",
              "every database connection (%d) stayed busy for the statement timeout; try again",

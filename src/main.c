@@ -3,6 +3,8 @@
  *
  *   duckpond serve [--db FILE] [--listen ADDR] [--pg-port N] [--http-port N]
  *                  [--users FILE] [--max-connections N] [--no-batch] [--port-file FILE]
+ *                  [--ack commit|journal] [--journal-dir DIR | --no-journal]
+ *                  [--journal-segment-bytes N]
  *   duckpond passwd --users FILE [--read-only] NAME   (password on stdin)
  *   duckpond version
  *   duckpond demo [--db FILE]   the library's concurrency core at work
@@ -25,8 +27,11 @@ static void usage(FILE *f)
             "usage:\n"
             "  duckpond serve [--db FILE] [--listen ADDR] [--pg-port N] [--http-port N]\n"
             "                 [--users FILE] [--max-connections N] [--no-batch] [--port-file FILE]\n"
+            "                 [--ack commit|journal] [--journal-dir DIR | --no-journal]\n"
+            "                 [--journal-segment-bytes N]\n"
             "      FILE defaults to ./duckpond.duckdb, ADDR to 127.0.0.1, the PostgreSQL port\n"
-            "      to 5433 (0: any free port), HTTP to 8080 (0: off)\n"
+            "      to 5433 (0: any free port), HTTP to 8080 (0: off); --ack is the default\n"
+            "      ack mode of sessions (commit); the journal lives in FILE.journal\n"
             "  duckpond passwd --users FILE [--read-only] NAME\n"
             "      adds or replaces a user; the password is read from standard input\n"
             "  duckpond version\n"
@@ -52,6 +57,10 @@ static int cmd_serve(int argc, char **argv)
             opt.batch = false;
             continue;
         }
+        if (!strcmp(a, "--no-journal")) {
+            opt.journal_dir = "";
+            continue;
+        }
         if (!v) {
             fprintf(stderr, "duckpond serve: %s needs a value\n", a);
             return 2;
@@ -71,6 +80,13 @@ static int cmd_serve(int argc, char **argv)
             opt.http_port = (int)n;
         else if (!strcmp(a, "--max-connections") && n > 0)
             opt.max_connections = (int)n;
+        else if (!strcmp(a, "--ack") && server_ack_parse(v, &opt.ack) == 0) {
+            /* stored by the parse */
+        }
+        else if (!strcmp(a, "--journal-dir") && *v)
+            opt.journal_dir = v;
+        else if (!strcmp(a, "--journal-segment-bytes") && n >= 4096)
+            opt.journal_segment_bytes = (size_t)n;
         else {
             fprintf(stderr, "duckpond serve: bad option %s %s\n", a, v);
             usage(stderr);

@@ -19,6 +19,7 @@
  * TRUNCATE, VACUUM/ANALYZE/LOCK, BEGIN with options. $n placeholders are
  * tokens of their own and pass through unchanged.
  */
+#define _GNU_SOURCE /* vasprintf */
 #include "pgcatalog.h"
 
 #include <ctype.h>
@@ -772,21 +773,15 @@ static void tok_name(const struct toks *t, size_t i, char *buf, size_t cap)
     buf[len] = '\0';
 }
 
+/* A malloc'd printf; NULL when memory runs out. */
 static char *xstrdup_printf(const char *fmt, ...)
 {
+    char *s;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int n = vasprintf(&s, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return NULL;
-    char *s = malloc((size_t)n + 1);
-    if (!s)
-        return NULL;
-    va_start(ap, fmt);
-    vsnprintf(s, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return s;
+    return n < 0 ? NULL : s;
 }
 
 /* Edits: replace, prefix, suffix. Text is copied. */

@@ -28,6 +28,12 @@
  * (duckdb_interrupt) and close the sockets; when every session thread is
  * gone, stop HTTP, flush the batcher (every accepted row is committed),
  * checkpoint, close the database, exit 0.
+ *
+ * The journal: unless told otherwise, the batcher keeps a journal in
+ * "<db>.journal" beside a database file, so that any session may choose
+ * ack mode journal (acknowledged once on disk, applied behind). Opening
+ * the batcher replays what the journal holds beyond the database; what
+ * recovery found and did is printed at start.
  */
 #define _GNU_SOURCE /* ppoll, accept4 */
 #include "server.h"
@@ -42,8 +48,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -66,6 +74,30 @@ void server_options_default(struct server_options *opt)
     opt->batch = true;
     opt->max_message = 64u << 20;
     opt->shutdown_grace_ms = 5000;
+}
+
+const char *server_ack_name(duckpond_ack ack)
+{
+    return ack == DUCKPOND_ACK_COMMIT ? "commit" : ack == DUCKPOND_ACK_JOURNAL ? "journal" : NULL;
+}
+
+int server_ack_parse(const char *name, duckpond_ack *out)
+{
+    if (name && strcasecmp(name, "commit") == 0)
+        *out = DUCKPOND_ACK_COMMIT;
+    else if (name && strcasecmp(name, "journal") == 0)
+        *out = DUCKPOND_ACK_JOURNAL;
+    else
+        return -1;
+    return 0;
+}
+
+const char *server_write_sqlstate(int status, const char *message)
+{
+    if (message && (strstr(message, "No space left on device") || strstr(message, "disk full") ||
+                    strstr(message, "Disk quota exceeded")))
+        return "53100";
+    return duckpond_sqlstate(status, message);
 }
 
 /* ------------------------------------------------------------ registry */
@@ -296,7 +328,10 @@ static int start_http(struct server *srv)
 {
     if (srv->opt.http_port == 0)
         return 0;
-    struct http_options ho = {.listen = srv->opt.listen, .port = srv->opt.http_port};
+    struct http_options ho = {.listen = srv->opt.listen,
+                              .port = srv->opt.http_port,
+                              .open_health = true,
+                              .default_ack = srv->opt.ack};
     char err[256] = "";
     if (http_start(&ho, srv->db, srv->batcher, srv->users, &srv->http, err, sizeof err) != 0) {
         fprintf(stderr, "duckpond: cannot start HTTP on port %d: %s\n", srv->opt.http_port, err);
@@ -305,10 +340,102 @@ static int start_http(struct server *srv)
     return 0;
 }
 
+/*
+ * The journal's directory for the options: the one given, or "<db>.journal"
+ * beside a database file; NULL for none (asked for, or an in-memory
+ * database, whose applied number would not survive the process).
+ * Stored in srv->journal_dir. Returns -1 when memory runs out.
+ */
+static int journal_dir_choose(struct server *srv)
+{
+    const char *dir = srv->opt.journal_dir, *db = srv->opt.db_path;
+    bool memory = !strcmp(db, ":memory:") || !strncmp(db, ":memory:", 8);
+    if (dir && !*dir)
+        return 0;
+    if (!dir && memory)
+        return 0;
+    if (dir)
+        srv->journal_dir = strdup(dir);
+    else if (asprintf(&srv->journal_dir, "%s.journal", db) < 0)
+        srv->journal_dir = NULL;
+    return srv->journal_dir ? 0 : -1;
+}
+
+/*
+ * Makes the journal's directory if it is missing and checks that it is a
+ * writable directory, so that a bad --journal-dir gets a message that
+ * names the cause (the batcher's own refusal carries only a status).
+ */
+static int journal_dir_check(const char *dir)
+{
+    struct stat st;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "duckpond: cannot create the journal directory %s: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "duckpond: the journal directory %s is not a directory\n", dir);
+        return -1;
+    }
+    if (access(dir, R_OK | W_OK | X_OK) != 0) {
+        fprintf(stderr, "duckpond: the journal directory %s is not writable: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Starts the batcher, with the journal when there is one: opening it
+ * replays what the journal holds beyond the database. Prints what
+ * recovery found and did. 0, or -1 with the reason printed.
+ */
+static int start_batcher(struct server *srv)
+{
+    if (journal_dir_choose(srv) != 0) {
+        fprintf(stderr, "duckpond: out of memory\n");
+        return -1;
+    }
+    if (srv->opt.ack == DUCKPOND_ACK_JOURNAL && !srv->journal_dir) {
+        fprintf(stderr, "duckpond: --ack journal needs a journal (give --journal-dir DIR)\n");
+        return -1;
+    }
+    if (srv->journal_dir && journal_dir_check(srv->journal_dir) != 0)
+        return -1;
+    duckpond_batcher_settings set = {.journal_dir = srv->journal_dir,
+                                     .journal_segment_bytes = srv->opt.journal_segment_bytes};
+    int rc = duckpond_batcher_new(srv->db, &set, &srv->batcher);
+    if (rc != DUCKPOND_OK) {
+        fprintf(stderr, "duckpond: cannot start the batcher%s%s: %s\n",
+                srv->journal_dir ? " with the journal in " : "",
+                srv->journal_dir ? srv->journal_dir : "", duckpond_strerror(rc));
+        return -1;
+    }
+    srv->journal = srv->journal_dir != NULL;
+    if (srv->journal) {
+        const char *report = duckpond_batcher_journal_report(srv->batcher);
+        fprintf(stderr, "duckpond: %s\n", *report ? report : "journal opened");
+        char last[512];
+        duckpond_batcher_journal_errmsg(srv->batcher, last, sizeof last);
+        if (*last)
+            fprintf(stderr, "duckpond: journal: a replayed write failed: %s\n", last);
+    }
+    return 0;
+}
+
 /* Opens the database, installs the catalog overlay and starts the batcher. */
 static int open_database(struct server *srv)
 {
-    int rc = duckpond_open(srv->opt.db_path, NULL, &srv->db);
+    /* DuckDB folds a literal filter against the table statistics of the
+     * moment a statement is prepared and never re-plans when only the data
+     * changes: a statement prepared before a row exists would go on missing
+     * it. Every client's prepared statements must see every commit. */
+    duckpond_config *cfg = NULL;
+    int rc = duckpond_config_new(&cfg);
+    if (rc == DUCKPOND_OK)
+        rc = duckpond_config_set(cfg, "disabled_optimizers", "statistics_propagation");
+    if (rc == DUCKPOND_OK)
+        rc = duckpond_open(srv->opt.db_path, cfg, &srv->db);
+    duckpond_config_free(cfg);
     if (rc != DUCKPOND_OK) {
         fprintf(stderr, "duckpond: cannot open %s: %s\n", srv->opt.db_path,
                 srv->db ? duckpond_db_errmsg(srv->db) : duckpond_strerror(rc));
@@ -324,11 +451,7 @@ static int open_database(struct server *srv)
         return -1;
     }
     duckpond_disconnect(conn);
-    if (duckpond_batcher_new(srv->db, NULL, &srv->batcher) != DUCKPOND_OK) {
-        fprintf(stderr, "duckpond: cannot start the batcher\n");
-        return -1;
-    }
-    return 0;
+    return start_batcher(srv);
 }
 
 static void checkpoint(struct server *srv)
@@ -367,6 +490,7 @@ static void server_free(struct server *srv)
         checkpoint(srv);
         duckpond_close(srv->db);
     }
+    free(srv->journal_dir);
     if (srv->users)
         users_free(srv->users);
     if (srv->listen_fd >= 0)
@@ -404,6 +528,7 @@ int server_run(const struct server_options *opt)
     sigaddset(&block, SIGINT);
     pthread_sigmask(SIG_BLOCK, &block, &old);
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN); /* a file size limit: the write fails with EFBIG, reported */
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
@@ -414,8 +539,8 @@ int server_run(const struct server_options *opt)
         return 1;
     }
     write_port_file(&srv);
-    fprintf(stderr, "duckpond: serving %s on %s port %d (PostgreSQL)%s\n", opt->db_path, opt->listen,
-            srv.pg_port, opt->batch ? "" : ", batching off");
+    fprintf(stderr, "duckpond: serving %s on %s port %d (PostgreSQL)%s, ack mode %s\n", opt->db_path,
+            opt->listen, srv.pg_port, opt->batch ? "" : ", batching off", server_ack_name(opt->ack));
     sigdelset(&old, SIGTERM);
     sigdelset(&old, SIGINT);
     accept_loop(&srv, &old);

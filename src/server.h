@@ -28,7 +28,20 @@ struct server_options {
     size_t max_message;         /* cap on a Query/Parse/Bind/CopyData body; default 64 MiB */
     int shutdown_grace_ms;      /* running statements get this long at shutdown; default 5000 */
     const char *port_file;      /* if set, the bound PostgreSQL port is written here */
+    duckpond_ack ack;           /* sessions' default ack mode: commit (default) or journal */
+    const char *journal_dir;    /* NULL: "<db_path>.journal"; "" (or an in-memory db): none */
+    size_t journal_segment_bytes; /* 0: the library's default */
 };
+
+/* The name of an ack mode a session may choose ("commit", "journal"), or NULL. */
+const char *server_ack_name(duckpond_ack ack);
+/* Parses an ack mode name (case-insensitive); 0, or -1 when it is not one. */
+int server_ack_parse(const char *name, duckpond_ack *out);
+/*
+ * The SQLSTATE for a failed batcher write: duckpond_sqlstate's, except
+ * 53100 (disk full) when the journal or DuckDB ran out of space.
+ */
+const char *server_write_sqlstate(int status, const char *message);
 
 /* Fills in the defaults. */
 void server_options_default(struct server_options *opt);
@@ -37,6 +50,8 @@ struct server {
     struct server_options opt;
     duckpond_db *db;
     duckpond_batcher *batcher;
+    bool journal;         /* the batcher has a journal: ack mode journal is available */
+    char *journal_dir;    /* the journal's directory (owned), or NULL */
     struct users *users;
     struct http_server *http;
     int listen_fd;

@@ -22,6 +22,13 @@
  * only serialise SELECT statements, so the INSERT's target and its VALUES
  * list are serialised as two SELECTs ("SELECT * FROM <target>" and
  * "VALUES ..."), cut at the INSERT's top-level VALUES keyword.
+ *
+ * Ack modes (SET duckpond.ack, the server's --ack by default): "commit"
+ * acknowledges a batched INSERT or COPY once DuckDB has committed it;
+ * "journal" once it is in the batcher's journal on disk, applied behind.
+ * A session that wrote in journal mode then waits, before its next
+ * statement that DuckDB runs, until its own journaled writes are applied
+ * (read-your-writes), for at most SESSION_APPLIED_WAIT_MS.
  */
 #include "session.h"
 
@@ -48,6 +55,7 @@
 #define skip_item session_sql_skip_item
 #define OUT_FLUSH_BYTES (256u << 10)
 #define IN_KEEP_BYTES (64u << 10)
+#define SESSION_APPLIED_WAIT_MS 5000
 
 /* ------------------------------------------------------------ settings */
 
@@ -104,6 +112,7 @@ static const struct pg_setting {
     {"lc_time", "C", false},
     {"datestyle", NULL, false}, /* aliases resolved by case-insensitive lookup */
     {"duckpond.batch", "on", false},
+    {"duckpond.ack", "commit", false}, /* the default is the server's --ack */
 };
 
 static const struct pg_setting *pg_setting_find(const char *name)
@@ -119,8 +128,31 @@ static const char *setting_get(struct session *s, const char *name)
     for (struct setting *x = s->settings; x; x = x->next)
         if (strcasecmp(x->name, name) == 0)
             return x->value;
+    if (strcasecmp(name, "duckpond.ack") == 0)
+        return server_ack_name(s->srv->opt.ack);
     const struct pg_setting *d = pg_setting_find(name);
     return d ? d->def : NULL;
+}
+
+/*
+ * Checks a value of duckpond.ack and gives its canonical name in *out:
+ * 0, or -1 with a 22023 error queued (an unknown mode, or journal on a
+ * server without a journal).
+ */
+static int ack_check(struct session *s, const char *value, const char **out)
+{
+    duckpond_ack ack;
+    if (server_ack_parse(value, &ack) != 0) {
+        session_error(s, "22023", "invalid value for parameter \"duckpond.ack\": \"%s\" (expected commit or journal)",
+                      value);
+        return -1;
+    }
+    if (ack == DUCKPOND_ACK_JOURNAL && !s->srv->journal) {
+        session_error(s, "22023", "ack mode journal is not available: this server runs without a journal");
+        return -1;
+    }
+    *out = server_ack_name(ack);
+    return 0;
 }
 
 /* Stores a setting (value NULL: back to the default); sends ParameterStatus if reported. */
@@ -134,6 +166,8 @@ static int setting_put(struct session *s, const struct pg_setting *d, const char
     }
     if (strcasecmp(d->name, "client_encoding") == 0)
         value = "UTF8"; /* everything DuckDB holds is UTF-8 */
+    if (strcasecmp(d->name, "duckpond.ack") == 0 && value && ack_check(s, value, &value) != 0)
+        return -1;
     struct setting **pp = &s->settings;
     while (*pp && strcasecmp((*pp)->name, d->name) != 0)
         pp = &(*pp)->next;
@@ -185,6 +219,43 @@ static bool batch_enabled(struct session *s)
 {
     const char *v = setting_get(s, "duckpond.batch");
     return v && (strcasecmp(v, "on") == 0 || strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0);
+}
+
+duckpond_ack session_ack(struct session *s)
+{
+    duckpond_ack ack = DUCKPOND_ACK_COMMIT;
+    server_ack_parse(setting_get(s, "duckpond.ack"), &ack);
+    return ack;
+}
+
+void session_note_seq(struct session *s, uint64_t seq)
+{
+    if (seq > s->journal_seq)
+        s->journal_seq = seq;
+}
+
+int session_wait_own_writes(struct session *s)
+{
+    if (s->journal_seq <= s->journal_seen || !s->srv->batcher)
+        return 0;
+    session_set_running(s, true);
+    int rc = duckpond_batcher_wait_applied(s->srv->batcher, s->journal_seq, SESSION_APPLIED_WAIT_MS);
+    session_set_running(s, false);
+    if (rc == DUCKPOND_OK) {
+        s->journal_seen = s->journal_seq;
+        return 0;
+    }
+    if (rc == DUCKPOND_TIMEOUT) {
+        session_error(s, "57014",
+                      "canceling statement: this session's journaled writes (up to sequence %" PRIu64
+                      ") were not applied within %d ms; the writes are durable, try the statement again",
+                      s->journal_seq, SESSION_APPLIED_WAIT_MS);
+        return -1;
+    }
+    session_error(s, duckpond_sqlstate(rc, NULL),
+                  "this session's journaled writes (up to sequence %" PRIu64 ") cannot be applied now: %s",
+                  s->journal_seq, duckpond_strerror(rc));
+    return -1;
 }
 
 /* -------------------------------------------------------------- output */
@@ -982,6 +1053,17 @@ static struct stmt *stmt_make(struct session *s, const char *name, const char *s
             st->ncols = 3;
         return st;
     }
+    /* DuckDB plans with the statistics of the moment it prepares (a filter
+     * outside a column's known range becomes an empty result), so the
+     * session's journaled rows must be applied before it prepares, not
+     * only before it runs. Plain INSERTs, which may go to the batcher, do
+     * not wait here. */
+    char word[16];
+    read_word(b, st->sql + len, word, sizeof word);
+    if (strcmp(word, "INSERT") != 0 && session_wait_own_writes(s) != 0) {
+        stmt_unref(st);
+        return NULL;
+    }
     char *rewritten = NULL;
     const char *tag = NULL;
     enum pgcatalog_action act = pgcatalog_rewrite(st->sql, len, &rewritten, &tag);
@@ -1349,18 +1431,19 @@ static int plan_run(struct session *s, struct stmt *st, struct portal *p, char *
     }
     if (rc == DUCKPOND_OK) {
         session_set_running(s, true);
-        rc = duckpond_write_submit(w, DUCKPOND_ACK_COMMIT);
+        rc = duckpond_write_submit(w, session_ack(s));
         session_set_running(s, false);
     }
     size_t committed = 0, failed = 0;
     if (rc == DUCKPOND_OK) {
         duckpond_write_counts(w, &committed, &failed);
+        session_note_seq(s, duckpond_write_seq(w));
         snprintf(tag, taglen, "INSERT 0 %zu", committed);
     } else {
         const char *msg = *err ? err : duckpond_write_errmsg(w);
         if (!msg || !*msg)
             msg = duckpond_strerror(rc);
-        session_error(s, duckpond_sqlstate(rc, msg), "%s", msg);
+        session_error(s, server_write_sqlstate(rc, msg), "%s", msg);
     }
     duckpond_write_free(w);
     return rc == DUCKPOND_OK ? 0 : -1;
@@ -1559,7 +1642,7 @@ static int portal_start_duckdb(struct session *s, struct portal *p, bool describ
             return rc;
         }
     }
-    if (portal_bind(s, p) != 0)
+    if (session_wait_own_writes(s) != 0 || portal_bind(s, p) != 0)
         return -1;
     session_set_running(s, true);
     duckdb_state rc = duckdb_execute_prepared_streaming(st->prep, &p->res);
@@ -1608,7 +1691,7 @@ static int tx_begin(struct session *s, char *tag, size_t len)
         pgwire_notice(&s->out, "25001", "there is already a transaction in progress");
         return 0;
     }
-    if (run_plain(s, "BEGIN TRANSACTION", true) != 0)
+    if (session_wait_own_writes(s) != 0 || run_plain(s, "BEGIN TRANSACTION", true) != 0)
         return -1;
     s->tx = 'T';
     return 0;
@@ -1665,6 +1748,8 @@ static int run_show_all(struct session *s, struct stmt *st, bool describe)
 /* Runs each statement of a rewritten multi-statement text; no rows are sent. */
 static int run_multi(struct session *s, struct stmt *st, char *tag, size_t len)
 {
+    if (session_wait_own_writes(s) != 0)
+        return -1;
     duckdb_extracted_statements ex = NULL;
     idx_t n = duckdb_extract_statements(s->dcon, st->sql, &ex);
     int rc = 0;

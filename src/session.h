@@ -47,6 +47,10 @@ struct session {
 
     pthread_mutex_t run_lock; /* guards running, for cancel requests */
     bool running;
+
+    /* read-your-writes: the highest journal sequence number acknowledged to
+     * this session, and the highest it has seen applied */
+    uint64_t journal_seq, journal_seen;
 };
 
 /* The thread body of a session; arg is a session from session_new. */
@@ -70,6 +74,17 @@ void session_error(struct session *s, const char *sqlstate, const char *fmt, ...
 /* Queues an ErrorResponse for a DuckDB error. */
 void session_duckdb_error(struct session *s, duckdb_error_type type, const char *message);
 void session_set_running(struct session *s, bool running);
+
+/* The session's ack mode for batcher writes (SET duckpond.ack). */
+duckpond_ack session_ack(struct session *s);
+/* Records the sequence number of a write acknowledged from the journal. */
+void session_note_seq(struct session *s, uint64_t seq);
+/*
+ * Read-your-writes: before a statement that reads, waits (boundedly) until
+ * the session's journaled writes are applied. 0, or -1 with an error
+ * queued (57014 on a timeout).
+ */
+int session_wait_own_writes(struct session *s);
 
 /* SQL lexing shared with copy.c: skips space and comments; skips one
  * quoted string, quoted identifier, dollar-quoted string or character. */

@@ -2,8 +2,10 @@
 # http_server.sh -- the HTTP API of a real `duckpond serve`, driven by curl:
 # health, queries with bound parameters, NDJSON and CSV ingest, metrics,
 # the status page, bearer tokens from `duckpond passwd` (a read-only token
-# refused on writes), and a clean stop on SIGTERM with nothing acknowledged
-# lost. Needs DUCKPOND_BIN (tests/run.sh sets it).
+# refused on writes), a clean stop on SIGTERM with nothing acknowledged
+# lost, and ack mode journal (Duckpond-Ack, the answer's seq, and
+# Duckpond-After-Seq for read-your-writes). Needs DUCKPOND_BIN (tests/run.sh
+# sets it).
 set -u
 BIN=${DUCKPOND_BIN:-$(dirname "$0")/../../build/duckpond}
 dir=$(mktemp -d /tmp/duckpond-http-it.XXXXXX)
@@ -104,6 +106,40 @@ check "SIGTERM stops cleanly" stop
 start || exit 1
 check "acknowledged rows survive a restart" test "$(q '{"sql":"SELECT count(*) FROM trades WHERE sym = $1","params":["LATE"]}' -H 'Accept: text/csv')" = 200
 check "... all $acked of them" test "$(tail -n 1 "$dir/out" | tr -d '\r')" = "$acked"
+
+# ack mode journal: the answer carries the sequence number; a query that
+# sends it back (Duckpond-After-Seq) sees the rows
+seq_of() { sed -n 's/.*"seq":\([0-9]*\).*/\1/p' "$dir/out"; }
+printf '{"id":201,"sym":"JRNL","px":1}\n{"id":202,"sym":"JRNL","px":2}\n' >"$dir/j.ndjson"
+check "journal ingest (Duckpond-Ack header)" test "$(code --data-binary @"$dir/j.ndjson" -H 'Duckpond-Ack: journal' "$url/v1/tables/trades/rows")" = 200
+check "... answers with its sequence number" out_has '"written":2,"seq":'
+seq=$(seq_of)
+check "Duckpond-After-Seq query" test "$(q '{"sql":"SELECT count(*) FROM trades WHERE sym = $1","params":["JRNL"]}' -H 'Accept: text/csv' -H "Duckpond-After-Seq: $seq")" = 200
+check "... sees the journaled rows" test "$(tail -n 1 "$dir/out" | tr -d '\r')" = 2
+ryw_ok=1
+for i in $(seq 1 20); do
+    printf '{"id":%d,"sym":"RYW","px":1}\n' $((300 + i)) >"$dir/r.ndjson"
+    code --data-binary @"$dir/r.ndjson" "$url/v1/tables/trades/rows?ack=journal" >/dev/null
+    s=$(seq_of)
+    [ -n "$s" ] || { ryw_ok=0; break; }
+    q '{"sql":"SELECT count(*) FROM trades WHERE id = $1","params":['$((300 + i))']}' -H 'Accept: text/csv' -H "Duckpond-After-Seq: $s" >/dev/null
+    [ "$(tail -n 1 "$dir/out" | tr -d '\r')" = 1 ] || { ryw_ok=0; break; }
+done
+check "20 journal ingests (?ack=journal), each read back at once" test "$ryw_ok" = 1
+check "a bad ack mode is 400" test "$(code --data-binary @"$dir/j.ndjson" -H 'Duckpond-Ack: eventually' "$url/v1/tables/trades/rows")" = 400
+check "... 22023" out_has '"sqlstate":"22023"'
+check "a bad Duckpond-After-Seq is 400" test "$(q '{"sql":"SELECT 1"}' -H 'Duckpond-After-Seq: soon')" = 400
+check "a sequence number never handed out is 400" test "$(q '{"sql":"SELECT 1"}' -H 'Duckpond-After-Seq: 999999999')" = 400
+check "commit ingest has no seq" test "$(code --data-binary @"$dir/j.ndjson" -H 'Duckpond-Ack: commit' "$url/v1/tables/trades/rows")" = 200
+check "... and no seq member" test -z "$(seq_of)"
+code "$url/metrics" >/dev/null
+check "metrics: journal rows acked" out_has 'duckpond_journal_rows_acked_total 22'
+check "metrics: apply lag histogram" out_has 'duckpond_journal_apply_lag_seconds_count'
+check "metrics: read-your-writes waits" out_has 'duckpond_journal_applied_waits_total'
+stop
+start --ack journal || exit 1
+check "--ack journal: ingest is journaled by default" test "$(code --data-binary @"$dir/j.ndjson" "$url/v1/tables/trades/rows")" = 200
+check "... with a seq" test -n "$(seq_of)"
 stop
 
 # bearer tokens from the users file

@@ -285,6 +285,29 @@ static void test_prepared(void)
     CHECK_EQ_INT(stop_server(), 0);
 }
 
+/* A statement prepared with a literal filter before its row exists must see
+ * the row once another session commits it (DuckDB plans against the table
+ * statistics of the moment it prepares). */
+static void test_prepared_sees_later_commits(void)
+{
+    CHECK_OK(start_server());
+    PGconn *a = connect_db(), *b = connect_db();
+    CHECK(exec_ok(a, "CREATE TABLE t(id bigint, v int); INSERT INTO t SELECT i, i FROM range(100) r(i)"));
+    PGresult *r = PQprepare(b, "q", "SELECT count(*) FROM t WHERE id = 777777", 0, NULL);
+    CHECK_EQ_INT(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    r = PQexecPrepared(b, "q", 0, NULL, NULL, NULL, 0);
+    CHECK(strcmp(PQgetvalue(r, 0, 0), "0") == 0);
+    PQclear(r);
+    CHECK(exec_ok(a, "INSERT INTO t VALUES (777777, 1)"));
+    r = PQexecPrepared(b, "q", 0, NULL, NULL, NULL, 0);
+    CHECK(strcmp(PQgetvalue(r, 0, 0), "1") == 0);
+    PQclear(r);
+    PQfinish(a);
+    PQfinish(b);
+    CHECK_EQ_INT(stop_server(), 0);
+}
+
 static void test_pipeline(void)
 {
     CHECK_OK(start_server());
@@ -595,5 +618,6 @@ static void test_bad_input(void)
 }
 
 TEST_MAIN(TEST_ENTRY(test_binary_results), TEST_ENTRY(test_binary_params), TEST_ENTRY(test_text_formats),
-          TEST_ENTRY(test_prepared), TEST_ENTRY(test_pipeline), TEST_ENTRY(test_copy), TEST_ENTRY(test_cancel),
+          TEST_ENTRY(test_prepared), TEST_ENTRY(test_prepared_sees_later_commits),
+          TEST_ENTRY(test_pipeline), TEST_ENTRY(test_copy), TEST_ENTRY(test_cancel),
           TEST_ENTRY(test_too_many_connections), TEST_ENTRY(test_scram_and_read_only), TEST_ENTRY(test_bad_input))
