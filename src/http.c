@@ -368,6 +368,7 @@ static int status_tables(duckpond_conn *conn, struct hbuf *b)
     if (duckdb_query(duckpond_conn_duckdb(conn),
                      "SELECT schema_name, table_name FROM duckdb_tables() "
                      "WHERE database_name = current_database() AND NOT internal "
+                     "AND NOT starts_with(table_name, 'duckpond_') " /* our bookkeeping */
                      "ORDER BY 1, 2 LIMIT 200",
                      &res) != DuckDBSuccess) {
         int rc = duckpond_conn_fail(conn, duckdb_result_error_type(&res), duckdb_result_error(&res));

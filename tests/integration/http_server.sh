@@ -92,6 +92,7 @@ check "status page" test "$(code "$url/")" = 200
 check "status page is HTML" out_has '<title>duckpond status</title>'
 check "status tables" test "$(code "$url/v1/status")" = 200
 check "status tables count" out_has '"name":"trades","rows":5'
+check "status tables leave out the server's own" sh -c "! grep -q duckpond_ '$dir/out'"
 
 # rows acknowledged just before SIGTERM are all there after a restart
 writers=()
