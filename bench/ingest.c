@@ -14,7 +14,9 @@
  *   5. as 3, but each producer waits for the journal acknowledgement (the
  *      row is in the batcher's journal on disk; DuckDB commits behind)
  * Each case runs -r times; the table shows the median run by rows/s,
- * then the ratios 3/1 (same P), 4/2 and 5/3 (same P).
+ * then the ratios 3/1 (same P), 4/2 and 5/3 (same P). "CPU us/row" is the
+ * case's user + system CPU time (all threads) per row written: on a
+ * shared machine it moves less than rows/s does.
  *
  *   build/bench/ingest [-d seconds] [-r repetitions] [-b rows-per-stream-write]
  *                      [-c insert|appender|ack|stream|journal [-p threads]]   (one case alone)
@@ -53,6 +55,7 @@ struct result {
     long peak_rss_kb;
     int64_t rows, rows_in_db;
     double rows_per_commit; /* batcher cases */
+    double cpu_us_per_row;  /* user + system CPU of the whole case, per row */
     int ok;
 };
 
@@ -379,6 +382,13 @@ static void case_stream(struct result *r)
 
 enum case_kind { C_INSERT, C_APPENDER, C_ACK, C_STREAM, C_JOURNAL };
 
+/* User + system CPU time of a rusage, in microseconds. */
+static double cpu_us(const struct rusage *ru)
+{
+    return (double)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1e6 +
+           (double)(ru->ru_utime.tv_usec + ru->ru_stime.tv_usec);
+}
+
 /* Runs one case in a forked child; its peak RSS comes from wait4. */
 static struct result run_case(enum case_kind kind, int p)
 {
@@ -391,6 +401,8 @@ static struct result run_case(enum case_kind kind, int p)
     if (pid == 0) {
         close(fds[0]);
         atomic_store(&next_id, 0);
+        struct rusage before, after;
+        getrusage(RUSAGE_SELF, &before);
         switch (kind) {
         case C_INSERT: case_insert(p, &r); break;
         case C_APPENDER: case_appender(&r); break;
@@ -398,6 +410,9 @@ static struct result run_case(enum case_kind kind, int p)
         case C_STREAM: case_stream(&r); break;
         case C_JOURNAL: case_batcher_journal(p, &r); break;
         }
+        getrusage(RUSAGE_SELF, &after);
+        if (r.rows > 0)
+            r.cpu_us_per_row = (cpu_us(&after) - cpu_us(&before)) / (double)r.rows;
         if (write(fds[1], &r, sizeof r) != (ssize_t)sizeof r)
             _exit(1);
         _exit(0);
@@ -441,8 +456,9 @@ static void print_row(const char *name, int p, const struct result *r)
     char per_commit[32] = "";
     if (r->rows_per_commit > 0)
         snprintf(per_commit, sizeof per_commit, "%.1f", r->rows_per_commit);
-    printf("%-44s %4d %12.0f %10.3f %10.3f %10.1f %10s  %s\n", name, p, r->rows_per_s, r->p50_ms, r->p99_ms,
-           (double)r->peak_rss_kb / 1024.0, per_commit, r->ok ? "ok" : "ERRORS/ROWS MISSING");
+    printf("%-44s %4d %12.0f %10.3f %10.3f %10.1f %10s %10.1f  %s\n", name, p, r->rows_per_s, r->p50_ms,
+           r->p99_ms, (double)r->peak_rss_kb / 1024.0, per_commit, r->cpu_us_per_row,
+           r->ok ? "ok" : "ERRORS/ROWS MISSING");
     fflush(stdout);
 }
 
@@ -477,8 +493,8 @@ int main(int argc, char **argv)
     printf("ingest: ticks(ts TIMESTAMP, symbol VARCHAR, qty BIGINT, price DOUBLE) in a database file;\n"
            "%.1f s per run, median of %d runs; latency = per acknowledgement\n\n",
            opt_seconds, opt_reps);
-    printf("%-44s %4s %12s %10s %10s %10s %10s\n", "case", "P", "rows/s", "p50 ms", "p99 ms", "peak MB",
-           "rows/commit");
+    printf("%-44s %4s %12s %10s %10s %10s %10s %10s\n", "case", "P", "rows/s", "p50 ms", "p99 ms", "peak MB",
+           "rows/commit", "CPU us/row");
     if (opt_only) {
         static const char *names[] = {"insert", "appender", "ack", "stream", "journal"};
         for (int k = 0; k < 5; k++)

@@ -5,9 +5,11 @@
  * values for one table and one list of columns) and submit it to a queue.
  * One writer thread per batcher, on its own DuckDB connection, takes
  * everything queued (up to the batch limits), checks and converts every
- * value against the column's type, appends the good rows through one
- * Appender per (table, columns), commits them as one transaction, and
- * acknowledges every write of the batch. While it commits, new
+ * value against the column's type, inserts the good rows -- by one prepared
+ * INSERT per (table, columns) that reads them through a table function of
+ * the batcher (the batch scan, below), or through one Appender per (table,
+ * columns) for rows the scan cannot take -- commits them as one
+ * transaction, and acknowledges every write of the batch. While it commits, new
  * writes gather in the queue and form the next group (leader/follower
  * group commit): under load a batch is as large as the time one commit
  * takes. Before taking a group the writer may linger briefly (at most
@@ -15,8 +17,10 @@
  * writes are queued as the last group held, so that producers woken by
  * the last acknowledgement make it into the next commit instead of
  * splitting into two half-size groups. A group for one table, with no
- * DEFAULT values, is committed by the Appender's flush alone; others
- * inside BEGIN ... COMMIT, so that a group spanning tables is atomic.
+ * DEFAULT values, is committed by its INSERT (or the Appender's flush)
+ * alone; others inside BEGIN ... COMMIT, so that a group spanning tables is
+ * atomic. Journaled writes reach the queue from the journal's flush (one
+ * lock for every record of an fdatasync, in sequence order).
  *
  * Error isolation: values are converted before they reach an Appender (a
  * failed append leaves a half row that cannot be taken back), so a bad
@@ -67,6 +71,9 @@ const uint64_t duckpond_latency_bounds_us[DUCKPOND_LATENCY_BUCKETS] = {
 #define MASK_COLS 64          /* DEFAULT values are allowed in this many first columns */
 #define TEXT_MAX UINT32_MAX   /* bytes of text in one write */
 #define SHOW_MAX 64           /* bytes of a bad value quoted in a message */
+#define INLINE_VALS 8         /* values a write holds without an allocation */
+#define INLINE_TEXT 48        /* bytes of text likewise */
+#define INLINE_BAD 16         /* rows the writer's scratch marks hold likewise */
 
 /* One stored value: 16 bytes; text lives in the write's arena at u.off. */
 struct bval {
@@ -116,8 +123,15 @@ struct duckpond_write {
     uint64_t jseq;     /* its journal record's sequence number, once journaled; else 0 */
     bool internal;     /* the batcher's own copy of a journaled write: the writer frees it */
     size_t pending;    /* writer scratch: its rows in the attempt being committed */
+    bool plain;        /* writer scratch: every good row converts without DuckDB's cast */
 
     int state; /* enum wstate; W_DONE is stored (release) by the writer */
+    bool cols_block;   /* cols and its names are one allocation */
+    bool one_block;    /* table, cols, vals and text live in the write's own allocation */
+    /* Small writes (one row of a few values) need no allocation of their own. */
+    struct bval inl_vals[INLINE_VALS];
+    char inl_text[INLINE_TEXT];
+    uint8_t inl_bad[INLINE_BAD];
 };
 
 /* A column of a target, as the writer's catalog lookup found it. */
@@ -146,6 +160,10 @@ struct target {
     int napps, cap_apps;
     bool chunkable;          /* every column has a native vector layout */
     duckdb_data_chunk chunk; /* for appending whole vectors, made on first need */
+    int64_t id;              /* names it to the batch scan function */
+    duckdb_prepared_statement insert; /* INSERT ... SELECT * FROM the batch scan; made on first need */
+    bool insert_failed;      /* could not be prepared: use the Appender */
+    uint64_t mark;           /* writer scratch: the attempt that inserted it last */
     struct target *next;
 };
 
@@ -221,6 +239,10 @@ struct duckpond_batcher {
     struct tapp *last_slot; /* the appender of the previous row, in this attempt */
     struct target *last_target;
     uint64_t batch_commits;
+    struct batch_scan *scan; /* the batch scan function's state (DuckDB owns it) */
+    char scan_name[48];      /* the batch scan function's name */
+    int64_t next_target_id;
+    uint64_t attempts;
 
     /* Catalog look-ups for write_new, under meta_lock. */
     pthread_rwlock_t meta_lock;
@@ -277,6 +299,26 @@ static char *fmt_msg(const char *fmt, ...)
 static char *dup_str(const char *s)
 {
     return s ? strdup(s) : NULL;
+}
+
+/*
+ * A copy of the names of cols[0..n) as one allocation: the pointer array,
+ * then the strings. NULL if out of memory.
+ */
+static char **names_block(const char *const *cols, int n)
+{
+    size_t size = (size_t)n * sizeof(char *);
+    for (int i = 0; i < n; i++)
+        size += strlen(cols[i]) + 1;
+    char **out = malloc(size ? size : 1);
+    if (!out)
+        return NULL;
+    char *p = (char *)(out + n);
+    for (int i = 0; i < n; i++) {
+        out[i] = p;
+        p = stpcpy(p, cols[i]) + 1;
+    }
+    return out;
 }
 
 /* An absolute CLOCK_REALTIME deadline ms from now, for pthread_cond_timedwait. */
@@ -799,6 +841,8 @@ static void target_free(struct target *t)
     }
     if (t->chunk)
         duckdb_destroy_data_chunk(&t->chunk);
+    if (t->insert)
+        duckdb_destroy_prepare(&t->insert);
     free(t->apps);
     free(t->cols);
     free(t->key);
@@ -935,6 +979,7 @@ static struct target *target_get(duckpond_batcher *b, const duckpond_write *w, i
     t->cap_apps = 4;
     t->apps[0]->app = a;
     t->napps = 1;
+    t->id = ++b->next_target_id;
     t->next = b->targets;
     b->targets = t;
     return t;
@@ -1069,6 +1114,37 @@ static int check_row(duckpond_batcher *b, duckpond_write *w, size_t r, char **ms
     return check_row_cols(duckpond_conn_duckdb(b->conn), w->tgt->cols, w, r, msg);
 }
 
+/* Gives w cleared marks for its rows (w->bad); false if out of memory. */
+static bool bad_alloc(duckpond_write *w)
+{
+    if (w->nrows <= INLINE_BAD) {
+        memset(w->inl_bad, 0, sizeof w->inl_bad);
+        w->bad = w->inl_bad;
+    } else {
+        w->bad = calloc(w->nrows, 1);
+    }
+    return w->bad != NULL;
+}
+
+static void bad_release(duckpond_write *w)
+{
+    if (w->bad != w->inl_bad)
+        free(w->bad);
+    w->bad = NULL;
+}
+
+/* Whether every value of row r of w converts to its column without DuckDB's cast. */
+static bool row_plain(const duckpond_write *w, size_t r)
+{
+    const struct bval *row = w->vals + r * (size_t)w->ncols;
+    for (int i = 0; i < w->ncols; i++) {
+        struct cval cv;
+        if (row[i].kind != DUCKPOND_VALUE_NULL && convert(w->tgt->cols[i].type, &row[i], w->text, &cv) != CV_OK)
+            return false;
+    }
+    return true;
+}
+
 /*
  * The writer's first pass over a write: resolves its target and checks
  * every row. Bad rows are recorded (or fail the whole atomic write).
@@ -1083,8 +1159,7 @@ static bool prepare_write(duckpond_batcher *b, duckpond_write *w)
         write_fail_all(w, rc, msg);
         return false;
     }
-    w->bad = calloc(w->nrows ? w->nrows : 1, 1);
-    if (!w->bad) {
+    if (!bad_alloc(w)) {
         write_fail_all(w, DUCKPOND_NOMEM, NULL);
         return false;
     }
@@ -1101,6 +1176,9 @@ static bool prepare_write(duckpond_batcher *b, duckpond_write *w)
         nbad++;
         write_fail_row(w, r, rc, msg);
     }
+    w->plain = w->tgt->chunkable && !w->has_default && w->ncols <= MASK_COLS;
+    for (size_t r = 0; w->plain && r < w->nrows; r++)
+        w->plain = w->bad[r] || row_plain(w, r);
     return nbad < w->nrows;
 }
 
@@ -1473,6 +1551,242 @@ static bool single_flush(const struct seg *segs, size_t n)
     return rows <= AUTOCOMMIT_MAX_ROWS;
 }
 
+/* ---------------------------------------------------- the batch scan */
+
+/*
+ * A DuckDB Appender flush plans and runs an INSERT statement from scratch
+ * each time (parse, bind, optimize: a third of a small commit). Instead,
+ * each target has one prepared "INSERT INTO t (cols) SELECT * FROM
+ * <scan>(id)", where <scan> is a table function of this batcher that
+ * reads the rows of the attempt being committed straight from the writes,
+ * converting them into its output vectors. Executing it costs no
+ * planning, and columns left out get their defaults as in any INSERT.
+ * Rows that need DuckDB's own cast, or hold DEFAULT values, and targets
+ * with other column types go through the Appenders instead.
+ *
+ * The function's state is owned by DuckDB (freed when the database
+ * closes); b is cleared when the batcher is freed. Only the writer's
+ * connection may bind the function, and the writer sets the rows to scan
+ * before each execution and clears them after.
+ */
+struct batch_scan {
+    duckpond_batcher *b;
+    idx_t conn_id;           /* the writer's connection */
+    const struct seg *segs;  /* the attempt's segments; NULL outside an execution */
+    size_t nsegs;
+    struct target *t;        /* the target being inserted */
+    size_t si, row;          /* the cursor: segment and row */
+};
+
+static struct target *target_by_id(duckpond_batcher *b, int64_t id)
+{
+    for (struct target *t = b->targets; t; t = t->next)
+        if (t->id == id)
+            return t;
+    return NULL;
+}
+
+/* Bind: the output columns are the target's (named by the id argument). */
+static void scan_bind(duckdb_bind_info info)
+{
+    struct batch_scan *sc = duckdb_bind_get_extra_info(info);
+    duckdb_client_context ctx;
+    duckdb_table_function_get_client_context(info, &ctx);
+    idx_t conn_id = duckdb_client_context_get_connection_id(ctx);
+    duckdb_destroy_client_context(&ctx);
+    duckdb_value v = duckdb_bind_get_parameter(info, 0);
+    int64_t id = duckdb_get_int64(v);
+    duckdb_destroy_value(&v);
+    struct target *t = sc->b && conn_id == sc->conn_id ? target_by_id(sc->b, id) : NULL;
+    if (!t) {
+        duckdb_bind_set_error(info, "this function belongs to a duckpond batcher's writer");
+        return;
+    }
+    for (int i = 0; i < t->ncols; i++) {
+        char name[24];
+        snprintf(name, sizeof name, "c%d", i);
+        duckdb_logical_type lt = duckdb_create_logical_type(t->cols[i].type);
+        duckdb_bind_add_result_column(info, name, lt);
+        duckdb_destroy_logical_type(&lt);
+    }
+}
+
+/* Init: one thread; the writer must have set the rows. */
+static void scan_init(duckdb_init_info info)
+{
+    struct batch_scan *sc = duckdb_init_get_extra_info(info);
+    duckdb_init_set_max_threads(info, 1);
+    if (!sc->segs)
+        duckdb_init_set_error(info, "no batch is being committed");
+}
+
+/* Fills out with the next good rows of the scan's target, up to a vector. */
+static void scan_next(duckdb_function_info info, duckdb_data_chunk out)
+{
+    struct batch_scan *sc = duckdb_function_get_extra_info(info);
+    struct target *t = sc->t;
+    idx_t cap = duckdb_vector_size(), fill = 0;
+    duckdb_vector vec[MASK_COLS];
+    int ncols = t->ncols < MASK_COLS ? t->ncols : MASK_COLS;
+    for (int i = 0; i < ncols; i++)
+        vec[i] = duckdb_data_chunk_get_vector(out, (idx_t)i);
+    for (; sc->si < sc->nsegs && fill < cap; sc->si++, sc->row = 0) {
+        const struct seg *sg = &sc->segs[sc->si];
+        const duckpond_write *w = sg->w;
+        if (w->tgt != t)
+            continue;
+        if (sc->row < sg->lo)
+            sc->row = sg->lo;
+        for (; sc->row < sg->hi && fill < cap; sc->row++) {
+            if (w->bad[sc->row])
+                continue;
+            const struct bval *row = w->vals + sc->row * (size_t)w->ncols;
+            for (int i = 0; i < ncols; i++) {
+                struct cval cv;
+                if (row[i].kind == DUCKPOND_VALUE_NULL) {
+                    duckdb_vector_ensure_validity_writable(vec[i]);
+                    duckdb_validity_set_row_invalid(duckdb_vector_get_validity(vec[i]), fill);
+                } else if (convert(t->cols[i].type, &row[i], w->text, &cv) == CV_OK) {
+                    vector_put(vec[i], t->cols[i].type, fill, &cv);
+                } else { /* prepare_write said plain: cannot happen */
+                    duckdb_function_set_error(info, "batch scan: a value needs a cast");
+                    return;
+                }
+            }
+            fill++;
+        }
+        if (sc->row < sg->hi)
+            break; /* the vector is full: go on from here next time */
+    }
+    duckdb_data_chunk_set_size(out, fill);
+}
+
+/* Registers b's batch scan function on the writer's connection. */
+static int scan_register(duckpond_batcher *b)
+{
+    static int64_t counter;
+    struct batch_scan *sc = calloc(1, sizeof *sc);
+    if (!sc)
+        return DUCKPOND_NOMEM;
+    duckdb_client_context ctx;
+    duckdb_connection_get_client_context(duckpond_conn_duckdb(b->conn), &ctx);
+    sc->conn_id = duckdb_client_context_get_connection_id(ctx);
+    duckdb_destroy_client_context(&ctx);
+    sc->b = b;
+    snprintf(b->scan_name, sizeof b->scan_name, "duckpond_batch_scan_%lld_%lld", (long long)getpid(),
+             (long long)__atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
+    duckdb_table_function f = duckdb_create_table_function();
+    duckdb_table_function_set_name(f, b->scan_name);
+    duckdb_logical_type bigint = duckdb_create_logical_type(DUCKDB_TYPE_BIGINT);
+    duckdb_table_function_add_parameter(f, bigint);
+    duckdb_destroy_logical_type(&bigint);
+    duckdb_table_function_set_extra_info(f, sc, free);
+    duckdb_table_function_set_bind(f, scan_bind);
+    duckdb_table_function_set_init(f, scan_init);
+    duckdb_table_function_set_function(f, scan_next);
+    duckdb_state st = duckdb_register_table_function(duckpond_conn_duckdb(b->conn), f);
+    duckdb_destroy_table_function(&f);
+    if (st == DuckDBError)
+        return DUCKPOND_ERROR; /* sc went with the function */
+    b->scan = sc;
+    return DUCKPOND_OK;
+}
+
+/* t's prepared INSERT from the batch scan, made on first need; NULL if it cannot be. */
+static duckdb_prepared_statement target_insert(duckpond_batcher *b, struct target *t)
+{
+    if (t->insert || t->insert_failed || !b->scan)
+        return t->insert;
+    size_t len = strlen(t->sql_name) + strlen(b->scan_name) + 96;
+    for (int i = 0; i < t->ncols; i++)
+        len += 2 * strlen(t->cols[i].name) + 4;
+    char *sql = malloc(len), *p = sql;
+    if (!sql)
+        return NULL; /* out of memory: try again next time */
+    p += sprintf(p, "INSERT INTO %s (", t->sql_name);
+    for (int i = 0; i < t->ncols; i++) {
+        if (i)
+            *p++ = ',';
+        quote_ident(p, t->cols[i].name);
+        p += strlen(p);
+    }
+    sprintf(p, ") SELECT * FROM %s(%lld)", b->scan_name, (long long)t->id);
+    if (duckdb_prepare(duckpond_conn_duckdb(b->conn), sql, &t->insert) == DuckDBError) {
+        duckdb_destroy_prepare(&t->insert);
+        t->insert = NULL;
+        t->insert_failed = true;
+    }
+    free(sql);
+    return t->insert;
+}
+
+/* Whether segs[0..n) can be inserted by the batch scan: plain rows, a prepared INSERT. */
+static bool scan_fits(duckpond_batcher *b, const struct seg *segs, size_t n)
+{
+    for (size_t s = 0; s < n; s++)
+        if (!segs[s].w->plain || !target_insert(b, segs[s].w->tgt))
+            return false;
+    return true;
+}
+
+/* Runs target t's INSERT over the rows of segs[0..n) that belong to it. */
+static int scan_insert(duckpond_batcher *b, struct target *t, const struct seg *segs, size_t n, char **msg)
+{
+    struct batch_scan *sc = b->scan;
+    *sc = (struct batch_scan){sc->b, sc->conn_id, segs, n, t, 0, 0};
+    duckdb_result res;
+    duckdb_state st = duckdb_execute_prepared(t->insert, &res);
+    sc->segs = NULL;
+    sc->t = NULL;
+    int rc = DUCKPOND_OK;
+    if (st == DuckDBError) {
+        rc = duckpond_classify(duckdb_result_error_type(&res), duckdb_result_error(&res));
+        *msg = strdup(duckdb_result_error(&res));
+        if (rc == DUCKPOND_OK)
+            rc = DUCKPOND_ERROR;
+    }
+    duckdb_destroy_result(&res);
+    return rc;
+}
+
+/*
+ * try_commit by the batch scan: one INSERT per target (inside BEGIN ...
+ * COMMIT when there are several, or a journal number to store; else the
+ * INSERT alone, which DuckDB commits by itself).
+ */
+static int scan_commit(duckpond_batcher *b, const struct seg *segs, size_t n, uint64_t seq, char **msg)
+{
+    bool in_tx = seq != 0;
+    for (size_t s = 1; s < n && !in_tx; s++)
+        in_tx = segs[s].w->tgt != segs[0].w->tgt;
+    int rc = in_tx ? writer_tx(b, TX_BEGIN, msg) : DUCKPOND_OK;
+    if (rc != DUCKPOND_OK)
+        return rc;
+    uint64_t mark = ++b->attempts;
+    for (size_t s = 0; s < n && rc == DUCKPOND_OK; s++) {
+        struct target *t = segs[s].w->tgt;
+        if (t->mark == mark)
+            continue;
+        t->mark = mark;
+        rc = scan_insert(b, t, segs + s, n - s, msg);
+    }
+    if (rc == DUCKPOND_OK && seq)
+        rc = store_applied_seq(b, seq, msg);
+    if (rc == DUCKPOND_OK && in_tx && (rc = writer_tx(b, TX_COMMIT, msg)) != DUCKPOND_OK)
+        in_tx = false; /* a failed COMMIT ends the transaction */
+    if (rc != DUCKPOND_OK) {
+        if (in_tx)
+            writer_tx(b, TX_ROLLBACK, NULL);
+        if (rc != DUCKPOND_CONSTRAINT && rc != DUCKPOND_CONFLICT)
+            b->drop_targets = true; /* the schema may have changed under us */
+        return rc;
+    }
+    b->batch_commits++;
+    if (seq)
+        b->db_applied_seq = seq;
+    return DUCKPOND_OK;
+}
+
 /*
  * One transaction holding the good rows of segs[0..n): BEGIN, append,
  * flush every appender used, COMMIT (or, for one appender, the flush
@@ -1484,11 +1798,12 @@ static int try_commit(duckpond_batcher *b, const struct seg *segs, size_t n, cha
     b->nused = 0;
     b->last_slot = NULL;
     uint64_t seq = seq_after(b, segs, n);
+    if (scan_fits(b, segs, n))
+        return scan_commit(b, segs, n, seq, msg);
     bool in_tx = seq || !single_flush(segs, n);
     int rc = in_tx ? writer_tx(b, TX_BEGIN, msg) : DUCKPOND_OK;
     if (rc != DUCKPOND_OK)
         return rc;
-    int64_t t_app0 = dp_now_us();
     for (size_t s = 0; s < n; s++) {
         const duckpond_write *w = segs[s].w;
         if (w->tgt->chunkable && !w->has_default) {
@@ -1500,15 +1815,11 @@ static int try_commit(duckpond_batcher *b, const struct seg *segs, size_t n, cha
             if (!w->bad[r] && (rc = append_row(b, segs[s].w, r, msg)) != DUCKPOND_OK)
                 goto fail;
     }
-    extern int64_t prof_flush, prof_append;
-    int64_t tf = dp_now_us();
-    prof_append += tf - t_app0;
     for (int i = 0; i < b->nused; i++)
         if (b->used[i]->app && duckdb_appender_flush(b->used[i]->app) == DuckDBError) {
             rc = appender_fail(b->used[i]->app, msg);
             goto fail;
         }
-    prof_flush += dp_now_us() - tf;
     if (seq && (rc = store_applied_seq(b, seq, msg)) != DUCKPOND_OK)
         goto fail;
     rc = in_tx ? writer_tx(b, TX_COMMIT, msg) : DUCKPOND_OK;
@@ -1664,8 +1975,6 @@ static void process_batch(duckpond_batcher *b, duckpond_write *list)
         free(segs);
         segs = NULL;
     }
-    extern int64_t prof_prep;
-    int64_t tp = dp_now_us();
     for (duckpond_write *w = list; w; w = w->next) {
         if (b->fatal)
             write_fail_all(w, b->fatal, fmt_msg("%s", b->fatal_msg ? b->fatal_msg : "database failed"));
@@ -1674,14 +1983,12 @@ static void process_batch(duckpond_batcher *b, duckpond_write *list)
         else if (prepare_write(b, w))
             segs[nsegs++] = (struct seg){w, 0, w->nrows};
     }
-    prof_prep += dp_now_us() - tp;
     if (nsegs)
         commit_segs(b, segs, nsegs);
     free(segs);
     jbatch_finish(b);
     for (duckpond_write *w = list; w; w = w->next) {
-        free(w->bad);
-        w->bad = NULL;
+        bad_release(w);
         w->tgt = NULL;
         if (w->nfails > 1)
             qsort(w->fails, w->nfails, sizeof *w->fails, fail_cmp);
@@ -1856,21 +2163,17 @@ static void linger(duckpond_batcher *b)
     b->want_writes = 1;
 }
 
-int64_t prof_wait, prof_linger, prof_proc, prof_ack, prof_flush, prof_append, prof_prep, prof_n;
 static void *writer_main(void *arg)
 {
     duckpond_batcher *b = arg;
     pthread_mutex_lock(&b->mu);
     for (;;) {
-        int64_t t0 = dp_now_us();
         while (!b->stopping && (b->held || !b->head)) {
             b->writer_idle = true;
             pthread_cond_wait(&b->work, &b->mu);
         }
-        int64_t t1 = dp_now_us();
         if (b->head && !b->stopping)
             linger(b);
-        prof_wait += t1 - t0; prof_linger += dp_now_us() - t1; prof_n++;
         b->writer_idle = false;
         if (b->held && !b->stopping)
             continue;
@@ -1894,14 +2197,11 @@ static void *writer_main(void *arg)
             stats_ack(b, w, now);
         pthread_cond_broadcast(&b->room);
         pthread_mutex_unlock(&b->mu);
-        prof_proc += now - start;
         ack_batch(b, free_internal(batch));
-        prof_ack += dp_now_us() - now;
         maybe_recycle(b, false);
         pthread_mutex_lock(&b->mu);
     }
     pthread_mutex_unlock(&b->mu);
-    if (getenv("DP_PROF")) fprintf(stderr, "groups %ld wait %ld linger %ld proc %ld ack %ld (us/group: %.0f %.0f %.0f %.0f) prep %.0f append %.0f flush %.0f\n", (long)prof_n, (long)prof_wait, (long)prof_linger, (long)prof_proc, (long)prof_ack, (double)prof_wait/prof_n, (double)prof_linger/prof_n, (double)prof_proc/prof_n, (double)prof_ack/prof_n, (double)prof_prep/prof_n, (double)prof_append/prof_n, (double)prof_flush/prof_n);
     return NULL;
 }
 
@@ -1966,6 +2266,8 @@ int duckpond_batcher_new(duckpond_db *db, const duckpond_batcher_settings *setti
     for (int i = 0; i < 3 && rc == DUCKPOND_OK; i++)
         if (duckdb_prepare(duckpond_conn_duckdb(b->conn), TX_SQL[i], &b->tx_stmt[i]) == DuckDBError)
             rc = DUCKPOND_ERROR;
+    if (rc == DUCKPOND_OK)
+        scan_register(b); /* without it, every group goes through the Appenders */
     if (rc == DUCKPOND_OK && b->set.journal_dir && (rc = journal_start(b)) != DUCKPOND_OK)
         dp_set_msg(&db->errmsg, "batcher journal: %s", b->journal_report ? b->journal_report : "out of memory");
     if (rc == DUCKPOND_OK && pthread_create(&b->thread, NULL, writer_main, b) != 0)
@@ -2005,6 +2307,8 @@ void duckpond_batcher_free(duckpond_batcher *b)
         return;
     duckpond_batcher_stop(b);
     targets_drop(b);
+    if (b->scan)
+        b->scan->b = NULL; /* DuckDB keeps the function until the database closes */
     if (b->cols_stmt)
         duckdb_destroy_prepare(&b->cols_stmt);
     for (int i = 0; i < 3; i++)
@@ -2165,9 +2469,7 @@ static int meta_columns(duckpond_batcher *b, const char *table, char ***cols, in
             m = meta_load(b, table, gen, &rc, msg);
     }
     if (m) {
-        *cols = calloc((size_t)m->ncols, sizeof **cols);
-        for (int i = 0; *cols && i < m->ncols; i++)
-            (*cols)[i] = strdup(m->cols[i]);
+        *cols = names_block((const char *const *)m->cols, m->ncols);
         *ncols = m->ncols;
         rc = *cols ? DUCKPOND_OK : DUCKPOND_NOMEM;
     }
@@ -2177,27 +2479,28 @@ static int meta_columns(duckpond_batcher *b, const char *table, char ***cols, in
 
 static void write_free_parts(duckpond_write *w)
 {
-    for (int i = 0; w->cols && i < w->ncols; i++)
-        free(w->cols[i]);
     for (size_t i = 0; i < w->nfails; i++)
         free(w->fails[i].msg);
-    free(w->cols);
     free(w->fails);
-    free(w->table);
-    free(w->vals);
-    free(w->text);
     free(w->errmsg);
-    free(w->bad);
+    bad_release(w);
+    if (!w->one_block) {
+        for (int i = 0; !w->cols_block && w->cols && i < w->ncols; i++)
+            free(w->cols[i]);
+        free(w->cols);
+        free(w->table);
+        if (w->vals != w->inl_vals)
+            free(w->vals);
+        if (w->text != w->inl_text)
+            free(w->text);
+    }
     free(w);
 }
+
 
 /* Copies an explicit column list into w; MISUSE on empty or repeated names. */
 static int write_set_columns(duckpond_write *w, const char *const *columns, int n)
 {
-    w->cols = calloc((size_t)n, sizeof *w->cols);
-    if (!w->cols)
-        return DUCKPOND_NOMEM;
-    w->ncols = n;
     for (int i = 0; i < n; i++) {
         if (!columns[i] || !*columns[i]) {
             w->errmsg = fmt_msg("column %d has no name", i);
@@ -2208,9 +2511,11 @@ static int write_set_columns(duckpond_write *w, const char *const *columns, int 
                 w->errmsg = fmt_msg("column \"%s\" is listed twice", columns[i]);
                 return DUCKPOND_MISUSE;
             }
-        if (!(w->cols[i] = strdup(columns[i])))
-            return DUCKPOND_NOMEM;
     }
+    if (!(w->cols = names_block(columns, n)))
+        return DUCKPOND_NOMEM;
+    w->cols_block = true;
+    w->ncols = n;
     return DUCKPOND_OK;
 }
 
@@ -2236,6 +2541,7 @@ int duckpond_write_new(duckpond_batcher *b, const char *table, const char *const
         /* An unknown table poisons the write: add_row and submit report it. */
         char *msg = NULL;
         w->poison = meta_columns(b, table, &w->cols, &w->ncols, &msg);
+        w->cols_block = w->cols != NULL;
         w->errmsg = msg;
     }
     if (rc != DUCKPOND_OK) {
@@ -2268,21 +2574,34 @@ static int check_values(const duckpond_write *w, const duckpond_value *values, s
 /* Makes room for one more row and its text. */
 static int write_grow(duckpond_write *w, size_t text)
 {
-    if (w->nrows == w->cap_rows) {
+    size_t per_row = (size_t)(w->ncols ? w->ncols : 1);
+    if (w->nrows == w->cap_rows && !w->vals && per_row <= INLINE_VALS) {
+        w->vals = w->inl_vals;
+        w->cap_rows = INLINE_VALS / per_row;
+    } else if (w->nrows == w->cap_rows) {
         size_t cap = w->cap_rows ? 2 * w->cap_rows : 4;
-        struct bval *v = realloc(w->vals, cap * (size_t)(w->ncols ? w->ncols : 1) * sizeof *v);
+        bool inl = w->vals == w->inl_vals;
+        struct bval *v = inl ? malloc(cap * per_row * sizeof *v) : realloc(w->vals, cap * per_row * sizeof *v);
         if (!v)
             return DUCKPOND_NOMEM;
+        if (inl)
+            memcpy(v, w->inl_vals, w->nrows * per_row * sizeof *v);
         w->vals = v;
         w->cap_rows = cap;
     }
-    if (w->text_len + text > w->text_cap) {
-        size_t cap = w->text_cap ? w->text_cap : 64;
+    if (!w->text && text <= INLINE_TEXT) {
+        w->text = w->inl_text;
+        w->text_cap = INLINE_TEXT;
+    } else if (w->text_len + text > w->text_cap) {
+        size_t cap = w->text_cap ? 2 * w->text_cap : 64;
         while (cap < w->text_len + text)
             cap *= 2;
-        char *t = realloc(w->text, cap);
+        bool inl = w->text == w->inl_text;
+        char *t = inl ? malloc(cap) : realloc(w->text, cap);
         if (!t)
             return DUCKPOND_NOMEM;
+        if (inl)
+            memcpy(t, w->inl_text, w->text_len);
         w->text = t;
         w->text_cap = cap;
     }
@@ -2489,7 +2808,8 @@ void duckpond_write_free(duckpond_write *w)
 struct cbuf {
     unsigned char *p;
     size_t len, cap;
-    bool failed; /* out of memory: checked once at the end */
+    bool failed;   /* out of memory: checked once at the end */
+    bool borrowed; /* p is the caller's (a stack buffer): copy it out to grow */
 };
 
 static void cb_put(struct cbuf *c, const void *data, size_t n)
@@ -2500,11 +2820,14 @@ static void cb_put(struct cbuf *c, const void *data, size_t n)
         size_t cap = c->cap ? c->cap : 256;
         while (cap < c->len + n)
             cap *= 2;
-        unsigned char *p = realloc(c->p, cap);
+        unsigned char *p = c->borrowed ? malloc(cap) : realloc(c->p, cap);
         if (!p) {
             c->failed = true;
             return;
         }
+        if (c->borrowed && c->len)
+            memcpy(p, c->p, c->len);
+        c->borrowed = false;
         c->p = p;
         c->cap = cap;
     }
@@ -2527,50 +2850,62 @@ static void cb_str(struct cbuf *c, const char *s, size_t n)
     cb_put(c, s, n);
 }
 
-/* Encodes the rows of w not marked in skip; *out is malloc'd. */
-static int codec_encode(const duckpond_write *w, const uint8_t *skip, unsigned char **out, size_t *len)
+/*
+ * Encodes the rows of w not marked in skip into c (which may start on a
+ * caller's buffer, borrowed). DUCKPOND_NOMEM leaves c freed.
+ */
+static int codec_encode_into(const duckpond_write *w, const uint8_t *skip, struct cbuf *c)
 {
-    struct cbuf c = {0};
     size_t nrows = 0;
     for (size_t r = 0; r < w->nrows; r++)
         nrows += !(skip && skip[r]);
-    cb_uint(&c, CODEC_VERSION, 1);
-    cb_uint(&c, w->flags & DUCKPOND_WRITE_ATOMIC ? 1 : 0, 1);
-    cb_uint(&c, 0, 2);
-    cb_uint(&c, (uint64_t)w->ncols, 4);
-    cb_str(&c, w->table, strlen(w->table));
+    cb_uint(c, CODEC_VERSION, 1);
+    cb_uint(c, w->flags & DUCKPOND_WRITE_ATOMIC ? 1 : 0, 1);
+    cb_uint(c, 0, 2);
+    cb_uint(c, (uint64_t)w->ncols, 4);
+    cb_str(c, w->table, strlen(w->table));
     for (int i = 0; i < w->ncols; i++)
-        cb_str(&c, w->cols[i], strlen(w->cols[i]));
-    cb_uint(&c, nrows, 8);
+        cb_str(c, w->cols[i], strlen(w->cols[i]));
+    cb_uint(c, nrows, 8);
     for (size_t r = 0; r < w->nrows; r++) {
         if (skip && skip[r])
             continue;
         const struct bval *row = w->vals + r * (size_t)w->ncols;
         for (int i = 0; i < w->ncols; i++) {
             const struct bval *v = &row[i];
-            cb_uint(&c, v->kind, 1);
+            cb_uint(c, v->kind, 1);
             switch (v->kind) {
-            case DUCKPOND_VALUE_BOOL: cb_uint(&c, v->u.i64 != 0, 1); break;
+            case DUCKPOND_VALUE_BOOL: cb_uint(c, v->u.i64 != 0, 1); break;
             case DUCKPOND_VALUE_INT64:
-            case DUCKPOND_VALUE_TIMESTAMP: cb_uint(&c, (uint64_t)v->u.i64, 8); break;
+            case DUCKPOND_VALUE_TIMESTAMP: cb_uint(c, (uint64_t)v->u.i64, 8); break;
             case DUCKPOND_VALUE_DOUBLE: {
                 uint64_t bits;
                 memcpy(&bits, &v->u.f64, 8);
-                cb_uint(&c, bits, 8);
+                cb_uint(c, bits, 8);
                 break;
             }
-            case DUCKPOND_VALUE_TEXT: cb_str(&c, w->text + v->u.off, v->len); break;
+            case DUCKPOND_VALUE_TEXT: cb_str(c, w->text + v->u.off, v->len); break;
             default: break;
             }
         }
     }
-    if (c.failed) {
-        free(c.p);
+    if (c->failed) {
+        if (!c->borrowed)
+            free(c->p);
+        c->p = NULL;
         return DUCKPOND_NOMEM;
     }
+    return DUCKPOND_OK;
+}
+
+/* Encodes the rows of w not marked in skip; *out is malloc'd. */
+static int codec_encode(const duckpond_write *w, const uint8_t *skip, unsigned char **out, size_t *len)
+{
+    struct cbuf c = {0};
+    int rc = codec_encode_into(w, skip, &c);
     *out = c.p;
     *len = c.len;
-    return DUCKPOND_OK;
+    return rc;
 }
 
 /* A reader over a record; any read past its end sets failed. */
@@ -2814,8 +3149,7 @@ static void write_reset_results(duckpond_write *w)
     w->failed = w->committed = 0;
     w->status = 0;
     w->all_failed = false;
-    free(w->bad);
-    w->bad = NULL;
+    bad_release(w);
 }
 
 /*
@@ -2851,7 +3185,7 @@ static bool journal_check(duckpond_batcher *b, duckpond_write *w)
     else if (!(e = jcheck_load(b, w, key, klen, gen, &rc, &msg)))
         free(key);
     size_t nbad = 0;
-    if (e && w->nrows && !(w->bad = calloc(w->nrows, 1)))
+    if (e && w->nrows && !bad_alloc(w))
         rc = DUCKPOND_NOMEM;
     for (size_t r = 0; e && rc == DUCKPOND_OK && r < w->nrows; r++) {
         int rrc = check_row_cols(duckpond_conn_duckdb(b->meta_conn), e->cols, w, r, &msg);
@@ -2876,11 +3210,18 @@ static bool journal_check(duckpond_batcher *b, duckpond_write *w)
 
 /* ------------------------------------------------------ journal submit */
 
-/* Appends w to the queue and wakes the writer if it waits (under b->mu). */
-static void enqueue(duckpond_batcher *b, duckpond_write *w)
+/* Counts w's rows and bytes as waiting to be committed (under b->mu). */
+static void queue_reserve(duckpond_batcher *b, const duckpond_write *w, int sign)
+{
+    b->stats.queue_rows += sign > 0 ? w->nrows : -w->nrows;
+    b->stats.queue_bytes += sign > 0 ? w->bytes : -w->bytes;
+}
+
+/* Links a write whose room is reserved into the queue (under b->mu). */
+static void queue_link(duckpond_batcher *b, duckpond_write *w, int64_t now_us)
 {
     __atomic_store_n(&w->state, W_QUEUED, __ATOMIC_RELAXED); /* published by b->mu */
-    w->submit_us = dp_now_us();
+    w->submit_us = now_us;
     w->next = NULL;
     if (b->tail)
         b->tail->next = w;
@@ -2889,12 +3230,45 @@ static void enqueue(duckpond_batcher *b, duckpond_write *w)
     b->tail = w;
     b->stats.rows_accepted += w->nrows;
     b->stats.bytes_accepted += w->bytes;
-    b->stats.queue_rows += w->nrows;
-    b->stats.queue_bytes += w->bytes;
     b->queued_writes++;
     b->queued_rows += w->nrows;
+}
+
+/* Wakes the writer if it waits and enough is queued (under b->mu). */
+static void queue_poke(duckpond_batcher *b)
+{
     if (b->writer_idle && (b->queued_writes >= b->want_writes || b->queued_rows >= b->set.batch_max_rows))
         pthread_cond_signal(&b->work);
+}
+
+/* Appends w to the queue and wakes the writer if it waits (under b->mu). */
+static void enqueue(duckpond_batcher *b, duckpond_write *w)
+{
+    queue_reserve(b, w, 1);
+    queue_link(b, w, dp_now_us());
+    queue_poke(b);
+}
+
+/*
+ * The journal's on_durable: queues the batcher's copies of records now on
+ * disk, in sequence order, with one lock for the whole flush. Their room
+ * was reserved by their producers.
+ */
+static void journal_durable(void *arg, struct journal_ticket *const *tickets, size_t n)
+{
+    duckpond_batcher *b = arg;
+    int64_t now = dp_now_us();
+    pthread_mutex_lock(&b->mu);
+    for (size_t i = 0; i < n; i++) {
+        duckpond_write *iw = tickets[i]->cookie;
+        iw->jseq = tickets[i]->seq;
+        iw->internal = true;
+        queue_link(b, iw, now);
+        b->stats.journal_writes_acked++;
+        b->stats.journal_rows_acked += iw->nrows;
+    }
+    queue_poke(b);
+    pthread_mutex_unlock(&b->mu);
 }
 
 /* Marks a user's write done with its results (it was never queued). */
@@ -2907,34 +3281,96 @@ static int write_finish(duckpond_write *w, int status)
 }
 
 /*
- * Journals record (w's good rows, as its copy iw) and queues iw for the
- * writer, in one step under b->mu, so that the queue holds journaled
- * writes in sequence order (the writer's applied number relies on it).
- * On failure nothing was journaled and iw is not queued.
+ * The batcher's own copy of w's rows not marked in skip, for the writer:
+ * the write batcher_decode rebuilds from w's journal record, made in one
+ * allocation (header, values, column pointers, text, names). NULL if out
+ * of memory.
  */
-static int journal_enqueue(duckpond_batcher *b, duckpond_write *w, duckpond_write *iw,
-                           const unsigned char *record, size_t len, uint64_t *seq)
+static duckpond_write *write_clone(const duckpond_write *w, const uint8_t *skip)
+{
+    size_t ncols = (size_t)w->ncols, nrows = 0, text = 0, names = strlen(w->table) + 1;
+    for (size_t i = 0; i < ncols; i++)
+        names += strlen(w->cols[i]) + 1;
+    for (size_t r = 0; r < w->nrows; r++) {
+        if (skip && skip[r])
+            continue;
+        nrows++;
+        for (size_t i = 0; i < ncols; i++)
+            if (w->vals[r * ncols + i].kind == DUCKPOND_VALUE_TEXT)
+                text += w->vals[r * ncols + i].len;
+    }
+    size_t head = sizeof(duckpond_write), vals = nrows * ncols * sizeof(struct bval);
+    duckpond_write *c = malloc(head + vals + ncols * sizeof(char *) + text + names);
+    if (!c)
+        return NULL;
+    memset(c, 0, sizeof *c);
+    c->b = w->b;
+    c->flags = w->flags;
+    c->one_block = true;
+    c->ncols = w->ncols;
+    c->vals = (struct bval *)((char *)c + head);
+    c->cols = (char **)((char *)c->vals + vals);
+    c->text = (char *)(c->cols + ncols);
+    char *p = c->text + text;
+    c->table = p;
+    p = stpcpy(p, w->table) + 1;
+    for (size_t i = 0; i < ncols; i++) {
+        c->cols[i] = p;
+        p = stpcpy(p, w->cols[i]) + 1;
+    }
+    for (size_t r = 0; r < w->nrows; r++) {
+        if (skip && skip[r])
+            continue;
+        struct bval *out = c->vals + c->nrows * ncols;
+        memcpy(out, w->vals + r * ncols, ncols * sizeof *out);
+        size_t row_text = 0;
+        for (size_t i = 0; i < ncols; i++) {
+            if (out[i].kind == DUCKPOND_VALUE_DEFAULT)
+                c->has_default = true;
+            if (out[i].kind != DUCKPOND_VALUE_TEXT)
+                continue;
+            memcpy(c->text + c->text_len, w->text + out[i].u.off, out[i].len);
+            out[i].u.off = c->text_len;
+            c->text_len += out[i].len;
+            row_text += out[i].len;
+        }
+        c->nrows++;
+        c->bytes += ncols * sizeof(struct bval) + row_text;
+    }
+    c->cap_rows = c->nrows;
+    c->text_cap = c->text_len;
+    return c;
+}
+
+/* Reserves queue room for iw (w's copy); on failure w->errmsg says why. */
+static int journal_admit(duckpond_batcher *b, duckpond_write *w, duckpond_write *iw)
 {
     pthread_mutex_lock(&b->mu);
     int rc = admit(b, iw);
-    if (rc != DUCKPOND_OK) {
+    if (rc == DUCKPOND_OK)
+        queue_reserve(b, iw, 1);
+    else
         dp_set_msg(&w->errmsg, "%s", iw->errmsg ? iw->errmsg : duckpond_strerror(rc));
-    } else if ((rc = journal_append(b->journal, record, len, &iw->jseq)) != DUCKPOND_OK) {
-        b->stats.journal_errors++;
-        dp_set_msg(&w->errmsg, "%s; the write was not journaled", journal_errmsg(b->journal));
-    } else {
-        iw->internal = true;
-        *seq = iw->jseq; /* iw is the writer's once queued and b->mu released */
-        enqueue(b, iw);
-    }
     pthread_mutex_unlock(&b->mu);
     return rc;
 }
 
+/* Gives back the room of a copy that was not journaled, and counts the error. */
+static void journal_unreserve(duckpond_batcher *b, duckpond_write *iw)
+{
+    pthread_mutex_lock(&b->mu);
+    queue_reserve(b, iw, -1);
+    b->stats.journal_errors++;
+    pthread_cond_broadcast(&b->room);
+    pthread_mutex_unlock(&b->mu);
+}
+
 /*
- * DUCKPOND_ACK_JOURNAL: checks w, journals its good rows as one record,
- * queues the batcher's own copy for the writer, and returns once the
- * record is on disk. See the JOURNAL part of duckpond.h.
+ * DUCKPOND_ACK_JOURNAL: checks w, encodes its good rows as one record,
+ * hands it with the batcher's own copy to the journal, and returns once
+ * the record is on disk; the journal's flush queues the copy for the
+ * writer, in sequence order (journal_durable). See the JOURNAL part of
+ * duckpond.h.
  */
 static int submit_journal(duckpond_write *w)
 {
@@ -2945,39 +3381,46 @@ static int submit_journal(duckpond_write *w)
     }
     if (!journal_check(b, w))
         return write_finish(w, 0);
-    size_t good = w->nrows - w->failed;
-    unsigned char *record = NULL;
-    size_t len = 0;
+    unsigned char stack[512]; /* a small write's record needs no allocation */
+    struct cbuf rec = {stack, 0, sizeof stack, false, true};
     duckpond_write *iw = NULL;
-    char *msg = NULL;
-    uint64_t seq = 0;
-    int rc = codec_encode(w, w->bad, &record, &len);
-    if (rc == DUCKPOND_OK && len > JOURNAL_MAX_RECORD) {
-        dp_set_msg(&w->errmsg, "write of %zu bytes is larger than a journal record may be", len);
+    int rc = codec_encode_into(w, w->bad, &rec);
+    if (rc == DUCKPOND_OK && rec.len > JOURNAL_MAX_RECORD) {
+        dp_set_msg(&w->errmsg, "write of %zu bytes is larger than a journal record may be", rec.len);
         rc = DUCKPOND_OVERLOADED;
     }
-    if (rc == DUCKPOND_OK && (rc = batcher_decode(b, record, len, &iw, &msg)) != DUCKPOND_OK)
-        dp_set_msg(&w->errmsg, "%s", msg ? msg : duckpond_strerror(rc));
-    free(msg);
-    if (rc == DUCKPOND_OK && (rc = journal_enqueue(b, w, iw, record, len, &seq)) != DUCKPOND_OK)
+    if (rc == DUCKPOND_OK && !(iw = write_clone(w, w->bad)))
+        rc = DUCKPOND_NOMEM;
+    if (rc == DUCKPOND_OK && (rc = journal_admit(b, w, iw)) != DUCKPOND_OK) {
         write_free_parts(iw);
-    free(record);
-    if (rc != DUCKPOND_OK)
-        return rc; /* nothing journaled: the write may be submitted again */
-    if (journal_sync(b->journal, seq) != DUCKPOND_OK) {
-        pthread_mutex_lock(&b->mu);
-        b->stats.journal_errors++;
-        pthread_mutex_unlock(&b->mu);
+        iw = NULL;
+    }
+    struct journal_ticket tk;
+    if (rc == DUCKPOND_OK && (rc = journal_put(b->journal, rec.p, rec.len, iw, &tk)) != DUCKPOND_OK)
+        tk.written = 0;
+    if (!rec.borrowed)
+        free(rec.p);
+    if (rc == DUCKPOND_OK)
+        rc = journal_wait(b->journal, &tk);
+    if (rc != DUCKPOND_OK && iw) { /* not queued: the copy is still ours */
+        journal_unreserve(b, iw);
+        write_free_parts(iw);
+        if (!tk.written) {
+            dp_set_msg(&w->errmsg, "%s; the write was not journaled", journal_errmsg(b->journal));
+            return rc; /* nothing journaled: the write may be submitted again */
+        }
         dp_set_msg(&w->errmsg, "%s; the write is not acknowledged", journal_errmsg(b->journal));
         return write_finish(w, DUCKPOND_IO);
     }
-    w->jseq = seq;
-    w->committed = good;
-    pthread_mutex_lock(&b->mu);
-    b->stats.journal_writes_acked++;
-    b->stats.journal_rows_acked += good;
-    b->stats.rows_failed += w->failed;
-    pthread_mutex_unlock(&b->mu);
+    if (rc != DUCKPOND_OK)
+        return rc;
+    w->jseq = tk.seq;
+    w->committed = w->nrows - w->failed;
+    if (w->failed) {
+        pthread_mutex_lock(&b->mu);
+        b->stats.rows_failed += w->failed;
+        pthread_mutex_unlock(&b->mu);
+    }
     return write_finish(w, 0);
 }
 
@@ -3123,7 +3566,8 @@ static int journal_start(duckpond_batcher *b)
         return rc == DUCKPOND_READONLY ? DUCKPOND_MISUSE : rc;
     }
     b->db_applied_seq = (uint64_t)applied;
-    struct journal_options opt = {.segment_bytes = b->set.journal_segment_bytes};
+    struct journal_options opt = {.segment_bytes = b->set.journal_segment_bytes,
+                                  .on_durable = journal_durable, .arg = b};
     rc = journal_open(b->set.journal_dir, &opt, (uint64_t)applied, replay_record, b, &b->journal,
                       b->journal_report, REPORT_BYTES);
     if (rc == DUCKPOND_OK)

@@ -10,13 +10,21 @@
  * On disk: a directory of segment files "seg-<first seq, 16 hex>.log". A
  * segment is a run of records, each a 24-byte header (magic, payload
  * length, sequence number, CRC-32C of length+seq+payload, zero) and the
- * payload. Sequence numbers increase by one across segments. Appends go to
- * the last segment under a mutex (one pwritev each); durability is group
- * commit: the first caller of journal_sync becomes the leader and runs one
- * fdatasync for everything appended so far while later callers wait for it
- * (PostgreSQL's WAL flush, in small). A failed fdatasync poisons the journal:
- * after one, the kernel may have dropped the dirty pages, so nothing more is
- * acknowledged until the server restarts and replays.
+ * payload. Sequence numbers increase by one across segments.
+ *
+ * Group commit (PostgreSQL's WAL flush, in small): journal_put copies a
+ * record into an in-memory buffer under a short lock and makes no system
+ * call. The first waiter that finds no flush running becomes the leader:
+ * it takes the whole buffer, numbers its records, writes them with one
+ * pwrite and one fdatasync, hands them (in sequence order) to the
+ * on_durable callback, marks each ticket done and wakes that flush's
+ * waiters with one futex call, and one waiter of the next flush to lead
+ * it; waiters sleep on futex words, never on the lock.
+ * Numbers are given at write time, so a record that could not be written
+ * (disk full) takes no number and leaves nothing behind. A failed
+ * fdatasync poisons the journal: after one, the kernel may have dropped
+ * the dirty pages, so nothing more is acknowledged until the server
+ * restarts and replays.
  *
  * On open every segment is read and checked. A record that fails its
  * checksum at the end of the last segment is a torn write and is cut off; a
@@ -31,12 +39,15 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
+#include <sys/syscall.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <unistd.h>
 
 #include "duckpond.h"
@@ -50,17 +61,32 @@ struct segment {
     uint64_t last_seq; /* its highest record; 0 when it has none */
 };
 
+/* Records put but not yet written: their bytes (headers filled at write time) and tickets. */
+struct pending {
+    unsigned char *buf;
+    size_t len, cap;
+    struct journal_ticket **tickets;
+    size_t n, cap_tickets;
+};
+
 struct journal {
     char *dir;
     int dirfd;
     struct journal_options opt;
     pthread_mutex_t lock;
-    pthread_cond_t sync_done;
     int fd;                 /* the last segment, open for appending */
     off_t size;             /* its size */
-    uint64_t written_seq;   /* highest appended */
+    uint64_t written_seq;   /* highest written (and, once a flush ends, durable) */
     uint64_t synced_seq;    /* highest durable */
-    int syncing;            /* a leader is in fdatasync */
+    struct pending pend;    /* under lock: records waiting for the next flush */
+    struct pending spare;   /* the leader's: the records being flushed */
+    int syncing;            /* a leader is flushing */
+    uint64_t pend_batch;    /* the number of the flush that will take pend */
+    /* Futex words, one per parity of flush number: a waiter sleeps on its
+     * record's flush's word, so that the end of one flush wakes its own
+     * waiters and one waiter of the next (to lead it), not everyone. */
+    uint32_t done_gen[2];
+    uint32_t waiters[2];    /* threads asleep on each word */
     int broken;             /* state on disk unknown: refuse appends */
     int fail_syncs;         /* tests only: fdatasync reports EIO */
     struct segment *segs;
@@ -368,7 +394,10 @@ static void journal_free(struct journal *j)
     if (j->dirfd >= 0)
         close(j->dirfd);
     pthread_mutex_destroy(&j->lock);
-    pthread_cond_destroy(&j->sync_done);
+    free(j->pend.buf);
+    free(j->pend.tickets);
+    free(j->spare.buf);
+    free(j->spare.tickets);
     free(j->segs);
     free(j->dir);
     free(j);
@@ -387,7 +416,6 @@ int journal_open(const char *dir, const struct journal_options *opt, uint64_t ap
         return DUCKPOND_NOMEM;
     j->fd = j->dirfd = -1;
     pthread_mutex_init(&j->lock, NULL);
-    pthread_cond_init(&j->sync_done, NULL);
     if (opt)
         j->opt = *opt;
     if (!j->opt.segment_bytes)
@@ -423,66 +451,238 @@ int journal_open(const char *dir, const struct journal_options *opt, uint64_t ap
     return DUCKPOND_OK;
 }
 
-/* Starts a new segment once the current one is full; the lock is held. */
-static int maybe_roll(struct journal *j)
+/* Starts a new segment once the current one is full (the leader, lock held, all synced). */
+static void maybe_roll(struct journal *j)
 {
     if ((size_t)j->size < j->opt.segment_bytes)
-        return DUCKPOND_OK;
-    while (j->syncing) /* the leader is syncing the fd we would close */
-        pthread_cond_wait(&j->sync_done, &j->lock);
-    if (!j->opt.no_sync && fdatasync(j->fd) != 0) {
-        j->broken = 1;
-        fail(j, "journal fdatasync failed: %s", strerror(errno));
-        return DUCKPOND_IO;
-    }
-    j->syncs++;
-    if (j->written_seq > j->synced_seq)
-        j->synced_seq = j->written_seq;
+        return;
     close(j->fd);
     j->fd = -1;
-    int rc = create_segment(j, j->written_seq + 1);
-    if (rc != DUCKPOND_OK)
+    if (create_segment(j, j->written_seq + 1) != DUCKPOND_OK)
         j->broken = 1;
+}
+
+/* Makes room for len more bytes and one more ticket in p. */
+static int pending_grow(struct pending *p, size_t len)
+{
+    if (p->len + len > p->cap) {
+        size_t cap = p->cap ? p->cap : 4096;
+        while (cap < p->len + len)
+            cap *= 2;
+        unsigned char *b = realloc(p->buf, cap);
+        if (!b)
+            return DUCKPOND_NOMEM;
+        p->buf = b;
+        p->cap = cap;
+    }
+    if (p->n == p->cap_tickets) {
+        size_t cap = p->cap_tickets ? 2 * p->cap_tickets : 64;
+        struct journal_ticket **t = realloc(p->tickets, cap * sizeof *t);
+        if (!t)
+            return DUCKPOND_NOMEM;
+        p->tickets = t;
+        p->cap_tickets = cap;
+    }
+    return DUCKPOND_OK;
+}
+
+int journal_put(struct journal *j, const void *payload, size_t len, void *cookie, struct journal_ticket *tk)
+{
+    if (!j || !tk || (!payload && len) || len > JOURNAL_MAX_RECORD)
+        return DUCKPOND_MISUSE;
+    *tk = (struct journal_ticket){.cookie = cookie, .len = len};
+    pthread_mutex_lock(&j->lock);
+    tk->batch = j->pend_batch;
+    int rc = j->broken ? DUCKPOND_IO : pending_grow(&j->pend, HEADER_BYTES + len);
+    if (rc == DUCKPOND_OK) {
+        struct pending *p = &j->pend;
+        memset(p->buf + p->len, 0, HEADER_BYTES); /* filled when written */
+        if (len)
+            memcpy(p->buf + p->len + HEADER_BYTES, payload, len);
+        p->len += HEADER_BYTES + len;
+        p->tickets[p->n++] = tk;
+    }
+    pthread_mutex_unlock(&j->lock);
     return rc;
+}
+
+/* Numbers the records of p from first and fills their headers. */
+static void pending_number(struct pending *p, uint64_t first)
+{
+    size_t off = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        struct journal_ticket *tk = p->tickets[i];
+        uint64_t seq = first + i;
+        uint32_t len32 = (uint32_t)tk->len, magic = JOURNAL_MAGIC;
+        uint32_t crc = record_crc(len32, seq, p->buf + off + HEADER_BYTES);
+        memcpy(p->buf + off, &magic, 4);
+        memcpy(p->buf + off + 4, &len32, 4);
+        memcpy(p->buf + off + 8, &seq, 8);
+        memcpy(p->buf + off + 16, &crc, 4);
+        tk->seq = seq;
+        off += HEADER_BYTES + tk->len;
+    }
+}
+
+/* Writes len bytes at off whole; 0, or -1 with errno (0 for a short write). */
+static int write_all(int fd, const unsigned char *buf, size_t len, off_t off)
+{
+    while (len) {
+        ssize_t n = pwrite(fd, buf, len, off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0)
+                errno = 0;
+            return -1;
+        }
+        buf += n, len -= (size_t)n, off += n;
+    }
+    return 0;
+}
+
+/*
+ * Writes and syncs the taken records p at off of fd, without the lock,
+ * and hands them to on_durable. DUCKPOND_OK, or DUCKPOND_IO with *written
+ * saying whether they reached the file, *err the errno and *cut_failed
+ * whether a partial write could not be cut off.
+ */
+static int flush_write(struct journal *j, struct pending *p, int fd, off_t off, int *written, int *err,
+                       int *cut_failed)
+{
+    *written = *cut_failed = 0;
+    if (write_all(fd, p->buf, p->len, off) != 0) {
+        *err = errno;
+        *cut_failed = ftruncate(fd, off) != 0; /* leave no partial record behind, or stop for good */
+        return DUCKPOND_IO;
+    }
+    *written = 1;
+    int r = j->opt.no_sync ? 0 : fdatasync(fd);
+    *err = errno;
+    if (__atomic_load_n(&j->fail_syncs, __ATOMIC_RELAXED))
+        r = -1, *err = EIO;
+    if (r != 0)
+        return DUCKPOND_IO;
+    if (j->opt.on_durable)
+        j->opt.on_durable(j->opt.arg, p->tickets, p->n);
+    return DUCKPOND_OK;
+}
+
+/*
+ * The leader's flush (entered and left with the lock held, syncing set):
+ * takes the pending records, numbers, writes and syncs them (without the
+ * lock: appends go on into the spare buffer), hands them to on_durable,
+ * and marks their tickets done; the caller wakes their waiters.
+ */
+static void flush_pending(struct journal *j)
+{
+    j->pend_batch++;
+    struct pending taken = j->pend;
+    j->pend = j->spare;
+    j->pend.len = j->pend.n = 0;
+    j->spare = taken;
+    struct pending *p = &j->spare;
+    int status = DUCKPOND_IO, written = 0;
+    if (p->n && !j->broken)
+        maybe_roll(j); /* here rather than after a flush: the last segment is never left empty */
+    if (p->n && !j->broken) {
+        uint64_t first = j->written_seq + 1;
+        off_t off = j->size;
+        int fd = j->fd, err = 0, cut_failed;
+        pthread_mutex_unlock(&j->lock);
+        pending_number(p, first);
+        status = flush_write(j, p, fd, off, &written, &err, &cut_failed);
+        pthread_mutex_lock(&j->lock);
+        if (status != DUCKPOND_OK && !written)
+            fail(j, "cannot write the journal: %s", err ? strerror(err) : "short write (disk full?)");
+        else if (status != DUCKPOND_OK)
+            fail(j, "journal fdatasync failed: %s; no further writes are acknowledged", strerror(err));
+        j->broken |= cut_failed;
+        j->syncs += (uint64_t)written;
+        if (written) { /* on disk, numbered: even a failed sync consumed the numbers */
+            j->size = off + (off_t)p->len;
+            j->bytes += p->len;
+            j->written_seq = first + p->n - 1;
+            j->segs[j->nsegs - 1].last_seq = j->written_seq;
+            if (status == DUCKPOND_OK)
+                j->synced_seq = j->written_seq;
+            else
+                j->broken = 1;
+        }
+    }
+    for (size_t i = 0; i < p->n; i++) {
+        struct journal_ticket *tk = p->tickets[i];
+        tk->status = status;
+        tk->written = written;
+        if (!written)
+            tk->seq = 0;
+        __atomic_store_n(&tk->done, 1, __ATOMIC_RELEASE);
+    }
+    p->n = p->len = 0;
+}
+
+/* Futex-wakes n threads sleeping on *word. */
+static void wake(uint32_t *word, int n)
+{
+    syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+}
+
+/*
+ * Leads one flush of everything put so far (entered with the lock held,
+ * returns with it released), then wakes the flush's waiters, and one
+ * waiter of the next flush if records wait for it, to lead that one.
+ */
+static void lead(struct journal *j)
+{
+    j->syncing = 1;
+    int k = (int)(j->pend_batch & 1); /* the parity of the flush taken now */
+    flush_pending(j);
+    j->syncing = 0;
+    /* Under the lock, so that a waiter either sees the new word or is counted. */
+    __atomic_add_fetch(&j->done_gen[k], 1, __ATOMIC_SEQ_CST);
+    bool wake_done = __atomic_load_n(&j->waiters[k], __ATOMIC_SEQ_CST) != 0;
+    bool wake_next = j->pend.n && __atomic_load_n(&j->waiters[!k], __ATOMIC_SEQ_CST) != 0;
+    if (wake_next)
+        __atomic_add_fetch(&j->done_gen[!k], 1, __ATOMIC_SEQ_CST);
+    pthread_mutex_unlock(&j->lock);
+    if (wake_done)
+        wake(&j->done_gen[k], INT_MAX);
+    if (wake_next)
+        wake(&j->done_gen[!k], 1);
+}
+
+int journal_wait(struct journal *j, struct journal_ticket *tk)
+{
+    if (!j || !tk)
+        return DUCKPOND_MISUSE;
+    while (!__atomic_load_n(&tk->done, __ATOMIC_ACQUIRE)) {
+        pthread_mutex_lock(&j->lock);
+        if (__atomic_load_n(&tk->done, __ATOMIC_ACQUIRE)) {
+            pthread_mutex_unlock(&j->lock);
+            break;
+        }
+        if (!j->syncing) {
+            lead(j);
+            continue;
+        }
+        int k = (int)(tk->batch & 1);
+        uint32_t gen = j->done_gen[k];
+        __atomic_add_fetch(&j->waiters[k], 1, __ATOMIC_SEQ_CST);
+        pthread_mutex_unlock(&j->lock);
+        syscall(SYS_futex, &j->done_gen[k], FUTEX_WAIT_PRIVATE, gen, NULL, NULL, 0);
+        __atomic_sub_fetch(&j->waiters[k], 1, __ATOMIC_SEQ_CST);
+    }
+    return tk->status;
 }
 
 int journal_append(struct journal *j, const void *payload, size_t len, uint64_t *seq)
 {
-    if (!j || (!payload && len) || len > JOURNAL_MAX_RECORD)
-        return DUCKPOND_MISUSE;
-    pthread_mutex_lock(&j->lock);
-    int rc = DUCKPOND_IO;
-    if (j->broken)
-        goto out;
-    if ((rc = maybe_roll(j)) != DUCKPOND_OK)
-        goto out;
-    uint64_t s = j->written_seq + 1;
-    uint32_t len32 = (uint32_t)len, crc = record_crc(len32, s, payload), magic = JOURNAL_MAGIC, zero = 0;
-    unsigned char head[HEADER_BYTES];
-    memcpy(head, &magic, 4);
-    memcpy(head + 4, &len32, 4);
-    memcpy(head + 8, &s, 8);
-    memcpy(head + 16, &crc, 4);
-    memcpy(head + 20, &zero, 4);
-    struct iovec iov[2] = {{head, HEADER_BYTES}, {(void *)payload, len}};
-    ssize_t want = HEADER_BYTES + (ssize_t)len;
-    ssize_t n = pwritev(j->fd, iov, 2, j->size);
-    if (n != want) {
-        fail(j, "cannot write the journal: %s", n < 0 ? strerror(errno) : "short write (disk full?)");
-        /* Leave no partial record behind; if even that fails, stop for good. */
-        if (n > 0 && ftruncate(j->fd, j->size) != 0)
-            j->broken = 1;
-        rc = DUCKPOND_IO;
-        goto out;
-    }
-    j->size += want;
-    j->bytes += (uint64_t)want;
-    j->written_seq = s;
-    j->segs[j->nsegs - 1].last_seq = s;
-    *seq = s;
-    rc = DUCKPOND_OK;
-out:
-    pthread_mutex_unlock(&j->lock);
+    struct journal_ticket tk;
+    int rc = journal_put(j, payload, len, NULL, &tk);
+    if (rc == DUCKPOND_OK)
+        rc = journal_wait(j, &tk);
+    if (rc == DUCKPOND_OK && seq)
+        *seq = tk.seq;
     return rc;
 }
 
@@ -491,31 +691,6 @@ int journal_sync(struct journal *j, uint64_t seq)
     if (!j)
         return DUCKPOND_MISUSE;
     pthread_mutex_lock(&j->lock);
-    while (j->synced_seq < seq && !j->broken) {
-        if (j->syncing) {
-            pthread_cond_wait(&j->sync_done, &j->lock);
-            continue;
-        }
-        /* Lead: sync everything written so far, for all waiters at once. */
-        j->syncing = 1;
-        uint64_t target = j->written_seq;
-        int fd = j->fd;
-        pthread_mutex_unlock(&j->lock);
-        int r = j->opt.no_sync ? 0 : fdatasync(fd);
-        int err = errno;
-        if (__atomic_load_n(&j->fail_syncs, __ATOMIC_RELAXED))
-            r = -1, err = EIO;
-        pthread_mutex_lock(&j->lock);
-        j->syncing = 0;
-        j->syncs++;
-        if (r != 0) {
-            j->broken = 1;
-            fail(j, "journal fdatasync failed: %s; no further writes are acknowledged", strerror(err));
-        } else if (target > j->synced_seq) {
-            j->synced_seq = target;
-        }
-        pthread_cond_broadcast(&j->sync_done);
-    }
     int rc = j->synced_seq >= seq ? DUCKPOND_OK : DUCKPOND_IO;
     pthread_mutex_unlock(&j->lock);
     return rc;

@@ -75,7 +75,7 @@ ROLLBACK
             2
 (1 row)
 
-psql:SESSION:14: ERROR:  row 0: Failed to append: Duplicate key "id: 1" violates primary key constraint.
+psql:SESSION:14: ERROR:  row 0: Constraint Error: Duplicate key "id: 1" violates primary key constraint.
 COPY 2
  id | nul 
 ----+-----

@@ -1447,6 +1447,75 @@ static void test_journal_fsync_failure_poisons(void)
     CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM t WHERE id = 5"), 1);
     fx_close(&f);
 }
+/*
+ * One group mixing every path: plain rows of two tables, rows with a
+ * DEFAULT value and a DATE column (which only the Appenders take, so the
+ * whole group goes through them), and a row that breaks a constraint: the
+ * bisection then commits the plain half, two tables in one transaction,
+ * by the batch scan. And the batch scan function refuses to run on any
+ * other connection.
+ */
+static void test_group_mixes_scan_and_appender(void)
+{
+    struct fixture f;
+    CHECK_OK(fx_open(&f,
+                     "CREATE TABLE a(id BIGINT PRIMARY KEY, s VARCHAR, d DATE DEFAULT DATE '2024-01-02');"
+                     "CREATE TABLE c(id BIGINT, x DOUBLE)",
+                     NULL));
+    static const char *acols[] = {"id", "s"}, *acols3[] = {"id", "s", "d"}, *ccols[] = {"id", "x"};
+    duckpond_write *w[5];
+    CHECK_OK(duckpond_write_new(f.b, "a", acols, 2, 0, &w[0]));
+    CHECK_OK(duckpond_write_new(f.b, "c", ccols, 2, 0, &w[1]));
+    CHECK_OK(duckpond_write_new(f.b, "a", acols3, 3, 0, &w[2]));
+    CHECK_OK(duckpond_write_new(f.b, "a", acols, 2, 0, &w[3]));
+    CHECK_OK(duckpond_write_new(f.b, "a", acols3, 3, 0, &w[4]));
+    duckpond_value r0[2] = {v_int(1), v_text("one")}, r0b[2] = {v_int(2), v_null()};
+    duckpond_value r1[2] = {v_int(10), v_text("2.5")};
+    duckpond_value r2[3] = {v_int(3), v_text("three"), v_def()};
+    duckpond_value r3[2] = {v_int(1), v_text("duplicate")};
+    duckpond_value r4[3] = {v_int(4), v_text("four"), v_text("2024-03-04")};
+    CHECK_OK(duckpond_write_add_row(w[0], r0));
+    CHECK_OK(duckpond_write_add_row(w[0], r0b));
+    CHECK_OK(duckpond_write_add_row(w[1], r1));
+    CHECK_OK(duckpond_write_add_row(w[2], r2));
+    CHECK_OK(duckpond_write_add_row(w[3], r3));
+    CHECK_OK(duckpond_write_add_row(w[4], r4));
+    batcher_hold(f.b, 1); /* so that all five land in one group */
+    for (int i = 0; i < 5; i++)
+        CHECK_OK(duckpond_write_submit(w[i], DUCKPOND_ACK_QUEUED));
+    batcher_hold(f.b, 0);
+    CHECK_OK(duckpond_write_wait(w[0]));
+    CHECK_OK(duckpond_write_wait(w[1]));
+    CHECK_OK(duckpond_write_wait(w[2]));
+    CHECK_EQ_INT(duckpond_write_wait(w[3]), DUCKPOND_CONSTRAINT);
+    CHECK_OK(duckpond_write_wait(w[4]));
+    for (int i = 0; i < 5; i++)
+        duckpond_write_free(w[i]);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM a"), 4);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM a WHERE id = 1 AND s = 'one' AND d = DATE '2024-01-02'"), 1);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM a WHERE id = 2 AND s IS NULL"), 1);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM a WHERE id = 3 AND d = DATE '2024-01-02'"), 1);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM a WHERE id = 4 AND d = DATE '2024-03-04'"), 1);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM c WHERE id = 10 AND x = 2.5"), 1);
+    /* the scan function of the batcher's writer, from a user's connection */
+    duckpond_conn *other;
+    CHECK_OK(duckpond_connect(f.db, &other));
+    duckdb_result res;
+    CHECK(duckdb_query(duckpond_conn_duckdb(other),
+                       "SELECT function_name FROM duckdb_functions() WHERE function_name LIKE 'duckpond_batch_scan%'",
+                       &res) == DuckDBSuccess);
+    CHECK(duckdb_row_count(&res) >= 1);
+    char *name = duckdb_value_varchar(&res, 0, 0);
+    duckdb_destroy_result(&res);
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT * FROM %s(1)", name);
+    duckdb_free(name);
+    CHECK(duckdb_query(duckpond_conn_duckdb(other), sql, &res) == DuckDBError);
+    CHECK_STR_CONTAINS(duckdb_result_error(&res), "batcher");
+    duckdb_destroy_result(&res);
+    duckpond_disconnect(other);
+    fx_close(&f);
+}
 TEST_MAIN(TEST_ENTRY(test_concurrent_exact_counts), TEST_ENTRY(test_column_subset_defaults),
           TEST_ENTRY(test_values_roundtrip), TEST_ENTRY(test_values_many_rows_exact),
           TEST_ENTRY(test_conversion_errors_per_row),
@@ -1458,4 +1527,5 @@ TEST_MAIN(TEST_ENTRY(test_concurrent_exact_counts), TEST_ENTRY(test_column_subse
           TEST_ENTRY(test_misuse_and_free), TEST_ENTRY(test_journal_record_roundtrip),
           TEST_ENTRY(test_journal_ack_checks_and_applies), TEST_ENTRY(test_journal_sigkill_loop),
           TEST_ENTRY(test_journal_recovery_reports_damage), TEST_ENTRY(test_journal_disk_full),
-          TEST_ENTRY(test_journal_read_your_writes_under_load), TEST_ENTRY(test_journal_fsync_failure_poisons))
+          TEST_ENTRY(test_journal_read_your_writes_under_load), TEST_ENTRY(test_journal_fsync_failure_poisons),
+          TEST_ENTRY(test_group_mixes_scan_and_appender))
