@@ -321,20 +321,6 @@ static char **names_block(const char *const *cols, int n)
     return out;
 }
 
-/* An absolute CLOCK_REALTIME deadline ms from now, for pthread_cond_timedwait. */
-static struct timespec deadline_in(int ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
-
 /* True if s[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
 static bool utf8_valid(const unsigned char *s, size_t len)
 {
@@ -2661,7 +2647,8 @@ static int admit(duckpond_batcher *b, duckpond_write *w)
                    w->nrows, w->bytes, s->queue_max_rows, s->queue_max_bytes);
         return DUCKPOND_OVERLOADED;
     }
-    struct timespec until = deadline_in(s->overload_timeout_ms > 0 ? s->overload_timeout_ms : 0);
+    struct timespec until =
+        dp_deadline(CLOCK_REALTIME, s->overload_timeout_ms > 0 ? s->overload_timeout_ms : 0);
     for (;;) {
         if (b->stopping) {
             dp_set_msg(&w->errmsg, "the batcher is stopped");
@@ -3443,7 +3430,7 @@ int duckpond_batcher_wait_applied(duckpond_batcher *b, uint64_t seq, int timeout
     int rc = DUCKPOND_OK;
     if (b->applied_seq < seq) {
         int64_t start = dp_now_us();
-        struct timespec until = deadline_in(timeout_ms > 0 ? timeout_ms : 0);
+        struct timespec until = dp_deadline(CLOCK_REALTIME, timeout_ms > 0 ? timeout_ms : 0);
         b->stats.applied_waits++;
         while (b->applied_seq < seq && !b->fatal && timeout_ms != 0)
             if ((timeout_ms < 0 ? pthread_cond_wait(&b->applied, &b->mu)

@@ -5,6 +5,8 @@
 #ifndef DUCKPOND_DBINT_H
 #define DUCKPOND_DBINT_H
 
+#include <time.h>
+
 #include "duckpond.h"
 
 struct duckpond_db {
@@ -24,5 +26,9 @@ void dp_set_msg(char **slot, const char *fmt, ...) __attribute__((format(printf,
 
 /* Monotonic clock in microseconds. */
 int64_t dp_now_us(void);
+
+/* The absolute time ms milliseconds from now on clock, for timed waits
+ * (CLOCK_MONOTONIC for condvars made so, CLOCK_REALTIME for the default). */
+struct timespec dp_deadline(clockid_t clock, int ms);
 
 #endif

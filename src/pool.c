@@ -63,23 +63,10 @@ void duckpond_pool_free(duckpond_pool *p)
     free(p);
 }
 
-static struct timespec deadline_after(int timeout_ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
-
 /* Waits for a connection to come back; the lock is held. */
 static int wait_for_return(duckpond_pool *p, int timeout_ms)
 {
-    struct timespec until = deadline_after(timeout_ms < 0 ? 0 : timeout_ms);
+    struct timespec until = dp_deadline(CLOCK_MONOTONIC, timeout_ms < 0 ? 0 : timeout_ms);
     p->waits++;
     p->waiting++;
     int rc = 0;
