@@ -22,10 +22,4 @@ function request()
   return wrk.format("POST", "/v1/query", {["Content-Type"] = "application/json"}, body)
 end
 
-function done(summary, latency, requests)
-  io.write(string.format("RESULT %d %.3f %.3f %.3f %d\n",
-                         summary.requests, summary.duration / 1e6,
-                         latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-                         summary.errors.status + summary.errors.connect + summary.errors.read +
-                         summary.errors.write + summary.errors.timeout))
-end
+dofile("bench/wrk_result.lua")

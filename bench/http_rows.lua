@@ -33,12 +33,4 @@ function request()
                     table.concat(lines, "\n") .. "\n")
 end
 
-function done(summary, latency, requests)
-  -- done() runs in wrk's main state, where init() did not run: the rows
-  -- per request are known to the caller
-  io.write(string.format("RESULT %d %.3f %.3f %.3f %d\n",
-                         summary.requests, summary.duration / 1e6,
-                         latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-                         summary.errors.status + summary.errors.connect + summary.errors.read +
-                         summary.errors.write + summary.errors.timeout))
-end
+dofile("bench/wrk_result.lua")
