@@ -312,6 +312,11 @@ typedef struct duckpond_batcher_settings {
      * DUCKPOND_MISUSE. One batcher at a time per directory. */
     const char *journal_dir;
     size_t journal_segment_bytes; /* start a new journal file past this; 0 = 64 MiB */
+    /* Journaled writes gather up to this long before the writer applies
+     * them, so that DuckDB commits fewer, larger groups; a reader waiting in
+     * duckpond_batcher_wait_applied, or another write queued behind them,
+     * ends the wait at once. 0 = 50, -1 = apply at once. */
+    int journal_apply_delay_ms;
 } duckpond_batcher_settings;
 
 /*
@@ -497,6 +502,7 @@ typedef struct duckpond_batcher_stats {
      * appended, durable, and applied (committed in DuckDB, or failed). */
     uint64_t journal_appended_seq, journal_synced_seq, journal_applied_seq;
     uint64_t journal_syncs;              /* fdatasync calls */
+    uint64_t journal_sync_us;            /* time spent in them, microseconds */
     uint64_t journal_writes_acked, journal_rows_acked;
     uint64_t journal_rows_failed_after_ack;
     uint64_t journal_replayed_writes;    /* applied from the journal at start */

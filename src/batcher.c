@@ -257,6 +257,8 @@ struct duckpond_batcher {
     char *journal_report;       /* what opening it found and did */
     uint64_t applied_seq;       /* under mu: every journaled write <= it is applied */
     pthread_cond_t applied;     /* wait_applied waits here for applied_seq */
+    int apply_waiters;          /* under mu: wait_applied callers waiting now */
+    bool direct_queued;         /* under mu: a write not from the journal may be queued */
     char *journal_failmsg;      /* under mu: the last row failed after its ack */
     /* Writer thread only (and batcher_new, before the thread starts). */
     uint64_t db_applied_seq;    /* as duckpond_journal_state holds it */
@@ -2149,6 +2151,35 @@ static void linger(duckpond_batcher *b)
     b->want_writes = 1;
 }
 
+/*
+ * Journaled writes are acknowledged already: the writer lets them gather
+ * (under b->mu) for up to journal_apply_delay_ms after the oldest one
+ * arrived, so that DuckDB commits fewer, larger groups (each commit costs
+ * CPU and an fsync that compete with the journal's own). It goes at once
+ * when a batch's worth of rows is queued, when a reader waits to see its
+ * own writes, when another write waits behind them, or at stop.
+ */
+static void apply_linger(duckpond_batcher *b)
+{
+    int64_t delay_us = (int64_t)b->set.journal_apply_delay_ms * 1000;
+    if (delay_us <= 0)
+        return;
+    struct timespec until = dp_deadline(CLOCK_REALTIME, 0);
+    int64_t at = b->head->submit_us + delay_us - dp_now_us();
+    if (at <= 0)
+        return;
+    until.tv_nsec += (long)(at % 1000000) * 1000L;
+    until.tv_sec += at / 1000000 + until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    b->want_writes = SIZE_MAX;
+    b->writer_idle = true;
+    while (!b->stopping && !b->held && !b->apply_waiters && !b->direct_queued &&
+           b->queued_rows < b->set.batch_max_rows)
+        if (pthread_cond_timedwait(&b->work, &b->mu, &until) == ETIMEDOUT)
+            break;
+    b->want_writes = 1;
+}
+
 static void *writer_main(void *arg)
 {
     duckpond_batcher *b = arg;
@@ -2158,7 +2189,9 @@ static void *writer_main(void *arg)
             b->writer_idle = true;
             pthread_cond_wait(&b->work, &b->mu);
         }
-        if (b->head && !b->stopping)
+        if (b->head && !b->stopping && b->head->internal && b->head->jseq)
+            apply_linger(b);
+        else if (b->head && !b->stopping)
             linger(b);
         b->writer_idle = false;
         if (b->held && !b->stopping)
@@ -2167,6 +2200,8 @@ static void *writer_main(void *arg)
             break; /* stopping, and everything is acknowledged */
         size_t nwrites;
         duckpond_write *batch = take_batch(b, &nwrites);
+        if (!b->head)
+            b->direct_queued = false;
         pthread_mutex_unlock(&b->mu);
 
         b->batch_commits = 0;
@@ -2213,6 +2248,10 @@ static int settings_fill(duckpond_batcher_settings *s, const duckpond_batcher_se
         s->queue_max_bytes = (size_t)256 << 20;
     if (!s->overload_timeout_ms)
         s->overload_timeout_ms = 5000;
+    if (s->journal_apply_delay_ms < -1)
+        return DUCKPOND_MISUSE;
+    if (!s->journal_apply_delay_ms)
+        s->journal_apply_delay_ms = 50;
     return DUCKPOND_OK;
 }
 
@@ -2364,6 +2403,7 @@ void duckpond_batcher_stats_get(duckpond_batcher *b, duckpond_batcher_stats *out
         out->journal_appended_seq = js.last_seq;
         out->journal_synced_seq = js.synced_seq;
         out->journal_syncs = js.syncs;
+        out->journal_sync_us = js.sync_us;
         out->journal_segments = js.segments;
     }
 }
@@ -3233,7 +3273,11 @@ static void enqueue(duckpond_batcher *b, duckpond_write *w)
 {
     queue_reserve(b, w, 1);
     queue_link(b, w, dp_now_us());
-    queue_poke(b);
+    b->direct_queued = true;
+    if (b->want_writes == SIZE_MAX && b->writer_idle)
+        pthread_cond_signal(&b->work); /* it must not wait behind journaled writes */
+    else
+        queue_poke(b);
 }
 
 /*
@@ -3432,10 +3476,14 @@ int duckpond_batcher_wait_applied(duckpond_batcher *b, uint64_t seq, int timeout
         int64_t start = dp_now_us();
         struct timespec until = dp_deadline(CLOCK_REALTIME, timeout_ms > 0 ? timeout_ms : 0);
         b->stats.applied_waits++;
+        b->apply_waiters++;
+        if (b->writer_idle)
+            pthread_cond_signal(&b->work); /* apply now, without the gathering delay */
         while (b->applied_seq < seq && !b->fatal && timeout_ms != 0)
             if ((timeout_ms < 0 ? pthread_cond_wait(&b->applied, &b->mu)
                                 : pthread_cond_timedwait(&b->applied, &b->mu, &until)) == ETIMEDOUT)
                 break;
+        b->apply_waiters--;
         if (b->applied_seq < seq) {
             rc = b->fatal ? b->fatal : DUCKPOND_TIMEOUT;
             b->stats.applied_wait_timeouts += !b->fatal;

@@ -94,6 +94,7 @@ struct journal_stats {
     uint64_t last_seq;     /* highest sequence number appended */
     uint64_t synced_seq;   /* highest durable one */
     uint64_t syncs;        /* fdatasync calls */
+    uint64_t sync_us;      /* time spent in them */
     uint64_t bytes;        /* bytes appended since open */
     uint64_t segments;     /* segment files now */
 };

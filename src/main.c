@@ -4,7 +4,7 @@
  *   duckpond serve [--db FILE] [--listen ADDR] [--pg-port N] [--http-port N]
  *                  [--users FILE] [--max-connections N] [--no-batch] [--port-file FILE]
  *                  [--ack commit|journal] [--journal-dir DIR | --no-journal]
- *                  [--journal-segment-bytes N]
+ *                  [--journal-segment-bytes N] [--journal-apply-delay-ms N]
  *   duckpond passwd --users FILE [--read-only] NAME   (password on stdin)
  *   duckpond version
  *   duckpond demo [--db FILE]   the library's concurrency core at work
@@ -28,10 +28,12 @@ static void usage(FILE *f)
             "  duckpond serve [--db FILE] [--listen ADDR] [--pg-port N] [--http-port N]\n"
             "                 [--users FILE] [--max-connections N] [--no-batch] [--port-file FILE]\n"
             "                 [--ack commit|journal] [--journal-dir DIR | --no-journal]\n"
-            "                 [--journal-segment-bytes N]\n"
+            "                 [--journal-segment-bytes N] [--journal-apply-delay-ms N]\n"
             "      FILE defaults to ./duckpond.duckdb, ADDR to 127.0.0.1, the PostgreSQL port\n"
             "      to 5433 (0: any free port), HTTP to 8080 (0: off); --ack is the default\n"
-            "      ack mode of sessions (commit); the journal lives in FILE.journal\n"
+            "      ack mode of sessions (commit); the journal lives in FILE.journal;\n"
+            "      journaled rows gather up to --journal-apply-delay-ms (50; 0: none)\n"
+            "      before DuckDB commits them, unless a reader waits for its own writes\n"
             "  duckpond passwd --users FILE [--read-only] NAME\n"
             "      adds or replaces a user; the password is read from standard input\n"
             "  duckpond version\n"
@@ -87,6 +89,8 @@ static int cmd_serve(int argc, char **argv)
             opt.journal_dir = v;
         else if (!strcmp(a, "--journal-segment-bytes") && n >= 4096)
             opt.journal_segment_bytes = (size_t)n;
+        else if (!strcmp(a, "--journal-apply-delay-ms") && n >= 0 && n <= 60000)
+            opt.journal_apply_delay_ms = n ? (int)n : -1;
         else {
             fprintf(stderr, "duckpond serve: bad option %s %s\n", a, v);
             usage(stderr);

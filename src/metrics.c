@@ -261,6 +261,8 @@ static void emit_journal(struct mbuf *b, const duckpond_batcher_stats *s)
     if (!s->journal_appended_seq && !s->journal_segments && !s->journal_replayed_writes)
         return;
     emit_counter(b, "duckpond_journal_syncs_total", "Journal fdatasync calls.", s->journal_syncs);
+    mbuf_head(b, "duckpond_journal_sync_seconds_total", "counter", "Time spent in journal fdatasync calls.");
+    mbuf_printf(b, "duckpond_journal_sync_seconds_total %.6f\n", s->journal_sync_us / 1e6);
     emit_counter(b, "duckpond_journal_rows_acked_total", "Rows acknowledged once journaled.",
                  s->journal_rows_acked);
     emit_counter(b, "duckpond_journal_rows_failed_after_ack_total",

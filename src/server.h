@@ -31,6 +31,7 @@ struct server_options {
     duckpond_ack ack;           /* sessions' default ack mode: commit (default) or journal */
     const char *journal_dir;    /* NULL: "<db_path>.journal"; "" (or an in-memory db): none */
     size_t journal_segment_bytes; /* 0: the library's default */
+    int journal_apply_delay_ms;   /* 0: the library's default (50); -1: apply at once */
 };
 
 /* The name of an ack mode a session may choose ("commit", "journal"), or NULL. */

@@ -2,7 +2,8 @@
  * test_journal.c -- the ingest journal on real files: replay in order,
  * group commit from many threads (every record handed to on_durable once,
  * in order), and recovery from a torn tail, a flipped
- * byte, a missing segment and a full disk.
+ * byte, a missing segment, a crash that leaves the zeros written ahead of
+ * the records, and a full disk.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -10,6 +11,7 @@
 #include <pthread.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "duckpond.h"
 #include "journal.h"
@@ -168,6 +170,49 @@ static void test_torn_tail_is_cut(void)
     CHECK_EQ_INT(s.n, 10);
     CHECK(strstr(report, "torn") == NULL);
     CHECK(strcmp(s.payloads[9], "rec-10") == 0);
+    journal_close(j);
+}
+
+/*
+ * A process that dies without closing the journal leaves the zeros written
+ * ahead of its records: they are the clean end, not a torn tail; half a
+ * record before them is one.
+ */
+static void test_crash_leaves_zeros_ahead(void)
+{
+    const char *dir = test_path("j");
+    struct journal *j;
+    struct seen s;
+    char report[2048];
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (reopen(dir, &fast, 0, &s, &j, report) || append_n(j, 1, 10))
+            _exit(1);
+        _exit(0); /* no journal_close: as if killed */
+    }
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    struct stat st;
+    CHECK(stat(only_segment(dir), &st) == 0);
+    CHECK(st.st_size >= 1 << 20); /* zeros past the 10 records */
+    CHECK_OK(reopen(dir, &fast, 0, &s, &j, report));
+    CHECK_EQ_INT(s.n, 10);
+    CHECK(strstr(report, "torn") == NULL && strstr(report, "corrupt") == NULL);
+    CHECK_OK(append_n(j, 11, 1)); /* written where the records end, not after the zeros */
+    journal_close(j);
+    CHECK(stat(only_segment(dir), &st) == 0);
+    CHECK_EQ_INT(st.st_size, 11 * (24 + 5) + 2); /* a clean close cuts the zeros ("rec-10", "rec-11": 6 bytes) */
+    /* half a record, then zeros: a torn tail of exactly those bytes */
+    int fd = open(only_segment(dir), O_RDWR);
+    CHECK(fd >= 0);
+    static const char zeros[4096], half[12] = "DPJ1garbage";
+    CHECK(pwrite(fd, half, sizeof half, st.st_size) == (ssize_t)sizeof half);
+    CHECK(pwrite(fd, zeros, sizeof zeros, st.st_size + (off_t)sizeof half) == (ssize_t)sizeof zeros);
+    close(fd);
+    CHECK_OK(reopen(dir, &fast, 0, &s, &j, report));
+    CHECK_EQ_INT(s.n, 11);
+    CHECK_STR_CONTAINS(report, "torn tail");
+    CHECK_STR_CONTAINS(report, "11 bytes"); /* "DPJ1garbage": its NUL reads as a zero ahead */
     journal_close(j);
 }
 
@@ -361,6 +406,7 @@ static void test_on_durable_in_order(void)
 }
 
 TEST_MAIN(TEST_ENTRY(test_replay_in_order), TEST_ENTRY(test_group_commit_threads),
-          TEST_ENTRY(test_torn_tail_is_cut), TEST_ENTRY(test_flipped_byte_is_skipped_and_reported),
+          TEST_ENTRY(test_torn_tail_is_cut), TEST_ENTRY(test_crash_leaves_zeros_ahead),
+          TEST_ENTRY(test_flipped_byte_is_skipped_and_reported),
           TEST_ENTRY(test_missing_segment_reported), TEST_ENTRY(test_recycle_keeps_numbering),
           TEST_ENTRY(test_disk_full_fails_cleanly), TEST_ENTRY(test_on_durable_in_order))
