@@ -15,67 +15,26 @@
   namespace): journaled writes fail with 53100, nothing unacknowledged is
   claimed, reads and commit-mode writes go on.
 """
-import json, os, random, shutil, signal, socket, subprocess, sys, tempfile, threading, time, urllib.request
+import json, os, random, shutil, signal, subprocess, sys, tempfile, threading, time, urllib.request
 import psycopg2, psycopg2.errors
 
-BIN = os.environ.get("DUCKPOND_BIN") or os.path.join(os.path.dirname(__file__), "../../build/duckpond")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import dptest  # noqa: E402
+from dptest import BIN, check, free_port, stop  # noqa: E402
+
 work = tempfile.mkdtemp(prefix="duckpond-journal-")
-passed = failed = 0
 KILLS = int(os.environ.get("JOURNAL_KILLS", "24"))
 
 
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok  ", name)
-    else:
-        failed += 1
-        print("FAIL", name, detail)
-    sys.stdout.flush()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
 def spawn(db, *extra, wrap=None):
-    """Starts a server; returns (proc, portfile) without waiting."""
-    portfile = os.path.join(work, "port")
-    if os.path.exists(portfile):
-        os.unlink(portfile)
-    cmd = [BIN, "serve", "--db", db, "--pg-port", "0", "--port-file", portfile, *extra]
-    if "--http-port" not in extra:
-        cmd += ["--http-port", "0"]
-    if wrap:
-        cmd = wrap(cmd)
-    proc = subprocess.Popen(cmd, stderr=open(os.path.join(work, "server.log"), "a"))
-    return proc, portfile
-
-
-def wait_ready(proc, portfile, timeout=20):
-    end = time.time() + timeout
-    while time.time() < end:
-        if os.path.exists(portfile) and open(portfile).read().strip():
-            return int(open(portfile).read())
-        if proc.poll() is not None:
-            raise RuntimeError("server exited with %s; see %s" % (proc.returncode, work + "/server.log"))
-        time.sleep(0.02)
-    raise RuntimeError("server did not start")
+    """Starts a server on db (port file and log in work) without waiting;
+    returns (proc, portfile)."""
+    return dptest.spawn(work, *extra, db=db, wrap=wrap)
 
 
 def start(db, *extra, wrap=None):
-    proc, portfile = spawn(db, *extra, wrap=wrap)
-    return proc, wait_ready(proc, portfile)
-
-
-def stop(proc):
-    proc.terminate()
-    return proc.wait(timeout=30)
+    """A server on db, its port file and log (server.log) in work."""
+    return dptest.start(work, *extra, db=db, wrap=wrap)
 
 
 def connect(port, ack=None):
@@ -400,5 +359,4 @@ except Exception as e:  # noqa: BLE001
     print(server_log_tail())
 finally:
     shutil.rmtree(work, ignore_errors=True)
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+dptest.finish()

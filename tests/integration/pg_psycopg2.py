@@ -2,41 +2,19 @@
 """psycopg2 against a real duckpond server on 127.0.0.1 and a free port:
 types both ways, transactions and error codes, executemany through the
 batcher, COPY in and out, cancel, and the connection limit."""
-import os, subprocess, sys, tempfile, threading, time, datetime, decimal, shutil
+import os, sys, tempfile, threading, time, datetime, decimal, shutil
 import psycopg2, psycopg2.errors, psycopg2.extensions
 
-BIN = os.environ.get("DUCKPOND_BIN") or os.path.join(os.path.dirname(__file__), "../../build/duckpond")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import dptest  # noqa: E402
+from dptest import check, stop  # noqa: E402
+
 work = tempfile.mkdtemp(prefix="duckpond-py-")
-passed = failed = 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok  ", name)
-    else:
-        failed += 1
-        print("FAIL", name, detail)
 
 
 def start(*extra):
-    portfile = os.path.join(work, "port")
-    if os.path.exists(portfile):
-        os.unlink(portfile)
-    proc = subprocess.Popen([BIN, "serve", "--db", os.path.join(work, "db.duckdb"), "--pg-port", "0",
-                             "--http-port", "0", "--port-file", portfile, *extra],
-                            stderr=open(os.path.join(work, "server.log"), "a"))
-    for _ in range(100):
-        if os.path.exists(portfile) and open(portfile).read().strip():
-            return proc, int(open(portfile).read())
-        time.sleep(0.1)
-    raise RuntimeError("server did not start")
-
-
-def stop(proc):
-    proc.terminate()
-    return proc.wait(timeout=30)
+    """A server on work/db.duckdb, logging to work/server.log."""
+    return dptest.start(work, *extra)
 
 
 proc, port = start()
@@ -130,5 +108,4 @@ try:
 finally:
     stop(proc)
 shutil.rmtree(work, ignore_errors=True)
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+dptest.finish()
