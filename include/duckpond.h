@@ -470,6 +470,17 @@ uint64_t duckpond_write_seq(const duckpond_write *w);
 int duckpond_batcher_wait_applied(duckpond_batcher *b, uint64_t seq, int timeout_ms);
 
 /*
+ * Tells the batcher that tables may have changed (DDL ran elsewhere): the
+ * column types it checks journaled writes against are read again before
+ * the next one. Call it after each statement that changes the catalog,
+ * and at the end of a transaction that did. duckpond_batcher_schema_gen
+ * counts such changes (and the batcher's own reloads), for callers that
+ * cache what they derived from the schema. Thread-safe.
+ */
+void duckpond_batcher_schema_changed(duckpond_batcher *b);
+uint64_t duckpond_batcher_schema_gen(const duckpond_batcher *b);
+
+/*
  * What opening the journal found and did (records, segments, replayed,
  * torn tail cut, corrupt data skipped, missing ranges), or "" without a
  * journal. Owned by b, valid until it is freed.

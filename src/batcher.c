@@ -3494,6 +3494,17 @@ int duckpond_batcher_wait_applied(duckpond_batcher *b, uint64_t seq, int timeout
     return rc;
 }
 
+void duckpond_batcher_schema_changed(duckpond_batcher *b)
+{
+    if (b)
+        __atomic_add_fetch(&b->meta_gen, 1, __ATOMIC_RELEASE);
+}
+
+uint64_t duckpond_batcher_schema_gen(const duckpond_batcher *b)
+{
+    return b ? __atomic_load_n(&b->meta_gen, __ATOMIC_ACQUIRE) : 0;
+}
+
 const char *duckpond_batcher_journal_report(const duckpond_batcher *b)
 {
     return b && b->journal_report ? b->journal_report : "";

@@ -37,6 +37,7 @@
 
 #include "http_internal.h"
 #include "metrics.h"
+#include "server.h"
 
 #define QUERY_CONFLICT_ATTEMPTS 10
 #define QUERY_BLOCK_SIZE (64 * 1024)
@@ -779,7 +780,10 @@ enum MHD_Result http_query(struct http_server *h, struct MHD_Connection *c,
         goto fail;
     metrics_statement(statement_kind(duckdb_prepared_statement_type(qy->prep)));
     qy->hc = http_query_begin(h, c, duckpond_conn_duckdb(qy->conn), deadline);
-    if (execute(qy, &e) != 0 || resolve_types(qy, &e) != 0)
+    int failed = execute(qy, &e) != 0;
+    if (!server_keeps_catalog(duckdb_prepared_statement_type(qy->prep)))
+        duckpond_batcher_schema_changed(h->batcher); /* cached column types and INSERT shapes go */
+    if (failed || resolve_types(qy, &e) != 0)
         goto fail;
     json_decref(q.root);
     return start_answer(qy, c);

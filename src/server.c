@@ -76,6 +76,14 @@ void server_options_default(struct server_options *opt)
     opt->shutdown_grace_ms = 5000;
 }
 
+bool server_keeps_catalog(duckdb_statement_type t)
+{
+    return t == DUCKDB_STATEMENT_TYPE_SELECT || t == DUCKDB_STATEMENT_TYPE_INSERT ||
+           t == DUCKDB_STATEMENT_TYPE_UPDATE || t == DUCKDB_STATEMENT_TYPE_DELETE ||
+           t == DUCKDB_STATEMENT_TYPE_EXPLAIN || t == DUCKDB_STATEMENT_TYPE_TRANSACTION ||
+           t == DUCKDB_STATEMENT_TYPE_COPY;
+}
+
 const char *server_ack_name(duckpond_ack ack)
 {
     return ack == DUCKPOND_ACK_COMMIT ? "commit" : ack == DUCKPOND_ACK_JOURNAL ? "journal" : NULL;

@@ -34,6 +34,9 @@ struct server_options {
     int journal_apply_delay_ms;   /* 0: the library's default (50); -1: apply at once */
 };
 
+/* Whether a statement of DuckDB type t leaves the catalog as it is (not DDL). */
+bool server_keeps_catalog(duckdb_statement_type t);
+
 /* The name of an ack mode a session may choose ("commit", "journal"), or NULL. */
 const char *server_ack_name(duckpond_ack ack);
 /* Parses an ack mode name (case-insensitive); 0, or -1 when it is not one. */

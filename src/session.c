@@ -134,6 +134,15 @@ static const char *setting_get(struct session *s, const char *name)
     return d ? d->def : NULL;
 }
 
+/* Re-reads the settings the statement path consults on every Execute. */
+static void settings_refresh(struct session *s)
+{
+    const char *v = setting_get(s, "duckpond.batch");
+    s->batch_on = v && (strcasecmp(v, "on") == 0 || strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0);
+    s->ack = DUCKPOND_ACK_COMMIT;
+    server_ack_parse(setting_get(s, "duckpond.ack"), &s->ack);
+}
+
 /*
  * Checks a value of duckpond.ack and gives its canonical name in *out:
  * 0, or -1 with a 22023 error queued (an unknown mode, or journal on a
@@ -190,6 +199,7 @@ static int setting_put(struct session *s, const struct pg_setting *d, const char
         x->next = s->settings;
         s->settings = x;
     }
+    settings_refresh(s);
     if (d->report)
         pgwire_param_status(&s->out, d->name, setting_get(s, d->name));
     return 0;
@@ -217,15 +227,12 @@ static void settings_free(struct session *s)
 
 static bool batch_enabled(struct session *s)
 {
-    const char *v = setting_get(s, "duckpond.batch");
-    return v && (strcasecmp(v, "on") == 0 || strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0);
+    return s->batch_on;
 }
 
 duckpond_ack session_ack(struct session *s)
 {
-    duckpond_ack ack = DUCKPOND_ACK_COMMIT;
-    server_ack_parse(setting_get(s, "duckpond.ack"), &ack);
-    return ack;
+    return s->ack;
 }
 
 void session_note_seq(struct session *s, uint64_t seq)
@@ -588,10 +595,12 @@ enum stmt_kind {
 /* One value of a plain INSERT: a constant or a parameter. */
 struct plan_value {
     int param; /* 1-based parameter, 0 for a constant */
+    int lit;   /* 1-based literal of the statement's text (a cached shape), 0 if none */
     duckpond_value value;
 };
 
 struct insert_plan {
+    int refs; /* statements and the plan cache share a plan */
     char *table;
     char **columns;
     int ncolumns; /* 0: all columns in table order */
@@ -616,6 +625,9 @@ struct stmt {
     struct copy_spec *copy;
     struct insert_plan *plan;
     bool plan_checked;
+    int dparams;          /* DuckDB's parameter count (0 before DuckDB prepared it) */
+    duckpond_value *lits; /* the literals of a statement made from a cached shape */
+    char *litbuf;         /* their text */
     struct stmt *next;
 };
 
@@ -640,9 +652,9 @@ struct portal {
     struct portal *next;
 };
 
-static void plan_free(struct insert_plan *p)
+static void plan_unref(struct insert_plan *p)
 {
-    if (!p)
+    if (!p || --p->refs > 0)
         return;
     free(p->table);
     for (int i = 0; i < p->ncolumns; i++)
@@ -667,7 +679,9 @@ static void stmt_unref(struct stmt *st)
     free(st->set_name);
     free(st->set_value);
     copy_spec_free(st->copy);
-    plan_free(st->plan);
+    plan_unref(st->plan);
+    free(st->lits);
+    free(st->litbuf);
     free(st);
 }
 
@@ -835,7 +849,7 @@ static int stmt_prepare_duckdb(struct session *s, struct stmt *st, const uint32_
     }
     st->kind = STMT_DUCKDB;
     st->dtype = duckdb_prepared_statement_type(st->prep);
-    st->nparams = (int)duckdb_nparams(st->prep);
+    st->dparams = st->nparams = (int)duckdb_nparams(st->prep);
     if (noids > st->nparams)
         st->nparams = noids;
     st->param_oids = calloc((size_t)st->nparams + 1, sizeof *st->param_oids);
@@ -845,7 +859,7 @@ static int stmt_prepare_duckdb(struct session *s, struct stmt *st, const uint32_
     }
     for (int i = 0; i < st->nparams; i++) {
         uint32_t oid = i < noids ? oids[i] : 0;
-        if (oid == 0 && i < (int)duckdb_nparams(st->prep))
+        if (oid == 0 && i < st->dparams)
             oid = pgtypes_param_oid(duckdb_param_type(st->prep, (idx_t)i + 1));
         st->param_oids[i] = oid; /* 0: DuckDB left it open; described as text */
     }
@@ -1019,6 +1033,28 @@ static bool stmt_classify_session(struct session *s, struct stmt *st, bool *fail
     return false;
 }
 
+/* A statement's text with its liftable literals taken out (see "cached INSERT shapes"). */
+struct shape_lit {
+    int row, col;
+    duckpond_value value;
+};
+
+struct sql_shape {
+    char *key; /* the text, each lifted literal replaced by a marker */
+    size_t keylen;
+    uint64_t hash;
+    int nrows, width, nlits;
+    struct shape_lit *lits;
+    char *buf; /* the lifted strings' text */
+};
+
+static uint64_t catalog_gen_now(struct session *s);
+static int stmt_from_cache(struct session *s, struct stmt *st, struct sql_shape *sh);
+static void plancache_remember(struct session *s, struct stmt *st, struct sql_shape *sh, uint64_t gen);
+static void shape_free(struct sql_shape *sh);
+static void plan_check(struct session *s, struct stmt *st);
+static bool plancache_usable(struct session *s);
+
 /*
  * Makes a statement from one statement's text (no trailing ';'): the
  * session's own forms, else pgcatalog_rewrite, else DuckDB's parser.
@@ -1067,6 +1103,13 @@ static struct stmt *stmt_make(struct session *s, const char *name, const char *s
     char *rewritten = NULL;
     const char *tag = NULL;
     enum pgcatalog_action act = pgcatalog_rewrite(st->sql, len, &rewritten, &tag);
+    struct sql_shape shape = {0};
+    uint64_t gen = catalog_gen_now(s);
+    if (act == PGCATALOG_PASS && noids == 0 && !*name && !strcmp(word, "INSERT") &&
+        stmt_from_cache(s, st, &shape) == 1) {
+        shape_free(&shape);
+        return st;
+    }
     if (act == PGCATALOG_NOOP) {
         free(rewritten);
         st->kind = STMT_NOOP;
@@ -1078,11 +1121,17 @@ static struct stmt *stmt_make(struct session *s, const char *name, const char *s
         st->sql = rewritten;
     }
     if (stmt_prepare_duckdb(s, st, oids, noids) != 0) {
+        shape_free(&shape);
         stmt_unref(st);
         return NULL;
     }
     if (act == PGCATALOG_REWRITE && tag)
         snprintf(st->tag, sizeof st->tag, "%s", tag);
+    if (shape.key && act == PGCATALOG_PASS && plancache_usable(s)) {
+        plan_check(s, st); /* as the first Execute would */
+        plancache_remember(s, st, &shape, gen);
+    }
+    shape_free(&shape);
     return st;
 }
 
@@ -1366,6 +1415,8 @@ static void plan_check(struct session *s, struct stmt *st)
         return;
     snprintf(select, tlen + 32, "SELECT * FROM %.*s", (int)tlen, target);
     struct insert_plan *plan = calloc(1, sizeof *plan);
+    if (plan)
+        plan->refs = 1;
     json_t *t = serialize_sql(s, select), *v = plan ? serialize_sql(s, values) : NULL;
     json_t *tn = t ? plain_select_node(t) : NULL, *vn = v ? plain_select_node(v) : NULL;
     if (plan && tn && vn && plan_target(tn, plan) == 0 && plan_values(vn, plan) == 0) {
@@ -1378,18 +1429,54 @@ static void plan_check(struct session *s, struct stmt *st)
             plan = NULL;
         }
     }
-    plan_free(plan);
+    plan_unref(plan);
     json_decref(t);
     json_decref(v);
     free(select);
+}
+
+/* Whether a failed write is one DuckDB's own analysis of the statement
+ * would have refused first, and nothing of it was written. */
+static bool plan_failure_retryable(int rc, duckpond_write *w, bool submitted)
+{
+    if (rc != DUCKPOND_CONVERSION && rc != DUCKPOND_NOTFOUND && rc != DUCKPOND_SYNTAX &&
+        rc != DUCKPOND_MISUSE && rc != DUCKPOND_CONSTRAINT)
+        return false;
+    size_t committed = 0, failed = 0;
+    if (submitted)
+        duckpond_write_counts(w, &committed, &failed);
+    return committed == 0;
+}
+
+/* Writes "INSERT 0 n" without going through printf. */
+static void insert_tag(char *tag, size_t taglen, size_t n)
+{
+    char digits[24];
+    int i = (int)sizeof digits;
+    do
+        digits[--i] = (char)('0' + n % 10);
+    while ((n /= 10) > 0 && i > 0);
+    size_t nd = sizeof digits - (size_t)i;
+    if (taglen < 9 + nd + 1) {
+        snprintf(tag, taglen, "INSERT 0 %.*s", (int)nd, digits + i);
+        return;
+    }
+    memcpy(tag, "INSERT 0 ", 9);
+    memcpy(tag + 9, digits + i, nd);
+    tag[9 + nd] = 0;
 }
 
 /*
  * Runs a plain INSERT through the batcher, acknowledged after its commit.
  * Returns 0 with the tag written, -1 with an error queued, or 1 (nothing
  * done) when a binary parameter has no batcher form and DuckDB must run it.
+ * can_retry (a statement made from a cached shape, not analysed by DuckDB):
+ * returns 2, queuing nothing, when the write failed in a way DuckDB's
+ * analysis of the text might have reported first (a value that does not
+ * convert, an unknown table) and nothing was written.
  */
-static int plan_run(struct session *s, struct stmt *st, struct portal *p, char *tag, size_t taglen)
+static int plan_run(struct session *s, struct stmt *st, struct portal *p, char *tag, size_t taglen,
+                    bool can_retry)
 {
     struct insert_plan *plan = st->plan;
     duckpond_write *w = NULL;
@@ -1406,7 +1493,7 @@ static int plan_run(struct session *s, struct stmt *st, struct portal *p, char *
         for (int c = 0; c < plan->width && rc == DUCKPOND_OK; c++) {
             const struct plan_value *pv = &plan->values[r * plan->width + c];
             if (pv->param == 0) {
-                vals[c] = pv->value;
+                vals[c] = pv->lit ? st->lits[pv->lit - 1] : pv->value;
                 continue;
             }
             int i = pv->param - 1;
@@ -1429,16 +1516,21 @@ static int plan_run(struct session *s, struct stmt *st, struct portal *p, char *
         duckpond_write_free(w);
         return 1;
     }
+    bool submitted = false;
     if (rc == DUCKPOND_OK) {
         session_set_running(s, true);
         rc = duckpond_write_submit(w, session_ack(s));
         session_set_running(s, false);
+        submitted = true;
     }
     size_t committed = 0, failed = 0;
     if (rc == DUCKPOND_OK) {
         duckpond_write_counts(w, &committed, &failed);
         session_note_seq(s, duckpond_write_seq(w));
-        snprintf(tag, taglen, "INSERT 0 %zu", committed);
+        insert_tag(tag, taglen, committed);
+    } else if (can_retry && !*err && plan_failure_retryable(rc, w, submitted)) {
+        duckpond_write_free(w);
+        return 2;
     } else {
         const char *msg = *err ? err : duckpond_write_errmsg(w);
         if (!msg || !*msg)
@@ -1447,6 +1539,438 @@ static int plan_run(struct session *s, struct stmt *st, struct portal *p, char *
     }
     duckpond_write_free(w);
     return rc == DUCKPOND_OK ? 0 : -1;
+}
+
+/* ------------------------------------------------- cached INSERT shapes */
+
+/*
+ * Unprepared statements (the simple protocol, the unnamed statement) are
+ * new text each time, so each would be parsed, prepared and serialised
+ * again. A plain INSERT ... VALUES whose values are bare literals has its
+ * literals lifted out: what remains (its shape) keys a per-session cache
+ * of analysed plans, and a statement of a known shape goes to the batcher
+ * with its own literals, converted as DuckDB reads them. Only literals
+ * standing alone as a whole value are lifted: an integer or a decimal
+ * (an optional minus, at most 18 digits, no exponent, no underscore) or a
+ * standard string ('...' with '' for a quote, valid UTF-8). Anything
+ * else (E'...', casts, TRUE, NULL, expressions) stays in the shape as
+ * written, so it is part of the key and of the cached plan.
+ *
+ * A shape is trusted only as far as DuckDB's analysis of its first
+ * statement: that statement is prepared and serialised as before, and the
+ * shape is cached only if each lifted literal converts to exactly the
+ * value DuckDB's parse gave its place. A write of a cached shape that
+ * fails in a way DuckDB would have reported first (a value that does not
+ * convert, an unknown table) had no effect, and the statement is then
+ * analysed by DuckDB as written, so errors are DuckDB's own. Entries are
+ * dropped when the catalog changes (the batcher's schema generation,
+ * bumped by every DDL statement of a PostgreSQL session or HTTP query).
+ */
+
+#define SHAPE_MAX_TEXT (32u << 10)
+#define PLANCACHE_SIZE 64
+
+struct plancache_entry {
+    uint64_t hash, used, gen;
+    char *key;
+    size_t keylen;
+    int nlits;
+    struct insert_plan *plan; /* a reference; literal slots carry lit */
+};
+
+struct plancache {
+    struct plancache_entry e[PLANCACHE_SIZE];
+    uint64_t tick;
+};
+
+static uint64_t catalog_gen_now(struct session *s)
+{
+    return duckpond_batcher_schema_gen(s->srv->batcher);
+}
+
+static bool utf8_valid(const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned char c = p[i];
+        size_t k = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 : (c & 0xf8) == 0xf0 ? 3 : 9;
+        if (k == 9 || i + k >= n + (k == 0))
+            return false;
+        if ((k == 1 && c < 0xc2) || (k == 3 && c > 0xf4))
+            return false;
+        for (size_t j = 1; j <= k; j++)
+            if ((p[i + j] & 0xc0) != 0x80)
+                return false;
+        if (k == 2) {
+            unsigned cp = ((c & 0x0fu) << 12) | ((p[i + 1] & 0x3fu) << 6) | (p[i + 2] & 0x3fu);
+            if (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))
+                return false;
+        }
+        if (k == 3) {
+            unsigned cp = ((c & 0x07u) << 18) | ((p[i + 1] & 0x3fu) << 12);
+            if (cp < 0x10000 || cp > 0x10ffff)
+                return false;
+        }
+        i += k + 1;
+    }
+    return true;
+}
+
+/*
+ * Reads a liftable literal at q: 1 with its value in *v (text stored at
+ * buf + *bl) and *after set, 0 when q holds something else, -1 for an
+ * unterminated string or a string that is not valid UTF-8.
+ */
+static int shape_literal(const char *sql, const char *q, const char *end, const char **after, duckpond_value *v,
+                         char *buf, size_t *bl)
+{
+    if (q < end && *q == '\'' && (q == sql || !ident_char(q[-1]))) {
+        size_t start = *bl, o = start;
+        const char *i = q + 1;
+        for (;; i++) {
+            if (i >= end)
+                return -1;
+            if (*i == '\'') {
+                if (i + 1 < end && i[1] == '\'') {
+                    buf[o++] = *i++;
+                    continue;
+                }
+                break;
+            }
+            buf[o++] = *i;
+        }
+        if (!utf8_valid((const unsigned char *)buf + start, o - start))
+            return -1;
+        *after = i + 1;
+        v->kind = DUCKPOND_VALUE_TEXT;
+        v->u.text.ptr = buf + start;
+        v->u.text.len = o - start;
+        *bl = o;
+        return 1;
+    }
+    bool neg = q < end && *q == '-';
+    const char *d = q + neg, *e = d;
+    while (e < end && isdigit((unsigned char)*e))
+        e++;
+    size_t ni = (size_t)(e - d), nf = 0;
+    if (ni == 0)
+        return 0;
+    const char *frac = NULL;
+    if (e + 1 < end && *e == '.' && isdigit((unsigned char)e[1])) {
+        frac = ++e;
+        while (e < end && isdigit((unsigned char)*e))
+            e++;
+        nf = (size_t)(e - frac);
+    }
+    if ((e < end && (ident_char(*e) || *e == '.')) || ni + nf > 18)
+        return 0; /* an exponent, an underscore, or wider than DuckDB's BIGINT-backed forms */
+    *after = e;
+    if (!frac) {
+        int64_t x = 0;
+        for (const char *c = d; c < d + ni; c++)
+            x = x * 10 + (*c - '0');
+        v->kind = DUCKPOND_VALUE_INT64;
+        v->u.i64 = neg ? -x : x;
+        return 1;
+    }
+    /* DuckDB reads it as a DECIMAL; the plan passes that as its text, as
+     * plan_constant prints it: no leading zeros, the scale kept, no sign on zero */
+    size_t start = *bl, o = start;
+    bool zero = true;
+    for (const char *c = d; c < e; c++)
+        if (*c != '0' && *c != '.')
+            zero = false;
+    if (neg && !zero)
+        buf[o++] = '-';
+    const char *ip = d;
+    while (ip < d + ni - 1 && *ip == '0')
+        ip++;
+    memcpy(buf + o, ip, (size_t)(d + ni - ip));
+    o += (size_t)(d + ni - ip);
+    buf[o++] = '.';
+    memcpy(buf + o, frac, nf);
+    o += nf;
+    v->kind = DUCKPOND_VALUE_TEXT;
+    v->u.text.ptr = buf + start;
+    v->u.text.len = o - start;
+    *bl = o;
+    return 1;
+}
+
+static void shape_free(struct sql_shape *sh)
+{
+    free(sh->key);
+    free(sh->lits);
+    free(sh->buf);
+    memset(sh, 0, sizeof *sh);
+}
+
+/* Appends text to the shape's key (sized for the statement with every literal a marker). */
+static void shape_key_add(struct sql_shape *sh, const char *p, size_t n)
+{
+    memcpy(sh->key + sh->keylen, p, n);
+    sh->keylen += n;
+}
+
+/* Records a literal at (row, col) and puts its marker in the key. */
+static int shape_add_literal(struct sql_shape *sh, int row, int col, const duckpond_value *v, char cls, size_t *cap)
+{
+    if ((size_t)sh->nlits == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 16;
+        struct shape_lit *nl = realloc(sh->lits, ncap * sizeof *nl);
+        if (!nl)
+            return -1;
+        sh->lits = nl;
+        *cap = ncap;
+    }
+    sh->lits[sh->nlits].row = row;
+    sh->lits[sh->nlits].col = col;
+    sh->lits[sh->nlits].value = *v;
+    sh->nlits++;
+    char marker[2] = {'\x01', cls};
+    shape_key_add(sh, marker, 2);
+    return 0;
+}
+
+/*
+ * Lifts the literals out of "INSERT INTO x ... VALUES (...), ..." (sql is
+ * NUL-terminated at len): 0 with sh filled in, -1 when the text is not of
+ * that form (sh is left empty).
+ */
+static int shape_scan(const char *sql, size_t len, struct sql_shape *sh)
+{
+    memset(sh, 0, sizeof *sh);
+    const char *target, *values;
+    if (len > SHAPE_MAX_TEXT || memchr(sql, '\x01', len) || !(values = insert_values_at(sql, &target)))
+        return -1;
+    const char *end = sql + len, *p = values + 6, *copied = sql;
+    size_t bl = 0, cap = 0;
+    /* a marker takes 2 bytes where a literal may have taken 1 */
+    if (!(sh->key = malloc(2 * len + 2)) || !(sh->buf = malloc(len + 2)))
+        goto fail;
+    for (int row = 0;; row++) {
+        p = skip_space(p, end);
+        if (p >= end || *p != '(')
+            goto fail;
+        p++;
+        int col = 0;
+        for (;;) {
+            const char *q = skip_space(p, end), *after = NULL, *e;
+            duckpond_value v;
+            size_t bl0 = bl;
+            int m = shape_literal(sql, q, end, &after, &v, sh->buf, &bl);
+            if (m < 0)
+                goto fail;
+            if (m == 1 && (e = skip_space(after, end)) < end && (*e == ',' || *e == ')')) {
+                shape_key_add(sh, copied, (size_t)(q - copied));
+                if (shape_add_literal(sh, row, col, &v, *q == '\'' ? 's' : v.kind == DUCKPOND_VALUE_INT64 ? 'i' : 'd', &cap) != 0)
+                    goto fail;
+                copied = after;
+            } else {
+                bl = bl0;
+                int depth = 0;
+                for (e = q; (e = skip_space(e, end)) < end; e = skip_item(sql, e, end)) {
+                    if (depth == 0 && (*e == ',' || *e == ')'))
+                        break;
+                    depth += *e == '(' ? 1 : *e == ')' ? -1 : 0;
+                }
+            }
+            if (e >= end)
+                goto fail;
+            p = e + 1;
+            if (*e == ')')
+                break;
+            col++;
+        }
+        if (row == 0)
+            sh->width = col + 1;
+        else if (col + 1 != sh->width)
+            goto fail;
+        sh->nrows = row + 1;
+        p = skip_space(p, end);
+        if (p >= end || *p != ',')
+            break;
+        p++;
+    }
+    shape_key_add(sh, copied, (size_t)(end - copied));
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < sh->keylen; i++)
+        h = (h ^ (unsigned char)sh->key[i]) * 1099511628211ull;
+    sh->hash = h;
+    return 0;
+fail:
+    shape_free(sh);
+    return -1;
+}
+
+static void plancache_free(struct plancache *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < PLANCACHE_SIZE; i++) {
+        free(c->e[i].key);
+        plan_unref(c->e[i].plan);
+    }
+    free(c);
+}
+
+/* Whether a statement may be made from, or added to, the cache now. */
+static bool plancache_usable(struct session *s)
+{
+    return s->tx == 'I' && s->srv->batcher && s->srv->opt.batch && batch_enabled(s);
+}
+
+/* The entry of a shape, or NULL (an entry from before a catalog change is dropped). */
+static struct plancache_entry *plancache_find(struct session *s, const struct sql_shape *sh)
+{
+    struct plancache *c = s->plans;
+    if (!c)
+        return NULL;
+    uint64_t gen = catalog_gen_now(s);
+    for (int i = 0; i < PLANCACHE_SIZE; i++) {
+        struct plancache_entry *e = &c->e[i];
+        if (!e->plan || e->hash != sh->hash || e->keylen != sh->keylen || memcmp(e->key, sh->key, sh->keylen) != 0)
+            continue;
+        if (e->gen != gen || e->nlits != sh->nlits || e->plan->nrows != sh->nrows || e->plan->width != sh->width) {
+            free(e->key);
+            plan_unref(e->plan);
+            memset(e, 0, sizeof *e);
+            return NULL;
+        }
+        e->used = ++c->tick;
+        return e;
+    }
+    return NULL;
+}
+
+/*
+ * Makes st (text already in st->sql) from a cached shape: 1 if it was,
+ * 0 if not (sh then holds the scanned shape, or is empty when the text
+ * has none). Nothing is queued.
+ */
+static int stmt_from_cache(struct session *s, struct stmt *st, struct sql_shape *sh)
+{
+    if (!plancache_usable(s) || shape_scan(st->sql, strlen(st->sql), sh) != 0)
+        return 0;
+    struct plancache_entry *e = plancache_find(s, sh);
+    if (!e)
+        return 0;
+    duckpond_value *lits = malloc(sizeof *lits * (size_t)(sh->nlits + 1));
+    uint32_t *oids = calloc(1, sizeof *oids);
+    if (!lits || !oids) {
+        free(lits);
+        free(oids);
+        return 0;
+    }
+    for (int i = 0; i < sh->nlits; i++)
+        lits[i] = sh->lits[i].value;
+    st->kind = STMT_DUCKDB;
+    st->dtype = DUCKDB_STATEMENT_TYPE_INSERT;
+    st->count_result = true;
+    snprintf(st->tag, sizeof st->tag, "INSERT");
+    st->param_oids = oids;
+    st->plan = e->plan;
+    st->plan->refs++;
+    st->plan_checked = true;
+    st->lits = lits;
+    st->litbuf = sh->buf; /* the literals' text lives there */
+    sh->buf = NULL;
+    return 1;
+}
+
+/*
+ * After DuckDB prepared st and its plan was found: turns the plan into a
+ * shape's (each lifted literal's slot refers to the literal) and caches
+ * it, when every lifted literal reads as the value DuckDB gave its slot.
+ * st keeps working from the same plan with its own literals.
+ */
+static void plancache_remember(struct session *s, struct stmt *st, struct sql_shape *sh, uint64_t gen)
+{
+    struct insert_plan *plan = st->plan;
+    if (!sh->key || !plan || st->dparams != 0 || plan->nrows != sh->nrows || plan->width != sh->width)
+        return;
+    for (int i = 0; i < sh->nlits; i++) {
+        const struct plan_value *pv = &plan->values[sh->lits[i].row * plan->width + sh->lits[i].col];
+        const duckpond_value *a = &pv->value, *b = &sh->lits[i].value;
+        if (pv->param || pv->lit || a->kind != b->kind)
+            return;
+        if (a->kind == DUCKPOND_VALUE_INT64 ? a->u.i64 != b->u.i64
+                                             : a->u.text.len != b->u.text.len ||
+                                                   memcmp(a->u.text.ptr, b->u.text.ptr, a->u.text.len) != 0)
+            return;
+    }
+    if (!s->plans && !(s->plans = calloc(1, sizeof *s->plans)))
+        return;
+    duckpond_value *lits = malloc(sizeof *lits * (size_t)(sh->nlits + 1));
+    if (!lits)
+        return;
+    struct plancache *c = s->plans;
+    struct plancache_entry *e = &c->e[0];
+    for (int i = 1; i < PLANCACHE_SIZE && e->plan; i++)
+        if (!c->e[i].plan || c->e[i].used < e->used)
+            e = &c->e[i];
+    free(e->key);
+    plan_unref(e->plan);
+    memset(e, 0, sizeof *e);
+    for (int i = 0; i < sh->nlits; i++) {
+        struct plan_value *pv = &plan->values[sh->lits[i].row * plan->width + sh->lits[i].col];
+        if (pv->value.kind == DUCKPOND_VALUE_TEXT)
+            free((char *)pv->value.u.text.ptr);
+        memset(&pv->value, 0, sizeof pv->value);
+        pv->lit = i + 1;
+        lits[i] = sh->lits[i].value;
+    }
+    st->lits = lits;
+    st->litbuf = sh->buf;
+    sh->buf = NULL;
+    e->hash = sh->hash;
+    e->key = sh->key;
+    e->keylen = sh->keylen;
+    sh->key = NULL;
+    e->nlits = sh->nlits;
+    e->gen = gen;
+    e->used = ++c->tick;
+    e->plan = plan;
+    plan->refs++;
+}
+
+/* Prepares, with DuckDB, a statement made from a cached shape, as stmt_make
+ * would have: 0, or -1 with DuckDB's error queued. */
+static int stmt_prepare_late(struct session *s, struct stmt *st)
+{
+    free(st->param_oids);
+    st->param_oids = NULL;
+    if (stmt_prepare_duckdb(s, st, NULL, 0) != 0) {
+        if (st->prep)
+            duckdb_destroy_prepare(&st->prep);
+        st->prep = NULL;
+        if (!st->param_oids)
+            st->param_oids = calloc(1, sizeof *st->param_oids);
+        return -1;
+    }
+    if (st->kind != STMT_DUCKDB || st->dtype != DUCKDB_STATEMENT_TYPE_INSERT || st->dparams != 0) {
+        session_error(s, "XX000", "the statement could not be analysed again");
+        return -1;
+    }
+    return 0;
+}
+
+/* Notes a statement that may change the catalog: cached shapes of every
+ * session, and the batcher's column types for journaled writes, are
+ * dropped now and, inside a transaction, again at its end. */
+static void catalog_changed(struct session *s)
+{
+    duckpond_batcher_schema_changed(s->srv->batcher);
+    if (s->tx != 'I')
+        s->tx_ddl = true;
+}
+
+/* At a transaction's end: its catalog changes now show, or are gone. */
+static void tx_catalog_settled(struct session *s)
+{
+    if (s->tx_ddl) {
+        s->tx_ddl = false;
+        duckpond_batcher_schema_changed(s->srv->batcher);
+    }
 }
 
 /* --------------------------------------------------------- result rows */
@@ -1606,7 +2130,7 @@ static int portal_bind(struct session *s, struct portal *p)
 {
     struct stmt *st = p->st;
     duckdb_clear_bindings(st->prep);
-    idx_t want = duckdb_nparams(st->prep);
+    idx_t want = (idx_t)st->dparams;
     if ((idx_t)p->nparams < want) {
         session_error(s, "08P01", "bind message supplies %d parameters, but prepared statement \"%s\" requires %d",
                       p->nparams, st->name, (int)want);
@@ -1633,21 +2157,28 @@ static int portal_start_duckdb(struct session *s, struct portal *p, bool describ
         session_error(s, "25006", "cannot execute %s in a read-only transaction", st->tag);
         return -1;
     }
-    if (!st->plan_checked && s->tx == 'I' && s->srv->batcher && s->srv->opt.batch && batch_enabled(s))
+    bool batch = s->tx == 'I' && s->srv->batcher && s->srv->opt.batch && s->batch_on;
+    if (!st->plan_checked && batch)
         plan_check(s, st);
-    if (st->plan && s->tx == 'I' && s->srv->batcher && s->srv->opt.batch && batch_enabled(s)) {
-        int rc = plan_run(s, st, p, tag, taglen);
+    if (st->plan && batch) {
+        int rc = plan_run(s, st, p, tag, taglen, !st->prep);
+        if (rc == 2) /* a cached shape failed: DuckDB analyses the text, as it would have first */
+            rc = stmt_prepare_late(s, st) != 0 ? -1 : plan_run(s, st, p, tag, taglen, false);
         if (rc <= 0) {
             metrics_statement("INSERT");
             return rc;
         }
     }
+    if (!st->prep && stmt_prepare_late(s, st) != 0)
+        return -1;
     if (session_wait_own_writes(s) != 0 || portal_bind(s, p) != 0)
         return -1;
     session_set_running(s, true);
     duckdb_state rc = duckdb_execute_prepared_streaming(st->prep, &p->res);
     session_set_running(s, false);
     p->has_res = true;
+    if (!server_keeps_catalog(st->dtype))
+        catalog_changed(s);
     if (rc != DuckDBSuccess)
         return result_failed(s, &p->res) ? -1 : -1;
     metrics_statement(st->tag);
@@ -1707,11 +2238,14 @@ static int tx_end(struct session *s, bool commit, char *tag, size_t len)
     if (s->tx == 'E' || !commit) {
         run_plain(s, "ROLLBACK", false); /* DuckDB may have ended it already */
         s->tx = 'I';
+        tx_catalog_settled(s);
         snprintf(tag, len, "ROLLBACK");
         return 0;
     }
     s->tx = 'I'; /* a failed COMMIT ends the transaction too */
-    return run_plain(s, "COMMIT", true);
+    int rc = run_plain(s, "COMMIT", true);
+    tx_catalog_settled(s);
+    return rc;
 }
 
 /* ------------------------------------------------------------ execution */
@@ -1750,6 +2284,7 @@ static int run_multi(struct session *s, struct stmt *st, char *tag, size_t len)
 {
     if (session_wait_own_writes(s) != 0)
         return -1;
+    catalog_changed(s);
     duckdb_extracted_statements ex = NULL;
     idx_t n = duckdb_extract_statements(s->dcon, st->sql, &ex);
     int rc = 0;
@@ -1823,6 +2358,7 @@ static int portal_execute(struct session *s, struct portal *p, int64_t max_rows,
                 rc = setting_put(s, pg_setting_find(st->set_name), st->kind == STMT_SET ? st->set_value : NULL);
             } else { /* RESET ALL */
                 settings_free(s);
+                settings_refresh(s);
             }
             snprintf(tag, sizeof tag, "%s", st->kind == STMT_SET ? "SET" : "RESET");
             break;
@@ -1964,6 +2500,8 @@ static void handle_query(struct session *s, const struct pgmsg *m)
             s->tx = 'I';
         }
     }
+    if (implicit)
+        tx_catalog_settled(s);
     free(pieces);
     pgwire_ready(&s->out, s->tx);
 }
@@ -2126,9 +2664,9 @@ static void handle_bind(struct session *s, const struct pgmsg *m)
         session_error(s, "08P01", "invalid Bind message");
         return;
     }
-    if (st->kind == STMT_DUCKDB && p->nparams != (int)duckdb_nparams(st->prep)) {
+    if (st->kind == STMT_DUCKDB && p->nparams != st->dparams) {
         session_error(s, "08P01", "bind message supplies %d parameters, but prepared statement \"%s\" requires %d",
-                      p->nparams, sname, (int)duckdb_nparams(st->prep));
+                      p->nparams, sname, st->dparams);
         portal_free(p);
         return;
     }
@@ -2517,6 +3055,7 @@ struct session *session_new(struct server *srv, int fd, bool loopback)
     s->fd = fd;
     s->loopback = loopback;
     s->tx = 'I';
+    settings_refresh(s);
     pgbuf_init(&s->out);
     pthread_mutex_init(&s->run_lock, NULL);
     return s;
@@ -2533,6 +3072,7 @@ static void session_free(struct session *s)
     }
     if (s->json_stmt)
         duckdb_destroy_prepare(&s->json_stmt);
+    plancache_free(s->plans);
     settings_free(s);
     pthread_mutex_lock(&s->run_lock);
     duckdb_connection dcon = s->dcon;

@@ -17,6 +17,7 @@ struct stmt;
 struct portal;
 struct setting;
 struct user;
+struct plancache;
 
 struct session {
     struct server *srv;
@@ -43,6 +44,10 @@ struct session {
     struct stmt *stmts;
     struct portal *portals;
     struct setting *settings;
+    bool batch_on;      /* duckpond.batch, kept current by every settings change */
+    duckpond_ack ack;   /* duckpond.ack likewise */
+    struct plancache *plans; /* analysed INSERT shapes of unprepared statements */
+    bool tx_ddl;        /* the open transaction changed the catalog */
     duckdb_prepared_statement json_stmt; /* SELECT json_serialize_sql($1), made once */
 
     pthread_mutex_t run_lock; /* guards running, for cancel requests */

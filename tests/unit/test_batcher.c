@@ -1531,6 +1531,50 @@ static void test_group_mixes_scan_and_appender(void)
     duckpond_disconnect(other);
     fx_close(&f);
 }
+/*
+ * A journaled write is checked against the column types the batcher holds;
+ * after a table is replaced elsewhere, duckpond_batcher_schema_changed
+ * makes the next check read them again, so a value the new table refuses
+ * is refused at submit rather than acknowledged and lost when applied.
+ */
+static void test_journal_schema_changed(void)
+{
+    struct fixture f;
+    CHECK_OK(fx_open_journal(&f, "CREATE TABLE t(id BIGINT, v VARCHAR)", 0));
+    static const char *cols[] = {"id", "v"};
+    duckpond_value row[2] = {v_int(1), v_text("abc")};
+    duckpond_write *w;
+    CHECK_OK(duckpond_write_new(f.b, "t", cols, 2, 0, &w));
+    CHECK_OK(duckpond_write_add_row(w, row));
+    CHECK_OK(duckpond_write_submit(w, DUCKPOND_ACK_JOURNAL));
+    uint64_t seq = duckpond_write_seq(w);
+    duckpond_write_free(w);
+    CHECK_OK(duckpond_batcher_wait_applied(f.b, seq, 10000));
+    uint64_t gen = duckpond_batcher_schema_gen(f.b);
+    CHECK_OK(duckpond_exec(f.conn, "DROP TABLE t"));
+    CHECK_OK(duckpond_exec(f.conn, "CREATE TABLE t(id BIGINT, v BIGINT)"));
+    duckpond_batcher_schema_changed(f.b);
+    CHECK(duckpond_batcher_schema_gen(f.b) > gen);
+    row[0] = v_int(2);
+    CHECK_OK(duckpond_write_new(f.b, "t", cols, 2, 0, &w));
+    CHECK_OK(duckpond_write_add_row(w, row));
+    CHECK_EQ_INT(duckpond_write_submit(w, DUCKPOND_ACK_JOURNAL), DUCKPOND_CONVERSION);
+    CHECK_EQ_INT(duckpond_write_seq(w), 0);
+    duckpond_write_free(w);
+    row[1] = v_text("42");
+    CHECK_OK(duckpond_write_new(f.b, "t", cols, 2, 0, &w));
+    CHECK_OK(duckpond_write_add_row(w, row));
+    CHECK_OK(duckpond_write_submit(w, DUCKPOND_ACK_JOURNAL));
+    seq = duckpond_write_seq(w);
+    duckpond_write_free(w);
+    CHECK_OK(duckpond_batcher_wait_applied(f.b, seq, 10000));
+    CHECK_EQ_INT(q64(&f, "SELECT sum(v) FROM t WHERE id = 2"), 42);
+    duckpond_batcher_stats st;
+    duckpond_batcher_stats_get(f.b, &st);
+    CHECK_EQ_INT(st.journal_rows_failed_after_ack, 0);
+    fx_close(&f);
+}
+
 TEST_MAIN(TEST_ENTRY(test_concurrent_exact_counts), TEST_ENTRY(test_column_subset_defaults),
           TEST_ENTRY(test_values_roundtrip), TEST_ENTRY(test_values_many_rows_exact),
           TEST_ENTRY(test_conversion_errors_per_row),
@@ -1543,4 +1587,4 @@ TEST_MAIN(TEST_ENTRY(test_concurrent_exact_counts), TEST_ENTRY(test_column_subse
           TEST_ENTRY(test_journal_ack_checks_and_applies), TEST_ENTRY(test_journal_sigkill_loop),
           TEST_ENTRY(test_journal_recovery_reports_damage), TEST_ENTRY(test_journal_disk_full),
           TEST_ENTRY(test_journal_read_your_writes_under_load), TEST_ENTRY(test_journal_fsync_failure_poisons),
-          TEST_ENTRY(test_group_mixes_scan_and_appender))
+          TEST_ENTRY(test_group_mixes_scan_and_appender), TEST_ENTRY(test_journal_schema_changed))
