@@ -10,7 +10,10 @@
 # DuckDB statement), and PostgreSQL 15 (initdb into a temporary directory,
 # default durability). Prints rows/s, average and p99 latency (from
 # pgbench's per-transaction log), the ratios, and each duckpond server's
-# peak RSS. SECONDS (default 20) is the length of each run.
+# peak RSS. SECONDS (default 20) is the length of each run. For scale, it
+# also runs a prepared `SELECT 1` against PostgreSQL: the cheapest round
+# trip a server can answer, so the most any server can reach on this
+# machine with pgbench as the client.
 # Targets: journal >= 2x PostgreSQL at 8 clients, >= 8x at 64; commit
 # >= 0.8x PostgreSQL at 8 clients, >= 5x at 64, and >= 20x duckpond
 # without batching at 64.
@@ -40,7 +43,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 SCHEMA="create table trades(id bigint, sym varchar, px double precision, qty int, ts timestamp default now())"
 printf "INSERT INTO trades (id, sym, px, qty) VALUES (:client_id, 'ABC', 101.25, 100);\n" >"$WORK/insert.sql"
-chmod 644 "$WORK/insert.sql"
+printf "SELECT 1;\n" >"$WORK/select1.sql"
+chmod 644 "$WORK/insert.sql" "$WORK/select1.sql"
 
 # start_duckpond NAME [args]: starts a server, sets PORT_<NAME> and PID_<NAME>
 start_duckpond() {
@@ -69,7 +73,7 @@ start_postgres() {
 # (PGOPTIONS from the environment reaches the server)
 run() {
     local out prefix="$WORK/log_$1_$4"
-    out=$(cd "$WORK" && pgbench -h 127.0.0.1 -p "$2" -U "$3" -n -M prepared -f "$WORK/insert.sql" -c "$4" -j 2 \
+    out=$(cd "$WORK" && pgbench -h 127.0.0.1 -p "$2" -U "$3" -n -M prepared -f "$WORK/${SCRIPT:-insert}.sql" -c "$4" -j 2 \
         -T "$DURATION" --log --log-prefix="$prefix" "${5:-duckpond}" 2>&1)
     local tps
     tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
@@ -114,6 +118,9 @@ for c in 8 64; do
     read -r t l p < <(run pg "$PORT_pg" postgres "$c" postgres)
     R[pg_$c]=$t
     line "$c" "PostgreSQL 15" "$t" "$l" "$p"
+    read -r t l p < <(SCRIPT=select1 run pg "$PORT_pg" postgres "$c" postgres)
+    R[ceiling_$c]=$t
+    line "$c" "PostgreSQL 15, SELECT 1" "$t" "$l" "$p"
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 echo
@@ -122,6 +129,8 @@ echo "journal / PostgreSQL, 64 clients: $(ratio "${R[journal_64]}" "${R[pg_64]}"
 echo "commit  / PostgreSQL,  8 clients: $(ratio "${R[batch_8]}" "${R[pg_8]}")x   (target >= 0.8)"
 echo "commit  / PostgreSQL, 64 clients: $(ratio "${R[batch_64]}" "${R[pg_64]}")x   (target >= 5)"
 echo "commit  / no batching, 64 clients: $(ratio "${R[batch_64]}" "${R[nobatch_64]}")x   (target >= 20)"
+echo "PostgreSQL's SELECT 1 (the round-trip ceiling here) / PostgreSQL's INSERT: $(ratio "${R[ceiling_8]}" "${R[pg_8]}")x at 8 clients," \
+    "$(ratio "${R[ceiling_64]}" "${R[pg_64]}")x at 64"
 echo "journal / commit,  8 clients: $(ratio "${R[journal_8]}" "${R[batch_8]}")x;  64 clients: $(ratio "${R[journal_64]}" "${R[batch_64]}")x"
 echo "peak RSS: duckpond journal $(peak_rss_mib "$PID_journal") MiB, commit $(peak_rss_mib "$PID_batch") MiB," \
     "--no-batch $(peak_rss_mib "$PID_nobatch") MiB"
