@@ -265,6 +265,7 @@ struct duckpond_batcher {
     duckdb_prepared_statement seq_stmt; /* UPDATE duckpond_journal_state ... */
     duckpond_write **jbatch;    /* journaled writes of the batch being processed, in order */
     size_t njbatch, cap_jbatch;
+    uint64_t jbatch_done;       /* the last one processed, for publish_applied */
     uint64_t recycle_at;        /* recycle old segments once this seq is applied; 0 = none */
     duckpond_write *replay_head, *replay_tail; /* records read at open, not yet applied */
     size_t replay_writes, replay_rows;
@@ -1944,12 +1945,21 @@ static void jbatch_finish(duckpond_batcher *b)
             writer_tx(b, TX_ROLLBACK, NULL);
         free(msg);
     }
-    pthread_mutex_lock(&b->mu);
-    if (last > b->applied_seq)
-        b->applied_seq = last;
-    pthread_cond_broadcast(&b->applied);
-    pthread_mutex_unlock(&b->mu);
+    b->jbatch_done = last;
     b->njbatch = 0;
+}
+
+/*
+ * Tells wait_applied that the journaled writes of the processed batch are
+ * applied (under b->mu), once their failures and counters are recorded:
+ * a reader woken here sees them.
+ */
+static void publish_applied(duckpond_batcher *b)
+{
+    if (b->jbatch_done <= b->applied_seq)
+        return;
+    b->applied_seq = b->jbatch_done;
+    pthread_cond_broadcast(&b->applied);
 }
 
 /* The writer's work on one batch: check, commit, isolate failures. */
@@ -2137,11 +2147,7 @@ static void linger(duckpond_batcher *b)
     int64_t us = b->last_commit_us < b->set.max_delay_us ? b->last_commit_us : b->set.max_delay_us;
     if (us <= 0)
         return;
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_nsec += (long)(us % 1000000) * 1000L;
-    until.tv_sec += us / 1000000 + until.tv_nsec / 1000000000L;
-    until.tv_nsec %= 1000000000L;
+    struct timespec until = dp_deadline_us(CLOCK_REALTIME, us);
     b->want_writes = b->expect_writes;
     b->writer_idle = true;
     while (!b->stopping && !b->held && b->queued_writes < b->expect_writes &&
@@ -2164,13 +2170,10 @@ static void apply_linger(duckpond_batcher *b)
     int64_t delay_us = (int64_t)b->set.journal_apply_delay_ms * 1000;
     if (delay_us <= 0)
         return;
-    struct timespec until = dp_deadline(CLOCK_REALTIME, 0);
     int64_t at = b->head->submit_us + delay_us - dp_now_us();
     if (at <= 0)
         return;
-    until.tv_nsec += (long)(at % 1000000) * 1000L;
-    until.tv_sec += at / 1000000 + until.tv_nsec / 1000000000L;
-    until.tv_nsec %= 1000000000L;
+    struct timespec until = dp_deadline_us(CLOCK_REALTIME, at);
     b->want_writes = SIZE_MAX;
     b->writer_idle = true;
     while (!b->stopping && !b->held && !b->apply_waiters && !b->direct_queued &&
@@ -2216,6 +2219,7 @@ static void *writer_main(void *arg)
         b->stats.commits += b->batch_commits;
         for (duckpond_write *w = batch; w; w = w->next)
             stats_ack(b, w, now);
+        publish_applied(b);
         pthread_cond_broadcast(&b->room);
         pthread_mutex_unlock(&b->mu);
         ack_batch(b, free_internal(batch));
@@ -3546,6 +3550,7 @@ static void replay_flush(duckpond_batcher *b)
         if (w->failed)
             journal_failed_after_ack(b, w);
     }
+    publish_applied(b);
     pthread_mutex_unlock(&b->mu);
     free_internal(list);
 }

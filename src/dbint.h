@@ -30,5 +30,7 @@ int64_t dp_now_us(void);
 /* The absolute time ms milliseconds from now on clock, for timed waits
  * (CLOCK_MONOTONIC for condvars made so, CLOCK_REALTIME for the default). */
 struct timespec dp_deadline(clockid_t clock, int ms);
+/* Likewise, us microseconds from now. */
+struct timespec dp_deadline_us(clockid_t clock, int64_t us);
 
 #endif
