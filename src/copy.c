@@ -24,6 +24,7 @@
 #include "pgwire.h"
 #include "server.h"
 #include "session.h"
+#include "sqlshape.h"
 
 #define COPY_CHUNK_ROWS 10000
 
@@ -68,7 +69,7 @@ struct lexer {
 
 static void lx_space(struct lexer *l)
 {
-    l->p = session_sql_skip_space(l->p, l->end);
+    l->p = sqlshape_skip_space(l->p, l->end);
 }
 
 /* An identifier, unquoted ("" quoting resolved), or NULL. Caller frees. */
@@ -78,7 +79,7 @@ static char *lx_ident(struct lexer *l)
     if (l->p >= l->end)
         return NULL;
     if (*l->p == '"') {
-        const char *q = session_sql_skip_item(l->sql, l->p, l->end);
+        const char *q = sqlshape_skip_item(l->sql, l->p, l->end);
         if (q - l->p < 2 || q[-1] != '"')
             return NULL;
         char *out = malloc((size_t)(q - l->p));
@@ -134,7 +135,7 @@ static char *lx_value(struct lexer *l)
     if (l->p < l->end && (*l->p == 'E' || *l->p == 'e') && l->p + 1 < l->end && l->p[1] == '\'')
         l->p++;
     if (l->p < l->end && *l->p == '\'') {
-        const char *q = session_sql_skip_item(l->sql, l->p, l->end);
+        const char *q = sqlshape_skip_item(l->sql, l->p, l->end);
         char *out = malloc((size_t)(q - l->p) + 1);
         size_t o = 0;
         for (const char *c = l->p + 1; out && c < q - 1; c++) {
@@ -305,14 +306,14 @@ int copy_parse(const char *sql, struct copy_spec **out, char *err, size_t errlen
         const char *b = l.p;
         int depth = 1;
         while (l.p < l.end && depth > 0) {
-            l.p = session_sql_skip_space(l.p, l.end);
+            l.p = sqlshape_skip_space(l.p, l.end);
             if (l.p >= l.end)
                 break;
             if (*l.p == '(')
                 depth++;
             else if (*l.p == ')' && --depth == 0)
                 break;
-            l.p = session_sql_skip_item(sql, l.p, l.end);
+            l.p = sqlshape_skip_item(sql, l.p, l.end);
         }
         if (depth != 0)
             goto not_ours;

@@ -48,11 +48,10 @@
 #include "pgcatalog.h"
 #include "pgtypes.h"
 #include "server.h"
+#include "sqlshape.h"
 #include "users.h"
 
 #define SERVER_VERSION "16.0"
-#define skip_space session_sql_skip_space
-#define skip_item session_sql_skip_item
 #define OUT_FLUSH_BYTES (256u << 10)
 #define IN_KEEP_BYTES (64u << 10)
 #define SESSION_APPLIED_WAIT_MS 5000
@@ -438,99 +437,6 @@ int session_read(struct session *s, struct pgmsg *m)
 
 /* ------------------------------------------------------- SQL scanning */
 
-/* Skips white space and comments. */
-const char *session_sql_skip_space(const char *p, const char *end)
-{
-    for (;;) {
-        while (p < end && isspace((unsigned char)*p))
-            p++;
-        if (p + 1 < end && p[0] == '-' && p[1] == '-') {
-            while (p < end && *p != '\n')
-                p++;
-            continue;
-        }
-        if (p + 1 < end && p[0] == '/' && p[1] == '*') {
-            int depth = 1;
-            p += 2;
-            while (p < end && depth) {
-                if (p + 1 < end && p[0] == '/' && p[1] == '*') {
-                    depth++;
-                    p += 2;
-                } else if (p + 1 < end && p[0] == '*' && p[1] == '/') {
-                    depth--;
-                    p += 2;
-                } else {
-                    p++;
-                }
-            }
-            continue;
-        }
-        return p;
-    }
-}
-
-static bool ident_char(char c)
-{
-    return isalnum((unsigned char)c) || c == '_' || c == '$';
-}
-
-/* Reads a bare word, upper-cased into buf ("" if none). Returns the position after it. */
-static const char *read_word(const char *p, const char *end, char *buf, size_t n)
-{
-    p = skip_space(p, end);
-    size_t i = 0;
-    while (p < end && (isalpha((unsigned char)*p) || *p == '_' ||
-                       (i > 0 && (isdigit((unsigned char)*p) || *p == '.')))) {
-        if (i + 1 < n)
-            buf[i++] = (char)toupper((unsigned char)*p);
-        p++;
-    }
-    buf[i] = 0;
-    return p;
-}
-
-/*
- * Skips one lexical item starting at p (a quoted string or identifier, a
- * dollar-quoted string, or a single character) and returns what follows.
- */
-const char *session_sql_skip_item(const char *start, const char *p, const char *end)
-{
-    char c = *p;
-    if (c == '\'' || c == '"') {
-        bool backslash = c == '\'' && p > start && (p[-1] == 'e' || p[-1] == 'E') &&
-                         (p - 1 == start || !ident_char(p[-2]));
-        p++;
-        while (p < end) {
-            if (backslash && *p == '\\' && p + 1 < end) {
-                p += 2;
-                continue;
-            }
-            if (*p == c) {
-                if (p + 1 < end && p[1] == c) {
-                    p += 2;
-                    continue;
-                }
-                return p + 1;
-            }
-            p++;
-        }
-        return end;
-    }
-    if (c == '$' && (p == start || !ident_char(p[-1]))) {
-        const char *q = p + 1;
-        while (q < end && (isalpha((unsigned char)*q) || *q == '_' || (q > p + 1 && isdigit((unsigned char)*q))))
-            q++;
-        if (q < end && *q == '$') {
-            size_t taglen = (size_t)(q - p + 1);
-            for (const char *r = q + 1; r + taglen <= end; r++)
-                if (memcmp(r, p, taglen) == 0)
-                    return r + taglen;
-            return end;
-        }
-    }
-    return p + 1;
-}
-
 struct piece {
     const char *p;
     size_t len;
@@ -545,9 +451,9 @@ static int split_sql(const char *sql, size_t len, struct piece **out, int *n)
     if (!v)
         return -1;
     for (;;) {
-        const char *q = skip_space(p, end);
+        const char *q = sqlshape_skip_space(p, end);
         if (q >= end || *q == ';') {
-            const char *b = skip_space(begin, q);
+            const char *b = sqlshape_skip_space(begin, q);
             if (b < q) {
                 if (count == cap) {
                     struct piece *nv = realloc(v, sizeof *v * (size_t)(cap *= 2));
@@ -566,7 +472,7 @@ static int split_sql(const char *sql, size_t len, struct piece **out, int *n)
             p = begin = q + 1;
             continue;
         }
-        p = skip_item(sql, q, end);
+        p = sqlshape_skip_item(sql, q, end);
     }
     *out = v;
     *n = count;
@@ -759,9 +665,9 @@ static void ddl_tag(const char *sql, char *tag, size_t n)
 {
     const char *end = sql + strlen(sql), *p = sql;
     char verb[32], word[32];
-    p = read_word(p, end, verb, sizeof verb);
+    p = sqlshape_read_word(p, end, verb, sizeof verb);
     for (int i = 0; i < 8; i++) {
-        p = read_word(p, end, word, sizeof word);
+        p = sqlshape_read_word(p, end, word, sizeof word);
         if (!*word)
             break;
         if (!strcmp(word, "OR") || !strcmp(word, "REPLACE") || !strcmp(word, "TEMP") ||
@@ -805,7 +711,7 @@ static void stmt_describe_duckdb(struct stmt *st)
     case DUCKDB_STATEMENT_TYPE_VARIABLE_SET: word = "SET"; break;
     default: {
         char w[32];
-        read_word(st->sql, st->sql + strlen(st->sql), w, sizeof w);
+        sqlshape_read_word(st->sql, st->sql + strlen(st->sql), w, sizeof w);
         snprintf(st->tag, sizeof st->tag, "%s", *w ? w : "OK");
         if (count_col)
             st->ncols = 0;
@@ -870,10 +776,10 @@ static int stmt_prepare_duckdb(struct session *s, struct stmt *st, const uint32_
 /* Removes surrounding quotes from a SET value; lists and words stay as written. */
 static char *set_value_text(const char *p, const char *end)
 {
-    p = skip_space(p, end);
+    p = sqlshape_skip_space(p, end);
     while (end > p && (isspace((unsigned char)end[-1]) || end[-1] == ';'))
         end--;
-    if (end - p >= 2 && *p == '\'' && end[-1] == '\'' && skip_item(p, p, end) == end) {
+    if (end - p >= 2 && *p == '\'' && end[-1] == '\'' && sqlshape_skip_item(p, p, end) == end) {
         char *v = malloc((size_t)(end - p));
         if (!v)
             return NULL;
@@ -892,12 +798,12 @@ static char *set_value_text(const char *p, const char *end)
 /* Reads a setting name (word or dotted, maybe quoted) into buf. */
 static const char *read_setting_name(const char *p, const char *end, char *buf, size_t n)
 {
-    p = skip_space(p, end);
+    p = sqlshape_skip_space(p, end);
     size_t i = 0;
     bool quoted = p < end && *p == '"';
     if (quoted)
         p++;
-    while (p < end && (quoted ? *p != '"' : (ident_char(*p) || *p == '.'))) {
+    while (p < end && (quoted ? *p != '"' : (sqlshape_ident_char(*p) || *p == '.'))) {
         if (i + 1 < n)
             buf[i++] = *p;
         p++;
@@ -917,8 +823,8 @@ static bool stmt_classify_session(struct session *s, struct stmt *st, bool *fail
 {
     const char *sql = st->sql, *end = sql + strlen(sql), *p;
     char w1[32], w2[32];
-    p = read_word(sql, end, w1, sizeof w1);
-    read_word(p, end, w2, sizeof w2);
+    p = sqlshape_read_word(sql, end, w1, sizeof w1);
+    sqlshape_read_word(p, end, w2, sizeof w2);
     *failed = false;
     if (!strcmp(w1, "BEGIN") || (!strcmp(w1, "START") && !strcmp(w2, "TRANSACTION"))) {
         st->kind = STMT_BEGIN;
@@ -952,8 +858,8 @@ static bool stmt_classify_session(struct session *s, struct stmt *st, bool *fail
         const char *q = p;
         if (!strcmp(w1, "SET") && (!strcmp(w2, "SESSION") || !strcmp(w2, "LOCAL"))) {
             char w3[32];
-            q = read_word(p, end, w2, sizeof w2);
-            read_word(q, end, w3, sizeof w3);
+            q = sqlshape_read_word(p, end, w2, sizeof w2);
+            sqlshape_read_word(q, end, w3, sizeof w3);
             if (!strcmp(w3, "CHARACTERISTICS") || !strcmp(w3, "AUTHORIZATION")) {
                 st->kind = STMT_NOOP;
                 snprintf(st->tag, sizeof st->tag, "SET");
@@ -961,7 +867,7 @@ static bool stmt_classify_session(struct session *s, struct stmt *st, bool *fail
             }
         }
         char up[32];
-        const char *after = read_word(q, end, up, sizeof up);
+        const char *after = sqlshape_read_word(q, end, up, sizeof up);
         if (!strcmp(up, "TRANSACTION") && strcmp(w1, "SET") == 0) {
             st->kind = STMT_NOOP;
             snprintf(st->tag, sizeof st->tag, "SET");
@@ -969,7 +875,7 @@ static bool stmt_classify_session(struct session *s, struct stmt *st, bool *fail
         }
         if (!strcmp(up, "TIME")) { /* SET TIME ZONE x / SHOW TIME ZONE */
             char zone[32];
-            q = read_word(after, end, zone, sizeof zone);
+            q = sqlshape_read_word(after, end, zone, sizeof zone);
             snprintf(name, sizeof name, "TimeZone");
         } else if (!strcmp(up, "TRANSACTION")) { /* SHOW TRANSACTION ISOLATION LEVEL */
             q = end;
@@ -986,13 +892,13 @@ static bool stmt_classify_session(struct session *s, struct stmt *st, bool *fail
         st->set_name = strdup(d->name);
         if (!strcmp(w1, "SET")) {
             char to[8];
-            const char *v = skip_space(q, end);
+            const char *v = sqlshape_skip_space(q, end);
             if (v < end && *v == '=')
                 v++;
-            else if (read_word(v, end, to, sizeof to), !strcmp(to, "TO"))
-                v = read_word(v, end, to, sizeof to);
+            else if (sqlshape_read_word(v, end, to, sizeof to), !strcmp(to, "TO"))
+                v = sqlshape_read_word(v, end, to, sizeof to);
             char dflt[16];
-            read_word(v, end, dflt, sizeof dflt);
+            sqlshape_read_word(v, end, dflt, sizeof dflt);
             st->set_value = strcmp(dflt, "DEFAULT") == 0 ? NULL : set_value_text(v, end);
             st->kind = st->set_value ? STMT_SET : STMT_RESET;
         } else {
@@ -1033,25 +939,9 @@ static bool stmt_classify_session(struct session *s, struct stmt *st, bool *fail
     return false;
 }
 
-/* A statement's text with its liftable literals taken out (see "cached INSERT shapes"). */
-struct shape_lit {
-    int row, col;
-    duckpond_value value;
-};
-
-struct sql_shape {
-    char *key; /* the text, each lifted literal replaced by a marker */
-    size_t keylen;
-    uint64_t hash;
-    int nrows, width, nlits;
-    struct shape_lit *lits;
-    char *buf; /* the lifted strings' text */
-};
-
 static uint64_t catalog_gen_now(struct session *s);
 static int stmt_from_cache(struct session *s, struct stmt *st, struct sql_shape *sh);
 static void plancache_remember(struct session *s, struct stmt *st, struct sql_shape *sh, uint64_t gen);
-static void shape_free(struct sql_shape *sh);
 static void plan_check(struct session *s, struct stmt *st);
 static bool plancache_usable(struct session *s);
 
@@ -1072,7 +962,7 @@ static struct stmt *stmt_make(struct session *s, const char *name, const char *s
         return NULL;
     }
     st->refs = 1;
-    const char *b = skip_space(st->sql, st->sql + len);
+    const char *b = sqlshape_skip_space(st->sql, st->sql + len);
     if (b == st->sql + len) {
         st->kind = STMT_EMPTY;
         return st;
@@ -1095,7 +985,7 @@ static struct stmt *stmt_make(struct session *s, const char *name, const char *s
      * only before it runs. Plain INSERTs, which may go to the batcher, do
      * not wait here. */
     char word[16];
-    read_word(b, st->sql + len, word, sizeof word);
+    sqlshape_read_word(b, st->sql + len, word, sizeof word);
     if (strcmp(word, "INSERT") != 0 && session_wait_own_writes(s) != 0) {
         stmt_unref(st);
         return NULL;
@@ -1107,7 +997,7 @@ static struct stmt *stmt_make(struct session *s, const char *name, const char *s
     uint64_t gen = catalog_gen_now(s);
     if (act == PGCATALOG_PASS && noids == 0 && !*name && !strcmp(word, "INSERT") &&
         stmt_from_cache(s, st, &shape) == 1) {
-        shape_free(&shape);
+        sqlshape_free(&shape);
         return st;
     }
     if (act == PGCATALOG_NOOP) {
@@ -1121,7 +1011,7 @@ static struct stmt *stmt_make(struct session *s, const char *name, const char *s
         st->sql = rewritten;
     }
     if (stmt_prepare_duckdb(s, st, oids, noids) != 0) {
-        shape_free(&shape);
+        sqlshape_free(&shape);
         stmt_unref(st);
         return NULL;
     }
@@ -1131,7 +1021,7 @@ static struct stmt *stmt_make(struct session *s, const char *name, const char *s
         plan_check(s, st); /* as the first Execute would */
         plancache_remember(s, st, &shape, gen);
     }
-    shape_free(&shape);
+    sqlshape_free(&shape);
     return st;
 }
 
@@ -1371,32 +1261,6 @@ static int plan_values(json_t *node, struct insert_plan *plan)
     return 0;
 }
 
-/* Where a plain "INSERT INTO <target> VALUES ..." puts its VALUES keyword, or NULL. */
-static const char *insert_values_at(const char *sql, const char **target)
-{
-    const char *end = sql + strlen(sql), *p;
-    char w[16];
-    p = read_word(sql, end, w, sizeof w);
-    if (strcmp(w, "INSERT") != 0)
-        return NULL;
-    p = read_word(p, end, w, sizeof w);
-    if (strcmp(w, "INTO") != 0)
-        return NULL;
-    *target = p;
-    int depth = 0;
-    while ((p = skip_space(p, end)) < end) {
-        if (*p == '(')
-            depth++;
-        else if (*p == ')')
-            depth--;
-        if (depth == 0 && (p == sql || !ident_char(p[-1])) && end - p >= 6 &&
-            strncasecmp(p, "VALUES", 6) == 0 && (p + 6 == end || !ident_char(p[6])))
-            return p;
-        p = skip_item(sql, p, end);
-    }
-    return NULL;
-}
-
 /* Decides, once per statement, whether it is a plain INSERT ... VALUES. */
 static void plan_check(struct session *s, struct stmt *st)
 {
@@ -1406,7 +1270,7 @@ static void plan_check(struct session *s, struct stmt *st)
     for (idx_t i = 1; i <= duckdb_nparams(st->prep); i++)
         if (duckdb_param_type(st->prep, i) == DUCKDB_TYPE_BLOB)
             return; /* bytea text is not DuckDB's blob text: left to the bound path */
-    const char *target, *values = insert_values_at(st->sql, &target);
+    const char *target, *values = sqlshape_insert_values_at(st->sql, strlen(st->sql), &target);
     if (!values)
         return;
     size_t tlen = (size_t)(values - target);
@@ -1549,12 +1413,10 @@ static int plan_run(struct session *s, struct stmt *st, struct portal *p, char *
  * again. A plain INSERT ... VALUES whose values are bare literals has its
  * literals lifted out: what remains (its shape) keys a per-session cache
  * of analysed plans, and a statement of a known shape goes to the batcher
- * with its own literals, converted as DuckDB reads them. Only literals
- * standing alone as a whole value are lifted: an integer or a decimal
- * (an optional minus, at most 18 digits, no exponent, no underscore) or a
- * standard string ('...' with '' for a quote, valid UTF-8). Anything
- * else (E'...', casts, TRUE, NULL, expressions) stays in the shape as
- * written, so it is part of the key and of the cached plan.
+ * with its own literals, converted as DuckDB reads them. sqlshape_scan
+ * (sqlshape.c) lifts only literals standing alone as a whole value (plain
+ * integers, decimals and standard strings); anything else stays in the
+ * shape as written, so it is part of the key and of the cached plan.
  *
  * A shape is trusted only as far as DuckDB's analysis of its first
  * statement: that statement is prepared and serialised as before, and the
@@ -1567,7 +1429,6 @@ static int plan_run(struct session *s, struct stmt *st, struct portal *p, char *
  * bumped by every DDL statement of a PostgreSQL session or HTTP query).
  */
 
-#define SHAPE_MAX_TEXT (32u << 10)
 #define PLANCACHE_SIZE 64
 
 struct plancache_entry {
@@ -1586,220 +1447,6 @@ struct plancache {
 static uint64_t catalog_gen_now(struct session *s)
 {
     return duckpond_batcher_schema_gen(s->srv->batcher);
-}
-
-static bool utf8_valid(const unsigned char *p, size_t n)
-{
-    for (size_t i = 0; i < n;) {
-        unsigned char c = p[i];
-        size_t k = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 : (c & 0xf8) == 0xf0 ? 3 : 9;
-        if (k == 9 || i + k >= n + (k == 0))
-            return false;
-        if ((k == 1 && c < 0xc2) || (k == 3 && c > 0xf4))
-            return false;
-        for (size_t j = 1; j <= k; j++)
-            if ((p[i + j] & 0xc0) != 0x80)
-                return false;
-        if (k == 2) {
-            unsigned cp = ((c & 0x0fu) << 12) | ((p[i + 1] & 0x3fu) << 6) | (p[i + 2] & 0x3fu);
-            if (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))
-                return false;
-        }
-        if (k == 3) {
-            unsigned cp = ((c & 0x07u) << 18) | ((p[i + 1] & 0x3fu) << 12);
-            if (cp < 0x10000 || cp > 0x10ffff)
-                return false;
-        }
-        i += k + 1;
-    }
-    return true;
-}
-
-/*
- * Reads a liftable literal at q: 1 with its value in *v (text stored at
- * buf + *bl) and *after set, 0 when q holds something else, -1 for an
- * unterminated string or a string that is not valid UTF-8.
- */
-static int shape_literal(const char *sql, const char *q, const char *end, const char **after, duckpond_value *v,
-                         char *buf, size_t *bl)
-{
-    if (q < end && *q == '\'' && (q == sql || !ident_char(q[-1]))) {
-        size_t start = *bl, o = start;
-        const char *i = q + 1;
-        for (;; i++) {
-            if (i >= end)
-                return -1;
-            if (*i == '\'') {
-                if (i + 1 < end && i[1] == '\'') {
-                    buf[o++] = *i++;
-                    continue;
-                }
-                break;
-            }
-            buf[o++] = *i;
-        }
-        if (!utf8_valid((const unsigned char *)buf + start, o - start))
-            return -1;
-        *after = i + 1;
-        v->kind = DUCKPOND_VALUE_TEXT;
-        v->u.text.ptr = buf + start;
-        v->u.text.len = o - start;
-        *bl = o;
-        return 1;
-    }
-    bool neg = q < end && *q == '-';
-    const char *d = q + neg, *e = d;
-    while (e < end && isdigit((unsigned char)*e))
-        e++;
-    size_t ni = (size_t)(e - d), nf = 0;
-    if (ni == 0)
-        return 0;
-    const char *frac = NULL;
-    if (e + 1 < end && *e == '.' && isdigit((unsigned char)e[1])) {
-        frac = ++e;
-        while (e < end && isdigit((unsigned char)*e))
-            e++;
-        nf = (size_t)(e - frac);
-    }
-    if ((e < end && (ident_char(*e) || *e == '.')) || ni + nf > 18)
-        return 0; /* an exponent, an underscore, or wider than DuckDB's BIGINT-backed forms */
-    *after = e;
-    if (!frac) {
-        int64_t x = 0;
-        for (const char *c = d; c < d + ni; c++)
-            x = x * 10 + (*c - '0');
-        v->kind = DUCKPOND_VALUE_INT64;
-        v->u.i64 = neg ? -x : x;
-        return 1;
-    }
-    /* DuckDB reads it as a DECIMAL; the plan passes that as its text, as
-     * plan_constant prints it: no leading zeros, the scale kept, no sign on zero */
-    size_t start = *bl, o = start;
-    bool zero = true;
-    for (const char *c = d; c < e; c++)
-        if (*c != '0' && *c != '.')
-            zero = false;
-    if (neg && !zero)
-        buf[o++] = '-';
-    const char *ip = d;
-    while (ip < d + ni - 1 && *ip == '0')
-        ip++;
-    memcpy(buf + o, ip, (size_t)(d + ni - ip));
-    o += (size_t)(d + ni - ip);
-    buf[o++] = '.';
-    memcpy(buf + o, frac, nf);
-    o += nf;
-    v->kind = DUCKPOND_VALUE_TEXT;
-    v->u.text.ptr = buf + start;
-    v->u.text.len = o - start;
-    *bl = o;
-    return 1;
-}
-
-static void shape_free(struct sql_shape *sh)
-{
-    free(sh->key);
-    free(sh->lits);
-    free(sh->buf);
-    memset(sh, 0, sizeof *sh);
-}
-
-/* Appends text to the shape's key (sized for the statement with every literal a marker). */
-static void shape_key_add(struct sql_shape *sh, const char *p, size_t n)
-{
-    memcpy(sh->key + sh->keylen, p, n);
-    sh->keylen += n;
-}
-
-/* Records a literal at (row, col) and puts its marker in the key. */
-static int shape_add_literal(struct sql_shape *sh, int row, int col, const duckpond_value *v, char cls, size_t *cap)
-{
-    if ((size_t)sh->nlits == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 16;
-        struct shape_lit *nl = realloc(sh->lits, ncap * sizeof *nl);
-        if (!nl)
-            return -1;
-        sh->lits = nl;
-        *cap = ncap;
-    }
-    sh->lits[sh->nlits].row = row;
-    sh->lits[sh->nlits].col = col;
-    sh->lits[sh->nlits].value = *v;
-    sh->nlits++;
-    char marker[2] = {'\x01', cls};
-    shape_key_add(sh, marker, 2);
-    return 0;
-}
-
-/*
- * Lifts the literals out of "INSERT INTO x ... VALUES (...), ..." (sql is
- * NUL-terminated at len): 0 with sh filled in, -1 when the text is not of
- * that form (sh is left empty).
- */
-static int shape_scan(const char *sql, size_t len, struct sql_shape *sh)
-{
-    memset(sh, 0, sizeof *sh);
-    const char *target, *values;
-    if (len > SHAPE_MAX_TEXT || memchr(sql, '\x01', len) || !(values = insert_values_at(sql, &target)))
-        return -1;
-    const char *end = sql + len, *p = values + 6, *copied = sql;
-    size_t bl = 0, cap = 0;
-    /* a marker takes 2 bytes where a literal may have taken 1 */
-    if (!(sh->key = malloc(2 * len + 2)) || !(sh->buf = malloc(len + 2)))
-        goto fail;
-    for (int row = 0;; row++) {
-        p = skip_space(p, end);
-        if (p >= end || *p != '(')
-            goto fail;
-        p++;
-        int col = 0;
-        for (;;) {
-            const char *q = skip_space(p, end), *after = NULL, *e;
-            duckpond_value v;
-            size_t bl0 = bl;
-            int m = shape_literal(sql, q, end, &after, &v, sh->buf, &bl);
-            if (m < 0)
-                goto fail;
-            if (m == 1 && (e = skip_space(after, end)) < end && (*e == ',' || *e == ')')) {
-                shape_key_add(sh, copied, (size_t)(q - copied));
-                if (shape_add_literal(sh, row, col, &v, *q == '\'' ? 's' : v.kind == DUCKPOND_VALUE_INT64 ? 'i' : 'd', &cap) != 0)
-                    goto fail;
-                copied = after;
-            } else {
-                bl = bl0;
-                int depth = 0;
-                for (e = q; (e = skip_space(e, end)) < end; e = skip_item(sql, e, end)) {
-                    if (depth == 0 && (*e == ',' || *e == ')'))
-                        break;
-                    depth += *e == '(' ? 1 : *e == ')' ? -1 : 0;
-                }
-            }
-            if (e >= end)
-                goto fail;
-            p = e + 1;
-            if (*e == ')')
-                break;
-            col++;
-        }
-        if (row == 0)
-            sh->width = col + 1;
-        else if (col + 1 != sh->width)
-            goto fail;
-        sh->nrows = row + 1;
-        p = skip_space(p, end);
-        if (p >= end || *p != ',')
-            break;
-        p++;
-    }
-    shape_key_add(sh, copied, (size_t)(end - copied));
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < sh->keylen; i++)
-        h = (h ^ (unsigned char)sh->key[i]) * 1099511628211ull;
-    sh->hash = h;
-    return 0;
-fail:
-    shape_free(sh);
-    return -1;
 }
 
 static void plancache_free(struct plancache *c)
@@ -1849,7 +1496,7 @@ static struct plancache_entry *plancache_find(struct session *s, const struct sq
  */
 static int stmt_from_cache(struct session *s, struct stmt *st, struct sql_shape *sh)
 {
-    if (!plancache_usable(s) || shape_scan(st->sql, strlen(st->sql), sh) != 0)
+    if (!plancache_usable(s) || sqlshape_scan(st->sql, strlen(st->sql), sh) != 0)
         return 0;
     struct plancache_entry *e = plancache_find(s, sh);
     if (!e)
@@ -2445,7 +2092,7 @@ static bool implicit_tx_fits(const struct piece *pieces, int n)
                                       "RELEASE", "VACUUM", "CHECKPOINT", "COPY", "ATTACH", "DETACH"};
     for (int i = 0; i < n; i++) {
         char w[16];
-        read_word(pieces[i].p, pieces[i].p + pieces[i].len, w, sizeof w);
+        sqlshape_read_word(pieces[i].p, pieces[i].p + pieces[i].len, w, sizeof w);
         for (size_t k = 0; k < sizeof own / sizeof own[0]; k++)
             if (!strcmp(w, own[k]))
                 return false;

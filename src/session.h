@@ -91,9 +91,5 @@ void session_note_seq(struct session *s, uint64_t seq);
  */
 int session_wait_own_writes(struct session *s);
 
-/* SQL lexing shared with copy.c: skips space and comments; skips one
- * quoted string, quoted identifier, dollar-quoted string or character. */
-const char *session_sql_skip_space(const char *p, const char *end);
-const char *session_sql_skip_item(const char *start, const char *p, const char *end);
 
 #endif

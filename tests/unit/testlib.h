@@ -82,7 +82,7 @@ static void test_fail(const char *file, int line, const char *fmt, ...)
 /* A scratch directory for the test, made fresh in the child. */
 static char test_dir[256];
 
-static const char *test_path(const char *name)
+__attribute__((unused)) static const char *test_path(const char *name)
 {
     static char buf[8][512];
     static int next;

@@ -1,0 +1,85 @@
+/*
+ * sqlshape.h -- lexing of SQL text, and the shape of a plain INSERT:
+ * "INSERT INTO x ... VALUES (...), ..." with its bare literals lifted out.
+ * Pure text: no session, no DuckDB.
+ */
+#ifndef DUCKPOND_SQLSHAPE_H
+#define DUCKPOND_SQLSHAPE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "duckpond.h"
+
+/* Longer statements are not scanned for a shape (sqlshape_scan refuses them). */
+#define SQLSHAPE_MAX_TEXT (32u << 10)
+
+/* One lifted literal: its place in the VALUES list and its value. */
+struct sql_shape_lit {
+    int row, col;
+    duckpond_value value; /* INT64, or TEXT pointing into the shape's buf */
+};
+
+/*
+ * A statement's text with its liftable literals taken out. Everything is
+ * owned by the shape and released by sqlshape_free; a caller may take key
+ * or buf (and then sets the field to NULL so it is not freed twice). The
+ * TEXT values of lits point into buf, so they live as long as buf does.
+ */
+struct sql_shape {
+    char *key;      /* the text, each lifted literal replaced by a marker (not NUL-terminated) */
+    size_t keylen;  /* at most twice the text's length */
+    uint64_t hash;  /* FNV-1a of key */
+    int nrows, width, nlits; /* the VALUES rows, their common width, lifted literals */
+    struct sql_shape_lit *lits; /* nlits literals, in text order */
+    char *buf;      /* the lifted strings' and decimals' text */
+};
+
+/*
+ * Lifts the literals out of "INSERT INTO x ... VALUES (...), ..." (len
+ * bytes of sql; a NUL terminator is not needed). Only literals standing
+ * alone as a whole value are lifted: an integer or a decimal (an optional
+ * minus, at most 18 digits, no exponent, no underscore) as INT64 or as
+ * the decimal's canonical text (no leading zeros, the scale kept, no sign
+ * on zero), or a standard string ('...' with '' for a quote, valid UTF-8)
+ * as its TEXT. Anything else (E'...', casts, TRUE, NULL, expressions)
+ * stays in the key as written. A marker is the byte 0x01 and a class:
+ * 'i' (integer), 'd' (decimal) or 's' (string).
+ *
+ * Returns 0 with *out filled in, or -1 with *out empty (nothing to free)
+ * when the text is not of that form: not INSERT ... VALUES, longer than
+ * SQLSHAPE_MAX_TEXT, holding a 0x01 byte, unbalanced, rows of different
+ * widths, an unterminated or invalid-UTF-8 string, or out of memory.
+ */
+int sqlshape_scan(const char *sql, size_t len, struct sql_shape *out);
+
+/* Frees what a shape owns and empties it; an empty shape is fine. */
+void sqlshape_free(struct sql_shape *sh);
+
+/* ---- the lexing the scan is built on, shared with the session ---- */
+
+/* Skips white space and comments (--, nested slash-star); returns where they end. */
+const char *sqlshape_skip_space(const char *p, const char *end);
+
+/*
+ * Skips one lexical item at p (a quoted string or identifier, an E'...'
+ * string with backslashes, a dollar-quoted string, or a single character)
+ * and returns what follows; start is where the text begins (to look back
+ * at the character before p). An unterminated item ends at end.
+ */
+const char *sqlshape_skip_item(const char *start, const char *p, const char *end);
+
+/* Whether c may be part of an identifier (letters, digits, '_', '$'). */
+bool sqlshape_ident_char(char c);
+
+/* Reads a bare word, upper-cased into buf of n bytes ("" if none); returns the position after it. */
+const char *sqlshape_read_word(const char *p, const char *end, char *buf, size_t n);
+
+/*
+ * Where a plain "INSERT INTO <target> VALUES ..." of len bytes puts its
+ * top-level VALUES keyword, or NULL; *target is set to what follows INTO.
+ */
+const char *sqlshape_insert_values_at(const char *sql, size_t len, const char **target);
+
+#endif
