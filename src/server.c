@@ -20,7 +20,8 @@
  * unblocked only there) and starts a session thread for each. Connections
  * beyond the limit still get a thread long enough to read the startup
  * packet and answer 53300 "too many clients", as PostgreSQL does; past
- * the limit plus a small margin they are closed at once.
+ * the limit plus a small margin they are closed at once. A timer thread
+ * interrupts statements that run past their session's statement_timeout.
  *
  * SIGTERM / SIGINT: stop accepting; shut the read side of every session
  * so idle ones end at once while running statements finish and send their
@@ -146,6 +147,53 @@ void server_thread_done(struct server *srv)
     srv->nthreads--;
     pthread_cond_broadcast(&srv->idle);
     pthread_mutex_unlock(&srv->lock);
+}
+
+/*
+ * statement_timeout: every TIMEOUT_TICK_MS the timer thread interrupts the
+ * statements that ran past their session's deadline (so a timeout fires
+ * up to one tick late); the statement's session reports 57014.
+ */
+#define TIMEOUT_TICK_MS 20
+
+/* The CLOCK_REALTIME time ms from now, for pthread_cond_timedwait. */
+static struct timespec deadline_after(int ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+static void *timer_main(void *arg)
+{
+    struct server *srv = arg;
+    pthread_mutex_lock(&srv->lock);
+    while (!atomic_load(&srv->stopping)) {
+        for (struct session *s = srv->sessions; s; s = s->next)
+            session_check_timeout(s); /* the session cannot go while we hold the lock */
+        struct timespec ts = deadline_after(TIMEOUT_TICK_MS);
+        pthread_cond_timedwait(&srv->timer_wake, &srv->lock, &ts);
+    }
+    pthread_mutex_unlock(&srv->lock);
+    return NULL;
+}
+
+static void stop_timer(struct server *srv)
+{
+    if (!srv->timer_started)
+        return;
+    pthread_mutex_lock(&srv->lock);
+    atomic_store(&srv->stopping, 1);
+    pthread_cond_broadcast(&srv->timer_wake);
+    pthread_mutex_unlock(&srv->lock);
+    pthread_join(srv->timer, NULL);
+    srv->timer_started = false;
 }
 
 void server_cancel(struct server *srv, int32_t pid, int32_t secret)
@@ -291,14 +339,7 @@ static void accept_loop(struct server *srv, const sigset_t *unblocked)
 /* Waits until no session thread is left, up to ms (< 0: forever). Returns true if none is left. */
 static bool wait_sessions(struct server *srv, int ms)
 {
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += ms / 1000;
-    deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec deadline = deadline_after(ms > 0 ? ms : 0);
     pthread_mutex_lock(&srv->lock);
     while (srv->nthreads > 0) {
         if (ms < 0)
@@ -506,6 +547,7 @@ static void server_free(struct server *srv)
         close(srv->listen_fd);
     pthread_mutex_destroy(&srv->lock);
     pthread_cond_destroy(&srv->idle);
+    pthread_cond_destroy(&srv->timer_wake);
 }
 
 int server_run(const struct server_options *opt)
@@ -517,6 +559,7 @@ int server_run(const struct server_options *opt)
     atomic_init(&srv.next_pid, 1000);
     pthread_mutex_init(&srv.lock, NULL);
     pthread_cond_init(&srv.idle, NULL);
+    pthread_cond_init(&srv.timer_wake, NULL);
     if (!opt->users_path && !listen_is_loopback(opt->listen)) {
         fprintf(stderr, "duckpond: refusing to listen on %s without a users file: "
                         "trust is allowed on loopback only (give --users FILE)\n", opt->listen);
@@ -552,11 +595,13 @@ int server_run(const struct server_options *opt)
             opt->listen, srv.pg_port, opt->batch ? "" : ", batching off", server_ack_name(opt->ack));
     sigdelset(&old, SIGTERM);
     sigdelset(&old, SIGINT);
+    srv.timer_started = pthread_create(&srv.timer, NULL, timer_main, &srv) == 0;
     accept_loop(&srv, &old);
     fprintf(stderr, "duckpond: shutting down\n");
     close(srv.listen_fd);
     srv.listen_fd = -1;
     stop_sessions(&srv);
+    stop_timer(&srv);
     server_free(&srv);
     fprintf(stderr, "duckpond: stopped\n");
     return 0;

@@ -68,6 +68,9 @@ struct server {
     int nthreads;         /* session threads alive, admitted or not */
     atomic_int stopping;
     atomic_uint next_pid;
+    pthread_t timer;      /* interrupts statements past their statement_timeout */
+    bool timer_started;
+    pthread_cond_t timer_wake; /* signalled at stop */
 };
 
 /*

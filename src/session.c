@@ -133,6 +133,29 @@ static const char *setting_get(struct session *s, const char *name)
     return d ? d->def : NULL;
 }
 
+/*
+ * A duration as PostgreSQL takes statement_timeout: a whole number with
+ * an optional unit (ms, s, min, h, d; none means ms), in milliseconds, or
+ * -1. 0 turns the timeout off.
+ */
+static int64_t parse_duration_ms(const char *v)
+{
+    static const struct { const char *unit; int64_t ms; } units[] = {
+        {"", 1}, {"ms", 1}, {"s", 1000}, {"min", 60000}, {"h", 3600000}, {"d", 86400000},
+    };
+    char *end;
+    errno = 0;
+    long long n = v ? strtoll(v, &end, 10) : -1;
+    if (!v || end == v || n < 0 || errno)
+        return -1;
+    while (*end == ' ')
+        end++;
+    for (size_t i = 0; i < sizeof units / sizeof *units; i++)
+        if (strcasecmp(end, units[i].unit) == 0)
+            return n <= INT64_MAX / units[i].ms ? n * units[i].ms : -1;
+    return -1;
+}
+
 /* Re-reads the settings the statement path consults on every Execute. */
 static void settings_refresh(struct session *s)
 {
@@ -140,6 +163,8 @@ static void settings_refresh(struct session *s)
     s->batch_on = v && (strcasecmp(v, "on") == 0 || strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0);
     s->ack = DUCKPOND_ACK_COMMIT;
     server_ack_parse(setting_get(s, "duckpond.ack"), &s->ack);
+    int64_t timeout = parse_duration_ms(setting_get(s, "statement_timeout"));
+    s->statement_timeout_ms = timeout > 0 ? timeout : 0;
 }
 
 /*
@@ -176,6 +201,11 @@ static int setting_put(struct session *s, const struct pg_setting *d, const char
         value = "UTF8"; /* everything DuckDB holds is UTF-8 */
     if (strcasecmp(d->name, "duckpond.ack") == 0 && value && ack_check(s, value, &value) != 0)
         return -1;
+    if (strcasecmp(d->name, "statement_timeout") == 0 && value && parse_duration_ms(value) < 0) {
+        session_error(s, "22023", "invalid value for parameter \"statement_timeout\": \"%s\" "
+                      "(expected milliseconds, or a number with ms, s, min, h or d)", value);
+        return -1;
+    }
     struct setting **pp = &s->settings;
     while (*pp && strcasecmp((*pp)->name, d->name) != 0)
         pp = &(*pp)->next;
@@ -351,16 +381,41 @@ void session_duckdb_error(struct session *s, duckdb_error_type type, const char 
         type = guess_error_type(message);
     int cls = duckpond_classify(type, message);
     const char *state = duckpond_sqlstate(cls, message);
+    pthread_mutex_lock(&s->run_lock);
+    bool timed_out = s->timed_out;
+    pthread_mutex_unlock(&s->run_lock);
     if (cls == DUCKPOND_INTERRUPTED)
-        session_error(s, "57014", "canceling statement due to user request");
+        session_error(s, "57014", "canceling statement due to %s", timed_out ? "statement timeout" : "user request");
     else
         session_error(s, state, "%s", message);
 }
 
+/* Monotonic milliseconds, for statement deadlines. */
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 void session_set_running(struct session *s, bool running)
 {
+    int64_t deadline = running && s->statement_timeout_ms ? now_ms() + s->statement_timeout_ms : 0;
     pthread_mutex_lock(&s->run_lock);
     s->running = running;
+    s->run_deadline_ms = deadline;
+    if (running)
+        s->timed_out = false;
+    pthread_mutex_unlock(&s->run_lock);
+}
+
+void session_check_timeout(struct session *s)
+{
+    pthread_mutex_lock(&s->run_lock);
+    if (s->running && s->run_deadline_ms && !s->timed_out && now_ms() >= s->run_deadline_ms && s->dcon) {
+        s->timed_out = true;
+        duckdb_interrupt(s->dcon);
+    }
     pthread_mutex_unlock(&s->run_lock);
 }
 

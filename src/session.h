@@ -52,6 +52,9 @@ struct session {
 
     pthread_mutex_t run_lock; /* guards running, for cancel requests */
     bool running;
+    int64_t run_deadline_ms;  /* under run_lock: when the running statement times out; 0 never */
+    bool timed_out;           /* under run_lock: the timeout interrupted it */
+    int64_t statement_timeout_ms; /* the statement_timeout setting; 0 none */
 
     /* read-your-writes: the highest journal sequence number acknowledged to
      * this session, and the highest it has seen applied */
@@ -66,6 +69,8 @@ struct session *session_new(struct server *srv, int fd, bool loopback);
 
 /* Interrupts the running statement, if any (any thread). */
 void session_interrupt(struct session *s);
+/* Interrupts the running statement if its statement_timeout has passed (any thread). */
+void session_check_timeout(struct session *s);
 
 /* ---- for copy.c ---- */
 

@@ -90,6 +90,34 @@ try:
         check("cancel gives 57014", e.pgcode == "57014", e.pgcode)
     cur.execute("select 7")
     check("usable after cancel", cur.fetchone()[0] == 7)
+
+    # statement_timeout: a long statement is interrupted, quick ones are not
+    try:
+        cur.execute("set statement_timeout = 'soon'")
+        check("a bad statement_timeout is refused with 22023", False)
+    except psycopg2.Error as e:
+        check("a bad statement_timeout is refused with 22023", e.pgcode == "22023", e.pgcode)
+    cur.execute("set statement_timeout = '300ms'")
+    cur.execute("show statement_timeout")
+    check("SHOW statement_timeout", cur.fetchone()[0] == "300ms")
+    started = time.monotonic()
+    try:
+        cur.execute("select count(*) from range(100000000000) a")
+        check("statement_timeout gives 57014", False)
+    except psycopg2.Error as e:
+        took = time.monotonic() - started
+        check("statement_timeout gives 57014", e.pgcode == "57014", e.pgcode)
+        check("... saying it was the timeout", "statement timeout" in str(e), str(e))
+        check("... after about 300 ms", 0.25 < took < 10, took)
+    cur.execute("select count(*) from range(1000)")
+    check("a quick statement under the timeout runs", cur.fetchone()[0] == 1000)
+    cur.execute("set statement_timeout = 0")
+    threading.Thread(target=cancel).start()
+    try:
+        cur.execute("select count(*) from range(100000000000) a")
+        check("timeout 0: only the cancel ends it", False)
+    except psycopg2.Error as e:
+        check("timeout 0: only the cancel ends it", e.pgcode == "57014" and "user request" in str(e), str(e))
     conn.close()
 finally:
     rc = stop(proc)
