@@ -40,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "http_internal.h"
 #include "metrics.h"
 #include "status_page.h"
@@ -76,9 +77,7 @@ struct request {
 
 int64_t http_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return dp_now_us() / 1000;
 }
 
 /* --------------------------------------------------------------- watchdog */
@@ -145,13 +144,7 @@ static void *watchdog_main(void *arg)
         int64_t now = http_now_ms();
         for (struct http_conn *hc = h->conns; hc; hc = hc->next)
             watch_conn(h, hc, now);
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += HTTP_WATCH_PERIOD_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = dp_deadline(CLOCK_MONOTONIC, HTTP_WATCH_PERIOD_MS);
         pthread_cond_timedwait(&h->wake, &h->lock, &ts);
     }
     pthread_mutex_unlock(&h->lock);

@@ -56,6 +56,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "http.h"
 #include "pgcatalog.h"
 #include "session.h"
@@ -156,20 +157,6 @@ void server_thread_done(struct server *srv)
  */
 #define TIMEOUT_TICK_MS 20
 
-/* The CLOCK_REALTIME time ms from now, for pthread_cond_timedwait. */
-static struct timespec deadline_after(int ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
-
 static void *timer_main(void *arg)
 {
     struct server *srv = arg;
@@ -177,7 +164,7 @@ static void *timer_main(void *arg)
     while (!atomic_load(&srv->stopping)) {
         for (struct session *s = srv->sessions; s; s = s->next)
             session_check_timeout(s); /* the session cannot go while we hold the lock */
-        struct timespec ts = deadline_after(TIMEOUT_TICK_MS);
+        struct timespec ts = dp_deadline(CLOCK_REALTIME, TIMEOUT_TICK_MS);
         pthread_cond_timedwait(&srv->timer_wake, &srv->lock, &ts);
     }
     pthread_mutex_unlock(&srv->lock);
@@ -339,7 +326,7 @@ static void accept_loop(struct server *srv, const sigset_t *unblocked)
 /* Waits until no session thread is left, up to ms (< 0: forever). Returns true if none is left. */
 static bool wait_sessions(struct server *srv, int ms)
 {
-    struct timespec deadline = deadline_after(ms > 0 ? ms : 0);
+    struct timespec deadline = dp_deadline(CLOCK_REALTIME, ms > 0 ? ms : 0);
     pthread_mutex_lock(&srv->lock);
     while (srv->nthreads > 0) {
         if (ms < 0)

@@ -48,6 +48,7 @@
 #include "pgcatalog.h"
 #include "pgtypes.h"
 #include "server.h"
+#include "clock.h"
 #include "sqlshape.h"
 #include "users.h"
 
@@ -390,17 +391,9 @@ void session_duckdb_error(struct session *s, duckdb_error_type type, const char 
         session_error(s, state, "%s", message);
 }
 
-/* Monotonic milliseconds, for statement deadlines. */
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void session_set_running(struct session *s, bool running)
 {
-    int64_t deadline = running && s->statement_timeout_ms ? now_ms() + s->statement_timeout_ms : 0;
+    int64_t deadline = running && s->statement_timeout_ms ? dp_now_us() / 1000 + s->statement_timeout_ms : 0;
     pthread_mutex_lock(&s->run_lock);
     s->running = running;
     s->run_deadline_ms = deadline;
@@ -412,7 +405,7 @@ void session_set_running(struct session *s, bool running)
 void session_check_timeout(struct session *s)
 {
     pthread_mutex_lock(&s->run_lock);
-    if (s->running && s->run_deadline_ms && !s->timed_out && now_ms() >= s->run_deadline_ms && s->dcon) {
+    if (s->running && s->run_deadline_ms && !s->timed_out && dp_now_us() / 1000 >= s->run_deadline_ms && s->dcon) {
         s->timed_out = true;
         duckdb_interrupt(s->dcon);
     }

@@ -1,0 +1,20 @@
+/*
+ * clock.h -- the time helpers the library and the server share: a
+ * monotonic clock in microseconds and absolute deadlines for timed waits.
+ */
+#ifndef DUCKPOND_CLOCK_H
+#define DUCKPOND_CLOCK_H
+
+#include <stdint.h>
+#include <time.h>
+
+/* Monotonic clock in microseconds. */
+int64_t dp_now_us(void);
+
+/* The absolute time ms milliseconds from now on clock, for timed waits
+ * (CLOCK_MONOTONIC for condvars made so, CLOCK_REALTIME for the default). */
+struct timespec dp_deadline(clockid_t clock, int ms);
+/* Likewise, us microseconds from now. */
+struct timespec dp_deadline_us(clockid_t clock, int64_t us);
+
+#endif
