@@ -266,6 +266,9 @@ struct duckpond_batcher {
     duckpond_write **jbatch;    /* journaled writes of the batch being processed, in order */
     size_t njbatch, cap_jbatch;
     uint64_t jbatch_done;       /* the last one processed, for publish_applied */
+    bool probing;               /* commits are trials, rolled back (commit_journaled_rows) */
+    bool journaled_split;       /* inside commit_journaled_rows */
+    int exit_after_commits;     /* tests only: _exit(0) after this many more commits; 0 never */
     uint64_t recycle_at;        /* recycle old segments once this seq is applied; 0 = none */
     duckpond_write *replay_head, *replay_tail; /* records read at open, not yet applied */
     size_t replay_writes, replay_rows;
@@ -1718,6 +1721,16 @@ static bool scan_fits(duckpond_batcher *b, const struct seg *segs, size_t n)
     return true;
 }
 
+/* Counts a commit of the writer (that made seq applied, if not 0). */
+static void committed_one(duckpond_batcher *b, uint64_t seq)
+{
+    b->batch_commits++;
+    if (seq)
+        b->db_applied_seq = seq;
+    if (b->exit_after_commits && --b->exit_after_commits == 0)
+        _exit(0); /* tests only: a crash right after this commit */
+}
+
 /* Runs target t's INSERT over the rows of segs[0..n) that belong to it. */
 static int scan_insert(duckpond_batcher *b, struct target *t, const struct seg *segs, size_t n, char **msg)
 {
@@ -1745,7 +1758,7 @@ static int scan_insert(duckpond_batcher *b, struct target *t, const struct seg *
  */
 static int scan_commit(duckpond_batcher *b, const struct seg *segs, size_t n, uint64_t seq, char **msg)
 {
-    bool in_tx = seq != 0;
+    bool in_tx = seq != 0 || b->probing;
     for (size_t s = 1; s < n && !in_tx; s++)
         in_tx = segs[s].w->tgt != segs[0].w->tgt;
     int rc = in_tx ? writer_tx(b, TX_BEGIN, msg) : DUCKPOND_OK;
@@ -1761,6 +1774,8 @@ static int scan_commit(duckpond_batcher *b, const struct seg *segs, size_t n, ui
     }
     if (rc == DUCKPOND_OK && seq)
         rc = store_applied_seq(b, seq, msg);
+    if (rc == DUCKPOND_OK && b->probing)
+        return writer_tx(b, TX_ROLLBACK, msg);
     if (rc == DUCKPOND_OK && in_tx && (rc = writer_tx(b, TX_COMMIT, msg)) != DUCKPOND_OK)
         in_tx = false; /* a failed COMMIT ends the transaction */
     if (rc != DUCKPOND_OK) {
@@ -1770,9 +1785,7 @@ static int scan_commit(duckpond_batcher *b, const struct seg *segs, size_t n, ui
             b->drop_targets = true; /* the schema may have changed under us */
         return rc;
     }
-    b->batch_commits++;
-    if (seq)
-        b->db_applied_seq = seq;
+    committed_one(b, seq);
     return DUCKPOND_OK;
 }
 
@@ -1786,10 +1799,10 @@ static int try_commit(duckpond_batcher *b, const struct seg *segs, size_t n, cha
 {
     b->nused = 0;
     b->last_slot = NULL;
-    uint64_t seq = seq_after(b, segs, n);
+    uint64_t seq = b->probing ? 0 : seq_after(b, segs, n);
     if (scan_fits(b, segs, n))
         return scan_commit(b, segs, n, seq, msg);
-    bool in_tx = seq || !single_flush(segs, n);
+    bool in_tx = seq || b->probing || !single_flush(segs, n);
     int rc = in_tx ? writer_tx(b, TX_BEGIN, msg) : DUCKPOND_OK;
     if (rc != DUCKPOND_OK)
         return rc;
@@ -1811,6 +1824,10 @@ static int try_commit(duckpond_batcher *b, const struct seg *segs, size_t n, cha
         }
     if (seq && (rc = store_applied_seq(b, seq, msg)) != DUCKPOND_OK)
         goto fail;
+    if (b->probing) { /* the rows went in: take them back out */
+        discard_attempt(b, true);
+        return DUCKPOND_OK;
+    }
     rc = in_tx ? writer_tx(b, TX_COMMIT, msg) : DUCKPOND_OK;
     if (rc != DUCKPOND_OK) {
         in_tx = false; /* a failed COMMIT ends the transaction */
@@ -1819,9 +1836,7 @@ static int try_commit(duckpond_batcher *b, const struct seg *segs, size_t n, cha
     for (int i = 0; i < b->nused; i++)
         b->used[i]->used = false;
     b->nused = 0;
-    b->batch_commits++;
-    if (seq)
-        b->db_applied_seq = seq;
+    committed_one(b, seq);
     return DUCKPOND_OK;
 fail:
     discard_attempt(b, in_tx);
@@ -1853,6 +1868,29 @@ static bool row_fault(int rc)
            rc == DUCKPOND_ERROR;
 }
 
+static void commit_segs(duckpond_batcher *b, struct seg *segs, size_t n);
+
+/*
+ * A journaled write whose rows fail in part. Its good rows must commit in
+ * one transaction, with its sequence number: committed in pieces, a crash
+ * between two pieces would leave the first applied and the record still
+ * unapplied, to be replayed whole. So the guilty rows are found by trial
+ * transactions that are rolled back (the same bisection), and the rest
+ * then commits at once. Should that commit fail too (another transaction
+ * changed what the trials saw), the pieces commit one by one as for other
+ * writes.
+ */
+static void commit_journaled_rows(duckpond_batcher *b, struct seg *seg)
+{
+    b->journaled_split = true;
+    b->probing = true;
+    commit_segs(b, seg, 1);
+    b->probing = false;
+    if (seg_rows(seg) > 0)
+        commit_segs(b, seg, 1);
+    b->journaled_split = false;
+}
+
 /*
  * Commits the good rows of segs[0..n), isolating failures: a failed group
  * is split in two and each half committed on its own, down to one write
@@ -1871,7 +1909,7 @@ static void commit_segs(duckpond_batcher *b, struct seg *segs, size_t n)
             break;
     }
     if (rc == DUCKPOND_OK) {
-        for (size_t s = 0; s < n; s++)
+        for (size_t s = 0; s < n && !b->probing; s++)
             segs[s].w->committed += seg_rows(&segs[s]);
     } else if (rc == DUCKPOND_INVALIDATED || !row_fault(rc) || b->fatal) {
         if (rc == DUCKPOND_INVALIDATED && !b->fatal) {
@@ -1885,6 +1923,9 @@ static void commit_segs(duckpond_batcher *b, struct seg *segs, size_t n)
     } else if (n > 1) {
         commit_segs(b, segs, n / 2);
         commit_segs(b, segs + n / 2, n - n / 2);
+    } else if (!(segs->w->flags & DUCKPOND_WRITE_ATOMIC) && seg_rows(segs) > 1 && segs->w->jseq &&
+               !b->journaled_split) {
+        commit_journaled_rows(b, segs);
     } else if (!(segs->w->flags & DUCKPOND_WRITE_ATOMIC) && seg_rows(segs) > 1) {
         size_t mid = segs->lo + (segs->hi - segs->lo) / 2;
         struct seg halves[2] = {{segs->w, segs->lo, mid}, {segs->w, mid, segs->hi}};
@@ -2379,6 +2420,13 @@ void batcher_journal_fail_syncs(duckpond_batcher *b)
 {
     if (b->journal)
         journal_test_fail_syncs(b->journal);
+}
+
+void batcher_test_exit_after_commits(duckpond_batcher *b, int n)
+{
+    pthread_mutex_lock(&b->mu);
+    b->exit_after_commits = n; /* read by the writer after its next take, under mu */
+    pthread_mutex_unlock(&b->mu);
 }
 
 void batcher_hold(duckpond_batcher *b, int hold)

@@ -14,6 +14,9 @@
  */
 void batcher_hold(duckpond_batcher *b, int hold);
 
+/* Makes the writer end the process (_exit(0)) right after its next n commits, to test crashes. */
+void batcher_test_exit_after_commits(duckpond_batcher *b, int n);
+
 /* Makes every later fdatasync of b's journal fail (EIO), to test poisoning. */
 void batcher_journal_fail_syncs(duckpond_batcher *b);
 

@@ -1575,6 +1575,61 @@ static void test_journal_schema_changed(void)
     fx_close(&f);
 }
 
+/*
+ * A journaled write with a row DuckDB refuses (a CHECK) is applied as its
+ * good rows in one commit, with its sequence number: a crash right after
+ * the writer's first commit, then a restart, leaves each good row there
+ * once (were the rows committed in pieces, the replay would add the first
+ * piece again).
+ */
+static void test_journal_split_write_survives_crash(void)
+{
+    const char *path = test_path("split.duckdb"), *jdir = test_path("split.journal");
+    duckpond_db *db;
+    duckpond_conn *c;
+    CHECK_OK(duckpond_open(path, NULL, &db));
+    CHECK_OK(duckpond_connect(db, &c));
+    CHECK_OK(duckpond_exec(c, "CREATE TABLE t(id BIGINT, v BIGINT CHECK (v > 0))")); /* no key */
+    duckpond_disconnect(c);
+    duckpond_close(db);
+    pid_t pid = fork();
+    if (pid == 0) {
+        duckpond_batcher *b;
+        if (open_journaled(path, jdir, 0, &db, &b))
+            _exit(2);
+        static const char *cols[] = {"id", "v"};
+        duckpond_write *w;
+        if (duckpond_write_new(b, "t", cols, 2, 0, &w))
+            _exit(3);
+        for (int i = 1; i <= 16; i++) {
+            duckpond_value row[2] = {v_int(i), v_int(i == 11 ? -1 : i)};
+            if (duckpond_write_add_row(w, row))
+                _exit(4);
+        }
+        if (duckpond_write_submit(w, DUCKPOND_ACK_JOURNAL))
+            _exit(5);
+        batcher_test_exit_after_commits(b, 1);
+        duckpond_batcher_wait_applied(b, duckpond_write_seq(w), 10000);
+        _exit(6); /* the writer should have ended the process */
+    }
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status));
+    CHECK_EQ_INT(WEXITSTATUS(status), 0);
+    duckpond_batcher *b;
+    CHECK_OK(open_journaled(path, jdir, 0, &db, &b));
+    CHECK_OK(duckpond_connect(db, &c));
+    int64_t total = -1, distinct = -1, bad = -1;
+    CHECK_OK(duckpond_query_int64(c, "SELECT count(*) FROM t", &total));
+    CHECK_OK(duckpond_query_int64(c, "SELECT count(DISTINCT id) FROM t", &distinct));
+    CHECK_OK(duckpond_query_int64(c, "SELECT count(*) FROM t WHERE id = 11", &bad));
+    CHECK_EQ_INT(total, 15);
+    CHECK_EQ_INT(distinct, 15);
+    CHECK_EQ_INT(bad, 0);
+    duckpond_disconnect(c);
+    duckpond_batcher_free(b);
+    duckpond_close(db);
+}
+
 TEST_MAIN(TEST_ENTRY(test_concurrent_exact_counts), TEST_ENTRY(test_column_subset_defaults),
           TEST_ENTRY(test_values_roundtrip), TEST_ENTRY(test_values_many_rows_exact),
           TEST_ENTRY(test_conversion_errors_per_row),
@@ -1587,4 +1642,5 @@ TEST_MAIN(TEST_ENTRY(test_concurrent_exact_counts), TEST_ENTRY(test_column_subse
           TEST_ENTRY(test_journal_ack_checks_and_applies), TEST_ENTRY(test_journal_sigkill_loop),
           TEST_ENTRY(test_journal_recovery_reports_damage), TEST_ENTRY(test_journal_disk_full),
           TEST_ENTRY(test_journal_read_your_writes_under_load), TEST_ENTRY(test_journal_fsync_failure_poisons),
-          TEST_ENTRY(test_group_mixes_scan_and_appender), TEST_ENTRY(test_journal_schema_changed))
+          TEST_ENTRY(test_group_mixes_scan_and_appender), TEST_ENTRY(test_journal_schema_changed),
+          TEST_ENTRY(test_journal_split_write_survives_crash))
