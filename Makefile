@@ -22,7 +22,7 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 
 # The library, then everything the server adds (all other src/*.c).
-LIB_SRCS    := $(addprefix src/,errors.c clock.c db.c tx.c pool.c lockwrite.c snapshot.c batcher.c journal.c)
+LIB_SRCS    := $(addprefix src/,errors.c clock.c utf8.c db.c tx.c pool.c lockwrite.c snapshot.c batcher.c journal.c)
 SERVER_SRCS := $(filter-out $(LIB_SRCS) src/main.c,$(wildcard src/*.c))
 LIB_OBJS    := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 SERVER_OBJS := $(SERVER_SRCS:src/%.c=$(BUILD)/obj/%.o)

@@ -62,6 +62,7 @@
 #include "dbint.h"
 #include "duckpond.h"
 #include "journal.h"
+#include "utf8.h"
 
 const uint64_t duckpond_latency_bounds_us[DUCKPOND_LATENCY_BUCKETS] = {
     100,    250,    500,     1000,    2500,    5000,    10000,   25000,
@@ -327,51 +328,6 @@ static char **names_block(const char *const *cols, int n)
     return out;
 }
 
-/* True if s[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
-static bool utf8_valid(const unsigned char *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        while (i + 8 <= len) { /* ASCII fast path, 8 bytes at a time */
-            uint64_t chunk;
-            memcpy(&chunk, s + i, 8);
-            if (chunk & 0x8080808080808080ULL)
-                break;
-            i += 8;
-        }
-        if (i >= len)
-            break;
-        unsigned char c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t n;
-        uint32_t cp;
-        if (c >= 0xC2 && c <= 0xDF) {
-            n = 1, cp = c & 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            n = 2, cp = c & 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 3, cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (i + n >= len)
-            return false;
-        for (size_t k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        i += n + 1;
-    }
-    return true;
-}
-
 /* Appends a printable rendering of a value (text quoted and cut) to buf. */
 static void show_value(const struct bval *v, const char *text, char *buf, size_t len)
 {
@@ -530,7 +486,7 @@ static enum conv_result convert_text(duckdb_type t, const char *s, size_t len, s
     uint64_t mag;
     switch (t) {
     case DUCKDB_TYPE_VARCHAR:
-        if (!utf8_valid((const unsigned char *)s, len))
+        if (!dp_utf8_valid(s, len))
             return CV_BAD;
         out->s = s, out->slen = len;
         return CV_OK;

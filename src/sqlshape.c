@@ -18,6 +18,7 @@
  * does not read completely. tests/fuzz/fuzz_sqlshape.c drives it.
  */
 #include "sqlshape.h"
+#include "utf8.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -140,33 +141,6 @@ const char *sqlshape_insert_values_at(const char *sql, size_t len, const char **
 
 /* -------------------------------------------------------------- shapes */
 
-static bool utf8_valid(const unsigned char *p, size_t n)
-{
-    for (size_t i = 0; i < n;) {
-        unsigned char c = p[i];
-        size_t k = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 : (c & 0xf8) == 0xf0 ? 3 : 9;
-        if (k == 9 || i + k >= n + (k == 0))
-            return false;
-        if ((k == 1 && c < 0xc2) || (k == 3 && c > 0xf4))
-            return false;
-        for (size_t j = 1; j <= k; j++)
-            if ((p[i + j] & 0xc0) != 0x80)
-                return false;
-        if (k == 2) {
-            unsigned cp = ((c & 0x0fu) << 12) | ((p[i + 1] & 0x3fu) << 6) | (p[i + 2] & 0x3fu);
-            if (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))
-                return false;
-        }
-        if (k == 3) {
-            unsigned cp = ((c & 0x07u) << 18) | ((p[i + 1] & 0x3fu) << 12);
-            if (cp < 0x10000 || cp > 0x10ffff)
-                return false;
-        }
-        i += k + 1;
-    }
-    return true;
-}
-
 /*
  * Reads a liftable literal at q: 1 with its value in *v (text stored at
  * buf + *bl) and *after set, 0 when q holds something else, -1 for an
@@ -190,7 +164,7 @@ static int shape_literal(const char *sql, const char *q, const char *end, const 
             }
             buf[o++] = *i;
         }
-        if (!utf8_valid((const unsigned char *)buf + start, o - start))
+        if (!dp_utf8_valid(buf + start, o - start))
             return -1;
         *after = i + 1;
         v->kind = DUCKPOND_VALUE_TEXT;

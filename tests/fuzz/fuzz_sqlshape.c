@@ -8,7 +8,7 @@
  * text value lies inside the shape's buffer; the hash is the key's. Not
  * built by default:
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc \
- *       -Ideps/duckdb/include tests/fuzz/fuzz_sqlshape.c src/sqlshape.c -o fuzz_sqlshape
+ *       -Ideps/duckdb/include tests/fuzz/fuzz_sqlshape.c src/sqlshape.c src/utf8.c -o fuzz_sqlshape
  */
 #include <stdint.h>
 #include <stdlib.h>
