@@ -239,6 +239,13 @@ static void emit_gauge(struct mbuf *b, const char *name, const char *help, uint6
     mbuf_printf(b, "%s %llu\n", name, (unsigned long long)v);
 }
 
+/* A counter of time, kept in microseconds, shown in seconds. */
+static void emit_seconds(struct mbuf *b, const char *name, const char *help, uint64_t us)
+{
+    mbuf_head(b, name, "counter", help);
+    mbuf_printf(b, "%s %.6f\n", name, us / 1e6);
+}
+
 /* A latency histogram over duckpond_latency_bounds_us, in seconds. */
 static void emit_histogram(struct mbuf *b, const char *h, const char *help,
                            const uint64_t counts[DUCKPOND_LATENCY_BUCKETS + 1], uint64_t sum_us)
@@ -261,8 +268,8 @@ static void emit_journal(struct mbuf *b, const duckpond_batcher_stats *s)
     if (!s->journal_appended_seq && !s->journal_segments && !s->journal_replayed_writes)
         return;
     emit_counter(b, "duckpond_journal_syncs_total", "Journal fdatasync calls.", s->journal_syncs);
-    mbuf_head(b, "duckpond_journal_sync_seconds_total", "counter", "Time spent in journal fdatasync calls.");
-    mbuf_printf(b, "duckpond_journal_sync_seconds_total %.6f\n", s->journal_sync_us / 1e6);
+    emit_seconds(b, "duckpond_journal_sync_seconds_total", "Time spent in journal fdatasync calls.",
+                 s->journal_sync_us);
     emit_counter(b, "duckpond_journal_rows_acked_total", "Rows acknowledged once journaled.",
                  s->journal_rows_acked);
     emit_counter(b, "duckpond_journal_rows_failed_after_ack_total",
@@ -289,10 +296,8 @@ static void emit_journal(struct mbuf *b, const duckpond_batcher_stats *s)
                  s->journal_writes_acked);
     emit_counter(b, "duckpond_journal_applied_waits_total",
                  "Reads that waited for their journaled writes to be applied.", s->applied_waits);
-    mbuf_head(b, "duckpond_journal_applied_wait_seconds_total", "counter",
-              "Time reads spent waiting for their journaled writes to be applied.");
-    mbuf_printf(b, "duckpond_journal_applied_wait_seconds_total %.6f\n",
-                s->applied_wait_sum_us / 1e6);
+    emit_seconds(b, "duckpond_journal_applied_wait_seconds_total",
+                 "Time reads spent waiting for their journaled writes to be applied.", s->applied_wait_sum_us);
     emit_counter(b, "duckpond_journal_applied_wait_timeouts_total",
                  "Reads that gave up waiting for their journaled writes.", s->applied_wait_timeouts);
 }
