@@ -14,23 +14,38 @@ DBFILE  ?= duckpond.duckdb
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 $(WARN) -Iinclude -Isrc -isystem $(DUCKDB)/include -pthread -fPIC -MMD -MP
+CFLAGS  += -std=gnu11 $(WARN) -isystem $(DUCKDB)/include -pthread -fPIC -MMD -MP
 LDLIBS  := -L$(DUCKDB)/lib -lduckdb -lmicrohttpd -ljansson -lpq -lssl -lcrypto -lpthread -lm
 ifneq ($(SAN),)
 CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-# The library, then everything the server adds (all other src/*.c).
-LIB_SRCS    := $(addprefix src/,errors.c clock.c utf8.c db.c tx.c pool.c lockwrite.c snapshot.c batcher.c journal.c)
-SERVER_SRCS := $(filter-out $(LIB_SRCS) src/main.c,$(wildcard src/*.c))
+# The layers (README, "Layout"): common <- lib <- {auth, pg, http} <- server.
+# Each folder compiles with its own include list, so a file that includes a
+# header of a layer above it, or pg and http each other's, fails to build.
+# Above lib, the library is seen through include/duckpond.h alone.
+INC_common   := -Isrc/common
+INC_lib      := -Iinclude -Isrc/common -Isrc/lib
+INC_auth     := -Iinclude -Isrc/common -Isrc/auth
+INC_pg       := -Iinclude -Isrc/common -Isrc/auth -Isrc/pg -Isrc/server
+INC_http     := -Iinclude -Isrc/common -Isrc/auth -Isrc/http -Isrc/server
+INC_server   := -Iinclude -Isrc/common -Isrc/auth -Isrc/pg -Isrc/http -Isrc/server
+INC_examples := -Iinclude
+INC_tests    := -Iinclude -Isrc/common -Isrc/lib -Isrc/lib/batcher -Isrc/auth -Isrc/pg -Isrc/http -Isrc/server -Itests/unit
+# The include list of a source file: its top folder under src/ (src/lib/batcher is lib).
+inc_of = $(INC_$(word 2,$(subst /, ,$(1))))
+
+LIB_SRCS    := $(wildcard src/common/*.c src/lib/*.c src/lib/*/*.c)
+SERVER_SRCS := $(filter-out src/server/main.c,$(wildcard src/auth/*.c src/pg/*.c src/http/*.c src/server/*.c))
 LIB_OBJS    := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 SERVER_OBJS := $(SERVER_SRCS:src/%.c=$(BUILD)/obj/%.o)
 UNIT_TESTS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 BENCHES     := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+EXAMPLES    := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 DEPS_OK     := deps/.ok
 
-all: $(BUILD)/libduckpond.a $(BUILD)/libduckpond.so $(BUILD)/duckpond
+all: $(BUILD)/libduckpond.a $(BUILD)/libduckpond.so $(BUILD)/duckpond $(EXAMPLES)
 
 # Set-up: Debian packages that are missing, then DuckDB (checksummed).
 $(DEPS_OK): scripts/install-debs.sh scripts/fetch-duckdb.sh
@@ -41,7 +56,7 @@ deps: $(DEPS_OK)
 
 $(BUILD)/obj/%.o: src/%.c $(DEPS_OK)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(call inc_of,$<) -c -o $@ $<
 
 $(BUILD)/libduckpond.a: $(LIB_OBJS)
 	@rm -f $@
@@ -55,17 +70,22 @@ $(BUILD)/libduckpond.so: $(LIB_OBJS)
 	$(CC) -shared $(LDFLAGS) -o $@ $^ -L$(DUCKDB)/lib -lduckdb -lpthread -lm \
 	    -Wl,-rpath,'$$ORIGIN/../$(DUCKDB)/lib'
 
-$(BUILD)/duckpond: $(BUILD)/obj/main.o $(BUILD)/libdpserver.a $(BUILD)/libduckpond.a
+$(BUILD)/duckpond: $(BUILD)/obj/server/main.o $(BUILD)/libdpserver.a $(BUILD)/libduckpond.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -Wl,-rpath,'$$ORIGIN/../$(DUCKDB)/lib'
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/testlib.h $(BUILD)/libdpserver.a $(BUILD)/libduckpond.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libdpserver.a $(BUILD)/libduckpond.a \
+	$(CC) $(CFLAGS) $(INC_tests) $(LDFLAGS) -o $@ $< $(BUILD)/libdpserver.a $(BUILD)/libduckpond.a \
 	    $(LDLIBS) -Wl,-rpath,'$$ORIGIN/../../$(DUCKDB)/lib'
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libduckpond.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libduckpond.a $(LDLIBS) \
+	$(CC) $(CFLAGS) $(INC_examples) $(LDFLAGS) -o $@ $< $(BUILD)/libduckpond.a $(LDLIBS) \
+	    -Wl,-rpath,'$$ORIGIN/../../$(DUCKDB)/lib'
+
+$(BUILD)/examples/%: examples/%.c $(BUILD)/libduckpond.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(INC_examples) $(LDFLAGS) -o $@ $< $(BUILD)/libduckpond.a $(LDLIBS) \
 	    -Wl,-rpath,'$$ORIGIN/../../$(DUCKDB)/lib'
 
 tests-bin: all $(UNIT_TESTS)
@@ -88,11 +108,11 @@ bench: deps benches
 	@bench/run.sh $(BUILD)
 
 format:
-	clang-format -i include/*.h src/*.c src/*.h tests/unit/*.c tests/unit/*.h bench/*.c 2>/dev/null || true
+	clang-format -i include/*.h src/*/*.[ch] src/lib/batcher/*.[ch] examples/*.c tests/unit/*.[ch] bench/*.c
 
 clean:
 	rm -rf build build-asan
 
 .PHONY: all deps run test test-asan bench benches tests-bin format clean
 .SECONDARY:
--include $(wildcard $(BUILD)/obj/*.d $(BUILD)/tests/*.d $(BUILD)/bench/*.d)
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -37,6 +37,7 @@
 #ifndef DUCKPOND_H
 #define DUCKPOND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -91,7 +92,8 @@ int duckpond_classify(duckdb_error_type type, const char *message);
 /*
  * The five-character PostgreSQL SQLSTATE for a status, refined by the
  * message where it says more (23505 unique, 23502 not null, 42P01 table,
- * 42703 column, 42883 function...). message may be NULL. Static string.
+ * 42703 column, 42883 function..., 53100 when the disk is full). message
+ * may be NULL. Static string.
  */
 const char *duckpond_sqlstate(int status, const char *message);
 
@@ -300,6 +302,11 @@ typedef enum duckpond_ack {
     DUCKPOND_ACK_JOURNAL = 2,
 } duckpond_ack;
 
+/* The name of an ack mode ("queued", "commit", "journal"), or NULL. Static string. */
+const char *duckpond_ack_name(duckpond_ack ack);
+/* Parses an ack mode name (case-insensitive) into *out: 0, or -1 when it is not one. */
+int duckpond_ack_parse(const char *name, duckpond_ack *out);
+
 typedef struct duckpond_batcher_settings {
     size_t batch_max_rows;    /* flush a table at this many pending rows; 0 = 100000 */
     size_t batch_max_bytes;   /* ... or this many bytes; 0 = 64 MiB */
@@ -479,6 +486,13 @@ int duckpond_batcher_wait_applied(duckpond_batcher *b, uint64_t seq, int timeout
  */
 void duckpond_batcher_schema_changed(duckpond_batcher *b);
 uint64_t duckpond_batcher_schema_gen(const duckpond_batcher *b);
+
+/*
+ * Whether a statement of DuckDB type t leaves the catalog as it is (a
+ * query, DML, EXPLAIN, a transaction command, COPY); any other may be DDL,
+ * after which callers tell the batcher (duckpond_batcher_schema_changed).
+ */
+bool duckpond_statement_keeps_catalog(duckdb_statement_type t);
 
 /*
  * What opening the journal found and did (records, segments, replayed,

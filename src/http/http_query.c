@@ -781,7 +781,7 @@ enum MHD_Result http_query(struct http_server *h, struct MHD_Connection *c,
     metrics_statement(statement_kind(duckdb_prepared_statement_type(qy->prep)));
     qy->hc = http_query_begin(h, c, duckpond_conn_duckdb(qy->conn), deadline);
     int failed = execute(qy, &e) != 0;
-    if (!server_keeps_catalog(duckdb_prepared_statement_type(qy->prep)))
+    if (!duckpond_statement_keeps_catalog(duckdb_prepared_statement_type(qy->prep)))
         duckpond_batcher_schema_changed(h->batcher); /* cached column types and INSERT shapes go */
     if (failed || resolve_types(qy, &e) != 0)
         goto fail;

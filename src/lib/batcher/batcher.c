@@ -52,6 +52,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <limits.h>
 #include <linux/futex.h>
@@ -2728,6 +2729,27 @@ static int admit(duckpond_batcher *b, duckpond_write *w)
             return DUCKPOND_OVERLOADED;
         }
     }
+}
+
+const char *duckpond_ack_name(duckpond_ack ack)
+{
+    switch (ack) {
+    case DUCKPOND_ACK_QUEUED: return "queued";
+    case DUCKPOND_ACK_COMMIT: return "commit";
+    case DUCKPOND_ACK_JOURNAL: return "journal";
+    }
+    return NULL;
+}
+
+int duckpond_ack_parse(const char *name, duckpond_ack *out)
+{
+    static const duckpond_ack all[] = {DUCKPOND_ACK_QUEUED, DUCKPOND_ACK_COMMIT, DUCKPOND_ACK_JOURNAL};
+    for (size_t i = 0; name && i < sizeof all / sizeof all[0]; i++)
+        if (strcasecmp(name, duckpond_ack_name(all[i])) == 0) {
+            *out = all[i];
+            return 0;
+        }
+    return -1;
 }
 
 int duckpond_write_submit(duckpond_write *w, duckpond_ack ack)

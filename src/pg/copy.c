@@ -537,7 +537,7 @@ static int sink_commit(struct sink *k)
     int rc = duckpond_write_submit(k->w, session_ack(k->s));
     if (rc != DUCKPOND_OK) {
         const char *msg = duckpond_write_errmsg(k->w);
-        session_error(k->s, server_write_sqlstate(rc, msg), "COPY failed: %s",
+        session_error(k->s, duckpond_sqlstate(rc, msg), "COPY failed: %s",
                       msg && *msg ? msg : duckpond_strerror(rc));
     } else {
         session_note_seq(k->s, duckpond_write_seq(k->w));

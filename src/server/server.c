@@ -78,38 +78,6 @@ void server_options_default(struct server_options *opt)
     opt->shutdown_grace_ms = 5000;
 }
 
-bool server_keeps_catalog(duckdb_statement_type t)
-{
-    return t == DUCKDB_STATEMENT_TYPE_SELECT || t == DUCKDB_STATEMENT_TYPE_INSERT ||
-           t == DUCKDB_STATEMENT_TYPE_UPDATE || t == DUCKDB_STATEMENT_TYPE_DELETE ||
-           t == DUCKDB_STATEMENT_TYPE_EXPLAIN || t == DUCKDB_STATEMENT_TYPE_TRANSACTION ||
-           t == DUCKDB_STATEMENT_TYPE_COPY;
-}
-
-const char *server_ack_name(duckpond_ack ack)
-{
-    return ack == DUCKPOND_ACK_COMMIT ? "commit" : ack == DUCKPOND_ACK_JOURNAL ? "journal" : NULL;
-}
-
-int server_ack_parse(const char *name, duckpond_ack *out)
-{
-    if (name && strcasecmp(name, "commit") == 0)
-        *out = DUCKPOND_ACK_COMMIT;
-    else if (name && strcasecmp(name, "journal") == 0)
-        *out = DUCKPOND_ACK_JOURNAL;
-    else
-        return -1;
-    return 0;
-}
-
-const char *server_write_sqlstate(int status, const char *message)
-{
-    if (message && (strstr(message, "No space left on device") || strstr(message, "disk full") ||
-                    strstr(message, "Disk quota exceeded")))
-        return "53100";
-    return duckpond_sqlstate(status, message);
-}
-
 /* ------------------------------------------------------------ registry */
 
 int server_admit(struct server *srv, struct session *s)
@@ -579,7 +547,7 @@ int server_run(const struct server_options *opt)
     }
     write_port_file(&srv);
     fprintf(stderr, "duckpond: serving %s on %s port %d (PostgreSQL)%s, ack mode %s\n", opt->db_path,
-            opt->listen, srv.pg_port, opt->batch ? "" : ", batching off", server_ack_name(opt->ack));
+            opt->listen, srv.pg_port, opt->batch ? "" : ", batching off", duckpond_ack_name(opt->ack));
     sigdelset(&old, SIGTERM);
     sigdelset(&old, SIGINT);
     srv.timer_started = pthread_create(&srv.timer, NULL, timer_main, &srv) == 0;

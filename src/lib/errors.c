@@ -100,6 +100,9 @@ struct state_rule {
 };
 
 static const struct state_rule state_rules[] = {
+    {-1, "No space left on device", "53100"},
+    {-1, "disk full", "53100"},
+    {-1, "Disk quota exceeded", "53100"},
     {DUCKPOND_CONSTRAINT, "Duplicate key", "23505"},
     {DUCKPOND_CONSTRAINT, "PRIMARY KEY or UNIQUE", "23505"},
     {DUCKPOND_CONSTRAINT, "unique constraint", "23505"},
@@ -141,6 +144,14 @@ const char *duckpond_sqlstate(int status, const char *message)
     if (status == DUCKPOND_SYNTAX)
         return "42601";
     return class_sqlstate(status);
+}
+
+bool duckpond_statement_keeps_catalog(duckdb_statement_type t)
+{
+    return t == DUCKDB_STATEMENT_TYPE_SELECT || t == DUCKDB_STATEMENT_TYPE_INSERT ||
+           t == DUCKDB_STATEMENT_TYPE_UPDATE || t == DUCKDB_STATEMENT_TYPE_DELETE ||
+           t == DUCKDB_STATEMENT_TYPE_EXPLAIN || t == DUCKDB_STATEMENT_TYPE_TRANSACTION ||
+           t == DUCKDB_STATEMENT_TYPE_COPY;
 }
 
 long duckpond_lock_holder_pid(const char *message)

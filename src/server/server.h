@@ -34,19 +34,6 @@ struct server_options {
     int journal_apply_delay_ms;   /* 0: the library's default (50); -1: apply at once */
 };
 
-/* Whether a statement of DuckDB type t leaves the catalog as it is (not DDL). */
-bool server_keeps_catalog(duckdb_statement_type t);
-
-/* The name of an ack mode a session may choose ("commit", "journal"), or NULL. */
-const char *server_ack_name(duckpond_ack ack);
-/* Parses an ack mode name (case-insensitive); 0, or -1 when it is not one. */
-int server_ack_parse(const char *name, duckpond_ack *out);
-/*
- * The SQLSTATE for a failed batcher write: duckpond_sqlstate's, except
- * 53100 (disk full) when the journal or DuckDB ran out of space.
- */
-const char *server_write_sqlstate(int status, const char *message);
-
 /* Fills in the defaults. */
 void server_options_default(struct server_options *opt);
 

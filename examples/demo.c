@@ -1,6 +1,7 @@
 /*
- * demo.c -- `duckpond demo`: the library's concurrency core at work on a
- * database file, printed as it happens.
+ * demo.c -- an example program on the public API alone: the library's
+ * concurrency core at work on a database file, printed as it happens.
+ * Usage: build/examples/demo [FILE].
  *
  * Writer threads append trades and update positions concurrently (each on
  * its own connection, conflicts retried with backoff), reader threads share
@@ -13,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "demo.h"
 #include "duckpond.h"
 
 enum { DEMO_WRITERS = 4, DEMO_READERS = 4, DEMO_TRADES = 250 };
@@ -145,8 +145,10 @@ static int report(duckpond_db *db, const char *path)
     return rc == DUCKPOND_OK && diff == 0 ? DUCKPOND_OK : DUCKPOND_ERROR;
 }
 
-int demo_main(const char *path)
+/* demo [FILE]: runs on FILE (default ./duckpond-demo.duckdb); exit status 0 when all went right. */
+int main(int argc, char **argv)
 {
+    const char *path = argc > 1 ? argv[1] : "duckpond-demo.duckdb";
     duckpond_db *db;
     int rc = duckpond_open(path, NULL, &db);
     if (rc != DUCKPOND_OK) {

@@ -129,7 +129,7 @@ static const char *setting_get(struct session *s, const char *name)
         if (strcasecmp(x->name, name) == 0)
             return x->value;
     if (strcasecmp(name, "duckpond.ack") == 0)
-        return server_ack_name(s->srv->opt.ack);
+        return duckpond_ack_name(s->srv->opt.ack);
     const struct pg_setting *d = pg_setting_find(name);
     return d ? d->def : NULL;
 }
@@ -157,13 +157,23 @@ static int64_t parse_duration_ms(const char *v)
     return -1;
 }
 
+/* An ack mode a session may choose: commit or journal (queued is the library's alone). */
+static int session_ack_parse(const char *name, duckpond_ack *out)
+{
+    duckpond_ack ack;
+    if (duckpond_ack_parse(name, &ack) != 0 || ack == DUCKPOND_ACK_QUEUED)
+        return -1;
+    *out = ack;
+    return 0;
+}
+
 /* Re-reads the settings the statement path consults on every Execute. */
 static void settings_refresh(struct session *s)
 {
     const char *v = setting_get(s, "duckpond.batch");
     s->batch_on = v && (strcasecmp(v, "on") == 0 || strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0);
-    s->ack = DUCKPOND_ACK_COMMIT;
-    server_ack_parse(setting_get(s, "duckpond.ack"), &s->ack);
+    if (session_ack_parse(setting_get(s, "duckpond.ack"), &s->ack) != 0)
+        s->ack = DUCKPOND_ACK_COMMIT;
     int64_t timeout = parse_duration_ms(setting_get(s, "statement_timeout"));
     s->statement_timeout_ms = timeout > 0 ? timeout : 0;
 }
@@ -176,7 +186,7 @@ static void settings_refresh(struct session *s)
 static int ack_check(struct session *s, const char *value, const char **out)
 {
     duckpond_ack ack;
-    if (server_ack_parse(value, &ack) != 0) {
+    if (session_ack_parse(value, &ack) != 0) {
         session_error(s, "22023", "invalid value for parameter \"duckpond.ack\": \"%s\" (expected commit or journal)",
                       value);
         return -1;
@@ -185,7 +195,7 @@ static int ack_check(struct session *s, const char *value, const char **out)
         session_error(s, "22023", "ack mode journal is not available: this server runs without a journal");
         return -1;
     }
-    *out = server_ack_name(ack);
+    *out = duckpond_ack_name(ack);
     return 0;
 }
 
@@ -1447,7 +1457,7 @@ static int plan_run(struct session *s, struct stmt *st, struct portal *p, char *
         const char *msg = *err ? err : duckpond_write_errmsg(w);
         if (!msg || !*msg)
             msg = duckpond_strerror(rc);
-        session_error(s, server_write_sqlstate(rc, msg), "%s", msg);
+        session_error(s, duckpond_sqlstate(rc, msg), "%s", msg);
     }
     duckpond_write_free(w);
     return rc == DUCKPOND_OK ? 0 : -1;
@@ -1872,7 +1882,7 @@ static int portal_start_duckdb(struct session *s, struct portal *p, bool describ
     duckdb_state rc = duckdb_execute_prepared_streaming(st->prep, &p->res);
     session_set_running(s, false);
     p->has_res = true;
-    if (!server_keeps_catalog(st->dtype))
+    if (!duckpond_statement_keeps_catalog(st->dtype))
         catalog_changed(s);
     if (rc != DuckDBSuccess)
         return result_failed(s, &p->res) ? -1 : -1;

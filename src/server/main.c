@@ -7,7 +7,6 @@
  *                  [--journal-segment-bytes N] [--journal-apply-delay-ms N]
  *   duckpond passwd --users FILE [--read-only] NAME   (password on stdin)
  *   duckpond version
- *   duckpond demo [--db FILE]   the library's concurrency core at work
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +14,6 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "demo.h"
 #include "server.h"
 #include "users.h"
 
@@ -36,8 +34,7 @@ static void usage(FILE *f)
             "      before DuckDB commits them, unless a reader waits for its own writes\n"
             "  duckpond passwd --users FILE [--read-only] NAME\n"
             "      adds or replaces a user; the password is read from standard input\n"
-            "  duckpond version\n"
-            "  duckpond demo [--db FILE]\n");
+            "  duckpond version\n");
 }
 
 /* A non-negative integer option value, or -1. */
@@ -82,7 +79,7 @@ static int cmd_serve(int argc, char **argv)
             opt.http_port = (int)n;
         else if (!strcmp(a, "--max-connections") && n > 0)
             opt.max_connections = (int)n;
-        else if (!strcmp(a, "--ack") && server_ack_parse(v, &opt.ack) == 0) {
+        else if (!strcmp(a, "--ack") && duckpond_ack_parse(v, &opt.ack) == 0 && opt.ack != DUCKPOND_ACK_QUEUED) {
             /* stored by the parse */
         }
         else if (!strcmp(a, "--journal-dir") && *v)
@@ -170,10 +167,6 @@ int main(int argc, char **argv)
         return cmd_serve(argc - 2, argv + 2);
     if (!strcmp(argv[1], "passwd"))
         return cmd_passwd(argc - 2, argv + 2);
-    if (!strcmp(argv[1], "demo")) {
-        const char *db = argc >= 4 && strcmp(argv[2], "--db") == 0 ? argv[3] : "duckpond.duckdb";
-        return demo_main(db);
-    }
     if (!strcmp(argv[1], "version")) {
         printf("duckpond %s (DuckDB %s)\n", DUCKPOND_VERSION, duckdb_library_version());
         return 0;
