@@ -296,7 +296,7 @@ static enum MHD_Result send_metrics(struct http_server *h, struct MHD_Connection
 {
     char *text;
     size_t len;
-    if (metrics_prometheus(h->db, h->batcher, &text, &len) != DUCKPOND_OK)
+    if (http_metrics_text(h->db, h->batcher, &text, &len) != DUCKPOND_OK)
         return http_send_error(c, 0, DUCKPOND_NOMEM, NULL, NULL);
     return send_buffer(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", text, len);
 }

@@ -142,4 +142,11 @@ void http_ingest_feed(struct http_ingest *in, const char *p, size_t n);
 enum MHD_Result http_ingest_finish(struct http_ingest *in, struct MHD_Connection *c);
 void http_ingest_free(struct http_ingest *in);
 
+/*
+ * GET /metrics as Prometheus text: a malloc'd NUL-terminated buffer in *out
+ * (caller frees) with its length; db and b may be NULL. DUCKPOND_OK or
+ * DUCKPOND_NOMEM.
+ */
+int http_metrics_text(duckpond_db *db, duckpond_batcher *b, char **out, size_t *len);
+
 #endif

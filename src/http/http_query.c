@@ -37,7 +37,6 @@
 
 #include "http_internal.h"
 #include "metrics.h"
-#include "server.h"
 
 #define QUERY_CONFLICT_ATTEMPTS 10
 #define QUERY_BLOCK_SIZE (64 * 1024)

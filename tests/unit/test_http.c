@@ -21,6 +21,7 @@
 
 #include "duckpond.h"
 #include "http.h"
+#include "http_internal.h"
 #include "metrics.h"
 #include "testlib.h"
 #include "users.h"
@@ -914,7 +915,7 @@ static void test_metrics_tables(void)
     metrics_error("bad\"label");
     char *text;
     size_t len;
-    CHECK_OK(metrics_prometheus(NULL, NULL, &text, &len));
+    CHECK_OK(http_metrics_text(NULL, NULL, &text, &len));
     CHECK_EQ_INT(metric(text, "duckpond_statements_total{kind=\"SELECT\"}"), 4000);
     CHECK_EQ_INT(metric(text, "duckpond_statements_total{kind=\"INSERT\"}"), 4000);
     CHECK_EQ_INT(metric(text, "duckpond_statements_total{kind=\"K3\"}"), 4000);
