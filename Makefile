@@ -28,7 +28,7 @@ endif
 INC_common   := -Isrc/common
 INC_lib      := -Iinclude -Isrc/common -Isrc/lib
 INC_auth     := -Iinclude -Isrc/common -Isrc/auth
-INC_pg       := -Iinclude -Isrc/common -Isrc/auth -Isrc/pg -Isrc/server
+INC_pg       := -Iinclude -Isrc/common -Isrc/auth -Isrc/pg
 INC_http     := -Iinclude -Isrc/common -Isrc/auth -Isrc/http
 INC_server   := -Iinclude -Isrc/common -Isrc/auth -Isrc/pg -Isrc/http -Isrc/server
 INC_examples := -Iinclude

@@ -1,27 +1,27 @@
 /*
  * server.c -- the duckpond server process: start-up, the PostgreSQL
- * listener, the registry of sessions, signals and an orderly shutdown.
+ * listener, signals and an orderly shutdown. It is the top of the tree:
+ * it opens the database and the batcher, fills in what sessions need (a
+ * read-only struct pg_env) and hands each accepted socket to a session
+ * (session.h); the sessions themselves never see the server.
  *
- * Concurrency model: one thread per session, with a 4 MiB stack set
- * explicitly. DuckDB's calls block (a query runs on the calling thread,
- * with DuckDB's own worker threads helping), so no session's DuckDB work
- * may run on a thread that another session's I/O waits on; a thread per
- * session gives that for free and keeps each session's code a plain
- * sequential loop. Most sessions are idle, blocked in recv(): an idle
- * thread costs the few stack pages it touched plus its DuckDB connection
- * and small buffers (input buffers shrink back after large messages), so
- * 1,000 connections stay within tens of MiB. The stack size was measured:
- * DuckDB's parser and binder recurse per nesting level, and an expression
- * nested to just under DuckDB's max_expression_depth (1000) needs more
- * than 1 MiB and less than 2 MiB; 4 MiB leaves twice that, and stack
- * pages never touched cost no memory.
+ * Concurrency model: one thread per session (session_start). DuckDB's
+ * calls block (a query runs on the calling thread, with DuckDB's own
+ * worker threads helping), so no session's DuckDB work may run on a
+ * thread that another session's I/O waits on; a thread per session gives
+ * that for free and keeps each session's code a plain sequential loop.
+ * Most sessions are idle, blocked in recv(): an idle thread costs the few
+ * stack pages it touched plus its DuckDB connection and small buffers
+ * (input buffers shrink back after large messages), so 1,000 connections
+ * stay within tens of MiB.
  *
  * The main thread accepts connections (poll with the termination signals
- * unblocked only there) and starts a session thread for each. Connections
- * beyond the limit still get a thread long enough to read the startup
- * packet and answer 53300 "too many clients", as PostgreSQL does; past
- * the limit plus a small margin they are closed at once. A timer thread
- * interrupts statements that run past their session's statement_timeout.
+ * unblocked only there) and starts a session for each. Connections beyond
+ * the limit still get a thread long enough to read the startup packet and
+ * answer 53300 "too many clients", as PostgreSQL does; past the limit plus
+ * a small margin they are closed at once. The registry of sessions
+ * (registry.c) admits them, routes cancel requests, and runs the timer
+ * that interrupts statements past their session's statement_timeout.
  *
  * SIGTERM / SIGINT: stop accepting; shut the read side of every session
  * so idle ones end at once while running statements finish and send their
@@ -50,20 +50,31 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
+#include "buf.h"
 #include "http.h"
 #include "pgcatalog.h"
+#include "pgwire.h"
+#include "registry.h"
 #include "session.h"
 #include "users.h"
 
-#define SESSION_STACK_BYTES (4u << 20)
-#define REJECT_MARGIN 64
+struct server {
+    struct server_options opt;
+    duckpond_db *db;
+    duckpond_batcher *batcher;
+    bool journal;         /* the batcher has a journal: ack mode journal is available */
+    char *journal_dir;    /* the journal's directory (owned), or NULL */
+    struct users *users;
+    struct http_server *http;
+    int listen_fd;
+    int pg_port;          /* the bound port */
+    struct registry sessions;
+    struct pg_env env;    /* what every session gets; filled in before the first accept */
+};
 
 void server_options_default(struct server_options *opt)
 {
@@ -76,90 +87,6 @@ void server_options_default(struct server_options *opt)
     opt->batch = true;
     opt->max_message = 64u << 20;
     opt->shutdown_grace_ms = 5000;
-}
-
-/* ------------------------------------------------------------ registry */
-
-int server_admit(struct server *srv, struct session *s)
-{
-    int rc = -1;
-    pthread_mutex_lock(&srv->lock);
-    if (srv->nsessions < srv->opt.max_connections && !atomic_load(&srv->stopping)) {
-        srv->nsessions++;
-        s->pid = (int32_t)atomic_fetch_add(&srv->next_pid, 1);
-        uint32_t secret = 0;
-        if (getrandom(&secret, sizeof secret, 0) != sizeof secret)
-            secret = (uint32_t)random();
-        s->secret = (int32_t)(secret & 0x7fffffff);
-        rc = 0;
-    }
-    pthread_mutex_unlock(&srv->lock);
-    return rc;
-}
-
-void server_release(struct server *srv, struct session *s, bool admitted)
-{
-    pthread_mutex_lock(&srv->lock);
-    for (struct session **pp = &srv->sessions; *pp; pp = &(*pp)->next)
-        if (*pp == s) {
-            *pp = s->next;
-            break;
-        }
-    if (admitted)
-        srv->nsessions--;
-    pthread_mutex_unlock(&srv->lock);
-}
-
-void server_thread_done(struct server *srv)
-{
-    pthread_mutex_lock(&srv->lock);
-    srv->nthreads--;
-    pthread_cond_broadcast(&srv->idle);
-    pthread_mutex_unlock(&srv->lock);
-}
-
-/*
- * statement_timeout: every TIMEOUT_TICK_MS the timer thread interrupts the
- * statements that ran past their session's deadline (so a timeout fires
- * up to one tick late); the statement's session reports 57014.
- */
-#define TIMEOUT_TICK_MS 20
-
-static void *timer_main(void *arg)
-{
-    struct server *srv = arg;
-    pthread_mutex_lock(&srv->lock);
-    while (!atomic_load(&srv->stopping)) {
-        for (struct session *s = srv->sessions; s; s = s->next)
-            session_check_timeout(s); /* the session cannot go while we hold the lock */
-        struct timespec ts = dp_deadline(CLOCK_REALTIME, TIMEOUT_TICK_MS);
-        pthread_cond_timedwait(&srv->timer_wake, &srv->lock, &ts);
-    }
-    pthread_mutex_unlock(&srv->lock);
-    return NULL;
-}
-
-static void stop_timer(struct server *srv)
-{
-    if (!srv->timer_started)
-        return;
-    pthread_mutex_lock(&srv->lock);
-    atomic_store(&srv->stopping, 1);
-    pthread_cond_broadcast(&srv->timer_wake);
-    pthread_mutex_unlock(&srv->lock);
-    pthread_join(srv->timer, NULL);
-    srv->timer_started = false;
-}
-
-void server_cancel(struct server *srv, int32_t pid, int32_t secret)
-{
-    pthread_mutex_lock(&srv->lock);
-    for (struct session *s = srv->sessions; s; s = s->next)
-        if (s->pid == pid && s->secret == secret && pid != 0) {
-            session_interrupt(s); /* the session cannot go while we hold the lock */
-            break;
-        }
-    pthread_mutex_unlock(&srv->lock);
 }
 
 /* ------------------------------------------------------------ listening */
@@ -228,38 +155,24 @@ static int open_listener(struct server *srv, char *err, size_t errlen)
     return 0;
 }
 
-/* Starts a session thread for an accepted socket (or closes it when far over the limit). */
-static void start_session(struct server *srv, int fd, const struct sockaddr *peer)
+/* The client's address as text, "host:port", for the log. */
+static void peer_text(const struct sockaddr *peer, socklen_t len, char *out, size_t n)
+{
+    char host[64], port[16];
+    if (getnameinfo(peer, len, host, sizeof host, port, sizeof port, NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+        snprintf(out, n, "?");
+    else
+        snprintf(out, n, peer->sa_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+}
+
+/* Hands an accepted socket to a session of its own. */
+static void start_session(struct server *srv, int fd, const struct sockaddr *peer, socklen_t len)
 {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    pthread_mutex_lock(&srv->lock);
-    bool refuse = srv->nthreads >= srv->opt.max_connections + REJECT_MARGIN;
-    pthread_mutex_unlock(&srv->lock);
-    struct session *s = refuse ? NULL : session_new(srv, fd, addr_is_loopback(peer));
-    if (!s) {
-        close(fd);
-        return;
-    }
-    pthread_mutex_lock(&srv->lock);
-    s->next = srv->sessions;
-    srv->sessions = s;
-    srv->nthreads++;
-    pthread_mutex_unlock(&srv->lock);
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, SESSION_STACK_BYTES);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_t t;
-    if (pthread_create(&t, &attr, session_main, s) != 0) {
-        pthread_mutex_lock(&srv->lock);
-        srv->nthreads--;
-        pthread_mutex_unlock(&srv->lock);
-        server_release(srv, s, false);
-        close(fd);
-        free(s); /* never started: nothing else holds it */
-    }
-    pthread_attr_destroy(&attr);
+    char who[96];
+    peer_text(peer, len, who, sizeof who);
+    session_start(&srv->env, fd, addr_is_loopback(peer), who);
 }
 
 static volatile sig_atomic_t got_signal;
@@ -287,43 +200,8 @@ static void accept_loop(struct server *srv, const sigset_t *unblocked)
                 usleep(10000);
             continue;
         }
-        start_session(srv, fd, (struct sockaddr *)&peer);
+        start_session(srv, fd, (struct sockaddr *)&peer, len);
     }
-}
-
-/* Waits until no session thread is left, up to ms (< 0: forever). Returns true if none is left. */
-static bool wait_sessions(struct server *srv, int ms)
-{
-    struct timespec deadline = dp_deadline(CLOCK_REALTIME, ms > 0 ? ms : 0);
-    pthread_mutex_lock(&srv->lock);
-    while (srv->nthreads > 0) {
-        if (ms < 0)
-            pthread_cond_wait(&srv->idle, &srv->lock);
-        else if (pthread_cond_timedwait(&srv->idle, &srv->lock, &deadline) == ETIMEDOUT)
-            break;
-    }
-    bool none = srv->nthreads == 0;
-    pthread_mutex_unlock(&srv->lock);
-    return none;
-}
-
-/* Ends every session: idle ones at once, running statements after the grace period. */
-static void stop_sessions(struct server *srv)
-{
-    atomic_store(&srv->stopping, 1);
-    pthread_mutex_lock(&srv->lock);
-    for (struct session *s = srv->sessions; s; s = s->next)
-        shutdown(s->fd, SHUT_RD);
-    pthread_mutex_unlock(&srv->lock);
-    if (wait_sessions(srv, srv->opt.shutdown_grace_ms))
-        return;
-    pthread_mutex_lock(&srv->lock);
-    for (struct session *s = srv->sessions; s; s = s->next) {
-        session_interrupt(s);
-        shutdown(s->fd, SHUT_RDWR);
-    }
-    pthread_mutex_unlock(&srv->lock);
-    wait_sessions(srv, -1);
 }
 
 /* ------------------------------------------------------------- start-up */
@@ -358,10 +236,7 @@ static int journal_dir_choose(struct server *srv)
         return 0;
     if (!dir && memory)
         return 0;
-    if (dir)
-        srv->journal_dir = strdup(dir);
-    else if (asprintf(&srv->journal_dir, "%s.journal", db) < 0)
-        srv->journal_dir = NULL;
+    srv->journal_dir = dir ? strdup(dir) : dp_asprintf("%s.journal", db);
     return srv->journal_dir ? 0 : -1;
 }
 
@@ -500,9 +375,7 @@ static void server_free(struct server *srv)
         users_free(srv->users);
     if (srv->listen_fd >= 0)
         close(srv->listen_fd);
-    pthread_mutex_destroy(&srv->lock);
-    pthread_cond_destroy(&srv->idle);
-    pthread_cond_destroy(&srv->timer_wake);
+    registry_destroy(&srv->sessions);
 }
 
 int server_run(const struct server_options *opt)
@@ -511,10 +384,7 @@ int server_run(const struct server_options *opt)
     memset(&srv, 0, sizeof srv);
     srv.opt = *opt;
     srv.listen_fd = -1;
-    atomic_init(&srv.next_pid, 1000);
-    pthread_mutex_init(&srv.lock, NULL);
-    pthread_cond_init(&srv.idle, NULL);
-    pthread_cond_init(&srv.timer_wake, NULL);
+    registry_init(&srv.sessions, opt->max_connections);
     if (!opt->users_path && !listen_is_loopback(opt->listen)) {
         fprintf(stderr, "duckpond: refusing to listen on %s without a users file: "
                         "trust is allowed on loopback only (give --users FILE)\n", opt->listen);
@@ -545,18 +415,24 @@ int server_run(const struct server_options *opt)
         server_free(&srv);
         return 1;
     }
+    srv.env = (struct pg_env){.db = srv.db,
+                              .batcher = srv.batcher,
+                              .journal = srv.journal,
+                              .users = srv.users,
+                              .registry = &srv.sessions,
+                              .batch = opt->batch,
+                              .ack = opt->ack};
     write_port_file(&srv);
     fprintf(stderr, "duckpond: serving %s on %s port %d (PostgreSQL)%s, ack mode %s\n", opt->db_path,
             opt->listen, srv.pg_port, opt->batch ? "" : ", batching off", duckpond_ack_name(opt->ack));
     sigdelset(&old, SIGTERM);
     sigdelset(&old, SIGINT);
-    srv.timer_started = pthread_create(&srv.timer, NULL, timer_main, &srv) == 0;
+    registry_start_timer(&srv.sessions);
     accept_loop(&srv, &old);
     fprintf(stderr, "duckpond: shutting down\n");
     close(srv.listen_fd);
     srv.listen_fd = -1;
-    stop_sessions(&srv);
-    stop_timer(&srv);
+    registry_stop(&srv.sessions, opt->shutdown_grace_ms);
     server_free(&srv);
     fprintf(stderr, "duckpond: stopped\n");
     return 0;

@@ -1,21 +1,13 @@
 /*
- * server.h -- the duckpond server: options, the listener, the registry of
- * sessions (for limits, cancel requests and shutdown).
+ * server.h -- the duckpond server process: its options and its run.
  */
 #ifndef DUCKPOND_SERVER_H
 #define DUCKPOND_SERVER_H
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
 
 #include "duckpond.h"
-
-struct users;
-struct http_server;
-struct session;
 
 struct server_options {
     const char *db_path;        /* default "./duckpond.duckdb" */
@@ -37,29 +29,6 @@ struct server_options {
 /* Fills in the defaults. */
 void server_options_default(struct server_options *opt);
 
-struct server {
-    struct server_options opt;
-    duckpond_db *db;
-    duckpond_batcher *batcher;
-    bool journal;         /* the batcher has a journal: ack mode journal is available */
-    char *journal_dir;    /* the journal's directory (owned), or NULL */
-    struct users *users;
-    struct http_server *http;
-    int listen_fd;
-    int pg_port; /* the bound port */
-
-    pthread_mutex_t lock; /* guards the session list and counts */
-    pthread_cond_t idle;  /* signalled when a session thread ends */
-    struct session *sessions;
-    int nsessions;        /* sessions admitted (counted against the limit) */
-    int nthreads;         /* session threads alive, admitted or not */
-    atomic_int stopping;
-    atomic_uint next_pid;
-    pthread_t timer;      /* interrupts statements past their statement_timeout */
-    bool timer_started;
-    pthread_cond_t timer_wake; /* signalled at stop */
-};
-
 /*
  * Runs the server until SIGTERM or SIGINT: opens the database, starts the
  * batcher, HTTP and the listener, serves, then shuts down in order (stop
@@ -68,20 +37,5 @@ struct server {
  * printed to stderr.
  */
 int server_run(const struct server_options *opt);
-
-/*
- * Admits a session that finished its startup: 0, or -1 when the
- * connection limit is reached. Assigns its pid and secret.
- */
-int server_admit(struct server *srv, struct session *s);
-
-/* Forgets a session (admitted or not); called once, as its thread ends. */
-void server_release(struct server *srv, struct session *s, bool admitted);
-
-/* A session thread has finished with everything it used; shutdown waits for these. */
-void server_thread_done(struct server *srv);
-
-/* Acts on a CancelRequest: interrupts that session's running statement. */
-void server_cancel(struct server *srv, int32_t pid, int32_t secret);
 
 #endif

@@ -1,0 +1,431 @@
+/*
+ * insert_plan.c -- plain INSERTs through the batcher (insert_plan.h).
+ *
+ * "Plain" is decided from DuckDB's own parse trees (json_serialize_sql),
+ * analysed once per prepared statement: DuckDB will only serialise SELECT
+ * statements, so the INSERT's target and its VALUES list are serialised
+ * as two SELECTs ("SELECT * FROM <target>" and "VALUES ..."), cut at the
+ * INSERT's top-level VALUES keyword. A value is plain when it is a
+ * constant DuckDB typed as an integer, a double, a decimal, a string or a
+ * boolean, a parameter, or DEFAULT; anything else (an expression, a cast,
+ * now()) leaves the statement to DuckDB.
+ *
+ * A plain INSERT run in autocommit becomes a duckpond_write (atomic when
+ * it has several rows) acknowledged in the session's ack mode: at commit,
+ * or once in the journal on disk.
+ */
+#include "insert_plan.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "pgtypes.h"
+#include "session_int.h"
+#include "sqlshape.h"
+
+void insert_plan_unref(struct insert_plan *p)
+{
+    if (!p || --p->refs > 0)
+        return;
+    free(p->table);
+    for (int i = 0; i < p->ncolumns; i++)
+        free(p->columns[i]);
+    free(p->columns);
+    for (int i = 0; p->values && i < p->nrows * p->width; i++)
+        if (p->values[i].value.kind == DUCKPOND_VALUE_TEXT)
+            free((char *)p->values[i].value.u.text.ptr);
+    free(p->values);
+    free(p);
+}
+
+/* ------------------------------------------------------------- analysis */
+
+/* Runs SELECT json_serialize_sql(text) and parses the answer; NULL if it fails. */
+static json_t *serialize_sql(struct session *s, const char *text)
+{
+    if (!s->json_stmt &&
+        duckdb_prepare(s->dcon, "SELECT json_serialize_sql($1::VARCHAR)", &s->json_stmt) != DuckDBSuccess) {
+        duckdb_destroy_prepare(&s->json_stmt);
+        s->json_stmt = NULL;
+        return NULL;
+    }
+    duckdb_result res;
+    json_t *root = NULL;
+    if (duckdb_bind_varchar(s->json_stmt, 1, text) != DuckDBSuccess)
+        return NULL;
+    if (duckdb_execute_prepared(s->json_stmt, &res) == DuckDBSuccess) {
+        char *out = duckdb_value_varchar(&res, 0, 0);
+        /* DuckDB writes "no location" as 2^64-1, which jansson's int64 cannot hold */
+        for (char *q = out; q && (q = strstr(q, "18446744073709551615")); q += 20)
+            memcpy(q, "-1                  ", 20);
+        if (out)
+            root = json_loads(out, 0, NULL);
+        duckdb_free(out);
+    }
+    duckdb_destroy_result(&res);
+    json_t *err = root ? json_object_get(root, "error") : NULL;
+    if (!err || !json_is_false(err)) {
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
+/* The single SELECT node of a serialised statement, if it is a bare "SELECT * FROM x". */
+static json_t *plain_select_node(json_t *root)
+{
+    json_t *stmts = json_object_get(root, "statements");
+    if (!json_is_array(stmts) || json_array_size(stmts) != 1)
+        return NULL;
+    json_t *node = json_object_get(json_array_get(stmts, 0), "node");
+    const char *type = json_string_value(json_object_get(node, "type"));
+    if (!type || strcmp(type, "SELECT_NODE") != 0)
+        return NULL;
+    json_t *list = json_object_get(node, "select_list");
+    json_t *mods = json_object_get(node, "modifiers");
+    json_t *groups = json_object_get(node, "group_expressions");
+    if (json_array_size(list) != 1 || json_array_size(mods) != 0 || json_array_size(groups) != 0 ||
+        !json_is_null(json_object_get(node, "where_clause")) ||
+        !json_is_null(json_object_get(node, "having")) ||
+        !json_is_null(json_object_get(node, "qualify")) ||
+        !json_is_null(json_object_get(node, "sample")))
+        return NULL;
+    const char *cls = json_string_value(json_object_get(json_array_get(list, 0), "class"));
+    if (!cls || strcmp(cls, "STAR") != 0)
+        return NULL;
+    return node;
+}
+
+static bool str_empty(json_t *v)
+{
+    const char *s = json_string_value(v);
+    return !v || json_is_null(v) || (s && !*s);
+}
+
+/* The table and column list of an INSERT target, from "SELECT * FROM <target>". */
+static int plan_target(json_t *node, struct insert_plan *plan)
+{
+    json_t *from = json_object_get(node, "from_table");
+    const char *type = json_string_value(json_object_get(from, "type"));
+    if (!type || !str_empty(json_object_get(from, "alias")))
+        return -1;
+    const char *schema, *table;
+    json_t *cols = NULL;
+    if (!strcmp(type, "BASE_TABLE")) {
+        if (json_array_size(json_object_get(from, "column_name_alias")) != 0 ||
+            !str_empty(json_object_get(from, "catalog_name")))
+            return -1;
+        schema = json_string_value(json_object_get(from, "schema_name"));
+        table = json_string_value(json_object_get(from, "table_name"));
+    } else if (!strcmp(type, "TABLE_FUNCTION")) {
+        json_t *fn = json_object_get(from, "function");
+        if (!str_empty(json_object_get(fn, "catalog")) ||
+            json_array_size(json_object_get(from, "column_name_alias")) != 0)
+            return -1;
+        schema = json_string_value(json_object_get(fn, "schema"));
+        table = json_string_value(json_object_get(fn, "function_name"));
+        cols = json_object_get(fn, "children");
+    } else {
+        return -1;
+    }
+    if (!table || !*table || strchr(table, '.') || (schema && strchr(schema, '.')))
+        return -1;
+    bool qualified = schema && *schema;
+    if (!(plan->table = dp_asprintf("%s%s%s", qualified ? schema : "", qualified ? "." : "", table)))
+        return -1;
+    size_t ncols = json_array_size(cols);
+    if (ncols == 0)
+        return 0;
+    if (!(plan->columns = calloc(ncols, sizeof *plan->columns)))
+        return -1;
+    for (size_t i = 0; i < ncols; i++) {
+        json_t *c = json_array_get(cols, i);
+        const char *cls = json_string_value(json_object_get(c, "class"));
+        json_t *names = json_object_get(c, "column_names");
+        if (!cls || strcmp(cls, "COLUMN_REF") != 0 || json_array_size(names) != 1 ||
+            !str_empty(json_object_get(c, "alias")))
+            return -1;
+        if (!(plan->columns[i] = strdup(json_string_value(json_array_get(names, 0)))))
+            return -1;
+        plan->ncolumns = (int)i + 1;
+    }
+    return 0;
+}
+
+/* A constant of the VALUES list as a batcher value; -1 if it is not a plain one. */
+static int plan_constant(json_t *value, duckpond_value *out)
+{
+    const char *id = json_string_value(json_object_get(json_object_get(value, "type"), "id"));
+    json_t *v = json_object_get(value, "value");
+    if (!id)
+        return -1;
+    if (json_is_true(json_object_get(value, "is_null"))) {
+        out->kind = DUCKPOND_VALUE_NULL;
+        return 0;
+    }
+    if (!strcmp(id, "INTEGER") || !strcmp(id, "BIGINT") || !strcmp(id, "SMALLINT") || !strcmp(id, "TINYINT")) {
+        if (!json_is_integer(v))
+            return -1;
+        out->kind = DUCKPOND_VALUE_INT64;
+        out->u.i64 = json_integer_value(v);
+        return 0;
+    }
+    if (!strcmp(id, "DOUBLE") || !strcmp(id, "FLOAT")) {
+        if (!json_is_number(v))
+            return -1;
+        out->kind = DUCKPOND_VALUE_DOUBLE;
+        out->u.f64 = json_number_value(v);
+        return 0;
+    }
+    if (!strcmp(id, "BOOLEAN")) {
+        if (!json_is_boolean(v))
+            return -1;
+        out->kind = DUCKPOND_VALUE_BOOL;
+        out->u.boolean = json_is_true(v);
+        return 0;
+    }
+    char *text = NULL;
+    if (!strcmp(id, "DECIMAL") && json_is_integer(v)) {
+        json_int_t raw = json_integer_value(v);
+        int scale = (int)json_integer_value(json_object_get(json_object_get(json_object_get(value, "type"), "type_info"), "scale"));
+        json_int_t pow = 1;
+        for (int i = 0; i < scale && i < 18; i++)
+            pow *= 10;
+        json_int_t whole = raw / pow, frac = raw % pow;
+        if (frac < 0)
+            frac = -frac;
+        text = dp_asprintf("%s%" JSON_INTEGER_FORMAT ".%0*" JSON_INTEGER_FORMAT, raw < 0 && whole == 0 ? "-" : "",
+                           whole, scale, frac);
+    } else if (!strcmp(id, "VARCHAR") && json_is_string(v)) {
+        text = strdup(json_string_value(v));
+    } else {
+        return -1;
+    }
+    if (!text)
+        return -1;
+    out->kind = DUCKPOND_VALUE_TEXT;
+    out->u.text.ptr = text;
+    out->u.text.len = strlen(text);
+    return 0;
+}
+
+/* One expression of the VALUES list. */
+static int plan_expr(json_t *e, struct plan_value *out)
+{
+    const char *cls = json_string_value(json_object_get(e, "class"));
+    memset(out, 0, sizeof *out);
+    if (!cls)
+        return -1;
+    if (!strcmp(cls, "CONSTANT"))
+        return plan_constant(json_object_get(e, "value"), &out->value);
+    if (!strcmp(cls, "PARAMETER")) {
+        const char *ident = json_string_value(json_object_get(e, "identifier"));
+        int n = ident ? atoi(ident) : 0;
+        if (n <= 0)
+            return -1;
+        out->param = n;
+        return 0;
+    }
+    if (!strcmp(cls, "DEFAULT")) {
+        out->value.kind = DUCKPOND_VALUE_DEFAULT;
+        return 0;
+    }
+    if (!strcmp(cls, "CAST")) { /* true / false arrive as CAST('t' AS BOOLEAN) */
+        const char *to = json_string_value(json_object_get(json_object_get(e, "cast_type"), "id"));
+        json_t *child = json_object_get(e, "child");
+        const char *ccls = json_string_value(json_object_get(child, "class"));
+        const char *v = json_string_value(json_object_get(json_object_get(child, "value"), "value"));
+        if (to && !strcmp(to, "BOOLEAN") && ccls && !strcmp(ccls, "CONSTANT") && v &&
+            (!strcmp(v, "t") || !strcmp(v, "f"))) {
+            out->value.kind = DUCKPOND_VALUE_BOOL;
+            out->value.u.boolean = v[0] == 't';
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* The rows of "VALUES (...), (...)". */
+static int plan_values(json_t *node, struct insert_plan *plan)
+{
+    json_t *from = json_object_get(node, "from_table");
+    const char *type = json_string_value(json_object_get(from, "type"));
+    json_t *rows = json_object_get(from, "values");
+    if (!type || strcmp(type, "EXPRESSION_LIST") != 0 || json_array_size(rows) == 0)
+        return -1;
+    plan->nrows = (int)json_array_size(rows);
+    plan->width = (int)json_array_size(json_array_get(rows, 0));
+    if (plan->width == 0 || (plan->ncolumns && plan->width != plan->ncolumns))
+        return -1;
+    plan->values = calloc((size_t)plan->nrows * (size_t)plan->width, sizeof *plan->values);
+    if (!plan->values)
+        return -1;
+    for (int r = 0; r < plan->nrows; r++) {
+        json_t *row = json_array_get(rows, (size_t)r);
+        if ((int)json_array_size(row) != plan->width)
+            return -1;
+        for (int c = 0; c < plan->width; c++)
+            if (plan_expr(json_array_get(row, (size_t)c), &plan->values[r * plan->width + c]) != 0)
+                return -1;
+    }
+    return 0;
+}
+
+
+/* The two halves DuckDB serialises of "INSERT INTO <target> VALUES ...", or -1 when it has no such form. */
+static int insert_halves(const char *sql, char **select, const char **values)
+{
+    const char *target;
+    *values = sqlshape_insert_values_at(sql, strlen(sql), &target);
+    if (!*values)
+        return -1;
+    *select = dp_asprintf("SELECT * FROM %.*s", (int)(*values - target), target);
+    return *select ? 0 : -1;
+}
+
+void insert_plan_check(struct session *s, struct stmt *st)
+{
+    st->plan_checked = true;
+    if (st->kind != STMT_DUCKDB || st->dtype != DUCKDB_STATEMENT_TYPE_INSERT || !st->count_result)
+        return;
+    for (idx_t i = 1; i <= duckdb_nparams(st->prep); i++)
+        if (duckdb_param_type(st->prep, i) == DUCKDB_TYPE_BLOB)
+            return; /* bytea text is not DuckDB's blob text: left to the bound path */
+    char *select;
+    const char *values;
+    if (insert_halves(st->sql, &select, &values) != 0)
+        return;
+    struct insert_plan *plan = calloc(1, sizeof *plan);
+    if (plan)
+        plan->refs = 1;
+    json_t *t = serialize_sql(s, select), *v = plan ? serialize_sql(s, values) : NULL;
+    json_t *tn = t ? plain_select_node(t) : NULL, *vn = v ? plain_select_node(v) : NULL;
+    if (plan && tn && vn && plan_target(tn, plan) == 0 && plan_values(vn, plan) == 0) {
+        bool params_ok = true;
+        for (int i = 0; i < plan->nrows * plan->width; i++)
+            if (plan->values[i].param > st->nparams)
+                params_ok = false;
+        if (params_ok) {
+            st->plan = plan;
+            plan = NULL;
+        }
+    }
+    insert_plan_unref(plan);
+    json_decref(t);
+    json_decref(v);
+    free(select);
+}
+
+/* ---------------------------------------------------------------- running */
+
+/* Whether a failed write is one DuckDB's own analysis of the statement
+ * would have refused first, and nothing of it was written. */
+static bool failure_retryable(int rc, duckpond_write *w, bool submitted)
+{
+    if (rc != DUCKPOND_CONVERSION && rc != DUCKPOND_NOTFOUND && rc != DUCKPOND_SYNTAX &&
+        rc != DUCKPOND_MISUSE && rc != DUCKPOND_CONSTRAINT)
+        return false;
+    size_t committed = 0, failed = 0;
+    if (submitted)
+        duckpond_write_counts(w, &committed, &failed);
+    return committed == 0;
+}
+
+/* Writes "INSERT 0 n" without going through printf. */
+static void insert_tag(char *tag, size_t taglen, size_t n)
+{
+    char digits[24];
+    int i = (int)sizeof digits;
+    do
+        digits[--i] = (char)('0' + n % 10);
+    while ((n /= 10) > 0 && i > 0);
+    size_t nd = sizeof digits - (size_t)i;
+    if (taglen < 9 + nd + 1) {
+        snprintf(tag, taglen, "INSERT 0 %.*s", (int)nd, digits + i);
+        return;
+    }
+    memcpy(tag, "INSERT 0 ", 9);
+    memcpy(tag + 9, digits + i, nd);
+    tag[9 + nd] = 0;
+}
+
+/*
+ * Adds the plan's rows to w, with the portal's parameters and the
+ * statement's literals in their slots. DUCKPOND_OK, DUCKPOND_CONVERSION
+ * for a parameter the batcher cannot take (its reason in err), or another
+ * status.
+ */
+static int add_rows(const struct stmt *st, const struct portal *p, duckpond_write *w, char *err, size_t errlen)
+{
+    const struct insert_plan *plan = st->plan;
+    duckpond_value row[64], *vals = plan->width <= 64 ? row : malloc(sizeof *vals * (size_t)plan->width);
+    char scratch[64][40];
+    int rc = vals ? DUCKPOND_OK : DUCKPOND_NOMEM;
+    for (int r = 0; r < plan->nrows && rc == DUCKPOND_OK; r++) {
+        for (int c = 0; c < plan->width && rc == DUCKPOND_OK; c++) {
+            const struct plan_value *pv = &plan->values[r * plan->width + c];
+            if (pv->param == 0) {
+                vals[c] = pv->lit ? st->lits[pv->lit - 1] : pv->value;
+                continue;
+            }
+            int i = pv->param - 1;
+            if (i >= p->nparams) {
+                rc = DUCKPOND_MISUSE;
+                snprintf(err, errlen, "no value for parameter $%d", pv->param);
+            } else if (pgtypes_value(st->param_oids[i], p->pfmts[i], p->pvals[i], p->plens[i], &vals[c],
+                                     scratch[c % 64], sizeof scratch[0], err, errlen) != 0) {
+                rc = DUCKPOND_CONVERSION;
+            }
+        }
+        if (rc == DUCKPOND_OK)
+            rc = duckpond_write_add_row(w, vals);
+    }
+    if (vals != row)
+        free(vals);
+    return rc;
+}
+
+int insert_plan_run(struct session *s, struct stmt *st, struct portal *p, char *tag, size_t taglen, bool can_retry)
+{
+    struct insert_plan *plan = st->plan;
+    duckpond_write *w = NULL;
+    int rc = duckpond_write_new(s->env->batcher, plan->table, (const char *const *)plan->columns, plan->ncolumns,
+                                plan->nrows > 1 ? DUCKPOND_WRITE_ATOMIC : 0, &w);
+    if (rc != DUCKPOND_OK) {
+        session_error(s, duckpond_sqlstate(rc, NULL), "could not queue the insert: %s", duckpond_strerror(rc));
+        return -1;
+    }
+    char err[256] = "";
+    rc = add_rows(st, p, w, err, sizeof err);
+    if (rc == DUCKPOND_CONVERSION) { /* a binary value the batcher cannot take: DuckDB runs it */
+        duckpond_write_free(w);
+        return 1;
+    }
+    bool submitted = false;
+    if (rc == DUCKPOND_OK) {
+        registry_run_begin(&s->reg);
+        rc = duckpond_write_submit(w, s->ack);
+        registry_run_end(&s->reg);
+        submitted = true;
+    }
+    size_t committed = 0, failed = 0;
+    if (rc == DUCKPOND_OK) {
+        duckpond_write_counts(w, &committed, &failed);
+        session_note_seq(s, duckpond_write_seq(w));
+        insert_tag(tag, taglen, committed);
+    } else if (can_retry && !*err && failure_retryable(rc, w, submitted)) {
+        duckpond_write_free(w);
+        return 2;
+    } else {
+        const char *msg = *err ? err : duckpond_write_errmsg(w);
+        if (!msg || !*msg)
+            msg = duckpond_strerror(rc);
+        session_error(s, duckpond_sqlstate(rc, msg), "%s", msg);
+    }
+    duckpond_write_free(w);
+    return rc == DUCKPOND_OK ? 0 : -1;
+}

@@ -1,0 +1,247 @@
+/*
+ * pgconn.c -- framed socket I/O of one PostgreSQL client (pgconn.h).
+ *
+ * Input: bytes are received into a buffer and cut into messages by
+ * pgwire_parse, which never trusts a length field beyond its type's cap;
+ * a buffer grown for a large message is given back once it is consumed,
+ * so that an idle connection holds little memory. Output: every reply is
+ * built whole in a pgbuf and written before the connection blocks to read
+ * again (or as a long result grows), so an error half-way never leaves
+ * half a message on the wire.
+ *
+ * The end of a connection is decided here (pgconn_disconnect, with a
+ * reason) and carried out by the owner's thread when the message at hand
+ * is done, never inside the code that noticed it.
+ */
+#include "pgconn.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "duckpond.h"
+#include "metrics.h"
+
+/* Input and output buffers larger than this are given back once empty. */
+#define PGCONN_KEEP_BYTES (64u << 10)
+/* The least a read asks the kernel for. */
+#define PGCONN_READ_BYTES 8192
+
+void pgconn_init(struct pgconn *c, int fd)
+{
+    memset(c, 0, sizeof *c);
+    c->fd = fd;
+    pgbuf_init(&c->out);
+}
+
+void pgconn_free(struct pgconn *c)
+{
+    pgbuf_free(&c->out);
+    free(c->in);
+    c->in = NULL;
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+}
+
+void pgconn_disconnect(struct pgconn *c, const char *fmt, ...)
+{
+    if (!c->closing) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(c->reason, sizeof c->reason, fmt, ap);
+        va_end(ap);
+    }
+    c->closing = true;
+}
+
+/* -------------------------------------------------------------- output */
+
+int pgconn_flush(struct pgconn *c)
+{
+    if (c->write_failed)
+        return -1;
+    if (c->out.failed) {
+        c->write_failed = true;
+        pgconn_disconnect(c, "out of memory building a reply");
+        return -1;
+    }
+    size_t off = 0;
+    while (off < c->out.len) {
+        ssize_t n = send(c->fd, c->out.data + off, c->out.len - off, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            c->write_failed = true;
+            pgconn_disconnect(c, "could not send to the client: %s", n < 0 ? strerror(errno) : "connection closed");
+            return -1;
+        }
+        off += (size_t)n;
+    }
+    pgbuf_clear(&c->out, PGCONN_KEEP_BYTES);
+    return 0;
+}
+
+int pgconn_maybe_flush(struct pgconn *c)
+{
+    return c->out.len >= PGCONN_FLUSH_BYTES ? pgconn_flush(c) : 0;
+}
+
+void pgconn_verror(struct pgconn *c, const char *sqlstate, const char *fmt, va_list ap)
+{
+    char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    pgwire_error(&c->out, "ERROR", sqlstate, msg, NULL, NULL);
+    metrics_error(sqlstate);
+    if (c->extended)
+        c->skip_to_sync = true;
+}
+
+void pgconn_error(struct pgconn *c, const char *sqlstate, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    pgconn_verror(c, sqlstate, fmt, ap);
+    va_end(ap);
+}
+
+void pgconn_fatal(struct pgconn *c, const char *sqlstate, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    pgwire_error(&c->out, "FATAL", sqlstate, msg, NULL, NULL);
+    metrics_error(sqlstate);
+    pgconn_disconnect(c, "FATAL %s: %s", sqlstate, msg);
+}
+
+/* The error type of a message that came without one (prepare errors). */
+static duckdb_error_type guess_error_type(const char *msg)
+{
+    static const struct {
+        const char *prefix;
+        duckdb_error_type type;
+    } map[] = {
+        {"Parser Error", DUCKDB_ERROR_PARSER},   {"Catalog Error", DUCKDB_ERROR_CATALOG},
+        {"Binder Error", DUCKDB_ERROR_BINDER},   {"Conversion Error", DUCKDB_ERROR_CONVERSION},
+        {"Constraint Error", DUCKDB_ERROR_CONSTRAINT}, {"INTERRUPT Error", DUCKDB_ERROR_INTERRUPT},
+        {"Not implemented", DUCKDB_ERROR_NOT_IMPLEMENTED},
+        {"TransactionContext Error", DUCKDB_ERROR_TRANSACTION},
+        {"Permission Error", DUCKDB_ERROR_PERMISSION},
+        {"Invalid Input Error", DUCKDB_ERROR_INVALID_INPUT},
+        {"Out of Range Error", DUCKDB_ERROR_OUT_OF_RANGE},
+    };
+    for (size_t i = 0; msg && i < sizeof map / sizeof map[0]; i++)
+        if (strncasecmp(msg, map[i].prefix, strlen(map[i].prefix)) == 0)
+            return map[i].type;
+    return DUCKDB_ERROR_INVALID;
+}
+
+void pgconn_duckdb_error(struct pgconn *c, duckdb_error_type type, const char *message, bool timed_out)
+{
+    if (!message)
+        message = "unknown error";
+    if (type == DUCKDB_ERROR_INVALID)
+        type = guess_error_type(message);
+    int cls = duckpond_classify(type, message);
+    if (cls == DUCKPOND_INTERRUPTED)
+        pgconn_error(c, "57014", "canceling statement due to %s", timed_out ? "statement timeout" : "user request");
+    else
+        pgconn_error(c, duckpond_sqlstate(cls, message), "%s", message);
+}
+
+/* --------------------------------------------------------------- input */
+
+/* Empties the input buffer once everything in it was parsed, giving back a large one. */
+static void input_reset_if_empty(struct pgconn *c)
+{
+    if (c->in_start != c->in_len)
+        return;
+    c->in_start = c->in_len = 0;
+    if (c->in_cap > PGCONN_KEEP_BYTES) {
+        free(c->in);
+        c->in = NULL;
+        c->in_cap = 0;
+    }
+}
+
+/* Receives more bytes, with room for need bytes in all (0: unknown yet). 0, or -1 when the connection ends. */
+static int input_fill(struct pgconn *c, size_t need)
+{
+    if (c->in_start > 0) {
+        memmove(c->in, c->in + c->in_start, c->in_len - c->in_start);
+        c->in_len -= c->in_start;
+        c->in_start = 0;
+    }
+    size_t want = need > c->in_len + PGCONN_READ_BYTES ? need : c->in_len + PGCONN_READ_BYTES;
+    if (dp_grow(&c->in, &c->in_cap, want, 1) != 0) {
+        pgconn_fatal(c, "53200", "out of memory");
+        pgconn_flush(c);
+        return -1;
+    }
+    if (pgconn_flush(c) != 0)
+        return -1;
+    for (;;) {
+        ssize_t n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0) {
+            c->peer_closed = true;
+            pgconn_disconnect(c, "the client closed the connection");
+            return -1;
+        }
+        if (n < 0) {
+            pgconn_disconnect(c, "could not receive from the client: %s", strerror(errno));
+            return -1;
+        }
+        c->in_len += (size_t)n;
+        return 0;
+    }
+}
+
+int pgconn_read(struct pgconn *c, bool startup, struct pgmsg *m)
+{
+    input_reset_if_empty(c);
+    for (;;) {
+        size_t need = 0;
+        const char *err = NULL;
+        long r = pgwire_parse(c->in + c->in_start, c->in_len - c->in_start, startup, m, &need, &err);
+        if (r > 0) {
+            c->in_start += (size_t)r;
+            return 0;
+        }
+        if (r < 0) {
+            pgconn_fatal(c, "08P01", "invalid frontend message: %s", err);
+            pgconn_flush(c);
+            return -1;
+        }
+        if (input_fill(c, need) != 0)
+            return -1;
+    }
+}
+
+/* ------------------------------------------------- extended-protocol batch */
+
+bool pgconn_skips(const struct pgconn *c, char type)
+{
+    return c->skip_to_sync && type != 'S' && type != 'X';
+}
+
+void pgconn_begin_extended(struct pgconn *c)
+{
+    c->extended = true;
+}
+
+void pgconn_end_extended(struct pgconn *c)
+{
+    c->extended = false;
+    c->skip_to_sync = false;
+}

@@ -1,0 +1,596 @@
+/*
+ * stmt.c -- statements: splitting a Query's text, recognising what the
+ * session answers itself, and preparing the rest with DuckDB.
+ *
+ * Text is split into statements at top-level semicolons (only to hand each
+ * one to pgcatalog_rewrite and to the SET/SHOW/transaction emulation);
+ * then DuckDB parses it (duckdb_extract_statements) and prepares it.
+ * DuckDB's statement type decides the command tag, whether rows come back,
+ * and what a read-only user may run. The forms the session answers itself
+ * (transaction control, SET/RESET/SHOW of its own settings, version(),
+ * COPY with STDIN/STDOUT, and the commands it accepts or refuses without
+ * DuckDB) are recognised from their first words, by the tables below.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "copy.h"
+#include "insert_plan.h"
+#include "pgcatalog.h"
+#include "pgtypes.h"
+#include "plancache.h"
+#include "session_int.h"
+#include "sqlshape.h"
+
+/* ------------------------------------------------------------- splitting */
+
+int stmt_split(const char *sql, size_t len, struct piece **out, int *n)
+{
+    const char *end = sql + len, *p = sql, *begin = sql;
+    struct piece *v = NULL;
+    size_t cap = 0, count = 0;
+    for (;;) {
+        const char *q = sqlshape_skip_space(p, end);
+        if (q >= end || *q == ';') {
+            const char *b = sqlshape_skip_space(begin, q);
+            if (b < q) {
+                if (dp_grow(&v, &cap, count + 1, sizeof *v) != 0) {
+                    free(v);
+                    return -1;
+                }
+                v[count].p = begin;
+                v[count].len = (size_t)(q - begin);
+                count++;
+            }
+            if (q >= end)
+                break;
+            p = begin = q + 1;
+            continue;
+        }
+        p = sqlshape_skip_item(sql, q, end);
+    }
+    *out = v;
+    *n = (int)count;
+    return 0;
+}
+
+bool stmt_implicit_tx_fits(const struct piece *pieces, int n)
+{
+    /* transaction control, and commands that cannot run inside a transaction */
+    static const char *const own[] = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SAVEPOINT",
+                                      "RELEASE", "VACUUM", "CHECKPOINT", "COPY", "ATTACH", "DETACH"};
+    for (int i = 0; i < n; i++) {
+        char w[16];
+        sqlshape_read_word(pieces[i].p, pieces[i].p + pieces[i].len, w, sizeof w);
+        for (size_t k = 0; k < sizeof own / sizeof own[0]; k++)
+            if (!strcmp(w, own[k]))
+                return false;
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------- lifecycle */
+
+void stmt_unref(struct stmt *st)
+{
+    if (!st || --st->refs > 0)
+        return;
+    if (st->prep)
+        duckdb_destroy_prepare(&st->prep);
+    free(st->name);
+    free(st->sql);
+    free(st->param_oids);
+    free(st->set_name);
+    free(st->set_value);
+    copy_spec_free(st->copy);
+    insert_plan_unref(st->plan);
+    free(st->lits);
+    free(st->litbuf);
+    free(st);
+}
+
+struct stmt *stmt_find(struct session *s, const char *name)
+{
+    for (struct stmt *st = s->stmts; st; st = st->next)
+        if (strcmp(st->name, name) == 0)
+            return st;
+    return NULL;
+}
+
+void stmt_drop(struct session *s, const char *name)
+{
+    for (struct stmt **pp = &s->stmts; *pp; pp = &(*pp)->next)
+        if (strcmp((*pp)->name, name) == 0) {
+            struct stmt *st = *pp;
+            *pp = st->next;
+            stmt_unref(st);
+            return;
+        }
+}
+
+void stmt_drop_all(struct session *s)
+{
+    while (s->stmts) {
+        struct stmt *st = s->stmts;
+        s->stmts = st->next;
+        stmt_unref(st);
+    }
+}
+
+/* ------------------------------------------------------- DuckDB's statements */
+
+void stmt_ddl_tag(const char *sql, char *tag, size_t n)
+{
+    /* words between the verb and the object's kind */
+    static const char *const skip[] = {"OR", "REPLACE", "TEMP", "TEMPORARY", "UNIQUE", "PERSISTENT",
+                                       "UNLOGGED", "IF", "NOT", "EXISTS"};
+    const char *end = sql + strlen(sql), *p = sql;
+    char verb[32], word[32];
+    p = sqlshape_read_word(p, end, verb, sizeof verb);
+    for (int i = 0; i < 8; i++) {
+        p = sqlshape_read_word(p, end, word, sizeof word);
+        if (!*word)
+            break;
+        bool skipped = false;
+        for (size_t k = 0; k < sizeof skip / sizeof skip[0] && !skipped; k++)
+            skipped = !strcmp(word, skip[k]);
+        if (skipped)
+            continue;
+        snprintf(tag, n, "%s %s", verb, word);
+        return;
+    }
+    snprintf(tag, n, "%s", verb);
+}
+
+/* The command word of a statement type that reports one; NULL for the others. */
+static const char *dtype_word(duckdb_statement_type t)
+{
+    switch (t) {
+    case DUCKDB_STATEMENT_TYPE_SELECT: return "SELECT";
+    case DUCKDB_STATEMENT_TYPE_INSERT: return "INSERT";
+    case DUCKDB_STATEMENT_TYPE_UPDATE: return "UPDATE";
+    case DUCKDB_STATEMENT_TYPE_DELETE: return "DELETE";
+    case DUCKDB_STATEMENT_TYPE_COPY: return "COPY";
+    case DUCKDB_STATEMENT_TYPE_EXPLAIN: return "EXPLAIN";
+    case DUCKDB_STATEMENT_TYPE_SET:
+    case DUCKDB_STATEMENT_TYPE_VARIABLE_SET: return "SET";
+    default: return NULL;
+    }
+}
+
+static bool dtype_is_ddl(duckdb_statement_type t)
+{
+    return t == DUCKDB_STATEMENT_TYPE_CREATE || t == DUCKDB_STATEMENT_TYPE_CREATE_FUNC ||
+           t == DUCKDB_STATEMENT_TYPE_DROP || t == DUCKDB_STATEMENT_TYPE_ALTER;
+}
+
+/* Fills in tag, ncols and count_result of a DuckDB statement. */
+static void describe_duckdb(struct stmt *st)
+{
+    idx_t ncols = duckdb_prepared_statement_column_count(st->prep);
+    char *name0 = ncols ? (char *)duckdb_prepared_statement_column_name(st->prep, 0) : NULL; /* ours to free */
+    char first[8];
+    snprintf(first, sizeof first, "%s", name0 ? name0 : "");
+    duckdb_free(name0);
+    bool count_col = ncols == 1 && (strcmp(first, "Count") == 0 || strcmp(first, "Success") == 0);
+    st->ncols = (int)ncols;
+    st->cols_unknown = ncols == 1 && duckdb_prepared_statement_column_type(st->prep, 0) == DUCKDB_TYPE_INVALID;
+    if (dtype_is_ddl(st->dtype)) {
+        stmt_ddl_tag(st->sql, st->tag, sizeof st->tag);
+        st->ncols = 0;
+        return;
+    }
+    const char *word = dtype_word(st->dtype);
+    if (!word) { /* the statement's own first word */
+        char w[32];
+        sqlshape_read_word(st->sql, st->sql + strlen(st->sql), w, sizeof w);
+        snprintf(st->tag, sizeof st->tag, "%s", *w ? w : "OK");
+        if (count_col)
+            st->ncols = 0;
+        return;
+    }
+    snprintf(st->tag, sizeof st->tag, "%s", word);
+    if (count_col && st->dtype != DUCKDB_STATEMENT_TYPE_SELECT && st->dtype != DUCKDB_STATEMENT_TYPE_EXPLAIN) {
+        st->count_result = first[0] == 'C';
+        st->ncols = 0;
+    }
+}
+
+/* The parameter types: the Parse message's, else DuckDB's; 0 (described as text) where neither knows. */
+static int param_types(struct session *s, struct stmt *st, const uint32_t *oids, int noids)
+{
+    if (noids > st->nparams)
+        st->nparams = noids;
+    st->param_oids = calloc((size_t)st->nparams + 1, sizeof *st->param_oids);
+    if (!st->param_oids) {
+        session_error(s, "53200", "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < st->nparams; i++) {
+        uint32_t oid = i < noids ? oids[i] : 0;
+        if (oid == 0 && i < st->dparams)
+            oid = pgtypes_param_oid(duckdb_param_type(st->prep, (idx_t)i + 1));
+        st->param_oids[i] = oid;
+    }
+    return 0;
+}
+
+/* Prepares one DuckDB statement from text into st. 0, or -1 with the error queued. */
+static int prepare_duckdb(struct session *s, struct stmt *st, const uint32_t *oids, int noids)
+{
+    duckdb_extracted_statements ex = NULL;
+    idx_t n = duckdb_extract_statements(s->dcon, st->sql, &ex);
+    if (n == 0) {
+        const char *e = duckdb_extract_statements_error(ex);
+        if (e) {
+            session_duckdb_error(s, DUCKDB_ERROR_PARSER, e);
+            duckdb_destroy_extracted(&ex);
+            return -1;
+        }
+        duckdb_destroy_extracted(&ex);
+        st->kind = STMT_EMPTY;
+        return 0;
+    }
+    if (n > 1) {
+        duckdb_destroy_extracted(&ex);
+        st->kind = STMT_MULTI;
+        return 0;
+    }
+    duckdb_state rc = duckdb_prepare_extracted_statement(s->dcon, ex, 0, &st->prep);
+    duckdb_destroy_extracted(&ex);
+    if (rc != DuckDBSuccess) {
+        session_duckdb_error(s, DUCKDB_ERROR_INVALID, duckdb_prepare_error(st->prep));
+        return -1;
+    }
+    st->kind = STMT_DUCKDB;
+    st->dtype = duckdb_prepared_statement_type(st->prep);
+    st->dparams = st->nparams = (int)duckdb_nparams(st->prep);
+    if (param_types(s, st, oids, noids) != 0)
+        return -1;
+    describe_duckdb(st);
+    return 0;
+}
+
+int stmt_prepare_late(struct session *s, struct stmt *st)
+{
+    free(st->param_oids);
+    st->param_oids = NULL;
+    if (prepare_duckdb(s, st, NULL, 0) != 0) {
+        if (st->prep)
+            duckdb_destroy_prepare(&st->prep);
+        st->prep = NULL;
+        if (!st->param_oids)
+            st->param_oids = calloc(1, sizeof *st->param_oids);
+        return -1;
+    }
+    if (st->kind != STMT_DUCKDB || st->dtype != DUCKDB_STATEMENT_TYPE_INSERT || st->dparams != 0) {
+        session_error(s, "XX000", "the statement could not be analysed again");
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------- what the session answers itself */
+
+/* Statements known by their first word (and second, when given), first match wins. */
+static const struct word_kind {
+    const char *w1, *w2; /* w2 NULL: any second word */
+    enum stmt_kind kind;
+    const char *tag;     /* the command tag of a NOOP */
+} word_kinds[] = {
+    {"BEGIN", NULL, STMT_BEGIN, NULL},
+    {"START", "TRANSACTION", STMT_BEGIN, NULL},
+    {"COMMIT", "PREPARED", STMT_UNSUPPORTED, NULL},
+    {"COMMIT", NULL, STMT_COMMIT, NULL},
+    {"END", "PREPARED", STMT_UNSUPPORTED, NULL},
+    {"END", NULL, STMT_COMMIT, NULL},
+    {"ROLLBACK", "TO", STMT_UNSUPPORTED, NULL},
+    {"ROLLBACK", "PREPARED", STMT_UNSUPPORTED, NULL},
+    {"ROLLBACK", NULL, STMT_ROLLBACK, NULL},
+    {"ABORT", "TO", STMT_UNSUPPORTED, NULL},
+    {"ABORT", "PREPARED", STMT_UNSUPPORTED, NULL},
+    {"ABORT", NULL, STMT_ROLLBACK, NULL},
+    {"SAVEPOINT", NULL, STMT_UNSUPPORTED, NULL},
+    {"RELEASE", NULL, STMT_UNSUPPORTED, NULL},
+    {"PREPARE", NULL, STMT_UNSUPPORTED, NULL},
+    {"DEALLOCATE", NULL, STMT_UNSUPPORTED, NULL},
+    {"LISTEN", NULL, STMT_UNSUPPORTED, NULL},
+    {"NOTIFY", NULL, STMT_UNSUPPORTED, NULL},
+    {"UNLISTEN", NULL, STMT_NOOP, "UNLISTEN"},
+    {"DISCARD", NULL, STMT_NOOP, "DISCARD ALL"},
+};
+
+static const struct word_kind *word_kind_find(const char *w1, const char *w2)
+{
+    for (size_t i = 0; i < sizeof word_kinds / sizeof word_kinds[0]; i++)
+        if (!strcmp(w1, word_kinds[i].w1) && (!word_kinds[i].w2 || !strcmp(w2, word_kinds[i].w2)))
+            return &word_kinds[i];
+    return NULL;
+}
+
+/* Removes surrounding quotes from a SET value; lists and words stay as written. */
+static char *set_value_text(const char *p, const char *end)
+{
+    p = sqlshape_skip_space(p, end);
+    while (end > p && (isspace((unsigned char)end[-1]) || end[-1] == ';'))
+        end--;
+    if (end - p >= 2 && *p == '\'' && end[-1] == '\'' && sqlshape_skip_item(p, p, end) == end) {
+        char *v = malloc((size_t)(end - p));
+        if (!v)
+            return NULL;
+        size_t o = 0;
+        for (const char *q = p + 1; q < end - 1; q++) {
+            v[o++] = *q;
+            if (*q == '\'' && q[1] == '\'')
+                q++;
+        }
+        v[o] = 0;
+        return v;
+    }
+    return strndup(p, (size_t)(end - p));
+}
+
+/* Reads a setting name (word or dotted, maybe quoted) into buf. */
+static const char *read_setting_name(const char *p, const char *end, char *buf, size_t n)
+{
+    p = sqlshape_skip_space(p, end);
+    size_t i = 0;
+    bool quoted = p < end && *p == '"';
+    if (quoted)
+        p++;
+    while (p < end && (quoted ? *p != '"' : (sqlshape_ident_char(*p) || *p == '.'))) {
+        if (i + 1 < n)
+            buf[i++] = *p;
+        p++;
+    }
+    if (quoted && p < end)
+        p++;
+    buf[i] = 0;
+    return p;
+}
+
+/* SET forms that change nothing here (transaction characteristics, SESSION AUTHORIZATION). */
+static bool set_is_noop(const char *verb, const char *p, const char *end)
+{
+    char w2[32], w3[32];
+    if (strcmp(verb, "SET") != 0)
+        return false;
+    p = sqlshape_read_word(p, end, w2, sizeof w2);
+    sqlshape_read_word(p, end, w3, sizeof w3);
+    if (!strcmp(w2, "TRANSACTION"))
+        return true;
+    return (!strcmp(w2, "SESSION") || !strcmp(w2, "LOCAL")) &&
+           (!strcmp(w3, "CHARACTERISTICS") || !strcmp(w3, "AUTHORIZATION") || !strcmp(w3, "TRANSACTION"));
+}
+
+/*
+ * The setting a SET, RESET or SHOW names, from p (after the verb and any
+ * SESSION/LOCAL): its name into buf, and where its value starts. The
+ * names PostgreSQL writes in words (TIME ZONE, TRANSACTION ISOLATION
+ * LEVEL) are mapped to the setting's. "" for ALL.
+ */
+static const char *setting_target(const char *verb, const char *p, const char *end, char *buf, size_t n)
+{
+    static const struct {
+        const char *word, *name;
+        int skip; /* words after the first that belong to the name; -1: the rest */
+    } worded[] = {{"TIME", "TimeZone", 1}, {"TRANSACTION", "transaction_isolation", -1}};
+    char up[32];
+    const char *after = sqlshape_read_word(p, end, up, sizeof up);
+    for (size_t i = 0; i < sizeof worded / sizeof worded[0]; i++) {
+        if (strcmp(up, worded[i].word) != 0)
+            continue;
+        snprintf(buf, n, "%s", worded[i].name);
+        if (worded[i].skip < 0)
+            return end;
+        char w[32];
+        for (int k = 0; k < worded[i].skip; k++)
+            after = sqlshape_read_word(after, end, w, sizeof w);
+        return after;
+    }
+    if (!strcmp(up, "ALL") && strcmp(verb, "SET") != 0) {
+        *buf = 0;
+        return after;
+    }
+    return read_setting_name(p, end, buf, n);
+}
+
+/* The value of SET name [=|TO] value; NULL for DEFAULT (or when memory runs out). */
+static char *set_value(const char *v, const char *end)
+{
+    char to[8], dflt[16];
+    v = sqlshape_skip_space(v, end);
+    if (v < end && *v == '=')
+        v++;
+    else if (sqlshape_read_word(v, end, to, sizeof to), !strcmp(to, "TO"))
+        v = sqlshape_read_word(v, end, to, sizeof to);
+    sqlshape_read_word(v, end, dflt, sizeof dflt);
+    return strcmp(dflt, "DEFAULT") == 0 ? NULL : set_value_text(v, end);
+}
+
+/*
+ * SET, RESET or SHOW of one of the session's own settings. Returns false
+ * for other settings (DuckDB's) and DuckDB's own SHOW forms; true when st
+ * was filled in, or with *failed set and an error queued.
+ */
+static bool classify_setting(struct session *s, struct stmt *st, const char *verb, const char *p, const char *end,
+                             bool *failed)
+{
+    if (set_is_noop(verb, p, end)) {
+        st->kind = STMT_NOOP;
+        snprintf(st->tag, sizeof st->tag, "SET");
+        return true;
+    }
+    char w[32];
+    const char *q = sqlshape_read_word(p, end, w, sizeof w);
+    if (strcmp(verb, "SET") != 0 || (strcmp(w, "SESSION") != 0 && strcmp(w, "LOCAL") != 0))
+        q = p;
+    char name[128];
+    const char *v = setting_target(verb, q, end, name, sizeof name);
+    if (!*name) { /* SHOW ALL, RESET ALL */
+        st->kind = !strcmp(verb, "SHOW") ? STMT_SHOW_ALL : STMT_RESET;
+        st->ncols = st->kind == STMT_SHOW_ALL ? 3 : 0;
+        return true;
+    }
+    const struct pg_setting *d = settings_find(name);
+    if (!d)
+        return false;
+    if (!(st->set_name = strdup(d->name))) {
+        session_error(s, "53200", "out of memory");
+        *failed = true;
+        return true;
+    }
+    if (!strcmp(verb, "SET")) {
+        st->set_value = set_value(v, end);
+        st->kind = st->set_value ? STMT_SET : STMT_RESET;
+    } else {
+        st->kind = !strcmp(verb, "SHOW") ? STMT_SHOW : STMT_RESET;
+    }
+    st->ncols = st->kind == STMT_SHOW ? 1 : 0;
+    return true;
+}
+
+/* SELECT version() / pg_catalog.version(), answered as PostgreSQL would be. */
+static bool classify_version(struct stmt *st)
+{
+    const char *sql = st->sql, *end = sql + strlen(sql);
+    char norm[64];
+    size_t o = 0;
+    for (const char *q = sql; q < end && o + 1 < sizeof norm; q++)
+        if (!isspace((unsigned char)*q) && *q != ';')
+            norm[o++] = (char)tolower((unsigned char)*q);
+    norm[o] = 0;
+    if (strcmp(norm, "selectversion()") != 0 && strcmp(norm, "selectpg_catalog.version()") != 0)
+        return false;
+    st->kind = STMT_VERSION;
+    st->ncols = 1;
+    return true;
+}
+
+/* COPY ... FROM STDIN / TO STDOUT; other COPY forms are DuckDB's. */
+static bool classify_copy(struct session *s, struct stmt *st, bool *failed)
+{
+    char err[256];
+    int rc = copy_parse(st->sql, &st->copy, err, sizeof err);
+    if (rc < 0) {
+        session_error(s, "42601", "%s", err);
+        *failed = true;
+        return true;
+    }
+    if (rc == 0)
+        return false;
+    st->kind = STMT_COPY;
+    return true;
+}
+
+/*
+ * Recognises what the session answers itself. Returns true when st was
+ * filled in (or an error queued: then *failed is set).
+ */
+static bool classify_session(struct session *s, struct stmt *st, bool *failed)
+{
+    const char *sql = st->sql, *end = sql + strlen(sql), *p;
+    char w1[32], w2[32];
+    p = sqlshape_read_word(sql, end, w1, sizeof w1);
+    sqlshape_read_word(p, end, w2, sizeof w2);
+    *failed = false;
+    const struct word_kind *k = word_kind_find(w1, w2);
+    if (k) {
+        st->kind = k->kind;
+        if (k->tag)
+            snprintf(st->tag, sizeof st->tag, "%s", k->tag);
+        return true;
+    }
+    if (!strcmp(w1, "SET") || !strcmp(w1, "RESET") || !strcmp(w1, "SHOW"))
+        return classify_setting(s, st, w1, p, end, failed);
+    if (!strcmp(w1, "SELECT"))
+        return classify_version(st);
+    if (!strcmp(w1, "COPY"))
+        return classify_copy(s, st, failed);
+    return false;
+}
+
+/* ---------------------------------------------------------------- making */
+
+/*
+ * The DuckDB side of stmt_make: a cached INSERT shape, a NOOP or rewrite
+ * of pgcatalog, or DuckDB's prepare (a plain INSERT is then analysed and
+ * its shape remembered). 0, or -1 with an error queued.
+ */
+static int make_duckdb(struct session *s, struct stmt *st, const char *word, const uint32_t *oids, int noids)
+{
+    char *rewritten = NULL;
+    const char *tag = NULL;
+    enum pgcatalog_action act = pgcatalog_rewrite(st->sql, strlen(st->sql), &rewritten, &tag);
+    struct sql_shape shape = {0};
+    uint64_t gen = plancache_gen(s);
+    int rc = 0;
+    if (act == PGCATALOG_PASS && noids == 0 && !*st->name && !strcmp(word, "INSERT") &&
+        plancache_make_stmt(s, st, &shape) == 1)
+        goto done;
+    if (act == PGCATALOG_NOOP) {
+        free(rewritten);
+        st->kind = STMT_NOOP;
+        snprintf(st->tag, sizeof st->tag, "%s", tag ? tag : "OK");
+        goto done;
+    }
+    if (act == PGCATALOG_REWRITE && rewritten) {
+        free(st->sql);
+        st->sql = rewritten;
+    }
+    if (prepare_duckdb(s, st, oids, noids) != 0) {
+        rc = -1;
+        goto done;
+    }
+    if (act == PGCATALOG_REWRITE && tag)
+        snprintf(st->tag, sizeof st->tag, "%s", tag);
+    if (shape.key && act == PGCATALOG_PASS && plancache_usable(s)) {
+        insert_plan_check(s, st); /* as the first Execute would */
+        plancache_remember(s, st, &shape, gen);
+    }
+done:
+    sqlshape_free(&shape);
+    return rc;
+}
+
+struct stmt *stmt_make(struct session *s, const char *name, const char *sql, size_t len, const uint32_t *oids,
+                       int noids)
+{
+    struct stmt *st = calloc(1, sizeof *st);
+    if (!st || !(st->name = strdup(name)) || !(st->sql = strndup(sql, len))) {
+        if (st)
+            free(st->name);
+        free(st);
+        session_error(s, "53200", "out of memory");
+        return NULL;
+    }
+    st->refs = 1;
+    const char *b = sqlshape_skip_space(st->sql, st->sql + len);
+    if (b == st->sql + len) {
+        st->kind = STMT_EMPTY;
+        return st;
+    }
+    bool failed;
+    if (classify_session(s, st, &failed)) {
+        if (!failed)
+            return st;
+        stmt_unref(st);
+        return NULL;
+    }
+    /* DuckDB plans with the statistics of the moment it prepares (a filter
+     * outside a column's known range becomes an empty result), so the
+     * session's journaled rows must be applied before it prepares, not
+     * only before it runs. Plain INSERTs, which may go to the batcher, do
+     * not wait here. */
+    char word[16];
+    sqlshape_read_word(b, st->sql + len, word, sizeof word);
+    if ((strcmp(word, "INSERT") != 0 && session_wait_own_writes(s) != 0) ||
+        make_duckdb(s, st, word, oids, noids) != 0) {
+        stmt_unref(st);
+        return NULL;
+    }
+    return st;
+}
