@@ -272,6 +272,38 @@ static int parse_target(struct lexer *l, struct copy_spec *c)
     return lx_char(l, ')') ? 0 : -1;
 }
 
+/* The parenthesised query of COPY (query) TO, after its '('. 0, or -1 when it is unbalanced. */
+static int parse_query(struct lexer *l, struct copy_spec *c)
+{
+    const char *b = l->p;
+    int depth = 1;
+    while (l->p < l->end && depth > 0) {
+        l->p = sqlshape_skip_space(l->p, l->end);
+        if (l->p >= l->end)
+            break;
+        if (*l->p == '(')
+            depth++;
+        else if (*l->p == ')' && --depth == 0)
+            break;
+        l->p = sqlshape_skip_item(l->sql, l->p, l->end);
+    }
+    if (depth != 0)
+        return -1;
+    c->query = strndup(b, (size_t)(l->p - b));
+    l->p++;
+    return 0;
+}
+
+/* The defaults that depend on the format: CSV's delimiter, and NULL's text. 0, or -1 when memory runs out. */
+static int format_defaults(struct copy_spec *c)
+{
+    if (c->csv && c->delim == '\t')
+        c->delim = ',';
+    if (!c->null_str)
+        c->null_str = strdup(c->csv ? "" : "\\N");
+    return c->null_str ? 0 : -1;
+}
+
 int copy_parse(const char *sql, struct copy_spec **out, char *err, size_t errlen)
 {
     struct lexer l = {sql, sql, sql + strlen(sql)};
@@ -283,46 +315,21 @@ int copy_parse(const char *sql, struct copy_spec **out, char *err, size_t errlen
     }
     c->delim = '\t';
     c->quote = c->escape = '"';
-    int rc = 0;
-    if (lx_char(&l, '(')) {
-        const char *b = l.p;
-        int depth = 1;
-        while (l.p < l.end && depth > 0) {
-            l.p = sqlshape_skip_space(l.p, l.end);
-            if (l.p >= l.end)
-                break;
-            if (*l.p == '(')
-                depth++;
-            else if (*l.p == ')' && --depth == 0)
-                break;
-            l.p = sqlshape_skip_item(sql, l.p, l.end);
-        }
-        if (depth != 0)
-            goto not_ours;
-        c->query = strndup(b, (size_t)(l.p - b));
-        l.p++;
-    } else if (parse_target(&l, c) != 0) {
+    if ((lx_char(&l, '(') ? parse_query(&l, c) : parse_target(&l, c)) != 0)
         goto not_ours;
-    }
     if (lx_word(&l, "FROM"))
         c->from = true;
     else if (!lx_word(&l, "TO"))
         goto not_ours;
     if (!lx_word(&l, c->from ? "STDIN" : "STDOUT"))
         goto not_ours;
+    int rc = 0;
     if (c->query && c->from) {
         snprintf(err, errlen, "COPY (query) FROM is not allowed");
         rc = -1;
     } else if (parse_options(&l, c, err, errlen) != 0) {
         rc = -1;
-    }
-    if (rc == 0 && c->csv) {
-        if (c->delim == '\t')
-            c->delim = ',';
-    }
-    if (rc == 0 && !c->null_str)
-        c->null_str = strdup(c->csv ? "" : "\\N");
-    if (rc == 0 && !c->null_str) {
+    } else if (format_defaults(c) != 0) {
         snprintf(err, errlen, "out of memory");
         rc = -1;
     }

@@ -245,6 +245,20 @@ void query_bind(struct session *s, const struct pgmsg *m)
     pgwire_empty(&s->pc.out, '2');
 }
 
+/* What a Describe or Close message names: 'S' (a statement) or 'P' (a portal), and its name. 0, or -1 with an error queued. */
+static int read_target(struct session *s, const struct pgmsg *m, const char *what, char *kind, const char **name)
+{
+    struct pgreader r;
+    pgreader_init(&r, m);
+    *kind = (char)pgreader_int8(&r);
+    *name = pgreader_cstr(&r);
+    if (r.bad || (*kind != 'S' && *kind != 'P')) {
+        session_error(s, "08P01", "invalid %s message", what);
+        return -1;
+    }
+    return 0;
+}
+
 static void send_parameter_description(struct session *s, struct stmt *st)
 {
     pgbuf_begin(&s->pc.out, 't');
@@ -274,14 +288,10 @@ static void describe_by_running(struct session *s, struct portal *p)
 
 void query_describe(struct session *s, const struct pgmsg *m)
 {
-    struct pgreader r;
-    pgreader_init(&r, m);
-    char kind = (char)pgreader_int8(&r);
-    const char *name = pgreader_cstr(&r);
-    if (r.bad || (kind != 'S' && kind != 'P')) {
-        session_error(s, "08P01", "invalid Describe message");
+    char kind;
+    const char *name;
+    if (read_target(s, m, "Describe", &kind, &name) != 0)
         return;
-    }
     struct stmt *st;
     const struct portal *fp = NULL;
     if (kind == 'S') {
@@ -330,14 +340,10 @@ void query_execute(struct session *s, const struct pgmsg *m)
 
 void query_close(struct session *s, const struct pgmsg *m)
 {
-    struct pgreader r;
-    pgreader_init(&r, m);
-    char kind = (char)pgreader_int8(&r);
-    const char *name = pgreader_cstr(&r);
-    if (r.bad || (kind != 'S' && kind != 'P')) {
-        session_error(s, "08P01", "invalid Close message");
+    char kind;
+    const char *name;
+    if (read_target(s, m, "Close", &kind, &name) != 0)
         return;
-    }
     if (kind == 'S')
         stmt_drop(s, name);
     else

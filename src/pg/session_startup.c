@@ -29,56 +29,66 @@ struct startup_params {
     int nunknown;
 };
 
+/* The next space-separated item of an options string ('\\' escapes the next character) into item; "" at the end. */
+static const char *next_option_item(const char *p, char *item, size_t size)
+{
+    size_t n = 0;
+    while (isspace((unsigned char)*p))
+        p++;
+    while (*p && !isspace((unsigned char)*p)) {
+        if (*p == '\\' && p[1])
+            p++;
+        if (n + 1 < size)
+            item[n++] = *p;
+        p++;
+    }
+    item[n] = 0;
+    return p;
+}
+
+/* Applies one name=value of the options parameter ('-' in the name read as '_'). 0, or -1: the connection ends. */
+static int apply_option(struct session *s, char *kv)
+{
+    char *eq = strchr(kv, '=');
+    if (!eq) {
+        pgconn_fatal(&s->pc, "42601", "invalid command-line argument for server process");
+        return -1;
+    }
+    *eq = 0;
+    for (char *q = kv; *q; q++)
+        if (*q == '-')
+            *q = '_';
+    const struct pg_setting *d = settings_find(kv);
+    if (!d) {
+        pgconn_fatal(&s->pc, "42704", "unrecognized configuration parameter \"%s\"", kv);
+        return -1;
+    }
+    if (settings_put(s, d, eq + 1) != 0) {
+        pgconn_disconnect(&s->pc, "PGOPTIONS refused: %s", kv);
+        return -1;
+    }
+    return 0;
+}
+
 /* Applies "-c name=value" and "--name=value" items of the options parameter. 0, or -1: the connection ends. */
 static int apply_options(struct session *s, const char *opts)
 {
     char item[512];
-    const char *p = opts;
     bool expect_c = false;
-    while (*p) {
-        while (isspace((unsigned char)*p))
-            p++;
-        size_t n = 0;
-        while (*p && !isspace((unsigned char)*p)) {
-            if (*p == '\\' && p[1])
-                p++;
-            if (n + 1 < sizeof item)
-                item[n++] = *p;
-            p++;
-        }
-        item[n] = 0;
-        if (!n)
-            break;
-        const char *kv = NULL;
+    for (const char *p = next_option_item(opts, item, sizeof item); *item;
+         p = next_option_item(p, item, sizeof item)) {
+        char *kv = NULL;
         if (expect_c)
             kv = item;
         else if (!strcmp(item, "-c"))
             expect_c = true;
-        else if (!strncmp(item, "-c", 2))
-            kv = item + 2;
-        else if (!strncmp(item, "--", 2))
+        else if (!strncmp(item, "-c", 2) || !strncmp(item, "--", 2))
             kv = item + 2;
         if (!kv)
             continue;
         expect_c = false;
-        char *eq = strchr(kv, '=');
-        if (!eq) {
-            pgconn_fatal(&s->pc, "42601", "invalid command-line argument for server process");
+        if (apply_option(s, kv) != 0)
             return -1;
-        }
-        *eq = 0;
-        for (char *q = (char *)kv; *q; q++)
-            if (*q == '-')
-                *q = '_';
-        const struct pg_setting *d = settings_find(kv);
-        if (!d) {
-            pgconn_fatal(&s->pc, "42704", "unrecognized configuration parameter \"%s\"", kv);
-            return -1;
-        }
-        if (settings_put(s, d, eq + 1) != 0) {
-            pgconn_disconnect(&s->pc, "PGOPTIONS refused: %s", kv);
-            return -1;
-        }
     }
     return 0;
 }

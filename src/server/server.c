@@ -182,6 +182,27 @@ static void on_signal(int sig)
     got_signal = sig;
 }
 
+/*
+ * Termination signals are taken by the accept loop only: they are blocked
+ * here, before any other thread starts (threads inherit the mask), and
+ * *unblocked is the mask for the accept loop's ppoll.
+ */
+static void signals_setup(sigset_t *unblocked)
+{
+    sigset_t block;
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &block, unblocked);
+    sigdelset(unblocked, SIGTERM);
+    sigdelset(unblocked, SIGINT);
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN); /* a file size limit: the write fails with EFBIG, reported */
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+}
+
 /* Accepts connections until a termination signal arrives. */
 static void accept_loop(struct server *srv, const sigset_t *unblocked)
 {
@@ -398,17 +419,8 @@ int server_run(const struct server_options *opt)
         return 2;
     }
     pgwire_set_max_message(opt->max_message);
-    /* termination signals are taken by the accept loop only; no other thread sees them */
-    sigset_t block, old;
-    sigemptyset(&block);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &block, &old);
-    signal(SIGPIPE, SIG_IGN);
-    signal(SIGXFSZ, SIG_IGN); /* a file size limit: the write fails with EFBIG, reported */
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    sigset_t unblocked;
+    signals_setup(&unblocked);
     if (open_database(&srv) != 0 || open_listener(&srv, err, sizeof err) != 0 || start_http(&srv) != 0) {
         if (*err)
             fprintf(stderr, "duckpond: %s\n", err);
@@ -425,10 +437,8 @@ int server_run(const struct server_options *opt)
     write_port_file(&srv);
     fprintf(stderr, "duckpond: serving %s on %s port %d (PostgreSQL)%s, ack mode %s\n", opt->db_path,
             opt->listen, srv.pg_port, opt->batch ? "" : ", batching off", duckpond_ack_name(opt->ack));
-    sigdelset(&old, SIGTERM);
-    sigdelset(&old, SIGINT);
     registry_start_timer(&srv.sessions);
-    accept_loop(&srv, &old);
+    accept_loop(&srv, &unblocked);
     fprintf(stderr, "duckpond: shutting down\n");
     close(srv.listen_fd);
     srv.listen_fd = -1;

@@ -9,7 +9,8 @@
  * in and out (with chunks that split rows, and CopyFail), cancel requests,
  * the connection limit, SCRAM-SHA-256 and read-only users, and bad input
  * (garbage, a 2 GiB length, truncated and unknown messages, clients that
- * vanish mid-COPY and mid-result) that must not disturb other sessions.
+ * vanish mid-COPY and mid-result) that must not disturb other sessions,
+ * and the reason the server logs for each way a connection ends.
  */
 #include <arpa/inet.h>
 #include <libgen.h>
@@ -617,7 +618,64 @@ static void test_bad_input(void)
     CHECK_EQ_INT(stop_server(), 0);
 }
 
+/* ---------------------------------------------------------- disconnects */
+
+/* Whether one line of the server's log holds both a and b; waits up to 3 s for it. */
+static int log_line_has(const char *a, const char *b)
+{
+    for (int tries = 0; tries < 60; tries++) {
+        FILE *f = fopen(test_path("server.log"), "r");
+        char line[1024];
+        int found = 0;
+        while (f && !found && fgets(line, sizeof line, f))
+            found = strstr(line, a) && strstr(line, b);
+        if (f)
+            fclose(f);
+        if (found)
+            return 1;
+        usleep(50000);
+    }
+    return 0;
+}
+
+/* Every way a connection ends is logged with its reason. */
+static void test_disconnect_reasons(void)
+{
+    CHECK_OK(start_server());
+    PGconn *c = connect_db();
+    CHECK(PQstatus(c) == CONNECTION_OK);
+    char who[64];
+    snprintf(who, sizeof who, "connection %d (user \"tester\" from 127.0.0.1:", PQbackendPID(c));
+    PQfinish(c);
+    CHECK(log_line_has(who, "closed: the client sent Terminate"));
+    /* a client that goes without Terminate */
+    int fd = raw_session();
+    CHECK(fd >= 0);
+    close(fd);
+    CHECK(log_line_has("(user \"raw\" from 127.0.0.1:", "closed: the client closed the connection"));
+    /* refused at startup: the FATAL error is the reason */
+    char info[256];
+    snprintf(info, sizeof info, "host=127.0.0.1 port=%d user=tester dbname=otherdb", server_port);
+    c = PQconnectdb(info);
+    CHECK(PQstatus(c) == CONNECTION_BAD);
+    PQfinish(c);
+    CHECK(log_line_has("closed", "FATAL 3D000: database \"otherdb\" does not exist"));
+    /* not the protocol at all */
+    fd = raw_connect();
+    send(fd, "\x80\x00\x00\x00\x00\x03\x00\x00", 8, 0);
+    CHECK(read_until_close(fd, "08P01"));
+    CHECK(log_line_has("closed", "FATAL 08P01: invalid frontend message"));
+    /* still connected at SIGTERM */
+    c = connect_db();
+    CHECK(PQstatus(c) == CONNECTION_OK);
+    snprintf(who, sizeof who, "connection %d (user \"tester\"", PQbackendPID(c));
+    CHECK_EQ_INT(stop_server(), 0);
+    PQfinish(c);
+    CHECK(log_line_has(who, "closed: the server is shutting down"));
+}
+
 TEST_MAIN(TEST_ENTRY(test_binary_results), TEST_ENTRY(test_binary_params), TEST_ENTRY(test_text_formats),
           TEST_ENTRY(test_prepared), TEST_ENTRY(test_prepared_sees_later_commits),
           TEST_ENTRY(test_pipeline), TEST_ENTRY(test_copy), TEST_ENTRY(test_cancel),
-          TEST_ENTRY(test_too_many_connections), TEST_ENTRY(test_scram_and_read_only), TEST_ENTRY(test_bad_input))
+          TEST_ENTRY(test_too_many_connections), TEST_ENTRY(test_scram_and_read_only), TEST_ENTRY(test_bad_input),
+          TEST_ENTRY(test_disconnect_reasons))
