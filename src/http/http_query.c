@@ -19,7 +19,7 @@
  * JSON answer with an "error" member, an NDJSON answer with an {"error"}
  * line, and a CSV answer by dropping the connection before the last chunk
  * (the client sees a truncated transfer). The statement timeout is
- * enforced by the watchdog in http.c (duckdb_interrupt); the row limit
+ * enforced by the watchdog (http_watchdog.c, duckdb_interrupt); the row limit
  * stops the stream and is reported in JSON as "truncated": true.
  *
  * A header "Duckpond-After-Seq: N" (or ?after_seq=N) makes the query wait
@@ -35,7 +35,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "http_internal.h"
+#include "http_query.h"
+#include "http_render.h"
+#include "http_watchdog.h"
 #include "metrics.h"
 
 #define QUERY_CONFLICT_ATTEMPTS 10
@@ -78,7 +80,7 @@ struct http_stmt_cache {
 
 /* A running query and its streamed answer. */
 struct query {
-    struct http_server *h;
+    struct http_env *env;
     struct http_conn *hc;
     duckpond_conn *conn;
     struct http_stmt_cache *cache; /* conn's, or NULL */
@@ -93,7 +95,7 @@ struct query {
     enum query_state state;
     long row_limit, rows_sent;
     bool truncated;
-    struct hbuf out;
+    struct dp_buf out;
     size_t out_pos;
 };
 
@@ -136,7 +138,7 @@ static bool opt_long(json_t *root, const char *key, long def, long *out)
 }
 
 /* Parses and checks the body; limits are capped by the server's. */
-static int parse_body(struct http_server *h, const char *body, size_t len, struct query_req *q,
+static int parse_body(struct http_env *env, const char *body, size_t len, struct query_req *q,
                       struct query_err *e)
 {
     json_error_t jerr;
@@ -167,16 +169,16 @@ static int parse_body(struct http_server *h, const char *body, size_t len, struc
         qerr(e, DUCKPOND_MISUSE, 400, "08P01", "\"params\" must be an array");
         return -1;
     }
-    if (!opt_long(q->root, "row_limit", h->opt.row_limit, &q->row_limit) ||
-        !opt_long(q->root, "timeout_ms", h->opt.statement_timeout_ms, &q->timeout_ms)) {
+    if (!opt_long(q->root, "row_limit", env->opt.row_limit, &q->row_limit) ||
+        !opt_long(q->root, "timeout_ms", env->opt.statement_timeout_ms, &q->timeout_ms)) {
         qerr(e, DUCKPOND_MISUSE, 400, "08P01",
              "\"row_limit\" and \"timeout_ms\" must be positive integers");
         return -1;
     }
-    if (q->row_limit > h->opt.row_limit)
-        q->row_limit = h->opt.row_limit;
-    if (q->timeout_ms > h->opt.statement_timeout_ms)
-        q->timeout_ms = h->opt.statement_timeout_ms;
+    if (q->row_limit > env->opt.row_limit)
+        q->row_limit = env->opt.row_limit;
+    if (q->timeout_ms > env->opt.statement_timeout_ms)
+        q->timeout_ms = env->opt.statement_timeout_ms;
     return 0;
 }
 
@@ -321,41 +323,41 @@ static int bind_param(duckdb_prepared_statement p, idx_t i, json_t *v, struct qu
 
 /* ------------------------------------------------------ statement cache */
 
-int http_query_caches_new(struct http_server *h)
+int http_query_caches_new(struct http_env *env)
 {
-    h->caches = calloc((size_t)h->pool_size, sizeof *h->caches);
-    return h->caches ? DUCKPOND_OK : DUCKPOND_NOMEM;
+    env->caches = calloc((size_t)env->pool_size, sizeof *env->caches);
+    return env->caches ? DUCKPOND_OK : DUCKPOND_NOMEM;
 }
 
-void http_query_caches_free(struct http_server *h)
+void http_query_caches_free(struct http_env *env)
 {
-    for (int i = 0; h->caches && i < h->pool_size; i++) {
+    for (int i = 0; env->caches && i < env->pool_size; i++) {
         for (int k = 0; k < STMT_CACHE_SIZE; k++) {
-            struct cached_stmt *c = &h->caches[i].stmts[k];
+            struct cached_stmt *c = &env->caches[i].stmts[k];
             if (c->sql) {
                 duckdb_destroy_prepare(&c->prep);
                 free(c->sql);
             }
         }
     }
-    free(h->caches);
-    h->caches = NULL;
+    free(env->caches);
+    env->caches = NULL;
 }
 
 /* The cache of a pooled connection, claiming a slot the first time. */
-static struct http_stmt_cache *cache_of(struct http_server *h, duckpond_conn *conn)
+static struct http_stmt_cache *cache_of(struct http_env *env, duckpond_conn *conn)
 {
     struct http_stmt_cache *found = NULL;
-    pthread_mutex_lock(&h->cache_lock);
-    for (int i = 0; i < h->pool_size && !found; i++)
-        if (h->caches[i].conn == conn)
-            found = &h->caches[i];
-    for (int i = 0; i < h->pool_size && !found; i++)
-        if (!h->caches[i].conn) {
-            found = &h->caches[i];
+    pthread_mutex_lock(&env->cache_lock);
+    for (int i = 0; i < env->pool_size && !found; i++)
+        if (env->caches[i].conn == conn)
+            found = &env->caches[i];
+    for (int i = 0; i < env->pool_size && !found; i++)
+        if (!env->caches[i].conn) {
+            found = &env->caches[i];
             found->conn = conn;
         }
-    pthread_mutex_unlock(&h->cache_lock);
+    pthread_mutex_unlock(&env->cache_lock);
     return found;
 }
 
@@ -421,7 +423,7 @@ static int check_and_bind(struct query *qy, const struct query_req *q, const str
 static int prepare(struct query *qy, const struct query_req *q, const struct user *user,
                    struct query_err *e)
 {
-    qy->cache = cache_of(qy->h, qy->conn);
+    qy->cache = cache_of(qy->env, qy->conn);
     qy->prep = cache_find(qy->cache, q->sql);
     if (qy->prep) {
         qy->prep_cached = true;
@@ -522,59 +524,59 @@ static int resolve_types(struct query *qy, struct query_err *e)
 /* The opening of the answer: JSON's columns, CSV's header line. */
 static void write_head(struct query *qy)
 {
-    struct hbuf *b = &qy->out;
+    struct dp_buf *b = &qy->out;
     if (qy->format == FORMAT_NDJSON)
         return;
     if (qy->format == FORMAT_JSON)
-        hbuf_str(b, "{\"columns\":[");
+        dp_buf_str(b, "{\"columns\":[");
     for (idx_t i = 0; i < qy->ncols; i++) {
         const char *name = duckdb_column_name(&qy->result, i);
         if (qy->format == FORMAT_CSV) {
-            hbuf_add(b, ",", i ? 1 : 0);
-            hbuf_csv_field(b, name, strlen(name));
+            dp_buf_add(b, ",", i ? 1 : 0);
+            http_csv_field(b, name, strlen(name));
             continue;
         }
-        hbuf_str(b, i ? ",{\"name\":" : "{\"name\":");
-        hbuf_json_string(b, name, strlen(name));
-        hbuf_str(b, ",\"type\":");
-        hbuf_json_string(b, qy->types[i]->name, strlen(qy->types[i]->name));
-        hbuf_str(b, "}");
+        dp_buf_str(b, i ? ",{\"name\":" : "{\"name\":");
+        http_json_string(b, name, strlen(name));
+        dp_buf_str(b, ",\"type\":");
+        http_json_string(b, qy->types[i]->name, strlen(qy->types[i]->name));
+        dp_buf_str(b, "}");
     }
-    hbuf_str(b, qy->format == FORMAT_CSV ? "\r\n" : "],\"rows\":[");
+    dp_buf_str(b, qy->format == FORMAT_CSV ? "\r\n" : "],\"rows\":[");
 }
 
 /* One row in the answer's format. */
 static void write_row(struct query *qy, idx_t row)
 {
-    struct hbuf *b = &qy->out;
+    struct dp_buf *b = &qy->out;
     if (qy->format == FORMAT_CSV) {
         for (idx_t i = 0; i < qy->ncols; i++) {
-            hbuf_add(b, ",", i ? 1 : 0);
+            dp_buf_add(b, ",", i ? 1 : 0);
             http_render_csv(b, qy->types[i], duckdb_data_chunk_get_vector(qy->chunk, i), row);
         }
-        hbuf_add(b, "\r\n", 2);
+        dp_buf_add(b, "\r\n", 2);
         return;
     }
     if (qy->format == FORMAT_JSON && qy->rows_sent > 0)
-        hbuf_add(b, ",", 1);
+        dp_buf_add(b, ",", 1);
     if (qy->format == FORMAT_NDJSON) {
-        hbuf_add(b, "{", 1);
+        dp_buf_add(b, "{", 1);
         for (idx_t i = 0; i < qy->ncols; i++) {
             const char *name = duckdb_column_name(&qy->result, i);
-            hbuf_add(b, ",", i ? 1 : 0);
-            hbuf_json_string(b, name, strlen(name));
-            hbuf_add(b, ":", 1);
+            dp_buf_add(b, ",", i ? 1 : 0);
+            http_json_string(b, name, strlen(name));
+            dp_buf_add(b, ":", 1);
             http_render_json(b, qy->types[i], duckdb_data_chunk_get_vector(qy->chunk, i), row);
         }
-        hbuf_add(b, "}\n", 2);
+        dp_buf_add(b, "}\n", 2);
         return;
     }
-    hbuf_add(b, "[", 1);
+    dp_buf_add(b, "[", 1);
     for (idx_t i = 0; i < qy->ncols; i++) {
-        hbuf_add(b, ",", i ? 1 : 0);
+        dp_buf_add(b, ",", i ? 1 : 0);
         http_render_json(b, qy->types[i], duckdb_data_chunk_get_vector(qy->chunk, i), row);
     }
-    hbuf_add(b, "]", 1);
+    dp_buf_add(b, "]", 1);
 }
 
 /*
@@ -593,12 +595,9 @@ static int produce_rows(struct query *qy)
         metrics_error(e.sqlstate);
         if (qy->format == FORMAT_CSV)
             return -1;
-        hbuf_str(&qy->out, qy->format == FORMAT_JSON ? "],\"error\":{\"sqlstate\":"
-                                                     : "{\"error\":{\"sqlstate\":");
-        hbuf_json_string(&qy->out, e.sqlstate, strlen(e.sqlstate));
-        hbuf_str(&qy->out, ",\"message\":");
-        hbuf_json_string(&qy->out, e.message, strlen(e.message));
-        hbuf_str(&qy->out, qy->format == FORMAT_JSON ? "}}\n" : "}}\n");
+        dp_buf_str(&qy->out, qy->format == FORMAT_JSON ? "]," : "{");
+        http_error_member(&qy->out, e.sqlstate, e.message);
+        dp_buf_str(&qy->out, "}\n");
         qy->state = Q_END;
         return 0;
     }
@@ -623,7 +622,7 @@ static int produce_rows(struct query *qy)
 static void write_tail(struct query *qy)
 {
     if (qy->format == FORMAT_JSON)
-        hbuf_printf(&qy->out, "],\"row_count\":%ld,\"truncated\":%s}\n", qy->rows_sent,
+        dp_buf_printf(&qy->out, "],\"row_count\":%ld,\"truncated\":%s}\n", qy->rows_sent,
                     qy->truncated ? "true" : "false");
     qy->state = Q_END;
 }
@@ -633,7 +632,7 @@ static ssize_t read_answer(void *cls, uint64_t pos, char *buf, size_t max)
 {
     struct query *qy = cls;
     while (qy->out_pos == qy->out.len) {
-        qy->out.len = 0;
+        dp_buf_truncate(&qy->out, 0);
         qy->out_pos = 0;
         if (qy->state == Q_END)
             return MHD_CONTENT_READER_END_OF_STREAM;
@@ -665,10 +664,10 @@ static void query_free(void *cls)
     for (idx_t i = 0; qy->types && i < qy->ncols; i++)
         http_rtype_free(qy->types[i]);
     free(qy->types);
-    hbuf_free(&qy->out);
-    http_query_end(qy->h, qy->hc);
+    dp_buf_free(&qy->out);
+    http_watchdog_query_end(qy->env->watchdog, qy->hc);
     if (qy->conn)
-        duckpond_pool_put(qy->h->pool, qy->conn);
+        duckpond_pool_put(qy->env->pool, qy->conn);
     free(qy);
 }
 
@@ -715,7 +714,7 @@ static enum MHD_Result start_answer(struct query *qy, struct MHD_Connection *c)
  * ingest answer) are applied, for at most QUERY_APPLIED_WAIT_MS and the
  * statement timeout. 0, or -1 with the error in e (57014 on a timeout).
  */
-static int wait_after_seq(struct http_server *h, struct MHD_Connection *c, long timeout_ms,
+static int wait_after_seq(struct http_env *env, struct MHD_Connection *c, long timeout_ms,
                           struct query_err *e)
 {
     const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Duckpond-After-Seq");
@@ -732,7 +731,7 @@ static int wait_after_seq(struct http_server *h, struct MHD_Connection *c, long 
         return -1;
     }
     int ms = timeout_ms < QUERY_APPLIED_WAIT_MS ? (int)timeout_ms : QUERY_APPLIED_WAIT_MS;
-    int rc = duckpond_batcher_wait_applied(h->batcher, (uint64_t)seq, ms);
+    int rc = duckpond_batcher_wait_applied(env->batcher, (uint64_t)seq, ms);
     if (rc == DUCKPOND_TIMEOUT)
         qerr(e, rc, 504, "57014",
              "canceling statement: the journaled writes up to sequence %llu were not applied "
@@ -746,12 +745,12 @@ static int wait_after_seq(struct http_server *h, struct MHD_Connection *c, long 
     return rc == DUCKPOND_OK ? 0 : -1;
 }
 
-enum MHD_Result http_query(struct http_server *h, struct MHD_Connection *c,
+enum MHD_Result http_query(struct http_env *env, struct MHD_Connection *c,
                            const struct user *user, const char *body, size_t len)
 {
     struct query_req q;
     struct query_err e;
-    if (parse_body(h, body, len, &q, &e) != 0) {
+    if (parse_body(env, body, len, &q, &e) != 0) {
         json_decref(q.root);
         return http_send_error(c, e.http, e.code, e.sqlstate, e.message);
     }
@@ -760,28 +759,28 @@ enum MHD_Result http_query(struct http_server *h, struct MHD_Connection *c,
         json_decref(q.root);
         return http_send_error(c, 0, DUCKPOND_NOMEM, NULL, NULL);
     }
-    qy->h = h;
+    qy->env = env;
     qy->format = format_of(c);
     qy->row_limit = q.row_limit;
     /* the timeout covers waiting for a pooled connection and running */
     int64_t deadline = http_now_ms() + q.timeout_ms;
-    if (wait_after_seq(h, c, q.timeout_ms, &e) != 0)
+    if (wait_after_seq(env, c, q.timeout_ms, &e) != 0)
         goto fail;
-    int rc = duckpond_pool_get(h->pool, (int)(deadline > http_now_ms() ? deadline - http_now_ms() : 0),
+    int rc = duckpond_pool_get(env->pool, (int)(deadline > http_now_ms() ? deadline - http_now_ms() : 0),
                                &qy->conn);
     if (rc != DUCKPOND_OK) {
         qerr(&e, DUCKPOND_OVERLOADED, 503, "53300",
              "every database connection (%d) stayed busy for the statement timeout; try again",
-             h->pool_size);
+             env->pool_size);
         goto fail;
     }
     if (prepare(qy, &q, user, &e) != 0)
         goto fail;
     metrics_statement(statement_kind(duckdb_prepared_statement_type(qy->prep)));
-    qy->hc = http_query_begin(h, c, duckpond_conn_duckdb(qy->conn), deadline);
+    qy->hc = http_watchdog_query_begin(env->watchdog, c, duckpond_conn_duckdb(qy->conn), deadline);
     int failed = execute(qy, &e) != 0;
     if (!duckpond_statement_keeps_catalog(duckdb_prepared_statement_type(qy->prep)))
-        duckpond_batcher_schema_changed(h->batcher); /* cached column types and INSERT shapes go */
+        duckpond_batcher_schema_changed(env->batcher); /* cached column types and INSERT shapes go */
     if (failed || resolve_types(qy, &e) != 0)
         goto fail;
     json_decref(q.root);

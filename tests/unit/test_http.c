@@ -21,7 +21,7 @@
 
 #include "duckpond.h"
 #include "http.h"
-#include "http_internal.h"
+#include "http_metrics.h"
 #include "metrics.h"
 #include "testlib.h"
 #include "users.h"
@@ -88,18 +88,16 @@ static char *slurp(const char *path)
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
-    struct hbuf_s {
-        char *p;
-        size_t n;
-    } b = {NULL, 0};
-    FILE *m = open_memstream(&b.p, &b.n);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
     char buf[65536];
     size_t k;
     while ((k = fread(buf, 1, sizeof buf, f)) > 0)
         fwrite(buf, 1, k, m);
     fclose(m);
     fclose(f);
-    return b.p;
+    return text;
 }
 
 static void spit(const char *path, const char *text)
