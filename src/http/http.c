@@ -26,7 +26,8 @@
  * its statement timeout, and drops a client that stays unable to read its
  * answer well past that. A shut-down socket ends only that client's thread.
  *
- * The endpoints: http_query.c (POST /v1/query), http_ingest.c (POST
+ * The endpoints: http_query.c (/v1/query, POST, or GET with ?sql=;
+ * Parquet answers in http_parquet.c), http_ingest.c (POST
  * /v1/tables/{table}/rows), http_status.c (the status page, /health,
  * /metrics, /v1/status).
  */
@@ -42,6 +43,7 @@
 
 #include "http_common.h"
 #include "http_ingest.h"
+#include "http_parquet.h"
 #include "http_query.h"
 #include "http_status.h"
 #include "http_watchdog.h"
@@ -150,6 +152,17 @@ static bool ingest_table(const char *url, char *out, size_t n)
     return true;
 }
 
+/* GET /v1/query?sql=...: authenticated like a POST, whatever open_health says. */
+static enum MHD_Result get_query(struct http_server *h, struct MHD_Connection *c)
+{
+    const struct user *user;
+    const char *why;
+    unsigned st = authenticate(h, c, &user, &why);
+    if (st)
+        return http_send_error(c, st, DUCKPOND_MISUSE, "28000", why);
+    return http_query_get(&h->env, c, user);
+}
+
 /* A GET: the read-only endpoints. */
 static enum MHD_Result route_get(struct http_server *h, struct MHD_Connection *c, const char *url)
 {
@@ -158,9 +171,12 @@ static enum MHD_Result route_get(struct http_server *h, struct MHD_Connection *c
     if (strcmp(url, "/favicon.ico") == 0) /* browsers ask; nothing to count as an error */
         return http_send_buffer(c, MHD_HTTP_NO_CONTENT, "image/x-icon", NULL, 0);
     char table[512];
+    if (strcmp(url, "/v1/query") == 0 &&
+        MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "sql"))
+        return get_query(h, c);
     if (strcmp(url, "/v1/query") == 0 || ingest_table(url, table, sizeof table))
         return http_send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, DUCKPOND_MISUSE, "42601",
-                               "this endpoint takes POST");
+                               "this endpoint takes POST (/v1/query: or GET with ?sql=)");
     bool known = strcmp(url, "/health") == 0 || strcmp(url, "/metrics") == 0 ||
                  strcmp(url, "/v1/status") == 0;
     if (!known)
@@ -352,6 +368,7 @@ static void apply_defaults(struct http_options *o)
 static void server_free(struct http_server *h)
 {
     http_watchdog_stop(h->env.watchdog);
+    http_parquet_dir_free(&h->env);
     http_query_caches_free(&h->env);
     if (h->env.pool)
         duckpond_pool_free(h->env.pool);
@@ -379,8 +396,9 @@ static struct MHD_Daemon *start_daemon(struct http_server *h, const struct socka
 }
 
 /*
- * The endpoints' shared state: the pool, its statement caches and the
- * watchdog. 0, or a status with the reason in err.
+ * The endpoints' shared state: the pool, its statement caches, the private
+ * directory for Parquet answers and the watchdog. 0, or a status with the
+ * reason in err; server_free undoes what was done.
  */
 static int env_init(struct http_env *env, char *err, size_t errlen)
 {
@@ -391,6 +409,11 @@ static int env_init(struct http_env *env, char *err, size_t errlen)
     if (rc != DUCKPOND_OK) {
         snprintf(err, errlen, "http: cannot make a connection pool: %s", duckpond_strerror(rc));
         return rc;
+    }
+    if (http_parquet_dir_new(env, env->opt.temp_dir) != 0) {
+        snprintf(err, errlen, "http: cannot make a private directory for Parquet answers: %s",
+                 strerror(errno));
+        return DUCKPOND_IO;
     }
     env->watchdog = http_watchdog_start(env->opt.request_timeout_s);
     if (!env->watchdog) {

@@ -4,11 +4,11 @@
  * duckpond error class answers with, the error and JSON answers, and the
  * JSON-string and CSV-field quoting that every answer uses.
  *
- * The files of src/http form layers: http_common.c at the bottom, then
- * http_watchdog.c and http_render.c, then the endpoints (http_query.c,
- * http_ingest.c, http_status.c, http_metrics.c), and
- * http.c at the top (the daemon and the routing). A file includes only
- * headers of the layers below it.
+ * The files of src/http form layers: http_common.c at the bottom; then
+ * http_watchdog.c, http_render.c and http_stmt.c; then the endpoints
+ * (http_query.c over http_parquet.c, http_ingest.c, http_status.c over
+ * http_metrics.c); and http.c at the top (the daemon and the routing). A
+ * file includes only headers of the layers below it.
  */
 #ifndef DUCKPOND_HTTP_COMMON_H
 #define DUCKPOND_HTTP_COMMON_H
@@ -42,6 +42,8 @@ struct http_env {
     /* prepared statements kept per pooled connection (http_query.c) */
     pthread_mutex_t cache_lock;
     struct http_stmt_cache *caches; /* pool_size of them */
+    /* a private directory (0700) for Parquet answers being written (http_parquet.c) */
+    char *temp_dir;
 };
 
 /* Milliseconds on the monotonic clock. */
