@@ -11,6 +11,8 @@
  */
 #include "scram.h"
 
+#include "buf.h"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -169,11 +171,7 @@ char *scram_format_verifier(const struct scram_verifier *v)
     scram_b64_encode(v->salt, v->salt_len, salt);
     scram_b64_encode(v->stored_key, SCRAM_KEY_LEN, stored);
     scram_b64_encode(v->server_key, SCRAM_KEY_LEN, server);
-    size_t n = strlen(salt) + strlen(stored) + strlen(server) + 48;
-    char *out = malloc(n);
-    if (out)
-        snprintf(out, n, "SCRAM-SHA-256$%d:%s$%s:%s", v->iterations, salt, stored, server);
-    return out;
+    return dp_asprintf("SCRAM-SHA-256$%d:%s$%s:%s", v->iterations, salt, stored, server);
 }
 
 /* ------------------------------------------------------------------ */
@@ -202,16 +200,6 @@ void scram_free(struct scram *s)
     free(s->nonce);
     OPENSSL_cleanse(&s->v, sizeof s->v);
     free(s);
-}
-
-static char *dup_range(const char *p, size_t n)
-{
-    char *s = malloc(n + 1);
-    if (s) {
-        memcpy(s, p, n);
-        s[n] = '\0';
-    }
-    return s;
 }
 
 /* A nonce: printable ASCII except ','. */
@@ -270,11 +258,24 @@ static int fake_verifier(struct scram_verifier *v)
     return 0;
 }
 
-int scram_begin_nonce(const struct user *user, const char *client_first, size_t len,
-                      const char *server_nonce, struct scram **out, char **server_first)
+/* A fresh server nonce: SCRAM_NONCE_RAW random bytes in base64, into out. 0 or -1. */
+static int fresh_nonce(char out[SCRAM_NONCE_RAW * 2])
+{
+    unsigned char raw[SCRAM_NONCE_RAW];
+    if (RAND_bytes(raw, sizeof raw) != 1)
+        return -1;
+    scram_b64_encode(raw, sizeof raw, out);
+    return 0;
+}
+
+int scram_begin_verifier(const struct scram_verifier *v, const char *client_first, size_t len,
+                         const char *server_nonce, struct scram **out, char **server_first)
 {
     *out = NULL;
     *server_first = NULL;
+    char fresh[SCRAM_NONCE_RAW * 2];
+    if (!server_nonce && fresh_nonce(fresh) == 0)
+        server_nonce = fresh;
     if (!client_first || !server_nonce || len > SCRAM_MSG_MAX ||
         memchr(client_first, '\0', len) || !nonce_ok(server_nonce, strlen(server_nonce)))
         return -1;
@@ -285,49 +286,28 @@ int scram_begin_nonce(const struct user *user, const char *client_first, size_t 
     struct scram *s = calloc(1, sizeof *s);
     if (!s)
         return -1;
-    s->known_user = user != NULL;
-    if (user)
-        s->v = *user_verifier(user);
+    s->known_user = v != NULL;
+    if (v)
+        s->v = *v;
     else if (fake_verifier(&s->v) != 0)
         goto fail;
-    s->gs2_header = dup_range(client_first, gs2_len);
-    s->client_bare = dup_range(client_first + gs2_len, len - gs2_len);
-    size_t sn_len = strlen(server_nonce);
-    s->nonce = malloc(cn_len + sn_len + 1);
+    s->gs2_header = strndup(client_first, gs2_len);
+    s->client_bare = strndup(client_first + gs2_len, len - gs2_len);
+    s->nonce = dp_asprintf("%.*s%s", (int)cn_len, cn, server_nonce);
     if (!s->gs2_header || !s->client_bare || !s->nonce)
         goto fail;
-    memcpy(s->nonce, cn, cn_len);
-    memcpy(s->nonce + cn_len, server_nonce, sn_len + 1);
     char salt[SCRAM_SALT_MAX * 2];
     scram_b64_encode(s->v.salt, s->v.salt_len, salt);
-    size_t n = strlen(s->nonce) + strlen(salt) + 32;
-    s->server_first = malloc(n);
-    *server_first = malloc(n);
-    if (!s->server_first || !*server_first)
+    s->server_first = dp_asprintf("r=%s,s=%s,i=%d", s->nonce, salt, s->v.iterations);
+    *server_first = s->server_first ? strdup(s->server_first) : NULL;
+    if (!*server_first)
         goto fail;
-    snprintf(s->server_first, n, "r=%s,s=%s,i=%d", s->nonce, salt, s->v.iterations);
-    memcpy(*server_first, s->server_first, strlen(s->server_first) + 1);
     s->state = SCRAM_AWAIT_FINAL;
     *out = s;
     return 0;
 fail:
-    free(*server_first);
-    *server_first = NULL;
     scram_free(s);
     return -1;
-}
-
-int scram_begin(const struct user *user, const char *client_first, size_t len, struct scram **out,
-                char **server_first)
-{
-    unsigned char raw[SCRAM_NONCE_RAW];
-    char nonce[SCRAM_NONCE_RAW * 2];
-    *out = NULL;
-    *server_first = NULL;
-    if (RAND_bytes(raw, sizeof raw) != 1)
-        return -1;
-    scram_b64_encode(raw, sizeof raw, nonce);
-    return scram_begin_nonce(user, client_first, len, nonce, out, server_first);
 }
 
 /* Checks c= and r= of the client-final message and finds the proof.
@@ -375,12 +355,11 @@ int scram_finish(struct scram *s, const char *client_final, size_t len, char **s
     unsigned char proof[SCRAM_KEY_LEN];
     if (parse_client_final(s, client_final, len, &wp_len, proof) != 0)
         return -1;
-    size_t am_len = strlen(s->client_bare) + 1 + strlen(s->server_first) + 1 + wp_len;
-    char *auth = malloc(am_len + 1);
+    char *auth = dp_asprintf("%s,%s,%.*s", s->client_bare, s->server_first, (int)wp_len,
+                             client_final);
     if (!auth)
         return -1;
-    snprintf(auth, am_len + 1, "%s,%s,%.*s", s->client_bare, s->server_first, (int)wp_len,
-             client_final);
+    size_t am_len = strlen(auth);
     unsigned char sig[SCRAM_KEY_LEN], client_key[SCRAM_KEY_LEN], stored[SCRAM_KEY_LEN];
     unsigned char server_sig[SCRAM_KEY_LEN];
     int rc = -1;
@@ -395,11 +374,9 @@ int scram_finish(struct scram *s, const char *client_final, size_t len, char **s
         goto out;
     char b64[64];
     scram_b64_encode(server_sig, SCRAM_KEY_LEN, b64);
-    *server_final = malloc(strlen(b64) + 3);
-    if (!*server_final)
-        goto out;
-    snprintf(*server_final, strlen(b64) + 3, "v=%s", b64);
-    rc = 0;
+    *server_final = dp_asprintf("v=%s", b64);
+    if (*server_final)
+        rc = 0;
 out:
     OPENSSL_cleanse(client_key, sizeof client_key);
     free(auth);

@@ -1,14 +1,15 @@
 /*
- * scram.h -- the parts of scram.c that users.c and the tests share beyond
- * users.h: strict base64, the stored verifier, and the exchange with a
- * chosen server nonce (for the RFC 7677 test vector).
+ * scram.h -- SCRAM-SHA-256 (RFC 5802, RFC 7677), knowing nothing of users:
+ * the verifier a users file stores instead of a password, strict base64,
+ * and the server side of one exchange against a given verifier.
+ *
+ * users.h builds on this (a user's verifier, and the exchange for a user
+ * by name); this header never includes it.
  */
 #ifndef DUCKPOND_SCRAM_H
 #define DUCKPOND_SCRAM_H
 
 #include <stddef.h>
-
-#include "users.h"
 
 #define SCRAM_KEY_LEN 32
 #define SCRAM_SALT_MAX 64
@@ -40,11 +41,22 @@ int scram_parse_verifier(const char *text, struct scram_verifier *v, const char 
 /* Formats a verifier as above into a malloc'd string, or NULL. */
 char *scram_format_verifier(const struct scram_verifier *v);
 
-/* The user's verifier (users.c). */
-const struct scram_verifier *user_verifier(const struct user *user);
-
-/* scram_begin with a given server nonce (printable, no ','). */
-int scram_begin_nonce(const struct user *user, const char *client_first, size_t len,
-                      const char *server_nonce, struct scram **out, char **server_first);
+/*
+ * The server side of one exchange, one per connection.
+ *   scram_begin_verifier: the client-first message -> the server-first
+ *     message, against verifier v (copied). v NULL (an unknown user): the
+ *     exchange runs with a made-up verifier and fails at the end, so the
+ *     client cannot tell which users exist. server_nonce NULL: a fresh
+ *     random one; else that one (printable, no ','), for test vectors.
+ *   scram_finish: the client-final message -> the server-final message
+ *     ("v=..."), or an error when the proof is wrong; one attempt only.
+ * Each returns 0 or -1. Messages out are malloc'd (caller frees); *out is
+ * freed with scram_free.
+ */
+struct scram;
+int scram_begin_verifier(const struct scram_verifier *v, const char *client_first, size_t len,
+                         const char *server_nonce, struct scram **out, char **server_first);
+int scram_finish(struct scram *s, const char *client_final, size_t len, char **server_final);
+void scram_free(struct scram *s);
 
 #endif

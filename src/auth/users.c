@@ -8,8 +8,9 @@
  * Writing goes to a temporary file in the same directory, fsync'd and
  * renamed over the old one, so a crash leaves the old or the new file.
  */
-#include "scram.h"
 #include "users.h"
+
+#include "buf.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -53,7 +54,13 @@ bool user_read_only(const struct user *user)
 
 const struct scram_verifier *user_verifier(const struct user *user)
 {
-    return &user->v;
+    return user ? &user->v : NULL;
+}
+
+int scram_begin(const struct user *user, const char *client_first, size_t len,
+                struct scram **out, char **server_first)
+{
+    return scram_begin_verifier(user_verifier(user), client_first, len, NULL, out, server_first);
 }
 
 void users_free(struct users *u)
@@ -194,14 +201,9 @@ static int parse_users(const char *path, char *text, size_t len, struct users *u
             why = "NUL byte in line";
         if (!why && le > p && *p != '#') {
             *le = '\0';
-            if (u->n == cap) {
-                size_t nc = cap ? cap * 2 : 8;
-                struct user *nv = realloc(u->v, nc * sizeof *nv);
-                if (!nv) {
-                    snprintf(err, errlen, "%s: out of memory", path);
-                    return -1;
-                }
-                u->v = nv, cap = nc;
+            if (dp_grow(&u->v, &cap, u->n + 1, sizeof *u->v) != 0) {
+                snprintf(err, errlen, "%s: out of memory", path);
+                return -1;
             }
             struct user *nu = &u->v[u->n];
             memset(nu, 0, sizeof *nu);
@@ -302,19 +304,14 @@ static char *make_line(const char *name, const char *password, bool read_only, c
     OPENSSL_cleanse(token, sizeof token);
     if (!verifier)
         return NULL;
-    size_t n = strlen(name) + strlen(verifier) + strlen(hhex) + 16;
-    char *line = malloc(n);
-    *token_out = strdup(hex);
-    if (!line || !*token_out) {
-        free(line);
-        free(*token_out);
-        *token_out = NULL;
-        free(verifier);
-        return NULL;
-    }
-    snprintf(line, n, "%s:%s:%s:%s\n", name, read_only ? "ro" : "rw", verifier, hhex);
+    char *line = dp_asprintf("%s:%s:%s:%s\n", name, read_only ? "ro" : "rw", verifier, hhex);
+    *token_out = line ? strdup(hex) : NULL;
     free(verifier);
     OPENSSL_cleanse(hex, sizeof hex);
+    if (!*token_out) {
+        free(line);
+        return NULL;
+    }
     return line;
 }
 
@@ -322,13 +319,11 @@ static char *make_line(const char *name, const char *password, bool read_only, c
 static int write_atomically(const char *path, const char *data, size_t len, char *err,
                             size_t errlen)
 {
-    size_t pl = strlen(path) + 8;
-    char *tmp = malloc(pl);
+    char *tmp = dp_asprintf("%s.tmp", path);
     if (!tmp) {
         snprintf(err, errlen, "%s: out of memory", path);
         return -1;
     }
-    snprintf(tmp, pl, "%s.tmp", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     int rc = -1;
     if (fd < 0) {
@@ -417,32 +412,27 @@ int users_passwd(const char *path, const char *name, const char *password, bool 
         return -1;
     }
     /* every other line kept as it is, the user's own replaced */
-    size_t cap = len + strlen(line) + 2, o = 0;
-    char *out = malloc(cap);
-    int rc = -1;
-    if (!out) {
-        snprintf(err, errlen, "%s: out of memory", path);
-        goto done;
-    }
+    struct dp_buf out = DP_BUF_INIT;
     for (char *p = text, *end = text ? text + len : NULL; p && p < end;) {
         char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
         if (!line_is_user(p, n, name)) {
-            memcpy(out + o, p, n);
-            o += n;
-            out[o++] = '\n';
+            dp_buf_add(&out, p, n);
+            dp_buf_byte(&out, '\n');
         }
         p += n + (nl ? 1 : 0);
     }
-    memcpy(out + o, line, strlen(line));
-    o += strlen(line);
-    rc = write_atomically(path, out, o, err, errlen);
-done:
+    dp_buf_str(&out, line);
+    int rc = -1;
+    if (out.failed)
+        snprintf(err, errlen, "%s: out of memory", path);
+    else
+        rc = write_atomically(path, out.data, out.len, err, errlen);
     if (rc != 0) {
         free(*token_out);
         *token_out = NULL;
     }
-    free(out);
+    dp_buf_free(&out);
     free(line);
     free(text);
     return rc;

@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "scram.h"
+
 struct users;
 struct user;
 
@@ -37,19 +39,18 @@ const struct user *users_by_token(const struct users *u, const char *token);
 int users_passwd(const char *path, const char *name, const char *password, bool read_only,
                  char **token_out, char *err, size_t errlen);
 
+/* The user's SCRAM verifier (owned by the users), or NULL for a NULL user. */
+const struct scram_verifier *user_verifier(const struct user *user);
+
 /*
- * SCRAM-SHA-256 server side (RFC 5802/7677), one exchange per connection.
- *   scram_begin: the client-first message -> the server-first message.
- *   scram_finish: the client-final message -> the server-final message
- *                 ("v=..."), or an error when the proof is wrong.
- * Messages out are malloc'd (caller frees). user may be NULL (unknown user):
- * the exchange then runs with a made-up verifier and fails at the end, so
- * the client cannot tell which users exist.
+ * SCRAM-SHA-256 for a user of the file (RFC 5802/7677): the client-first
+ * message -> the server-first message, with a fresh server nonce. user
+ * may be NULL (unknown user): the exchange then runs with a made-up
+ * verifier and fails at the end, so the client cannot tell which users
+ * exist. scram_finish and scram_free (scram.h) carry the exchange on.
+ * 0 or -1; *server_first is malloc'd (caller frees).
  */
-struct scram;
 int scram_begin(const struct user *user, const char *client_first, size_t len,
                 struct scram **out, char **server_first);
-int scram_finish(struct scram *s, const char *client_final, size_t len, char **server_final);
-void scram_free(struct scram *s);
 
 #endif

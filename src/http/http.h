@@ -21,6 +21,8 @@ struct http_options {
     long row_limit;            /* cap on rows a query returns, default 1000000 */
     bool open_health;          /* /health and /metrics need no token; default true */
     duckpond_ack default_ack;  /* ingest ack mode when a request names none; default commit */
+    const char *temp_dir;      /* where a private directory for Parquet answers is made;
+                                  default $TMPDIR, else /tmp */
 };
 
 struct http_server;

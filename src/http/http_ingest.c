@@ -23,7 +23,6 @@
  * the answer carries the write's journal sequence number ("seq"), which a
  * later query may send back (Duckpond-After-Seq) to read what it wrote.
  */
-#define _GNU_SOURCE
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -32,7 +31,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "http_internal.h"
+#include "http_ingest.h"
 #include "metrics.h"
 
 #define INGEST_MAX_COLUMNS 1024
@@ -52,7 +51,7 @@ struct csv_field {
 enum csv_state { CSV_FIELD_START, CSV_UNQUOTED, CSV_QUOTED, CSV_QUOTE_IN_QUOTED };
 
 struct http_ingest {
-    struct http_server *h;
+    struct http_env *env;
     char *table;
     bool csv, atomic;
     int fail_code;            /* the whole request failed: status and message */
@@ -65,7 +64,7 @@ struct http_ingest {
     size_t nrows, cap_rows;
     struct reject *rejects;   /* the first INGEST_MAX_LISTED */
     size_t nrejects, total_rejects;
-    struct hbuf line;         /* NDJSON: the line being read; CSV: the record */
+    struct dp_buf line;        /* NDJSON: the line being read; CSV: the record */
     /* CSV parser */
     enum csv_state cs;
     struct csv_field *fields;
@@ -99,18 +98,16 @@ static void reject(struct http_ingest *in, size_t line, const char *fmt, ...)
         if (!in->rejects)
             return;
     }
-    char *why = NULL;
     va_list ap;
     va_start(ap, fmt);
-    if (vasprintf(&why, fmt, ap) < 0)
-        why = NULL;
+    char *why = dp_vasprintf(fmt, ap); /* NULL: listed as "out of memory" */
     va_end(ap);
     in->rejects[in->nrejects].line = line;
     in->rejects[in->nrejects].why = why;
     in->nrejects++;
 }
 
-struct http_ingest *http_ingest_new(struct http_server *h, const char *table, bool csv,
+struct http_ingest *http_ingest_new(struct http_env *env, const char *table, bool csv,
                                     bool atomic)
 {
     struct http_ingest *in = calloc(1, sizeof *in);
@@ -121,7 +118,7 @@ struct http_ingest *http_ingest_new(struct http_server *h, const char *table, bo
         free(in);
         return NULL;
     }
-    in->h = h;
+    in->env = env;
     in->csv = csv;
     in->atomic = atomic;
     return in;
@@ -140,7 +137,7 @@ void http_ingest_free(struct http_ingest *in)
     free(in->rejects);
     free(in->row_lines);
     free(in->fields);
-    hbuf_free(&in->line);
+    dp_buf_free(&in->line);
     free(in->table);
     free(in);
 }
@@ -161,7 +158,7 @@ static int start_write(struct http_ingest *in, const char *const *names, int n)
             return ingest_fail(in, DUCKPOND_NOMEM, "out of memory"), -1;
         in->ncols = i + 1;
     }
-    int rc = duckpond_write_new(in->h->batcher, in->table, (const char *const *)in->columns, n,
+    int rc = duckpond_write_new(in->env->batcher, in->table, (const char *const *)in->columns, n,
                                 in->atomic ? DUCKPOND_WRITE_ATOMIC : 0, &in->w);
     if (rc != DUCKPOND_OK) {
         char msg[256];
@@ -176,14 +173,8 @@ static int start_write(struct http_ingest *in, const char *const *names, int n)
 /* Adds a row of values from the given line. */
 static void add_row(struct http_ingest *in, const duckpond_value *vals, size_t line)
 {
-    if (in->nrows == in->cap_rows) {
-        size_t cap = in->cap_rows ? in->cap_rows * 2 : 256;
-        size_t *p = realloc(in->row_lines, cap * sizeof *p);
-        if (!p)
-            return ingest_fail(in, DUCKPOND_NOMEM, "out of memory");
-        in->row_lines = p;
-        in->cap_rows = cap;
-    }
+    if (dp_grow(&in->row_lines, &in->cap_rows, in->nrows + 1, sizeof *in->row_lines) != 0)
+        return ingest_fail(in, DUCKPOND_NOMEM, "out of memory");
     int rc = duckpond_write_add_row(in->w, vals);
     if (rc != DUCKPOND_OK)
         return ingest_fail(in, rc, "cannot add a row to the write");
@@ -309,16 +300,16 @@ static void ndjson_feed(struct http_ingest *in, const char *p, size_t n)
         const char *nl = memchr(p, '\n', n);
         size_t take = nl ? (size_t)(nl - p) : n;
         if (!nl) {
-            hbuf_add(&in->line, p, take);
+            dp_buf_add(&in->line, p, take);
             return;
         }
         in->line_no++;
         if (in->line.len) {
-            hbuf_add(&in->line, p, take);
+            dp_buf_add(&in->line, p, take);
             if (in->line.failed)
                 return ingest_fail(in, DUCKPOND_NOMEM, "out of memory");
             ndjson_line(in, in->line.data, in->line.len, in->line_no);
-            in->line.len = 0;
+            dp_buf_truncate(&in->line, 0);
         } else {
             ndjson_line(in, p, take, in->line_no);
         }
@@ -331,16 +322,10 @@ static void ndjson_feed(struct http_ingest *in, const char *p, size_t n)
 
 static void csv_end_field(struct http_ingest *in, bool quoted, size_t start)
 {
-    if (in->nfields == in->cap_fields) {
-        size_t cap = in->cap_fields ? in->cap_fields * 2 : 16;
-        struct csv_field *f = realloc(in->fields, cap * sizeof *f);
-        if (!f)
-            return ingest_fail(in, DUCKPOND_NOMEM, "out of memory");
-        in->fields = f;
-        in->cap_fields = cap;
-    }
+    if (dp_grow(&in->fields, &in->cap_fields, in->nfields + 1, sizeof *in->fields) != 0)
+        return ingest_fail(in, DUCKPOND_NOMEM, "out of memory");
     in->fields[in->nfields++] = (struct csv_field){start, in->line.len - start, quoted};
-    hbuf_add(&in->line, "", 1); /* a NUL ends each field: csv_header's names */
+    dp_buf_add(&in->line, "", 1); /* a NUL ends each field: csv_header's names */
 }
 
 /* The header record: the column names. */
@@ -394,7 +379,7 @@ static void csv_record(struct http_ingest *in)
         else
             csv_row(in);
     }
-    in->line.len = 0;
+    dp_buf_truncate(&in->line, 0);
     in->nfields = 0;
     in->record_error = NULL;
     in->cs = CSV_FIELD_START;
@@ -418,7 +403,7 @@ static void csv_byte(struct http_ingest *in, char c)
         if (c == ',' || c == '\n') {
             size_t len = in->line.len - in->field_start;
             if (c == '\n' && len && in->line.data[in->line.len - 1] == '\r')
-                in->line.len--; /* CRLF */
+                dp_buf_truncate(&in->line, in->line.len - 1); /* CRLF */
             csv_end_field(in, false, in->field_start);
             in->cs = CSV_FIELD_START;
             if (c == '\n')
@@ -427,17 +412,17 @@ static void csv_byte(struct http_ingest *in, char c)
         }
         if (c == '"' && !in->record_error)
             in->record_error = "a quote inside an unquoted field";
-        hbuf_add(&in->line, &c, 1);
+        dp_buf_add(&in->line, &c, 1);
         return;
     case CSV_QUOTED:
         if (c == '"')
             in->cs = CSV_QUOTE_IN_QUOTED;
         else
-            hbuf_add(&in->line, &c, 1);
+            dp_buf_add(&in->line, &c, 1);
         return;
     case CSV_QUOTE_IN_QUOTED:
         if (c == '"') {
-            hbuf_add(&in->line, &c, 1);
+            dp_buf_add(&in->line, &c, 1);
             in->cs = CSV_QUOTED;
         } else if (c == ',' || c == '\n') {
             csv_end_field(in, true, in->field_start);
@@ -447,7 +432,7 @@ static void csv_byte(struct http_ingest *in, char c)
         } else if (c != '\r') {
             if (!in->record_error)
                 in->record_error = "text after a closing quote";
-            hbuf_add(&in->line, &c, 1);
+            dp_buf_add(&in->line, &c, 1);
             in->cs = CSV_UNQUOTED;
         }
         return;
@@ -497,16 +482,16 @@ static void ingest_flush(struct http_ingest *in)
 }
 
 /* Appends the "rejected" list: [{"line": n, "error": "..."}]. */
-static void answer_rejects(struct http_ingest *in, struct hbuf *b)
+static void answer_rejects(struct http_ingest *in, struct dp_buf *b)
 {
-    hbuf_printf(b, ",\"rejected_count\":%zu,\"rejected\":[", in->total_rejects);
+    dp_buf_printf(b, ",\"rejected_count\":%zu,\"rejected\":[", in->total_rejects);
     for (size_t i = 0; i < in->nrejects; i++) {
         const char *why = in->rejects[i].why ? in->rejects[i].why : "out of memory";
-        hbuf_printf(b, "%s{\"line\":%zu,\"error\":", i ? "," : "", in->rejects[i].line);
-        hbuf_json_string(b, why, strlen(why));
-        hbuf_str(b, "}");
+        dp_buf_printf(b, "%s{\"line\":%zu,\"error\":", i ? "," : "", in->rejects[i].line);
+        http_json_string(b, why, strlen(why));
+        dp_buf_str(b, "}");
     }
-    hbuf_str(b, "]");
+    dp_buf_str(b, "]");
 }
 
 /* Adds the batcher's refused rows to the rejects, by their lines. */
@@ -528,14 +513,12 @@ static enum MHD_Result answer_error(struct http_ingest *in, struct MHD_Connectio
     if (!sqlstate)
         sqlstate = duckpond_sqlstate(code, msg);
     metrics_error(sqlstate);
-    struct hbuf b = {0};
-    hbuf_str(&b, "{\"written\":0");
+    struct dp_buf b = DP_BUF_INIT;
+    dp_buf_str(&b, "{\"written\":0");
     answer_rejects(in, &b);
-    hbuf_str(&b, ",\"error\":{\"sqlstate\":");
-    hbuf_json_string(&b, sqlstate, strlen(sqlstate));
-    hbuf_str(&b, ",\"message\":");
-    hbuf_json_string(&b, msg, strlen(msg));
-    hbuf_str(&b, "}}");
+    dp_buf_byte(&b, ',');
+    http_error_member(&b, sqlstate, msg);
+    dp_buf_byte(&b, '}');
     return http_send_json(c, status ? status : http_status_for(code), &b);
 }
 
@@ -549,7 +532,7 @@ static int request_ack(struct http_ingest *in, struct MHD_Connection *c, duckpon
     const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Duckpond-Ack");
     if (!v)
         v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "ack");
-    *out = in->h->opt.default_ack;
+    *out = in->env->opt.default_ack;
     *bad = v;
     if (!v)
         return 0;
@@ -605,11 +588,11 @@ enum MHD_Result http_ingest_finish(struct http_ingest *in, struct MHD_Connection
         seq = duckpond_write_seq(in->w);
         batcher_rejects(in, failed);
     }
-    struct hbuf b = {0};
-    hbuf_printf(&b, "{\"written\":%zu", committed);
+    struct dp_buf b = DP_BUF_INIT;
+    dp_buf_printf(&b, "{\"written\":%zu", committed);
     if (seq)
-        hbuf_printf(&b, ",\"seq\":%" PRIu64, seq);
+        dp_buf_printf(&b, ",\"seq\":%" PRIu64, seq);
     answer_rejects(in, &b);
-    hbuf_str(&b, "}");
+    dp_buf_str(&b, "}");
     return http_send_json(c, MHD_HTTP_OK, &b);
 }

@@ -6,7 +6,7 @@
  */
 #include <string.h>
 
-#include "http_internal.h"
+#include "http_metrics.h"
 #include "metrics.h"
 
 /* The batcher's journal, when it has one. */

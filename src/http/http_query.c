@@ -1,9 +1,14 @@
 /*
- * http_query.c -- POST /v1/query: one SQL statement with bound parameters,
- * its answer streamed as JSON, NDJSON or CSV.
+ * http_query.c -- /v1/query: one SQL statement with bound parameters, its
+ * answer streamed as JSON, NDJSON or CSV, or written as Parquet.
  *
- * The body is {"sql": "...", "params": [...], "row_limit": n,
- * "timeout_ms": n}. The SQL is split with duckdb_extract_statements and
+ * A POST's body is {"sql": "...", "params": [...], "row_limit": n,
+ * "timeout_ms": n}. A GET carries the same as URL arguments (?sql=...&
+ * params=[...]&row_limit=n&timeout_ms=n, params as JSON text), so that a
+ * URL alone names a result (pandas' read_parquet(url), a browser); a GET
+ * runs only queries (SELECT, EXPLAIN), since anyone's page can make a
+ * browser send one. The format is ?format=json|ndjson|csv|parquet, else
+ * the Accept header. The SQL is split with duckdb_extract_statements and
  * must hold exactly one statement; it is prepared, and each parameter is
  * bound with duckdb_bind_* by its JSON type -- never spliced into the text.
  * What a statement may do is decided by DuckDB's statement type: a
@@ -19,8 +24,11 @@
  * JSON answer with an "error" member, an NDJSON answer with an {"error"}
  * line, and a CSV answer by dropping the connection before the last chunk
  * (the client sees a truncated transfer). The statement timeout is
- * enforced by the watchdog in http.c (duckdb_interrupt); the row limit
+ * enforced by the watchdog (http_watchdog.c, duckdb_interrupt); the row limit
  * stops the stream and is reported in JSON as "truncated": true.
+ *
+ * A Parquet answer (http_parquet.c) is a file that DuckDB writes whole
+ * before the status line; it holds the rows of a query (SELECT type) only.
  *
  * A header "Duckpond-After-Seq: N" (or ?after_seq=N) makes the query wait
  * first until the journaled writes up to N are applied (read-your-writes
@@ -29,29 +37,34 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
-#include "http_internal.h"
+#include "http_parquet.h"
+#include "http_query.h"
+#include "http_render.h"
+#include "http_stmt.h"
+#include "http_watchdog.h"
 #include "metrics.h"
 
 #define QUERY_CONFLICT_ATTEMPTS 10
 #define QUERY_BLOCK_SIZE (64 * 1024)
 #define QUERY_APPLIED_WAIT_MS 5000
 
-enum query_format { FORMAT_JSON, FORMAT_NDJSON, FORMAT_CSV };
+enum query_format { FORMAT_JSON, FORMAT_NDJSON, FORMAT_CSV, FORMAT_PARQUET };
 enum query_state { Q_ROWS, Q_TAIL, Q_END };
 
-/* A request's parsed body. */
+/* A request's parsed body (or a GET's arguments, gathered into one). */
 struct query_req {
     json_t *root;
     const char *sql;
     json_t *params;
     long row_limit;
     long timeout_ms;
+    bool reads_only; /* a GET: queries only */
 };
 
 /*
@@ -78,7 +91,7 @@ struct http_stmt_cache {
 
 /* A running query and its streamed answer. */
 struct query {
-    struct http_server *h;
+    struct http_env *env;
     struct http_conn *hc;
     duckpond_conn *conn;
     struct http_stmt_cache *cache; /* conn's, or NULL */
@@ -93,32 +106,9 @@ struct query {
     enum query_state state;
     long row_limit, rows_sent;
     bool truncated;
-    struct hbuf out;
+    struct dp_buf out;
     size_t out_pos;
 };
-
-/* An error found before the answer starts: status class, SQLSTATE, text. */
-struct query_err {
-    int code;
-    unsigned http;
-    const char *sqlstate;
-    char message[1024];
-};
-
-static void qerr(struct query_err *e, int code, unsigned http, const char *sqlstate,
-                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static void qerr(struct query_err *e, int code, unsigned http, const char *sqlstate,
-                 const char *fmt, ...)
-{
-    va_list ap;
-    e->code = code;
-    e->http = http;
-    e->sqlstate = sqlstate;
-    va_start(ap, fmt);
-    vsnprintf(e->message, sizeof e->message, fmt, ap);
-    va_end(ap);
-}
 
 /* ------------------------------------------------------------ the body */
 
@@ -135,16 +125,42 @@ static bool opt_long(json_t *root, const char *key, long def, long *out)
     return true;
 }
 
-/* Parses and checks the body; limits are capped by the server's. */
-static int parse_body(struct http_server *h, const char *body, size_t len, struct query_req *q,
-                      struct query_err *e)
+/* Checks the members of q->root and fills q; limits are capped by the server's. */
+static int check_members(struct http_env *env, struct query_req *q, struct http_err *e)
+{
+    q->sql = json_string_value(json_object_get(q->root, "sql"));
+    if (!q->sql) {
+        http_err_set(e, DUCKPOND_MISUSE, 400, "08P01", "\"sql\" must be a string");
+        return -1;
+    }
+    q->params = json_object_get(q->root, "params");
+    if (q->params && !json_is_array(q->params) && !json_is_null(q->params)) {
+        http_err_set(e, DUCKPOND_MISUSE, 400, "08P01", "\"params\" must be an array");
+        return -1;
+    }
+    if (!opt_long(q->root, "row_limit", env->opt.row_limit, &q->row_limit) ||
+        !opt_long(q->root, "timeout_ms", env->opt.statement_timeout_ms, &q->timeout_ms)) {
+        http_err_set(e, DUCKPOND_MISUSE, 400, "08P01",
+                     "\"row_limit\" and \"timeout_ms\" must be positive integers");
+        return -1;
+    }
+    if (q->row_limit > env->opt.row_limit)
+        q->row_limit = env->opt.row_limit;
+    if (q->timeout_ms > env->opt.statement_timeout_ms)
+        q->timeout_ms = env->opt.statement_timeout_ms;
+    return 0;
+}
+
+/* Parses and checks a POST's body into q (q->root to be freed by the caller). */
+static int parse_body(struct http_env *env, const char *body, size_t len, struct query_req *q,
+                      struct http_err *e)
 {
     json_error_t jerr;
     memset(q, 0, sizeof *q);
     q->root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!q->root || !json_is_object(q->root)) {
-        qerr(e, DUCKPOND_MISUSE, 400, "08P01", "the body must be a JSON object: %s",
-             q->root ? "it is not an object" : jerr.text);
+        http_err_set(e, DUCKPOND_MISUSE, 400, "08P01", "the body must be a JSON object: %s",
+                     q->root ? "it is not an object" : jerr.text);
         return -1;
     }
     const char *key;
@@ -152,117 +168,100 @@ static int parse_body(struct http_server *h, const char *body, size_t len, struc
     json_object_foreach(q->root, key, v) {
         if (strcmp(key, "sql") && strcmp(key, "params") && strcmp(key, "row_limit") &&
             strcmp(key, "timeout_ms")) {
-            qerr(e, DUCKPOND_MISUSE, 400, "08P01",
-                 "unknown member \"%.100s\" (expected sql, params, row_limit, timeout_ms)", key);
+            http_err_set(e, DUCKPOND_MISUSE, 400, "08P01",
+                         "unknown member \"%.100s\" (expected sql, params, row_limit, timeout_ms)",
+                         key);
             return -1;
         }
     }
-    q->sql = json_string_value(json_object_get(q->root, "sql"));
-    if (!q->sql) {
-        qerr(e, DUCKPOND_MISUSE, 400, "08P01", "\"sql\" must be a string");
-        return -1;
-    }
-    q->params = json_object_get(q->root, "params");
-    if (q->params && !json_is_array(q->params) && !json_is_null(q->params)) {
-        qerr(e, DUCKPOND_MISUSE, 400, "08P01", "\"params\" must be an array");
-        return -1;
-    }
-    if (!opt_long(q->root, "row_limit", h->opt.row_limit, &q->row_limit) ||
-        !opt_long(q->root, "timeout_ms", h->opt.statement_timeout_ms, &q->timeout_ms)) {
-        qerr(e, DUCKPOND_MISUSE, 400, "08P01",
-             "\"row_limit\" and \"timeout_ms\" must be positive integers");
-        return -1;
-    }
-    if (q->row_limit > h->opt.row_limit)
-        q->row_limit = h->opt.row_limit;
-    if (q->timeout_ms > h->opt.statement_timeout_ms)
-        q->timeout_ms = h->opt.statement_timeout_ms;
-    return 0;
+    return check_members(env, q, e);
 }
 
-/* ------------------------------------------------------------- errors */
+/* A GET's arguments being gathered into the body a POST would send. */
+struct args {
+    json_t *root;
+    struct http_err *e;
+    bool bad;
+};
 
-/* DuckDB's error type from the "<Type> Error:" its messages start with,
- * for the calls that give only a message (prepare, extract). */
-static duckdb_error_type type_of_message(const char *msg)
+/* The value of one GET argument as a body member; NULL with a->e set when it is bad. */
+static json_t *arg_value(struct args *a, const char *key, const char *value)
 {
-    static const struct {
-        const char *prefix;
-        duckdb_error_type type;
-    } known[] = {
-        {"Parser Error", DUCKDB_ERROR_PARSER},
-        {"Syntax Error", DUCKDB_ERROR_SYNTAX},
-        {"Catalog Error", DUCKDB_ERROR_CATALOG},
-        {"Binder Error", DUCKDB_ERROR_BINDER},
-        {"Conversion Error", DUCKDB_ERROR_CONVERSION},
-        {"Out of Range Error", DUCKDB_ERROR_OUT_OF_RANGE},
-        {"Constraint Error", DUCKDB_ERROR_CONSTRAINT},
-        {"Invalid Input Error", DUCKDB_ERROR_INVALID_INPUT},
-        {"Not implemented Error", DUCKDB_ERROR_NOT_IMPLEMENTED},
-        {"Permission Error", DUCKDB_ERROR_PERMISSION},
-        {"Dependency Error", DUCKDB_ERROR_DEPENDENCY},
-    };
-    for (size_t i = 0; msg && i < sizeof known / sizeof known[0]; i++)
-        if (strncmp(msg, known[i].prefix, strlen(known[i].prefix)) == 0)
-            return known[i].type;
-    return DUCKDB_ERROR_INVALID;
+    if (json_object_get(a->root, key)) {
+        http_err_set(a->e, DUCKPOND_MISUSE, 400, "08P01", "argument \"%.100s\" is given twice", key);
+        return NULL;
+    }
+    if (strcmp(key, "sql") == 0) {
+        json_t *v = json_string(value);
+        if (!v)
+            http_err_set(a->e, DUCKPOND_MISUSE, 400, "22021", "\"sql\" is not valid UTF-8");
+        return v;
+    }
+    if (strcmp(key, "params") == 0) {
+        json_error_t jerr;
+        json_t *v = json_loads(value, JSON_REJECT_DUPLICATES, &jerr);
+        if (v && json_is_array(v))
+            return v;
+        http_err_set(a->e, DUCKPOND_MISUSE, 400, "08P01",
+                     "\"params\" must be a JSON array, e.g. params=[\"ABC\",100]: %s",
+                     v ? "it is not an array" : jerr.text);
+        json_decref(v);
+        return NULL;
+    }
+    if (strcmp(key, "row_limit") == 0 || strcmp(key, "timeout_ms") == 0) {
+        char *end;
+        errno = 0;
+        long long n = strtoll(value, &end, 10);
+        json_t *v = *value && !*end && !errno ? json_integer(n) : json_false(); /* false: refused */
+        if (!v)
+            http_err_set(a->e, DUCKPOND_NOMEM, 500, "53200", "out of memory");
+        return v;
+    }
+    http_err_set(a->e, DUCKPOND_MISUSE, 400, "08P01",
+                 "unknown argument \"%.100s\" (expected sql, params, row_limit, timeout_ms, "
+                 "format, after_seq)",
+                 key);
+    return NULL;
 }
 
-/*
- * Fills e from a DuckDB error. DuckDB's error types that mean "the request
- * is wrong" but have no class of their own become 400 with a SQLSTATE
- * that says why; everything else follows the class.
- */
-static void duck_error(struct query_err *e, duckdb_error_type type, const char *msg)
+/* MHD's iterator over a GET's arguments (format and after_seq are read where they are used). */
+static enum MHD_Result arg_member(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
 {
-    if (!msg)
-        msg = "unknown DuckDB error";
-    int code = duckpond_classify(type, msg);
-    const char *state = duckpond_sqlstate(code, msg);
-    unsigned http = http_status_for(code);
-    if (code == DUCKPOND_ERROR) {
-        switch (type) {
-        case DUCKDB_ERROR_INVALID_INPUT: state = "22023", http = 400; break;
-        case DUCKDB_ERROR_NOT_IMPLEMENTED: state = "0A000", http = 400; break;
-        case DUCKDB_ERROR_DIVIDE_BY_ZERO: state = "22012", http = 400; break;
-        case DUCKDB_ERROR_MISMATCH_TYPE: state = "42804", http = 400; break;
-        case DUCKDB_ERROR_DEPENDENCY: state = "2BP01", http = 409; break;
-        case DUCKDB_ERROR_SEQUENCE: state = "2200H", http = 400; break;
-        default: break;
-        }
+    struct args *a = cls;
+    if (strcmp(key, "format") == 0 || strcmp(key, "after_seq") == 0)
+        return MHD_YES;
+    json_t *v = arg_value(a, key, value ? value : "");
+    if (!v || json_object_set_new(a->root, key, v) != 0) {
+        if (v) /* json_object_set_new freed it */
+            http_err_set(a->e, DUCKPOND_NOMEM, 500, "53200", "out of memory");
+        a->bad = true;
+        return MHD_NO;
     }
-    if (code == DUCKPOND_INTERRUPTED)
-        msg = "the statement ran past its timeout and was cancelled";
-    qerr(e, code, http, state, "%s", msg);
+    return MHD_YES;
+}
+
+/* Gathers and checks a GET's arguments into q (q->root to be freed by the caller). */
+static int parse_args(struct http_env *env, struct MHD_Connection *c, struct query_req *q,
+                      struct http_err *e)
+{
+    memset(q, 0, sizeof *q);
+    q->reads_only = true;
+    q->root = json_object();
+    if (!q->root) {
+        http_err_set(e, DUCKPOND_NOMEM, 500, "53200", "out of memory");
+        return -1;
+    }
+    struct args a = {q->root, e, false};
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, arg_member, &a);
+    return a.bad ? -1 : check_members(env, q, e);
 }
 
 /* ------------------------------------------------------ preparing */
 
-/* The command word of a statement type, for the metrics. */
-static const char *statement_kind(duckdb_statement_type t)
-{
-    static const char *const names[] = {
-        [DUCKDB_STATEMENT_TYPE_SELECT] = "SELECT",     [DUCKDB_STATEMENT_TYPE_INSERT] = "INSERT",
-        [DUCKDB_STATEMENT_TYPE_UPDATE] = "UPDATE",     [DUCKDB_STATEMENT_TYPE_EXPLAIN] = "EXPLAIN",
-        [DUCKDB_STATEMENT_TYPE_DELETE] = "DELETE",     [DUCKDB_STATEMENT_TYPE_PREPARE] = "PREPARE",
-        [DUCKDB_STATEMENT_TYPE_CREATE] = "CREATE",     [DUCKDB_STATEMENT_TYPE_EXECUTE] = "EXECUTE",
-        [DUCKDB_STATEMENT_TYPE_ALTER] = "ALTER",       [DUCKDB_STATEMENT_TYPE_TRANSACTION] = "TRANSACTION",
-        [DUCKDB_STATEMENT_TYPE_COPY] = "COPY",         [DUCKDB_STATEMENT_TYPE_ANALYZE] = "ANALYZE",
-        [DUCKDB_STATEMENT_TYPE_VARIABLE_SET] = "SET",  [DUCKDB_STATEMENT_TYPE_CREATE_FUNC] = "CREATE",
-        [DUCKDB_STATEMENT_TYPE_DROP] = "DROP",         [DUCKDB_STATEMENT_TYPE_EXPORT] = "EXPORT",
-        [DUCKDB_STATEMENT_TYPE_PRAGMA] = "PRAGMA",     [DUCKDB_STATEMENT_TYPE_VACUUM] = "VACUUM",
-        [DUCKDB_STATEMENT_TYPE_CALL] = "CALL",         [DUCKDB_STATEMENT_TYPE_SET] = "SET",
-        [DUCKDB_STATEMENT_TYPE_LOAD] = "LOAD",         [DUCKDB_STATEMENT_TYPE_EXTENSION] = "INSTALL",
-        [DUCKDB_STATEMENT_TYPE_ATTACH] = "ATTACH",     [DUCKDB_STATEMENT_TYPE_DETACH] = "DETACH",
-    };
-    if ((size_t)t < sizeof names / sizeof names[0] && names[t])
-        return names[t];
-    return "OTHER";
-}
-
-/* Whether a statement of this type may run for this user over HTTP. */
-static bool statement_allowed(duckdb_statement_type t, const struct user *user,
-                              struct query_err *e)
+/* Whether a statement of this type may run for this user over HTTP (a GET: reads_only). */
+static bool statement_allowed(duckdb_statement_type t, const struct user *user, bool reads_only,
+                              struct http_err *e)
 {
     switch (t) {
     case DUCKDB_STATEMENT_TYPE_TRANSACTION:
@@ -274,88 +273,66 @@ static bool statement_allowed(duckdb_statement_type t, const struct user *user,
     case DUCKDB_STATEMENT_TYPE_DETACH:
     case DUCKDB_STATEMENT_TYPE_LOAD:
     case DUCKDB_STATEMENT_TYPE_EXTENSION:
-        qerr(e, DUCKPOND_MISUSE, 400, "0A000",
-             "%s statements are not served over HTTP: each request runs alone on a shared "
-             "connection (use the PostgreSQL protocol for sessions)",
-             statement_kind(t));
+        http_err_set(e, DUCKPOND_MISUSE, 400, "0A000",
+                     "%s statements are not served over HTTP: each request runs alone on a shared "
+                     "connection (use the PostgreSQL protocol for sessions)",
+                     http_stmt_kind(t));
         return false;
     default:
         break;
     }
     if (user && user_read_only(user) && t != DUCKDB_STATEMENT_TYPE_SELECT &&
         t != DUCKDB_STATEMENT_TYPE_EXPLAIN) {
-        qerr(e, DUCKPOND_READONLY, 403, "25006",
-             "user %s is read-only: %s statements are not allowed", user_name(user),
-             statement_kind(t));
+        http_err_set(e, DUCKPOND_READONLY, 403, "25006",
+                     "user %s is read-only: %s statements are not allowed", user_name(user),
+                     http_stmt_kind(t));
+        return false;
+    }
+    if (reads_only && t != DUCKDB_STATEMENT_TYPE_SELECT && t != DUCKDB_STATEMENT_TYPE_EXPLAIN) {
+        http_err_set(e, DUCKPOND_READONLY, 405, "25006",
+                     "a GET only reads: send %s statements with POST", http_stmt_kind(t));
         return false;
     }
     return true;
 }
 
-/* Binds params[i] to parameter i + 1 by its JSON type. */
-static int bind_param(duckdb_prepared_statement p, idx_t i, json_t *v, struct query_err *e)
-{
-    duckdb_state st;
-    switch (json_typeof(v)) {
-    case JSON_NULL: st = duckdb_bind_null(p, i + 1); break;
-    case JSON_TRUE: st = duckdb_bind_boolean(p, i + 1, true); break;
-    case JSON_FALSE: st = duckdb_bind_boolean(p, i + 1, false); break;
-    case JSON_INTEGER: st = duckdb_bind_int64(p, i + 1, json_integer_value(v)); break;
-    case JSON_REAL: st = duckdb_bind_double(p, i + 1, json_real_value(v)); break;
-    case JSON_STRING:
-        st = duckdb_bind_varchar_length(p, i + 1, json_string_value(v), json_string_length(v));
-        break;
-    default:
-        qerr(e, DUCKPOND_MISUSE, 400, "22023",
-             "parameter $%llu: arrays and objects cannot be bound (send them as a string)",
-             (unsigned long long)i + 1);
-        return -1;
-    }
-    if (st != DuckDBSuccess) {
-        qerr(e, DUCKPOND_CONVERSION, 400, "22P02", "parameter $%llu cannot be bound: %s",
-             (unsigned long long)i + 1, duckdb_prepare_error(p) ? duckdb_prepare_error(p) : "");
-        return -1;
-    }
-    return 0;
-}
-
 /* ------------------------------------------------------ statement cache */
 
-int http_query_caches_new(struct http_server *h)
+int http_query_caches_new(struct http_env *env)
 {
-    h->caches = calloc((size_t)h->pool_size, sizeof *h->caches);
-    return h->caches ? DUCKPOND_OK : DUCKPOND_NOMEM;
+    env->caches = calloc((size_t)env->pool_size, sizeof *env->caches);
+    return env->caches ? DUCKPOND_OK : DUCKPOND_NOMEM;
 }
 
-void http_query_caches_free(struct http_server *h)
+void http_query_caches_free(struct http_env *env)
 {
-    for (int i = 0; h->caches && i < h->pool_size; i++) {
+    for (int i = 0; env->caches && i < env->pool_size; i++) {
         for (int k = 0; k < STMT_CACHE_SIZE; k++) {
-            struct cached_stmt *c = &h->caches[i].stmts[k];
+            struct cached_stmt *c = &env->caches[i].stmts[k];
             if (c->sql) {
                 duckdb_destroy_prepare(&c->prep);
                 free(c->sql);
             }
         }
     }
-    free(h->caches);
-    h->caches = NULL;
+    free(env->caches);
+    env->caches = NULL;
 }
 
 /* The cache of a pooled connection, claiming a slot the first time. */
-static struct http_stmt_cache *cache_of(struct http_server *h, duckpond_conn *conn)
+static struct http_stmt_cache *cache_of(struct http_env *env, duckpond_conn *conn)
 {
     struct http_stmt_cache *found = NULL;
-    pthread_mutex_lock(&h->cache_lock);
-    for (int i = 0; i < h->pool_size && !found; i++)
-        if (h->caches[i].conn == conn)
-            found = &h->caches[i];
-    for (int i = 0; i < h->pool_size && !found; i++)
-        if (!h->caches[i].conn) {
-            found = &h->caches[i];
+    pthread_mutex_lock(&env->cache_lock);
+    for (int i = 0; i < env->pool_size && !found; i++)
+        if (env->caches[i].conn == conn)
+            found = &env->caches[i];
+    for (int i = 0; i < env->pool_size && !found; i++)
+        if (!env->caches[i].conn) {
+            found = &env->caches[i];
             found->conn = conn;
         }
-    pthread_mutex_unlock(&h->cache_lock);
+    pthread_mutex_unlock(&env->cache_lock);
     return found;
 }
 
@@ -394,66 +371,31 @@ static bool cache_put(struct http_stmt_cache *c, const char *sql, duckdb_prepare
 
 /* Checks and binds the prepared statement for this request. */
 static int check_and_bind(struct query *qy, const struct query_req *q, const struct user *user,
-                          struct query_err *e)
+                          struct http_err *e)
 {
-    if (!statement_allowed(duckdb_prepared_statement_type(qy->prep), user, e))
+    if (!statement_allowed(duckdb_prepared_statement_type(qy->prep), user, q->reads_only, e))
         return -1;
-    size_t given = q->params ? json_array_size(q->params) : 0;
-    idx_t want = duckdb_nparams(qy->prep);
-    if (given != want) {
-        qerr(e, DUCKPOND_MISUSE, 400, "08P01",
-             "the statement takes %llu parameter(s) and %zu were given",
-             (unsigned long long)want, given);
-        return -1;
-    }
-    duckdb_clear_bindings(qy->prep);
-    for (size_t i = 0; i < given; i++)
-        if (bind_param(qy->prep, i, json_array_get(q->params, i), e) != 0)
-            return -1;
-    return 0;
+    return http_stmt_bind(qy->prep, q->params, e);
 }
 
 /*
  * Finds or prepares the one statement of q, then checks and binds it. A
- * new statement is split first (it must be exactly one), prepared, and
- * kept in the connection's cache.
+ * new statement is prepared (http_stmt_prepare) and kept in the
+ * connection's cache.
  */
 static int prepare(struct query *qy, const struct query_req *q, const struct user *user,
-                   struct query_err *e)
+                   struct http_err *e)
 {
-    qy->cache = cache_of(qy->h, qy->conn);
+    qy->cache = cache_of(qy->env, qy->conn);
     qy->prep = cache_find(qy->cache, q->sql);
     if (qy->prep) {
         qy->prep_cached = true;
         return check_and_bind(qy, q, user, e);
     }
-    duckdb_connection dc = duckpond_conn_duckdb(qy->conn);
-    duckdb_extracted_statements stmts = NULL;
-    idx_t n = duckdb_extract_statements(dc, q->sql, &stmts);
-    int rc = -1;
-    if (n == 0) {
-        const char *msg = duckdb_extract_statements_error(stmts);
-        if (msg)
-            duck_error(e, type_of_message(msg), msg);
-        else
-            qerr(e, DUCKPOND_SYNTAX, 400, "42601", "the request holds no SQL statement");
-        goto done;
-    }
-    if (n > 1) {
-        qerr(e, DUCKPOND_SYNTAX, 400, "42601",
-             "one statement per request, and this one holds %llu", (unsigned long long)n);
-        goto done;
-    }
-    if (duckdb_prepare_extracted_statement(dc, stmts, 0, &qy->prep) != DuckDBSuccess) {
-        const char *msg = duckdb_prepare_error(qy->prep);
-        duck_error(e, type_of_message(msg), msg);
-        goto done;
-    }
+    if (http_stmt_prepare(duckpond_conn_duckdb(qy->conn), q->sql, &qy->prep, e) != 0)
+        return -1;
     qy->prep_cached = cache_put(qy->cache, q->sql, qy->prep);
-    rc = check_and_bind(qy, q, user, e);
-done:
-    duckdb_destroy_extracted(&stmts);
-    return rc;
+    return check_and_bind(qy, q, user, e);
 }
 
 /* ------------------------------------------------------- executing */
@@ -471,7 +413,7 @@ static void backoff(int attempt)
  * retrying a statement other than SELECT that hit a transaction conflict
  * (it ran alone in autocommit, so it left nothing behind).
  */
-static int execute(struct query *qy, struct query_err *e)
+static int execute(struct query *qy, struct http_err *e)
 {
     bool retryable = duckdb_prepared_statement_type(qy->prep) != DUCKDB_STATEMENT_TYPE_SELECT;
     for (int attempt = 1;; attempt++) {
@@ -481,9 +423,9 @@ static int execute(struct query *qy, struct query_err *e)
             const char *msg = qy->chunk ? NULL : duckdb_result_error(&qy->result);
             if (!msg)
                 return 0;
-            duck_error(e, duckdb_result_error_type(&qy->result), msg);
+            http_err_duckdb(e, duckdb_result_error_type(&qy->result), msg);
         } else {
-            duck_error(e, duckdb_result_error_type(&qy->result), duckdb_result_error(&qy->result));
+            http_err_duckdb(e, duckdb_result_error_type(&qy->result), duckdb_result_error(&qy->result));
         }
         duckdb_destroy_result(&qy->result);
         qy->have_result = false;
@@ -495,12 +437,12 @@ static int execute(struct query *qy, struct query_err *e)
 }
 
 /* Resolves the result's column types; fails on a type that cannot be sent. */
-static int resolve_types(struct query *qy, struct query_err *e)
+static int resolve_types(struct query *qy, struct http_err *e)
 {
     qy->ncols = duckdb_column_count(&qy->result);
     qy->types = calloc(qy->ncols ? qy->ncols : 1, sizeof *qy->types);
     if (!qy->types) {
-        qerr(e, DUCKPOND_NOMEM, 500, "53200", "out of memory");
+        http_err_set(e, DUCKPOND_NOMEM, 500, "53200", "out of memory");
         return -1;
     }
     for (idx_t i = 0; i < qy->ncols; i++) {
@@ -509,8 +451,8 @@ static int resolve_types(struct query *qy, struct query_err *e)
         int rc = http_rtype_new(t, &qy->types[i], why, sizeof why);
         duckdb_destroy_logical_type(&t);
         if (rc != 0) {
-            qerr(e, DUCKPOND_MISUSE, 400, "0A000", "column \"%s\": %s",
-                 duckdb_column_name(&qy->result, i), why);
+            http_err_set(e, DUCKPOND_MISUSE, 400, "0A000", "column \"%s\": %s",
+                         duckdb_column_name(&qy->result, i), why);
             return -1;
         }
     }
@@ -522,59 +464,59 @@ static int resolve_types(struct query *qy, struct query_err *e)
 /* The opening of the answer: JSON's columns, CSV's header line. */
 static void write_head(struct query *qy)
 {
-    struct hbuf *b = &qy->out;
+    struct dp_buf *b = &qy->out;
     if (qy->format == FORMAT_NDJSON)
         return;
     if (qy->format == FORMAT_JSON)
-        hbuf_str(b, "{\"columns\":[");
+        dp_buf_str(b, "{\"columns\":[");
     for (idx_t i = 0; i < qy->ncols; i++) {
         const char *name = duckdb_column_name(&qy->result, i);
         if (qy->format == FORMAT_CSV) {
-            hbuf_add(b, ",", i ? 1 : 0);
-            hbuf_csv_field(b, name, strlen(name));
+            dp_buf_add(b, ",", i ? 1 : 0);
+            http_csv_field(b, name, strlen(name));
             continue;
         }
-        hbuf_str(b, i ? ",{\"name\":" : "{\"name\":");
-        hbuf_json_string(b, name, strlen(name));
-        hbuf_str(b, ",\"type\":");
-        hbuf_json_string(b, qy->types[i]->name, strlen(qy->types[i]->name));
-        hbuf_str(b, "}");
+        dp_buf_str(b, i ? ",{\"name\":" : "{\"name\":");
+        http_json_string(b, name, strlen(name));
+        dp_buf_str(b, ",\"type\":");
+        http_json_string(b, qy->types[i]->name, strlen(qy->types[i]->name));
+        dp_buf_str(b, "}");
     }
-    hbuf_str(b, qy->format == FORMAT_CSV ? "\r\n" : "],\"rows\":[");
+    dp_buf_str(b, qy->format == FORMAT_CSV ? "\r\n" : "],\"rows\":[");
 }
 
 /* One row in the answer's format. */
 static void write_row(struct query *qy, idx_t row)
 {
-    struct hbuf *b = &qy->out;
+    struct dp_buf *b = &qy->out;
     if (qy->format == FORMAT_CSV) {
         for (idx_t i = 0; i < qy->ncols; i++) {
-            hbuf_add(b, ",", i ? 1 : 0);
+            dp_buf_add(b, ",", i ? 1 : 0);
             http_render_csv(b, qy->types[i], duckdb_data_chunk_get_vector(qy->chunk, i), row);
         }
-        hbuf_add(b, "\r\n", 2);
+        dp_buf_add(b, "\r\n", 2);
         return;
     }
     if (qy->format == FORMAT_JSON && qy->rows_sent > 0)
-        hbuf_add(b, ",", 1);
+        dp_buf_add(b, ",", 1);
     if (qy->format == FORMAT_NDJSON) {
-        hbuf_add(b, "{", 1);
+        dp_buf_add(b, "{", 1);
         for (idx_t i = 0; i < qy->ncols; i++) {
             const char *name = duckdb_column_name(&qy->result, i);
-            hbuf_add(b, ",", i ? 1 : 0);
-            hbuf_json_string(b, name, strlen(name));
-            hbuf_add(b, ":", 1);
+            dp_buf_add(b, ",", i ? 1 : 0);
+            http_json_string(b, name, strlen(name));
+            dp_buf_add(b, ":", 1);
             http_render_json(b, qy->types[i], duckdb_data_chunk_get_vector(qy->chunk, i), row);
         }
-        hbuf_add(b, "}\n", 2);
+        dp_buf_add(b, "}\n", 2);
         return;
     }
-    hbuf_add(b, "[", 1);
+    dp_buf_add(b, "[", 1);
     for (idx_t i = 0; i < qy->ncols; i++) {
-        hbuf_add(b, ",", i ? 1 : 0);
+        dp_buf_add(b, ",", i ? 1 : 0);
         http_render_json(b, qy->types[i], duckdb_data_chunk_get_vector(qy->chunk, i), row);
     }
-    hbuf_add(b, "]", 1);
+    dp_buf_add(b, "]", 1);
 }
 
 /*
@@ -588,17 +530,14 @@ static int produce_rows(struct query *qy)
         const char *msg = duckdb_result_error(&qy->result);
         if (!msg)
             return 0;
-        struct query_err e;
-        duck_error(&e, duckdb_result_error_type(&qy->result), msg);
+        struct http_err e;
+        http_err_duckdb(&e, duckdb_result_error_type(&qy->result), msg);
         metrics_error(e.sqlstate);
         if (qy->format == FORMAT_CSV)
             return -1;
-        hbuf_str(&qy->out, qy->format == FORMAT_JSON ? "],\"error\":{\"sqlstate\":"
-                                                     : "{\"error\":{\"sqlstate\":");
-        hbuf_json_string(&qy->out, e.sqlstate, strlen(e.sqlstate));
-        hbuf_str(&qy->out, ",\"message\":");
-        hbuf_json_string(&qy->out, e.message, strlen(e.message));
-        hbuf_str(&qy->out, qy->format == FORMAT_JSON ? "}}\n" : "}}\n");
+        dp_buf_str(&qy->out, qy->format == FORMAT_JSON ? "]," : "{");
+        http_error_member(&qy->out, e.sqlstate, e.message);
+        dp_buf_str(&qy->out, "}\n");
         qy->state = Q_END;
         return 0;
     }
@@ -623,7 +562,7 @@ static int produce_rows(struct query *qy)
 static void write_tail(struct query *qy)
 {
     if (qy->format == FORMAT_JSON)
-        hbuf_printf(&qy->out, "],\"row_count\":%ld,\"truncated\":%s}\n", qy->rows_sent,
+        dp_buf_printf(&qy->out, "],\"row_count\":%ld,\"truncated\":%s}\n", qy->rows_sent,
                     qy->truncated ? "true" : "false");
     qy->state = Q_END;
 }
@@ -633,7 +572,7 @@ static ssize_t read_answer(void *cls, uint64_t pos, char *buf, size_t max)
 {
     struct query *qy = cls;
     while (qy->out_pos == qy->out.len) {
-        qy->out.len = 0;
+        dp_buf_truncate(&qy->out, 0);
         qy->out_pos = 0;
         if (qy->state == Q_END)
             return MHD_CONTENT_READER_END_OF_STREAM;
@@ -665,27 +604,47 @@ static void query_free(void *cls)
     for (idx_t i = 0; qy->types && i < qy->ncols; i++)
         http_rtype_free(qy->types[i]);
     free(qy->types);
-    hbuf_free(&qy->out);
-    http_query_end(qy->h, qy->hc);
+    dp_buf_free(&qy->out);
+    http_watchdog_query_end(qy->env->watchdog, qy->hc);
     if (qy->conn)
-        duckpond_pool_put(qy->h->pool, qy->conn);
+        duckpond_pool_put(qy->env->pool, qy->conn);
     free(qy);
 }
 
-static enum query_format format_of(struct MHD_Connection *c)
+/*
+ * The answer's format: the argument ?format= (json, ndjson, csv, parquet)
+ * when there is one, else the Accept header (JSON unless it asks for
+ * another). 0, or -1 with e for a format that does not exist.
+ */
+static int format_of(struct MHD_Connection *c, enum query_format *out, struct http_err *e)
 {
+    static const char *const names[] = {[FORMAT_JSON] = "json", [FORMAT_NDJSON] = "ndjson",
+                                        [FORMAT_CSV] = "csv", [FORMAT_PARQUET] = "parquet"};
+    const char *arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
     const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
-    if (accept && strstr(accept, "text/csv"))
-        return FORMAT_CSV;
-    if (accept && strstr(accept, "application/x-ndjson"))
-        return FORMAT_NDJSON;
-    return FORMAT_JSON;
+    *out = FORMAT_JSON;
+    if (arg) {
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+            if (strcasecmp(arg, names[i]) == 0)
+                return *out = (enum query_format)i, 0;
+        http_err_set(e, DUCKPOND_MISUSE, 400, "22023",
+                     "unknown format \"%.40s\" (expected json, ndjson, csv or parquet)", arg);
+        return -1;
+    }
+    if (accept && strstr(accept, HTTP_PARQUET_TYPE))
+        *out = FORMAT_PARQUET;
+    else if (accept && strstr(accept, "text/csv"))
+        *out = FORMAT_CSV;
+    else if (accept && strstr(accept, "application/x-ndjson"))
+        *out = FORMAT_NDJSON;
+    return 0;
 }
 
 static const char *const content_types[] = {
     [FORMAT_JSON] = "application/json",
     [FORMAT_NDJSON] = "application/x-ndjson",
     [FORMAT_CSV] = "text/csv; charset=utf-8; header=present",
+    [FORMAT_PARQUET] = HTTP_PARQUET_TYPE, /* sent by http_parquet.c */
 };
 
 /* Queues the streamed answer of a query that has its first chunk. */
@@ -715,8 +674,8 @@ static enum MHD_Result start_answer(struct query *qy, struct MHD_Connection *c)
  * ingest answer) are applied, for at most QUERY_APPLIED_WAIT_MS and the
  * statement timeout. 0, or -1 with the error in e (57014 on a timeout).
  */
-static int wait_after_seq(struct http_server *h, struct MHD_Connection *c, long timeout_ms,
-                          struct query_err *e)
+static int wait_after_seq(struct http_env *env, struct MHD_Connection *c, long timeout_ms,
+                          struct http_err *e)
 {
     const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Duckpond-After-Seq");
     if (!v)
@@ -727,67 +686,112 @@ static int wait_after_seq(struct http_server *h, struct MHD_Connection *c, long 
     errno = 0;
     unsigned long long seq = strtoull(v, &end, 10);
     if (!*v || *end || errno || *v == '-') {
-        qerr(e, DUCKPOND_MISUSE, 400, "22023",
-             "Duckpond-After-Seq must be a journal sequence number, not \"%.60s\"", v);
+        http_err_set(e, DUCKPOND_MISUSE, 400, "22023",
+                     "Duckpond-After-Seq must be a journal sequence number, not \"%.60s\"", v);
         return -1;
     }
     int ms = timeout_ms < QUERY_APPLIED_WAIT_MS ? (int)timeout_ms : QUERY_APPLIED_WAIT_MS;
-    int rc = duckpond_batcher_wait_applied(h->batcher, (uint64_t)seq, ms);
+    int rc = duckpond_batcher_wait_applied(env->batcher, (uint64_t)seq, ms);
     if (rc == DUCKPOND_TIMEOUT)
-        qerr(e, rc, 504, "57014",
-             "canceling statement: the journaled writes up to sequence %llu were not applied "
-             "within %d ms; they are durable, try again",
-             seq, ms);
+        http_err_set(e, rc, 504, "57014",
+                     "canceling statement: the journaled writes up to sequence %llu were not applied "
+                     "within %d ms; they are durable, try again",
+                     seq, ms);
     else if (rc == DUCKPOND_MISUSE)
-        qerr(e, rc, 400, "22023", "journal sequence number %llu was never handed out", seq);
+        http_err_set(e, rc, 400, "22023", "journal sequence number %llu was never handed out", seq);
     else if (rc != DUCKPOND_OK)
-        qerr(e, rc, 0, NULL, "the journaled writes up to sequence %llu cannot be applied now: %s",
-             seq, duckpond_strerror(rc));
+        http_err_set(e, rc, 0, NULL, "the journaled writes up to sequence %llu cannot be applied now: %s",
+                     seq, duckpond_strerror(rc));
     return rc == DUCKPOND_OK ? 0 : -1;
 }
 
-enum MHD_Result http_query(struct http_server *h, struct MHD_Connection *c,
+/*
+ * The answer as a Parquet file (http_parquet.c): the rows of a query only.
+ * Frees qy and q->root. Returns MHD's result.
+ */
+static enum MHD_Result answer_parquet(struct query *qy, struct MHD_Connection *c,
+                                      struct query_req *q, int64_t deadline)
+{
+    struct http_err e;
+    enum MHD_Result ret = MHD_NO;
+    duckdb_statement_type t = duckdb_prepared_statement_type(qy->prep);
+    int rc = -1;
+    if (t != DUCKDB_STATEMENT_TYPE_SELECT)
+        http_err_set(&e, DUCKPOND_MISUSE, 400, "0A000",
+                     "a Parquet answer holds the rows of a query (SELECT, FROM, VALUES, WITH...), "
+                     "not of a %s statement",
+                     http_stmt_kind(t));
+    else
+        rc = http_parquet_answer(qy->env, c, duckpond_conn_duckdb(qy->conn), q->sql, q->params,
+                                 qy->row_limit, deadline, &ret, &e);
+    json_decref(q->root);
+    query_free(qy); /* the file outlives the pooled connection */
+    return rc == 0 ? ret : http_send_error(c, e.http, e.code, e.sqlstate, e.message);
+}
+
+/* Runs the statement of a parsed request (q->root taken) and queues its answer. */
+static enum MHD_Result run(struct http_env *env, struct MHD_Connection *c,
+                           const struct user *user, struct query_req *q)
+{
+    struct http_err e;
+    struct query *qy = calloc(1, sizeof *qy);
+    if (!qy) {
+        json_decref(q->root);
+        return http_send_error(c, 0, DUCKPOND_NOMEM, NULL, NULL);
+    }
+    qy->env = env;
+    qy->row_limit = q->row_limit;
+    /* the timeout covers waiting for a pooled connection and running */
+    int64_t deadline = http_now_ms() + q->timeout_ms;
+    if (format_of(c, &qy->format, &e) != 0 || wait_after_seq(env, c, q->timeout_ms, &e) != 0)
+        goto fail;
+    int rc = duckpond_pool_get(env->pool, (int)(deadline > http_now_ms() ? deadline - http_now_ms() : 0),
+                               &qy->conn);
+    if (rc != DUCKPOND_OK) {
+        http_err_set(&e, DUCKPOND_OVERLOADED, 503, "53300",
+                     "every database connection (%d) stayed busy for the statement timeout; try again",
+                     env->pool_size);
+        goto fail;
+    }
+    if (prepare(qy, q, user, &e) != 0)
+        goto fail;
+    metrics_statement(http_stmt_kind(duckdb_prepared_statement_type(qy->prep)));
+    if (qy->format == FORMAT_PARQUET)
+        return answer_parquet(qy, c, q, deadline);
+    qy->hc = http_watchdog_query_begin(env->watchdog, c, duckpond_conn_duckdb(qy->conn), deadline);
+    int failed = execute(qy, &e) != 0;
+    if (!duckpond_statement_keeps_catalog(duckdb_prepared_statement_type(qy->prep)))
+        duckpond_batcher_schema_changed(env->batcher); /* cached column types and INSERT shapes go */
+    if (failed || resolve_types(qy, &e) != 0)
+        goto fail;
+    json_decref(q->root);
+    return start_answer(qy, c);
+fail:
+    json_decref(q->root);
+    query_free(qy);
+    return http_send_error(c, e.http, e.code, e.sqlstate, e.message);
+}
+
+enum MHD_Result http_query(struct http_env *env, struct MHD_Connection *c,
                            const struct user *user, const char *body, size_t len)
 {
     struct query_req q;
-    struct query_err e;
-    if (parse_body(h, body, len, &q, &e) != 0) {
+    struct http_err e;
+    if (parse_body(env, body, len, &q, &e) != 0) {
         json_decref(q.root);
         return http_send_error(c, e.http, e.code, e.sqlstate, e.message);
     }
-    struct query *qy = calloc(1, sizeof *qy);
-    if (!qy) {
+    return run(env, c, user, &q);
+}
+
+enum MHD_Result http_query_get(struct http_env *env, struct MHD_Connection *c,
+                               const struct user *user)
+{
+    struct query_req q;
+    struct http_err e;
+    if (parse_args(env, c, &q, &e) != 0) {
         json_decref(q.root);
-        return http_send_error(c, 0, DUCKPOND_NOMEM, NULL, NULL);
+        return http_send_error(c, e.http, e.code, e.sqlstate, e.message);
     }
-    qy->h = h;
-    qy->format = format_of(c);
-    qy->row_limit = q.row_limit;
-    /* the timeout covers waiting for a pooled connection and running */
-    int64_t deadline = http_now_ms() + q.timeout_ms;
-    if (wait_after_seq(h, c, q.timeout_ms, &e) != 0)
-        goto fail;
-    int rc = duckpond_pool_get(h->pool, (int)(deadline > http_now_ms() ? deadline - http_now_ms() : 0),
-                               &qy->conn);
-    if (rc != DUCKPOND_OK) {
-        qerr(&e, DUCKPOND_OVERLOADED, 503, "53300",
-             "every database connection (%d) stayed busy for the statement timeout; try again",
-             h->pool_size);
-        goto fail;
-    }
-    if (prepare(qy, &q, user, &e) != 0)
-        goto fail;
-    metrics_statement(statement_kind(duckdb_prepared_statement_type(qy->prep)));
-    qy->hc = http_query_begin(h, c, duckpond_conn_duckdb(qy->conn), deadline);
-    int failed = execute(qy, &e) != 0;
-    if (!duckpond_statement_keeps_catalog(duckdb_prepared_statement_type(qy->prep)))
-        duckpond_batcher_schema_changed(h->batcher); /* cached column types and INSERT shapes go */
-    if (failed || resolve_types(qy, &e) != 0)
-        goto fail;
-    json_decref(q.root);
-    return start_answer(qy, c);
-fail:
-    json_decref(q.root);
-    query_free(qy);
-    return http_send_error(c, e.http, e.code, e.sqlstate, e.message);
+    return run(env, c, user, &q);
 }

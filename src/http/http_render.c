@@ -13,127 +13,12 @@
  * TIME_NS) are refused before the answer starts.
  */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "http_internal.h"
-
-/* ------------------------------------------------------------ text buffer */
-
-/* Makes room for n more bytes (and a NUL); false once failed. */
-static bool hbuf_reserve(struct hbuf *b, size_t n)
-{
-    if (b->failed)
-        return false;
-    if (b->len + n + 1 <= b->cap)
-        return true;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + n + 1)
-        cap *= 2;
-    char *p = realloc(b->data, cap);
-    if (!p) {
-        b->failed = true;
-        return false;
-    }
-    b->data = p;
-    b->cap = cap;
-    return true;
-}
-
-void hbuf_free(struct hbuf *b)
-{
-    free(b->data);
-    memset(b, 0, sizeof *b);
-}
-
-void hbuf_add(struct hbuf *b, const char *p, size_t n)
-{
-    if (!hbuf_reserve(b, n))
-        return;
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-void hbuf_str(struct hbuf *b, const char *s)
-{
-    hbuf_add(b, s, strlen(s));
-}
-
-void hbuf_printf(struct hbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0 || !hbuf_reserve(b, (size_t)n))
-        return;
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
-void hbuf_json_string(struct hbuf *b, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    if (!hbuf_reserve(b, n + 2))
-        return;
-    hbuf_add(b, "\"", 1);
-    size_t run = 0; /* bytes copied as they are, added in one go */
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
-            continue;
-        hbuf_add(b, s + run, i - run);
-        run = i + 1;
-        char esc[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0};
-        switch (c) {
-        case '"': hbuf_add(b, "\\\"", 2); break;
-        case '\\': hbuf_add(b, "\\\\", 2); break;
-        case '\n': hbuf_add(b, "\\n", 2); break;
-        case '\r': hbuf_add(b, "\\r", 2); break;
-        case '\t': hbuf_add(b, "\\t", 2); break;
-        default: hbuf_add(b, esc, 6); break;
-        }
-    }
-    hbuf_add(b, s + run, n - run);
-    hbuf_add(b, "\"", 1);
-}
-
-void hbuf_csv_field(struct hbuf *b, const char *s, size_t n)
-{
-    bool quote = n == 0 || memchr(s, ',', n) || memchr(s, '"', n) || memchr(s, '\n', n) ||
-                 memchr(s, '\r', n);
-    if (!quote) {
-        hbuf_add(b, s, n);
-        return;
-    }
-    hbuf_add(b, "\"", 1);
-    const char *p = s, *end = s + n, *q;
-    while ((q = memchr(p, '"', (size_t)(end - p))) != NULL) {
-        hbuf_add(b, p, (size_t)(q - p) + 1);
-        hbuf_add(b, "\"", 1);
-        p = q + 1;
-    }
-    hbuf_add(b, p, (size_t)(end - p));
-    hbuf_add(b, "\"", 1);
-}
-
-char *hbuf_take(struct hbuf *b, size_t *len)
-{
-    if (b->failed || !hbuf_reserve(b, 0)) {
-        hbuf_free(b);
-        return NULL;
-    }
-    char *p = b->data;
-    if (len)
-        *len = b->len;
-    memset(b, 0, sizeof *b);
-    return p;
-}
+#include "http_common.h"
+#include "http_render.h"
 
 /* -------------------------------------------------------------- types */
 
@@ -208,59 +93,55 @@ static int rtype_children(struct http_rtype *r, duckdb_logical_type *kids, size_
 }
 
 /* A struct field name as DuckDB writes it: quoted unless a plain word. */
-static void field_name(struct hbuf *b, const char *s)
+static void field_name(struct dp_buf *b, const char *s)
 {
     bool plain = *s != '\0' && !(*s >= '0' && *s <= '9');
     for (const char *p = s; *p && plain; p++)
         plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
                 (*p >= '0' && *p <= '9') || *p == '_';
-    if (plain) {
-        hbuf_str(b, s);
-        return;
-    }
-    hbuf_add(b, "\"", 1);
-    for (const char *p = s; *p; p++)
-        hbuf_add(b, *p == '"' ? "\"\"" : p, *p == '"' ? 2 : 1);
-    hbuf_add(b, "\"", 1);
+    if (plain)
+        dp_buf_str(b, s);
+    else
+        dp_sql_ident(b, s);
 }
 
 /* The name of a nested or parameterised type, from its resolved parts. */
-static void rtype_name(struct http_rtype *r, struct hbuf *b, duckdb_logical_type t)
+static void rtype_name(struct http_rtype *r, struct dp_buf *b, duckdb_logical_type t)
 {
     switch (r->id) {
     case DUCKDB_TYPE_DECIMAL:
-        hbuf_printf(b, "DECIMAL(%u,%u)", duckdb_decimal_width(t), r->scale);
+        dp_buf_printf(b, "DECIMAL(%u,%u)", duckdb_decimal_width(t), r->scale);
         break;
     case DUCKDB_TYPE_ENUM:
-        hbuf_str(b, "ENUM(");
+        dp_buf_str(b, "ENUM(");
         for (size_t i = 0; i < r->ndict; i++) {
-            hbuf_str(b, i ? ", '" : "'");
-            hbuf_str(b, r->dict[i]);
-            hbuf_str(b, "'");
+            dp_buf_str(b, i ? ", '" : "'");
+            dp_buf_str(b, r->dict[i]);
+            dp_buf_str(b, "'");
         }
-        hbuf_str(b, ")");
+        dp_buf_str(b, ")");
         break;
     case DUCKDB_TYPE_LIST:
-        hbuf_printf(b, "%s[]", r->children[0]->name);
+        dp_buf_printf(b, "%s[]", r->children[0]->name);
         break;
     case DUCKDB_TYPE_ARRAY:
-        hbuf_printf(b, "%s[%llu]", r->children[0]->name, (unsigned long long)r->array_size);
+        dp_buf_printf(b, "%s[%llu]", r->children[0]->name, (unsigned long long)r->array_size);
         break;
     case DUCKDB_TYPE_MAP:
-        hbuf_printf(b, "MAP(%s, %s)", r->children[0]->name, r->children[1]->name);
+        dp_buf_printf(b, "MAP(%s, %s)", r->children[0]->name, r->children[1]->name);
         break;
     case DUCKDB_TYPE_STRUCT:
-        hbuf_str(b, "STRUCT(");
+        dp_buf_str(b, "STRUCT(");
         for (size_t i = 0; i < r->nchildren; i++) {
             if (i)
-                hbuf_str(b, ", ");
+                dp_buf_str(b, ", ");
             field_name(b, r->names[i]);
-            hbuf_printf(b, " %s", r->children[i]->name);
+            dp_buf_printf(b, " %s", r->children[i]->name);
         }
-        hbuf_str(b, ")");
+        dp_buf_str(b, ")");
         break;
     default:
-        hbuf_str(b, scalar_name(r->id));
+        dp_buf_str(b, scalar_name(r->id));
         break;
     }
 }
@@ -332,9 +213,9 @@ int http_rtype_new(duckdb_logical_type t, struct http_rtype **out, char *why, si
         http_rtype_free(r);
         return -1;
     }
-    struct hbuf name = {0};
+    struct dp_buf name = DP_BUF_INIT;
     rtype_name(r, &name, t);
-    r->name = hbuf_take(&name, NULL);
+    r->name = dp_buf_take(&name, NULL);
     if (!r->name) {
         http_rtype_free(r);
         return snprintf(why, whylen, "out of memory"), -1;
@@ -616,16 +497,16 @@ static bool scalar_text(const struct http_rtype *t, const void *data, idx_t row,
 }
 
 /* A BLOB as DuckDB prints it: printable ASCII as is, other bytes as \xHH. */
-static void blob_text(struct hbuf *b, const char *p, size_t n)
+static void blob_text(struct dp_buf *b, const char *p, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)p[i];
         if (c >= 0x20 && c < 0x7f && c != '\\') {
-            hbuf_add(b, (const char *)&c, 1);
+            dp_buf_add(b, (const char *)&c, 1);
         } else {
             char esc[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
-            hbuf_add(b, esc, 4);
+            dp_buf_add(b, esc, 4);
         }
     }
 }
@@ -635,7 +516,7 @@ static void blob_text(struct hbuf *b, const char *p, size_t n)
 /* The text of a string-like value (VARCHAR, BLOB, ENUM) into *s, *len;
  * BLOB text goes through scratch. */
 static void string_value(const struct http_rtype *t, duckdb_vector v, idx_t row,
-                         struct hbuf *scratch, const char **s, size_t *len)
+                         struct dp_buf *scratch, const char **s, size_t *len)
 {
     void *data = duckdb_vector_get_data(v);
     if (t->id == DUCKDB_TYPE_ENUM) {
@@ -648,7 +529,7 @@ static void string_value(const struct http_rtype *t, duckdb_vector v, idx_t row,
     const char *p = duckdb_string_t_data(str);
     size_t n = duckdb_string_t_length(*str);
     if (t->id == DUCKDB_TYPE_BLOB) {
-        scratch->len = 0;
+        dp_buf_truncate(scratch, 0);
         blob_text(scratch, p, n);
         *s = scratch->data ? scratch->data : "";
         *len = scratch->len;
@@ -658,51 +539,51 @@ static void string_value(const struct http_rtype *t, duckdb_vector v, idx_t row,
     *len = n;
 }
 
-static void json_children(struct hbuf *b, const struct http_rtype *t, duckdb_vector v, idx_t row);
-static void value_text(struct hbuf *b, const struct http_rtype *t, duckdb_vector v, idx_t row);
+static void json_children(struct dp_buf *b, const struct http_rtype *t, duckdb_vector v, idx_t row);
+static void value_text(struct dp_buf *b, const struct http_rtype *t, duckdb_vector v, idx_t row);
 
-void http_render_json(struct hbuf *b, const struct http_rtype *t, duckdb_vector v, idx_t row)
+void http_render_json(struct dp_buf *b, const struct http_rtype *t, duckdb_vector v, idx_t row)
 {
     if (!row_valid(v, row) || t->id == DUCKDB_TYPE_SQLNULL) {
-        hbuf_add(b, "null", 4);
+        dp_buf_add(b, "null", 4);
         return;
     }
     char text[96];
     bool number;
     if (scalar_text(t, duckdb_vector_get_data(v), row, text, sizeof text, &number)) {
         if (number)
-            hbuf_str(b, text);
+            dp_buf_str(b, text);
         else
-            hbuf_json_string(b, text, strlen(text));
+            http_json_string(b, text, strlen(text));
         return;
     }
     if (t->id == DUCKDB_TYPE_VARCHAR || t->id == DUCKDB_TYPE_BLOB || t->id == DUCKDB_TYPE_ENUM) {
-        struct hbuf scratch = {0};
+        struct dp_buf scratch = DP_BUF_INIT;
         const char *s;
         size_t n;
         string_value(t, v, row, &scratch, &s, &n);
-        hbuf_json_string(b, s, n);
-        hbuf_free(&scratch);
+        http_json_string(b, s, n);
+        dp_buf_free(&scratch);
         return;
     }
     json_children(b, t, v, row);
 }
 
 /* LIST, ARRAY, MAP and STRUCT values, recursively. */
-static void json_children(struct hbuf *b, const struct http_rtype *t, duckdb_vector v, idx_t row)
+static void json_children(struct dp_buf *b, const struct http_rtype *t, duckdb_vector v, idx_t row)
 {
     idx_t first = 0, count = 0;
     duckdb_vector child = NULL;
     if (t->id == DUCKDB_TYPE_STRUCT) {
-        hbuf_add(b, "{", 1);
+        dp_buf_add(b, "{", 1);
         for (size_t i = 0; i < t->nchildren; i++) {
             if (i)
-                hbuf_add(b, ",", 1);
-            hbuf_json_string(b, t->names[i], strlen(t->names[i]));
-            hbuf_add(b, ":", 1);
+                dp_buf_add(b, ",", 1);
+            http_json_string(b, t->names[i], strlen(t->names[i]));
+            dp_buf_add(b, ":", 1);
             http_render_json(b, t->children[i], duckdb_struct_vector_get_child(v, i), row);
         }
-        hbuf_add(b, "}", 1);
+        dp_buf_add(b, "}", 1);
         return;
     }
     if (t->id == DUCKDB_TYPE_ARRAY) {
@@ -718,43 +599,43 @@ static void json_children(struct hbuf *b, const struct http_rtype *t, duckdb_vec
     if (t->id == DUCKDB_TYPE_MAP) {
         duckdb_vector keys = duckdb_struct_vector_get_child(child, 0);
         duckdb_vector values = duckdb_struct_vector_get_child(child, 1);
-        struct hbuf key = {0};
-        hbuf_add(b, "{", 1);
+        struct dp_buf key = DP_BUF_INIT;
+        dp_buf_add(b, "{", 1);
         for (idx_t i = 0; i < count; i++) {
-            key.len = 0;
+            dp_buf_truncate(&key, 0);
             if (row_valid(keys, first + i))
                 value_text(&key, t->children[0], keys, first + i);
-            hbuf_add(b, i ? "," : "", i ? 1 : 0);
-            hbuf_json_string(b, key.data ? key.data : "", key.len);
-            hbuf_add(b, ":", 1);
+            dp_buf_add(b, i ? "," : "", i ? 1 : 0);
+            http_json_string(b, key.data ? key.data : "", key.len);
+            dp_buf_add(b, ":", 1);
             http_render_json(b, t->children[1], values, first + i);
         }
-        hbuf_add(b, "}", 1);
-        hbuf_free(&key);
+        dp_buf_add(b, "}", 1);
+        dp_buf_free(&key);
         return;
     }
-    hbuf_add(b, "[", 1);
+    dp_buf_add(b, "[", 1);
     for (idx_t i = 0; i < count; i++) {
         if (i)
-            hbuf_add(b, ",", 1);
+            dp_buf_add(b, ",", 1);
         http_render_json(b, t->children[0], child, first + i);
     }
-    hbuf_add(b, "]", 1);
+    dp_buf_add(b, "]", 1);
 }
 
 /* A value that is not NULL as plain text (nested values as JSON). */
-static void value_text(struct hbuf *b, const struct http_rtype *t, duckdb_vector v, idx_t row)
+static void value_text(struct dp_buf *b, const struct http_rtype *t, duckdb_vector v, idx_t row)
 {
     char text[96];
     bool number;
     if (scalar_text(t, duckdb_vector_get_data(v), row, text, sizeof text, &number)) {
-        hbuf_str(b, text);
+        dp_buf_str(b, text);
     } else if (t->id == DUCKDB_TYPE_VARCHAR || t->id == DUCKDB_TYPE_ENUM) {
-        struct hbuf none = {0};
+        struct dp_buf none = DP_BUF_INIT;
         const char *s;
         size_t n;
         string_value(t, v, row, &none, &s, &n);
-        hbuf_add(b, s, n);
+        dp_buf_add(b, s, n);
     } else if (t->id == DUCKDB_TYPE_BLOB) {
         duckdb_string_t *str = &((duckdb_string_t *)duckdb_vector_get_data(v))[row];
         blob_text(b, duckdb_string_t_data(str), duckdb_string_t_length(*str));
@@ -763,14 +644,14 @@ static void value_text(struct hbuf *b, const struct http_rtype *t, duckdb_vector
     }
 }
 
-void http_render_csv(struct hbuf *b, const struct http_rtype *t, duckdb_vector v, idx_t row)
+void http_render_csv(struct dp_buf *b, const struct http_rtype *t, duckdb_vector v, idx_t row)
 {
     if (!row_valid(v, row) || t->id == DUCKDB_TYPE_SQLNULL)
         return;
-    struct hbuf text = {0};
+    struct dp_buf text = DP_BUF_INIT;
     value_text(&text, t, v, row);
-    hbuf_csv_field(b, text.data ? text.data : "", text.len);
+    http_csv_field(b, text.data ? text.data : "", text.len);
     if (text.failed)
         b->failed = true;
-    hbuf_free(&text);
+    dp_buf_free(&text);
 }

@@ -12,7 +12,7 @@
 #ifndef DUCKPOND_STATUS_PAGE_H
 #define DUCKPOND_STATUS_PAGE_H
 
-static const char http_status_page[] =
+static const char status_page_html[] =
     "<!DOCTYPE html>\n"
     "<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
     "<title>duckpond status</title>\n"

@@ -62,8 +62,8 @@ static void test_rfc7677_vector(void)
     CHECK(!user_read_only(user));
     struct scram *s;
     char *sf, *fin;
-    CHECK_OK(scram_begin_nonce(user, RFC_CLIENT_FIRST, strlen(RFC_CLIENT_FIRST), RFC_SERVER_NONCE,
-                               &s, &sf));
+    CHECK_OK(scram_begin_verifier(user_verifier(user), RFC_CLIENT_FIRST, strlen(RFC_CLIENT_FIRST),
+                                  RFC_SERVER_NONCE, &s, &sf));
     CHECK(strcmp(sf, RFC_SERVER_FIRST) == 0);
     CHECK_OK(scram_finish(s, RFC_CLIENT_FINAL, strlen(RFC_CLIENT_FINAL), &fin));
     CHECK(strcmp(fin, RFC_SERVER_FINAL) == 0);
@@ -102,8 +102,8 @@ static void test_rfc_wrong_proof_and_nonce(void)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct scram *s;
         char *sf, *fin = (char *)1;
-        CHECK_OK(scram_begin_nonce(user, RFC_CLIENT_FIRST, strlen(RFC_CLIENT_FIRST),
-                                   RFC_SERVER_NONCE, &s, &sf));
+        CHECK_OK(scram_begin_verifier(user_verifier(user), RFC_CLIENT_FIRST,
+                                      strlen(RFC_CLIENT_FIRST), RFC_SERVER_NONCE, &s, &sf));
         CHECK(scram_finish(s, bad[i], strlen(bad[i]), &fin) != 0);
         CHECK(fin == NULL);
         free(sf);
