@@ -440,6 +440,15 @@ static void put_quoted(struct pgbuf *b, const char *s, size_t n, bool json)
     pgbuf_byte(b, '"');
 }
 
+/* Appends what tmp holds, quoted; a failed tmp (its text cut short) fails b instead. */
+static void put_quoted_buf(struct pgbuf *b, const struct pgbuf *tmp, bool json)
+{
+    if (tmp->failed)
+        b->failed = true;
+    else
+        put_quoted(b, tmp->data ? tmp->data : "", tmp->len, json);
+}
+
 static bool needs_array_quotes(const char *s, size_t n)
 {
     if (n == 0 || (n == 4 && strncasecmp(s, "NULL", 4) == 0))
@@ -481,10 +490,9 @@ static int put_nested_scalar(struct pgbuf *b, duckdb_vector v, duckdb_logical_ty
         if (bare)
             pgbuf_bytes(b, tmp.data, tmp.len);
         else
-            put_quoted(b, tmp.data ? tmp.data : "", tmp.len, mode == MODE_JSON);
+            put_quoted_buf(b, &tmp, mode == MODE_JSON);
     }
-    if (tmp.failed)
-        b->failed = true;
+    b->failed |= tmp.failed;
     pgbuf_free(&tmp);
     return rc;
 }
@@ -594,7 +602,7 @@ static int put_value(struct pgbuf *b, duckdb_vector v, duckdb_logical_type type,
             struct pgbuf tmp;
             pgbuf_init(&tmp);
             int rc = id == DUCKDB_TYPE_MAP ? put_map(&tmp, v, type, row) : put_struct(&tmp, v, type, row);
-            put_quoted(b, tmp.data ? tmp.data : "", tmp.len, false);
+            put_quoted_buf(b, &tmp, false);
             pgbuf_free(&tmp);
             return rc;
         }
@@ -614,7 +622,7 @@ int pgtypes_text(struct pgbuf *b, duckdb_vector v, duckdb_logical_type type, idx
     size_t mark = b->len;
     int rc = put_value(b, v, type, row, MODE_TOP);
     if (rc != 0)
-        b->len = mark;
+        dp_buf_truncate(&b->buf, mark);
     return rc;
 }
 

@@ -4,15 +4,14 @@
  * The parser never trusts a length field: each message type a client may
  * send has a cap, checked before the caller grows its buffer, so a 2 GiB
  * length is an error, not an allocation. The builder appends whole
- * messages to a buffer that the session writes out in one go; a message
- * that fails half-way is cut off again, so the wire never sees half a
- * message.
+ * messages to a buffer (struct dp_buf underneath) that the session writes
+ * out in one go; a message that fails half-way is cut off again, so the
+ * wire never sees half a message.
  */
 #include "pgwire.h"
 
 #include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 static size_t max_message = 64u << 20;
@@ -45,6 +44,15 @@ size_t pgwire_max_body(char type)
     default:
         return (size_t)-1; /* unknown */
     }
+}
+
+/* Writes v big-endian at u (the wire's byte order). */
+static void put32(unsigned char *u, uint32_t v)
+{
+    u[0] = (unsigned char)(v >> 24);
+    u[1] = (unsigned char)(v >> 16);
+    u[2] = (unsigned char)(v >> 8);
+    u[3] = (unsigned char)v;
 }
 
 static uint32_t get32(const char *p)
@@ -138,6 +146,15 @@ const char *pgreader_cstr(struct pgreader *r)
 
 /* ------------------------------------------------------------ building */
 
+/* The named fields of struct pgbuf must be dp_buf's own, byte for byte. */
+_Static_assert(offsetof(struct pgbuf, data) == offsetof(struct pgbuf, buf.data) &&
+                   offsetof(struct pgbuf, len) == offsetof(struct pgbuf, buf.len) &&
+                   offsetof(struct pgbuf, cap) == offsetof(struct pgbuf, buf.cap) &&
+                   offsetof(struct pgbuf, limit) == offsetof(struct pgbuf, buf.limit) &&
+                   offsetof(struct pgbuf, failed) == offsetof(struct pgbuf, buf.failed) &&
+                   offsetof(struct pgbuf, msg_start) >= sizeof(struct dp_buf),
+               "struct pgbuf's names do not match struct dp_buf");
+
 void pgbuf_init(struct pgbuf *b)
 {
     memset(b, 0, sizeof *b);
@@ -145,50 +162,28 @@ void pgbuf_init(struct pgbuf *b)
 
 void pgbuf_free(struct pgbuf *b)
 {
-    free(b->data);
+    dp_buf_free(&b->buf);
     pgbuf_init(b);
 }
 
 void pgbuf_clear(struct pgbuf *b, size_t keep)
 {
-    b->len = 0;
-    b->failed = false;
-    if (b->cap > keep) {
-        free(b->data);
-        b->data = NULL;
-        b->cap = 0;
-    }
+    dp_buf_clear(&b->buf, keep);
 }
 
 void pgbuf_reserve(struct pgbuf *b, size_t more)
 {
-    if (b->failed || b->cap - b->len >= more)
-        return;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap - b->len < more)
-        cap *= 2;
-    char *p = realloc(b->data, cap);
-    if (!p) {
-        b->failed = true;
-        return;
-    }
-    b->data = p;
-    b->cap = cap;
+    dp_buf_reserve(&b->buf, more);
 }
 
 void pgbuf_bytes(struct pgbuf *b, const void *p, size_t n)
 {
-    pgbuf_reserve(b, n);
-    if (b->failed)
-        return;
-    if (n)
-        memcpy(b->data + b->len, p, n);
-    b->len += n;
+    dp_buf_add(&b->buf, p, n);
 }
 
 void pgbuf_byte(struct pgbuf *b, char c)
 {
-    pgbuf_bytes(b, &c, 1);
+    dp_buf_byte(&b->buf, c);
 }
 
 void pgbuf_int16(struct pgbuf *b, int16_t v)
@@ -199,9 +194,8 @@ void pgbuf_int16(struct pgbuf *b, int16_t v)
 
 void pgbuf_int32(struct pgbuf *b, int32_t v)
 {
-    uint32_t x = (uint32_t)v;
-    unsigned char u[4] = {(unsigned char)(x >> 24), (unsigned char)(x >> 16),
-                          (unsigned char)(x >> 8), (unsigned char)x};
+    unsigned char u[4];
+    put32(u, (uint32_t)v);
     pgbuf_bytes(b, u, 4);
 }
 
@@ -213,34 +207,20 @@ void pgbuf_int64(struct pgbuf *b, int64_t v)
 
 void pgbuf_str(struct pgbuf *b, const char *s)
 {
-    pgbuf_bytes(b, s, strlen(s));
+    dp_buf_str(&b->buf, s);
 }
 
 void pgbuf_cstr(struct pgbuf *b, const char *s)
 {
-    pgbuf_bytes(b, s, strlen(s) + 1);
+    dp_buf_add(&b->buf, s, strlen(s) + 1);
 }
 
 void pgbuf_printf(struct pgbuf *b, const char *fmt, ...)
 {
-    char small[128];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(small, sizeof small, fmt, ap);
+    dp_buf_vprintf(&b->buf, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n < sizeof small) {
-        pgbuf_bytes(b, small, (size_t)n);
-        return;
-    }
-    pgbuf_reserve(b, (size_t)n + 1);
-    if (b->failed)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
 }
 
 size_t pgbuf_len_placeholder(struct pgbuf *b)
@@ -254,12 +234,7 @@ void pgbuf_patch_len(struct pgbuf *b, size_t at)
 {
     if (b->failed)
         return;
-    uint32_t n = (uint32_t)(b->len - at - 4);
-    unsigned char *u = (unsigned char *)b->data + at;
-    u[0] = (unsigned char)(n >> 24);
-    u[1] = (unsigned char)(n >> 16);
-    u[2] = (unsigned char)(n >> 8);
-    u[3] = (unsigned char)n;
+    put32((unsigned char *)b->data + at, (uint32_t)(b->len - at - 4));
 }
 
 void pgbuf_begin(struct pgbuf *b, char type)
@@ -273,22 +248,16 @@ void pgbuf_end(struct pgbuf *b)
 {
     if (b->failed) {
         /* keep what was whole before this message; the session notices failed */
-        b->len = b->msg_start < b->len ? b->msg_start : b->len;
+        dp_buf_truncate(&b->buf, b->msg_start);
         return;
     }
     /* a message's length counts itself, unlike a value's */
-    uint32_t n = (uint32_t)(b->len - b->msg_start - 1);
-    unsigned char *u = (unsigned char *)b->data + b->msg_start + 1;
-    u[0] = (unsigned char)(n >> 24);
-    u[1] = (unsigned char)(n >> 16);
-    u[2] = (unsigned char)(n >> 8);
-    u[3] = (unsigned char)n;
+    put32((unsigned char *)b->data + b->msg_start + 1, (uint32_t)(b->len - b->msg_start - 1));
 }
 
 void pgbuf_abort(struct pgbuf *b)
 {
-    if (b->msg_start <= b->len)
-        b->len = b->msg_start;
+    dp_buf_truncate(&b->buf, b->msg_start);
 }
 
 /* ------------------------------------------------------- whole messages */

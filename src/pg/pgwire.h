@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
+
 /* Codes of the first packet a client sends (no type byte). */
 #define PGWIRE_PROTO_V3 196608    /* 3.0 */
 #define PGWIRE_SSL_REQUEST 80877103
@@ -64,14 +66,22 @@ const char *pgreader_bytes(struct pgreader *r, size_t n);
 /* ------------------------------------------------------------ building */
 
 /*
- * An output buffer. Messages are appended whole (pgbuf_begin .. pgbuf_end);
- * a failed allocation poisons the buffer (failed), checked once at the end.
+ * An output buffer: a struct dp_buf (buf.h) that messages are appended to
+ * whole (pgbuf_begin .. pgbuf_end); a failed allocation poisons it
+ * (failed), checked once at the end. buf is what dp_buf_* calls take; the
+ * same bytes are also reachable as data, len and failed by name, for the
+ * code that reads them (pgwire.c checks that the two views line up).
  */
 struct pgbuf {
-    char *data;
-    size_t len, cap;
+    union {
+        struct dp_buf buf;
+        struct { /* dp_buf's fields, in its order */
+            char *data;
+            size_t len, cap, limit;
+            bool failed;
+        };
+    };
     size_t msg_start; /* offset of the message being built */
-    bool failed;
 };
 
 void pgbuf_init(struct pgbuf *b);

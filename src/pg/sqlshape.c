@@ -1,11 +1,14 @@
 /*
- * sqlshape.c -- lexing of SQL text, and the shape of a plain INSERT.
+ * sqlshape.c -- the shape of a plain INSERT, and the word-level reading
+ * of SQL text the session does.
  *
  * The session scans SQL text without parsing it: to split a Query at
  * top-level semicolons, to read the leading words of SET, SHOW and
  * transaction statements, to find the VALUES keyword of an INSERT. The
- * lexing here (white space and comments, quoted strings and identifiers,
- * E'...' and dollar-quoted strings) is what all of that is built on.
+ * lexing under all of that (white space and comments, quoted strings and
+ * identifiers, E'...' and dollar-quoted strings) is common/sqllex.c, the
+ * same the catalog rewriter uses; the sqlshape_skip_* calls here are its
+ * pointer-style face for the session and COPY.
  *
  * On top of it, sqlshape_scan takes a plain "INSERT INTO x ... VALUES
  * (...), ..." apart into its shape: the text with every bare literal
@@ -18,48 +21,26 @@
  * does not read completely. tests/fuzz/fuzz_sqlshape.c drives it.
  */
 #include "sqlshape.h"
+#include "buf.h"
+#include "sqllex.h"
 #include "utf8.h"
 
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 /* ------------------------------------------------------------- lexing */
 
+/* The session and COPY still read text through these; the lexing is sqllex's. */
+
 const char *sqlshape_skip_space(const char *p, const char *end)
 {
-    for (;;) {
-        while (p < end && isspace((unsigned char)*p))
-            p++;
-        if (p + 1 < end && p[0] == '-' && p[1] == '-') {
-            while (p < end && *p != '\n')
-                p++;
-            continue;
-        }
-        if (p + 1 < end && p[0] == '/' && p[1] == '*') {
-            int depth = 1;
-            p += 2;
-            while (p < end && depth) {
-                if (p + 1 < end && p[0] == '/' && p[1] == '*') {
-                    depth++;
-                    p += 2;
-                } else if (p + 1 < end && p[0] == '*' && p[1] == '/') {
-                    depth--;
-                    p += 2;
-                } else {
-                    p++;
-                }
-            }
-            continue;
-        }
-        return p;
-    }
+    return p + sqllex_skip_space(p, (size_t)(end - p), 0, NULL);
 }
 
 bool sqlshape_ident_char(char c)
 {
-    return isalnum((unsigned char)c) || c == '_' || c == '$';
+    return sqllex_ident_char(c);
 }
 
 const char *sqlshape_read_word(const char *p, const char *end, char *buf, size_t n)
@@ -76,42 +57,21 @@ const char *sqlshape_read_word(const char *p, const char *end, char *buf, size_t
     return p;
 }
 
+/* A quote right after a word-initial E is the body of that E'...' string:
+ * callers that step onto the quote themselves (COPY's option values) get
+ * the backslash escapes counted. */
 const char *sqlshape_skip_item(const char *start, const char *p, const char *end)
 {
-    char c = *p;
-    if (c == '\'' || c == '"') {
-        bool backslash = c == '\'' && p > start && (p[-1] == 'e' || p[-1] == 'E') &&
-                         (p - 1 == start || !sqlshape_ident_char(p[-2]));
-        p++;
-        while (p < end) {
-            if (backslash && *p == '\\' && p + 1 < end) {
-                p += 2;
-                continue;
-            }
-            if (*p == c) {
-                if (p + 1 < end && p[1] == c) {
-                    p += 2;
-                    continue;
-                }
-                return p + 1;
-            }
-            p++;
-        }
-        return end;
-    }
-    if (c == '$' && (p == start || !sqlshape_ident_char(p[-1]))) {
-        const char *q = p + 1;
-        while (q < end && (isalpha((unsigned char)*q) || *q == '_' || (q > p + 1 && isdigit((unsigned char)*q))))
-            q++;
-        if (q < end && *q == '$') {
-            size_t taglen = (size_t)(q - p + 1);
-            for (const char *r = q + 1; r + taglen <= end; r++)
-                if (memcmp(r, p, taglen) == 0)
-                    return r + taglen;
-            return end;
-        }
-    }
-    return p + 1;
+    struct sqllex_token tok;
+    if (*p == '\'' && p > start && (p[-1] == 'e' || p[-1] == 'E') && (p - 1 == start || !sqllex_ident_char(p[-2])))
+        p--;
+    return start + sqllex_token(start, (size_t)(end - start), (size_t)(p - start), &tok);
+}
+
+/* Whether the token is the byte c (a bracket, comma, semicolon). */
+static bool tok_is_char(const char *sql, const struct sqllex_token *tok, char c)
+{
+    return tok->kind == SQLLEX_PUNCT && sql[tok->start] == c;
 }
 
 const char *sqlshape_insert_values_at(const char *sql, size_t len, const char **target)
@@ -125,21 +85,30 @@ const char *sqlshape_insert_values_at(const char *sql, size_t len, const char **
     if (strcmp(w, "INTO") != 0)
         return NULL;
     *target = p;
+    struct sqllex lx;
+    struct sqllex_token tok;
+    sqllex_init(&lx, sql, len);
+    lx.pos = (size_t)(p - sql);
     int depth = 0;
-    while ((p = sqlshape_skip_space(p, end)) < end) {
-        if (*p == '(')
-            depth++;
-        else if (*p == ')')
-            depth--;
-        if (depth == 0 && (p == sql || !sqlshape_ident_char(p[-1])) && end - p >= 6 &&
-            strncasecmp(p, "VALUES", 6) == 0 && (p + 6 == end || !sqlshape_ident_char(p[6])))
-            return p;
-        p = sqlshape_skip_item(sql, p, end);
+    while (sqllex_next(&lx, &tok)) {
+        depth += tok_is_char(sql, &tok, '(') ? 1 : tok_is_char(sql, &tok, ')') ? -1 : 0;
+        if (depth == 0 && sqllex_is_word(sql, &tok, "VALUES"))
+            return sql + tok.start;
     }
     return NULL;
 }
 
 /* -------------------------------------------------------------- shapes */
+
+/* Makes *v the text buf[start..end) just stored, the buffer now used up to end; returns 1. */
+static int lifted_text(duckpond_value *v, char *buf, size_t start, size_t end, size_t *bl)
+{
+    v->kind = DUCKPOND_VALUE_TEXT;
+    v->u.text.ptr = buf + start;
+    v->u.text.len = end - start;
+    *bl = end;
+    return 1;
+}
 
 /*
  * Reads a liftable literal at q: 1 with its value in *v (text stored at
@@ -167,11 +136,7 @@ static int shape_literal(const char *sql, const char *q, const char *end, const 
         if (!dp_utf8_valid(buf + start, o - start))
             return -1;
         *after = i + 1;
-        v->kind = DUCKPOND_VALUE_TEXT;
-        v->u.text.ptr = buf + start;
-        v->u.text.len = o - start;
-        *bl = o;
-        return 1;
+        return lifted_text(v, buf, start, o, bl);
     }
     bool neg = q < end && *q == '-';
     const char *d = q + neg, *e = d;
@@ -215,11 +180,7 @@ static int shape_literal(const char *sql, const char *q, const char *end, const 
     buf[o++] = '.';
     memcpy(buf + o, frac, nf);
     o += nf;
-    v->kind = DUCKPOND_VALUE_TEXT;
-    v->u.text.ptr = buf + start;
-    v->u.text.len = o - start;
-    *bl = o;
-    return 1;
+    return lifted_text(v, buf, start, o, bl);
 }
 
 void sqlshape_free(struct sql_shape *sh)
@@ -240,14 +201,8 @@ static void shape_key_add(struct sql_shape *sh, const char *p, size_t n)
 /* Records a literal at (row, col) and puts its marker in the key. */
 static int shape_add_literal(struct sql_shape *sh, int row, int col, const duckpond_value *v, char cls, size_t *cap)
 {
-    if ((size_t)sh->nlits == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 16;
-        struct sql_shape_lit *nl = realloc(sh->lits, ncap * sizeof *nl);
-        if (!nl)
-            return -1;
-        sh->lits = nl;
-        *cap = ncap;
-    }
+    if (dp_grow(&sh->lits, cap, (size_t)sh->nlits + 1, sizeof *sh->lits) != 0)
+        return -1;
     sh->lits[sh->nlits].row = row;
     sh->lits[sh->nlits].col = col;
     sh->lits[sh->nlits].value = *v;
@@ -260,14 +215,17 @@ static int shape_add_literal(struct sql_shape *sh, int row, int col, const duckp
 /* Where a value that is not a liftable literal ends: at its top-level ',' or ')', else at end. */
 static const char *value_end(const char *sql, const char *q, const char *end)
 {
+    struct sqllex lx;
+    struct sqllex_token tok;
     int depth = 0;
-    const char *e;
-    for (e = q; (e = sqlshape_skip_space(e, end)) < end; e = sqlshape_skip_item(sql, e, end)) {
-        if (depth == 0 && (*e == ',' || *e == ')'))
-            break;
-        depth += *e == '(' ? 1 : *e == ')' ? -1 : 0;
+    sqllex_init(&lx, sql, (size_t)(end - sql));
+    lx.pos = (size_t)(q - sql);
+    while (sqllex_next(&lx, &tok)) {
+        if (depth == 0 && (tok_is_char(sql, &tok, ',') || tok_is_char(sql, &tok, ')')))
+            return sql + tok.start;
+        depth += tok_is_char(sql, &tok, '(') ? 1 : tok_is_char(sql, &tok, ')') ? -1 : 0;
     }
-    return e;
+    return end;
 }
 
 /* The FNV-1a hash of n bytes. */

@@ -1,6 +1,7 @@
 /*
- * sqlshape.h -- lexing of SQL text, and the shape of a plain INSERT:
- * "INSERT INTO x ... VALUES (...), ..." with its bare literals lifted out.
+ * sqlshape.h -- the shape of a plain INSERT: "INSERT INTO x ... VALUES
+ * (...), ..." with its bare literals lifted out; and the word-level
+ * reading of SQL text the session does, on common/sqllex.h's lexer.
  * Pure text: no session, no DuckDB.
  */
 #ifndef DUCKPOND_SQLSHAPE_H
@@ -57,20 +58,21 @@ int sqlshape_scan(const char *sql, size_t len, struct sql_shape *out);
 /* Frees what a shape owns and empties it; an empty shape is fine. */
 void sqlshape_free(struct sql_shape *sh);
 
-/* ---- the lexing the scan is built on, shared with the session ---- */
+/* ---- pointer-style reading for the session and COPY, on sqllex ---- */
 
 /* Skips white space and comments (--, nested slash-star); returns where they end. */
 const char *sqlshape_skip_space(const char *p, const char *end);
 
 /*
- * Skips one lexical item at p (a quoted string or identifier, an E'...'
- * string with backslashes, a dollar-quoted string, or a single character)
- * and returns what follows; start is where the text begins (to look back
- * at the character before p). An unterminated item ends at end.
+ * Skips one token at p (sqllex_token: a word, a number, an operator, a
+ * quoted string or identifier, an E'...' string with backslashes, a
+ * dollar-quoted string, or a single character) and returns what follows;
+ * start is where the text begins: a quote right after a word-initial E
+ * is read as that E'...' string. An unterminated token ends at end.
  */
 const char *sqlshape_skip_item(const char *start, const char *p, const char *end);
 
-/* Whether c may be part of an identifier (letters, digits, '_', '$'). */
+/* Whether c may be part of an identifier (letters, digits, '_', '$', bytes >= 0x80). */
 bool sqlshape_ident_char(char c);
 
 /* Reads a bare word, upper-cased into buf of n bytes ("" if none); returns the position after it. */

@@ -4,9 +4,11 @@
  * Feeds the input to pgwire_parse as a stream (first packet in startup
  * form, then typed messages), in chunks of every size the first byte
  * picks, and reads every message body with the pgreader calls the session
- * uses. Not built by default:
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc \
- *       -Ideps/duckdb/include tests/fuzz/fuzz_pgwire.c src/pgwire.c -o fuzz_pgwire
+ * uses. Then builds messages from the bodies into a buffer with a byte
+ * limit the input picks, and checks that what it holds is always whole
+ * messages, however many of them did not fit. Not built by default:
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/common -Isrc/pg \
+ *       tests/fuzz/fuzz_pgwire.c src/pg/pgwire.c src/common/buf.c -o fuzz_pgwire
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -31,6 +33,37 @@ static void read_body(const struct pgmsg *m)
     }
 }
 
+/* b holds whole messages, to its last byte: a type, a length, that many bytes. */
+static void check_whole(const struct pgbuf *b)
+{
+    for (size_t off = 0; off < b->len;) {
+        if (b->len - off < 5)
+            abort();
+        const unsigned char *u = (const unsigned char *)b->data + off + 1;
+        uint32_t n = (uint32_t)u[0] << 24 | (uint32_t)u[1] << 16 | (uint32_t)u[2] << 8 | u[3];
+        if (n < 4 || n > b->len - off - 1)
+            abort();
+        off += 1 + (size_t)n;
+    }
+}
+
+/* Builds a NoticeResponse per chunk of body into b; each either fits whole or leaves nothing. */
+static void build(struct pgbuf *b, const char *body, size_t len)
+{
+    char text[64];
+    for (size_t at = 0; at < len; at += sizeof text - 1) {
+        size_t n = len - at < sizeof text - 1 ? len - at : sizeof text - 1;
+        memcpy(text, body + at, n);
+        text[n] = '\0';
+        size_t before = b->len;
+        bool failed = b->failed;
+        pgwire_notice(b, "01000", text);
+        if (b->failed ? b->len != before : failed)
+            abort();
+        check_whole(b);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
@@ -38,6 +71,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t chunk = (size_t)data[0] + 1;
     const char *in = (const char *)data + 1;
     size_t len = size - 1, avail = 0, off = 0;
+
+    struct pgbuf b;
+    pgbuf_init(&b);
+    b.buf.limit = (size_t)data[0] * 4;
+    build(&b, in, len);
+    pgwire_error(&b, "ERROR", "08P01", "x", NULL, NULL);
+    check_whole(&b);
+    pgbuf_free(&b);
+
     bool startup = true;
     pgwire_set_max_message(1 << 20);
     while (off < len) {
@@ -60,9 +102,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         off += (size_t)r;
         avail -= (size_t)r;
     }
-    struct pgbuf b;
-    pgbuf_init(&b);
-    pgwire_error(&b, "ERROR", "08P01", (const char *)"x", NULL, NULL);
-    pgbuf_free(&b);
     return 0;
 }

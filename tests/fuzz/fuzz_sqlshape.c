@@ -5,15 +5,19 @@
  * sqlshape_scan, and on success checks what the session relies on: the
  * key fits its bound and carries one marker per literal, of the literal's
  * class; every literal lies inside the VALUES grid, in text order; every
- * text value lies inside the shape's buffer; the hash is the key's. Not
- * built by default:
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc \
- *       -Ideps/duckdb/include tests/fuzz/fuzz_sqlshape.c src/sqlshape.c src/utf8.c -o fuzz_sqlshape
+ * text value lies inside the shape's buffer; the hash is the key's. And
+ * stepping through the text with sqlshape_skip_space and skip_item, as
+ * the session and COPY do, meets exactly sqllex's tokens. Not built by
+ * default:
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc/common -Isrc/pg \
+ *       -Ideps/duckdb/include tests/fuzz/fuzz_sqlshape.c src/pg/sqlshape.c src/common/sqllex.c \
+ *       src/common/buf.c src/common/utf8.c -o fuzz_sqlshape
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "sqllex.h"
 #include "sqlshape.h"
 
 /* Checks one literal against its marker class and the shape's buffer (size len + 2). */
@@ -36,8 +40,27 @@ static void check_literal(const struct sql_shape *sh, const struct sql_shape_lit
         abort();
 }
 
+/* The pointer-style stepping meets the lexer's tokens, start and end. */
+static void check_stepping(const char *sql, size_t size)
+{
+    const char *end = sql + size, *p = sql;
+    struct sqllex lx;
+    struct sqllex_token tok;
+    sqllex_init(&lx, sql, size);
+    while ((p = sqlshape_skip_space(p, end)) < end) {
+        if (!sqllex_next(&lx, &tok) || (size_t)(p - sql) != tok.start)
+            abort();
+        p = sqlshape_skip_item(sql, p, end);
+        if ((size_t)(p - sql) != tok.start + tok.len)
+            abort();
+    }
+    if (sqllex_next(&lx, &tok))
+        abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    check_stepping((const char *)data, size);
     struct sql_shape sh;
     if (sqlshape_scan((const char *)data, size, &sh) != 0) {
         if (sh.key || sh.buf || sh.lits || sh.nlits)

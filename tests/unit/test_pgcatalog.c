@@ -687,6 +687,27 @@ static void test_session_search_path(void)
     pgdb_close(&p);
 }
 
+/* A database whose name needs quoting both as a name and inside the
+ * search_path string still gets its tables and the overlay. */
+static void test_session_quoted_database_name(void)
+{
+    struct pgdb p;
+    CHECK_OK(pgdb_open(&p, test_path("it's \"odd\".duckdb")));
+    duckdb_result r;
+    CHECK(duckdb_query(p.con, "create table made_here(a int)", &r) == DuckDBSuccess);
+    duckdb_destroy_result(&r);
+    CHECK(duckdb_query(p.con, "select database_name, current_setting('search_path') from duckdb_tables()"
+                              " where table_name = 'made_here'",
+                       &r) == DuckDBSuccess);
+    CHECK_CELL(&r, 0, 0, "it's \"odd\"");
+    CHECK_CELL(&r, 1, 0, "\"it's \"\"odd\"\"\".main,duckpond_pg.main");
+    duckdb_destroy_result(&r);
+    CHECK(duckdb_query(p.con, "select count(*) from pg_tables where tablename = 'made_here'", &r) == DuckDBSuccess);
+    CHECK_CELL(&r, 0, 0, "1");
+    duckdb_destroy_result(&r);
+    pgdb_close(&p);
+}
+
 /* A READ_ONLY database (readers of a live file) still gets the overlay. */
 static void test_read_only_database(void)
 {
@@ -719,4 +740,4 @@ TEST_MAIN(TEST_ENTRY(test_psql_dt), TEST_ENTRY(test_read_only_database), TEST_EN
           TEST_ENTRY(test_jdbc_type_lookup), TEST_ENTRY(test_attribute_oids),
           TEST_ENTRY(test_regex_semantics), TEST_ENTRY(test_rewrite_leaves_text_alone),
           TEST_ENTRY(test_rewrite_bad_input), TEST_ENTRY(test_file_not_polluted),
-          TEST_ENTRY(test_session_search_path))
+          TEST_ENTRY(test_session_search_path), TEST_ENTRY(test_session_quoted_database_name))

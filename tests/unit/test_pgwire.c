@@ -95,6 +95,41 @@ static void test_builder_messages(void)
     (void)test_path;
 }
 
+/* The buffer is a dp_buf: dp_buf_* calls build into it, a limit fails it,
+ * and a message that fails half-way is cut back to the last whole one. */
+static void test_builder_failure_keeps_whole_messages(void)
+{
+    struct pgbuf b;
+    pgbuf_init(&b);
+    pgbuf_begin(&b, 'C');
+    dp_sql_ident(&b.buf, "a\"b");
+    pgbuf_byte(&b, '\0');
+    pgbuf_end(&b);
+    CHECK_EQ_INT(b.len, 1 + 4 + 7);
+    CHECK(memcmp(b.data, "C\x00\x00\x00\x0b\"a\"\"b\"", 12) == 0);
+    char long_text[300];
+    memset(long_text, 'x', sizeof long_text - 1);
+    long_text[sizeof long_text - 1] = '\0';
+    pgbuf_begin(&b, 'N');
+    pgbuf_printf(&b, "%s|%d", long_text, 7); /* longer than any small scratch buffer */
+    pgbuf_end(&b);
+    CHECK_EQ_INT(b.len, 12 + 5 + 299 + 2);
+    CHECK(memcmp(b.data + b.len - 3, "x|7", 3) == 0);
+    size_t whole = b.len;
+    b.buf.limit = whole + 50;
+    pgwire_error(&b, "ERROR", "XX000", long_text, NULL, NULL);
+    CHECK(b.failed);
+    CHECK_EQ_INT(b.len, whole); /* nothing of the message that did not fit */
+    pgwire_ready(&b, 'I');
+    CHECK(b.failed && b.len == whole); /* sticky */
+    pgbuf_clear(&b, 1 << 20);
+    CHECK(!b.failed && b.len == 0);
+    pgwire_ready(&b, 'I');
+    CHECK_EQ_INT(b.len, 6);
+    pgbuf_free(&b);
+    CHECK(b.data == NULL && b.len == 0 && !b.failed);
+}
+
 /* Encodes the first row of a query's columns in text format. */
 static int text_of(duckdb_connection con, const char *sql, char out[][64], int max)
 {
@@ -179,4 +214,5 @@ static void test_type_oids(void)
 
 TEST_MAIN(TEST_ENTRY(test_parse_need_more_and_whole), TEST_ENTRY(test_parse_rejects_bad_lengths),
           TEST_ENTRY(test_parse_startup), TEST_ENTRY(test_reader_bounds), TEST_ENTRY(test_builder_messages),
+          TEST_ENTRY(test_builder_failure_keeps_whole_messages),
           TEST_ENTRY(test_text_encoders), TEST_ENTRY(test_type_oids))

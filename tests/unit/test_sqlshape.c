@@ -6,6 +6,7 @@
  */
 #include <stdint.h>
 
+#include "sqllex.h"
 #include "sqlshape.h"
 
 #include "testlib.h"
@@ -269,7 +270,38 @@ static void test_values_keyword_found(void)
     CHECK(sqlshape_insert_values_at(sql, strlen(sql), &target) == NULL);
 }
 
+/* Stepping with skip_space and skip_item meets the very tokens sqllex
+ * reads, so the session's statement splitting and the catalog rewriter
+ * see the same strings, names and comments. */
+static void test_skip_item_is_sqllex(void)
+{
+    const char *sql = "insert into \"a\"\"b\" values (E'x\\'; ', 'y\\', $q$ ; $q$, 1$$;$$, a$$b, 1e'\\'', "
+                      "/* ; /* ; */ */ x -- ;\r ;";
+    size_t n = strlen(sql);
+    const char *end = sql + n, *p = sql;
+    struct sqllex lx;
+    struct sqllex_token tok;
+    sqllex_init(&lx, sql, n);
+    int count = 0;
+    while ((p = sqlshape_skip_space(p, end)) < end) {
+        CHECK(sqllex_next(&lx, &tok));
+        CHECK_EQ_INT(p - sql, tok.start);
+        p = sqlshape_skip_item(sql, p, end);
+        CHECK_EQ_INT(p - sql, tok.start + tok.len);
+        count++;
+    }
+    CHECK(!sqllex_next(&lx, &tok) && !lx.bad);
+    CHECK_EQ_INT(count, 21);
+    CHECK(*(end - 1) == ';');
+    /* a quote right after a word-initial E is that E string's body (COPY steps onto it) */
+    const char *e = "E'a\\'b' x";
+    CHECK(strcmp(sqlshape_skip_item(e, e + 1, e + strlen(e)), " x") == 0);
+    const char *w = "xE'a\\'b' x";
+    CHECK(strcmp(sqlshape_skip_item(w, w + 2, w + strlen(w)), "b' x") == 0);
+}
+
 TEST_MAIN(TEST_ENTRY(test_lifts_ints_decimals_strings), TEST_ENTRY(test_decimal_text_and_bigint_range),
           TEST_ENTRY(test_multi_row), TEST_ENTRY(test_non_literals_stay_in_key),
           TEST_ENTRY(test_comments_and_tail_kept), TEST_ENTRY(test_same_shape_same_key), TEST_ENTRY(test_refused),
-          TEST_ENTRY(test_size_cap), TEST_ENTRY(test_key_longer_than_text), TEST_ENTRY(test_values_keyword_found))
+          TEST_ENTRY(test_size_cap), TEST_ENTRY(test_key_longer_than_text), TEST_ENTRY(test_values_keyword_found),
+          TEST_ENTRY(test_skip_item_is_sqllex))
