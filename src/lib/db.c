@@ -61,14 +61,8 @@ int duckpond_config_set(duckpond_config *cfg, const char *name, const char *valu
             return DUCKPOND_OK;
         }
     }
-    if (cfg->n == cfg->cap) {
-        size_t cap = cfg->cap ? cfg->cap * 2 : 8;
-        struct config_item *items = realloc(cfg->items, cap * sizeof *items);
-        if (!items)
-            return DUCKPOND_NOMEM;
-        cfg->items = items;
-        cfg->cap = cap;
-    }
+    if (dp_grow(&cfg->items, &cfg->cap, cfg->n + 1, sizeof *cfg->items) != 0)
+        return DUCKPOND_NOMEM;
     struct config_item *it = &cfg->items[cfg->n];
     it->name = strdup(name);
     it->value = strdup(value);
@@ -83,11 +77,9 @@ int duckpond_config_set(duckpond_config *cfg, const char *name, const char *valu
 
 void dp_set_msg(char **slot, const char *fmt, ...)
 {
-    char *msg = NULL;
     va_list ap;
     va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
+    char *msg = dp_vasprintf(fmt, ap);
     va_end(ap);
     free(*slot);
     *slot = msg;

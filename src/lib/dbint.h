@@ -7,6 +7,7 @@
 
 #include <time.h>
 
+#include "buf.h"
 #include "clock.h"
 #include "duckpond.h"
 
