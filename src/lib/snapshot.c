@@ -76,6 +76,9 @@ int duckpond_snapshot(duckpond_conn *conn, const char *dest_path)
 {
     if (!conn || !dest_path || !*dest_path)
         return DUCKPOND_MISUSE;
+    int rc = dp_no_transaction(conn, "duckpond_snapshot"); /* the copy runs its own */
+    if (rc != DUCKPOND_OK)
+        return rc;
     char *tmp = dp_asprintf("%s.tmp-%ld", dest_path, (long)getpid());
     char *tmp_wal = tmp ? dp_asprintf("%s.wal", tmp) : NULL;
     if (!tmp_wal) {
@@ -84,7 +87,8 @@ int duckpond_snapshot(duckpond_conn *conn, const char *dest_path)
     }
     unlink(tmp);
     unlink(tmp_wal);
-    int rc = copy_into(conn, tmp);
+    rc = copy_into(conn, tmp);
+    conn->tx_maybe_open = false; /* the copy's transaction is over, either way */
     if (rc == DUCKPOND_OK && access(tmp_wal, F_OK) == 0) {
         dp_set_msg(&conn->errmsg, "snapshot \"%s\" was left with a WAL after detach", tmp);
         rc = DUCKPOND_IO;

@@ -36,12 +36,12 @@ const uint64_t duckpond_latency_bounds_us[DUCKPOND_LATENCY_BUCKETS] = {
 
 /* ------------------------------------------------------------ batcher */
 
+/* The caller's settings (a versioned struct; NULL for none) with defaults for the fields left 0. */
 static int settings_fill(duckpond_batcher_settings *s, const duckpond_batcher_settings *in)
 {
-    if (in)
-        *s = *in;
-    else
-        memset(s, 0, sizeof *s);
+    *s = (duckpond_batcher_settings)DUCKPOND_BATCHER_SETTINGS_INIT();
+    if (in && dp_struct_in(s, sizeof *s, in, DP_BATCHER_SETTINGS_FIRST) != DUCKPOND_OK)
+        return DUCKPOND_MISUSE;
     if (s->max_delay_us < 0 || s->overload_timeout_ms < -1)
         return DUCKPOND_MISUSE;
     if (!s->batch_max_rows)
@@ -63,10 +63,27 @@ static int settings_fill(duckpond_batcher_settings *s, const duckpond_batcher_se
     return DUCKPOND_OK;
 }
 
+/* DUCKPOND_MISUSE, with db's message saying so, when the database is open read-only. */
+static int writable(duckpond_batcher *b)
+{
+    int64_t ro = 0;
+    int rc = duckpond_query_int64(b->conn,
+                                  "SELECT count(*) FROM duckdb_settings() "
+                                  "WHERE name = 'access_mode' AND lower(value) = 'read_only'",
+                                  &ro);
+    if (rc == DUCKPOND_OK && ro) {
+        dp_set_msg(&b->db->errmsg, "batcher: the database is open read-only");
+        rc = DUCKPOND_MISUSE;
+    }
+    return rc;
+}
+
 /* The writer's connection and the statements it runs on every group. */
 static int writer_open(duckpond_batcher *b)
 {
     int rc = duckpond_connect(b->db, &b->conn);
+    if (rc == DUCKPOND_OK)
+        rc = writable(b);
     for (int i = 0; i < 3 && rc == DUCKPOND_OK; i++)
         if (duckdb_prepare(duckpond_conn_duckdb(b->conn), batcher_tx_sql[i], &b->tx_stmt[i]) == DuckDBError)
             rc = DUCKPOND_ERROR;
@@ -75,12 +92,14 @@ static int writer_open(duckpond_batcher *b)
     return rc;
 }
 
+static void batcher_destroy(duckpond_batcher *b);
+
 int duckpond_batcher_new(duckpond_db *db, const duckpond_batcher_settings *settings, duckpond_batcher **out)
 {
     if (!out)
         return DUCKPOND_MISUSE;
     *out = NULL;
-    if (!db)
+    if (!db || !db->duck || dp_forked(db))
         return DUCKPOND_MISUSE;
     duckpond_batcher *b = calloc(1, sizeof *b);
     if (!b)
@@ -92,9 +111,9 @@ int duckpond_batcher_new(duckpond_db *db, const duckpond_batcher_settings *setti
     }
     b->db = db;
     b->want_writes = b->expect_writes = 1;
+    const char *dir = b->set.journal_dir; /* the caller's: copied */
     b->set.journal_dir = NULL;
-    if (settings && settings->journal_dir && *settings->journal_dir &&
-        !(b->set.journal_dir = strdup(settings->journal_dir))) {
+    if (dir && *dir && !(b->set.journal_dir = strdup(dir))) {
         free(b);
         return DUCKPOND_NOMEM;
     }
@@ -112,16 +131,17 @@ int duckpond_batcher_new(duckpond_db *db, const duckpond_batcher_settings *setti
         rc = DUCKPOND_NOMEM;
     if (rc != DUCKPOND_OK) {
         b->joined = true; /* no thread to join */
-        duckpond_batcher_free(b);
+        batcher_destroy(b);
         return rc;
     }
+    dp_count(&db->open_batchers, 1);
     *out = b;
     return DUCKPOND_OK;
 }
 
 int duckpond_batcher_stop(duckpond_batcher *b)
 {
-    if (!b)
+    if (!b || dp_forked(b->db))
         return DUCKPOND_MISUSE;
     pthread_mutex_lock(&b->stop_mu);
     pthread_mutex_lock(&b->mu);
@@ -139,10 +159,9 @@ int duckpond_batcher_stop(duckpond_batcher *b)
     return DUCKPOND_OK;
 }
 
-void duckpond_batcher_free(duckpond_batcher *b)
+/* Stops b and frees everything it holds (also what a failed batcher_new made). */
+static void batcher_destroy(duckpond_batcher *b)
 {
-    if (!b)
-        return;
     duckpond_batcher_stop(b);
     batcher_targets_drop(b);
     batcher_scan_unregister(b);
@@ -168,6 +187,18 @@ void duckpond_batcher_free(duckpond_batcher *b)
     free(b);
 }
 
+int duckpond_batcher_free(duckpond_batcher *b)
+{
+    if (!b)
+        return DUCKPOND_OK;
+    if (dp_forked(b->db) || __atomic_load_n(&b->live_writes, __ATOMIC_ACQUIRE))
+        return DUCKPOND_MISUSE; /* a write still points at b: nothing is freed */
+    duckpond_db *db = b->db;
+    batcher_destroy(b);
+    dp_count(&db->open_batchers, -1);
+    return DUCKPOND_OK;
+}
+
 void batcher_journal_fail_syncs(duckpond_batcher *b)
 {
     if (b->journal)
@@ -190,26 +221,28 @@ void batcher_hold(duckpond_batcher *b, int hold)
     pthread_mutex_unlock(&b->mu);
 }
 
-void duckpond_batcher_stats_get(duckpond_batcher *b, duckpond_batcher_stats *out)
+int duckpond_batcher_stats_get(duckpond_batcher *b, duckpond_batcher_stats *out)
 {
     if (!out)
-        return;
-    memset(out, 0, sizeof *out);
-    if (!b)
-        return;
-    pthread_mutex_lock(&b->mu);
-    *out = b->stats;
-    out->journal_applied_seq = b->journal ? b->applied_seq : 0;
-    pthread_mutex_unlock(&b->mu);
-    if (b->journal) {
+        return DUCKPOND_MISUSE;
+    duckpond_batcher_stats s = DUCKPOND_BATCHER_STATS_INIT();
+    if (b) {
+        pthread_mutex_lock(&b->mu);
+        s = b->stats;
+        s.journal_applied_seq = b->journal ? b->applied_seq : 0;
+        pthread_mutex_unlock(&b->mu);
+    }
+    if (b && b->journal) {
         struct journal_stats js;
         journal_stats_get(b->journal, &js);
-        out->journal_appended_seq = js.last_seq;
-        out->journal_synced_seq = js.synced_seq;
-        out->journal_syncs = js.syncs;
-        out->journal_sync_us = js.sync_us;
-        out->journal_segments = js.segments;
+        s.journal_appended_seq = js.last_seq;
+        s.journal_synced_seq = js.synced_seq;
+        s.journal_syncs = js.syncs;
+        s.journal_sync_us = js.sync_us;
+        s.journal_segments = js.segments;
     }
+    int rc = dp_struct_out(out, &s, sizeof s, DP_BATCHER_STATS_FIRST);
+    return b ? rc : DUCKPOND_MISUSE; /* no batcher: zeros */
 }
 
 void duckpond_batcher_schema_changed(duckpond_batcher *b)
