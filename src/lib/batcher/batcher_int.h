@@ -119,6 +119,11 @@ struct seg {
 
 /* ----------------------------------------------------------- catalog */
 
+/* A table's name as the catalog stores it. */
+struct stored_name {
+    char *catalog, *schema, *table;
+};
+
 /* A column as the catalog shows it. */
 struct batcher_col {
     char *name;       /* as stored */
@@ -138,7 +143,7 @@ struct cat_list {
 /* One table, as the catalog showed it at the cache's generation. */
 struct cat_table {
     char *name;                /* as writes name it: the lookup key */
-    char *catalog, *schema, *table; /* as stored */
+    struct stored_name stored;
     int ncols;
     struct batcher_col *cols;  /* in table order */
     /* Why an Appender refuses the table or a column (a view, a generated
@@ -186,7 +191,7 @@ struct tapp {
 /* A table and a column list, resolved by the writer, with its means of writing. */
 struct target {
     char *key;      /* the write's table and column names (batcher_write_key) */
-    char *catalog, *schema, *table; /* as stored in the catalog */
+    struct stored_name stored;
     char *sql_name; /* quoted, for INSERT ... DEFAULT VALUES */
     int ncols;
     struct batcher_col *cols; /* copies, owned */
@@ -359,6 +364,13 @@ int batcher_catalog_columns(duckpond_batcher *b, const char *table, char ***cols
 const struct cat_list *batcher_catalog_acquire(duckpond_batcher *b, const duckpond_write *w, bool exclusive,
                                                int *rc, char **msg);
 void batcher_catalog_release(duckpond_batcher *b);
+/* Frees the strings of a stored name / of n columns and the array. */
+void batcher_stored_name_free(struct stored_name *n);
+void batcher_cols_free(struct batcher_col *cols, int n);
+/* dst as a copy of src; DUCKPOND_NOMEM (dst then freed by batcher_stored_name_free) if out of memory. */
+int batcher_stored_name_copy(struct stored_name *dst, const struct stored_name *src);
+/* The status and message (malloc'd) of an Appender that refused the table or a column of it. */
+int batcher_appender_refusal(duckdb_appender a, const char *table, char **msg);
 /* The lookup key of a write's target: its table and column names, NUL-separated, ending in "". */
 char *batcher_write_key(const duckpond_write *w);
 /* Whether a key names w's table and columns, in order. */

@@ -67,21 +67,40 @@ static void table_free(struct cat_table *t)
         free(l->cols);
         free(l);
     }
-    for (int i = 0; i < t->ncols; i++) {
-        free(t->cols[i].name);
-        free(t->cols[i].type_name);
-        if (t->col_refused_msg)
-            free(t->col_refused_msg[i]);
-    }
-    free(t->cols);
+    for (int i = 0; t->col_refused_msg && i < t->ncols; i++)
+        free(t->col_refused_msg[i]);
+    batcher_cols_free(t->cols, t->ncols);
     free(t->col_refused_rc);
     free(t->col_refused_msg);
     free(t->refused_msg);
     free(t->name);
-    free(t->catalog);
-    free(t->schema);
-    free(t->table);
+    batcher_stored_name_free(&t->stored);
     free(t);
+}
+
+void batcher_stored_name_free(struct stored_name *n)
+{
+    free(n->catalog);
+    free(n->schema);
+    free(n->table);
+    *n = (struct stored_name){0};
+}
+
+int batcher_stored_name_copy(struct stored_name *dst, const struct stored_name *src)
+{
+    dst->catalog = strdup(src->catalog);
+    dst->schema = strdup(src->schema);
+    dst->table = strdup(src->table);
+    return dst->catalog && dst->schema && dst->table ? DUCKPOND_OK : DUCKPOND_NOMEM;
+}
+
+void batcher_cols_free(struct batcher_col *cols, int n)
+{
+    for (int i = 0; cols && i < n; i++) {
+        free(cols[i].name);
+        free(cols[i].type_name);
+    }
+    free(cols);
 }
 
 /* Forgets every entry and cast (write lock held). */
@@ -171,10 +190,10 @@ static char *result_str(duckdb_result *res, idx_t col, idx_t row)
 static int table_fill(struct cat_table *t, duckdb_result *res, idx_t n)
 {
     t->cols = calloc(n, sizeof *t->cols);
-    t->catalog = result_str(res, 0, 0);
-    t->schema = result_str(res, 1, 0);
-    t->table = result_str(res, 2, 0);
-    bool ok = t->cols && t->catalog && t->schema && t->table;
+    t->stored.catalog = result_str(res, 0, 0);
+    t->stored.schema = result_str(res, 1, 0);
+    t->stored.table = result_str(res, 2, 0);
+    bool ok = t->cols && t->stored.catalog && t->stored.schema && t->stored.table;
     for (idx_t i = 0; ok && i < n; i++, t->ncols++) {
         t->cols[i].name = result_str(res, 3, i);
         t->cols[i].type_name = result_str(res, 4, i);
@@ -222,12 +241,11 @@ out:
     return rc;
 }
 
-/* The status and message of an Appender refusing t (or one of its columns). */
-static int appender_refusal(duckdb_appender a, const struct cat_table *t, char **msg)
+int batcher_appender_refusal(duckdb_appender a, const char *table, char **msg)
 {
     duckdb_error_data e = duckdb_appender_error_data(a);
     int rc = duckpond_classify(duckdb_error_data_error_type(e), duckdb_error_data_message(e));
-    *msg = dp_asprintf("appender for \"%s\": %s", t->table, duckdb_error_data_message(e));
+    *msg = dp_asprintf("appender for \"%s\": %s", table, duckdb_error_data_message(e));
     duckdb_destroy_error_data(&e);
     return rc == DUCKPOND_OK ? DUCKPOND_ERROR : rc;
 }
@@ -241,7 +259,7 @@ static int col_refused(struct cat_table *t, int i, duckdb_appender a)
         if (!t->col_refused_rc || !t->col_refused_msg)
             return DUCKPOND_NOMEM;
     }
-    t->col_refused_rc[i] = appender_refusal(a, t, &t->col_refused_msg[i]);
+    t->col_refused_rc[i] = batcher_appender_refusal(a, t->stored.table, &t->col_refused_msg[i]);
     return t->col_refused_msg[i] ? DUCKPOND_OK : DUCKPOND_NOMEM;
 }
 
@@ -252,9 +270,10 @@ static int col_refused(struct cat_table *t, int i, duckdb_appender a)
 static int table_types(struct batcher_catalog *cat, struct cat_table *t)
 {
     duckdb_appender a;
-    if (duckdb_appender_create_ext(duckpond_conn_duckdb(cat->conn), t->catalog, t->schema, t->table, &a) ==
+    const struct stored_name *n = &t->stored;
+    if (duckdb_appender_create_ext(duckpond_conn_duckdb(cat->conn), n->catalog, n->schema, n->table, &a) ==
         DuckDBError) {
-        t->refused_rc = appender_refusal(a, t, &t->refused_msg);
+        t->refused_rc = batcher_appender_refusal(a, t->stored.table, &t->refused_msg);
         duckdb_appender_destroy(&a);
         return t->refused_msg ? DUCKPOND_OK : DUCKPOND_NOMEM;
     }

@@ -23,20 +23,14 @@ static void target_free(struct target *t)
             duckdb_appender_destroy(&t->apps[i]->app);
         free(t->apps[i]);
     }
-    for (int i = 0; i < t->ncols; i++) {
-        free(t->cols[i].name);
-        free(t->cols[i].type_name);
-    }
+    batcher_cols_free(t->cols, t->ncols);
     if (t->chunk)
         duckdb_destroy_data_chunk(&t->chunk);
     if (t->insert)
         duckdb_destroy_prepare(&t->insert);
     free(t->apps);
-    free(t->cols);
     free(t->key);
-    free(t->catalog);
-    free(t->schema);
-    free(t->table);
+    batcher_stored_name_free(&t->stored);
     free(t->sql_name);
     free(t);
 }
@@ -82,33 +76,25 @@ int batcher_target_appender(duckdb_connection c, const struct target *t, uint64_
 {
     *out = NULL;
     duckdb_appender a;
-    if (duckdb_appender_create_ext(c, t->catalog, t->schema, t->table, &a) == DuckDBError)
-        goto fail;
-    for (int i = 0; i < t->ncols; i++) {
-        if (i < MASK_COLS && (mask >> i) & 1)
-            continue;
-        if (duckdb_appender_add_column(a, t->cols[i].name) == DuckDBError)
-            goto fail;
+    const struct stored_name *n = &t->stored;
+    bool ok = duckdb_appender_create_ext(c, n->catalog, n->schema, n->table, &a) == DuckDBSuccess;
+    for (int i = 0; ok && i < t->ncols; i++)
+        if (!(i < MASK_COLS && (mask >> i) & 1))
+            ok = duckdb_appender_add_column(a, t->cols[i].name) == DuckDBSuccess;
+    if (ok) {
+        *out = a;
+        return DUCKPOND_OK;
     }
-    *out = a;
-    return DUCKPOND_OK;
-fail:;
-    duckdb_error_data e = duckdb_appender_error_data(a);
-    int rc = duckpond_classify(duckdb_error_data_error_type(e), duckdb_error_data_message(e));
-    *msg = dp_asprintf("appender for \"%s\": %s", t->table, duckdb_error_data_message(e));
-    duckdb_destroy_error_data(&e);
+    int rc = batcher_appender_refusal(a, n->table, msg);
     duckdb_appender_destroy(&a);
-    return rc == DUCKPOND_OK ? DUCKPOND_ERROR : rc;
+    return rc;
 }
 
 /* Copies the catalog's answer for a write into t (catalog lock held). */
 static int target_fill(struct target *t, const struct cat_list *l)
 {
-    t->catalog = strdup(l->table->catalog);
-    t->schema = strdup(l->table->schema);
-    t->table = strdup(l->table->table);
     t->cols = calloc((size_t)l->ncols + 1, sizeof *t->cols);
-    if (!t->catalog || !t->schema || !t->table || !t->cols)
+    if (batcher_stored_name_copy(&t->stored, &l->table->stored) != DUCKPOND_OK || !t->cols)
         return DUCKPOND_NOMEM;
     for (int i = 0; i < l->ncols; i++, t->ncols++) {
         t->cols[i].name = strdup(l->cols[i].name);
@@ -118,11 +104,11 @@ static int target_fill(struct target *t, const struct cat_list *l)
             return DUCKPOND_NOMEM;
     }
     struct dp_buf q = DP_BUF_INIT;
-    dp_sql_ident(&q, t->catalog);
+    dp_sql_ident(&q, t->stored.catalog);
     dp_buf_byte(&q, '.');
-    dp_sql_ident(&q, t->schema);
+    dp_sql_ident(&q, t->stored.schema);
     dp_buf_byte(&q, '.');
-    dp_sql_ident(&q, t->table);
+    dp_sql_ident(&q, t->stored.table);
     t->sql_name = dp_buf_take(&q, NULL);
     return t->sql_name ? DUCKPOND_OK : DUCKPOND_NOMEM;
 }
