@@ -666,10 +666,10 @@ int duckpond_write_add_row(duckpond_write *w, const duckpond_value *values);
  * anything was written -- DUCKPOND_OVERLOADED, DUCKPOND_CLOSED (a stopped
  * batcher), the status of a database that failed, a journaled DUCKPOND_IO
  * that journaled nothing -- leaves w unsubmitted, to be submitted again.
- * Otherwise a write is submitted once. Returns DUCKPOND_OK if every row was committed,
- * else the class of the first failure (duckpond_write_errmsg says what and
- * where). The rows are written on the batcher's connection, outside any
- * transaction of the caller's.
+ * Otherwise a write is submitted once. Returns DUCKPOND_OK if every row
+ * was committed, else the class of the first failure (duckpond_write_errmsg
+ * says what and where). The rows are written on the batcher's connection,
+ * outside any transaction of the caller's.
  */
 int duckpond_write_submit(duckpond_write *w, duckpond_ack ack);
 

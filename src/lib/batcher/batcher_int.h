@@ -227,7 +227,6 @@ struct duckpond_batcher {
     char *fatal_msg;
     duckpond_batcher_stats stats;
     pthread_t thread;
-    size_t live_writes;  /* atomic: writes made on b and not yet freed */
 
     /* Bumped after each acknowledged batch; producers wait on it (futex). */
     uint32_t ack_seq;
@@ -271,6 +270,11 @@ struct duckpond_batcher {
     uint64_t recycle_at;        /* recycle old segments once this seq is applied; 0 = none */
     duckpond_write *replay_head, *replay_tail; /* records read at open, not yet applied */
     size_t replay_writes, replay_rows;
+
+    /* Atomic: writes made on b and not yet freed. Last, among fields the
+     * writer touches once a batch, away from the futex words every
+     * producer waits on. */
+    size_t live_writes;
 };
 
 /* ------------------------------------------------ batcher.c: writes, queue */

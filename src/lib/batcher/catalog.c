@@ -362,28 +362,39 @@ static int col_refusal(const struct cat_table *t, int i, char **msg)
     return rc;
 }
 
-/* Resolves w's column list against t (write lock held). NULL with *rc, *msg. */
-static struct cat_list *list_load(struct cat_table *t, const duckpond_write *w, int *rc, char **msg)
+/*
+ * The index in t of each of w's columns (names match case-insensitively,
+ * as in SQL), then whether an Appender would take them: in the order the
+ * writer meets the errors, unknown names first.
+ */
+static int resolve_columns(const struct cat_table *t, const duckpond_write *w, int *idx, char **msg)
 {
-    int *idx = calloc((size_t)w->ncols + 1, sizeof *idx);
-    struct cat_list *l = calloc(1, sizeof *l);
-    *rc = idx && l ? DUCKPOND_OK : DUCKPOND_NOMEM;
-    for (int i = 0; *rc == DUCKPOND_OK && i < w->ncols; i++) {
+    for (int i = 0; i < w->ncols; i++) {
         int j = 0;
         while (j < t->ncols && strcasecmp(t->cols[j].name, w->cols[i]) != 0)
             j++;
         if (j == t->ncols) {
             *msg = dp_asprintf("table \"%s\" has no column \"%s\"", w->table, w->cols[i]);
-            *rc = DUCKPOND_NOTFOUND;
+            return DUCKPOND_NOTFOUND;
         }
         idx[i] = j;
     }
-    if (*rc == DUCKPOND_OK && t->refused_rc) {
-        *rc = t->refused_rc;
+    if (t->refused_rc) {
         *msg = strdup(t->refused_msg);
+        return t->refused_rc;
     }
-    for (int i = 0; *rc == DUCKPOND_OK && i < w->ncols; i++)
-        *rc = col_refusal(t, idx[i], msg);
+    int rc = DUCKPOND_OK;
+    for (int i = 0; rc == DUCKPOND_OK && i < w->ncols; i++)
+        rc = col_refusal(t, idx[i], msg);
+    return rc;
+}
+
+/* Resolves w's column list against t (write lock held). NULL with *rc, *msg. */
+static struct cat_list *list_load(struct cat_table *t, const duckpond_write *w, int *rc, char **msg)
+{
+    int *idx = calloc((size_t)w->ncols + 1, sizeof *idx);
+    struct cat_list *l = calloc(1, sizeof *l);
+    *rc = idx && l ? resolve_columns(t, w, idx, msg) : DUCKPOND_NOMEM;
     if (*rc == DUCKPOND_OK) {
         l->key = batcher_write_key(w);
         l->cols = calloc((size_t)w->ncols + 1, sizeof *l->cols);
