@@ -80,9 +80,17 @@ $(BUILD)/libdpserver.a: $(SERVER_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/libduckpond.so: $(LIB_OBJS)
-	$(CC) -shared $(LDFLAGS) -o $@ $^ -L$(DUCKDB)/lib -lduckdb -lpthread -lm \
+# The shared library is libduckpond.so.X.Y.Z (the version of include/duckpond.h)
+# with the soname libduckpond.so.X, found through the links libduckpond.so.X
+# and libduckpond.so; it exports the duckpond_ API alone (src/lib/libduckpond.map).
+SO_VERSION := $(shell sed -n 's/^\#define DUCKPOND_VERSION "\(.*\)"$$/\1/p' include/duckpond.h)
+SO_MAJOR   := $(firstword $(subst ., ,$(SO_VERSION)))
+$(BUILD)/libduckpond.so: $(LIB_OBJS) src/lib/libduckpond.map include/duckpond.h
+	$(CC) -shared $(LDFLAGS) -o $@.$(SO_VERSION) $(LIB_OBJS) -L$(DUCKDB)/lib -lduckdb -lpthread -lm \
+	    -Wl,-soname,libduckpond.so.$(SO_MAJOR) -Wl,--version-script=src/lib/libduckpond.map \
 	    -Wl,-rpath,'$$ORIGIN/../$(DUCKDB)/lib'
+	ln -sf libduckpond.so.$(SO_VERSION) $@.$(SO_MAJOR)
+	ln -sf libduckpond.so.$(SO_MAJOR) $@
 
 $(BUILD)/duckpond: $(BUILD)/obj/server/main.o $(BUILD)/libdpserver.a $(BUILD)/libduckpond.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -Wl,-rpath,'$$ORIGIN/../$(DUCKDB)/lib'

@@ -288,7 +288,7 @@ static void case_batcher_ack(int p, struct result *r)
     if (duckpond_batcher_new(db, NULL, &b) != DUCKPOND_OK)
         exit(1);
     run_threads(db, b, p, ack_worker, r);
-    duckpond_batcher_stats s;
+    duckpond_batcher_stats s = DUCKPOND_BATCHER_STATS_INIT();
     duckpond_batcher_stats_get(b, &s);
     r->rows_per_commit = s.commits ? (double)s.rows_committed / (double)s.commits : 0;
     duckpond_batcher_free(b);
@@ -302,13 +302,13 @@ static void case_batcher_journal(int p, struct result *r)
     duckpond_db *db = open_db("journal");
     char jdir[300];
     snprintf(jdir, sizeof jdir, "%s/journal-%d", dir, (int)getpid()); /* a journal belongs to one database */
-    duckpond_batcher_settings set = {.journal_dir = jdir};
+    duckpond_batcher_settings set = DUCKPOND_BATCHER_SETTINGS_INIT(.journal_dir = jdir);
     duckpond_batcher *b;
     if (duckpond_batcher_new(db, &set, &b) != DUCKPOND_OK)
         exit(1);
     ack_mode = DUCKPOND_ACK_JOURNAL;
     run_threads(db, b, p, ack_worker, r);
-    duckpond_batcher_stats s;
+    duckpond_batcher_stats s = DUCKPOND_BATCHER_STATS_INIT();
     duckpond_batcher_stats_get(b, &s);
     duckpond_batcher_wait_applied(b, s.journal_appended_seq, -1);
     duckpond_batcher_stats_get(b, &s);
@@ -336,7 +336,7 @@ static double hist_quantile(const duckpond_batcher_stats *s, double q)
 static void case_stream(struct result *r)
 {
     duckpond_db *db = open_db("stream");
-    duckpond_batcher_settings set = {.queue_max_rows = STREAM_QUEUE_ROWS};
+    duckpond_batcher_settings set = DUCKPOND_BATCHER_SETTINGS_INIT(.queue_max_rows = STREAM_QUEUE_ROWS);
     duckpond_batcher *b;
     if (duckpond_batcher_new(db, &set, &b) != DUCKPOND_OK)
         exit(1);
@@ -365,7 +365,7 @@ static void case_stream(struct result *r)
             duckpond_write_free(ring[k]);
         }
     double elapsed = now_s() - t0;
-    duckpond_batcher_stats s;
+    duckpond_batcher_stats s = DUCKPOND_BATCHER_STATS_INIT();
     duckpond_batcher_stats_get(b, &s);
     r->rows = (int64_t)s.rows_committed;
     r->rows_per_s = (double)s.rows_committed / elapsed;

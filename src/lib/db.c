@@ -6,6 +6,12 @@
  * duckdb_connection with the message of its last failed call. Both follow
  * the library's rules: every call returns a status, messages belong to the
  * handle, nothing aborts.
+ *
+ * The database handle also keeps what duckpond.h's lifetime rules need:
+ * how many connections, pools and batchers are open on it (duckpond_close
+ * refuses while any is), and the process that opened it (a child after
+ * fork may not free or make handles). A connection knows whether a
+ * transaction may be open on it, since DuckDB cannot be asked.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -14,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "dbint.h"
 
@@ -61,14 +68,8 @@ int duckpond_config_set(duckpond_config *cfg, const char *name, const char *valu
             return DUCKPOND_OK;
         }
     }
-    if (cfg->n == cfg->cap) {
-        size_t cap = cfg->cap ? cfg->cap * 2 : 8;
-        struct config_item *items = realloc(cfg->items, cap * sizeof *items);
-        if (!items)
-            return DUCKPOND_NOMEM;
-        cfg->items = items;
-        cfg->cap = cap;
-    }
+    if (dp_grow(&cfg->items, &cfg->cap, cfg->n + 1, sizeof *cfg->items) != 0)
+        return DUCKPOND_NOMEM;
     struct config_item *it = &cfg->items[cfg->n];
     it->name = strdup(name);
     it->value = strdup(value);
@@ -81,13 +82,21 @@ int duckpond_config_set(duckpond_config *cfg, const char *name, const char *valu
     return DUCKPOND_OK;
 }
 
+bool dp_forked(const duckpond_db *db)
+{
+    return db->pid != getpid();
+}
+
+void dp_count(int *count, int n)
+{
+    __atomic_add_fetch(count, n, __ATOMIC_RELAXED);
+}
+
 void dp_set_msg(char **slot, const char *fmt, ...)
 {
-    char *msg = NULL;
     va_list ap;
     va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
+    char *msg = dp_vasprintf(fmt, ap);
     va_end(ap);
     free(*slot);
     *slot = msg;
@@ -137,6 +146,7 @@ int duckpond_open(const char *path, const duckpond_config *cfg, duckpond_db **ou
     *out = db;
     if (!db)
         return DUCKPOND_NOMEM;
+    db->pid = getpid();
     int rc = check_path(db, path);
     if (rc != DUCKPOND_OK)
         return rc;
@@ -164,15 +174,33 @@ int duckpond_open(const char *path, const duckpond_config *cfg, duckpond_db **ou
     return rc;
 }
 
-void duckpond_close(duckpond_db *db)
+/* Whether anything made from db is still open; if so, db's message says what. */
+static bool still_open(duckpond_db *db)
+{
+    int conns = __atomic_load_n(&db->open_conns, __ATOMIC_ACQUIRE);
+    int pools = __atomic_load_n(&db->open_pools, __ATOMIC_ACQUIRE);
+    int batchers = __atomic_load_n(&db->open_batchers, __ATOMIC_ACQUIRE);
+    if (!conns && !pools && !batchers)
+        return false;
+    dp_set_msg(&db->errmsg,
+               "cannot close \"%s\": still open: %d batchers, %d pools, %d connections (with those the "
+               "pools and batchers hold); free them first",
+               db->path ? db->path : "", batchers, pools, conns);
+    return true;
+}
+
+int duckpond_close(duckpond_db *db)
 {
     if (!db)
-        return;
+        return DUCKPOND_OK;
+    if (dp_forked(db) || still_open(db))
+        return DUCKPOND_MISUSE; /* nothing closed: the caller may free the rest and try again */
     if (db->duck)
         duckdb_close(&db->duck);
     free(db->path);
     free(db->errmsg);
     free(db);
+    return DUCKPOND_OK;
 }
 
 const char *duckpond_db_errmsg(const duckpond_db *db)
@@ -195,7 +223,7 @@ int duckpond_connect(duckpond_db *db, duckpond_conn **out)
     if (!out)
         return DUCKPOND_MISUSE;
     *out = NULL;
-    if (!db || !db->duck)
+    if (!db || !db->duck || dp_forked(db))
         return DUCKPOND_MISUSE;
     duckpond_conn *conn = calloc(1, sizeof *conn);
     if (!conn)
@@ -205,17 +233,24 @@ int duckpond_connect(duckpond_db *db, duckpond_conn **out)
         return DUCKPOND_ERROR;
     }
     conn->db = db;
+    dp_count(&db->open_conns, 1);
     *out = conn;
     return DUCKPOND_OK;
 }
 
-void duckpond_disconnect(duckpond_conn *conn)
+int duckpond_disconnect(duckpond_conn *conn)
 {
     if (!conn)
-        return;
-    duckdb_disconnect(&conn->duck);
+        return DUCKPOND_OK;
+    if (conn->pool || dp_forked(conn->db))
+        return DUCKPOND_MISUSE; /* a pooled connection goes back with duckpond_pool_put */
+    if (conn->rollback)
+        duckdb_destroy_prepare(&conn->rollback);
+    duckdb_disconnect(&conn->duck); /* rolls back an open transaction */
+    dp_count(&conn->db->open_conns, -1);
     free(conn->errmsg);
     free(conn);
+    return DUCKPOND_OK;
 }
 
 const char *duckpond_conn_errmsg(const duckpond_conn *conn)
@@ -225,7 +260,10 @@ const char *duckpond_conn_errmsg(const duckpond_conn *conn)
 
 duckdb_connection duckpond_conn_duckdb(duckpond_conn *conn)
 {
-    return conn ? conn->duck : NULL;
+    if (!conn)
+        return NULL;
+    conn->raw = true; /* what runs on it now is out of our sight */
+    return conn->duck;
 }
 
 int duckpond_conn_fail(duckpond_conn *conn, duckdb_error_type type, const char *message)
@@ -238,11 +276,38 @@ int duckpond_conn_fail(duckpond_conn *conn, duckdb_error_type type, const char *
     return rc;
 }
 
+/*
+ * DuckDB gives no way to ask whether a transaction is open, and a BEGIN
+ * inside one fails and aborts it. So look only when one may be open, and
+ * then without failing: inside a transaction every statement sees the same
+ * transaction id, outside each statement has its own.
+ */
+int dp_no_transaction(duckpond_conn *conn, const char *who)
+{
+    if (!conn->raw && !conn->tx_maybe_open)
+        return DUCKPOND_OK;
+    int64_t first = 0, second = 0;
+    int rc = duckpond_query_int64(conn, "SELECT txid_current()", &first);
+    if (rc == DUCKPOND_OK)
+        rc = duckpond_query_int64(conn, "SELECT txid_current()", &second);
+    if (rc == DUCKPOND_OK && first != second) {
+        conn->tx_maybe_open = false;
+        return DUCKPOND_OK;
+    }
+    if (rc == DUCKPOND_OK || strstr(duckpond_conn_errmsg(conn), "transaction is aborted")) {
+        dp_set_msg(&conn->errmsg, "%s: the connection is in a transaction already (left as it was)", who);
+        return DUCKPOND_MISUSE;
+    }
+    return rc;
+}
+
 /* Runs sql into *res; on failure records the error and destroys *res. */
 static int run(duckpond_conn *conn, const char *sql, duckdb_result *res)
 {
     if (!conn || !sql)
         return DUCKPOND_MISUSE;
+    if (!conn->tx_maybe_open && (strcasestr(sql, "begin") || strcasestr(sql, "start")))
+        conn->tx_maybe_open = true; /* BEGIN or START TRANSACTION, perhaps */
     if (duckdb_query(conn->duck, sql, res) == DuckDBError) {
         int rc = duckpond_conn_fail(conn, duckdb_result_error_type(res), duckdb_result_error(res));
         duckdb_destroy_result(res);

@@ -184,14 +184,8 @@ static void segment_name(char *out, size_t len, uint64_t first_seq)
 
 static int add_segment(struct journal *j, uint64_t first_seq)
 {
-    if (j->nsegs == j->capsegs) {
-        size_t cap = j->capsegs ? j->capsegs * 2 : 16;
-        struct segment *s = realloc(j->segs, cap * sizeof *s);
-        if (!s)
-            return DUCKPOND_NOMEM;
-        j->segs = s;
-        j->capsegs = cap;
-    }
+    if (dp_grow(&j->segs, &j->capsegs, j->nsegs + 1, sizeof *j->segs) != 0)
+        return DUCKPOND_NOMEM;
     j->segs[j->nsegs++] = (struct segment){first_seq, 0};
     return DUCKPOND_OK;
 }
@@ -208,31 +202,27 @@ static int list_segments(struct journal *j, uint64_t **out, size_t *n)
     DIR *d = fdopendir(dup(j->dirfd));
     if (!d)
         return DUCKPOND_IO;
-    size_t cap = 16;
-    uint64_t *firsts = malloc(cap * sizeof *firsts);
+    size_t cap = 0;
+    uint64_t *firsts = NULL;
+    bool nomem = false;
     *n = 0;
     struct dirent *e;
-    while (firsts && (e = readdir(d))) {
+    while (!nomem && (e = readdir(d))) {
         uint64_t first;
         char tail[8];
         if (sscanf(e->d_name, "seg-%16" SCNx64 "%7s", &first, tail) != 2 || strcmp(tail, ".log") != 0)
             continue;
-        if (*n == cap) {
-            uint64_t *f = realloc(firsts, (cap *= 2) * sizeof *f);
-            if (!f) {
-                free(firsts);
-                firsts = NULL;
-                break;
-            }
-            firsts = f;
-        }
-        firsts[(*n)++] = first;
+        if (!(nomem = dp_grow(&firsts, &cap, *n + 1, sizeof *firsts) != 0))
+            firsts[(*n)++] = first;
     }
     closedir(d);
-    if (!firsts)
+    if (nomem) {
+        free(firsts);
         return DUCKPOND_NOMEM;
-    qsort(firsts, *n, sizeof *firsts, cmp_u64);
-    *out = firsts;
+    }
+    if (*n)
+        qsort(firsts, *n, sizeof *firsts, cmp_u64);
+    *out = firsts; /* NULL for none */
     return DUCKPOND_OK;
 }
 
@@ -542,24 +532,9 @@ static void maybe_roll(struct journal *j)
 /* Makes room for len more bytes and one more ticket in p. */
 static int pending_grow(struct pending *p, size_t len)
 {
-    if (p->len + len > p->cap) {
-        size_t cap = p->cap ? p->cap : 4096;
-        while (cap < p->len + len)
-            cap *= 2;
-        unsigned char *b = realloc(p->buf, cap);
-        if (!b)
-            return DUCKPOND_NOMEM;
-        p->buf = b;
-        p->cap = cap;
-    }
-    if (p->n == p->cap_tickets) {
-        size_t cap = p->cap_tickets ? 2 * p->cap_tickets : 64;
-        struct journal_ticket **t = realloc(p->tickets, cap * sizeof *t);
-        if (!t)
-            return DUCKPOND_NOMEM;
-        p->tickets = t;
-        p->cap_tickets = cap;
-    }
+    if (dp_grow(&p->buf, &p->cap, p->len + len, 1) != 0 ||
+        dp_grow(&p->tickets, &p->cap_tickets, p->n + 1, sizeof *p->tickets) != 0)
+        return DUCKPOND_NOMEM;
     return DUCKPOND_OK;
 }
 

@@ -96,8 +96,8 @@ int duckpond_locked_write(const char *path, const duckpond_config *cfg, int time
         put_err(errbuf, errlen, "locked write needs a database path and a function");
         return DUCKPOND_MISUSE;
     }
-    char *lock_path = NULL;
-    if (asprintf(&lock_path, "%s.lock", path) < 0)
+    char *lock_path = dp_asprintf("%s.lock", path);
+    if (!lock_path)
         return DUCKPOND_NOMEM;
     int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) {

@@ -5,11 +5,18 @@
  * a thread that finds none free waits on a condition variable, with a
  * timeout, for one to come back. The pool never shares a connection: a
  * checked-out connection is its holder's alone until it is returned.
+ *
+ * A connection comes back clean: a transaction its holder left open (or
+ * aborted by an error) is rolled back before anyone else can check it
+ * out, so that one holder's forgotten BEGIN never becomes the next
+ * holder's transaction. One prepared ROLLBACK per connection does it; it
+ * fails harmlessly when no transaction is open.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "dbint.h"
@@ -21,7 +28,7 @@ struct duckpond_pool {
     duckpond_conn **idle; /* a stack of free connections */
     int n_idle;
     int size, open, in_use, waiting;
-    uint64_t waits, timeouts;
+    uint64_t waits, timeouts, rolled_back;
 };
 
 int duckpond_pool_new(duckpond_db *db, int size, duckpond_pool **out)
@@ -29,7 +36,7 @@ int duckpond_pool_new(duckpond_db *db, int size, duckpond_pool **out)
     if (!out)
         return DUCKPOND_MISUSE;
     *out = NULL;
-    if (!db || !db->duck || size < 1)
+    if (!db || !db->duck || size < 1 || dp_forked(db))
         return DUCKPOND_MISUSE;
     duckpond_pool *p = calloc(1, sizeof *p);
     if (!p)
@@ -47,20 +54,30 @@ int duckpond_pool_new(duckpond_db *db, int size, duckpond_pool **out)
     pthread_mutex_init(&p->lock, NULL);
     p->db = db;
     p->size = size;
+    dp_count(&db->open_pools, 1);
     *out = p;
     return DUCKPOND_OK;
 }
 
-void duckpond_pool_free(duckpond_pool *p)
+int duckpond_pool_free(duckpond_pool *p)
 {
     if (!p)
-        return;
+        return DUCKPOND_OK;
+    if (dp_forked(p->db))
+        return DUCKPOND_MISUSE;
+    pthread_mutex_lock(&p->lock);
+    int in_use = p->in_use;
+    pthread_mutex_unlock(&p->lock);
+    if (in_use)
+        return DUCKPOND_MISUSE; /* their holders would return them into freed memory */
     for (int i = 0; i < p->n_idle; i++)
         duckpond_disconnect(p->idle[i]);
+    dp_count(&p->db->open_pools, -1);
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->returned);
     free(p->idle);
     free(p);
+    return DUCKPOND_OK;
 }
 
 /* Waits for a connection to come back; the lock is held. */
@@ -84,12 +101,23 @@ static int wait_for_return(duckpond_pool *p, int timeout_ms)
     return DUCKPOND_OK;
 }
 
+/* A new connection for the pool, with its ROLLBACK prepared while it is surely outside a transaction. */
+static int pool_connect(duckpond_pool *p, duckpond_conn **out)
+{
+    int rc = duckpond_connect(p->db, out);
+    if (rc == DUCKPOND_OK && duckdb_prepare((*out)->duck, "ROLLBACK", &(*out)->rollback) == DuckDBError) {
+        duckdb_destroy_prepare(&(*out)->rollback);
+        (*out)->rollback = NULL; /* duckpond_pool_put runs it unprepared */
+    }
+    return rc;
+}
+
 int duckpond_pool_get(duckpond_pool *p, int timeout_ms, duckpond_conn **out)
 {
     if (!out)
         return DUCKPOND_MISUSE;
     *out = NULL;
-    if (!p)
+    if (!p || dp_forked(p->db))
         return DUCKPOND_MISUSE;
     pthread_mutex_lock(&p->lock);
     int rc = DUCKPOND_OK;
@@ -105,7 +133,7 @@ int duckpond_pool_get(duckpond_pool *p, int timeout_ms, duckpond_conn **out)
         p->open++; /* reserve the slot, connect outside the lock */
         p->in_use++;
         pthread_mutex_unlock(&p->lock);
-        rc = duckpond_connect(p->db, out);
+        rc = pool_connect(p, out);
         pthread_mutex_lock(&p->lock);
         if (rc != DUCKPOND_OK) {
             p->open--;
@@ -113,31 +141,71 @@ int duckpond_pool_get(duckpond_pool *p, int timeout_ms, duckpond_conn **out)
             pthread_cond_signal(&p->returned);
         }
     }
+    if (*out)
+        (*out)->pool = p;
     pthread_mutex_unlock(&p->lock);
     return rc;
 }
 
-void duckpond_pool_put(duckpond_pool *p, duckpond_conn *conn)
+/*
+ * Rolls back a transaction left open on conn. DUCKPOND_OK with *rolled
+ * set when there was one, DUCKPOND_OK when there was none, or the class
+ * of a ROLLBACK that failed otherwise (the connection is then unusable).
+ */
+static int rollback_left(duckpond_conn *conn, bool *rolled)
 {
-    if (!p || !conn)
-        return;
-    pthread_mutex_lock(&p->lock);
-    p->idle[p->n_idle++] = conn;
-    p->in_use--;
-    pthread_cond_signal(&p->returned);
-    pthread_mutex_unlock(&p->lock);
+    duckdb_result res;
+    duckdb_state st = conn->rollback ? duckdb_execute_prepared(conn->rollback, &res)
+                                     : duckdb_query(conn->duck, "ROLLBACK", &res);
+    int rc = DUCKPOND_OK;
+    *rolled = st == DuckDBSuccess;
+    if (st == DuckDBError) {
+        const char *msg = duckdb_result_error(&res);
+        bool none = duckdb_result_error_type(&res) == DUCKDB_ERROR_TRANSACTION && msg &&
+                    strstr(msg, "no transaction is active");
+        if (!none)
+            rc = duckpond_conn_fail(conn, duckdb_result_error_type(&res), msg);
+    }
+    duckdb_destroy_result(&res);
+    return rc;
 }
 
-void duckpond_pool_stats_get(duckpond_pool *p, duckpond_pool_stats *out)
+int duckpond_pool_put(duckpond_pool *p, duckpond_conn *conn)
+{
+    if (!p || !conn || conn->pool != p || dp_forked(p->db))
+        return DUCKPOND_MISUSE; /* not ours: nothing changes */
+    bool rolled;
+    int rc = rollback_left(conn, &rolled);
+    pthread_mutex_lock(&p->lock);
+    conn->pool = NULL;
+    conn->tx_maybe_open = false;
+    p->in_use--;
+    if (rc == DUCKPOND_OK) {
+        p->idle[p->n_idle++] = conn;
+        p->rolled_back += rolled;
+    } else {
+        p->open--; /* its slot is free for a new connection */
+    }
+    pthread_cond_signal(&p->returned);
+    pthread_mutex_unlock(&p->lock);
+    if (rc != DUCKPOND_OK)
+        duckpond_disconnect(conn);
+    return rc;
+}
+
+int duckpond_pool_stats_get(duckpond_pool *p, duckpond_pool_stats *out)
 {
     if (!p || !out)
-        return;
+        return DUCKPOND_MISUSE;
+    duckpond_pool_stats st = DUCKPOND_POOL_STATS_INIT();
     pthread_mutex_lock(&p->lock);
-    out->size = p->size;
-    out->open = p->open;
-    out->in_use = p->in_use;
-    out->waiting = p->waiting;
-    out->waits = p->waits;
-    out->timeouts = p->timeouts;
+    st.size = p->size;
+    st.open = p->open;
+    st.in_use = p->in_use;
+    st.waiting = p->waiting;
+    st.waits = p->waits;
+    st.timeouts = p->timeouts;
+    st.rolled_back = p->rolled_back;
     pthread_mutex_unlock(&p->lock);
+    return dp_struct_out(out, &st, sizeof st, DP_POOL_STATS_FIRST);
 }

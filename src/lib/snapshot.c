@@ -18,68 +18,48 @@
 
 #include "dbint.h"
 
-/* Appends s to buf as a SQL string literal ('...' with quotes doubled). */
-static char *sql_quote(const char *s)
-{
-    size_t n = strlen(s), q = 0;
-    for (size_t i = 0; i < n; i++)
-        q += s[i] == '\'';
-    char *out = malloc(n + q + 3);
-    if (!out)
-        return NULL;
-    char *o = out;
-    *o++ = '\'';
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '\'')
-            *o++ = '\'';
-        *o++ = s[i];
-    }
-    *o++ = '\'';
-    *o = 0;
-    return out;
-}
-
-/* The quoted name of conn's current database (e.g. "main_db"). */
-static int current_database(duckpond_conn *conn, char **out)
+/* Appends the quoted name of conn's current database (e.g. "main_db") to sql. */
+static int add_current_database(duckpond_conn *conn, struct dp_buf *sql)
 {
     duckdb_result res;
-    if (duckdb_query(conn->duck, "SELECT '\"' || replace(current_database(), '\"', '\"\"') || '\"'", &res) == DuckDBError) {
+    if (duckdb_query(conn->duck, "SELECT current_database()", &res) == DuckDBError) {
         int rc = duckpond_conn_fail(conn, duckdb_result_error_type(&res), duckdb_result_error(&res));
         duckdb_destroy_result(&res);
         return rc;
     }
-    *out = duckdb_value_varchar(&res, 0, 0);
+    char *name = duckdb_value_varchar(&res, 0, 0);
     duckdb_destroy_result(&res);
-    return *out ? DUCKPOND_OK : DUCKPOND_NOMEM;
+    if (!name)
+        return DUCKPOND_NOMEM;
+    dp_sql_ident(sql, name);
+    duckdb_free(name);
+    return DUCKPOND_OK;
+}
+
+/* Runs sql on conn, or fails with DUCKPOND_NOMEM for a buffer that ran out of memory. */
+static int exec_buf(duckpond_conn *conn, struct dp_buf *sql)
+{
+    int rc = sql->failed ? DUCKPOND_NOMEM : duckpond_exec(conn, sql->data);
+    dp_buf_free(sql);
+    return rc;
 }
 
 /* Copies everything into the file tmp_path, attached under a private name. */
 static int copy_into(duckpond_conn *conn, const char *tmp_path)
 {
-    char *source = NULL, *target = NULL, *sql = NULL;
-    int rc = current_database(conn, &source);
-    if (rc != DUCKPOND_OK)
+    struct dp_buf copy = DP_BUF_INIT, attach = DP_BUF_INIT;
+    dp_buf_str(&copy, "BEGIN TRANSACTION; COPY FROM DATABASE ");
+    int rc = add_current_database(conn, &copy);
+    dp_buf_str(&copy, " TO duckpond_snapshot; COMMIT");
+    dp_buf_str(&attach, "ATTACH ");
+    dp_sql_literal(&attach, tmp_path, strlen(tmp_path));
+    dp_buf_str(&attach, " AS duckpond_snapshot");
+    if (rc != DUCKPOND_OK || (rc = exec_buf(conn, &attach)) != DUCKPOND_OK) {
+        dp_buf_free(&copy);
+        dp_buf_free(&attach);
         return rc;
-    rc = DUCKPOND_NOMEM;
-    target = sql_quote(tmp_path);
-    if (!target)
-        goto done;
-    if (asprintf(&sql, "ATTACH %s AS duckpond_snapshot", target) < 0) {
-        sql = NULL;
-        goto done;
     }
-    rc = duckpond_exec(conn, sql);
-    if (rc != DUCKPOND_OK)
-        goto done;
-    free(sql);
-    if (asprintf(&sql,
-                 "BEGIN TRANSACTION; COPY FROM DATABASE %s TO duckpond_snapshot; COMMIT", source) < 0) {
-        sql = NULL;
-        rc = DUCKPOND_NOMEM;
-    } else {
-        rc = duckpond_exec(conn, sql);
-    }
-    if (rc != DUCKPOND_OK) {
+    if ((rc = exec_buf(conn, &copy)) != DUCKPOND_OK) {
         duckdb_result res;
         duckdb_query(conn->duck, "ROLLBACK", &res);
         duckdb_destroy_result(&res);
@@ -89,10 +69,6 @@ static int copy_into(duckpond_conn *conn, const char *tmp_path)
     if (duckdb_query(conn->duck, "DETACH duckpond_snapshot", &res) == DuckDBError && rc == DUCKPOND_OK)
         rc = duckpond_conn_fail(conn, duckdb_result_error_type(&res), duckdb_result_error(&res));
     duckdb_destroy_result(&res);
-done:
-    free(source);
-    free(target);
-    free(sql);
     return rc;
 }
 
@@ -100,16 +76,19 @@ int duckpond_snapshot(duckpond_conn *conn, const char *dest_path)
 {
     if (!conn || !dest_path || !*dest_path)
         return DUCKPOND_MISUSE;
-    char *tmp = NULL, *tmp_wal = NULL;
-    if (asprintf(&tmp, "%s.tmp-%ld", dest_path, (long)getpid()) < 0)
-        return DUCKPOND_NOMEM;
-    if (asprintf(&tmp_wal, "%s.wal", tmp) < 0) {
+    int rc = dp_no_transaction(conn, "duckpond_snapshot"); /* the copy runs its own */
+    if (rc != DUCKPOND_OK)
+        return rc;
+    char *tmp = dp_asprintf("%s.tmp-%ld", dest_path, (long)getpid());
+    char *tmp_wal = tmp ? dp_asprintf("%s.wal", tmp) : NULL;
+    if (!tmp_wal) {
         free(tmp);
         return DUCKPOND_NOMEM;
     }
     unlink(tmp);
     unlink(tmp_wal);
-    int rc = copy_into(conn, tmp);
+    rc = copy_into(conn, tmp);
+    conn->tx_maybe_open = false; /* the copy's transaction is over, either way */
     if (rc == DUCKPOND_OK && access(tmp_wal, F_OK) == 0) {
         dp_set_msg(&conn->errmsg, "snapshot \"%s\" was left with a WAL after detach", tmp);
         rc = DUCKPOND_IO;

@@ -38,20 +38,23 @@ static void sleep_us(int64_t us)
         ;
 }
 
-static duckpond_retry retry_defaults(const duckpond_retry *r)
+/* The caller's bounds (a versioned struct; NULL for none) with defaults for the fields left 0. */
+static int retry_defaults(const duckpond_retry *in, duckpond_retry *d)
 {
-    duckpond_retry d = {20, 200, 50000, 10000};
-    if (r) {
-        if (r->max_attempts > 0)
-            d.max_attempts = r->max_attempts;
-        if (r->base_delay_us > 0)
-            d.base_delay_us = r->base_delay_us;
-        if (r->max_delay_us > 0)
-            d.max_delay_us = r->max_delay_us;
-        if (r->deadline_ms > 0)
-            d.deadline_ms = r->deadline_ms;
-    }
-    return d;
+    duckpond_retry r = DUCKPOND_RETRY_INIT();
+    if (in && dp_struct_in(&r, sizeof r, in, DP_RETRY_FIRST) != DUCKPOND_OK)
+        return DUCKPOND_MISUSE;
+    *d = (duckpond_retry)DUCKPOND_RETRY_INIT(.max_attempts = 20, .base_delay_us = 200, .max_delay_us = 50000,
+                                             .deadline_ms = 10000);
+    if (r.max_attempts > 0)
+        d->max_attempts = r.max_attempts;
+    if (r.base_delay_us > 0)
+        d->base_delay_us = r.base_delay_us;
+    if (r.max_delay_us > 0)
+        d->max_delay_us = r.max_delay_us;
+    if (r.deadline_ms > 0)
+        d->deadline_ms = r.deadline_ms;
+    return DUCKPOND_OK;
 }
 
 /* One attempt: BEGIN, the body, COMMIT; rolls back on any failure. */
@@ -78,15 +81,17 @@ int duckpond_tx_run(duckpond_conn *conn, const duckpond_retry *retry, duckpond_t
 {
     if (attempts_out)
         *attempts_out = 0;
-    if (!conn || !fn)
+    duckpond_retry r;
+    if (!conn || !fn || retry_defaults(retry, &r) != DUCKPOND_OK)
         return DUCKPOND_MISUSE;
-    duckpond_retry r = retry_defaults(retry);
+    int rc = dp_no_transaction(conn, "duckpond_tx_run");
+    if (rc != DUCKPOND_OK)
+        return rc; /* a BEGIN would abort the caller's transaction: do not try */
     int64_t deadline = dp_now_us() + r.deadline_ms * 1000;
     int64_t cap = r.base_delay_us;
-    int attempt = 0, rc;
+    int attempt = 0;
     for (;;) {
-        attempt++;
-        rc = attempt_once(conn, fn, arg, attempt);
+        rc = attempt_once(conn, fn, arg, ++attempt);
         if (rc != DUCKPOND_CONFLICT)
             break;
         int64_t now = dp_now_us();
@@ -102,6 +107,7 @@ int duckpond_tx_run(duckpond_conn *conn, const duckpond_retry *retry, duckpond_t
         sleep_us(pause);
         cap = cap * 2 > r.max_delay_us ? r.max_delay_us : cap * 2;
     }
+    conn->tx_maybe_open = false; /* committed or rolled back: none is open now */
     if (attempts_out)
         *attempts_out = attempt;
     return rc;

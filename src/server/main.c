@@ -17,7 +17,6 @@
 #include "server.h"
 #include "users.h"
 
-#define DUCKPOND_VERSION "0.1.0"
 
 static void usage(FILE *f)
 {

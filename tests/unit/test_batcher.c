@@ -149,7 +149,7 @@ static void test_concurrent_exact_counts(void)
         snprintf(sql, sizeof sql, "SELECT count(*) FROM t WHERE v = %d", i);
         CHECK_EQ_INT(q64(&f, sql), (int64_t)p[i].nwrites * p[i].rows_per_write);
     }
-    duckpond_batcher_stats s;
+    duckpond_batcher_stats s = DUCKPOND_BATCHER_STATS_INIT();
     duckpond_batcher_stats_get(f.b, &s);
     CHECK_EQ_INT(s.rows_accepted, expect);
     CHECK_EQ_INT(s.rows_committed, expect);
@@ -466,7 +466,7 @@ static void test_constraint_violations_isolated(void)
     CHECK_STR_CONTAINS(msg, "'zz'");
     duckpond_write_free(w);
     CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM k WHERE id BETWEEN 5000 AND 5100"), 59);
-    duckpond_batcher_stats s;
+    duckpond_batcher_stats s = DUCKPOND_BATCHER_STATS_INIT();
     duckpond_batcher_stats_get(f.b, &s);
     CHECK_EQ_INT(s.rows_committed, good + 59);
     CHECK_EQ_INT(s.rows_failed, (uint64_t)(NP * 60) - (uint64_t)good + 5);
@@ -571,7 +571,7 @@ static void test_unknown_table_and_column(void)
 static void test_backpressure_overloaded(void)
 {
     struct fixture f;
-    duckpond_batcher_settings set = {.queue_max_rows = 4, .overload_timeout_ms = 200};
+    duckpond_batcher_settings set = DUCKPOND_BATCHER_SETTINGS_INIT(.queue_max_rows = 4, .overload_timeout_ms = 200);
     CHECK_OK(fx_open(&f, "CREATE TABLE t(id BIGINT, v BIGINT)", &set));
     batcher_hold(f.b, 1);
     duckpond_write *w[4];
@@ -599,7 +599,7 @@ static void test_backpressure_overloaded(void)
     }
     CHECK_EQ_INT(duckpond_write_submit(w[3], DUCKPOND_ACK_COMMIT), DUCKPOND_OVERLOADED);
     CHECK_STR_CONTAINS(duckpond_write_errmsg(w[3]), "larger than the queue");
-    duckpond_batcher_stats s;
+    duckpond_batcher_stats s = DUCKPOND_BATCHER_STATS_INIT();
     duckpond_batcher_stats_get(f.b, &s);
     CHECK_EQ_INT(s.overloaded, 2);
     CHECK_EQ_INT(s.queue_rows, 4);
@@ -623,7 +623,7 @@ static void test_stop_flushes_then_closed(void)
     duckpond_write *w[50];
     for (int i = 0; i < 50; i++)
         CHECK_OK(put_one(f.b, "t", i, i, DUCKPOND_ACK_QUEUED, &w[i]));
-    duckpond_batcher_stats s;
+    duckpond_batcher_stats s = DUCKPOND_BATCHER_STATS_INIT();
     duckpond_batcher_stats_get(f.b, &s);
     CHECK_EQ_INT(s.queue_rows, 50);
     CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM t"), 0);
@@ -661,7 +661,7 @@ static void *blocked_submit(void *arg)
 static void test_stop_wakes_waiting_producer(void)
 {
     struct fixture f;
-    duckpond_batcher_settings set = {.queue_max_rows = 2, .overload_timeout_ms = -1};
+    duckpond_batcher_settings set = DUCKPOND_BATCHER_SETTINGS_INIT(.queue_max_rows = 2, .overload_timeout_ms = -1);
     CHECK_OK(fx_open(&f, "CREATE TABLE t(id BIGINT, v BIGINT)", &set));
     batcher_hold(f.b, 1);
     duckpond_write *w[2];
@@ -819,7 +819,7 @@ static void test_misuse_and_free(void)
     duckpond_batcher *b = NULL;
     CHECK_EQ_INT(duckpond_batcher_new(NULL, NULL, &b), DUCKPOND_MISUSE);
     struct fixture f;
-    duckpond_batcher_settings bad = {.overload_timeout_ms = -2};
+    duckpond_batcher_settings bad = DUCKPOND_BATCHER_SETTINGS_INIT(.overload_timeout_ms = -2);
     CHECK_OK(fx_open(&f, "CREATE TABLE t(id BIGINT, v BIGINT)", NULL));
     CHECK_EQ_INT(duckpond_batcher_new(f.db, &bad, &b), DUCKPOND_MISUSE);
     duckpond_write *w;
@@ -850,8 +850,8 @@ static void test_misuse_and_free(void)
 /* A fixture whose batcher has a journal in the test's directory. */
 static int fx_open_journal(struct fixture *f, const char *schema, size_t segment_bytes)
 {
-    duckpond_batcher_settings set = {.journal_dir = test_path("journal"),
-                                     .journal_segment_bytes = segment_bytes};
+    duckpond_batcher_settings set =
+        DUCKPOND_BATCHER_SETTINGS_INIT(.journal_dir = test_path("journal"), .journal_segment_bytes = segment_bytes);
     return fx_open(f, schema, &set);
 }
 
@@ -979,7 +979,7 @@ static void test_journal_ack_checks_and_applies(void)
     CHECK_EQ_INT(duckpond_write_submit(w, DUCKPOND_ACK_JOURNAL), DUCKPOND_NOTFOUND);
     CHECK_STR_CONTAINS(duckpond_write_errmsg(w), "nope");
     duckpond_write_free(w);
-    duckpond_batcher_stats st;
+    duckpond_batcher_stats st = DUCKPOND_BATCHER_STATS_INIT();
     duckpond_batcher_stats_get(f.b, &st);
     CHECK_EQ_INT(st.journal_appended_seq, s3);
     CHECK_EQ_INT(st.journal_writes_acked, 3);
@@ -1022,7 +1022,7 @@ static void test_journal_ack_checks_and_applies(void)
 /* A batcher with a journal on path, as a child process would start it. */
 static int open_journaled(const char *path, const char *jdir, size_t seg, duckpond_db **db, duckpond_batcher **b)
 {
-    duckpond_batcher_settings set = {.journal_dir = jdir, .journal_segment_bytes = seg};
+    duckpond_batcher_settings set = DUCKPOND_BATCHER_SETTINGS_INIT(.journal_dir = jdir, .journal_segment_bytes = seg);
     *b = NULL;
     if (duckpond_open(path, NULL, db) != DUCKPOND_OK)
         return 1;
@@ -1298,7 +1298,7 @@ static void test_journal_recovery_reports_damage(void)
     CHECK_OK(put_journal(b, 1000, 1000, &seq));
     CHECK_EQ_INT(seq, N);
     duckpond_batcher_free(b);
-    CHECK_OK(duckpond_batcher_new(db, &(duckpond_batcher_settings){.journal_dir = jdir}, &b));
+    CHECK_OK(duckpond_batcher_new(db, &(duckpond_batcher_settings)DUCKPOND_BATCHER_SETTINGS_INIT(.journal_dir = jdir), &b));
     CHECK_STR_CONTAINS(duckpond_batcher_journal_report(b), " 0 replayed");
     CHECK_OK(duckpond_query_int64(conn, "SELECT count(*) FROM t", &total));
     CHECK_EQ_INT(total, N - lost + 1);
@@ -1347,7 +1347,7 @@ static void test_journal_disk_full(void)
     batcher_hold(f.b, 0);
     CHECK_OK(duckpond_batcher_wait_applied(f.b, seq, 10000));
     CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM t"), 11);
-    duckpond_batcher_stats s;
+    duckpond_batcher_stats s = DUCKPOND_BATCHER_STATS_INIT();
     duckpond_batcher_stats_get(f.b, &s);
     CHECK_EQ_INT(s.journal_errors, 1);
     CHECK_EQ_INT(s.journal_writes_acked, 11);
@@ -1410,7 +1410,7 @@ static void test_journal_read_your_writes_under_load(void)
     }
     for (int i = 0; i < NL; i++)
         CHECK_EQ_INT(p[i].failures, 0);
-    duckpond_batcher_stats s;
+    duckpond_batcher_stats s = DUCKPOND_BATCHER_STATS_INIT();
     duckpond_batcher_stats_get(f.b, &s);
     CHECK_EQ_INT(s.journal_writes_acked, NR * 150);
     CHECK(s.journal_applied_seq == s.journal_appended_seq);
@@ -1450,12 +1450,12 @@ static void test_journal_fsync_failure_poisons(void)
     CHECK_OK(duckpond_batcher_wait_applied(f.b, seq, 10000));
     CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM t WHERE id IN (1, 4)"), 2);
     CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM t WHERE id = 3"), 0);
-    duckpond_batcher_stats s;
+    duckpond_batcher_stats s = DUCKPOND_BATCHER_STATS_INIT();
     duckpond_batcher_stats_get(f.b, &s);
     CHECK_EQ_INT(s.journal_errors, 2);
     CHECK_EQ_INT(s.journal_writes_acked, 1);
     duckpond_batcher_free(f.b);
-    duckpond_batcher_settings set = {.journal_dir = test_path("journal")};
+    duckpond_batcher_settings set = DUCKPOND_BATCHER_SETTINGS_INIT(.journal_dir = test_path("journal"));
     CHECK_OK(duckpond_batcher_new(f.db, &set, &f.b));
     CHECK_OK(put_journal(f.b, 5, 1, &seq));
     CHECK_OK(duckpond_batcher_wait_applied(f.b, seq, 10000));
@@ -1569,7 +1569,7 @@ static void test_journal_schema_changed(void)
     duckpond_write_free(w);
     CHECK_OK(duckpond_batcher_wait_applied(f.b, seq, 10000));
     CHECK_EQ_INT(q64(&f, "SELECT sum(v) FROM t WHERE id = 2"), 42);
-    duckpond_batcher_stats st;
+    duckpond_batcher_stats st = DUCKPOND_BATCHER_STATS_INIT();
     duckpond_batcher_stats_get(f.b, &st);
     CHECK_EQ_INT(st.journal_rows_failed_after_ack, 0);
     fx_close(&f);
@@ -1630,6 +1630,130 @@ static void test_journal_split_write_survives_crash(void)
     duckpond_close(db);
 }
 
+/* One row of `cols` into table, submitted with ack; returns the status, *msg a copy of the error. */
+static int put_row(duckpond_batcher *b, const char *table, const char *const *cols, int n, const duckpond_value *row,
+                   duckpond_ack ack, char *msg, size_t len)
+{
+    duckpond_write *w;
+    int rc = duckpond_write_new(b, table, cols, n, 0, &w);
+    if (rc)
+        return rc;
+    rc = duckpond_write_add_row(w, row);
+    if (!rc)
+        rc = duckpond_write_submit(w, ack);
+    if (!rc && ack == DUCKPOND_ACK_JOURNAL)
+        rc = duckpond_batcher_wait_applied(b, duckpond_write_seq(w), 10000);
+    snprintf(msg, len, "%s", duckpond_write_errmsg(w));
+    duckpond_write_free(w);
+    return rc;
+}
+
+/*
+ * The writer reads a table again once the schema generation moves on: a
+ * column whose type changed takes values of its new type at once.
+ */
+static void test_writer_rereads_table_after_schema_change(void)
+{
+    struct fixture f;
+    CHECK_OK(fx_open(&f, "CREATE TABLE t(id BIGINT, v BIGINT)", NULL));
+    static const char *cols[] = {"id", "v"};
+    char msg[512];
+    duckpond_value row[2] = {v_int(1), v_int(7)};
+    CHECK_OK(put_row(f.b, "t", cols, 2, row, DUCKPOND_ACK_COMMIT, msg, sizeof msg));
+    CHECK_OK(duckpond_exec(f.conn, "DROP TABLE t; CREATE TABLE t(id BIGINT, v VARCHAR)"));
+    duckpond_batcher_schema_changed(f.b);
+    row[0] = v_int(2), row[1] = v_text("not a number");
+    CHECK_OK(put_row(f.b, "t", cols, 2, row, DUCKPOND_ACK_COMMIT, msg, sizeof msg));
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM t WHERE v = 'not a number'"), 1);
+    /* and a write made with columns = NULL sees the new columns */
+    CHECK_OK(duckpond_exec(f.conn, "ALTER TABLE t ADD COLUMN w INTEGER"));
+    duckpond_batcher_schema_changed(f.b);
+    duckpond_write *w;
+    CHECK_OK(duckpond_write_new(f.b, "t", NULL, 0, 0, &w));
+    duckpond_value wide[3] = {v_int(3), v_text("x"), v_int(9)};
+    CHECK_OK(duckpond_write_add_row(w, wide));
+    CHECK_OK(duckpond_write_submit(w, DUCKPOND_ACK_COMMIT));
+    duckpond_write_free(w);
+    CHECK_EQ_INT(q64(&f, "SELECT w FROM t WHERE id = 3"), 9);
+    fx_close(&f);
+}
+
+/* A generated column cannot be written: the write naming it fails, in every ack mode; the others go in. */
+static void test_generated_column_refused(void)
+{
+    struct fixture f;
+    CHECK_OK(fx_open_journal(&f, "CREATE TABLE g(a INTEGER, b INTEGER GENERATED ALWAYS AS (a * 2) VIRTUAL, c INTEGER)",
+                             0));
+    static const char *bad[] = {"a", "b"}, *good[] = {"a", "c"};
+    duckpond_value row[2] = {v_int(1), v_int(5)};
+    char msg[512];
+    CHECK(put_row(f.b, "g", bad, 2, row, DUCKPOND_ACK_COMMIT, msg, sizeof msg) != DUCKPOND_OK);
+    CHECK_STR_CONTAINS(msg, "appender for \"g\"");
+    CHECK(put_row(f.b, "g", bad, 2, row, DUCKPOND_ACK_JOURNAL, msg, sizeof msg) != DUCKPOND_OK);
+    CHECK_STR_CONTAINS(msg, "appender for \"g\"");
+    CHECK_OK(put_row(f.b, "g", good, 2, row, DUCKPOND_ACK_COMMIT, msg, sizeof msg));
+    CHECK_OK(put_row(f.b, "g", good, 2, row, DUCKPOND_ACK_JOURNAL, msg, sizeof msg));
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM g WHERE b = 2 AND c = 5"), 2);
+    fx_close(&f);
+}
+
+/* A batcher needs a writable database: refused at start, with the reason. */
+static void test_refuses_read_only_database(void)
+{
+    const char *path = test_path("ro.duckdb");
+    duckpond_db *db;
+    duckpond_conn *c;
+    duckpond_batcher *b = (duckpond_batcher *)1;
+    CHECK_OK(duckpond_open(path, NULL, &db));
+    CHECK_OK(duckpond_connect(db, &c));
+    CHECK_OK(duckpond_exec(c, "CREATE TABLE t(i INTEGER)"));
+    CHECK_OK(duckpond_disconnect(c));
+    CHECK_OK(duckpond_close(db));
+    duckpond_config *cfg;
+    CHECK_OK(duckpond_config_new(&cfg));
+    CHECK_OK(duckpond_config_set(cfg, "access_mode", "READ_ONLY"));
+    CHECK_OK(duckpond_open(path, cfg, &db));
+    duckpond_config_free(cfg);
+    CHECK_EQ_INT(duckpond_batcher_new(db, NULL, &b), DUCKPOND_MISUSE);
+    CHECK(b == NULL);
+    CHECK_STR_CONTAINS(duckpond_db_errmsg(db), "read-only");
+    CHECK_OK(duckpond_close(db)); /* the failed start left nothing open */
+}
+
+/* Settings and stats are versioned structs: sizes checked, newer callers' fields handled. */
+static void test_versioned_settings_and_stats(void)
+{
+    struct fixture f;
+    CHECK_OK(fx_open(&f, "CREATE TABLE t(id BIGINT, v BIGINT)", NULL));
+    duckpond_batcher *b = NULL;
+    duckpond_batcher_settings small = DUCKPOND_BATCHER_SETTINGS_INIT();
+    small.struct_size = sizeof(size_t);
+    CHECK_EQ_INT(duckpond_batcher_new(f.db, &small, &b), DUCKPOND_MISUSE);
+    struct {
+        duckpond_batcher_settings s;
+        uint64_t newer;
+    } big = {DUCKPOND_BATCHER_SETTINGS_INIT(.queue_max_rows = 10), 1};
+    big.s.struct_size = sizeof big;
+    CHECK_EQ_INT(duckpond_batcher_new(f.db, &big.s, &b), DUCKPOND_MISUSE); /* a field it does not know, set */
+    CHECK(b == NULL);
+    big.newer = 0;
+    CHECK_OK(duckpond_batcher_new(f.db, &big.s, &b));
+    CHECK_OK(duckpond_batcher_free(b));
+    CHECK_OK(put_one(f.b, "t", 1, 1, DUCKPOND_ACK_COMMIT, NULL));
+    struct {
+        duckpond_batcher_stats s;
+        uint64_t newer;
+    } out = {DUCKPOND_BATCHER_STATS_INIT(), 77};
+    out.s.struct_size = sizeof out;
+    CHECK_OK(duckpond_batcher_stats_get(f.b, &out.s));
+    CHECK_EQ_INT(out.s.rows_committed, 1);
+    CHECK_EQ_INT(out.newer, 77);
+    duckpond_batcher_stats none = DUCKPOND_BATCHER_STATS_INIT(.rows_committed = 5);
+    CHECK_EQ_INT(duckpond_batcher_stats_get(NULL, &none), DUCKPOND_MISUSE);
+    CHECK_EQ_INT(none.rows_committed, 0); /* no batcher: zeros */
+    fx_close(&f);
+}
+
 TEST_MAIN(TEST_ENTRY(test_concurrent_exact_counts), TEST_ENTRY(test_column_subset_defaults),
           TEST_ENTRY(test_values_roundtrip), TEST_ENTRY(test_values_many_rows_exact),
           TEST_ENTRY(test_conversion_errors_per_row),
@@ -1643,4 +1767,6 @@ TEST_MAIN(TEST_ENTRY(test_concurrent_exact_counts), TEST_ENTRY(test_column_subse
           TEST_ENTRY(test_journal_recovery_reports_damage), TEST_ENTRY(test_journal_disk_full),
           TEST_ENTRY(test_journal_read_your_writes_under_load), TEST_ENTRY(test_journal_fsync_failure_poisons),
           TEST_ENTRY(test_group_mixes_scan_and_appender), TEST_ENTRY(test_journal_schema_changed),
-          TEST_ENTRY(test_journal_split_write_survives_crash))
+          TEST_ENTRY(test_journal_split_write_survives_crash),
+          TEST_ENTRY(test_writer_rereads_table_after_schema_change), TEST_ENTRY(test_generated_column_refused),
+          TEST_ENTRY(test_refuses_read_only_database), TEST_ENTRY(test_versioned_settings_and_stats))

@@ -1,11 +1,16 @@
 /*
  * test_core.c -- libduckpond's foundation against a real DuckDB: opening,
  * error classes, concurrent writers on threads, conflicts and the retry
- * helper, the cross-process lock, snapshots, the pool, the lock-file writer.
+ * helper, the cross-process lock, snapshots, the pool, the lock-file writer;
+ * and what duckpond.h promises about versions, lifetimes, transactions
+ * and fork.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
+#include <elf.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <sys/file.h>
 
 #include "duckpond.h"
@@ -294,7 +299,7 @@ static void *increment_worker(void *arg)
     duckpond_conn *c;
     if ((w->rc = duckpond_connect(w->db, &c)) != DUCKPOND_OK)
         return NULL;
-    duckpond_retry retry = {.max_attempts = 1000, .deadline_ms = 60000};
+    duckpond_retry retry = DUCKPOND_RETRY_INIT(.max_attempts = 1000, .deadline_ms = 60000);
     for (int i = 0; i < INCREMENTS && w->rc == DUCKPOND_OK; i++) {
         int attempts;
         w->rc = duckpond_tx_run(c, &retry, increment_body, w, &attempts);
@@ -378,14 +383,14 @@ static void test_tx_retry_bounds(void)
     CHECK_EQ_INT(attempts, 1);
     CHECK_STR_CONTAINS(duckpond_conn_errmsg(c), "no_such_table");
     calls = 0;
-    duckpond_retry r = {.max_attempts = 5, .base_delay_us = 10, .max_delay_us = 100};
+    duckpond_retry r = DUCKPOND_RETRY_INIT(.max_attempts = 5, .base_delay_us = 10, .max_delay_us = 100);
     CHECK_EQ_INT(duckpond_tx_run(c, &r, conflict_body, &calls, &attempts), DUCKPOND_CONFLICT);
     CHECK_EQ_INT(calls, 5);
     CHECK_EQ_INT(attempts, 5);
     CHECK_STR_CONTAINS(duckpond_conn_errmsg(c), "after 5 attempts");
     calls = 0;
-    duckpond_retry d = {.max_attempts = 1000000, .base_delay_us = 1000, .max_delay_us = 5000,
-                        .deadline_ms = 50};
+    duckpond_retry d = DUCKPOND_RETRY_INIT(.max_attempts = 1000000, .base_delay_us = 1000, .max_delay_us = 5000,
+                        .deadline_ms = 50);
     CHECK_EQ_INT(duckpond_tx_run(c, &d, conflict_body, &calls, &attempts), DUCKPOND_CONFLICT);
     CHECK(calls > 1 && calls < 1000);
     CHECK_STR_CONTAINS(duckpond_conn_errmsg(c), "deadline");
@@ -618,7 +623,7 @@ static void test_pool_contention(void)
         CHECK_EQ_INT(ws[i].rc, DUCKPOND_OK);
         CHECK_EQ_INT(ws[i].done, 40);
     }
-    duckpond_pool_stats st;
+    duckpond_pool_stats st = DUCKPOND_POOL_STATS_INIT();
     duckpond_pool_stats_get(pool, &st);
     CHECK_EQ_INT(st.size, 3);
     CHECK(st.open <= 3 && st.open >= 1);
@@ -707,10 +712,299 @@ static void test_locked_write_processes(void)
     CHECK_EQ_INT(duckpond_locked_write(NULL, NULL, 10, insert_one, NULL, err, sizeof err), DUCKPOND_MISUSE);
 }
 
+/* ---- the header as the spec: version, soname, lifetimes, transactions, fork ---- */
+
+/* The SONAME of the ELF shared object at path, read from its file, into out; false if none. */
+static bool elf_soname(const char *path, char *out, size_t len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    rewind(f);
+    unsigned char *img = size > 0 ? malloc((size_t)size) : NULL;
+    bool ok = img && fread(img, 1, (size_t)size, f) == (size_t)size;
+    fclose(f);
+    const Elf64_Ehdr *eh = (const Elf64_Ehdr *)img;
+    ok = ok && (size_t)size > sizeof *eh && memcmp(eh->e_ident, ELFMAG, SELFMAG) == 0 &&
+         eh->e_ident[EI_CLASS] == ELFCLASS64;
+    const Elf64_Shdr *sh = ok ? (const Elf64_Shdr *)(img + eh->e_shoff) : NULL;
+    bool found = false;
+    for (int i = 0; ok && !found && i < eh->e_shnum; i++) {
+        if (sh[i].sh_type != SHT_DYNAMIC)
+            continue;
+        const char *strtab = (const char *)img + sh[sh[i].sh_link].sh_offset;
+        for (const Elf64_Dyn *d = (const Elf64_Dyn *)(img + sh[i].sh_offset); d->d_tag != DT_NULL; d++)
+            if (d->d_tag == DT_SONAME) {
+                snprintf(out, len, "%s", strtab + d->d_un.d_val);
+                found = true;
+            }
+    }
+    free(img);
+    return found;
+}
+
+/* The version macros, the linked library's version, and the shared library's soname and exports. */
+static void test_version_and_soname(void)
+{
+    char want[32];
+    snprintf(want, sizeof want, "%d.%d.%d", DUCKPOND_VERSION_MAJOR, DUCKPOND_VERSION_MINOR,
+             DUCKPOND_VERSION_PATCH);
+    CHECK(strcmp(DUCKPOND_VERSION, want) == 0);
+    CHECK(strcmp(DUCKPOND_VERSION, "0.1.0") == 0);
+    int major = -1, minor = -1, patch = -1;
+    CHECK(strcmp(duckpond_libversion(&major, &minor, &patch), DUCKPOND_VERSION) == 0);
+    CHECK(major == DUCKPOND_VERSION_MAJOR && minor == DUCKPOND_VERSION_MINOR && patch == DUCKPOND_VERSION_PATCH);
+    CHECK(strcmp(duckpond_libversion(NULL, NULL, NULL), "0.1.0") == 0);
+    /* the shared library beside the tests' folder: linkable by its old name, loaded by its soname */
+    char exe[512], so[600], soname[64] = "";
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    CHECK(n > 0);
+    exe[n] = '\0';
+    *strrchr(exe, '/') = '\0';
+    snprintf(so, sizeof so, "%s/../libduckpond.so", exe);
+    CHECK(elf_soname(so, soname, sizeof soname));
+    CHECK(strcmp(soname, "libduckpond.so.0") == 0);
+    snprintf(so, sizeof so, "%s/../libduckpond.so.0", exe);
+    void *h = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+    if (!h)
+        fprintf(stderr, "    dlopen: %s\n", dlerror());
+    CHECK(h != NULL);
+    const char *(*libversion)(int *, int *, int *) = (const char *(*)(int *, int *, int *))dlsym(h, "duckpond_libversion");
+    CHECK(libversion && strcmp(libversion(NULL, NULL, NULL), DUCKPOND_VERSION) == 0);
+    CHECK(dlsym(h, "duckpond_open") != NULL);
+    CHECK(dlsym(h, "dp_buf_add") == NULL && dlsym(h, "batcher_check_row") == NULL); /* internals stay inside */
+    dlclose(h);
+}
+
+/* duckpond_close, duckpond_pool_free, duckpond_batcher_free and duckpond_disconnect refuse while in use. */
+static void test_close_refuses_while_in_use(void)
+{
+    duckpond_db *db;
+    duckpond_conn *c, *pooled;
+    duckpond_pool *pool;
+    duckpond_batcher *b;
+    duckpond_write *w;
+    OPEN(test_path("life.duckdb"), &db);
+    CHECK_OK(duckpond_connect(db, &c));
+    CHECK_OK(duckpond_exec(c, "CREATE TABLE t (i BIGINT)"));
+    CHECK_OK(duckpond_pool_new(db, 2, &pool));
+    CHECK_OK(duckpond_pool_get(pool, 0, &pooled));
+    CHECK_OK(duckpond_batcher_new(db, NULL, &b));
+    CHECK_OK(duckpond_write_new(b, "t", NULL, 0, 0, &w));
+    /* everything is in use: nothing is freed, and each handle goes on working */
+    CHECK_EQ_INT(duckpond_close(db), DUCKPOND_MISUSE);
+    CHECK_STR_CONTAINS(duckpond_db_errmsg(db), "1 batchers, 1 pools");
+    CHECK_EQ_INT(duckpond_batcher_free(b), DUCKPOND_MISUSE);
+    CHECK_EQ_INT(duckpond_pool_free(pool), DUCKPOND_MISUSE);
+    CHECK_EQ_INT(duckpond_disconnect(pooled), DUCKPOND_MISUSE);
+    CHECK_OK(duckpond_exec(pooled, "INSERT INTO t VALUES (1)"));
+    duckpond_value v = {.kind = DUCKPOND_VALUE_INT64, .u.i64 = 2};
+    CHECK_OK(duckpond_write_add_row(w, &v));
+    CHECK_OK(duckpond_write_submit(w, DUCKPOND_ACK_COMMIT));
+    CHECK_EQ_INT(count_of(db, "SELECT count(*) FROM t"), 2);
+    /* freed in order: writes, batcher, pooled connections, pool, connections, database */
+    CHECK_OK(duckpond_batcher_stop(b)); /* stopping needs no write freed */
+    duckpond_write_free(w);
+    CHECK_OK(duckpond_batcher_free(b));
+    CHECK_OK(duckpond_pool_put(pool, pooled));
+    CHECK_OK(duckpond_pool_free(pool));
+    CHECK_EQ_INT(duckpond_close(db), DUCKPOND_MISUSE);
+    CHECK_STR_CONTAINS(duckpond_db_errmsg(db), "0 batchers, 0 pools, 1 connections");
+    CHECK_OK(duckpond_disconnect(c));
+    CHECK_OK(duckpond_close(db));
+    CHECK_OK(duckpond_close(NULL));
+    CHECK_OK(duckpond_disconnect(NULL));
+    CHECK_OK(duckpond_pool_free(NULL));
+    CHECK_OK(duckpond_batcher_free(NULL));
+}
+
+/* A connection put back with a transaction open (or aborted) comes out of the pool clean. */
+static void test_pool_put_rolls_back(void)
+{
+    duckpond_db *db;
+    duckpond_pool *pool, *other;
+    duckpond_conn *c, *again, *plain;
+    OPEN(test_path("pool.duckdb"), &db);
+    CHECK_OK(duckpond_pool_new(db, 1, &pool));
+    CHECK_OK(duckpond_pool_new(db, 1, &other));
+    CHECK_OK(duckpond_pool_get(pool, 0, &c));
+    CHECK_OK(duckpond_exec(c, "CREATE TABLE t (i INT PRIMARY KEY); BEGIN; INSERT INTO t VALUES (1)"));
+    CHECK_OK(duckpond_pool_put(pool, c));
+    CHECK_OK(duckpond_pool_get(pool, 0, &again));
+    CHECK(again == c); /* the same connection, its transaction gone */
+    CHECK_OK(duckpond_exec(again, "INSERT INTO t VALUES (2)"));
+    CHECK_EQ_INT(count_of(db, "SELECT count(*) FROM t"), 1);
+    CHECK_EQ_INT(count_of(db, "SELECT sum(i) FROM t"), 2);
+    /* a transaction aborted by an error */
+    CHECK_OK(duckpond_exec(again, "BEGIN"));
+    CHECK_EQ_INT(duckpond_exec(again, "INSERT INTO t VALUES (2)"), DUCKPOND_CONSTRAINT);
+    CHECK_OK(duckpond_pool_put(pool, again));
+    CHECK_OK(duckpond_pool_get(pool, 0, &again));
+    int64_t one = 0;
+    CHECK_OK(duckpond_query_int64(again, "SELECT 1", &one));
+    CHECK_EQ_INT(one, 1);
+    /* a clean connection is put back as it is */
+    CHECK_OK(duckpond_pool_put(pool, again));
+    duckpond_pool_stats st = DUCKPOND_POOL_STATS_INIT();
+    CHECK_OK(duckpond_pool_stats_get(pool, &st));
+    CHECK_EQ_INT(st.rolled_back, 2);
+    CHECK_EQ_INT(st.in_use, 0);
+    CHECK_EQ_INT(st.open, 1);
+    /* connections that are not this pool's: refused, unchanged */
+    CHECK_EQ_INT(duckpond_pool_put(pool, again), DUCKPOND_MISUSE); /* put twice */
+    CHECK_OK(duckpond_connect(db, &plain));
+    CHECK_EQ_INT(duckpond_pool_put(pool, plain), DUCKPOND_MISUSE);
+    CHECK_OK(duckpond_pool_get(other, 0, &c));
+    CHECK_EQ_INT(duckpond_pool_put(pool, c), DUCKPOND_MISUSE);
+    CHECK_OK(duckpond_pool_put(other, c));
+    CHECK_EQ_INT(duckpond_pool_put(pool, NULL), DUCKPOND_MISUSE);
+    CHECK_OK(duckpond_exec(plain, "SELECT 1"));
+    CHECK_OK(duckpond_disconnect(plain));
+    CHECK_OK(duckpond_pool_free(other));
+    CHECK_OK(duckpond_pool_free(pool));
+    CHECK_OK(duckpond_close(db));
+}
+
+static int count_calls(duckpond_conn *c, int attempt, void *arg)
+{
+    ++*(int *)arg;
+    return DUCKPOND_OK;
+}
+
+/* duckpond_tx_run and duckpond_snapshot on a connection in a transaction: refused, the transaction kept. */
+static void test_calls_inside_a_transaction(void)
+{
+    duckpond_db *db;
+    duckpond_conn *c;
+    OPEN(test_path("tx.duckdb"), &db);
+    CHECK_OK(duckpond_connect(db, &c));
+    CHECK_OK(duckpond_exec(c, "CREATE TABLE t (i INT); BEGIN; INSERT INTO t VALUES (1)"));
+    int calls = 0, attempts = -1;
+    CHECK_EQ_INT(duckpond_tx_run(c, NULL, count_calls, &calls, &attempts), DUCKPOND_MISUSE);
+    CHECK_EQ_INT(calls, 0);
+    CHECK_EQ_INT(attempts, 0);
+    CHECK_STR_CONTAINS(duckpond_conn_errmsg(c), "in a transaction already");
+    const char *snap = test_path("snap.duckdb");
+    CHECK_EQ_INT(duckpond_snapshot(c, snap), DUCKPOND_MISUSE);
+    CHECK(access(snap, F_OK) != 0);
+    CHECK_OK(duckpond_exec(c, "INSERT INTO t VALUES (2); COMMIT"));
+    CHECK_EQ_INT(count_of(db, "SELECT count(*) FROM t"), 2);
+    /* outside a transaction both work */
+    CHECK_OK(duckpond_tx_run(c, NULL, count_calls, &calls, &attempts));
+    CHECK_EQ_INT(attempts, 1);
+    CHECK_OK(duckpond_snapshot(c, snap));
+    /* a transaction begun on the DuckDB handle, out of the library's sight; then aborted by an error */
+    duckdb_result res;
+    CHECK(duckdb_query(duckpond_conn_duckdb(c), "BEGIN; INSERT INTO t VALUES (3)", &res) == DuckDBSuccess);
+    duckdb_destroy_result(&res);
+    CHECK_EQ_INT(duckpond_tx_run(c, NULL, count_calls, &calls, NULL), DUCKPOND_MISUSE);
+    CHECK(duckpond_exec(c, "SELECT error('boom')") != DUCKPOND_OK);
+    CHECK_EQ_INT(duckpond_tx_run(c, NULL, count_calls, &calls, NULL), DUCKPOND_MISUSE);
+    CHECK_EQ_INT(duckpond_snapshot(c, snap), DUCKPOND_MISUSE);
+    CHECK_EQ_INT(calls, 1);
+    CHECK_OK(duckpond_exec(c, "ROLLBACK"));
+    CHECK_OK(duckpond_tx_run(c, NULL, count_calls, &calls, NULL));
+    CHECK_EQ_INT(calls, 2);
+    CHECK_EQ_INT(count_of(db, "SELECT count(*) FROM t"), 2);
+    CHECK_OK(duckpond_disconnect(c));
+    CHECK_OK(duckpond_close(db));
+}
+
+/* A child after fork may not free or make handles it inherited; the parent goes on. */
+static void test_fork_child_refused(void)
+{
+    duckpond_db *db;
+    duckpond_conn *c, *pc;
+    duckpond_pool *pool;
+    duckpond_batcher *b;
+    OPEN(test_path("fork.duckdb"), &db);
+    CHECK_OK(duckpond_connect(db, &c));
+    CHECK_OK(duckpond_exec(c, "CREATE TABLE t (i INT)"));
+    CHECK_OK(duckpond_pool_new(db, 1, &pool));
+    CHECK_OK(duckpond_batcher_new(db, NULL, &b)); /* threads are running from here on */
+    pid_t kid = fork();
+    if (kid == 0) {
+        duckpond_conn *x = NULL;
+        duckpond_pool *y = NULL;
+        duckpond_batcher *z = NULL;
+        bool refused = duckpond_close(db) == DUCKPOND_MISUSE && duckpond_disconnect(c) == DUCKPOND_MISUSE &&
+                       duckpond_connect(db, &x) == DUCKPOND_MISUSE && x == NULL &&
+                       duckpond_pool_get(pool, 0, &x) == DUCKPOND_MISUSE &&
+                       duckpond_pool_free(pool) == DUCKPOND_MISUSE &&
+                       duckpond_pool_new(db, 1, &y) == DUCKPOND_MISUSE &&
+                       duckpond_batcher_stop(b) == DUCKPOND_MISUSE && duckpond_batcher_free(b) == DUCKPOND_MISUSE &&
+                       duckpond_batcher_new(db, NULL, &z) == DUCKPOND_MISUSE;
+        _exit(refused ? 0 : 1);
+    }
+    int st;
+    CHECK(waitpid(kid, &st, 0) == kid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK_OK(duckpond_exec(c, "INSERT INTO t VALUES (1)"));
+    CHECK_OK(duckpond_pool_get(pool, 0, &pc));
+    CHECK_OK(duckpond_pool_put(pool, pc));
+    CHECK_OK(duckpond_batcher_free(b));
+    CHECK_OK(duckpond_pool_free(pool));
+    CHECK_OK(duckpond_disconnect(c));
+    CHECK_OK(duckpond_close(db));
+}
+
+static int commit_body(duckpond_conn *c, int attempt, void *arg)
+{
+    return duckpond_exec(c, "SELECT 1");
+}
+
+/* Versioned structs: sizes read and written as far as they reach, unknown fields refused. */
+static void test_versioned_structs(void)
+{
+    duckpond_db *db;
+    duckpond_conn *c;
+    duckpond_pool *pool;
+    OPEN(":memory:", &db);
+    CHECK_OK(duckpond_connect(db, &c));
+    /* a caller built against a newer header: its extra field, zero, is fine; set, it is refused */
+    struct {
+        duckpond_retry r;
+        int64_t newer;
+    } big = {DUCKPOND_RETRY_INIT(.max_attempts = 3), 0};
+    big.r.struct_size = sizeof big;
+    CHECK_OK(duckpond_tx_run(c, &big.r, commit_body, NULL, NULL));
+    big.newer = 1;
+    CHECK_EQ_INT(duckpond_tx_run(c, &big.r, commit_body, NULL, NULL), DUCKPOND_MISUSE);
+    duckpond_retry tiny = DUCKPOND_RETRY_INIT();
+    tiny.struct_size = 4;
+    CHECK_EQ_INT(duckpond_tx_run(c, &tiny, commit_body, NULL, NULL), DUCKPOND_MISUSE);
+    duckpond_retry zeroed = {0}; /* 0.1.0 reads a zero size as its own layout */
+    CHECK_OK(duckpond_tx_run(c, &zeroed, commit_body, NULL, NULL));
+    /* stats are written as far as the caller's struct reaches, never past what the library knows */
+    CHECK_OK(duckpond_pool_new(db, 7, &pool));
+    struct {
+        duckpond_pool_stats s;
+        uint64_t newer;
+    } out = {DUCKPOND_POOL_STATS_INIT(), 0xabcdef};
+    out.s.struct_size = sizeof out;
+    CHECK_OK(duckpond_pool_stats_get(pool, &out.s));
+    CHECK_EQ_INT(out.s.size, 7);
+    CHECK_EQ_INT(out.s.struct_size, sizeof out);
+    CHECK_EQ_INT(out.newer, 0xabcdef);
+    duckpond_pool_stats bad = DUCKPOND_POOL_STATS_INIT(.size = -5);
+    bad.struct_size = 3;
+    CHECK_EQ_INT(duckpond_pool_stats_get(pool, &bad), DUCKPOND_MISUSE);
+    CHECK_EQ_INT(bad.size, -5);
+    CHECK_EQ_INT(duckpond_pool_stats_get(NULL, &bad), DUCKPOND_MISUSE);
+    CHECK_OK(duckpond_pool_free(pool));
+    CHECK_OK(duckpond_disconnect(c));
+    CHECK_OK(duckpond_close(db));
+}
+
 TEST_MAIN(TEST_ENTRY(test_open_bad_input), TEST_ENTRY(test_open_config), TEST_ENTRY(test_error_classes),
           TEST_ENTRY(test_threads_append_same_table), TEST_ENTRY(test_threads_append_different_tables),
           TEST_ENTRY(test_threads_update_different_rows),
           TEST_ENTRY(test_threads_increment_same_row_with_retry), TEST_ENTRY(test_conflict_is_classified),
           TEST_ENTRY(test_tx_retry_bounds), TEST_ENTRY(test_second_process_gets_lock_class),
           TEST_ENTRY(test_snapshot_read_only_processes), TEST_ENTRY(test_pool_contention),
-          TEST_ENTRY(test_locked_write_processes))
+          TEST_ENTRY(test_locked_write_processes), TEST_ENTRY(test_version_and_soname),
+          TEST_ENTRY(test_close_refuses_while_in_use), TEST_ENTRY(test_pool_put_rolls_back),
+          TEST_ENTRY(test_calls_inside_a_transaction), TEST_ENTRY(test_fork_child_refused),
+          TEST_ENTRY(test_versioned_structs))

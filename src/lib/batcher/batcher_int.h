@@ -1,0 +1,493 @@
+/*
+ * batcher_int.h -- the ingest batcher's insides: its structs and the
+ * functions its files share (never for users of the library).
+ *
+ * The batcher's files, one concern each, in the order a write travels:
+ *
+ *   batcher.c    the public API: a batcher's life, building writes, the
+ *                queue and its admission (backpressure), acknowledgements
+ *   value.c      one value converted to a column's type without DuckDB
+ *                (pure: testable without a database)
+ *   catalog.c    the one cache of table -> columns + types, valid for one
+ *                schema generation, shared by producers and the writer
+ *   target.c     the writer's targets: a table and column list with its
+ *                Appenders, data chunk and prepared INSERT
+ *   check.c      rows checked against their columns: our conversion, or
+ *                DuckDB's CAST where ours cannot decide
+ *   append.c     rows into Appenders
+ *   scan.c       the batch scan: rows into DuckDB through a table function
+ *                read by one prepared INSERT ... SELECT per target
+ *   commit.c     one group into DuckDB transactions, failures isolated by
+ *                bisection
+ *   writer.c     the writer thread: taking groups, lingering, acknowledging
+ *   codec.c      a write <-> a journal record
+ *   journaled.c  journal acks: submit, the order of apply, wait-applied,
+ *                replay at start
+ *
+ * Locks: b->mu guards the queue, the flags and the counters; b->cat.lock
+ * guards the catalog cache and its connection; the writer's connection,
+ * targets, appenders and scratch belong to the writer thread alone (and
+ * to batcher_new's thread while it replays the journal, before the writer
+ * starts). A write's state becomes W_DONE through an atomic store.
+ */
+#ifndef DUCKPOND_BATCHER_INT_H
+#define DUCKPOND_BATCHER_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "batcher.h"
+#include "buf.h"
+#include "dbint.h"
+#include "duckpond.h"
+
+#define MASK_COLS 64          /* DEFAULT values are allowed in this many first columns */
+#define TEXT_MAX UINT32_MAX   /* bytes of text in one write */
+#define SHOW_MAX 64           /* bytes of a bad value quoted in a message */
+#define INLINE_VALS 8         /* values a write holds without an allocation */
+#define INLINE_TEXT 48        /* bytes of text likewise */
+#define INLINE_BAD 16         /* rows the writer's scratch marks hold likewise */
+
+/* ------------------------------------------------------------ writes */
+
+/* One stored value: 16 bytes; text lives in the write's arena at u.off. */
+struct bval {
+    uint32_t kind; /* duckpond_value_kind */
+    uint32_t len;  /* text length */
+    union {
+        int64_t i64; /* INT64, BOOL (0/1), TIMESTAMP */
+        double f64;
+        uint64_t off;
+    } u;
+};
+
+/* A failed row of a write. */
+struct wfail {
+    size_t row;
+    int status;
+    char *msg;
+};
+
+enum wstate { W_BUILDING = 0, W_QUEUED, W_DONE };
+
+struct duckpond_write {
+    duckpond_batcher *b;
+    char *table;
+    char **cols;
+    int ncols;
+    unsigned flags;
+    int poison;        /* a status that fails every later call, or 0 */
+    bool has_default;  /* some row holds a DEFAULT value */
+    struct bval *vals; /* nrows * ncols */
+    size_t nrows, cap_rows;
+    char *text;
+    size_t text_len, text_cap;
+    size_t bytes;      /* what the queue counts for it */
+    int64_t submit_us;
+    duckpond_write *next; /* in the queue, then in the writer's batch */
+
+    /* Set by the writer; read by the producer after done. */
+    int status;
+    size_t committed, failed;
+    struct wfail *fails;
+    size_t nfails, cap_fails;
+    bool all_failed;   /* an atomic write failed whole: every row, errmsg */
+    char *errmsg;
+    uint8_t *bad;      /* writer scratch: rows that failed conversion */
+    struct target *tgt;
+    uint64_t jseq;     /* its journal record's sequence number, once journaled; else 0 */
+    bool internal;     /* the batcher's own copy of a journaled write: the writer frees it */
+    size_t pending;    /* writer scratch: its rows in the attempt being committed */
+    bool plain;        /* writer scratch: every good row converts without DuckDB's cast */
+
+    int state; /* enum wstate; W_DONE is stored (release) by the writer */
+    bool cols_block;   /* cols and its names are one allocation */
+    bool one_block;    /* table, cols, vals and text live in the write's own allocation */
+    /* Small writes (one row of a few values) need no allocation of their own. */
+    struct bval inl_vals[INLINE_VALS];
+    char inl_text[INLINE_TEXT];
+    uint8_t inl_bad[INLINE_BAD];
+};
+
+/* A run of rows of one write, the unit the writer commits and bisects. */
+struct seg {
+    duckpond_write *w;
+    size_t lo, hi;
+};
+
+/* ----------------------------------------------------------- catalog */
+
+/* A table's name as the catalog stores it. */
+struct stored_name {
+    char *catalog, *schema, *table;
+};
+
+/* A column as the catalog shows it. */
+struct batcher_col {
+    char *name;       /* as stored */
+    char *type_name;  /* as DuckDB spells it, for CAST */
+    duckdb_type type; /* as an Appender reads it; DUCKDB_TYPE_INVALID if none would take it */
+};
+
+/* A column list of a table, resolved against it (names checked, types known). */
+struct cat_list {
+    const struct cat_table *table; /* the table it belongs to */
+    char *key;                /* the write's table and column names (batcher_write_key) */
+    int ncols;
+    struct batcher_col *cols; /* in the write's order; their strings belong to the table */
+    struct cat_list *next;
+};
+
+/* One table, as the catalog showed it at the cache's generation. */
+struct cat_table {
+    char *name;                /* as writes name it: the lookup key */
+    struct stored_name stored;
+    int ncols;
+    struct batcher_col *cols;  /* in table order */
+    /* Why an Appender refuses the table or a column (a view, a generated
+     * column...): the status and message a write naming it gets. */
+    int refused_rc;            /* the table's, or 0 */
+    char *refused_msg;
+    int *col_refused_rc;       /* per column, or NULL when none is refused */
+    char **col_refused_msg;
+    struct cat_list *lists;
+    struct cat_table *next;
+};
+
+/* DuckDB casts prepared on one connection, by type name (check.c). */
+struct cast {
+    char *type_name;
+    duckdb_prepared_statement stmt;
+    struct cast *next;
+};
+
+/*
+ * The catalog cache. gen is THE schema generation: bumped by
+ * duckpond_batcher_schema_changed and by the writer when a failure may
+ * mean that the schema changed; entries of an older generation are
+ * dropped, and so are the writer's targets.
+ */
+struct batcher_catalog {
+    pthread_rwlock_t lock;
+    duckpond_conn *conn;            /* the catalog connection, under the write lock */
+    duckdb_prepared_statement cols_stmt; /* its catalog query */
+    struct cat_table *tables;
+    uint64_t tables_gen;            /* the generation the tables were read in */
+    struct cast *casts;             /* prepared on conn, dropped with the tables */
+    uint64_t gen;                   /* atomic */
+};
+
+/* ----------------------------------------------------------- targets */
+
+/* An Appender for the target's columns minus those a row leaves DEFAULT. */
+struct tapp {
+    uint64_t mask; /* columns left out (DEFAULT) */
+    duckdb_appender app; /* NULL when every column is DEFAULT: INSERT DEFAULT VALUES */
+    bool used;     /* holds rows of the current attempt */
+};
+
+/* A table and a column list, resolved by the writer, with its means of writing. */
+struct target {
+    char *key;      /* the write's table and column names (batcher_write_key) */
+    struct stored_name stored;
+    char *sql_name; /* quoted, for INSERT ... DEFAULT VALUES */
+    int ncols;
+    struct batcher_col *cols; /* copies, owned */
+    struct tapp **apps;
+    size_t napps, cap_apps;
+    bool chunkable;          /* every column has a native vector layout */
+    duckdb_data_chunk chunk; /* for appending whole vectors, made on first need */
+    int64_t id;              /* names it to the batch scan function */
+    duckdb_prepared_statement insert; /* INSERT ... SELECT * FROM the batch scan; made on first need */
+    bool insert_failed;      /* could not be prepared: use the Appender */
+    uint64_t mark;           /* writer scratch: the attempt that inserted it last */
+    struct target *next;
+};
+
+/* ----------------------------------------------------------- batcher */
+
+struct duckpond_batcher {
+    duckpond_db *db;
+    duckpond_batcher_settings set;
+
+    pthread_mutex_t mu;
+    pthread_cond_t work; /* the writer waits here for writes */
+    pthread_cond_t room; /* producers wait here for queue room */
+    duckpond_write *head, *tail;
+    pthread_mutex_t stop_mu; /* one stop at a time */
+    bool stopping, held, writer_idle, joined;
+    bool drop_targets;   /* writer: forget cached targets after this batch */
+    size_t queued_writes, queued_rows; /* in the queue, not yet taken by the writer */
+    size_t expect_writes; /* writes the next group is expected to hold */
+    size_t want_writes;   /* wake the writer when this many writes are queued */
+    int64_t last_commit_us;
+    int fatal;           /* a status that fails every write, or 0 */
+    char *fatal_msg;
+    duckpond_batcher_stats stats;
+    pthread_t thread;
+
+    /* Bumped after each acknowledged batch; producers wait on it (futex). */
+    uint32_t ack_seq;
+    uint32_t ack_waiters;
+
+    struct batcher_catalog cat;
+
+    /* Writer thread only. */
+    duckpond_conn *conn;
+    struct target *targets;
+    uint64_t targets_gen;   /* the schema generation the targets were made in */
+    struct cast *casts;     /* prepared on conn */
+    duckdb_prepared_statement tx_stmt[3]; /* BEGIN, COMMIT, ROLLBACK: parsed once */
+    struct tapp **used;  /* appenders used by the current attempt */
+    size_t nused, cap_used;
+    struct tapp *last_slot; /* the appender of the previous row, in this attempt */
+    struct target *last_target;
+    uint64_t batch_commits;
+    struct batch_scan *scan; /* the batch scan function's state (DuckDB owns it) */
+    char scan_name[48];      /* the batch scan function's name */
+    int64_t next_target_id;
+    uint64_t attempts;
+
+    /* The journal; NULL without one. */
+    struct journal *journal;
+    char *journal_report;       /* what opening it found and did */
+    uint64_t applied_seq;       /* under mu: every journaled write <= it is applied */
+    pthread_cond_t applied;     /* wait_applied waits here for applied_seq */
+    int apply_waiters;          /* under mu: wait_applied callers waiting now */
+    bool direct_queued;         /* under mu: a write not from the journal may be queued */
+    char *journal_failmsg;      /* under mu: the last row failed after its ack */
+    /* Writer thread only (and batcher_new, before the thread starts). */
+    uint64_t db_applied_seq;    /* as duckpond_journal_state holds it */
+    duckdb_prepared_statement seq_stmt; /* UPDATE duckpond_journal_state ... */
+    duckpond_write **jbatch;    /* journaled writes of the batch being processed, in order */
+    size_t njbatch, cap_jbatch;
+    uint64_t jbatch_done;       /* the last one processed, for publish_applied */
+    bool probing;               /* commits are trials, rolled back (commit_journaled_rows) */
+    bool journaled_split;       /* inside commit_journaled_rows */
+    int exit_after_commits;     /* tests only: _exit(0) after this many more commits; 0 never */
+    uint64_t recycle_at;        /* recycle old segments once this seq is applied; 0 = none */
+    duckpond_write *replay_head, *replay_tail; /* records read at open, not yet applied */
+    size_t replay_writes, replay_rows;
+
+    /* Atomic: writes made on b and not yet freed. Last, among fields the
+     * writer touches once a batch, away from the futex words every
+     * producer waits on. */
+    size_t live_writes;
+};
+
+/* ------------------------------------------------ batcher.c: writes, queue */
+
+/* Frees a write and everything it holds (no wait; the caller knows it is not queued). */
+void batcher_write_free_parts(duckpond_write *w);
+/* A copy of names[0..n) as one allocation: the pointer array, then the strings. NULL if out of memory. */
+char **batcher_names_block(const char *const *names, int n);
+/* Records failed row `row` of w with a status and message (msg taken). */
+void batcher_write_fail_row(duckpond_write *w, size_t row, int status, char *msg);
+/* Fails a whole write (every row) with status and msg (msg taken; NULL: the status's text). */
+void batcher_write_fail_all(duckpond_write *w, int status, char *msg);
+/* Marks a write that was never queued done with its results; returns its status. */
+int batcher_write_finish(duckpond_write *w, int status);
+/* Whether the writer is done with w (its results may be read). */
+bool batcher_write_done(const duckpond_write *w);
+/* Waits (under b->mu) for queue room for w; DUCKPOND_OK, or a status with w->errmsg. */
+int batcher_admit(duckpond_batcher *b, duckpond_write *w);
+/* Counts w's rows and bytes as waiting to be committed (sign > 0) or not (under b->mu). */
+void batcher_queue_reserve(duckpond_batcher *b, const duckpond_write *w, int sign);
+/* Links a write whose room is reserved into the queue (under b->mu). */
+void batcher_queue_link(duckpond_batcher *b, duckpond_write *w, int64_t now_us);
+/* Wakes the writer if it waits and enough is queued (under b->mu). */
+void batcher_queue_poke(duckpond_batcher *b);
+
+/* ------------------------------------------------ value.c: conversion */
+
+/* A value converted to its column's type, ready to store. */
+struct cval {
+    union {
+        bool b;
+        int64_t i;
+        uint64_t u;
+        double d;
+    } v;
+    const char *s;
+    size_t slen;
+};
+
+enum conv_result { CV_OK, CV_GENERIC, CV_BAD };
+
+/*
+ * Converts one value (text in the arena `text`) to column type t without
+ * DuckDB: CV_OK with *out filled, CV_BAD for text that is not UTF-8
+ * (never storable), or CV_GENERIC when DuckDB's own cast must decide.
+ */
+enum conv_result batcher_convert(duckdb_type t, const struct bval *v, const char *text, struct cval *out);
+/* True when a value of this kind always converts to type t (no check needed). */
+bool batcher_always_converts(duckdb_type t, uint32_t kind);
+/* Bytes per value of a column type stored flat in a vector; 0 for others. */
+size_t batcher_vector_width(duckdb_type t);
+/* Stores a converted value at row r of vector v of column type t. */
+void batcher_vector_put(duckdb_vector v, duckdb_type t, idx_t r, const struct cval *cv);
+/*
+ * Converts row r of w to cols' types into cv[0..ncols) (MASK_COLS
+ * columns at most): false when a value needs DuckDB's cast, or the row
+ * is too wide to be plain.
+ */
+bool batcher_row_convert(const struct batcher_col *cols, const duckpond_write *w, size_t r, struct cval *cv);
+/* The first ncols (at most MASK_COLS) vectors of chunk into vec[]. */
+void batcher_chunk_vectors(duckdb_data_chunk chunk, int ncols, duckdb_vector *vec);
+/* Stores converted row r of w (NULLs as invalid) at row `at` of the vectors vec[]. */
+void batcher_row_put(duckdb_vector *vec, const struct batcher_col *cols, const duckpond_write *w, size_t r,
+                     idx_t at, const struct cval *cv);
+/* A DuckDB value for a stored value, typed as the caller gave it; the caller destroys it. */
+duckdb_value batcher_make_value(duckdb_type t, const struct bval *v, const char *text);
+/* A printable rendering of a value (text quoted, cut at SHOW_MAX bytes) into buf. */
+void batcher_show_value(const struct bval *v, const char *text, char *buf, size_t len);
+
+/* ------------------------------------------------ catalog.c: the cache */
+
+int batcher_catalog_open(duckpond_batcher *b);
+void batcher_catalog_close(duckpond_batcher *b);
+/* The current schema generation. */
+uint64_t batcher_schema_gen(const duckpond_batcher *b);
+/* Moves the schema generation on: every cached table and target is stale. */
+void batcher_schema_bump(duckpond_batcher *b);
+/*
+ * The column names of table in table order, for writes made with
+ * columns = NULL: *cols is a batcher_names_block copy. DUCKPOND_NOTFOUND
+ * (or another status) with *msg (malloc'd) when it cannot be looked up.
+ */
+int batcher_catalog_columns(duckpond_batcher *b, const char *table, char ***cols, int *ncols, char **msg);
+/*
+ * The columns of w's table and column list at the current generation,
+ * from the cache or the catalog. Returns with b->cat.lock held: for
+ * reading, or for writing when exclusive (to use the catalog connection)
+ * or when they had to be loaded. NULL, with the lock released and
+ * *rc, *msg (malloc'd) set, when the table or a column cannot be written.
+ */
+const struct cat_list *batcher_catalog_acquire(duckpond_batcher *b, const duckpond_write *w, bool exclusive,
+                                               int *rc, char **msg);
+void batcher_catalog_release(duckpond_batcher *b);
+/* Frees the strings of a stored name / of n columns and the array. */
+void batcher_stored_name_free(struct stored_name *n);
+void batcher_cols_free(struct batcher_col *cols, int n);
+/* dst as a copy of src; DUCKPOND_NOMEM (dst then freed by batcher_stored_name_free) if out of memory. */
+int batcher_stored_name_copy(struct stored_name *dst, const struct stored_name *src);
+/* The status and message (malloc'd) of an Appender that refused the table or a column of it. */
+int batcher_appender_refusal(duckdb_appender a, const char *table, char **msg);
+/* The lookup key of a write's target: its table and column names, NUL-separated, ending in "". */
+char *batcher_write_key(const duckpond_write *w);
+/* Whether a key names w's table and columns, in order. */
+bool batcher_key_matches(const char *k, const duckpond_write *w);
+
+/* ------------------------------------------------ target.c: the writer's targets */
+
+/* w's target, from the writer's cache or the catalog; NULL with *rc and *msg. */
+struct target *batcher_target_get(duckpond_batcher *b, const duckpond_write *w, int *rc, char **msg);
+/* The target the batch scan function knows by id, or NULL. */
+struct target *batcher_target_by_id(duckpond_batcher *b, int64_t id);
+/* Frees every target (and the writer's casts) if the schema generation moved on. */
+void batcher_targets_refresh(duckpond_batcher *b);
+/* Drops every target after an error that may mean the schema changed; moves the generation on. */
+void batcher_targets_drop(duckpond_batcher *b);
+/* Creates an Appender on c for t's columns not in mask (DEFAULT ones). */
+int batcher_target_appender(duckdb_connection c, const struct target *t, uint64_t mask, duckdb_appender *out,
+                            char **msg);
+
+/* ------------------------------------------------ check.c: rows against columns */
+
+/*
+ * Checks that every value of row r of w converts to its column of cols,
+ * with DuckDB's cast on conn (prepared once per type in *casts) where our
+ * conversion cannot decide. DUCKPOND_OK, or a status with *msg (malloc'd).
+ */
+int batcher_check_row(duckdb_connection conn, struct cast **casts, const struct batcher_col *cols,
+                      const duckpond_write *w, size_t r, char **msg);
+void batcher_casts_free(struct cast **casts);
+/* Gives w cleared marks for its rows (w->bad); false if out of memory. */
+bool batcher_marks_alloc(duckpond_write *w);
+void batcher_marks_release(duckpond_write *w);
+/*
+ * The writer's first pass over a write: resolves its target and checks
+ * every row; bad rows are recorded (or fail the whole atomic write).
+ * False when nothing of the write is left to commit.
+ */
+bool batcher_check_write(duckpond_batcher *b, duckpond_write *w);
+/*
+ * The same check on a producer's thread, before a write is journaled,
+ * through the catalog cache. False when no row is left to journal.
+ */
+bool batcher_check_journaled(duckpond_batcher *b, duckpond_write *w);
+
+/* ------------------------------------------------ append.c: Appenders */
+
+/* Appends the good rows of segs[0..n) to their targets' Appenders (no flush). */
+int batcher_append_segs(duckpond_batcher *b, const struct seg *segs, size_t n, char **msg);
+/* Flushes every Appender the attempt used. */
+int batcher_append_flush(duckpond_batcher *b, char **msg);
+/* Forgets the attempt's Appenders after its commit. */
+void batcher_append_done(duckpond_batcher *b);
+/* Throws away what the Appenders of a failed attempt hold, rolling back. */
+void batcher_append_discard(duckpond_batcher *b, bool in_tx);
+/* The status and message of a failed Appender call. */
+int batcher_appender_fail(duckdb_appender a, char **msg);
+
+/* ------------------------------------------------ scan.c: the batch scan */
+
+/* Registers b's batch scan function on the writer's connection. */
+int batcher_scan_register(duckpond_batcher *b);
+/* Cuts the function (which DuckDB keeps until the database closes) loose from b. */
+void batcher_scan_unregister(duckpond_batcher *b);
+/* Whether segs[0..n) can be inserted by the batch scan: plain rows, a prepared INSERT. */
+bool batcher_scan_fits(duckpond_batcher *b, const struct seg *segs, size_t n);
+/* Runs target t's INSERT over the rows of segs[0..n) that belong to it. */
+int batcher_scan_insert(duckpond_batcher *b, struct target *t, const struct seg *segs, size_t n, char **msg);
+
+/* ------------------------------------------------ commit.c: groups into transactions */
+
+enum tx_verb { TX_BEGIN, TX_COMMIT, TX_ROLLBACK };
+extern const char *const batcher_tx_sql[3];
+/* BEGIN, COMMIT or ROLLBACK on the writer's connection; a status, with *msg (if msg) on failure. */
+int batcher_writer_tx(duckpond_batcher *b, enum tx_verb verb, char **msg);
+/* Runs sql on the writer's connection; a status, with *msg (if msg) on failure. */
+int batcher_writer_exec(duckpond_batcher *b, const char *sql, char **msg);
+/* Good rows of a segment. */
+size_t batcher_seg_rows(const struct seg *s);
+/* The writer's work on one batch (a list of writes): check, commit, isolate failures. */
+void batcher_commit_batch(duckpond_batcher *b, duckpond_write *list);
+
+/* ------------------------------------------------ writer.c: the writer thread */
+
+void *batcher_writer_main(void *arg);
+/* Frees the batcher's own (journaled) writes of a processed batch; returns the rest. */
+duckpond_write *batcher_free_internal(duckpond_write *batch);
+
+/* ------------------------------------------------ codec.c: journal records */
+
+/* Appends the journal record of w's rows not marked in skip (may be NULL) to out. */
+void batcher_codec_encode(const duckpond_write *w, const uint8_t *skip, struct dp_buf *out);
+/* batcher_decode for the batcher's own use: the write is not counted as the caller's. */
+int batcher_codec_decode(duckpond_batcher *b, const void *payload, size_t len, duckpond_write **out, char **msg);
+
+/* ------------------------------------------------ journaled.c: journal acks */
+
+/* DUCKPOND_ACK_JOURNAL: check, journal, return once on disk. */
+int batcher_submit_journaled(duckpond_write *w);
+/* Opens the journal of b's settings and replays it (batcher_new's thread). */
+int batcher_journal_start(duckpond_batcher *b);
+/* Lists the journaled writes of a batch in b->jbatch; false if memory ran out. */
+bool batcher_jbatch_fill(duckpond_batcher *b, duckpond_write *list, size_t n);
+/* After a batch: stores the last journaled number if no commit carried it. */
+void batcher_jbatch_finish(duckpond_batcher *b);
+/* The journal number a commit of segs[0..n) makes applied, or 0. */
+uint64_t batcher_seq_after(duckpond_batcher *b, const struct seg *segs, size_t n);
+/* Stores seq in duckpond_journal_state, in the writer's open transaction. */
+int batcher_store_applied_seq(duckpond_batcher *b, uint64_t seq, char **msg);
+/* Tells wait_applied that the processed batch is applied (under b->mu). */
+void batcher_publish_applied(duckpond_batcher *b);
+/* Counts rows of a journaled write that failed after their ack (under b->mu). */
+void batcher_journal_failed_after_ack(duckpond_batcher *b, const duckpond_write *w);
+/* Deletes journal segments whose records are all applied, after a CHECKPOINT. */
+void batcher_journal_recycle(duckpond_batcher *b, bool force);
+
+#endif
