@@ -52,8 +52,7 @@ static void emit_journal(struct dp_buf *b, const duckpond_batcher_stats *s)
 /* The batcher's counters and its commit-ack latency histogram (seconds). */
 static void emit_batcher(struct dp_buf *b, duckpond_batcher *batcher)
 {
-    duckpond_batcher_stats s;
-    memset(&s, 0, sizeof s);
+    duckpond_batcher_stats s = DUCKPOND_BATCHER_STATS_INIT();
     duckpond_batcher_stats_get(batcher, &s);
     metrics_emit_counter(b, "duckpond_batcher_rows_accepted_total", "Rows accepted by the batcher.",
                  s.rows_accepted);

@@ -301,9 +301,9 @@ static int start_batcher(struct server *srv)
     }
     if (srv->journal_dir && journal_dir_check(srv->journal_dir) != 0)
         return -1;
-    duckpond_batcher_settings set = {.journal_dir = srv->journal_dir,
-                                     .journal_segment_bytes = srv->opt.journal_segment_bytes,
-                                     .journal_apply_delay_ms = srv->opt.journal_apply_delay_ms};
+    duckpond_batcher_settings set = DUCKPOND_BATCHER_SETTINGS_INIT(
+        .journal_dir = srv->journal_dir, .journal_segment_bytes = srv->opt.journal_segment_bytes,
+        .journal_apply_delay_ms = srv->opt.journal_apply_delay_ms);
     int rc = duckpond_batcher_new(srv->db, &set, &srv->batcher);
     if (rc != DUCKPOND_OK) {
         fprintf(stderr, "duckpond: cannot start the batcher%s%s: %s\n",
