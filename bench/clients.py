@@ -189,8 +189,9 @@ SERVERS = ("pg", "commit", "journal")
 
 
 def report(path):
-    """Raw lines "run case server rows seconds accepted commits rss_mib" (the
-    case's label on "label CASE TEXT" lines, in order) -> median tables."""
+    """Raw lines "run case server rows seconds accepted commits rss_mib
+    client_cpu_s server_cpu_s" (the case's label on "label CASE TEXT" lines,
+    in order) -> median tables."""
     labels, order, res = {}, [], {}
     with open(path) as f:
         for line in f:
@@ -201,7 +202,10 @@ def report(path):
                 continue
             run, case, srv = w[0], w[1], w[2]
             rows, secs, acc, com, rss = int(w[3]), float(w[4]), int(w[5]), int(w[6]), float(w[7])
-            res.setdefault(case, {}).setdefault(run, {})[srv] = (rows / secs if secs > 0 else 0, rows, acc, com, rss)
+            ccpu, scpu = float(w[8]), float(w[9])
+            res.setdefault(case, {}).setdefault(run, {})[srv] = (rows / secs if secs > 0 else 0, rows, acc, com, rss,
+                                                                 1e6 * ccpu / rows if rows else 0,
+                                                                 1e6 * scpu / rows if rows else 0)
     med = statistics.median
     print(f"rows/s, median of {max(len(r) for r in res.values()) if res else 0} runs; ratios: median of each run's ratio")
     w = max([len(labels[c]) for c in order] + [4])
@@ -230,7 +234,7 @@ def report(path):
             if s not in last:
                 cells.append("-")
                 continue
-            _, rows, acc, com, _ = last[s]
+            rows, acc = last[s][1], last[s][2]
             pct = 100.0 * acc / rows if rows else 0
             cells.append(f"{acc} ({pct:.0f}%)")
         per = "/".join(f"{last[s][2] / last[s][3]:.0f}" if s in last and last[s][3] else "-"
@@ -243,6 +247,18 @@ def report(path):
         print(f"{labels[c]:<{w}} {cells[0]:>22} {cells[1]:>22} {per:>15} {rss[0]:7.0f} {rss[1]:7.0f} {rss[2]:7.0f}")
     print(f"peak RSS over the whole run: PG {peak['pg']:.0f} MiB, duckpond commit {peak['commit']:.0f} MiB,"
           f" journal {peak['journal']:.0f} MiB")
+    print()
+    print(f"CPU microseconds per row, median (client: the client's processes; server: PostgreSQL's processes or")
+    print(f"duckpond's, until the rows are applied); wall time per row is 1e6 / rows/s, and this machine has"
+          f" {os.cpu_count()} CPUs")
+    print(f"{'case':<{w}} {'client PG':>9} {'commit':>7} {'journal':>7}   {'server PG':>9} {'commit':>7} {'journal':>7}")
+    for c in order:
+        runs = [r for r in res.get(c, {}).values() if all(s in r for s in SERVERS)]
+        if not runs:
+            continue
+        cl = [med(r[s][5] for r in runs) for s in SERVERS]
+        sv = [med(r[s][6] for r in runs) for s in SERVERS]
+        print(f"{labels[c]:<{w}} {cl[0]:9.1f} {cl[1]:7.1f} {cl[2]:7.1f}   {sv[0]:9.1f} {sv[1]:7.1f} {sv[2]:7.1f}")
     ref = [c for c in order if c.startswith("pgbench")]
     if len(ref) == 2 and all(c in res for c in ref):
         print()

@@ -66,11 +66,13 @@ db_of() { if [ "$1" = pg ]; then echo postgres; else echo duckpond; fi; }
 dsn() { echo "host=127.0.0.1 port=$(port_of "$1") user=$(user_of "$1") dbname=$(db_of "$1")"; }
 
 # sql SERVER STATEMENT...: each statement through psql, stopping at an error
+# (PostgreSQL's notices, such as DROP TABLE IF EXISTS of no table, are not shown)
 sql() {
-    local srv=$1 args=()
+    local srv=$1 args=() opts=
     shift
     for s in "$@"; do args+=(-c "$s"); done
-    psql -X -q -tA -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$(port_of "$srv")" -U "$(user_of "$srv")" -d "$(db_of "$srv")" "${args[@]}"
+    [ "$srv" = pg ] && opts='-c client_min_messages=warning'
+    PGOPTIONS="$opts" psql -X -q -tA -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$(port_of "$srv")" -U "$(user_of "$srv")" -d "$(db_of "$srv")" "${args[@]}"
 }
 
 fresh_tables() {
@@ -157,6 +159,29 @@ check_rows() {
     return 1
 }
 
+# cpu_ticks SERVER: the CPU time (clock ticks) the server has used so far:
+# duckpond's process; PostgreSQL's postmaster, its live children and the
+# children it has reaped
+cpu_ticks() {
+    if [ "$1" != pg ]; then
+        eval "awk '{ print \$14 + \$15 }' /proc/\$PID_$1/stat"
+        return
+    fi
+    local pm c
+    pm=$(postgres_pid)
+    {
+        awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pm/stat"
+        for c in $(ps -o pid= --ppid "$pm"); do awk '{ print $14 + $15 }' "/proc/$c/stat" 2>/dev/null || true; done
+    } | awk '{ s += $1 } END { print s + 0 }'
+}
+
+# client_cpu: CPU seconds of this shell's finished children (the clients),
+# from the times builtin, which must run in this shell, not a subshell
+client_cpu() {
+    times >"$WORK/times"
+    awk 'NR == 2 { split($1, u, "m"); split($2, s, "m"); print u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$WORK/times"
+}
+
 RESULTS=$WORK/results
 : >"$RESULTS"
 for c in "${CASES[@]}"; do
@@ -166,7 +191,7 @@ done
 
 # measure RUN CASE SERVER: one case against one server, a line in RESULTS
 measure() {
-    local run=$1 spec=$2 srv=$3 name label table check out rows secs acc0 com0 acc1 com1 rss spid=
+    local run=$1 spec=$2 srv=$3 name label table check out rows secs acc0 com0 acc1 com1 rss spid= cc0 cc1 sc0 sc1
     IFS='|' read -r name label table check <<<"$spec"
     fresh_tables "$srv"
     if declare -F "prep_$name" >/dev/null; then "prep_$name" "$srv"; fi
@@ -178,7 +203,10 @@ measure() {
     else
         eval "echo 5 >/proc/\$PID_$srv/clear_refs" # restarts VmHWM from the current RSS
     fi
+    sc0=$(cpu_ticks "$srv")
+    client_cpu >"$WORK/cpu0"
     out=$("run_$name" "$srv")
+    client_cpu >"$WORK/cpu1"
     read -r rows secs <<<"$out"
     acc1=$(metric "$srv" duckpond_batcher_rows_accepted_total)
     com1=$(metric "$srv" duckpond_batcher_commits_total)
@@ -189,8 +217,12 @@ measure() {
     else
         eval "rss=\$(peak_rss_mib \$PID_$srv)"
     fi
-    check_rows "$srv" "$table" "$check" "$rows"
-    echo "$run $name $srv $rows $secs $((acc1 - acc0)) $((com1 - com0)) ${rss:-0}" >>"$RESULTS"
+    check_rows "$srv" "$table" "$check" "$rows" # journal acks: their rows applied
+    sc1=$(cpu_ticks "$srv")
+    cc0=$(cat "$WORK/cpu0") cc1=$(cat "$WORK/cpu1")
+    echo "$run $name $srv $rows $secs $((acc1 - acc0)) $((com1 - com0)) ${rss:-0}" \
+        "$(awk -v a="$cc0" -v b="$cc1" 'BEGIN { print b - a }')" \
+        "$(awk -v a="$sc0" -v b="$sc1" -v hz="$(getconf CLK_TCK)" 'BEGIN { print (b - a) / hz }')" >>"$RESULTS"
     printf "run %d  %-50s %-8s %10.0f rows/s  batcher +%d\n" "$run" "$label" "$srv" \
         "$(awk -v r="$rows" -v s="$secs" 'BEGIN { print (s > 0 ? r / s : 0) }')" $((acc1 - acc0))
 }
