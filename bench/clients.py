@@ -186,12 +186,14 @@ def pss(pid):
 # ------------------------------------------------------------------ report
 
 SERVERS = ("pg", "commit", "journal")
+RATE, ROWS, ACCEPTED, COMMITS, RSS, CLIENT_US, SERVER_US = range(7)
 
 
-def report(path):
+def read_results(path):
     """Raw lines "run case server rows seconds accepted commits rss_mib
-    client_cpu_s server_cpu_s" (the case's label on "label CASE TEXT" lines,
-    in order) -> median tables."""
+    client_cpu_s server_cpu_s", and "label CASE TEXT" lines naming the cases
+    in order -> (labels, order, {case: {run: {server: figures}}}), figures
+    indexed by RATE, ROWS, ... above."""
     labels, order, res = {}, [], {}
     with open(path) as f:
         for line in f:
@@ -200,25 +202,32 @@ def report(path):
                 labels[w[1]] = " ".join(w[2:])
                 order.append(w[1])
                 continue
-            run, case, srv = w[0], w[1], w[2]
-            rows, secs, acc, com, rss = int(w[3]), float(w[4]), int(w[5]), int(w[6]), float(w[7])
-            ccpu, scpu = float(w[8]), float(w[9])
-            res.setdefault(case, {}).setdefault(run, {})[srv] = (rows / secs if secs > 0 else 0, rows, acc, com, rss,
-                                                                 1e6 * ccpu / rows if rows else 0,
-                                                                 1e6 * scpu / rows if rows else 0)
+            rows, secs = int(w[3]), float(w[4])
+            per_row = 1e6 / rows if rows else 0
+            res.setdefault(w[1], {}).setdefault(w[0], {})[w[2]] = (
+                rows / secs if secs > 0 else 0, rows, int(w[5]), int(w[6]), float(w[7]),
+                float(w[8]) * per_row, float(w[9]) * per_row)
+    return labels, order, res
+
+
+def complete_runs(res, case):
+    """The runs of a case that measured every server."""
+    return [r for r in res.get(case, {}).values() if all(s in r for s in SERVERS)]
+
+
+def print_rates(labels, order, res, w):
     med = statistics.median
     print(f"rows/s, median of {max(len(r) for r in res.values()) if res else 0} runs; ratios: median of each run's ratio")
-    w = max([len(labels[c]) for c in order] + [4])
     print(f"{'case':<{w}} {'PG 15':>9} {'dp commit':>10} {'dp journal':>10} {'commit/PG':>9} {'journal/PG':>10}")
     for c in order:
-        runs = [r for r in res.get(c, {}).values() if all(s in r for s in SERVERS)]
-        if not runs:
-            continue
-        m = [med(r[s][0] for r in runs) for s in SERVERS]
-        rc = med(r["commit"][0] / r["pg"][0] if r["pg"][0] else 0 for r in runs)
-        rj = med(r["journal"][0] / r["pg"][0] if r["pg"][0] else 0 for r in runs)
-        print(f"{labels[c]:<{w}} {m[0]:9.0f} {m[1]:10.0f} {m[2]:10.0f} {rc:8.2f}x {rj:9.2f}x")
-    print()
+        runs = complete_runs(res, c)
+        if runs:
+            m = [med(r[s][RATE] for r in runs) for s in SERVERS]
+            rc, rj = (med(r[s][RATE] / r["pg"][RATE] if r["pg"][RATE] else 0 for r in runs) for s in SERVERS[1:])
+            print(f"{labels[c]:<{w}} {m[0]:9.0f} {m[1]:10.0f} {m[2]:10.0f} {rc:8.2f}x {rj:9.2f}x")
+
+
+def print_batcher_rss(labels, order, res, w):
     print("batcher rows accepted (share of the rows written), rows per batcher commit, and peak RSS in MiB,")
     print("last run (PG: peak summed PSS of its processes, sampled each 0.1 s; duckpond: VmHWM reset per case)")
     print(f"{'case':<{w}} {'dp commit batcher':>22} {'dp journal batcher':>22} "
@@ -226,47 +235,58 @@ def report(path):
     peak = {s: 0.0 for s in SERVERS}
     for c in order:
         runs = res.get(c, {})
+        for r in runs.values():
+            for s in r:
+                peak[s] = max(peak[s], r[s][RSS])
         if not runs:
             continue
         last = runs[max(runs, key=int)]
-        cells = []
-        for s in ("commit", "journal"):
-            if s not in last:
-                cells.append("-")
-                continue
-            rows, acc = last[s][1], last[s][2]
-            pct = 100.0 * acc / rows if rows else 0
-            cells.append(f"{acc} ({pct:.0f}%)")
-        per = "/".join(f"{last[s][2] / last[s][3]:.0f}" if s in last and last[s][3] else "-"
-                       for s in ("commit", "journal"))
-        rss = [last[s][4] if s in last else 0 for s in SERVERS]
-        for r in runs.values():
-            for s in SERVERS:
-                if s in r:
-                    peak[s] = max(peak[s], r[s][4])
+        cells = [f"{last[s][ACCEPTED]} ({100.0 * last[s][ACCEPTED] / last[s][ROWS] if last[s][ROWS] else 0:.0f}%)"
+                 if s in last else "-" for s in SERVERS[1:]]
+        per = "/".join(f"{last[s][ACCEPTED] / last[s][COMMITS]:.0f}" if s in last and last[s][COMMITS] else "-"
+                       for s in SERVERS[1:])
+        rss = [last[s][RSS] if s in last else 0 for s in SERVERS]
         print(f"{labels[c]:<{w}} {cells[0]:>22} {cells[1]:>22} {per:>15} {rss[0]:7.0f} {rss[1]:7.0f} {rss[2]:7.0f}")
     print(f"peak RSS over the whole run: PG {peak['pg']:.0f} MiB, duckpond commit {peak['commit']:.0f} MiB,"
           f" journal {peak['journal']:.0f} MiB")
-    print()
-    print(f"CPU microseconds per row, median (client: the client's processes; server: PostgreSQL's processes or")
-    print(f"duckpond's, until the rows are applied); wall time per row is 1e6 / rows/s, and this machine has"
-          f" {os.cpu_count()} CPUs")
+
+
+def print_cpu(labels, order, res, w):
+    med = statistics.median
+    print("CPU microseconds per row, median (client: the client's processes, start-up included; server:")
+    print("PostgreSQL's processes or duckpond's, until the rows are applied); wall time per row is 1e6 / rows/s;"
+          f" this machine has {os.cpu_count()} CPUs")
     print(f"{'case':<{w}} {'client PG':>9} {'commit':>7} {'journal':>7}   {'server PG':>9} {'commit':>7} {'journal':>7}")
     for c in order:
-        runs = [r for r in res.get(c, {}).values() if all(s in r for s in SERVERS)]
-        if not runs:
-            continue
-        cl = [med(r[s][5] for r in runs) for s in SERVERS]
-        sv = [med(r[s][6] for r in runs) for s in SERVERS]
-        print(f"{labels[c]:<{w}} {cl[0]:9.1f} {cl[1]:7.1f} {cl[2]:7.1f}   {sv[0]:9.1f} {sv[1]:7.1f} {sv[2]:7.1f}")
-    ref = [c for c in order if c.startswith("pgbench")]
-    if len(ref) == 2 and all(c in res for c in ref):
-        print()
-        for s in SERVERS:
-            runs = [k for k in res[ref[0]] if k in res[ref[1]] and s in res[ref[0]][k] and s in res[ref[1]][k]]
-            rs = [res[ref[0]][k][s][0] / res[ref[1]][k][s][0] for k in runs if res[ref[1]][k][s][0] > 0]
-            if rs:
-                print(f"pgbench trades / trades_num, {s}: {med(rs):.2f} (target >= 0.90)")
+        runs = complete_runs(res, c)
+        if runs:
+            cl = [med(r[s][CLIENT_US] for r in runs) for s in SERVERS]
+            sv = [med(r[s][SERVER_US] for r in runs) for s in SERVERS]
+            print(f"{labels[c]:<{w}} {cl[0]:9.1f} {cl[1]:7.1f} {cl[2]:7.1f}   {sv[0]:9.1f} {sv[1]:7.1f} {sv[2]:7.1f}")
+
+
+def print_reference(res, text_case, num_case):
+    """pgbench into trades beside the same into the numbers-only table."""
+    if text_case not in res or num_case not in res:
+        return
+    for s in SERVERS:
+        rs = [r[s][RATE] / res[num_case][k][s][RATE] for k, r in res[text_case].items()
+              if s in r and s in res[num_case].get(k, {}) and res[num_case][k][s][RATE] > 0]
+        if rs:
+            print(f"pgbench trades / trades_num, {s}: {statistics.median(rs):.2f} (target >= 0.90)")
+
+
+def report(path):
+    """The tables of bench/clients.sh from its raw results."""
+    labels, order, res = read_results(path)
+    w = max([len(labels[c]) for c in order] + [4])
+    print_rates(labels, order, res, w)
+    print()
+    print_batcher_rss(labels, order, res, w)
+    print()
+    print_cpu(labels, order, res, w)
+    print()
+    print_reference(res, "pgbench_trades", "pgbench_num")
 
 
 def main(argv):
