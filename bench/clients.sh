@@ -2,8 +2,12 @@
 # clients.sh -- what real client code sends, against PostgreSQL 15 and
 # duckpond on the same data, side by side in one run.
 #
-#   bench/clients.sh            (RUNS=3, DURATION=10 seconds a timed case)
-#   QUICK=1 bench/clients.sh    (small sizes, one run: a smoke test)
+#   bench/clients.sh            (RUNS=3, DURATION=10 seconds a timed case,
+#                                VALUES_ROWS=100000 MANY_ROWS=3000
+#                                COPY_ROWS=1000000 FETCH_ROWS=1000000)
+#   QUICK=1 bench/clients.sh    (a smoke test: one run of 2 s, 10000, 300,
+#                                50000 and 50000 rows)
+# Each of these variables can be set to override it.
 #
 # Servers, all on 127.0.0.1 and free ports, stopped at the end: PostgreSQL 15
 # (initdb into a temporary directory, default durability), duckpond with
@@ -28,8 +32,10 @@
 # Prints rows/s for each server with the ratios to PostgreSQL (medians of
 # RUNS runs), duckpond's duckpond_batcher_rows_accepted_total delta in each
 # case (from /metrics: whether the case took the batcher) and rows per
-# batcher commit, and each server's peak RSS per case. Every write case is
-# checked: the table holds the rows the client was told were written.
+# batcher commit, each server's peak RSS per case, and the CPU time per row
+# of the client and of each server (which of them bounds the case). Every
+# write case is checked: the table holds the rows the client was told were
+# written.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.bash
