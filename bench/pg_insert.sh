@@ -20,54 +20,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-${DURATION:-20}}
-BIN=${DUCKPOND_BIN:-$PWD/build/duckpond}
-PGBIN=/usr/lib/postgresql/15/bin
-WORK=$(mktemp -d /tmp/duckpond-bench-XXXXXX)
-chmod 755 "$WORK"
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    if [ -f "$WORK/pg/postmaster.pid" ]; then
-        as_pg "$PGBIN/pg_ctl" -D "$WORK/pg" -m fast stop >/dev/null 2>&1 || true
-    fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-# PostgreSQL refuses to run as root: run it as the postgres user then.
-as_pg() {
-    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. bench/lib.bash
 
 SCHEMA="create table trades(id bigint, sym varchar, px double precision, qty int, ts timestamp default now())"
 printf "INSERT INTO trades (id, sym, px, qty) VALUES (:client_id, 'ABC', 101.25, 100);\n" >"$WORK/insert.sql"
 printf "SELECT 1;\n" >"$WORK/select1.sql"
 chmod 644 "$WORK/insert.sql" "$WORK/select1.sql"
-
-# start_duckpond NAME [args]: starts a server, sets PORT_<NAME> and PID_<NAME>
-start_duckpond() {
-    local name=$1
-    shift
-    "$BIN" serve --db "$WORK/$name.duckdb" --pg-port 0 --http-port 0 --port-file "$WORK/$name.port" \
-        --max-connections 200 "$@" >"$WORK/$name.log" 2>&1 &
-    local pid=$!
-    PIDS+=("$pid")
-    for _ in $(seq 100); do [ -s "$WORK/$name.port" ] && break; sleep 0.1; done
-    eval "PORT_$name=$(cat "$WORK/$name.port")"
-    eval "PID_$name=$pid"
-}
-
-start_postgres() {
-    PORT_pg=$(free_port)
-    mkdir -p "$WORK/pg"
-    chmod 700 "$WORK/pg"
-    [ "$(id -u)" -eq 0 ] && chown postgres "$WORK/pg" && chmod 777 "$WORK"
-    as_pg "$PGBIN/initdb" -D "$WORK/pg" -A trust -U postgres >/dev/null
-    as_pg "$PGBIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg.log" -w \
-        -o "-p $PORT_pg -k $WORK -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null
-}
 
 # run NAME PORT USER CLIENTS [DB]: prints "rows_per_s avg_latency_ms p99_latency_ms"
 # (PGOPTIONS from the environment reaches the server)
@@ -88,8 +46,6 @@ run() {
     rm -f "$prefix".*
     echo "$tps $lat"
 }
-
-peak_rss_mib() { awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
 
 start_duckpond journal
 start_duckpond batch
@@ -122,7 +78,6 @@ for c in 8 64; do
     R[ceiling_$c]=$t
     line "$c" "PostgreSQL 15, SELECT 1" "$t" "$l" "$p"
 done
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 echo
 echo "journal / PostgreSQL,  8 clients: $(ratio "${R[journal_8]}" "${R[pg_8]}")x   (target >= 2)"
 echo "journal / PostgreSQL, 64 clients: $(ratio "${R[journal_64]}" "${R[pg_64]}")x   (target >= 8)"
