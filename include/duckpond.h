@@ -210,6 +210,14 @@ int duckpond_classify(duckdb_error_type type, const char *message);
 const char *duckpond_sqlstate(int status, const char *message);
 
 /*
+ * DuckDB's error type from the "<Type> Error:" a message starts with, for
+ * the calls that give a message alone (duckdb_prepare_error,
+ * duckdb_extract_statements_error); DUCKDB_ERROR_INVALID when it names no
+ * type this knows. message may be NULL. Any thread.
+ */
+duckdb_error_type duckpond_error_type_of(const char *message);
+
+/*
  * The PID of the process holding a database file's lock, read from DuckDB's
  * "Conflicting lock is held in ... (PID n)" message, or 0 if none is named.
  * Pure; any thread.

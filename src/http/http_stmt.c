@@ -24,32 +24,6 @@ void http_err_set(struct http_err *e, int code, unsigned http, const char *sqlst
     va_end(ap);
 }
 
-/* DuckDB's error type from the "<Type> Error:" its messages start with,
- * for the calls that give only a message (prepare, extract). */
-static duckdb_error_type type_of_message(const char *msg)
-{
-    static const struct {
-        const char *prefix;
-        duckdb_error_type type;
-    } known[] = {
-        {"Parser Error", DUCKDB_ERROR_PARSER},
-        {"Syntax Error", DUCKDB_ERROR_SYNTAX},
-        {"Catalog Error", DUCKDB_ERROR_CATALOG},
-        {"Binder Error", DUCKDB_ERROR_BINDER},
-        {"Conversion Error", DUCKDB_ERROR_CONVERSION},
-        {"Out of Range Error", DUCKDB_ERROR_OUT_OF_RANGE},
-        {"Constraint Error", DUCKDB_ERROR_CONSTRAINT},
-        {"Invalid Input Error", DUCKDB_ERROR_INVALID_INPUT},
-        {"Not implemented Error", DUCKDB_ERROR_NOT_IMPLEMENTED},
-        {"Permission Error", DUCKDB_ERROR_PERMISSION},
-        {"Dependency Error", DUCKDB_ERROR_DEPENDENCY},
-    };
-    for (size_t i = 0; msg && i < sizeof known / sizeof known[0]; i++)
-        if (strncmp(msg, known[i].prefix, strlen(known[i].prefix)) == 0)
-            return known[i].type;
-    return DUCKDB_ERROR_INVALID;
-}
-
 void http_err_duckdb(struct http_err *e, duckdb_error_type type, const char *msg)
 {
     if (!msg)
@@ -131,7 +105,7 @@ int http_stmt_prepare(duckdb_connection dc, const char *sql, duckdb_prepared_sta
     if (n == 0) {
         const char *msg = duckdb_extract_statements_error(stmts);
         if (msg)
-            http_err_duckdb(e, type_of_message(msg), msg);
+            http_err_duckdb(e, duckpond_error_type_of(msg), msg);
         else
             http_err_set(e, DUCKPOND_SYNTAX, 400, "42601", "the request holds no SQL statement");
     } else if (n > 1) {
@@ -139,7 +113,7 @@ int http_stmt_prepare(duckdb_connection dc, const char *sql, duckdb_prepared_sta
                      "one statement per request, and this one holds %llu", (unsigned long long)n);
     } else if (duckdb_prepare_extracted_statement(dc, stmts, 0, out) != DuckDBSuccess) {
         const char *msg = duckdb_prepare_error(*out);
-        http_err_duckdb(e, type_of_message(msg), msg);
+        http_err_duckdb(e, duckpond_error_type_of(msg), msg);
         duckdb_destroy_prepare(out);
         *out = NULL;
     } else {

@@ -14,6 +14,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "duckpond.h"
 
@@ -144,6 +145,32 @@ const char *duckpond_sqlstate(int status, const char *message)
     if (status == DUCKPOND_SYNTAX)
         return "42601";
     return class_sqlstate(status);
+}
+
+duckdb_error_type duckpond_error_type_of(const char *message)
+{
+    static const struct {
+        const char *prefix;
+        duckdb_error_type type;
+    } known[] = {
+        {"Parser Error", DUCKDB_ERROR_PARSER},
+        {"Syntax Error", DUCKDB_ERROR_SYNTAX},
+        {"Catalog Error", DUCKDB_ERROR_CATALOG},
+        {"Binder Error", DUCKDB_ERROR_BINDER},
+        {"Conversion Error", DUCKDB_ERROR_CONVERSION},
+        {"Out of Range Error", DUCKDB_ERROR_OUT_OF_RANGE},
+        {"Constraint Error", DUCKDB_ERROR_CONSTRAINT},
+        {"INTERRUPT Error", DUCKDB_ERROR_INTERRUPT},
+        {"Not implemented", DUCKDB_ERROR_NOT_IMPLEMENTED},
+        {"TransactionContext Error", DUCKDB_ERROR_TRANSACTION},
+        {"Permission Error", DUCKDB_ERROR_PERMISSION},
+        {"Invalid Input Error", DUCKDB_ERROR_INVALID_INPUT},
+        {"Dependency Error", DUCKDB_ERROR_DEPENDENCY},
+    };
+    for (size_t i = 0; message && i < sizeof known / sizeof known[0]; i++)
+        if (strncasecmp(message, known[i].prefix, strlen(known[i].prefix)) == 0)
+            return known[i].type;
+    return DUCKDB_ERROR_INVALID;
 }
 
 bool duckpond_statement_keeps_catalog(duckdb_statement_type t)

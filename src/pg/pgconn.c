@@ -123,34 +123,12 @@ void pgconn_fatal(struct pgconn *c, const char *sqlstate, const char *fmt, ...)
     pgconn_disconnect(c, "FATAL %s: %s", sqlstate, msg);
 }
 
-/* The error type of a message that came without one (prepare errors). */
-static duckdb_error_type guess_error_type(const char *msg)
-{
-    static const struct {
-        const char *prefix;
-        duckdb_error_type type;
-    } map[] = {
-        {"Parser Error", DUCKDB_ERROR_PARSER},   {"Catalog Error", DUCKDB_ERROR_CATALOG},
-        {"Binder Error", DUCKDB_ERROR_BINDER},   {"Conversion Error", DUCKDB_ERROR_CONVERSION},
-        {"Constraint Error", DUCKDB_ERROR_CONSTRAINT}, {"INTERRUPT Error", DUCKDB_ERROR_INTERRUPT},
-        {"Not implemented", DUCKDB_ERROR_NOT_IMPLEMENTED},
-        {"TransactionContext Error", DUCKDB_ERROR_TRANSACTION},
-        {"Permission Error", DUCKDB_ERROR_PERMISSION},
-        {"Invalid Input Error", DUCKDB_ERROR_INVALID_INPUT},
-        {"Out of Range Error", DUCKDB_ERROR_OUT_OF_RANGE},
-    };
-    for (size_t i = 0; msg && i < sizeof map / sizeof map[0]; i++)
-        if (strncasecmp(msg, map[i].prefix, strlen(map[i].prefix)) == 0)
-            return map[i].type;
-    return DUCKDB_ERROR_INVALID;
-}
-
 void pgconn_duckdb_error(struct pgconn *c, duckdb_error_type type, const char *message, bool timed_out)
 {
     if (!message)
         message = "unknown error";
     if (type == DUCKDB_ERROR_INVALID)
-        type = guess_error_type(message);
+        type = duckpond_error_type_of(message);
     int cls = duckpond_classify(type, message);
     if (cls == DUCKPOND_INTERRUPTED)
         pgconn_error(c, "57014", "canceling statement due to %s", timed_out ? "statement timeout" : "user request");

@@ -144,6 +144,16 @@ static void test_error_classes(void)
     CHECK(strcmp(duckpond_strerror(DUCKPOND_CONFLICT), "transaction conflict; retry") == 0);
     CHECK_EQ_INT(duckpond_lock_holder_pid("Conflicting lock is held in /x/y (PID 4242) by user"), 4242);
     CHECK_EQ_INT(duckpond_lock_holder_pid("no pid here"), 0);
+    /* the error type of a message that came alone, as a prepare gives it */
+    duckdb_prepared_statement ps = NULL;
+    CHECK(duckdb_prepare(duckpond_conn_duckdb(c), "SELECT * FROM no_such_table", &ps) == DuckDBError);
+    CHECK_EQ_INT(duckpond_error_type_of(duckdb_prepare_error(ps)), DUCKDB_ERROR_CATALOG);
+    duckdb_destroy_prepare(&ps);
+    CHECK_EQ_INT(duckpond_error_type_of("Parser Error: syntax error at or near \"x\""), DUCKDB_ERROR_PARSER);
+    CHECK_EQ_INT(duckpond_error_type_of("Not implemented Error: x"), DUCKDB_ERROR_NOT_IMPLEMENTED);
+    CHECK_EQ_INT(duckpond_error_type_of("conversion error: x"), DUCKDB_ERROR_CONVERSION);
+    CHECK_EQ_INT(duckpond_error_type_of("something else"), DUCKDB_ERROR_INVALID);
+    CHECK_EQ_INT(duckpond_error_type_of(NULL), DUCKDB_ERROR_INVALID);
     duckpond_disconnect(c);
     duckpond_close(db);
 }
