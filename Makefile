@@ -3,6 +3,7 @@
 #   make run        start the server on ./duckpond.duckdb
 #   make test       every test, plain and under ASan+UBSan; ends "N passed, N failed"
 #   make test-asan  the sanitizer run alone
+#   make format     restyle the C as .clang-format says; make format-check: only say which files differ
 #   make bench      the benchmarks (bench/), baselines side by side
 # Missing Debian packages and DuckDB are fetched by scripts/ on first use.
 
@@ -44,6 +45,12 @@ UNIT_TESTS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/
 BENCHES     := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 EXAMPLES    := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 DEPS_OK     := deps/.ok
+
+# The C that .clang-format governs: every .c and .h of ours but those git
+# ignores (generated files, wherever they are written).
+CLANG_FORMAT ?= clang-format-14
+FORMAT_FILES  = $(filter-out $(FORMAT_IGNORED),$(shell find include src tests/unit tests/fuzz examples bench -name '*.[ch]' | sort))
+FORMAT_IGNORED = $(shell git ls-files --others --ignored --exclude-standard -- include src tests examples bench 2>/dev/null)
 
 all: $(BUILD)/libduckpond.a $(BUILD)/libduckpond.so $(BUILD)/duckpond $(EXAMPLES)
 
@@ -108,11 +115,23 @@ bench: deps benches
 	@bench/run.sh $(BUILD)
 
 format:
-	clang-format -i include/*.h src/*/*.[ch] src/lib/batcher/*.[ch] examples/*.c tests/unit/*.[ch] bench/*.c
+	$(CLANG_FORMAT) -i $(FORMAT_FILES)
+
+# Fails, naming each file, when clang-format would change a file.
+format-check:
+	@command -v $(CLANG_FORMAT) >/dev/null || { echo "format-check: no $(CLANG_FORMAT) (make deps)"; exit 1; }
+	@bad=0; \
+	for f in $(FORMAT_FILES); do \
+	    $(CLANG_FORMAT) "$$f" | cmp -s "$$f" - && continue; \
+	    n=$$($(CLANG_FORMAT) "$$f" | diff "$$f" - | grep -c '^<'); \
+	    echo "format-check: $$f: $$n lines are not as .clang-format says"; \
+	    bad=1; \
+	done; \
+	[ $$bad -eq 0 ] || { echo "format-check: 'make format' restyles them"; exit 1; }
 
 clean:
 	rm -rf build build-asan
 
-.PHONY: all deps run test test-asan bench benches tests-bin format clean
+.PHONY: all deps run test test-asan bench benches tests-bin format format-check clean
 .SECONDARY:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
