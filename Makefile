@@ -3,6 +3,8 @@
 #   make run        start the server on ./duckpond.duckdb
 #   make test       every test, plain and under ASan+UBSan; ends "N passed, N failed"
 #   make test-asan  the sanitizer run alone
+#   make fuzz       build-fuzz/fuzz/*: the libFuzzer drivers of tests/fuzz/
+#   make fuzz-run   each driver for FUZZ_SECONDS (15) on its corpus
 #   make format     restyle the C as .clang-format says; make format-check: only say which files differ
 #   make bench      the benchmarks (bench/), baselines side by side
 # Missing Debian packages and DuckDB are fetched by scripts/ on first use.
@@ -45,6 +47,20 @@ UNIT_TESTS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/
 BENCHES     := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 EXAMPLES    := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 DEPS_OK     := deps/.ok
+
+# The fuzz build (make fuzz): clang, every object instrumented for
+# libFuzzer's coverage and built with ASan+UBSan (SAN=1), in its own folder.
+# Each driver tests/fuzz/fuzz_NAME.c links against the two archives, so it
+# takes the objects it needs; a driver includes from the folders the unit
+# tests do.
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 15
+FUZZERS      := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+INC_fuzz     := $(filter-out -Itests/unit,$(INC_tests))
+ifneq ($(FUZZ),)
+CFLAGS  += -fsanitize=fuzzer-no-link
+endif
 
 # The C that .clang-format governs: every .c and .h of ours but those git
 # ignores (generated files, wherever they are written).
@@ -95,7 +111,13 @@ $(BUILD)/examples/%: examples/%.c $(BUILD)/libduckpond.a
 	$(CC) $(CFLAGS) $(INC_examples) $(LDFLAGS) -o $@ $< $(BUILD)/libduckpond.a $(LDLIBS) \
 	    -Wl,-rpath,'$$ORIGIN/../../$(DUCKDB)/lib'
 
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/libdpserver.a $(BUILD)/libduckpond.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer $(INC_fuzz) $(LDFLAGS) -o $@ $< $(BUILD)/libdpserver.a \
+	    $(BUILD)/libduckpond.a $(LDLIBS) -Wl,-rpath,'$$ORIGIN/../../$(DUCKDB)/lib'
+
 tests-bin: all $(UNIT_TESTS)
+fuzzers: $(FUZZERS)
 benches: all $(BENCHES)
 
 run: all
@@ -114,6 +136,12 @@ test-asan: deps
 bench: deps benches
 	@bench/run.sh $(BUILD)
 
+fuzz: deps
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) SAN=1 FUZZ=1 CC=$(FUZZ_CC) fuzzers
+
+fuzz-run: fuzz
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run.sh $(FUZZ_BUILD)
+
 format:
 	$(CLANG_FORMAT) -i $(FORMAT_FILES)
 
@@ -130,8 +158,8 @@ format-check:
 	[ $$bad -eq 0 ] || { echo "format-check: 'make format' restyles them"; exit 1; }
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan $(FUZZ_BUILD)
 
-.PHONY: all deps run test test-asan bench benches tests-bin format format-check clean
+.PHONY: all deps run test test-asan bench benches tests-bin fuzz fuzzers fuzz-run format format-check clean
 .SECONDARY:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
