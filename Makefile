@@ -1,7 +1,8 @@
 # duckpond -- plain Makefile.
 #   make            build/libduckpond.a, build/libduckpond.so, build/duckpond
 #   make run        start the server on ./duckpond.duckdb
-#   make test       every test, plain and under ASan+UBSan; ends "N passed, N failed"
+#   make test       the format check, then every test: plain, under ASan+UBSan, and the
+#                   fuzz drivers briefly; ends "N passed, N failed"
 #   make test-asan  the sanitizer run alone
 #   make fuzz       build-fuzz/fuzz/*: the libFuzzer drivers of tests/fuzz/
 #   make fuzz-run   each driver for FUZZ_SECONDS (15) on its corpus
@@ -123,11 +124,15 @@ benches: all $(BENCHES)
 run: all
 	./$(BUILD)/duckpond serve --db $(DBFILE)
 
-# One run of everything: the plain build and the sanitizer build, one total.
+# One run of everything, after the format check: the plain build, the
+# sanitizer build (unit and integration tests each) and the fuzz drivers,
+# one total.
 test: deps
+	@$(MAKE) --no-print-directory format-check
 	@$(MAKE) --no-print-directory tests-bin
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 tests-bin
-	@tests/run.sh build build-asan
+	@$(MAKE) --no-print-directory fuzz
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run.sh build build-asan $(FUZZ_BUILD)
 
 test-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 tests-bin
