@@ -100,10 +100,11 @@ fuzz_summary() { # log
     grep -E '^(INFO: +[0-9]+ files found|#[0-9]+[[:space:]]+INITED|Done [0-9]+ runs|stat::)' "$1"
 }
 
+# A program whose source is gone (a test or driver renamed or removed) is
+# left over from an earlier build, and is not run.
 for b in "${builds[@]}"; do
     for t in "$b"/tests/test_*; do
-        [ -x "$t" ] || continue
-        case "$t" in *.d) continue ;; esac
+        [ -x "$t" ] && [ -f "tests/unit/${t##*/}.c" ] || continue
         run "$t" "" "$t"
     done
 done
@@ -126,9 +127,8 @@ done
 # DIR/fuzz/artifacts.
 for b in "${builds[@]}"; do
     for t in "$b"/fuzz/fuzz_*; do
-        [ -x "$t" ] || continue
-        case "$t" in *.d) continue ;; esac
         n=${t##*/}
+        [ -x "$t" ] && [ -f "tests/fuzz/$n.c" ] || continue
         mkdir -p "$b/fuzz/corpus/$n" "$b/fuzz/artifacts"
         seeds=()
         [ -d "tests/fuzz/corpus/$n" ] && seeds=("tests/fuzz/corpus/$n")
