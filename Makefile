@@ -1,8 +1,12 @@
 # duckpond -- plain Makefile.
 #   make            build/libduckpond.a, build/libduckpond.so, build/duckpond
 #   make run        start the server on ./duckpond.duckdb
-#   make test       every test, plain and under ASan+UBSan; ends "N passed, N failed"
+#   make test       the format check, then every test: plain, under ASan+UBSan, and the
+#                   fuzz drivers briefly; ends "N passed, N failed"
 #   make test-asan  the sanitizer run alone
+#   make fuzz       build-fuzz/fuzz/*: the libFuzzer drivers of tests/fuzz/
+#   make fuzz-run   each driver for FUZZ_SECONDS (15) on its corpus
+#   make format     restyle the C as .clang-format says; make format-check: only say which files differ
 #   make bench      the benchmarks (bench/), baselines side by side
 # Missing Debian packages and DuckDB are fetched by scripts/ on first use.
 
@@ -44,6 +48,26 @@ UNIT_TESTS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/
 BENCHES     := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 EXAMPLES    := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 DEPS_OK     := deps/.ok
+
+# The fuzz build (make fuzz): clang, every object instrumented for
+# libFuzzer's coverage and built with ASan+UBSan (SAN=1), in its own folder.
+# Each driver tests/fuzz/fuzz_NAME.c links against the two archives, so it
+# takes the objects it needs; a driver includes from the folders the unit
+# tests do.
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 15
+FUZZERS      := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+INC_fuzz     := $(filter-out -Itests/unit,$(INC_tests))
+ifneq ($(FUZZ),)
+CFLAGS  += -fsanitize=fuzzer-no-link
+endif
+
+# The C that .clang-format governs: every .c and .h of ours but those git
+# ignores (generated files, wherever they are written).
+CLANG_FORMAT ?= clang-format-14
+FORMAT_FILES  = $(filter-out $(FORMAT_IGNORED),$(shell find include src tests/unit tests/fuzz examples bench -name '*.[ch]' | sort))
+FORMAT_IGNORED = $(shell git ls-files --others --ignored --exclude-standard -- include src tests examples bench 2>/dev/null)
 
 all: $(BUILD)/libduckpond.a $(BUILD)/libduckpond.so $(BUILD)/duckpond $(EXAMPLES)
 
@@ -110,17 +134,27 @@ $(BUILD)/examples/%: examples/%.c $(BUILD)/libduckpond.a
 	$(CC) $(CFLAGS) $(INC_examples) $(LDFLAGS) -o $@ $< $(BUILD)/libduckpond.a $(LDLIBS) \
 	    -Wl,-rpath,'$$ORIGIN/../../$(DUCKDB)/lib'
 
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/libdpserver.a $(BUILD)/libduckpond.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer $(INC_fuzz) $(LDFLAGS) -o $@ $< $(BUILD)/libdpserver.a \
+	    $(BUILD)/libduckpond.a $(LDLIBS) -Wl,-rpath,'$$ORIGIN/../../$(DUCKDB)/lib'
+
 tests-bin: all $(UNIT_TESTS)
+fuzzers: $(FUZZERS)
 benches: all $(BENCHES)
 
 run: all
 	./$(BUILD)/duckpond serve --db $(DBFILE)
 
-# One run of everything: the plain build and the sanitizer build, one total.
+# One run of everything, after the format check: the plain build, the
+# sanitizer build (unit and integration tests each) and the fuzz drivers,
+# one total.
 test: deps
+	@$(MAKE) --no-print-directory format-check
 	@$(MAKE) --no-print-directory tests-bin
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 tests-bin
-	@tests/run.sh build build-asan
+	@$(MAKE) --no-print-directory fuzz
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run.sh build build-asan $(FUZZ_BUILD)
 
 test-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 tests-bin
@@ -129,12 +163,30 @@ test-asan: deps
 bench: deps benches
 	@bench/run.sh $(BUILD)
 
+fuzz: deps
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) SAN=1 FUZZ=1 CC=$(FUZZ_CC) fuzzers
+
+fuzz-run: fuzz
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run.sh $(FUZZ_BUILD)
+
 format:
-	clang-format -i include/*.h src/*/*.[ch] src/lib/batcher/*.[ch] examples/*.c tests/unit/*.[ch] bench/*.c
+	$(CLANG_FORMAT) -i $(FORMAT_FILES)
+
+# Fails, naming each file, when clang-format would change a file.
+format-check:
+	@command -v $(CLANG_FORMAT) >/dev/null || { echo "format-check: no $(CLANG_FORMAT) (make deps)"; exit 1; }
+	@bad=0; \
+	for f in $(FORMAT_FILES); do \
+	    $(CLANG_FORMAT) "$$f" | cmp -s "$$f" - && continue; \
+	    n=$$($(CLANG_FORMAT) "$$f" | diff "$$f" - | grep -c '^<'); \
+	    echo "format-check: $$f: $$n lines are not as .clang-format says"; \
+	    bad=1; \
+	done; \
+	[ $$bad -eq 0 ] || { echo "format-check: 'make format' restyles them"; exit 1; }
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan $(FUZZ_BUILD)
 
-.PHONY: all deps run test test-asan bench benches tests-bin format clean
+.PHONY: all deps run test test-asan bench benches tests-bin fuzz fuzzers fuzz-run format format-check clean
 .SECONDARY:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

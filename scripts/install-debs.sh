@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian packages duckpond builds and tests with, only those
 # that are missing. Runs apt-get (as root, or through sudo when there is one).
+# clang builds the fuzz drivers; libclang-rt-14-dev holds the libFuzzer and
+# sanitizer runtimes, which clang only recommends (and recommends are not
+# installed here); clang-format (14 on Debian 12) is the format check's.
 set -euo pipefail
 pkgs=(
     gcc make pkg-config npm
     libssl-dev libpq-dev libmicrohttpd-dev libjansson-dev
     postgresql-client postgresql python3 python3-psycopg2 nodejs
     curl wrk chromium
+    clang clang-format libclang-rt-14-dev
 )
 missing=()
 for p in "${pkgs[@]}"; do
