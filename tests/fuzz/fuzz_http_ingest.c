@@ -4,25 +4,12 @@
  *
  * The first byte of an input picks the format and where the body is cut
  * in two (bodies arrive in pieces); the rest is the body. Rows are parsed
- * into a write, so the driver exercises the
- * incremental parsers and the row building; one input in two also ends
- * the body (the last line without a newline) and submits, to a table that
- * does not exist.
+ * into a write, so the driver exercises the incremental parsers and the
+ * row building; one input in two also ends the body (the last line
+ * without a newline) and submits, to a table that does not exist.
  *
- *   make && clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc/common \
- *     -Isrc/auth -Isrc/http -isystem deps/duckdb/include tests/fuzz/fuzz_http_ingest.c \
- *     src/http/http_ingest.c src/http/http_common.c build/libduckpond.a \
- *     -Ldeps/duckdb/lib -lduckdb -lmicrohttpd -ljansson -lpthread -lm \
- *     -Wl,-rpath,$PWD/deps/duckdb/lib -o fuzz_http_ingest
- *   ASAN_OPTIONS=detect_leaks=0 ./fuzz_http_ingest -max_total_time=60
- *
- * (detect_leaks=0: the database the driver keeps open for the whole run
- * is otherwise reported at exit; leaks of our own show under ASan in
- * tests/unit/test_http.c.)
- *
- * The ingest parser stands on http_common.c alone (the layers are in
- * http_common.h), so the driver links the two and none of the server; an
- * answer queued on no connection is refused by libmicrohttpd and freed.
+ * Built by `make fuzz` (build-fuzz/fuzz/), run on its seeds in
+ * tests/fuzz/corpus/ by `make fuzz-run` and at the end of `make test`.
  */
 #include <stdlib.h>
 #include <string.h>

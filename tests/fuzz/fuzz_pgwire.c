@@ -6,9 +6,10 @@
  * picks, and reads every message body with the pgreader calls the session
  * uses. Then builds messages from the bodies into a buffer with a byte
  * limit the input picks, and checks that what it holds is always whole
- * messages, however many of them did not fit. Not built by default:
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/common -Isrc/pg \
- *       tests/fuzz/fuzz_pgwire.c src/pg/pgwire.c src/common/buf.c -o fuzz_pgwire
+ * messages, however many of them did not fit.
+ *
+ * Built by `make fuzz` (build-fuzz/fuzz/), run on its seeds in
+ * tests/fuzz/corpus/ by `make fuzz-run` and at the end of `make test`.
  */
 #include <stdint.h>
 #include <stdlib.h>

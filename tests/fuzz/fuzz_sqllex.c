@@ -9,9 +9,10 @@
  * its closing byte, a bad one runs to the end (or is a lone '$'); no
  * statement that sqllex_next_statement returns holds a ';' token; a
  * token's value is never longer than the token, and a refused one leaves
- * the buffer as it was. Not built by default:
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/common \
- *       tests/fuzz/fuzz_sqllex.c src/common/sqllex.c src/common/buf.c -o fuzz_sqllex
+ * the buffer as it was.
+ *
+ * Built by `make fuzz` (build-fuzz/fuzz/), run on its seeds in
+ * tests/fuzz/corpus/ by `make fuzz-run` and at the end of `make test`.
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -7,11 +7,10 @@
  * class; every literal lies inside the VALUES grid, in text order; every
  * text value lies inside the shape's buffer; the hash is the key's. And
  * stepping through the text with sqlshape_skip_space and skip_item, as
- * the session and COPY do, meets exactly sqllex's tokens. Not built by
- * default:
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc/common -Isrc/pg \
- *       -Ideps/duckdb/include tests/fuzz/fuzz_sqlshape.c src/pg/sqlshape.c src/common/sqllex.c \
- *       src/common/buf.c src/common/utf8.c -o fuzz_sqlshape
+ * the session and COPY do, meets exactly sqllex's tokens.
+ *
+ * Built by `make fuzz` (build-fuzz/fuzz/), run on its seeds in
+ * tests/fuzz/corpus/ by `make fuzz-run` and at the end of `make test`.
  */
 #include <stdint.h>
 #include <stdlib.h>
