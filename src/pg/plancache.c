@@ -125,6 +125,7 @@ int plancache_make_stmt(struct session *s, struct stmt *st, struct sql_shape *sh
     st->plan = e->plan;
     st->plan->refs++;
     st->plan_checked = true;
+    st->plan_gen = e->gen;
     st->lits = lits;
     st->litbuf = sh->buf; /* the literals' text lives there */
     sh->buf = NULL;
@@ -137,7 +138,7 @@ static bool lits_match(const struct insert_plan *plan, const struct sql_shape *s
     for (int i = 0; i < sh->nlits; i++) {
         const struct plan_value *pv = &plan->values[sh->lits[i].row * plan->width + sh->lits[i].col];
         const duckpond_value *a = &pv->value, *b = &sh->lits[i].value;
-        if (pv->param || pv->lit || a->kind != b->kind)
+        if (pv->param || pv->lit || pv->clock || a->kind != b->kind)
             return false;
         if (a->kind == DUCKPOND_VALUE_INT64 ? a->u.i64 != b->u.i64
                                              : a->u.text.len != b->u.text.len ||

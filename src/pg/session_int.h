@@ -83,6 +83,7 @@ struct stmt {
     struct copy_spec *copy;
     struct insert_plan *plan;
     bool plan_checked;
+    uint64_t plan_gen;    /* the catalog generation plan_checked holds for */
     int dparams;          /* DuckDB's parameter count (0 before DuckDB prepared it) */
     duckpond_value *lits; /* the literals of a statement made from a cached shape */
     char *litbuf;         /* their text */
