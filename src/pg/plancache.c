@@ -3,13 +3,15 @@
  *
  * Unprepared statements (the simple protocol, the unnamed statement) are
  * new text each time, so each would be parsed, prepared and serialised
- * again. A plain INSERT ... VALUES whose values are bare literals has its
- * literals lifted out: what remains (its shape) keys a per-session cache
- * of analysed plans, and a statement of a known shape goes to the batcher
- * with its own literals, converted as DuckDB reads them. sqlshape_scan
- * (sqlshape.c) lifts only literals standing alone as a whole value (plain
- * integers, decimals and standard strings); anything else stays in the
- * shape as written, so it is part of the key and of the cached plan.
+ * again. A plain INSERT ... VALUES has its literals lifted out: what
+ * remains (its shape) keys a per-session cache of analysed plans, and a
+ * statement of a known shape goes to the batcher with its own literals,
+ * converted as DuckDB reads them. sqlshape_scan (sqlshape.c) lifts signed
+ * integers and plain decimals standing alone as a value, and the string
+ * of a value that is a string, a cast of one ('x'::timestamp) or a typed
+ * literal (TIMESTAMP 'x'); anything else, the casts' types included,
+ * stays in the shape as written, so it is part of the key and of the
+ * cached plan (which was analysed with the columns' types: insert_plan.c).
  *
  * A shape is trusted only as far as DuckDB's analysis of its first
  * statement: that statement is prepared and serialised as before, and the
