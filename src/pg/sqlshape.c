@@ -1,25 +1,23 @@
 /*
- * sqlshape.c -- the shape of a plain INSERT, and the word-level reading
- * of SQL text the session does.
+ * sqlshape.c -- the shape of a plain INSERT, and the pointer-style
+ * reading of SQL text COPY does.
  *
- * The session scans SQL text without parsing it: to split a Query at
- * top-level semicolons, to read the leading words of SET, SHOW and
- * transaction statements, to find the VALUES keyword of an INSERT. The
- * lexing under all of that (white space and comments, quoted strings and
- * identifiers, E'...' and dollar-quoted strings) is common/sqllex.c, the
- * same the catalog rewriter uses; the sqlshape_skip_* calls here are its
- * pointer-style face for the session and COPY.
+ * The session reads SQL text through common/sqllex.c (splitting a Query,
+ * the words of SET, SHOW and transaction statements); COPY's option
+ * parser steps through text with the sqlshape_skip_* calls here, the same
+ * lexer's pointer-style face, and the plan finds an INSERT's VALUES
+ * keyword with sqlshape_insert_values_at.
  *
  * On top of it, sqlshape_scan takes a plain "INSERT INTO x ... VALUES
  * (...), ..." apart into its shape: the text with each value's literal
  * (a signed integer or plain decimal, a standard string standing alone
  * or in a cast or typed literal) replaced by a marker, and the literals'
- * values. The session keys its cache of analysed
- * INSERT plans on the shape, so that statements differing only in their
- * literals are analysed by DuckDB once. The text comes from clients: the
- * scan is bounded (SQLSHAPE_MAX_TEXT), reads nothing outside the len
- * bytes it is given, and refuses, rather than guesses at, anything it
- * does not read completely. tests/fuzz/fuzz_sqlshape.c drives it.
+ * values. The session keys its cache of analysed INSERT plans on the
+ * shape, so that statements differing only in their literals are
+ * analysed by DuckDB once. The text comes from clients: the scan is
+ * bounded (SQLSHAPE_MAX_TEXT), reads nothing outside the len bytes it is
+ * given, and refuses, rather than guesses at, anything it does not read
+ * completely. tests/fuzz/fuzz_sqlshape.c drives it.
  */
 #include "sqlshape.h"
 #include "buf.h"
@@ -32,30 +30,11 @@
 
 /* ------------------------------------------------------------- lexing */
 
-/* The session and COPY still read text through these; the lexing is sqllex's. */
+/* COPY still reads text through these; the lexing is sqllex's. */
 
 const char *sqlshape_skip_space(const char *p, const char *end)
 {
     return p + sqllex_skip_space(p, (size_t)(end - p), 0, NULL);
-}
-
-bool sqlshape_ident_char(char c)
-{
-    return sqllex_ident_char(c);
-}
-
-const char *sqlshape_read_word(const char *p, const char *end, char *buf, size_t n)
-{
-    p = sqlshape_skip_space(p, end);
-    size_t i = 0;
-    while (p < end && (isalpha((unsigned char)*p) || *p == '_' ||
-                       (i > 0 && (isdigit((unsigned char)*p) || *p == '.')))) {
-        if (i + 1 < n)
-            buf[i++] = (char)toupper((unsigned char)*p);
-        p++;
-    }
-    buf[i] = 0;
-    return p;
 }
 
 /* A quote right after a word-initial E is the body of that E'...' string:
@@ -77,19 +56,14 @@ static bool tok_is_char(const char *sql, const struct sqllex_token *tok, char c)
 
 const char *sqlshape_insert_values_at(const char *sql, size_t len, const char **target)
 {
-    const char *end = sql + len, *p;
-    char w[16];
-    p = sqlshape_read_word(sql, end, w, sizeof w);
-    if (strcmp(w, "INSERT") != 0)
-        return NULL;
-    p = sqlshape_read_word(p, end, w, sizeof w);
-    if (strcmp(w, "INTO") != 0)
-        return NULL;
-    *target = p;
     struct sqllex lx;
     struct sqllex_token tok;
+    char w[8];
     sqllex_init(&lx, sql, len);
-    lx.pos = (size_t)(p - sql);
+    if (!sqllex_next_word(&lx, w, sizeof w) || strcmp(w, "INSERT") != 0 || !sqllex_next_word(&lx, w, sizeof w) ||
+        strcmp(w, "INTO") != 0)
+        return NULL;
+    *target = sql + lx.pos;
     int depth = 0;
     while (sqllex_next(&lx, &tok)) {
         depth += tok_is_char(sql, &tok, '(') ? 1 : tok_is_char(sql, &tok, ')') ? -1 : 0;

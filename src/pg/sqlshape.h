@@ -1,7 +1,7 @@
 /*
  * sqlshape.h -- the shape of a plain INSERT: "INSERT INTO x ... VALUES
- * (...), ..." with its bare literals lifted out; and the word-level
- * reading of SQL text the session does, on common/sqllex.h's lexer.
+ * (...), ..." with its literals lifted out; and the pointer-style
+ * reading of SQL text COPY does, on common/sqllex.h's lexer.
  * Pure text: no session, no DuckDB.
  */
 #ifndef DUCKPOND_SQLSHAPE_H
@@ -65,7 +65,7 @@ int sqlshape_scan(const char *sql, size_t len, struct sql_shape *out);
 /* Frees what a shape owns and empties it; an empty shape is fine. */
 void sqlshape_free(struct sql_shape *sh);
 
-/* ---- pointer-style reading for the session and COPY, on sqllex ---- */
+/* ---- pointer-style reading for COPY, on sqllex ---- */
 
 /* Skips white space and comments (--, nested slash-star); returns where they end. */
 const char *sqlshape_skip_space(const char *p, const char *end);
@@ -78,12 +78,6 @@ const char *sqlshape_skip_space(const char *p, const char *end);
  * is read as that E'...' string. An unterminated token ends at end.
  */
 const char *sqlshape_skip_item(const char *start, const char *p, const char *end);
-
-/* Whether c may be part of an identifier (letters, digits, '_', '$', bytes >= 0x80). */
-bool sqlshape_ident_char(char c);
-
-/* Reads a bare word, upper-cased into buf of n bytes ("" if none); returns the position after it. */
-const char *sqlshape_read_word(const char *p, const char *end, char *buf, size_t n);
 
 /*
  * Where a plain "INSERT INTO <target> VALUES ..." of len bytes puts its
