@@ -476,21 +476,27 @@ static char *query_row(struct session *s, const char *sql, char **second)
  * Whether the functions a plan's values call are DuckDB's own (no macro
  * of the same name shadows them), and, when it has clocks, whether
  * DuckDB's TimeZone is UTC, the zone the plan evaluates them in (the
- * server sets it at open; a SET ends the plan's catalog generation).
+ * server sets it at open). Asked once per catalog generation: creating a
+ * macro and SET both end one.
  */
 static bool functions_are_duckdbs(struct session *s, bool clocks)
 {
-    char *shadowing = NULL;
-    char *tz = query_row(s,
-                         "SELECT current_setting('TimeZone'), (SELECT count(*) FROM duckdb_functions() "
-                         "WHERE NOT internal AND lower(function_name) IN ('+', 'now', 'get_current_timestamp', "
-                         "'transaction_timestamp', 'current_localtimestamp', 'current_date'))",
-                         &shadowing);
-    bool ok = tz && shadowing && !strcmp(shadowing, "0") &&
-              (!clocks || !strcmp(tz, "UTC") || !strcmp(tz, "Etc/UTC"));
-    free(tz);
-    free(shadowing);
-    return ok;
+    uint64_t gen = plancache_gen(s);
+    if (!s->clockcheck.known || s->clockcheck.gen != gen) { /* a macro or a SET is DDL to the generation */
+        char *shadowing = NULL;
+        char *tz = query_row(s,
+                             "SELECT current_setting('TimeZone'), (SELECT count(*) FROM duckdb_functions() "
+                             "WHERE NOT internal AND lower(function_name) IN ('+', 'now', 'get_current_timestamp', "
+                             "'transaction_timestamp', 'current_localtimestamp', 'current_date'))",
+                             &shadowing);
+        s->clockcheck.known = tz && shadowing;
+        s->clockcheck.builtin = shadowing && !strcmp(shadowing, "0");
+        s->clockcheck.utc = tz && (!strcmp(tz, "UTC") || !strcmp(tz, "Etc/UTC"));
+        s->clockcheck.gen = gen;
+        free(tz);
+        free(shadowing);
+    }
+    return s->clockcheck.known && s->clockcheck.builtin && (!clocks || s->clockcheck.utc);
 }
 
 /* The column type of a DuckDB logical type, INVALID for one the plan does not compare (an alias such as JSON). */

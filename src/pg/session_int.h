@@ -134,6 +134,11 @@ struct session {
     duckpond_ack ack;          /* duckpond.ack likewise */
     struct plancache *plans;   /* analysed INSERT shapes of unprepared statements */
     duckdb_prepared_statement json_stmt; /* SELECT json_serialize_sql($1), made once */
+    /* what insert_plan.c last found of DuckDB's functions and TimeZone, and in which catalog generation */
+    struct {
+        bool known, builtin, utc;
+        uint64_t gen;
+    } clockcheck;
 
     /* read-your-writes: the highest journal sequence number acknowledged to
      * this session, and the highest it has seen applied */
