@@ -34,11 +34,16 @@
 #include "sqlshape.h"
 
 #define PLANCACHE_SIZE 64
+/* What a session's entries may hold together (keys and plans' values): a
+ * few shapes of 1,000-row INSERTs fit, a client cannot pin 64 of the
+ * largest statements a shape may have. */
+#define PLANCACHE_MAX_BYTES (4u << 20)
 
 struct plancache_entry {
     uint64_t hash, used, gen;
     char *key;
     size_t keylen;
+    size_t bytes; /* what it holds, as counted against PLANCACHE_MAX_BYTES */
     int nlits;
     struct insert_plan *plan; /* a reference; literal slots carry lit */
 };
@@ -46,6 +51,7 @@ struct plancache_entry {
 struct plancache {
     struct plancache_entry e[PLANCACHE_SIZE];
     uint64_t tick;
+    size_t bytes; /* of all entries */
 };
 
 uint64_t plancache_gen(const struct session *s)
@@ -59,6 +65,13 @@ static void entry_clear(struct plancache_entry *e)
     free(e->key);
     insert_plan_unref(e->plan);
     memset(e, 0, sizeof *e);
+}
+
+/* Empties the entry and takes what it held off the cache's count. */
+static void evict(struct plancache *c, struct plancache_entry *e)
+{
+    c->bytes -= e->bytes;
+    entry_clear(e);
 }
 
 void plancache_free(struct plancache *c)
@@ -87,7 +100,7 @@ static struct plancache_entry *find(struct session *s, const struct sql_shape *s
         if (!e->plan || e->hash != sh->hash || e->keylen != sh->keylen || memcmp(e->key, sh->key, sh->keylen) != 0)
             continue;
         if (e->gen != gen || e->nlits != sh->nlits || e->plan->nrows != sh->nrows || e->plan->width != sh->width) {
-            entry_clear(e);
+            evict(c, e);
             return NULL;
         }
         e->used = ++c->tick;
@@ -150,14 +163,30 @@ static bool lits_match(const struct insert_plan *plan, const struct sql_shape *s
     return true;
 }
 
-/* The entry to fill: a free one, else the least recently used (emptied). */
-static struct plancache_entry *victim(struct plancache *c)
+/* The least recently used entry holding a plan; NULL if none. */
+static struct plancache_entry *oldest(struct plancache *c)
 {
-    struct plancache_entry *e = &c->e[0];
-    for (int i = 1; i < PLANCACHE_SIZE && e->plan; i++)
-        if (!c->e[i].plan || c->e[i].used < e->used)
+    struct plancache_entry *e = NULL;
+    for (int i = 0; i < PLANCACHE_SIZE; i++)
+        if (c->e[i].plan && (!e || c->e[i].used < e->used))
             e = &c->e[i];
-    entry_clear(e);
+    return e;
+}
+
+/*
+ * The entry to fill with bytes more: a free one, else the least recently
+ * used, after evicting the oldest entries until the bytes fit.
+ */
+static struct plancache_entry *victim(struct plancache *c, size_t bytes)
+{
+    struct plancache_entry *e;
+    while (c->bytes + bytes > PLANCACHE_MAX_BYTES && (e = oldest(c)))
+        evict(c, e);
+    for (int i = 0; i < PLANCACHE_SIZE; i++)
+        if (!c->e[i].plan)
+            return &c->e[i];
+    e = oldest(c);
+    evict(c, e);
     return e;
 }
 
@@ -167,13 +196,16 @@ void plancache_remember(struct session *s, struct stmt *st, struct sql_shape *sh
     if (!sh->key || !plan || st->dparams != 0 || plan->nrows != sh->nrows || plan->width != sh->width ||
         !lits_match(plan, sh))
         return;
+    size_t bytes = sh->keylen + (size_t)plan->nrows * (size_t)plan->width * sizeof *plan->values;
+    if (bytes > PLANCACHE_MAX_BYTES / 2)
+        return;
     if (!s->plans && !(s->plans = calloc(1, sizeof *s->plans)))
         return;
     duckpond_value *lits = shape_lits(sh);
     if (!lits)
         return;
     struct plancache *c = s->plans;
-    struct plancache_entry *e = victim(c);
+    struct plancache_entry *e = victim(c, bytes);
     for (int i = 0; i < sh->nlits; i++) { /* the slots now take the statement's literals */
         struct plan_value *pv = &plan->values[sh->lits[i].row * plan->width + sh->lits[i].col];
         if (pv->value.kind == DUCKPOND_VALUE_TEXT)
@@ -189,6 +221,8 @@ void plancache_remember(struct session *s, struct stmt *st, struct sql_shape *sh
     e->keylen = sh->keylen;
     sh->key = NULL;
     e->nlits = sh->nlits;
+    e->bytes = bytes;
+    c->bytes += bytes;
     e->gen = gen;
     e->used = ++c->tick;
     e->plan = plan;

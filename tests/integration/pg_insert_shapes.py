@@ -308,6 +308,17 @@ try:
         cur.execute(f"insert into wide (k, v) values ({k}, 'v{k}')")
     cur.execute("select count(*), sum(k), count(distinct v) from wide")
     check("shapes beyond the cache's size all stored", cur.fetchone() == (110, sum(range(110)), 110))
+    # large multi-row shapes, more than the cache's bytes hold, then the first ones again
+    cur.execute("create table big(k int, v varchar, w varchar)")
+    n = 0
+    for rep in range(2):
+        for extra in range(30):
+            rows = ", ".join(f"({n + i}, 'v{n + i}', 'w'::varchar)" for i in range(1000 + extra))
+            cur.execute("insert into big values " + rows)
+            n += 1000 + extra
+    cur.execute("select count(*), count(distinct k), sum(k), count(distinct v), min(w) from big")
+    check("large multi-row shapes past the cache's bytes all stored",
+          cur.fetchone() == (n, n, n * (n - 1) // 2, n, "w"))
     # inside a transaction nothing is batched, and the shapes still read right
     cur.execute("begin")
     cur.execute("insert into wide (k, v) values (200, 'in tx')")
