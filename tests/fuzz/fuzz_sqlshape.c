@@ -7,7 +7,7 @@
  * class; every literal lies inside the VALUES grid, in text order; every
  * text value lies inside the shape's buffer; the hash is the key's. And
  * stepping through the text with sqlshape_skip_space and skip_item, as
- * the session and COPY do, meets exactly sqllex's tokens. Not built by
+ * COPY does, meets exactly sqllex's tokens. Not built by
  * default:
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc/common -Isrc/pg \
  *       -Ideps/duckdb/include tests/fuzz/fuzz_sqlshape.c src/pg/sqlshape.c src/common/sqllex.c \

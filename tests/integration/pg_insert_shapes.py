@@ -130,6 +130,9 @@ SHAPES2 = [
       ("173", "'2024-01-01'::timestamp", "'1'::numeric", "174", "'bad'::timestamp", "1"),
       ("175", "'2024-01-01'::timestamp", "'x'::numeric", "176", "'2024-01-03'::timestamp", "1"),
       ("177", "'2025-01-01'::timestamp", "-1", "178", "'2025-01-02'::timestamp", "+1")]),
+    ("insert into main.\"{t}2\" (\"seq\", \"TS\", nn) values ({}, {}, {})",
+     [("195", "'2024-03-04 05:06:07'::timestamp", "DEFAULT"), ("196", "TIMESTAMP '2024-03-05'", "-12.5"),
+      ("197", "'bad'::timestamp", "1")]),
     # what only resembles a constant INSERT
     ("insert into {t}2 (seq, i) values ({}, {})",
      [("181", "abs(-3)"), ("182", "(select 4)"), ("183", "now"), ("184", '"now"'), ("185", "length('abc')"),
@@ -143,7 +146,7 @@ SHAPES2 = [
 # first seq of the SHAPES2 statements that must take the batcher (the cast's type is the column's,
 # a typed literal, a signed number, a blob into a blob column), and of those that must not
 TAKE_BATCHER = {101, 102, 103, 104, 110, 113, 114, 115, 117, 121, 122, 123, 125, 127, 131, 132, 135, 142, 143,
-                146, 147, 150, 151, 152, 154, 155, 161, 162, 163, 167, 171, 177}
+                146, 147, 150, 151, 152, 154, 155, 161, 162, 163, 167, 171, 177, 195, 196}
 LEAVE_TO_DUCKDB = {107, 108, 111, 112, 116, 124, 136, 141, 144, 157, 164, 181, 182, 185, 186, 188, 191, 192, 193}
 
 # The clock functions, read once per statement: the values differ from server to server, so each
