@@ -291,6 +291,23 @@ bool sqllex_is_word(const char *s, const struct sqllex_token *tok, const char *w
     return tok->kind == SQLLEX_IDENT && tok->len == wl && strncasecmp(s + tok->start, w, wl) == 0;
 }
 
+bool sqllex_next_word(struct sqllex *lx, char *buf, size_t n)
+{
+    struct sqllex peek = *lx;
+    struct sqllex_token tok;
+    if (n)
+        *buf = 0;
+    if (!sqllex_next(&peek, &tok) || tok.kind != SQLLEX_IDENT || tok.len >= n)
+        return false;
+    for (size_t i = 0; i < tok.len; i++) {
+        char c = lx->text[tok.start + i];
+        buf[i] = c >= 'a' && c <= 'z' ? (char)(c - 32) : c;
+    }
+    buf[tok.len] = 0;
+    *lx = peek;
+    return true;
+}
+
 /* ---------------------------------------------------------------- values */
 
 /* Appends the n bytes at p with each doubled q as one. */

@@ -94,6 +94,14 @@ bool sqllex_ident_char(char c);
 bool sqllex_is_word(const char *s, const struct sqllex_token *tok, const char *w);
 
 /*
+ * Reads the next token as a bare word, upper-cased (ASCII letters only)
+ * into buf of n bytes: true, the token consumed. False, with buf "" and
+ * nothing consumed, when the next token is not a bare word, is a word of
+ * n bytes or more, or the text has ended. For matching keywords.
+ */
+bool sqllex_next_word(struct sqllex *lx, char *buf, size_t n);
+
+/*
  * Appends the value a token stands for to out: a bare word folded to
  * lower case (ASCII letters only, as PostgreSQL does); a quoted name
  * without its quotes ("" as one); a '...' or N'...' string without its

@@ -5,10 +5,8 @@
  * analysed once per prepared statement: DuckDB will only serialise SELECT
  * statements, so the INSERT's target and its VALUES list are serialised
  * as two SELECTs ("SELECT * FROM <target>" and "VALUES ..."), cut at the
- * INSERT's top-level VALUES keyword. A value is plain when it is a
- * constant DuckDB typed as an integer, a double, a decimal, a string or a
- * boolean, a parameter, or DEFAULT; anything else (an expression, a cast,
- * now()) leaves the statement to DuckDB.
+ * INSERT's top-level VALUES keyword. Which values are plain, and what a
+ * cast or a clock needs of its column, is insert_value.c's to say.
  *
  * A plain INSERT run in autocommit becomes a duckpond_write (atomic when
  * it has several rows) acknowledged in the session's ack mode: at commit,
@@ -21,9 +19,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include "buf.h"
+#include "insert_value.h"
 #include "pgtypes.h"
+#include "plancache.h"
 #include "session_int.h"
 #include "sqlshape.h"
 
@@ -100,30 +102,26 @@ static json_t *plain_select_node(json_t *root)
     return node;
 }
 
-static bool str_empty(json_t *v)
-{
-    const char *s = json_string_value(v);
-    return !v || json_is_null(v) || (s && !*s);
-}
+
 
 /* The table and column list of an INSERT target, from "SELECT * FROM <target>". */
 static int plan_target(json_t *node, struct insert_plan *plan)
 {
     json_t *from = json_object_get(node, "from_table");
     const char *type = json_string_value(json_object_get(from, "type"));
-    if (!type || !str_empty(json_object_get(from, "alias")))
+    if (!type || !insert_value_str_empty(json_object_get(from, "alias")))
         return -1;
     const char *schema, *table;
     json_t *cols = NULL;
     if (!strcmp(type, "BASE_TABLE")) {
         if (json_array_size(json_object_get(from, "column_name_alias")) != 0 ||
-            !str_empty(json_object_get(from, "catalog_name")))
+            !insert_value_str_empty(json_object_get(from, "catalog_name")))
             return -1;
         schema = json_string_value(json_object_get(from, "schema_name"));
         table = json_string_value(json_object_get(from, "table_name"));
     } else if (!strcmp(type, "TABLE_FUNCTION")) {
         json_t *fn = json_object_get(from, "function");
-        if (!str_empty(json_object_get(fn, "catalog")) ||
+        if (!insert_value_str_empty(json_object_get(fn, "catalog")) ||
             json_array_size(json_object_get(from, "column_name_alias")) != 0)
             return -1;
         schema = json_string_value(json_object_get(fn, "schema"));
@@ -147,7 +145,7 @@ static int plan_target(json_t *node, struct insert_plan *plan)
         const char *cls = json_string_value(json_object_get(c, "class"));
         json_t *names = json_object_get(c, "column_names");
         if (!cls || strcmp(cls, "COLUMN_REF") != 0 || json_array_size(names) != 1 ||
-            !str_empty(json_object_get(c, "alias")))
+            !insert_value_str_empty(json_object_get(c, "alias")))
             return -1;
         if (!(plan->columns[i] = strdup(json_string_value(json_array_get(names, 0)))))
             return -1;
@@ -155,126 +153,6 @@ static int plan_target(json_t *node, struct insert_plan *plan)
     }
     return 0;
 }
-
-/* A constant of the VALUES list as a batcher value; -1 if it is not a plain one. */
-static int plan_constant(json_t *value, duckpond_value *out)
-{
-    const char *id = json_string_value(json_object_get(json_object_get(value, "type"), "id"));
-    json_t *v = json_object_get(value, "value");
-    if (!id)
-        return -1;
-    if (json_is_true(json_object_get(value, "is_null"))) {
-        out->kind = DUCKPOND_VALUE_NULL;
-        return 0;
-    }
-    if (!strcmp(id, "INTEGER") || !strcmp(id, "BIGINT") || !strcmp(id, "SMALLINT") || !strcmp(id, "TINYINT")) {
-        if (!json_is_integer(v))
-            return -1;
-        out->kind = DUCKPOND_VALUE_INT64;
-        out->u.i64 = json_integer_value(v);
-        return 0;
-    }
-    if (!strcmp(id, "DOUBLE") || !strcmp(id, "FLOAT")) {
-        if (!json_is_number(v))
-            return -1;
-        out->kind = DUCKPOND_VALUE_DOUBLE;
-        out->u.f64 = json_number_value(v);
-        return 0;
-    }
-    if (!strcmp(id, "BOOLEAN")) {
-        if (!json_is_boolean(v))
-            return -1;
-        out->kind = DUCKPOND_VALUE_BOOL;
-        out->u.boolean = json_is_true(v);
-        return 0;
-    }
-    char *text = NULL;
-    if (!strcmp(id, "DECIMAL") && json_is_integer(v)) {
-        json_int_t raw = json_integer_value(v);
-        int scale = (int)json_integer_value(json_object_get(json_object_get(json_object_get(value, "type"), "type_info"), "scale"));
-        json_int_t pow = 1;
-        for (int i = 0; i < scale && i < 18; i++)
-            pow *= 10;
-        json_int_t whole = raw / pow, frac = raw % pow;
-        if (frac < 0)
-            frac = -frac;
-        text = dp_asprintf("%s%" JSON_INTEGER_FORMAT ".%0*" JSON_INTEGER_FORMAT, raw < 0 && whole == 0 ? "-" : "",
-                           whole, scale, frac);
-    } else if (!strcmp(id, "VARCHAR") && json_is_string(v)) {
-        text = strdup(json_string_value(v));
-    } else {
-        return -1;
-    }
-    if (!text)
-        return -1;
-    out->kind = DUCKPOND_VALUE_TEXT;
-    out->u.text.ptr = text;
-    out->u.text.len = strlen(text);
-    return 0;
-}
-
-/* One expression of the VALUES list. */
-static int plan_expr(json_t *e, struct plan_value *out)
-{
-    const char *cls = json_string_value(json_object_get(e, "class"));
-    memset(out, 0, sizeof *out);
-    if (!cls)
-        return -1;
-    if (!strcmp(cls, "CONSTANT"))
-        return plan_constant(json_object_get(e, "value"), &out->value);
-    if (!strcmp(cls, "PARAMETER")) {
-        const char *ident = json_string_value(json_object_get(e, "identifier"));
-        int n = ident ? atoi(ident) : 0;
-        if (n <= 0)
-            return -1;
-        out->param = n;
-        return 0;
-    }
-    if (!strcmp(cls, "DEFAULT")) {
-        out->value.kind = DUCKPOND_VALUE_DEFAULT;
-        return 0;
-    }
-    if (!strcmp(cls, "CAST")) { /* true / false arrive as CAST('t' AS BOOLEAN) */
-        const char *to = json_string_value(json_object_get(json_object_get(e, "cast_type"), "id"));
-        json_t *child = json_object_get(e, "child");
-        const char *ccls = json_string_value(json_object_get(child, "class"));
-        const char *v = json_string_value(json_object_get(json_object_get(child, "value"), "value"));
-        if (to && !strcmp(to, "BOOLEAN") && ccls && !strcmp(ccls, "CONSTANT") && v &&
-            (!strcmp(v, "t") || !strcmp(v, "f"))) {
-            out->value.kind = DUCKPOND_VALUE_BOOL;
-            out->value.u.boolean = v[0] == 't';
-            return 0;
-        }
-    }
-    return -1;
-}
-
-/* The rows of "VALUES (...), (...)". */
-static int plan_values(json_t *node, struct insert_plan *plan)
-{
-    json_t *from = json_object_get(node, "from_table");
-    const char *type = json_string_value(json_object_get(from, "type"));
-    json_t *rows = json_object_get(from, "values");
-    if (!type || strcmp(type, "EXPRESSION_LIST") != 0 || json_array_size(rows) == 0)
-        return -1;
-    plan->nrows = (int)json_array_size(rows);
-    plan->width = (int)json_array_size(json_array_get(rows, 0));
-    if (plan->width == 0 || (plan->ncolumns && plan->width != plan->ncolumns))
-        return -1;
-    plan->values = calloc((size_t)plan->nrows * (size_t)plan->width, sizeof *plan->values);
-    if (!plan->values)
-        return -1;
-    for (int r = 0; r < plan->nrows; r++) {
-        json_t *row = json_array_get(rows, (size_t)r);
-        if ((int)json_array_size(row) != plan->width)
-            return -1;
-        for (int c = 0; c < plan->width; c++)
-            if (plan_expr(json_array_get(row, (size_t)c), &plan->values[r * plan->width + c]) != 0)
-                return -1;
-    }
-    return 0;
-}
-
 
 /* The two halves DuckDB serialises of "INSERT INTO <target> VALUES ...", or -1 when it has no such form. */
 static int insert_halves(const char *sql, char **select, const char **values)
@@ -289,7 +167,9 @@ static int insert_halves(const char *sql, char **select, const char **values)
 
 void insert_plan_check(struct session *s, struct stmt *st)
 {
+    uint64_t gen = plancache_gen(s);
     st->plan_checked = true;
+    st->plan_gen = gen;
     if (st->kind != STMT_DUCKDB || st->dtype != DUCKDB_STATEMENT_TYPE_INSERT || !st->count_result)
         return;
     for (idx_t i = 1; i <= duckdb_nparams(st->prep); i++)
@@ -300,20 +180,22 @@ void insert_plan_check(struct session *s, struct stmt *st)
     if (insert_halves(st->sql, &select, &values) != 0)
         return;
     struct insert_plan *plan = calloc(1, sizeof *plan);
+    struct values_scan vs = {0};
     if (plan)
         plan->refs = 1;
     json_t *t = serialize_sql(s, select), *v = plan ? serialize_sql(s, values) : NULL;
     json_t *tn = t ? plain_select_node(t) : NULL, *vn = v ? plain_select_node(v) : NULL;
-    if (plan && tn && vn && plan_target(tn, plan) == 0 && plan_values(vn, plan) == 0) {
+    if (plan && tn && vn && plan_target(tn, plan) == 0 && insert_value_read(vn, plan, &vs) == 0) {
         bool params_ok = true;
         for (int i = 0; i < plan->nrows * plan->width; i++)
             if (plan->values[i].param > st->nparams)
                 params_ok = false;
-        if (params_ok) {
+        if (params_ok && insert_value_resolve(s, plan, &vs) == 0) {
             st->plan = plan;
             plan = NULL;
         }
     }
+    insert_value_free(&vs);
     insert_plan_unref(plan);
     json_decref(t);
     json_decref(v);
@@ -353,15 +235,58 @@ static void insert_tag(char *tag, size_t taglen, size_t n)
     tag[9 + nd] = 0;
 }
 
+/* The instant a statement with clocks was accepted, in the forms its columns take. */
+struct clock_now {
+    int64_t us, midnight_us; /* microseconds since 1970-01-01 UTC, and of that day's start */
+    char date[40];           /* the day, YYYY-MM-DD */
+};
+
 /*
- * Adds the plan's rows to w, with the portal's parameters and the
- * statement's literals in their slots. DUCKPOND_OK, DUCKPOND_CONVERSION
- * for a parameter the batcher cannot take (its reason in err), or another
- * status.
+ * Reads the clock once for a statement: DuckDB's now() is its
+ * transaction's start, in microseconds, and current_date that instant's
+ * day in its TimeZone (UTC: resolve_needs checked).
+ */
+static void clock_read(struct clock_now *c)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    c->us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    int64_t days = c->us / 86400000000LL - (c->us % 86400000000LL < 0);
+    c->midnight_us = days * 86400000000LL;
+    /* the civil date of a day number (H. Hinnant's days_from_civil, inverted) */
+    int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097, yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+    int64_t d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9, y = yoe + era * 400 + (m <= 2);
+    snprintf(c->date, sizeof c->date, "%04d-%02d-%02d", (int)y, (int)m, (int)d);
+}
+
+/* A clock's value for its column. */
+static duckpond_value clock_value(enum plan_clock clock, const struct clock_now *c)
+{
+    duckpond_value v = {.kind = DUCKPOND_VALUE_TIMESTAMP};
+    if (clock == PLAN_CLOCK_DATE) {
+        v.kind = DUCKPOND_VALUE_TEXT;
+        v.u.text.ptr = c->date;
+        v.u.text.len = strlen(c->date);
+    } else {
+        v.u.timestamp_us = clock == PLAN_CLOCK_MIDNIGHT ? c->midnight_us : c->us;
+    }
+    return v;
+}
+
+/*
+ * Adds the plan's rows to w, with the portal's parameters, the
+ * statement's literals and the clock in their slots. DUCKPOND_OK,
+ * DUCKPOND_CONVERSION for a parameter the batcher cannot take (its
+ * reason in err), or another status.
  */
 static int add_rows(const struct stmt *st, const struct portal *p, duckpond_write *w, char *err, size_t errlen)
 {
     const struct insert_plan *plan = st->plan;
+    struct clock_now now;
+    if (plan->has_clock)
+        clock_read(&now);
     duckpond_value row[64], *vals = plan->width <= 64 ? row : malloc(sizeof *vals * (size_t)plan->width);
     char scratch[64][40];
     int rc = vals ? DUCKPOND_OK : DUCKPOND_NOMEM;
@@ -369,7 +294,7 @@ static int add_rows(const struct stmt *st, const struct portal *p, duckpond_writ
         for (int c = 0; c < plan->width && rc == DUCKPOND_OK; c++) {
             const struct plan_value *pv = &plan->values[r * plan->width + c];
             if (pv->param == 0) {
-                vals[c] = pv->lit ? st->lits[pv->lit - 1] : pv->value;
+                vals[c] = pv->clock ? clock_value(pv->clock, &now) : pv->lit ? st->lits[pv->lit - 1] : pv->value;
                 continue;
             }
             int i = pv->param - 1;

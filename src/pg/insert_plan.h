@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "duckpond.h"
 
@@ -20,10 +21,22 @@ struct session;
 struct stmt;
 struct portal;
 
-/* One value of a plain INSERT: a constant or a parameter. */
+/*
+ * A clock function's value as its column takes it, read once per
+ * statement when the batcher accepts it (DuckDB's TimeZone being UTC).
+ */
+enum plan_clock {
+    PLAN_CLOCK_NONE = 0,
+    PLAN_CLOCK_NOW,      /* the instant, as a TIMESTAMP value (timestamp and timestamptz columns) */
+    PLAN_CLOCK_MIDNIGHT, /* the day's midnight, likewise (current_date into a timestamp column) */
+    PLAN_CLOCK_DATE,     /* the day as 'YYYY-MM-DD' text (a date column) */
+};
+
+/* One value of a plain INSERT: a constant, a parameter, or a clock. */
 struct plan_value {
     int param; /* 1-based parameter, 0 for a constant */
     int lit;   /* 1-based literal of the statement's text (a cached shape), 0 if none */
+    enum plan_clock clock;
     duckpond_value value;
 };
 
@@ -33,6 +46,7 @@ struct insert_plan {
     char **columns;
     int ncolumns; /* 0: all columns in table order */
     int nrows, width;
+    bool has_clock;
     struct plan_value *values; /* nrows * width */
 };
 
@@ -40,9 +54,9 @@ struct insert_plan {
 void insert_plan_unref(struct insert_plan *p);
 
 /*
- * Decides, once per statement, whether a prepared DuckDB INSERT is a plain
- * INSERT ... VALUES the batcher can take: sets st->plan when it is (and
- * st->plan_checked either way). Queues nothing.
+ * Decides, once per statement and catalog generation, whether a prepared
+ * DuckDB INSERT is a plain INSERT ... VALUES the batcher can take: sets
+ * st->plan when it is (and st->plan_checked either way). Queues nothing.
  */
 void insert_plan_check(struct session *s, struct stmt *st);
 

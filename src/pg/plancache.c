@@ -3,13 +3,15 @@
  *
  * Unprepared statements (the simple protocol, the unnamed statement) are
  * new text each time, so each would be parsed, prepared and serialised
- * again. A plain INSERT ... VALUES whose values are bare literals has its
- * literals lifted out: what remains (its shape) keys a per-session cache
- * of analysed plans, and a statement of a known shape goes to the batcher
- * with its own literals, converted as DuckDB reads them. sqlshape_scan
- * (sqlshape.c) lifts only literals standing alone as a whole value (plain
- * integers, decimals and standard strings); anything else stays in the
- * shape as written, so it is part of the key and of the cached plan.
+ * again. A plain INSERT ... VALUES has its literals lifted out: what
+ * remains (its shape) keys a per-session cache of analysed plans, and a
+ * statement of a known shape goes to the batcher with its own literals,
+ * converted as DuckDB reads them. sqlshape_scan (sqlshape.c) lifts signed
+ * integers and plain decimals standing alone as a value, and the string
+ * of a value that is a string, a cast of one ('x'::timestamp) or a typed
+ * literal (TIMESTAMP 'x'); anything else, the casts' types included,
+ * stays in the shape as written, so it is part of the key and of the
+ * cached plan (which was analysed with the columns' types: insert_plan.c).
  *
  * A shape is trusted only as far as DuckDB's analysis of its first
  * statement: that statement is prepared and serialised as before, and the
@@ -32,11 +34,16 @@
 #include "sqlshape.h"
 
 #define PLANCACHE_SIZE 64
+/* What a session's entries may hold together (keys and plans' values): a
+ * few shapes of 1,000-row INSERTs fit, a client cannot pin 64 of the
+ * largest statements a shape may have. */
+#define PLANCACHE_MAX_BYTES (4u << 20)
 
 struct plancache_entry {
     uint64_t hash, used, gen;
     char *key;
     size_t keylen;
+    size_t bytes; /* what it holds, as counted against PLANCACHE_MAX_BYTES */
     int nlits;
     struct insert_plan *plan; /* a reference; literal slots carry lit */
 };
@@ -44,6 +51,7 @@ struct plancache_entry {
 struct plancache {
     struct plancache_entry e[PLANCACHE_SIZE];
     uint64_t tick;
+    size_t bytes; /* of all entries */
 };
 
 uint64_t plancache_gen(const struct session *s)
@@ -57,6 +65,13 @@ static void entry_clear(struct plancache_entry *e)
     free(e->key);
     insert_plan_unref(e->plan);
     memset(e, 0, sizeof *e);
+}
+
+/* Empties the entry and takes what it held off the cache's count. */
+static void evict(struct plancache *c, struct plancache_entry *e)
+{
+    c->bytes -= e->bytes;
+    entry_clear(e);
 }
 
 void plancache_free(struct plancache *c)
@@ -85,7 +100,7 @@ static struct plancache_entry *find(struct session *s, const struct sql_shape *s
         if (!e->plan || e->hash != sh->hash || e->keylen != sh->keylen || memcmp(e->key, sh->key, sh->keylen) != 0)
             continue;
         if (e->gen != gen || e->nlits != sh->nlits || e->plan->nrows != sh->nrows || e->plan->width != sh->width) {
-            entry_clear(e);
+            evict(c, e);
             return NULL;
         }
         e->used = ++c->tick;
@@ -125,6 +140,7 @@ int plancache_make_stmt(struct session *s, struct stmt *st, struct sql_shape *sh
     st->plan = e->plan;
     st->plan->refs++;
     st->plan_checked = true;
+    st->plan_gen = e->gen;
     st->lits = lits;
     st->litbuf = sh->buf; /* the literals' text lives there */
     sh->buf = NULL;
@@ -137,7 +153,7 @@ static bool lits_match(const struct insert_plan *plan, const struct sql_shape *s
     for (int i = 0; i < sh->nlits; i++) {
         const struct plan_value *pv = &plan->values[sh->lits[i].row * plan->width + sh->lits[i].col];
         const duckpond_value *a = &pv->value, *b = &sh->lits[i].value;
-        if (pv->param || pv->lit || a->kind != b->kind)
+        if (pv->param || pv->lit || pv->clock || a->kind != b->kind)
             return false;
         if (a->kind == DUCKPOND_VALUE_INT64 ? a->u.i64 != b->u.i64
                                              : a->u.text.len != b->u.text.len ||
@@ -147,14 +163,30 @@ static bool lits_match(const struct insert_plan *plan, const struct sql_shape *s
     return true;
 }
 
-/* The entry to fill: a free one, else the least recently used (emptied). */
-static struct plancache_entry *victim(struct plancache *c)
+/* The least recently used entry holding a plan; NULL if none. */
+static struct plancache_entry *oldest(struct plancache *c)
 {
-    struct plancache_entry *e = &c->e[0];
-    for (int i = 1; i < PLANCACHE_SIZE && e->plan; i++)
-        if (!c->e[i].plan || c->e[i].used < e->used)
+    struct plancache_entry *e = NULL;
+    for (int i = 0; i < PLANCACHE_SIZE; i++)
+        if (c->e[i].plan && (!e || c->e[i].used < e->used))
             e = &c->e[i];
-    entry_clear(e);
+    return e;
+}
+
+/*
+ * The entry to fill with bytes more: a free one, else the least recently
+ * used, after evicting the oldest entries until the bytes fit.
+ */
+static struct plancache_entry *victim(struct plancache *c, size_t bytes)
+{
+    struct plancache_entry *e;
+    while (c->bytes + bytes > PLANCACHE_MAX_BYTES && (e = oldest(c)))
+        evict(c, e);
+    for (int i = 0; i < PLANCACHE_SIZE; i++)
+        if (!c->e[i].plan)
+            return &c->e[i];
+    e = oldest(c);
+    evict(c, e);
     return e;
 }
 
@@ -164,13 +196,16 @@ void plancache_remember(struct session *s, struct stmt *st, struct sql_shape *sh
     if (!sh->key || !plan || st->dparams != 0 || plan->nrows != sh->nrows || plan->width != sh->width ||
         !lits_match(plan, sh))
         return;
+    size_t bytes = sh->keylen + (size_t)plan->nrows * (size_t)plan->width * sizeof *plan->values;
+    if (bytes > PLANCACHE_MAX_BYTES / 2)
+        return;
     if (!s->plans && !(s->plans = calloc(1, sizeof *s->plans)))
         return;
     duckpond_value *lits = shape_lits(sh);
     if (!lits)
         return;
     struct plancache *c = s->plans;
-    struct plancache_entry *e = victim(c);
+    struct plancache_entry *e = victim(c, bytes);
     for (int i = 0; i < sh->nlits; i++) { /* the slots now take the statement's literals */
         struct plan_value *pv = &plan->values[sh->lits[i].row * plan->width + sh->lits[i].col];
         if (pv->value.kind == DUCKPOND_VALUE_TEXT)
@@ -186,6 +221,8 @@ void plancache_remember(struct session *s, struct stmt *st, struct sql_shape *sh
     e->keylen = sh->keylen;
     sh->key = NULL;
     e->nlits = sh->nlits;
+    e->bytes = bytes;
+    c->bytes += bytes;
     e->gen = gen;
     e->used = ++c->tick;
     e->plan = plan;

@@ -19,6 +19,7 @@
 #include "insert_plan.h"
 #include "metrics.h"
 #include "pgtypes.h"
+#include "plancache.h"
 #include "session_int.h"
 
 /* ------------------------------------------------------------- lifecycle */
@@ -288,6 +289,14 @@ static int try_batcher(struct session *s, struct portal *p, char *tag, size_t ta
     struct stmt *st = p->st;
     if (!session_may_batch(s))
         return 1;
+    if (st->plan_checked && st->plan_gen != plancache_gen(s)) {
+        /* the catalog changed since the analysis: the columns' types, or what a name calls, may have too */
+        if (!st->prep && stmt_prepare_late(s, st) != 0)
+            return -1;
+        insert_plan_unref(st->plan);
+        st->plan = NULL;
+        st->plan_checked = false;
+    }
     if (!st->plan_checked)
         insert_plan_check(s, st);
     if (!st->plan)

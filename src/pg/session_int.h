@@ -83,6 +83,7 @@ struct stmt {
     struct copy_spec *copy;
     struct insert_plan *plan;
     bool plan_checked;
+    uint64_t plan_gen;    /* the catalog generation plan_checked holds for */
     int dparams;          /* DuckDB's parameter count (0 before DuckDB prepared it) */
     duckpond_value *lits; /* the literals of a statement made from a cached shape */
     char *litbuf;         /* their text */
@@ -133,6 +134,11 @@ struct session {
     duckpond_ack ack;          /* duckpond.ack likewise */
     struct plancache *plans;   /* analysed INSERT shapes of unprepared statements */
     duckdb_prepared_statement json_stmt; /* SELECT json_serialize_sql($1), made once */
+    /* what insert_plan.c last found of DuckDB's functions and TimeZone, and in which catalog generation */
+    struct {
+        bool known, builtin, utc;
+        uint64_t gen;
+    } clockcheck;
 
     /* read-your-writes: the highest journal sequence number acknowledged to
      * this session, and the highest it has seen applied */

@@ -1,24 +1,23 @@
 /*
- * sqlshape.c -- the shape of a plain INSERT, and the word-level reading
- * of SQL text the session does.
+ * sqlshape.c -- the shape of a plain INSERT, and the pointer-style
+ * reading of SQL text COPY does.
  *
- * The session scans SQL text without parsing it: to split a Query at
- * top-level semicolons, to read the leading words of SET, SHOW and
- * transaction statements, to find the VALUES keyword of an INSERT. The
- * lexing under all of that (white space and comments, quoted strings and
- * identifiers, E'...' and dollar-quoted strings) is common/sqllex.c, the
- * same the catalog rewriter uses; the sqlshape_skip_* calls here are its
- * pointer-style face for the session and COPY.
+ * The session reads SQL text through common/sqllex.c (splitting a Query,
+ * the words of SET, SHOW and transaction statements); COPY's option
+ * parser steps through text with the sqlshape_skip_* calls here, the same
+ * lexer's pointer-style face, and the plan finds an INSERT's VALUES
+ * keyword with sqlshape_insert_values_at.
  *
  * On top of it, sqlshape_scan takes a plain "INSERT INTO x ... VALUES
- * (...), ..." apart into its shape: the text with every bare literal
- * (an integer, a plain decimal, a standard string) replaced by a marker,
- * and the literals' values. The session keys its cache of analysed
- * INSERT plans on the shape, so that statements differing only in their
- * literals are analysed by DuckDB once. The text comes from clients: the
- * scan is bounded (SQLSHAPE_MAX_TEXT), reads nothing outside the len
- * bytes it is given, and refuses, rather than guesses at, anything it
- * does not read completely. tests/fuzz/fuzz_sqlshape.c drives it.
+ * (...), ..." apart into its shape: the text with each value's literal
+ * (a signed integer or plain decimal, a standard string standing alone
+ * or in a cast or typed literal) replaced by a marker, and the literals'
+ * values. The session keys its cache of analysed INSERT plans on the
+ * shape, so that statements differing only in their literals are
+ * analysed by DuckDB once. The text comes from clients: the scan is
+ * bounded (SQLSHAPE_MAX_TEXT), reads nothing outside the len bytes it is
+ * given, and refuses, rather than guesses at, anything it does not read
+ * completely. tests/fuzz/fuzz_sqlshape.c drives it.
  */
 #include "sqlshape.h"
 #include "buf.h"
@@ -31,30 +30,11 @@
 
 /* ------------------------------------------------------------- lexing */
 
-/* The session and COPY still read text through these; the lexing is sqllex's. */
+/* COPY still reads text through these; the lexing is sqllex's. */
 
 const char *sqlshape_skip_space(const char *p, const char *end)
 {
     return p + sqllex_skip_space(p, (size_t)(end - p), 0, NULL);
-}
-
-bool sqlshape_ident_char(char c)
-{
-    return sqllex_ident_char(c);
-}
-
-const char *sqlshape_read_word(const char *p, const char *end, char *buf, size_t n)
-{
-    p = sqlshape_skip_space(p, end);
-    size_t i = 0;
-    while (p < end && (isalpha((unsigned char)*p) || *p == '_' ||
-                       (i > 0 && (isdigit((unsigned char)*p) || *p == '.')))) {
-        if (i + 1 < n)
-            buf[i++] = (char)toupper((unsigned char)*p);
-        p++;
-    }
-    buf[i] = 0;
-    return p;
 }
 
 /* A quote right after a word-initial E is the body of that E'...' string:
@@ -76,19 +56,14 @@ static bool tok_is_char(const char *sql, const struct sqllex_token *tok, char c)
 
 const char *sqlshape_insert_values_at(const char *sql, size_t len, const char **target)
 {
-    const char *end = sql + len, *p;
-    char w[16];
-    p = sqlshape_read_word(sql, end, w, sizeof w);
-    if (strcmp(w, "INSERT") != 0)
-        return NULL;
-    p = sqlshape_read_word(p, end, w, sizeof w);
-    if (strcmp(w, "INTO") != 0)
-        return NULL;
-    *target = p;
     struct sqllex lx;
     struct sqllex_token tok;
+    char w[8];
     sqllex_init(&lx, sql, len);
-    lx.pos = (size_t)(p - sql);
+    if (!sqllex_next_word(&lx, w, sizeof w) || strcmp(w, "INSERT") != 0 || !sqllex_next_word(&lx, w, sizeof w) ||
+        strcmp(w, "INTO") != 0)
+        return NULL;
+    *target = sql + lx.pos;
     int depth = 0;
     while (sqllex_next(&lx, &tok)) {
         depth += tok_is_char(sql, &tok, '(') ? 1 : tok_is_char(sql, &tok, ')') ? -1 : 0;
@@ -100,87 +75,156 @@ const char *sqlshape_insert_values_at(const char *sql, size_t len, const char **
 
 /* -------------------------------------------------------------- shapes */
 
-/* Makes *v the text buf[start..end) just stored, the buffer now used up to end; returns 1. */
-static int lifted_text(duckpond_value *v, char *buf, size_t start, size_t end, size_t *bl)
-{
-    v->kind = DUCKPOND_VALUE_TEXT;
-    v->u.text.ptr = buf + start;
-    v->u.text.len = end - start;
-    *bl = end;
-    return 1;
-}
-
 /*
- * Reads a liftable literal at q: 1 with its value in *v (text stored at
- * buf + *bl) and *after set, 0 when q holds something else, -1 for an
- * unterminated string or a string that is not valid UTF-8.
+ * Reads a plain number (digits, then maybe '.' and digits: no exponent,
+ * no underscore, at most 18 digits, as DuckDB reads an INTEGER, BIGINT
+ * or DECIMAL of at most 18 digits) from the n bytes at d, negated when
+ * neg: INT64, or a decimal's canonical text stored at buf + *bl (no
+ * leading zeros, the scale kept, no sign on zero, as plan_constant prints
+ * DuckDB's DECIMAL). Returns 1, or 0 when it is not such a number.
  */
-static int shape_literal(const char *sql, const char *q, const char *end, const char **after, duckpond_value *v,
-                         char *buf, size_t *bl)
+static int plain_number(const char *d, size_t n, bool neg, duckpond_value *v, char *buf, size_t *bl)
 {
-    if (q < end && *q == '\'' && (q == sql || !sqlshape_ident_char(q[-1]))) {
-        size_t start = *bl, o = start;
-        const char *i = q + 1;
-        for (;; i++) {
-            if (i >= end)
-                return -1;
-            if (*i == '\'') {
-                if (i + 1 < end && i[1] == '\'') {
-                    buf[o++] = *i++;
-                    continue;
-                }
-                break;
-            }
-            buf[o++] = *i;
-        }
-        if (!dp_utf8_valid(buf + start, o - start))
-            return -1;
-        *after = i + 1;
-        return lifted_text(v, buf, start, o, bl);
-    }
-    bool neg = q < end && *q == '-';
-    const char *d = q + neg, *e = d;
-    while (e < end && isdigit((unsigned char)*e))
-        e++;
-    size_t ni = (size_t)(e - d), nf = 0;
-    if (ni == 0)
+    size_t ni = 0, nf = 0;
+    while (ni < n && isdigit((unsigned char)d[ni]))
+        ni++;
+    if (ni < n && d[ni] == '.')
+        while (ni + 1 + nf < n && isdigit((unsigned char)d[ni + 1 + nf]))
+            nf++;
+    if (ni == 0 || (ni < n && (d[ni] != '.' || nf == 0)) || ni + (nf ? 1 + nf : 0) != n || ni + nf > 18)
         return 0;
-    const char *frac = NULL;
-    if (e + 1 < end && *e == '.' && isdigit((unsigned char)e[1])) {
-        frac = ++e;
-        while (e < end && isdigit((unsigned char)*e))
-            e++;
-        nf = (size_t)(e - frac);
-    }
-    if ((e < end && (sqlshape_ident_char(*e) || *e == '.')) || ni + nf > 18)
-        return 0; /* an exponent, an underscore, or wider than DuckDB's BIGINT-backed forms */
-    *after = e;
-    if (!frac) {
+    if (!nf) {
         int64_t x = 0;
-        for (const char *c = d; c < d + ni; c++)
-            x = x * 10 + (*c - '0');
+        for (size_t i = 0; i < ni; i++)
+            x = x * 10 + (d[i] - '0');
         v->kind = DUCKPOND_VALUE_INT64;
         v->u.i64 = neg ? -x : x;
         return 1;
     }
-    /* DuckDB reads it as a DECIMAL; the plan passes that as its text, as
-     * plan_constant prints it: no leading zeros, the scale kept, no sign on zero */
-    size_t start = *bl, o = start;
+    size_t o = *bl;
     bool zero = true;
-    for (const char *c = d; c < e; c++)
-        if (*c != '0' && *c != '.')
+    for (size_t i = 0; i < n; i++)
+        if (d[i] != '0' && d[i] != '.')
             zero = false;
     if (neg && !zero)
         buf[o++] = '-';
-    const char *ip = d;
-    while (ip < d + ni - 1 && *ip == '0')
-        ip++;
-    memcpy(buf + o, ip, (size_t)(d + ni - ip));
-    o += (size_t)(d + ni - ip);
-    buf[o++] = '.';
-    memcpy(buf + o, frac, nf);
-    o += nf;
-    return lifted_text(v, buf, start, o, bl);
+    size_t lead = 0;
+    while (lead + 1 < ni && d[lead] == '0')
+        lead++;
+    memcpy(buf + o, d + lead, n - lead);
+    o += n - lead;
+    v->kind = DUCKPOND_VALUE_TEXT;
+    v->u.text.ptr = buf + *bl;
+    v->u.text.len = o - *bl;
+    *bl = o;
+    return 1;
+}
+
+/* Stores the body of the standard string token tok ('' as ') at buf + *bl as *v: 1, or -1 when it is not UTF-8. */
+static int plain_string(const char *sql, const struct sqllex_token *tok, duckpond_value *v, char *buf, size_t *bl)
+{
+    size_t o = *bl;
+    for (size_t i = tok->start + 1; i + 1 < tok->start + tok->len; i++) {
+        buf[o++] = sql[i];
+        if (sql[i] == '\'')
+            i++;
+    }
+    if (!dp_utf8_valid(buf + *bl, o - *bl))
+        return -1;
+    v->kind = DUCKPOND_VALUE_TEXT;
+    v->u.text.ptr = buf + *bl;
+    v->u.text.len = o - *bl;
+    *bl = o;
+    return 1;
+}
+
+/* One value of a VALUES row, as far as lifting goes. */
+struct value_scan {
+    size_t end;      /* where its closing ',' or ')' stands */
+    int ntok, nstrings;
+    bool names_only; /* every token but the strings is a name, a number, '::' or one of ( ) [ ] , . */
+    struct sqllex_token first, second, string;
+};
+
+/* Whether tok may stand beside a lifted string: a type name and its modifiers, CAST ( ... AS ... ). */
+static bool names_token(const char *sql, const struct sqllex_token *tok)
+{
+    switch (tok->kind) {
+    case SQLLEX_IDENT:
+    case SQLLEX_QIDENT:
+    case SQLLEX_NUMBER: return true;
+    case SQLLEX_OP: return tok->len == 2 && sql[tok->start] == ':';
+    case SQLLEX_PUNCT: return strchr("()[],.", sql[tok->start]) != NULL;
+    default: return false;
+    }
+}
+
+/* Reads the value starting at pos up to its top-level ',' or ')': 0, or -1 when the text ends first or a token is bad. */
+static int value_scan(const char *sql, size_t len, size_t pos, struct value_scan *v)
+{
+    struct sqllex lx;
+    struct sqllex_token tok;
+    int depth = 0;
+    memset(v, 0, sizeof *v);
+    v->names_only = true;
+    sqllex_init(&lx, sql, len);
+    lx.pos = pos;
+    while (sqllex_next(&lx, &tok) && !tok.bad) {
+        char c = tok.kind == SQLLEX_PUNCT ? sql[tok.start] : 0;
+        if (depth == 0 && (c == ',' || c == ')')) {
+            v->end = tok.start;
+            return 0;
+        }
+        depth += (c == '(' || c == '[') - (c == ')' || c == ']');
+        if (v->ntok == 0)
+            v->first = tok;
+        else if (v->ntok == 1)
+            v->second = tok;
+        v->ntok++;
+        if (tok.kind == SQLLEX_STRING && sql[tok.start] == '\'') {
+            v->nstrings++;
+            v->string = tok;
+        } else if (!names_token(sql, &tok)) {
+            v->names_only = false;
+        }
+    }
+    return -1;
+}
+
+/*
+ * Lifts what the value v holds, if anything: a number with at most one
+ * sign before it (a plus stays in the key), or the one standard string of a value that is
+ * otherwise names (a cast or a typed literal: 'x'::timestamp, TIMESTAMP
+ * 'x', CAST('x' AS t)). Returns 1 with *v and the lifted text's span
+ * [*from, *to) set, 0 when nothing is lifted, -1 for a string that is not
+ * UTF-8.
+ */
+static int shape_literal(const char *sql, const struct value_scan *vs, duckpond_value *v, char *buf, size_t *bl,
+                         size_t *from, size_t *to, char *cls)
+{
+    const struct sqllex_token *num = NULL;
+    bool neg = false;
+    if (vs->ntok == 1 && vs->first.kind == SQLLEX_NUMBER)
+        num = &vs->first;
+    else if (vs->ntok == 2 && vs->first.kind == SQLLEX_OP && vs->first.len == 1 &&
+             strchr("+-", sql[vs->first.start]) && vs->second.kind == SQLLEX_NUMBER)
+        num = &vs->second, neg = sql[vs->first.start] == '-';
+    if (num) {
+        if (!plain_number(sql + num->start, num->len, neg, v, buf, bl))
+            return 0;
+        /* DuckDB folds a minus into the number; a plus is a call of "+", which a macro
+         * may shadow, so it stays in the key and only the number is lifted */
+        *from = neg ? vs->first.start : num->start;
+        *to = num->start + num->len;
+        *cls = v->kind == DUCKPOND_VALUE_INT64 ? 'i' : 'd';
+        return 1;
+    }
+    if (vs->nstrings != 1 || !vs->names_only)
+        return 0;
+    *from = vs->string.start;
+    *to = vs->string.start + vs->string.len;
+    *cls = 's';
+    return plain_string(sql, &vs->string, v, buf, bl);
 }
 
 void sqlshape_free(struct sql_shape *sh)
@@ -212,22 +256,6 @@ static int shape_add_literal(struct sql_shape *sh, int row, int col, const duckp
     return 0;
 }
 
-/* Where a value that is not a liftable literal ends: at its top-level ',' or ')', else at end. */
-static const char *value_end(const char *sql, const char *q, const char *end)
-{
-    struct sqllex lx;
-    struct sqllex_token tok;
-    int depth = 0;
-    sqllex_init(&lx, sql, (size_t)(end - sql));
-    lx.pos = (size_t)(q - sql);
-    while (sqllex_next(&lx, &tok)) {
-        if (depth == 0 && (tok_is_char(sql, &tok, ',') || tok_is_char(sql, &tok, ')')))
-            return sql + tok.start;
-        depth += tok_is_char(sql, &tok, '(') ? 1 : tok_is_char(sql, &tok, ')') ? -1 : 0;
-    }
-    return end;
-}
-
 /* The FNV-1a hash of n bytes. */
 static uint64_t fnv1a(const char *p, size_t n)
 {
@@ -257,25 +285,23 @@ int sqlshape_scan(const char *sql, size_t len, struct sql_shape *sh)
         p++;
         int col = 0;
         for (;;) {
-            const char *q = sqlshape_skip_space(p, end), *after = NULL, *e;
+            struct value_scan vs;
             duckpond_value v;
-            size_t bl0 = bl;
-            int m = shape_literal(sql, q, end, &after, &v, sh->buf, &bl);
+            size_t from, to;
+            char cls;
+            if (value_scan(sql, len, (size_t)(p - sql), &vs) != 0)
+                goto fail;
+            int m = shape_literal(sql, &vs, &v, sh->buf, &bl, &from, &to, &cls);
             if (m < 0)
                 goto fail;
-            if (m == 1 && (e = sqlshape_skip_space(after, end)) < end && (*e == ',' || *e == ')')) {
-                shape_key_add(sh, copied, (size_t)(q - copied));
-                if (shape_add_literal(sh, row, col, &v, *q == '\'' ? 's' : v.kind == DUCKPOND_VALUE_INT64 ? 'i' : 'd', &cap) != 0)
+            if (m == 1) {
+                shape_key_add(sh, copied, (size_t)(sql + from - copied));
+                if (shape_add_literal(sh, row, col, &v, cls, &cap) != 0)
                     goto fail;
-                copied = after;
-            } else {
-                bl = bl0;
-                e = value_end(sql, q, end);
+                copied = sql + to;
             }
-            if (e >= end)
-                goto fail;
-            p = e + 1;
-            if (*e == ')')
+            p = sql + vs.end + 1;
+            if (sql[vs.end] == ')')
                 break;
             col++;
         }

@@ -1,7 +1,7 @@
 /*
  * sqlshape.h -- the shape of a plain INSERT: "INSERT INTO x ... VALUES
- * (...), ..." with its bare literals lifted out; and the word-level
- * reading of SQL text the session does, on common/sqllex.h's lexer.
+ * (...), ..." with its literals lifted out; and the pointer-style
+ * reading of SQL text COPY does, on common/sqllex.h's lexer.
  * Pure text: no session, no DuckDB.
  */
 #ifndef DUCKPOND_SQLSHAPE_H
@@ -13,8 +13,9 @@
 
 #include "duckpond.h"
 
-/* Longer statements are not scanned for a shape (sqlshape_scan refuses them). */
-#define SQLSHAPE_MAX_TEXT (32u << 10)
+/* Longer statements are not scanned for a shape (sqlshape_scan refuses them): a
+ * multi-row INSERT of 1,000 rows fits. */
+#define SQLSHAPE_MAX_TEXT (256u << 10)
 
 /* One lifted literal: its place in the VALUES list and its value. */
 struct sql_shape_lit {
@@ -39,26 +40,32 @@ struct sql_shape {
 
 /*
  * Lifts the literals out of "INSERT INTO x ... VALUES (...), ..." (len
- * bytes of sql; a NUL terminator is not needed). Only literals standing
- * alone as a whole value are lifted: an integer or a decimal (an optional
- * minus, at most 18 digits, no exponent, no underscore) as INT64 or as
- * the decimal's canonical text (no leading zeros, the scale kept, no sign
- * on zero), or a standard string ('...' with '' for a quote, valid UTF-8)
- * as its TEXT. Anything else (E'...', casts, TRUE, NULL, expressions)
- * stays in the key as written. A marker is the byte 0x01 and a class:
- * 'i' (integer), 'd' (decimal) or 's' (string).
+ * bytes of sql; a NUL terminator is not needed). Lifted are a value that
+ * is a number with at most one sign before it (a plus stays in the key;
+ * at most 18 digits, no
+ * exponent, no underscore: as INT64, or as the decimal's canonical text:
+ * no leading zeros, the scale kept, no sign on zero), and the one
+ * standard string ('...' with '' for a quote, valid UTF-8, as its TEXT)
+ * of a value whose other tokens are only names, numbers, '::' and
+ * ( ) [ ] , . -- a bare string, a cast ('x'::timestamp, CAST('x' AS t))
+ * or a typed literal (TIMESTAMP 'x'), whose type stays in the key.
+ * Anything else (E'...', TRUE, NULL, expressions) stays in the key as
+ * written. Whether a lifted literal means in DuckDB what it is lifted as
+ * is for the caller to check (plancache.c). A marker is the byte 0x01 and
+ * a class: 'i' (integer), 'd' (decimal) or 's' (string).
  *
  * Returns 0 with *out filled in, or -1 with *out empty (nothing to free)
  * when the text is not of that form: not INSERT ... VALUES, longer than
  * SQLSHAPE_MAX_TEXT, holding a 0x01 byte, unbalanced, rows of different
- * widths, an unterminated or invalid-UTF-8 string, or out of memory.
+ * widths, an unterminated token or comment, a lifted string that is not
+ * valid UTF-8, or out of memory.
  */
 int sqlshape_scan(const char *sql, size_t len, struct sql_shape *out);
 
 /* Frees what a shape owns and empties it; an empty shape is fine. */
 void sqlshape_free(struct sql_shape *sh);
 
-/* ---- pointer-style reading for the session and COPY, on sqllex ---- */
+/* ---- pointer-style reading for COPY, on sqllex ---- */
 
 /* Skips white space and comments (--, nested slash-star); returns where they end. */
 const char *sqlshape_skip_space(const char *p, const char *end);
@@ -71,12 +78,6 @@ const char *sqlshape_skip_space(const char *p, const char *end);
  * is read as that E'...' string. An unterminated token ends at end.
  */
 const char *sqlshape_skip_item(const char *start, const char *p, const char *end);
-
-/* Whether c may be part of an identifier (letters, digits, '_', '$', bytes >= 0x80). */
-bool sqlshape_ident_char(char c);
-
-/* Reads a bare word, upper-cased into buf of n bytes ("" if none); returns the position after it. */
-const char *sqlshape_read_word(const char *p, const char *end, char *buf, size_t n);
 
 /*
  * Where a plain "INSERT INTO <target> VALUES ..." of len bytes puts its

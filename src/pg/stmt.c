@@ -10,8 +10,10 @@
  * (transaction control, SET/RESET/SHOW of its own settings, version(),
  * COPY with STDIN/STDOUT, and the commands it accepts or refuses without
  * DuckDB) are recognised from their first words, by the tables below.
+ * All of this text is read with the one SQL lexer (common/sqllex.h), so
+ * that splitting, keywords and SET values agree with DuckDB on where a
+ * string, a quoted name or a comment ends.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,38 +25,35 @@
 #include "pgtypes.h"
 #include "plancache.h"
 #include "session_int.h"
+#include "sqllex.h"
 #include "sqlshape.h"
 
 /* ------------------------------------------------------------- splitting */
 
 int stmt_split(const char *sql, size_t len, struct piece **out, int *n)
 {
-    const char *end = sql + len, *p = sql, *begin = sql;
+    struct sqllex lx;
     struct piece *v = NULL;
-    size_t cap = 0, count = 0;
-    for (;;) {
-        const char *q = sqlshape_skip_space(p, end);
-        if (q >= end || *q == ';') {
-            const char *b = sqlshape_skip_space(begin, q);
-            if (b < q) {
-                if (dp_grow(&v, &cap, count + 1, sizeof *v) != 0) {
-                    free(v);
-                    return -1;
-                }
-                v[count].p = begin;
-                v[count].len = (size_t)(q - begin);
-                count++;
-            }
-            if (q >= end)
-                break;
-            p = begin = q + 1;
-            continue;
+    size_t cap = 0, count = 0, start, plen;
+    sqllex_init(&lx, sql, len);
+    while (sqllex_next_statement(&lx, &start, &plen)) {
+        if (dp_grow(&v, &cap, count + 1, sizeof *v) != 0) {
+            free(v);
+            return -1;
         }
-        p = sqlshape_skip_item(sql, q, end);
+        v[count++] = (struct piece){sql + start, plen};
     }
     *out = v;
     *n = (int)count;
     return 0;
+}
+
+/* The first word of len bytes of text, upper-cased into w of n bytes ("" if it starts otherwise). */
+static void first_word(const char *sql, size_t len, char *w, size_t n)
+{
+    struct sqllex lx;
+    sqllex_init(&lx, sql, len);
+    sqllex_next_word(&lx, w, n);
 }
 
 bool stmt_implicit_tx_fits(const struct piece *pieces, int n)
@@ -64,7 +63,7 @@ bool stmt_implicit_tx_fits(const struct piece *pieces, int n)
                                       "RELEASE", "VACUUM", "CHECKPOINT", "COPY", "ATTACH", "DETACH"};
     for (int i = 0; i < n; i++) {
         char w[16];
-        sqlshape_read_word(pieces[i].p, pieces[i].p + pieces[i].len, w, sizeof w);
+        first_word(pieces[i].p, pieces[i].len, w, sizeof w);
         for (size_t k = 0; k < sizeof own / sizeof own[0]; k++)
             if (!strcmp(w, own[k]))
                 return false;
@@ -127,12 +126,12 @@ void stmt_ddl_tag(const char *sql, char *tag, size_t n)
     /* words between the verb and the object's kind */
     static const char *const skip[] = {"OR", "REPLACE", "TEMP", "TEMPORARY", "UNIQUE", "PERSISTENT",
                                        "UNLOGGED", "IF", "NOT", "EXISTS"};
-    const char *end = sql + strlen(sql), *p = sql;
+    struct sqllex lx;
     char verb[32], word[32];
-    p = sqlshape_read_word(p, end, verb, sizeof verb);
+    sqllex_init(&lx, sql, strlen(sql));
+    sqllex_next_word(&lx, verb, sizeof verb);
     for (int i = 0; i < 8; i++) {
-        p = sqlshape_read_word(p, end, word, sizeof word);
-        if (!*word)
+        if (!sqllex_next_word(&lx, word, sizeof word))
             break;
         bool skipped = false;
         for (size_t k = 0; k < sizeof skip / sizeof skip[0] && !skipped; k++)
@@ -186,7 +185,7 @@ static void describe_duckdb(struct stmt *st)
     const char *word = dtype_word(st->dtype);
     if (!word) { /* the statement's own first word */
         char w[32];
-        sqlshape_read_word(st->sql, st->sql + strlen(st->sql), w, sizeof w);
+        first_word(st->sql, strlen(st->sql), w, sizeof w);
         snprintf(st->tag, sizeof st->tag, "%s", *w ? w : "OK");
         if (count_col)
             st->ncols = 0;
@@ -311,55 +310,72 @@ static const struct word_kind *word_kind_find(const char *w1, const char *w2)
     return NULL;
 }
 
-/* Removes surrounding quotes from a SET value; lists and words stay as written. */
-static char *set_value_text(const char *p, const char *end)
+/*
+ * The value of a SET, from lx to the end of its text: a single string,
+ * dollar-quoted string or quoted name stands for its value (E'...'
+ * escapes resolved); lists, words and numbers stay as written.
+ */
+static char *set_value_text(struct sqllex lx)
 {
-    p = sqlshape_skip_space(p, end);
-    while (end > p && (isspace((unsigned char)end[-1]) || end[-1] == ';'))
-        end--;
-    if (end - p >= 2 && *p == '\'' && end[-1] == '\'' && sqlshape_skip_item(p, p, end) == end) {
-        char *v = malloc((size_t)(end - p));
-        if (!v)
-            return NULL;
-        size_t o = 0;
-        for (const char *q = p + 1; q < end - 1; q++) {
-            v[o++] = *q;
-            if (*q == '\'' && q[1] == '\'')
-                q++;
-        }
-        v[o] = 0;
-        return v;
+    struct sqllex_token tok, one;
+    size_t first = lx.len, last = first;
+    int n = 0;
+    while (sqllex_next(&lx, &tok)) {
+        if (n++ == 0)
+            first = tok.start, one = tok;
+        last = tok.start + tok.len;
     }
-    return strndup(p, (size_t)(end - p));
+    if (n == 1 && (one.kind == SQLLEX_STRING || one.kind == SQLLEX_DOLLAR || one.kind == SQLLEX_QIDENT)) {
+        struct dp_buf v = {0};
+        if (sqllex_value(lx.text, &one, &v) == 0)
+            return dp_buf_take(&v, NULL);
+    }
+    return strndup(lx.text + first, last - first);
 }
 
-/* Reads a setting name (word or dotted, maybe quoted) into buf. */
-static const char *read_setting_name(const char *p, const char *end, char *buf, size_t n)
+/* Whether the next token is the single byte c, punctuation or an operator (consumed if so). */
+static bool next_is_char(struct sqllex *lx, char c)
 {
-    p = sqlshape_skip_space(p, end);
-    size_t i = 0;
-    bool quoted = p < end && *p == '"';
-    if (quoted)
-        p++;
-    while (p < end && (quoted ? *p != '"' : (sqlshape_ident_char(*p) || *p == '.'))) {
-        if (i + 1 < n)
-            buf[i++] = *p;
-        p++;
+    struct sqllex peek = *lx;
+    struct sqllex_token tok;
+    if (!sqllex_next(&peek, &tok) || (tok.kind != SQLLEX_PUNCT && tok.kind != SQLLEX_OP) || tok.len != 1 ||
+        lx->text[tok.start] != c)
+        return false;
+    *lx = peek;
+    return true;
+}
+
+/* Reads a setting name (words or quoted names joined by dots: duckpond.batch) into buf; false if there is none. */
+static bool read_setting_name(struct sqllex *lx, char *buf, size_t n)
+{
+    struct dp_buf name = {0};
+    struct sqllex_token tok;
+    bool ok = false;
+    for (;;) {
+        struct sqllex peek = *lx;
+        if (!sqllex_next(&peek, &tok) || (tok.kind != SQLLEX_IDENT && tok.kind != SQLLEX_QIDENT) ||
+            sqllex_value(lx->text, &tok, &name) != 0)
+            break;
+        *lx = peek;
+        ok = true;
+        if (!next_is_char(lx, '.'))
+            break;
+        dp_buf_byte(&name, '.');
     }
-    if (quoted && p < end)
-        p++;
-    buf[i] = 0;
-    return p;
+    ok = ok && !name.failed && name.len > 0 && name.len < n;
+    snprintf(buf, n, "%s", ok ? name.data : "");
+    dp_buf_free(&name);
+    return ok;
 }
 
 /* SET forms that change nothing here (transaction characteristics, SESSION AUTHORIZATION). */
-static bool set_is_noop(const char *verb, const char *p, const char *end)
+static bool set_is_noop(const char *verb, struct sqllex lx)
 {
     char w2[32], w3[32];
     if (strcmp(verb, "SET") != 0)
         return false;
-    p = sqlshape_read_word(p, end, w2, sizeof w2);
-    sqlshape_read_word(p, end, w3, sizeof w3);
+    sqllex_next_word(&lx, w2, sizeof w2);
+    sqllex_next_word(&lx, w3, sizeof w3);
     if (!strcmp(w2, "TRANSACTION"))
         return true;
     return (!strcmp(w2, "SESSION") || !strcmp(w2, "LOCAL")) &&
@@ -367,48 +383,51 @@ static bool set_is_noop(const char *verb, const char *p, const char *end)
 }
 
 /*
- * The setting a SET, RESET or SHOW names, from p (after the verb and any
- * SESSION/LOCAL): its name into buf, and where its value starts. The
+ * The setting a SET, RESET or SHOW names, from lx (after the verb and any
+ * SESSION/LOCAL): its name into buf, lx left where its value starts. The
  * names PostgreSQL writes in words (TIME ZONE, TRANSACTION ISOLATION
- * LEVEL) are mapped to the setting's. "" for ALL.
+ * LEVEL) are mapped to the setting's. Returns 1 for a name, 0 for ALL
+ * (RESET ALL, SHOW ALL), -1 when there is no name to read.
  */
-static const char *setting_target(const char *verb, const char *p, const char *end, char *buf, size_t n)
+static int setting_target(const char *verb, struct sqllex *lx, char *buf, size_t n)
 {
     static const struct {
         const char *word, *name;
         int skip; /* words after the first that belong to the name; -1: the rest */
     } worded[] = {{"TIME", "TimeZone", 1}, {"TRANSACTION", "transaction_isolation", -1}};
     char up[32];
-    const char *after = sqlshape_read_word(p, end, up, sizeof up);
+    struct sqllex after = *lx;
+    sqllex_next_word(&after, up, sizeof up);
     for (size_t i = 0; i < sizeof worded / sizeof worded[0]; i++) {
         if (strcmp(up, worded[i].word) != 0)
             continue;
         snprintf(buf, n, "%s", worded[i].name);
-        if (worded[i].skip < 0)
-            return end;
         char w[32];
         for (int k = 0; k < worded[i].skip; k++)
-            after = sqlshape_read_word(after, end, w, sizeof w);
-        return after;
+            sqllex_next_word(&after, w, sizeof w);
+        if (worded[i].skip < 0)
+            after.pos = after.len;
+        *lx = after;
+        return 1;
     }
     if (!strcmp(up, "ALL") && strcmp(verb, "SET") != 0) {
-        *buf = 0;
-        return after;
+        *lx = after;
+        return 0;
     }
-    return read_setting_name(p, end, buf, n);
+    return read_setting_name(lx, buf, n) ? 1 : -1;
 }
 
-/* The value of SET name [=|TO] value; NULL for DEFAULT (or when memory runs out). */
-static char *set_value(const char *v, const char *end)
+/* The value of SET name [=|TO] value, from lx; NULL for DEFAULT (or when memory runs out). */
+static char *set_value(struct sqllex lx)
 {
     char to[8], dflt[16];
-    v = sqlshape_skip_space(v, end);
-    if (v < end && *v == '=')
-        v++;
-    else if (sqlshape_read_word(v, end, to, sizeof to), !strcmp(to, "TO"))
-        v = sqlshape_read_word(v, end, to, sizeof to);
-    sqlshape_read_word(v, end, dflt, sizeof dflt);
-    return strcmp(dflt, "DEFAULT") == 0 ? NULL : set_value_text(v, end);
+    struct sqllex peek = lx;
+    if (!next_is_char(&lx, '=') && sqllex_next_word(&peek, to, sizeof to) && !strcmp(to, "TO"))
+        lx = peek;
+    peek = lx;
+    if (sqllex_next_word(&peek, dflt, sizeof dflt) && !strcmp(dflt, "DEFAULT"))
+        return NULL;
+    return set_value_text(lx);
 }
 
 /*
@@ -416,21 +435,23 @@ static char *set_value(const char *v, const char *end)
  * for other settings (DuckDB's) and DuckDB's own SHOW forms; true when st
  * was filled in, or with *failed set and an error queued.
  */
-static bool classify_setting(struct session *s, struct stmt *st, const char *verb, const char *p, const char *end,
-                             bool *failed)
+static bool classify_setting(struct session *s, struct stmt *st, const char *verb, struct sqllex lx, bool *failed)
 {
-    if (set_is_noop(verb, p, end)) {
+    if (set_is_noop(verb, lx)) {
         st->kind = STMT_NOOP;
         snprintf(st->tag, sizeof st->tag, "SET");
         return true;
     }
     char w[32];
-    const char *q = sqlshape_read_word(p, end, w, sizeof w);
-    if (strcmp(verb, "SET") != 0 || (strcmp(w, "SESSION") != 0 && strcmp(w, "LOCAL") != 0))
-        q = p;
+    struct sqllex q = lx;
+    if (!sqllex_next_word(&q, w, sizeof w) || strcmp(verb, "SET") != 0 ||
+        (strcmp(w, "SESSION") != 0 && strcmp(w, "LOCAL") != 0))
+        q = lx;
     char name[128];
-    const char *v = setting_target(verb, q, end, name, sizeof name);
-    if (!*name) { /* SHOW ALL, RESET ALL */
+    int named = setting_target(verb, &q, name, sizeof name);
+    if (named < 0)
+        return false;
+    if (!named) { /* SHOW ALL, RESET ALL */
         st->kind = !strcmp(verb, "SHOW") ? STMT_SHOW_ALL : STMT_RESET;
         st->ncols = st->kind == STMT_SHOW_ALL ? 3 : 0;
         return true;
@@ -444,7 +465,7 @@ static bool classify_setting(struct session *s, struct stmt *st, const char *ver
         return true;
     }
     if (!strcmp(verb, "SET")) {
-        st->set_value = set_value(v, end);
+        st->set_value = set_value(q);
         st->kind = st->set_value ? STMT_SET : STMT_RESET;
     } else {
         st->kind = !strcmp(verb, "SHOW") ? STMT_SHOW : STMT_RESET;
@@ -453,21 +474,30 @@ static bool classify_setting(struct session *s, struct stmt *st, const char *ver
     return true;
 }
 
-/* SELECT version() / pg_catalog.version(), answered as PostgreSQL would be. */
+/* SELECT version() / pg_catalog.version(), answered as PostgreSQL would be: the whole text is those tokens. */
 static bool classify_version(struct stmt *st)
 {
-    const char *sql = st->sql, *end = sql + strlen(sql);
-    char norm[64];
-    size_t o = 0;
-    for (const char *q = sql; q < end && o + 1 < sizeof norm; q++)
-        if (!isspace((unsigned char)*q) && *q != ';')
-            norm[o++] = (char)tolower((unsigned char)*q);
-    norm[o] = 0;
-    if (strcmp(norm, "selectversion()") != 0 && strcmp(norm, "selectpg_catalog.version()") != 0)
-        return false;
-    st->kind = STMT_VERSION;
-    st->ncols = 1;
-    return true;
+    static const char *const forms[][6] = {{"SELECT", "version", "(", ")", NULL},
+                                           {"SELECT", "pg_catalog", ".", "version", "(", ")"}};
+    for (size_t f = 0; f < sizeof forms / sizeof forms[0]; f++) {
+        struct sqllex lx;
+        struct sqllex_token tok;
+        size_t i = 0;
+        sqllex_init(&lx, st->sql, strlen(st->sql));
+        while (sqllex_next(&lx, &tok) && i < 6 && forms[f][i]) {
+            const char *want = forms[f][i];
+            bool punct = !want[1] && strchr("().", *want);
+            if (punct ? tok.kind != SQLLEX_PUNCT || st->sql[tok.start] != *want : !sqllex_is_word(st->sql, &tok, want))
+                break;
+            i++;
+        }
+        if ((i == 6 || !forms[f][i]) && !sqllex_next(&lx, &tok)) {
+            st->kind = STMT_VERSION;
+            st->ncols = 1;
+            return true;
+        }
+    }
+    return false;
 }
 
 /* COPY ... FROM STDIN / TO STDOUT; other COPY forms are DuckDB's. */
@@ -492,10 +522,12 @@ static bool classify_copy(struct session *s, struct stmt *st, bool *failed)
  */
 static bool classify_session(struct session *s, struct stmt *st, bool *failed)
 {
-    const char *sql = st->sql, *end = sql + strlen(sql), *p;
+    struct sqllex lx, after;
     char w1[32], w2[32];
-    p = sqlshape_read_word(sql, end, w1, sizeof w1);
-    sqlshape_read_word(p, end, w2, sizeof w2);
+    sqllex_init(&lx, st->sql, strlen(st->sql));
+    sqllex_next_word(&lx, w1, sizeof w1);
+    after = lx;
+    sqllex_next_word(&after, w2, sizeof w2);
     *failed = false;
     const struct word_kind *k = word_kind_find(w1, w2);
     if (k) {
@@ -505,7 +537,7 @@ static bool classify_session(struct session *s, struct stmt *st, bool *failed)
         return true;
     }
     if (!strcmp(w1, "SET") || !strcmp(w1, "RESET") || !strcmp(w1, "SHOW"))
-        return classify_setting(s, st, w1, p, end, failed);
+        return classify_setting(s, st, w1, lx, failed);
     if (!strcmp(w1, "SELECT"))
         return classify_version(st);
     if (!strcmp(w1, "COPY"))
@@ -568,8 +600,7 @@ struct stmt *stmt_make(struct session *s, const char *name, const char *sql, siz
         return NULL;
     }
     st->refs = 1;
-    const char *b = sqlshape_skip_space(st->sql, st->sql + len);
-    if (b == st->sql + len) {
+    if (sqllex_skip_space(st->sql, len, 0, NULL) == len) {
         st->kind = STMT_EMPTY;
         return st;
     }
@@ -586,7 +617,7 @@ struct stmt *stmt_make(struct session *s, const char *name, const char *sql, siz
      * only before it runs. Plain INSERTs, which may go to the batcher, do
      * not wait here. */
     char word[16];
-    sqlshape_read_word(b, st->sql + len, word, sizeof word);
+    first_word(st->sql, len, word, sizeof word);
     if ((strcmp(word, "INSERT") != 0 && session_wait_own_writes(s) != 0) ||
         make_duckdb(s, st, word, oids, noids) != 0) {
         stmt_unref(st);

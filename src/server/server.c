@@ -323,6 +323,15 @@ static int start_batcher(struct server *srv)
     return 0;
 }
 
+/* Makes UTC DuckDB's TimeZone for every connection opened from now on. 0, or -1 with the reason in err. */
+static int set_utc(duckpond_conn *conn, char *err, size_t n)
+{
+    if (duckpond_exec(conn, "SET GLOBAL TimeZone = 'UTC'") == DUCKPOND_OK)
+        return 0;
+    snprintf(err, n, "%s", duckpond_conn_errmsg(conn));
+    return -1;
+}
+
 /* Opens the database, installs the catalog overlay and starts the batcher. */
 static int open_database(struct server *srv)
 {
@@ -344,7 +353,12 @@ static int open_database(struct server *srv)
     }
     duckpond_conn *conn = NULL;
     char err[512] = "";
-    if (duckpond_connect(srv->db, &conn) != DUCKPOND_OK ||
+    /* Every session reports TimeZone UTC and renders timestamptz in UTC, and
+     * the batcher evaluates now() in UTC: DuckDB's own casts between
+     * timestamp and timestamptz must then be UTC too, not the zone of the
+     * machine (DuckDB's default). Set before the batcher's and the
+     * sessions' connections exist, so each of them starts with it. */
+    if (duckpond_connect(srv->db, &conn) != DUCKPOND_OK || set_utc(conn, err, sizeof err) != 0 ||
         pgcatalog_install(duckpond_conn_duckdb(conn), err, sizeof err) != 0) {
         fprintf(stderr, "duckpond: cannot prepare the database: %s\n", err);
         if (conn)

@@ -7,7 +7,7 @@
  * class; every literal lies inside the VALUES grid, in text order; every
  * text value lies inside the shape's buffer; the hash is the key's. And
  * stepping through the text with sqlshape_skip_space and skip_item, as
- * the session and COPY do, meets exactly sqllex's tokens.
+ * COPY does, meets exactly sqllex's tokens.
  *
  * Built by `make fuzz` (build-fuzz/fuzz/), run on its seeds in
  * tests/fuzz/corpus/ by `make fuzz-run` and at the end of `make test`.

@@ -7,7 +7,7 @@ and messages for bad values, and the same rows. Each shape is repeated
 with other values, so later statements come from the cache, including
 bad values after good ones of the same shape; a table dropped and made
 again with other types must not reuse the old shapes."""
-import os, sys, tempfile, shutil
+import datetime, os, re, sys, tempfile, shutil, urllib.request
 import psycopg2
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
@@ -21,7 +21,16 @@ def start(name, *extra):
     """A server in its own folder work/<name> (database, port file, log)."""
     d = os.path.join(work, name)
     os.makedirs(d)
-    return dptest.start(d, *extra)
+    # a machine whose zone is not UTC: the server must still run DuckDB in the UTC its sessions report
+    return dptest.start(d, *extra, env={"TZ": "America/New_York"})
+
+
+def accepted(http_port):
+    """The batcher's duckpond_batcher_rows_accepted_total (GET /metrics), or 0 without an HTTP port."""
+    if not http_port:
+        return 0
+    m = urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=10).read().decode()
+    return int(re.search(r"^duckpond_batcher_rows_accepted_total (\d+)$", m, re.M).group(1))
 
 
 TABLE = ("create table {t}(seq int, i int, b bigint, s varchar, d double, n decimal(10,2), f boolean,"
@@ -73,6 +82,132 @@ SHAPES = [
      [("73", "1", "2"), ("74", "3", "4")]),
 ]
 
+# Casts, typed literals, signed numbers and other constants, into columns of many types: a cast
+# whose type is the column's goes through the batcher, any other runs in DuckDB; both must store
+# what DuckDB stores, and refuse what it refuses, with its message.
+TABLE2 = ("create table {t}2(seq int, ts timestamp, tz timestamptz, dt date, tm time, iv interval,"
+          " nn decimal(18,3), dd double, bl blob, v varchar, i int, b bool)")
+
+SHAPES2 = [
+    ("insert into {t}2 (seq, ts) values ({}, {})",
+     [("101", "'2026-11-29T10:00:00.123456'::timestamp"), ("102", "'2026-11-29 10:00:00'::timestamp"),
+      ("103", "TIMESTAMP '2024-05-06 07:08:09'"), ("104", "CAST('2024-01-01' AS TIMESTAMP)"),
+      ("105", "'garbage'::timestamp"), ("106", "'2024-02-30'::timestamp"), ("107", "'2024-01-01'::date"),
+      ("108", "'2024-01-01 10:00+02'::timestamptz"), ("109", "'1'::nosuchtype"),
+      ("110", "'2024-01-01 01:02:03'::timestamp without time zone"), ("111", "timestamp '2024-01-01' + interval '1 day'"),
+      ("112", "TRY_CAST('x' AS TIMESTAMP)"), ("113", "NULL::timestamp"), ("114", "'infinity'::timestamp"),
+      ("115", "'2024-01-01 00:00:00.1234567'::timestamp"), ("116", "'2024-01-01 10:00:00'::timestamp(3)"),
+      ("117", "'1999-12-31 23:59:59.999999'::timestamp")]),
+    ("insert into {t}2 (seq, tz) values ({}, {})",
+     [("121", "'2026-11-29 10:00:00+02'::timestamptz"), ("122", "'2026-11-29 10:00:00'::timestamptz"),
+      ("123", "TIMESTAMPTZ '2026-01-01 00:00:00.5+05:30'"), ("124", "'2026-11-29 10:00:00'::timestamp"),
+      ("125", "'2026-11-29 10:00:00'"), ("126", "'x'::timestamptz"),
+      ("127", "'2026-06-01 12:00:00'::timestamp with time zone")]),
+    ("insert into {t}2 (seq, dt, tm, iv) values ({}, {}, {}, {})",
+     [("131", "DATE '2024-01-02'", "TIME '10:11:12.5'", "INTERVAL '1 day 2 hours'"),
+      ("132", "'2024-01-03'::date", "'23:59:59'::time", "'3 months'::interval"),
+      ("133", "DATE '2024-13-01'", "TIME '10:00'", "INTERVAL '1 day'"),
+      ("134", "'2024-01-01'::date", "'25:00'::time", "interval '1' day"),
+      ("135", "'2024-01-01'", "'10:00'", "'1 hour'"),
+      ("136", "'2024-01-05 10:00'::timestamp", "'10:00'::time", "'x'::interval")]),
+    ("insert into {t}2 (seq, nn, dd) values ({}, {}, {})",
+     [("141", "'1.23456'::numeric", "'1.23456'::numeric"), ("142", "DECIMAL '2.5'", "-1.5"),
+      ("143", "CAST('3.14159' AS DECIMAL(18,3))", "+2.5"), ("144", "'1.5'::decimal(10,2)", "- 2"),
+      ("145", "'abc'::numeric", "1"), ("146", "+ 7", "'1e400'::double"), ("147", "-0.0", "CAST(1 AS DOUBLE)"),
+      ("148", "'99999999999999999.9'::numeric", "1"), ("149", "-'1'", "+'1'"), ("150", "+-3", "- -3")]),
+    ("insert into {t}2 (seq, bl, v) values ({}, {}, {})",
+     [("151", "'\\x01ab'::bytea", "E'a\\\\b'"), ("152", "'ab'::blob", "E'tab\\there'"),
+      ("153", "'\\xzz'::bytea", "'x'"), ("154", "X'01'", "E'it\\'s'"), ("155", "'\\xFF\\x00'::blob", "'q'::text"),
+      ("156", "'\\x41'::bytea::varchar", "'a\\b'::varchar"), ("157", "'\\x41'::bytea", "'\\x41'::bytea")]),
+    ("insert into {t}2 (seq, i, b, v) values ({}, {}, {}, {})",
+     [("161", "+3", "true", "'it''s'::text"), ("162", "- 2", "false", "'x'::varchar"),
+      ("163", "CAST('7' AS INT)", "NULL", "CAST(5 AS VARCHAR)"), ("164", "'7'::int8", "'t'::bool", "NULL::int"),
+      ("165", "CAST('x' AS INT)", "true", "'y'"), ("166", "'3000000000'::int", "'maybe'::bool", "'z'"),
+      ("167", "CAST(NULL AS INT)", "'yes'::boolean", "CAST(1.50 AS VARCHAR)"),
+      ("168", "'1.5'::int", "true", "'1e3'::double::varchar")]),
+    ("insert into {t}2 (seq, ts, nn) values ({}, {}, {}), ({}, {}, {})",
+     [("171", "'2024-01-01 00:00:01'::timestamp", "'1.5'::numeric", "172", "TIMESTAMP '2024-01-02'", "2.25"),
+      ("173", "'2024-01-01'::timestamp", "'1'::numeric", "174", "'bad'::timestamp", "1"),
+      ("175", "'2024-01-01'::timestamp", "'x'::numeric", "176", "'2024-01-03'::timestamp", "1"),
+      ("177", "'2025-01-01'::timestamp", "-1", "178", "'2025-01-02'::timestamp", "+1")]),
+    ("insert into main.\"{t}2\" (\"seq\", \"TS\", nn) values ({}, {}, {})",
+     [("195", "'2024-03-04 05:06:07'::timestamp", "DEFAULT"), ("196", "TIMESTAMP '2024-03-05'", "-12.5"),
+      ("197", "'bad'::timestamp", "1")]),
+    # what only resembles a constant INSERT
+    ("insert into {t}2 (seq, i) values ({}, {})",
+     [("181", "abs(-3)"), ("182", "(select 4)"), ("183", "now"), ("184", '"now"'), ("185", "length('abc')"),
+      ("186", "1 + 2"), ("187", "-(5)"), ("188", "'5'::int + 1")]),
+    ("insert into {t}2 (seq, v) select {}, {}",
+     [("191", "'sel'"), ("192", "'2024-01-01'::timestamp")]),
+    ("insert into {t}2 (seq, v) values ({}, {}) on conflict do nothing",
+     [("193", "'oc'")]),
+]
+
+# first seq of the SHAPES2 statements that must take the batcher (the cast's type is the column's,
+# a typed literal, a signed number, a blob into a blob column), and of those that must not
+TAKE_BATCHER = {101, 102, 103, 104, 110, 113, 114, 115, 117, 121, 122, 123, 125, 127, 131, 132, 135, 142, 143,
+                146, 147, 150, 151, 152, 154, 155, 161, 162, 163, 167, 171, 177, 195, 196}
+LEAVE_TO_DUCKDB = {107, 108, 111, 112, 116, 124, 136, 141, 144, 157, 164, 181, 182, 185, 186, 188, 191, 192, 193}
+
+# The clock functions, read once per statement: the values differ from server to server, so each
+# must lie between the clock read before and after the statement, all of a statement's alike.
+CLOCK_TABLE = "create table clocks(seq int, ts timestamp, tz timestamptz, dt date, v varchar, tm time)"
+CLOCKS = [
+    ("insert into clocks (seq, ts, tz, dt) values (1, now(), now(), now())", 1),
+    ("insert into clocks (seq, ts, tz, dt) values (2, current_timestamp, current_timestamp, current_date)", 1),
+    ("insert into clocks (seq, ts, tz, dt) values (3, localtimestamp, localtimestamp, localtimestamp)", 1),
+    ("insert into clocks (seq, ts, tz, dt) values (4, transaction_timestamp(), get_current_timestamp(), "
+     "current_date())", 1),
+    ("insert into clocks (seq, ts, tz, dt) values (5, current_date, current_date, current_date)", 1),
+    ("insert into clocks (seq, ts, tz, dt) values (6, NOW(), now(), now()), (7, now(), now(), now())", 2),
+    ("insert into clocks (seq, v) values (8, now())", 0),
+    ("insert into clocks (seq, tm) values (9, current_time)", 0),
+    ("insert into clocks (seq, ts) values (10, now() + interval 1 day)", 0),
+    ("insert into clocks (seq, tz) values (11, statement_timestamp())", 0),
+    ("insert into clocks (seq, ts) values (12, now(1))", 0),
+]
+
+
+def run_clocks(port, http_port=None):
+    """Runs CLOCKS; returns (outcomes, the bad values found, rows the batcher took per statement)."""
+    conn = psycopg2.connect(f"host=127.0.0.1 port={port} user=clocks dbname=duckpond")
+    conn.autocommit = True
+    cur = conn.cursor()
+    cur.execute(CLOCK_TABLE)
+    outcomes, bad, took = [], [], []
+    for sql, _ in CLOCKS:
+        cur.execute("select now()")
+        before = cur.fetchone()[0].replace(tzinfo=None)
+        acc = accepted(http_port)
+        outcomes.append((sql, outcome(cur, sql, "clocks")))
+        took.append(accepted(http_port) - acc)
+        cur.execute("select now()")
+        after = cur.fetchone()[0].replace(tzinfo=None)
+        seq = int(sql.split("(")[2].split(",")[0])
+        cur.execute("select seq, ts, tz, dt from clocks where seq >= %s order by seq", (seq,))
+        rows = cur.fetchall()
+        for r in rows:
+            ts, tz, dt = r[1], r[2].replace(tzinfo=None) if r[2] else None, r[3]
+            midnight = datetime.datetime.combine(before.date(), datetime.time())
+            lo, hi = (midnight, midnight) if seq == 5 else (before, after)
+            if seq == 10:
+                lo, hi = lo + datetime.timedelta(days=1), hi + datetime.timedelta(days=1)
+            for v in (ts, tz):
+                if v is not None and not lo <= v <= hi:
+                    bad.append((sql, r, lo, hi))
+            if dt is not None and dt not in (before.date(), after.date()):
+                bad.append((sql, r, "date"))
+        if len(rows) == 2 and rows[0][1:] != rows[1][1:]:
+            bad.append((sql, "rows of one statement differ", rows))
+    conn.close()
+    return outcomes, bad, took
+
+
+def rows_of(cur, sql):
+    """The rows of a query, each value as its repr (bytes for a blob)."""
+    cur.execute(sql)
+    return [tuple(repr(bytes(v) if isinstance(v, memoryview) else v) for v in r) for r in cur.fetchall()]
+
 
 def outcome(cur, sql, table):
     try:
@@ -84,18 +219,38 @@ def outcome(cur, sql, table):
         return ("error", e.pgcode, msg.replace(f'"{table}"', '"T"').replace(f" {table}:", " T:"))
 
 
-def run_all(port, table, options=""):
+def run_all(port, table, options="", http_port=None):
     conn = psycopg2.connect(f"host=127.0.0.1 port={port} user=shapes dbname=duckpond", options=options)
     conn.autocommit = True
     cur = conn.cursor()
     results = []
     cur.execute(TABLE.format(t=table))
-    for shape, rows in SHAPES:
-        for vals in rows:
-            sql = shape.replace("{t}", table).format(*vals)
-            results.append((sql, outcome(cur, sql, table)))
-    cur.execute(f"select * from {table} order by seq")
-    stored = [tuple(repr(v) for v in r) for r in cur.fetchall()]
+    cur.execute(TABLE2.format(t=table))
+    batched = {}  # seq of the statement's first row -> rows the batcher accepted for it
+    for shapes in (SHAPES, SHAPES2):
+        for shape, rows in shapes:
+            for vals in rows:
+                sql = shape.replace("{t}", table).format(*vals)
+                before = accepted(http_port)
+                results.append((sql, outcome(cur, sql, table)))
+                batched[int(vals[0])] = accepted(http_port) - before
+    stored = rows_of(cur, f"select * from {table} order by seq") + rows_of(cur, f"select * from {table}2 order by seq")
+    # the column's type changes under cached cast shapes: the casts now run in DuckDB
+    cur.execute(f"alter table {table}2 alter ts type date")
+    for vals in SHAPES2[0][1][:4]:
+        sql = SHAPES2[0][0].replace("{t}", table).format(str(int(vals[0]) + 100), vals[1])
+        results.append((sql, outcome(cur, sql, table)))
+    # a macro shadows a function the batcher would have read itself
+    cur.execute("create macro now() as TIMESTAMP '2001-02-03 04:05:06'")
+    cur.execute("create macro get_current_timestamp() as TIMESTAMPTZ '2001-02-03 04:05:06+00'")
+    cur.execute('create macro "+"(a) as 42')
+    for sql in (f"insert into {table}2 (seq, tz, i) values (301, now(), +3)",
+                f"insert into {table}2 (seq, tz, i) values (302, current_timestamp, + 4)"):
+        results.append((sql, outcome(cur, sql, table)))
+    cur.execute("drop macro now")
+    cur.execute("drop macro get_current_timestamp")
+    cur.execute('drop macro "+"')
+    stored += rows_of(cur, f"select * from {table}2 where seq > 200 order by seq")
     # the catalog changes under a cached shape: the same texts now fail, or convert differently
     cur.execute(f"drop table {table}")
     cur.execute(f"create table {table}(seq int, i varchar, s int, d varchar)")
@@ -106,22 +261,28 @@ def run_all(port, table, options=""):
     cur.execute(f"select * from {table} order by seq")
     stored += [tuple(repr(v) for v in r) for r in cur.fetchall()]
     conn.close()
-    return results, stored
+    return results, stored, batched
 
 
 procs = []
 try:
-    pa, port_a = start("batched")
+    http_a = dptest.free_port()
+    pa, port_a = start("batched", "--http-port", str(http_a))
     procs.append(pa)
     pb, port_b = start("plain", "--no-batch")
     procs.append(pb)
-    base, base_rows = run_all(port_b, "t")
+    base, base_rows, _ = run_all(port_b, "t")
     check("the reference server stored rows", len(base_rows) > 40, repr(len(base_rows)))
     check("the reference server refused bad values", sum(1 for _, o in base if o[0] == "error") >= 10)
     # journal mode first: once a table is dropped, journal-mode sessions stop using the cache
     for table, options in (("tj", "-c duckpond.ack=journal"), ("t", "")):
-        got, got_rows = run_all(port_a, table, options)
+        got, got_rows, batched = run_all(port_a, table, options, http_a)
         label = f"{table}{' journal' if options else ''}"
+        missed = sorted(k for k in TAKE_BATCHER if not batched[k])
+        check(f"{label}: casts to the column's type, typed literals and signed numbers took the batcher",
+              not missed, repr(missed))
+        wrong = sorted(k for k in LEAVE_TO_DUCKDB if batched[k])
+        check(f"{label}: other casts and expressions ran in DuckDB", not wrong, repr(wrong))
         diffs = [(sql, b, g) for (sql, b), (_, g) in zip(base, got) if b != g]
         diffs += [("statement count", len(base), len(got))] if len(base) != len(got) else []
         check(f"{label}: every statement ends as with --no-batch ({len(base)} statements)", not diffs,
@@ -129,6 +290,15 @@ try:
         check(f"{label}: the stored rows are DuckDB's ({len(base_rows)} rows)", got_rows == base_rows,
               "\n".join(f"{a} | {b}" for a, b in zip(base_rows, got_rows) if a != b)[:3000] +
               f"\n({len(base_rows)} vs {len(got_rows)} rows)")
+    base_clocks, base_bad, _ = run_clocks(port_b)
+    check("the reference server's clocks read between before and after", not base_bad, repr(base_bad[:3]))
+    got_clocks, got_bad, took = run_clocks(port_a, http_a)
+    check("clock statements end as with --no-batch",
+          [(q, o[:2]) for q, o in got_clocks] == [(q, o[:2]) for q, o in base_clocks],
+          repr([(q, a, b) for (q, a), (_, b) in zip(base_clocks, got_clocks) if a[:2] != b[:2]]))
+    check("the batcher's clocks read between before and after, once per statement", not got_bad, repr(got_bad[:3]))
+    check("now(), current_timestamp, localtimestamp and current_date took the batcher",
+          took == [n for _, n in CLOCKS], repr(took))
     # many sessions' worth of shapes: more than the cache holds, then the first again
     conn = psycopg2.connect(f"host=127.0.0.1 port={port_a} user=shapes dbname=duckpond")
     conn.autocommit = True
@@ -141,6 +311,17 @@ try:
         cur.execute(f"insert into wide (k, v) values ({k}, 'v{k}')")
     cur.execute("select count(*), sum(k), count(distinct v) from wide")
     check("shapes beyond the cache's size all stored", cur.fetchone() == (110, sum(range(110)), 110))
+    # large multi-row shapes, more than the cache's bytes hold, then the first ones again
+    cur.execute("create table big(k int, v varchar, w varchar)")
+    n = 0
+    for rep in range(2):
+        for extra in range(30):
+            rows = ", ".join(f"({n + i}, 'v{n + i}', 'w'::varchar)" for i in range(1000 + extra))
+            cur.execute("insert into big values " + rows)
+            n += 1000 + extra
+    cur.execute("select count(*), count(distinct k), sum(k), count(distinct v), min(w) from big")
+    check("large multi-row shapes past the cache's bytes all stored",
+          cur.fetchone() == (n, n, n * (n - 1) // 2, n, "w"))
     # inside a transaction nothing is batched, and the shapes still read right
     cur.execute("begin")
     cur.execute("insert into wide (k, v) values (200, 'in tx')")

@@ -1,11 +1,14 @@
 // node-postgres (the npm "pg" package) against a real duckpond server on
 // 127.0.0.1 and a free port: parameters (the extended protocol), named
-// prepared statements, types, transactions, error codes, pipelined queries.
+// prepared statements, types, transactions, error codes, pipelined queries,
+// and Date, number and string parameters of INSERTs through the batcher.
 // pg is installed from the committed package-lock.json into a git-ignored
 // node_modules beside this file, only when it is missing.
 'use strict';
 const { execFileSync, spawn } = require('child_process');
 const fs = require('fs');
+const http = require('http');
+const net = require('net');
 const os = require('os');
 const path = require('path');
 
@@ -23,11 +26,30 @@ function check(name, cond, detail) {
   else { failed++; console.log('FAIL ' + name + (detail !== undefined ? ' ' + JSON.stringify(detail) : '')); }
 }
 
-function startServer() {
+// A TCP port on 127.0.0.1 that was free a moment ago.
+function freePort() {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
+  });
+}
+
+// The batcher's duckpond_batcher_rows_accepted_total, from GET /metrics.
+function accepted(httpPort) {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port: httpPort, path: '/metrics' }, (res) => {
+      let body = '';
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve(Number(/^duckpond_batcher_rows_accepted_total (\d+)$/m.exec(body)[1])));
+    }).on('error', reject);
+  });
+}
+
+function startServer(httpPort) {
   const portfile = path.join(work, 'port');
   const log = fs.openSync(path.join(work, 'server.log'), 'a');
-  const proc = spawn(BIN, ['serve', '--db', path.join(work, 'db.duckdb'), '--pg-port', '0', '--http-port', '0',
-    '--port-file', portfile], { stdio: ['ignore', log, log] });
+  const proc = spawn(BIN, ['serve', '--db', path.join(work, 'db.duckdb'), '--pg-port', '0', '--http-port',
+    String(httpPort), '--port-file', portfile], { stdio: ['ignore', log, log] });
   return new Promise((resolve, reject) => {
     let tries = 0;
     const poll = () => {
@@ -45,8 +67,40 @@ async function errorCode(client, sql, params) {
   try { await client.query(sql, params); return null; } catch (e) { return e.code; }
 }
 
+// node-postgres sends its parameters as text of unknown type: a Date as local time with its offset.
+// Such INSERTs, unnamed or named, bare or cast to the column's type, take the batcher.
+async function parameterInserts(client, httpPort) {
+  await client.query('create table ticks(id int, ts timestamp, tz timestamptz, px double, qty bigint,' +
+    ' side varchar, ok boolean)');
+  const t0 = Date.UTC(2026, 10, 29, 10, 0, 0, 123);
+  const row = (i) => [i, new Date(t0 + 1001 * i), new Date(t0 + 60000 * i), i / 8 - 3.5, -7 * i,
+    i % 3 ? `it's "q" \\ ${i} \u00e9` : '', i % 2 === 0];
+  const before = await accepted(httpPort);
+  for (let i = 0; i < 50; i++) {
+    await client.query('insert into ticks values ($1, $2, $3, $4, $5, $6, $7)', row(i));
+  }
+  for (let i = 50; i < 100; i++) {
+    await client.query({ name: 'tick', text: 'insert into ticks values ($1, $2, $3, $4, $5, $6, $7)', values: row(i) });
+  }
+  for (let i = 100; i < 150; i++) {
+    await client.query('insert into ticks values ($1, $2::timestamp, $3::timestamptz, $4, $5, $6::varchar, $7)', row(i));
+  }
+  check('Date, number and string parameters took the batcher', (await accepted(httpPort)) - before === 150,
+    (await accepted(httpPort)) - before);
+  const got = await client.query('select id, epoch_ms(ts)::varchar as ts, epoch_ms(tz)::varchar as tz, px,' +
+    ' qty::varchar as qty, side, ok from ticks order by id');
+  const bad = got.rows.filter((r) => {
+    const w = row(r.id);
+    return Number(r.ts) !== w[1].getTime() || Number(r.tz) !== w[2].getTime() || r.px !== w[3] ||
+      Number(r.qty) !== w[4] || r.side !== w[5] || r.ok !== w[6];
+  });
+  check('the rows stored are the parameters given', got.rows.length === 150 && bad.length === 0,
+    { n: got.rows.length, bad: bad.slice(0, 2) });
+}
+
 async function main() {
-  const { proc, port } = await startServer();
+  const httpPort = await freePort();
+  const { proc, port } = await startServer(httpPort);
   const exited = new Promise((resolve) => proc.on('exit', (code) => resolve(code)));
   const client = new Client({ host: '127.0.0.1', port, user: 'node', database: 'duckpond' });
   try {
@@ -82,6 +136,7 @@ async function main() {
     check('pipelined queries', many.every((res, i) => res.rows[0].v === i + 1));
     const arr = await client.query("select [1,2,3] as a, 'x' as b, null as c");
     check('arrays parse', JSON.stringify(arr.rows[0].a) === '[1,2,3]' && arr.rows[0].c === null, arr.rows[0]);
+    await parameterInserts(client, httpPort);
   } catch (e) {
     check('no unexpected error', false, String(e && e.stack));
   } finally {

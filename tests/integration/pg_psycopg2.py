@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """psycopg2 against a real duckpond server on 127.0.0.1 and a free port:
 types both ways, transactions and error codes, executemany through the
-batcher, COPY in and out, cancel, and the connection limit."""
-import os, sys, tempfile, threading, time, datetime, decimal, shutil
-import psycopg2, psycopg2.errors, psycopg2.extensions
+batcher, client-bound datetimes, dates, decimals and strings through the
+batcher (one row a statement, executemany, execute_values), COPY in and
+out, cancel, and the connection limit."""
+import os, re, sys, tempfile, threading, time, datetime, decimal, shutil, urllib.request
+import psycopg2, psycopg2.errors, psycopg2.extensions, psycopg2.extras
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import dptest  # noqa: E402
@@ -17,7 +19,65 @@ def start(*extra):
     return dptest.start(work, *extra)
 
 
-proc, port = start()
+def accepted(http_port):
+    """The batcher's duckpond_batcher_rows_accepted_total, from GET /metrics."""
+    m = urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=10).read().decode()
+    return int(re.search(r"^duckpond_batcher_rows_accepted_total (\d+)$", m, re.M).group(1))
+
+
+def client_bound_inserts(dsn, http_port):
+    """psycopg2 binds in the client: a datetime arrives as '...'::timestamp, a date as '...'::date, a
+    negative number with a space before it. Such statements, one row or a thousand, take the batcher
+    and store the values given."""
+    conn = psycopg2.connect(dsn)
+    conn.autocommit = True
+    cur = conn.cursor()
+    cur.execute("create table ticks(id int, ts timestamp, tz timestamptz, d date, px decimal(12,4), qty double,"
+                " side varchar, ok boolean, note varchar)")
+    t0 = datetime.datetime(2026, 11, 29, 10, 0, 0, 123456)
+    utc = datetime.timezone.utc
+
+    def row(i):
+        return (i, t0 + datetime.timedelta(microseconds=1001 * i), (t0 + datetime.timedelta(seconds=i)).replace(tzinfo=utc),
+                datetime.date(2026, 1, 1) + datetime.timedelta(days=i % 400), decimal.Decimal(i) / 16 - 50,
+                -1.5 * i, "it's" if i % 3 else "a\\b\n", i % 2 == 0, None if i % 5 else f"n{i}")
+    sql = "insert into ticks values (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    before = accepted(http_port)
+    for i in range(200):
+        cur.execute(sql, row(i))
+    check("200 single-row psycopg2 inserts took the batcher", accepted(http_port) - before == 200,
+          accepted(http_port) - before)
+    before = accepted(http_port)
+    cur.executemany(sql, [row(i) for i in range(200, 400)])
+    check("executemany took the batcher", accepted(http_port) - before == 200, accepted(http_port) - before)
+    before = accepted(http_port)
+    psycopg2.extras.execute_values(cur, "insert into ticks values %s", [row(i) for i in range(400, 2400)],
+                                   page_size=1000)
+    check("execute_values (1,000 rows a statement) took the batcher", accepted(http_port) - before == 2000,
+          accepted(http_port) - before)
+    cur.execute("select * from ticks order by id")
+    got = cur.fetchall()
+    want = [row(i) for i in range(2400)]
+    diffs = [(g, w) for g, w in zip(got, want) if g != w]
+    check("the rows stored are the values psycopg2 was given", len(got) == 2400 and not diffs,
+          repr((len(got), diffs[:3])))
+    # one bad row in a multi-row statement of a shape seen before: one error, nothing stored
+    psycopg2.extras.execute_values(cur, "insert into ticks values %s", [row(i) for i in range(2400, 2403)])
+    rows = [row(i) for i in range(3000, 3003)]
+    rows[1] = rows[1][:3] + ("not a date",) + rows[1][4:]
+    try:
+        psycopg2.extras.execute_values(cur, "insert into ticks values %s", rows)
+        check("a bad row fails its execute_values statement", False)
+    except psycopg2.Error as e:
+        check("a bad row fails its execute_values statement", e.pgcode == "22P02" and "not a date" in e.pgerror,
+              (e.pgcode, e.pgerror))
+    cur.execute("select count(*) from ticks where id >= 3000")
+    check("... and none of its rows is stored", cur.fetchone()[0] == 0)
+    conn.close()
+
+
+http_port = dptest.free_port()
+proc, port = start("--http-port", str(http_port))
 try:
     dsn = f"host=127.0.0.1 port={port} user=py dbname=duckpond"
     conn = psycopg2.connect(dsn)
@@ -68,6 +128,8 @@ try:
     cur.executemany("insert into t(id, name) values (%s, %s)", [(i, f"n{i}") for i in range(100, 300)])
     cur.execute("select count(*), min(id), max(id) from t where id >= 100")
     check("executemany of 200 inserts", cur.fetchone() == (200, 100, 299))
+
+    client_bound_inserts(dsn, http_port)
 
     # COPY
     import io

@@ -309,6 +309,58 @@ static void test_prepared_sees_later_commits(void)
     CHECK_EQ_INT(stop_server(), 0);
 }
 
+/* SET values are read with the SQL lexer (E'...', dollar quotes, quoted names); version() by its tokens. */
+static void test_set_values_and_version(void)
+{
+    CHECK_OK(start_server());
+    PGconn *c = connect_db();
+    static const struct {
+        const char *set, *shown;
+    } sets[] = {
+        {"SET application_name = E'a\\tb\\''", "a\tb'"},
+        {"SET application_name TO $$x'y$$", "x'y"},
+        {"SET application_name = \"Quoted\"", "Quoted"},
+        {"SET \"application_name\" = 'q2' -- a comment", "q2"},
+        {"SET SESSION application_name TO plain_word", "plain_word"},
+        {"set application_name='it''s'", "it's"},
+    };
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
+        CHECK(exec_ok(c, sets[i].set));
+        const char *v = value_of(c, "SHOW application_name");
+        if (strcmp(v, sets[i].shown) != 0)
+            fprintf(stderr, "    %s: shows %s\n", sets[i].set, v);
+        CHECK(strcmp(v, sets[i].shown) == 0);
+    }
+    CHECK(strncmp(value_of(c, "select version()"), "PostgreSQL ", 11) == 0);
+    CHECK(strncmp(value_of(c, "SELECT /* c */ pg_catalog . version ( )"), "PostgreSQL ", 11) == 0);
+    CHECK(strncmp(value_of(c, "select ver sion()"), "ERROR:", 6) == 0);
+    PQfinish(c);
+    CHECK_EQ_INT(stop_server(), 0);
+}
+
+/* A named INSERT whose now() took the batcher is analysed again after DDL: here a macro that shadows now(). */
+static void test_prepared_clock_after_ddl(void)
+{
+    CHECK_OK(start_server());
+    PGconn *c = connect_db();
+    CHECK(exec_ok(c, "CREATE TABLE ev(id int, ts timestamp)"));
+    PGresult *r = PQprepare(c, "ev", "INSERT INTO ev VALUES ($1, now())", 0, NULL);
+    CHECK_EQ_INT(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    const char *one[1] = {"1"}, *two[1] = {"2"};
+    r = PQexecPrepared(c, "ev", 1, one, NULL, NULL, 0);
+    CHECK(strcmp(PQcmdStatus(r), "INSERT 0 1") == 0);
+    PQclear(r);
+    CHECK(exec_ok(c, "CREATE MACRO now() AS TIMESTAMP '2001-02-03 04:05:06'"));
+    r = PQexecPrepared(c, "ev", 1, two, NULL, NULL, 0);
+    CHECK(strcmp(PQcmdStatus(r), "INSERT 0 1") == 0);
+    PQclear(r);
+    CHECK(strcmp(value_of(c, "SELECT ts FROM ev WHERE id = 2"), "2001-02-03 04:05:06") == 0);
+    CHECK(strcmp(value_of(c, "SELECT ts > TIMESTAMP '2020-01-01' FROM ev WHERE id = 1"), "t") == 0);
+    PQfinish(c);
+    CHECK_EQ_INT(stop_server(), 0);
+}
+
 static void test_pipeline(void)
 {
     CHECK_OK(start_server());
@@ -674,7 +726,8 @@ static void test_disconnect_reasons(void)
     CHECK(log_line_has(who, "closed: the server is shutting down"));
 }
 
-TEST_MAIN(TEST_ENTRY(test_binary_results), TEST_ENTRY(test_binary_params), TEST_ENTRY(test_text_formats),
+TEST_MAIN(TEST_ENTRY(test_set_values_and_version), TEST_ENTRY(test_prepared_clock_after_ddl),
+          TEST_ENTRY(test_binary_results), TEST_ENTRY(test_binary_params), TEST_ENTRY(test_text_formats),
           TEST_ENTRY(test_prepared), TEST_ENTRY(test_prepared_sees_later_commits),
           TEST_ENTRY(test_pipeline), TEST_ENTRY(test_copy), TEST_ENTRY(test_cancel),
           TEST_ENTRY(test_too_many_connections), TEST_ENTRY(test_scram_and_read_only), TEST_ENTRY(test_bad_input),

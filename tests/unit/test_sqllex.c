@@ -293,7 +293,27 @@ static void test_values(void)
     CHECK(!sqllex_is_word("\"VALUES\"", &t, "VALUES"));
 }
 
+/* Keywords read one by one: upper-cased, consumed only when the next token is a bare word that fits. */
+static void test_next_word(void)
+{
+    const char *sql = "  start/* c */Transaction \"iso\" LEVEL$x abcdefghijklmnop";
+    struct sqllex lx;
+    char w[16], wide[17];
+    sqllex_init(&lx, sql, strlen(sql));
+    CHECK(sqllex_next_word(&lx, w, sizeof w) && !strcmp(w, "START"));
+    CHECK(sqllex_next_word(&lx, w, sizeof w) && !strcmp(w, "TRANSACTION"));
+    size_t at = lx.pos;
+    CHECK(!sqllex_next_word(&lx, w, sizeof w) && !*w && lx.pos == at); /* a quoted name is not a keyword */
+    struct sqllex_token tok;
+    CHECK(sqllex_next(&lx, &tok) && tok.kind == SQLLEX_QIDENT);
+    CHECK(sqllex_next_word(&lx, w, sizeof w) && !strcmp(w, "LEVEL$X"));
+    at = lx.pos;
+    CHECK(!sqllex_next_word(&lx, w, sizeof w) && !*w && lx.pos == at); /* 16 bytes do not fit in 16 */
+    CHECK(sqllex_next_word(&lx, wide, sizeof wide) && !strcmp(wide, "ABCDEFGHIJKLMNOP"));
+    CHECK(!sqllex_next_word(&lx, w, sizeof w) && !*w);
+}
+
 TEST_MAIN(TEST_ENTRY(test_words_numbers_operators), TEST_ENTRY(test_strings_and_quoted_names),
           TEST_ENTRY(test_dollar_quotes_and_params), TEST_ENTRY(test_comments_and_space),
           TEST_ENTRY(test_unterminated), TEST_ENTRY(test_statements), TEST_ENTRY(test_split_agrees_with_duckdb),
-          TEST_ENTRY(test_values))
+          TEST_ENTRY(test_values), TEST_ENTRY(test_next_word))

@@ -100,7 +100,7 @@ static void test_multi_row(void)
 /* Whatever is not a bare literal standing alone stays in the key as written. */
 static void test_non_literals_stay_in_key(void)
 {
-    const char *sql = "INSERT INTO t VALUES (NULL, TRUE, 1::int, E'a\\'b', 'x'::text, 1e3, 1_000, -x, "
+    const char *sql = "INSERT INTO t VALUES (NULL, TRUE, 1::int, E'a\\'b', E'x'::text, 1e3, 1_000, -x, "
                       "f(1, 2), 1234567890123456789, 'a' || 'b', (3), .5, 1.)";
     struct sql_shape sh;
     CHECK_OK(scan_str(sql, &sh));
@@ -115,6 +115,44 @@ static void test_non_literals_stay_in_key(void)
     CHECK(lit_int(&sh, 0, 0, 1, 5));
     CHECK(lit_text(&sh, 1, 0, 3, "q"));
     sqlshape_free(&sh);
+}
+
+/* The one standard string of a cast or a typed literal is lifted, the type staying in the key; so is a signed number. */
+static void test_lifts_casts_typed_and_signed(void)
+{
+    struct sql_shape sh;
+    CHECK_OK(scan_str("INSERT INTO t VALUES ('2026-11-29T10:00:00.123456'::timestamp, TIMESTAMP '2024-01-01', "
+                      "CAST('7' AS decimal(10, 2)), + 3, - 2.50, -/* c */4, 'x'::\"my type\"[], '\\x01'::bytea)",
+                      &sh));
+    CHECK(key_is(&sh, "INSERT INTO t VALUES (\x01s::timestamp, TIMESTAMP \x01s, CAST(\x01s AS decimal(10, 2)), "
+                      "+ \x01i, \x01" "d, \x01i, \x01s::\"my type\"[], \x01s::bytea)"));
+    CHECK_EQ_INT(sh.nlits, 8);
+    CHECK(lit_text(&sh, 0, 0, 0, "2026-11-29T10:00:00.123456"));
+    CHECK(lit_text(&sh, 1, 0, 1, "2024-01-01"));
+    CHECK(lit_text(&sh, 2, 0, 2, "7"));
+    CHECK(lit_int(&sh, 3, 0, 3, 3));
+    CHECK(lit_text(&sh, 4, 0, 4, "-2.50"));
+    CHECK(lit_int(&sh, 5, 0, 5, -4));
+    CHECK(lit_text(&sh, 6, 0, 6, "x"));
+    CHECK(lit_text(&sh, 7, 0, 7, "\\x01"));
+    sqlshape_free(&sh);
+
+    /* two strings, an operator beside the string, a sign on a sign or on a string: all stay */
+    const char *kept = "INSERT INTO t VALUES (f('a', 'b'), 'x'::text || 'y', -'1', - -1, +-1, 1 + 2, "
+                       "$$d$$::text, -1e3, 'a' 'b', ARRAY[1, 2])";
+    CHECK_OK(scan_str(kept, &sh));
+    CHECK(key_is(&sh, kept));
+    CHECK_EQ_INT(sh.nlits, 0);
+    CHECK_EQ_INT(sh.width, 10);
+    sqlshape_free(&sh);
+
+    /* the same statement with other values has the same key */
+    struct sql_shape a, b;
+    CHECK_OK(scan_str("insert into t values ('2026-01-01 00:00:00'::timestamp, -1.5, 'a')", &a));
+    CHECK_OK(scan_str("insert into t values ('2027-12-31 23:59:59.999999'::timestamp, 22.25, 'it''s')", &b));
+    CHECK(a.keylen == b.keylen && memcmp(a.key, b.key, a.keylen) == 0 && a.hash == b.hash);
+    sqlshape_free(&a);
+    sqlshape_free(&b);
 }
 
 static void test_comments_and_tail_kept(void)
@@ -301,7 +339,7 @@ static void test_skip_item_is_sqllex(void)
 }
 
 TEST_MAIN(TEST_ENTRY(test_lifts_ints_decimals_strings), TEST_ENTRY(test_decimal_text_and_bigint_range),
-          TEST_ENTRY(test_multi_row), TEST_ENTRY(test_non_literals_stay_in_key),
+          TEST_ENTRY(test_multi_row), TEST_ENTRY(test_non_literals_stay_in_key), TEST_ENTRY(test_lifts_casts_typed_and_signed),
           TEST_ENTRY(test_comments_and_tail_kept), TEST_ENTRY(test_same_shape_same_key), TEST_ENTRY(test_refused),
           TEST_ENTRY(test_size_cap), TEST_ENTRY(test_key_longer_than_text), TEST_ENTRY(test_values_keyword_found),
           TEST_ENTRY(test_skip_item_is_sqllex))
