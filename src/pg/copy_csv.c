@@ -548,6 +548,7 @@ static int take_line(struct copy_csv *cv, const char *line, size_t len, bool ter
         dp_buf_add(out, line, len);
         dp_buf_byte(out, '\n');
     } else if (put_fields(cv, line, len, out) != 0) {
+        dp_buf_truncate(out, before); /* DuckDB must not see half a record */
         return -1;
     }
     if (out->failed)
