@@ -24,9 +24,13 @@ struct copy_spec;
 /* What a NULL is in the rewritten stream (DuckDB's nullstr). Never written for a value: those are quoted. */
 #define COPY_CSV_NULL "\\N"
 
-/* The longest line accepted (PostgreSQL's own limit is 1 GB), and the longest record written for DuckDB. */
-#define COPY_CSV_MAX_LINE (16u << 20)
-#define COPY_CSV_MAX_RECORD (32u << 20)
+/*
+ * The longest line accepted, and the longest record written for DuckDB
+ * (whose CSV buffer is that size: memory per COPY stays small).
+ * PostgreSQL's own limit is 1 GB.
+ */
+#define COPY_CSV_MAX_LINE (8u << 20)
+#define COPY_CSV_MAX_RECORD (8u << 20)
 
 /* An error in the input: PostgreSQL's SQLSTATE and message, the line, and what CONTEXT adds after it. */
 struct copy_csv_error {

@@ -116,8 +116,9 @@ static char *stream_sql(const struct stream *s, int fd)
     dp_sql_literal(&q, &quote, 1);
     dp_buf_str(&q, ", escape = ");
     dp_sql_literal(&q, &quote, 1);
-    dp_buf_printf(&q, ", nullstr = '%s', allow_quoted_nulls = false, max_line_size = %u, columns = {", COPY_CSV_NULL,
-                  COPY_CSV_MAX_RECORD + 1);
+    /* DuckDB's buffer is as large as its longest line (16 times that by default: 0.5 GB here) */
+    dp_buf_printf(&q, ", nullstr = '%s', allow_quoted_nulls = false, max_line_size = %u, buffer_size = %u, columns = {",
+                  COPY_CSV_NULL, COPY_CSV_MAX_RECORD + 1, COPY_CSV_MAX_RECORD + 1);
     for (int i = 0; i < t->ncols; i++) {
         dp_buf_printf(&q, "%s'c%d': ", i ? ", " : "", i + 1);
         csv_type(&q, &t->cols[i]);

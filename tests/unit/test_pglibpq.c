@@ -830,6 +830,14 @@ static void test_copy_shapes(void)
     CHECK(strcmp(value_of(c, "SELECT \"Sym Bol\" FROM s.\"My Trades\" WHERE id = 4"), "a\tb\\cA") == 0);
     CHECK(strcmp(value_of(c, "SELECT note FROM s.\"My Trades\" WHERE id = 4"), "NULL") == 0);
     CHECK(strcmp(value_of(c, "SELECT \"Sym Bol\" || note FROM s.\"My Trades\" WHERE id = 5"), "\"q\"\\N") == 0);
+    /* a value longer than DuckDB's default longest line (2 MB) */
+    size_t biglen = 3u << 20;
+    char *big = malloc(biglen + 16);
+    memset(big, 'v', biglen);
+    strcpy(big + biglen, "\t9\n");
+    CHECK(copy_ok(copy_in(c, "COPY s.\"My Trades\" (note, id) FROM STDIN", big, strlen(big), 65536), "COPY 1"));
+    free(big);
+    CHECK(strcmp(value_of(c, "SELECT length(note) FROM s.\"My Trades\" WHERE id = 9"), "3145728") == 0);
     /* bytea in PostgreSQL's hex form */
     CHECK(exec_ok(c, "CREATE TABLE raw(b blob)"));
     CHECK(copy_ok(copy_str(c, "COPY raw FROM STDIN", "\\\\x00ff41\n"), "COPY 1"));
