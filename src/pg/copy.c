@@ -148,7 +148,7 @@ static int find_column(duckdb_prepared_statement prep, int n, const char *name)
 static int target_columns(struct copy_ctx *ctx, struct copy_target *t, duckdb_prepared_statement prep, int n)
 {
     const struct copy_spec *c = t->spec;
-    t->ncols = c->ncolumns ? c->ncolumns : n;
+    t->ncols = c->columns.n ? c->columns.n : n;
     t->cols = calloc((size_t)t->ncols, sizeof *t->cols);
     t->names = calloc((size_t)t->ncols, sizeof *t->names);
     if (!t->cols || !t->names) {
@@ -156,14 +156,14 @@ static int target_columns(struct copy_ctx *ctx, struct copy_target *t, duckdb_pr
         return -1;
     }
     for (int i = 0; i < t->ncols; i++) {
-        int k = c->ncolumns ? find_column(prep, n, c->columns[i]) : i;
-        for (int j = 0; j < i && c->ncolumns; j++)
-            if (!strcasecmp(c->columns[j], c->columns[i])) {
-                pgconn_error(ctx->pc, "42701", "column \"%s\" specified more than once", c->columns[i]);
+        int k = c->columns.n ? find_column(prep, n, c->columns.v[i]) : i;
+        for (int j = 0; j < i && c->columns.n; j++)
+            if (!strcasecmp(c->columns.v[j], c->columns.v[i])) {
+                pgconn_error(ctx->pc, "42701", "column \"%s\" specified more than once", c->columns.v[i]);
                 return -1;
             }
         if (k < 0) {
-            pgconn_error(ctx->pc, "42703", "column \"%s\" of relation \"%s\" does not exist", c->columns[i],
+            pgconn_error(ctx->pc, "42703", "column \"%s\" of relation \"%s\" does not exist", c->columns.v[i],
                          c->table);
             return -1;
         }

@@ -171,6 +171,20 @@ static duckdb_state append_made(duckdb_appender app, duckdb_value v)
     return st;
 }
 
+/* The length of a type's binary form where it has one length only (0: any, or several). */
+static int32_t fixed_len(duckdb_type id)
+{
+    switch (id) {
+    case DUCKDB_TYPE_BOOLEAN: return 1;
+    case DUCKDB_TYPE_DATE: return 4;
+    case DUCKDB_TYPE_TIME: case DUCKDB_TYPE_TIMESTAMP: case DUCKDB_TYPE_TIMESTAMP_S: case DUCKDB_TYPE_TIMESTAMP_MS:
+    case DUCKDB_TYPE_TIMESTAMP_NS: case DUCKDB_TYPE_TIMESTAMP_TZ: return 8;
+    case DUCKDB_TYPE_TIME_TZ: return 12; /* µs, then the zone in seconds west of UTC */
+    case DUCKDB_TYPE_INTERVAL: case DUCKDB_TYPE_UUID: return 16;
+    default: return 0;
+    }
+}
+
 /*
  * Appends one field (len bytes of d) to column c. 0; 1 when the bytes are
  * not that type's binary form; -1 when DuckDB refused the value.
@@ -181,12 +195,11 @@ static int append_field(struct binary *b, const struct copy_column *c, const uns
     int64_t i;
     double f;
     duckdb_state st;
+    int32_t want = fixed_len(c->id);
+    if (want && len != want)
+        return 1;
     switch (c->id) {
-    case DUCKDB_TYPE_BOOLEAN:
-        if (len != 1)
-            return 1;
-        st = duckdb_append_bool(a, d[0] != 0);
-        break;
+    case DUCKDB_TYPE_BOOLEAN: st = duckdb_append_bool(a, d[0] != 0); break;
     case DUCKDB_TYPE_FLOAT: case DUCKDB_TYPE_DOUBLE:
         if (!read_float(d, len, &f))
             return 1;
@@ -198,41 +211,19 @@ static int append_field(struct binary *b, const struct copy_column *c, const uns
         st = duckdb_append_varchar_length(a, (const char *)d, (idx_t)len);
         break;
     case DUCKDB_TYPE_BLOB: st = duckdb_append_blob(a, d, (idx_t)len); break;
-    case DUCKDB_TYPE_DATE:
-        if (len != 4)
-            return 1;
-        st = duckdb_append_date(a, pg_date(d));
-        break;
-    case DUCKDB_TYPE_TIME:
-        if (len != 8)
-            return 1;
-        st = duckdb_append_time(a, (duckdb_time){(int64_t)be(d, 8)});
-        break;
+    case DUCKDB_TYPE_DATE: st = duckdb_append_date(a, pg_date(d)); break;
+    case DUCKDB_TYPE_TIME: st = duckdb_append_time(a, (duckdb_time){(int64_t)be(d, 8)}); break;
     case DUCKDB_TYPE_TIME_TZ:
-        if (len != 12)
-            return 1; /* µs, then the zone in seconds west of UTC */
         st = append_made(a, duckdb_create_time_tz_value(duckdb_create_time_tz((int64_t)be(d, 8), -(int32_t)be(d + 8, 4))));
         break;
+    case DUCKDB_TYPE_TIMESTAMP_TZ: st = append_made(a, duckdb_create_timestamp_tz(pg_timestamp(d))); break;
     case DUCKDB_TYPE_TIMESTAMP: case DUCKDB_TYPE_TIMESTAMP_S: case DUCKDB_TYPE_TIMESTAMP_MS:
-    case DUCKDB_TYPE_TIMESTAMP_NS:
-        if (len != 8)
-            return 1;
-        st = duckdb_append_timestamp(a, pg_timestamp(d));
-        break;
-    case DUCKDB_TYPE_TIMESTAMP_TZ:
-        if (len != 8)
-            return 1;
-        st = append_made(a, duckdb_create_timestamp_tz(pg_timestamp(d)));
-        break;
+    case DUCKDB_TYPE_TIMESTAMP_NS: st = duckdb_append_timestamp(a, pg_timestamp(d)); break;
     case DUCKDB_TYPE_INTERVAL:
-        if (len != 16)
-            return 1;
         st = duckdb_append_interval(a, (duckdb_interval){.micros = (int64_t)be(d, 8), .days = (int32_t)be(d + 8, 4),
                                                          .months = (int32_t)be(d + 12, 4)});
         break;
     case DUCKDB_TYPE_UUID:
-        if (len != 16)
-            return 1;
         uuid_text(d, b->text);
         st = duckdb_append_varchar(a, b->text);
         break;
@@ -397,7 +388,7 @@ static int open_appender(struct binary *b)
         copy_duckdb_error(b->ctx, DUCKDB_ERROR_CATALOG, duckdb_appender_error(b->app));
         return -1;
     }
-    for (int i = 0; i < c->ncolumns; i++)
+    for (int i = 0; i < c->columns.n; i++)
         if (duckdb_appender_add_column(b->app, b->t->cols[i].name) != DuckDBSuccess) {
             copy_duckdb_error(b->ctx, DUCKDB_ERROR_BINDER, duckdb_appender_error(b->app));
             return -1;

@@ -43,9 +43,7 @@ void copy_spec_free(struct copy_spec *c)
     free(c->query);
     free(c->schema);
     free(c->table);
-    for (int i = 0; i < c->ncolumns; i++)
-        free(c->columns[i]);
-    free(c->columns);
+    names_free(&c->columns);
     free(c);
 }
 
@@ -362,17 +360,8 @@ static int parse_target(struct lexer *l, struct copy_spec *c)
     } else {
         c->table = a;
     }
-    if (!lx_char(l, '('))
-        return 0;
-    size_t cap = 0;
-    do {
-        if (dp_grow(&c->columns, &cap, (size_t)c->ncolumns + 1, sizeof *c->columns) != 0)
-            return -1;
-        if (!(c->columns[c->ncolumns] = lx_ident(l)))
-            return -1;
-        c->ncolumns++;
-    } while (lx_char(l, ','));
-    return lx_char(l, ')') ? 0 : -1;
+    lx_space(l);
+    return l->p < l->end && *l->p == '(' ? parse_names(l, &c->columns, true) : 0;
 }
 
 /* The parenthesised query of COPY (query) TO, after its '('. 0, or -1 when it is unbalanced. */
@@ -532,12 +521,12 @@ void copy_query(const struct copy_spec *c, struct dp_buf *q)
         return;
     }
     dp_buf_str(q, "SELECT ");
-    for (int i = 0; i < c->ncolumns; i++) {
+    for (int i = 0; i < c->columns.n; i++) {
         if (i)
             dp_buf_str(q, ", ");
-        dp_sql_ident(q, c->columns[i]);
+        dp_sql_ident(q, c->columns.v[i]);
     }
-    if (!c->ncolumns)
+    if (!c->columns.n)
         dp_buf_str(q, "*");
     dp_buf_str(q, " FROM ");
     copy_table_sql(c, q);

@@ -33,8 +33,7 @@ struct copy_spec {
     char *query;     /* COPY (query) TO STDOUT */
     char *schema;    /* unquoted; NULL for the default */
     char *table;     /* unquoted */
-    char **columns;  /* unquoted; NULL: all */
-    int ncolumns;
+    struct copy_names columns; /* none: all */
 };
 
 /* Whether name is in the list (case-insensitively, as DuckDB matches names). */

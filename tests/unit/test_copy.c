@@ -85,7 +85,7 @@ static void test_parse_options(void)
                  1);
     CHECK(c->csv && !c->binary && c->header && c->header_match && c->delim == ';' && c->quote == '\'');
     CHECK(c->escape == '\\' && !strcmp(c->null_str, "n") && !strcmp(c->schema, "s") && !strcmp(c->table, "T"));
-    CHECK(c->ncolumns == 2 && !strcmp(c->columns[1], "Y"));
+    CHECK(c->columns.n == 2 && !strcmp(c->columns.v[1], "Y"));
     CHECK(copy_names_has(&c->force_null, "X") && copy_names_has(&c->force_not_null, "y"));
     copy_spec_free(c);
     /* the old keyword form */
