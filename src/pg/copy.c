@@ -121,11 +121,19 @@ static void target_close(struct copy_target *t)
     memset(t, 0, sizeof *t);
 }
 
+/* The name of column i of a prepared statement, malloc'd (DuckDB's own copy goes back to it); NULL when memory runs out. */
+static char *column_name(duckdb_prepared_statement prep, idx_t i)
+{
+    const char *name = duckdb_prepared_statement_column_name(prep, i);
+    char *copy = strdup(name ? name : "");
+    duckdb_free((void *)name);
+    return copy;
+}
+
 /* Column i of the table (as DuckDB prepared SELECT * of it) into c. 0, or -1 when memory runs out. */
 static int column_of(duckdb_prepared_statement prep, idx_t i, struct copy_column *c)
 {
-    const char *name = duckdb_prepared_statement_column_name(prep, i);
-    c->name = strdup(name ? name : "");
+    c->name = column_name(prep, i);
     c->type = duckdb_prepared_statement_column_logical_type(prep, i);
     c->id = duckdb_get_type_id(c->type);
     return c->name ? 0 : -1;
@@ -134,10 +142,14 @@ static int column_of(duckdb_prepared_statement prep, idx_t i, struct copy_column
 /* The index of the table's column called name (case-insensitively, as DuckDB resolves names), or -1. */
 static int find_column(duckdb_prepared_statement prep, int n, const char *name)
 {
-    for (int k = 0; k < n; k++)
-        if (!strcasecmp(duckdb_prepared_statement_column_name(prep, (idx_t)k), name))
-            return k;
-    return -1;
+    int found = -1;
+    for (int k = 0; k < n && found < 0; k++) {
+        char *have = column_name(prep, (idx_t)k);
+        if (have && !strcasecmp(have, name))
+            found = k;
+        free(have);
+    }
+    return found;
 }
 
 /*

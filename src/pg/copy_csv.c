@@ -321,7 +321,7 @@ static size_t csv_quoted(struct copy_csv *cv, const char *s, size_t i, size_t le
         }
         if (ch == cv->quote)
             return i + 1;
-        size_t b = i;
+        size_t b = i++; /* data, an escape before anything but a quote or an escape included */
         while (i < len && s[i] != cv->quote && s[i] != cv->escape)
             i++;
         dp_buf_add(&cv->field, s + b, i - b);

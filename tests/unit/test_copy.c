@@ -184,6 +184,9 @@ static void test_csv_format(void)
     r = convert("COPY t FROM STDIN (FORMAT csv, DELIMITER ';', QUOTE '''', ESCAPE '\\')", 3,
                 "'it\\'s';'a;b';'\"'\n", 0);
     CHECK(r.rc == 0 && !strcmp(r.out, "it's;\"a;b\";\"\"\"\"\n"));
+    /* an escape before anything but a quote or itself is data */
+    r = convert("COPY t FROM STDIN (FORMAT csv, QUOTE '''', ESCAPE '\\')", 1, "'a\\.b\\''\n", 0);
+    CHECK(r.rc == 0 && !strcmp(r.out, "a\\.b'\n"));
     /* HEADER skipped; the end marker; CRLF */
     r = convert("COPY t FROM STDIN (FORMAT csv, HEADER)", 3, "a,b,c\r\n1,2,3\r\n\\.\r\n", 0);
     CHECK(r.rc == 0 && !strcmp(r.out, "1,2,3\n"));
