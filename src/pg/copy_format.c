@@ -354,8 +354,12 @@ static int parse_target(struct lexer *l, struct copy_spec *c)
     if (!a)
         return -1;
     if (lx_char(l, '.')) {
+        if (!strcmp(a, "public")) { /* DuckDB's main is what PostgreSQL clients see as public */
+            free(a);
+            a = strdup("main");
+        }
         c->schema = a;
-        if (!(c->table = lx_ident(l)))
+        if (!c->schema || !(c->table = lx_ident(l)))
             return -1;
     } else {
         c->table = a;

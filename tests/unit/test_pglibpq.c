@@ -841,6 +841,7 @@ static void test_copy_shapes(void)
     /* bytea in PostgreSQL's hex form */
     CHECK(exec_ok(c, "CREATE TABLE raw(b blob)"));
     CHECK(copy_ok(copy_str(c, "COPY raw FROM STDIN", "\\\\x00ff41\n"), "COPY 1"));
+    CHECK(copy_ok(copy_str(c, "COPY \"public\".raw FROM STDIN", "\\\\x00\n"), "COPY 1")); /* asyncpg's spelling */
     CHECK(strcmp(value_of(c, "SELECT hex(b) FROM raw"), "00FF41") == 0);
     PQfinish(c);
     CHECK_EQ_INT(stop_server(), 0);
