@@ -6,9 +6,9 @@
  * count, then each field as a length, -1 for NULL, and that many bytes in
  * the binary send format of the column's PostgreSQL type), then -1. The
  * values are typed already, so no text is made or parsed: each is decoded
- * by the type PostgreSQL reports for its column (pgtypes_oid) and appended
- * as that DuckDB type; numeric and uuid go as their text, which the
- * Appender casts. CopyData does not line up with tuples: a tuple cut by
+ * as the type the server reports for its column (so, as the client sent
+ * it) and appended as that DuckDB type; numeric and uuid go as their
+ * text, which the Appender casts. CopyData does not line up with tuples: a tuple cut by
  * a chunk's end waits in a buffer for the rest.
  */
 #include <stdio.h>
@@ -18,7 +18,6 @@
 #include "buf.h"
 #include "copy_int.h"
 #include "pgconn.h"
-#include "pgtypes.h"
 #include "utf8.h"
 
 #define PG_EPOCH_DAYS 10957 /* 2000-01-01 - 1970-01-01 */

@@ -16,9 +16,11 @@
 #include "copy_csv.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "copy_format.h"
 #include "utf8.h"
@@ -93,6 +95,36 @@ static int check_utf8(struct copy_csv *cv, const char *s, size_t n)
 
 /* ------------------------------------------------------------ set-up */
 
+/* A name of the list that is not one of the columns, or NULL. */
+static const char *not_a_column(const struct copy_names *l, int ncols, const char *const *names)
+{
+    for (int i = 0; i < l->n; i++) {
+        int j = 0;
+        while (j < ncols && strcasecmp(l->v[i], names[j]) != 0)
+            j++;
+        if (j == ncols)
+            return l->v[i];
+    }
+    return NULL;
+}
+
+/* FORCE_NULL and FORCE_NOT_NULL as a flag per column. 0, or -1 with cv->err set. */
+static int force_flags(struct copy_csv *cv, const struct copy_spec *c, const char *const *names)
+{
+    const char *stray = not_a_column(&c->force_null, cv->ncols, names);
+    if (stray || (stray = not_a_column(&c->force_not_null, cv->ncols, names)))
+        return fail(cv, "42P10", 0, "FORCE_NULL or FORCE_NOT_NULL column \"%s\" not referenced by COPY", stray);
+    cv->force_null = calloc((size_t)cv->ncols, 1);
+    cv->force_not_null = calloc((size_t)cv->ncols, 1);
+    if (!cv->force_null || !cv->force_not_null)
+        return out_of_memory(cv);
+    for (int i = 0; i < cv->ncols; i++) {
+        cv->force_null[i] = copy_names_has(&c->force_null, names[i]);
+        cv->force_not_null[i] = copy_names_has(&c->force_not_null, names[i]);
+    }
+    return 0;
+}
+
 int copy_csv_init(struct copy_csv *cv, const struct copy_spec *c, int ncols, const char *const *names)
 {
     memset(cv, 0, sizeof *cv);
@@ -107,20 +139,8 @@ int copy_csv_init(struct copy_csv *cv, const struct copy_spec *c, int ncols, con
     cv->names = names;
     cv->header = c->header;
     cv->header_match = c->header_match;
-    if (c->force_null.n || c->force_not_null.n) {
-        cv->force_null = calloc((size_t)ncols, 1);
-        cv->force_not_null = calloc((size_t)ncols, 1);
-        if (!cv->force_null || !cv->force_not_null)
-            return out_of_memory(cv);
-        int found = 0;
-        for (int i = 0; i < ncols; i++) {
-            cv->force_null[i] = copy_names_has(&c->force_null, names[i]);
-            cv->force_not_null[i] = copy_names_has(&c->force_not_null, names[i]);
-            found += cv->force_null[i] + cv->force_not_null[i];
-        }
-        if (found != c->force_null.n + c->force_not_null.n)
-            return fail(cv, "42P10", 0, "a FORCE_NULL or FORCE_NOT_NULL column is not referenced by COPY");
-    }
+    if ((c->force_null.n || c->force_not_null.n) && force_flags(cv, c, names) != 0)
+        return -1;
     const unsigned char stops[] = {(unsigned char)c->delim, (unsigned char)cv->out_quote, '\\', '\r',
                                    (unsigned char)(c->csv ? c->quote : '\\')};
     for (size_t i = 0; i < sizeof stops; i++)
@@ -309,7 +329,7 @@ static int text_field(struct copy_csv *cv, struct cursor *cur, struct field *f)
     return check ? check_utf8(cv, f->p, f->n) : 0;
 }
 
-/* The quoted part of a CSV field from the byte after its opening quote; returns where it ends, or len. */
+/* The quoted part of a CSV field from the byte after its opening quote, into cv->field; returns the index past its closing quote, or (size_t)-1 when the line ends first. */
 static size_t csv_quoted(struct copy_csv *cv, const char *s, size_t i, size_t len)
 {
     while (i < len) {
