@@ -121,7 +121,10 @@ static void target_close(struct copy_target *t)
     memset(t, 0, sizeof *t);
 }
 
-/* The name of column i of a prepared statement, malloc'd (DuckDB's own copy goes back to it); NULL when memory runs out. */
+/*
+ * The name of column i of a prepared statement, malloc'd (DuckDB's own
+ * copy goes back to it); NULL when memory runs out.
+ */
 static char *column_name(duckdb_prepared_statement prep, idx_t i)
 {
     const char *name = duckdb_prepared_statement_column_name(prep, i);

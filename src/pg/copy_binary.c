@@ -213,7 +213,8 @@ static int append_field(struct binary *b, const struct copy_column *c, const uns
     case DUCKDB_TYPE_DATE: st = duckdb_append_date(a, pg_date(d)); break;
     case DUCKDB_TYPE_TIME: st = duckdb_append_time(a, (duckdb_time){(int64_t)be(d, 8)}); break;
     case DUCKDB_TYPE_TIME_TZ:
-        st = append_made(a, duckdb_create_time_tz_value(duckdb_create_time_tz((int64_t)be(d, 8), -(int32_t)be(d + 8, 4))));
+        st = append_made(a, duckdb_create_time_tz_value(
+                                duckdb_create_time_tz((int64_t)be(d, 8), -(int32_t)be(d + 8, 4))));
         break;
     case DUCKDB_TYPE_TIMESTAMP_TZ: st = append_made(a, duckdb_create_timestamp_tz(pg_timestamp(d))); break;
     case DUCKDB_TYPE_TIMESTAMP: case DUCKDB_TYPE_TIMESTAMP_S: case DUCKDB_TYPE_TIMESTAMP_MS:

@@ -329,7 +329,11 @@ static int text_field(struct copy_csv *cv, struct cursor *cur, struct field *f)
     return check ? check_utf8(cv, f->p, f->n) : 0;
 }
 
-/* The quoted part of a CSV field from the byte after its opening quote, into cv->field; returns the index past its closing quote, or (size_t)-1 when the line ends first. */
+/*
+ * The quoted part of a CSV field, from the byte after its opening quote,
+ * into cv->field: returns the index past its closing quote, or
+ * (size_t)-1 when the line ends first.
+ */
 static size_t csv_quoted(struct copy_csv *cv, const char *s, size_t i, size_t len)
 {
     while (i < len) {
@@ -491,7 +495,8 @@ static int check_header(struct copy_csv *cv, const char *line, size_t len)
                         "column name mismatch in header line field %d: got null value (\"%s\"), expected \"%s\"",
                         col + 1, cv->null_str, want);
         if (f.n != strlen(want) || memcmp(f.p, want, f.n) != 0)
-            return fail(cv, "22P04", cv->lineno, "column name mismatch in header line field %d: got \"%.*s\", expected \"%s\"",
+            return fail(cv, "22P04", cv->lineno,
+                        "column name mismatch in header line field %d: got \"%.*s\", expected \"%s\"",
                         col + 1, (int)copy_csv_show_len(f.p, f.n), f.p, want);
     }
     if (col != cv->ncols)
@@ -535,7 +540,7 @@ static int line_end_style(struct copy_csv *cv, const char *line, size_t *len, bo
     if (cv->eol == COPY_EOL_UNKNOWN)
         cv->eol = cr ? COPY_EOL_CRNL : COPY_EOL_NL;
     if (cv->eol == COPY_EOL_CRNL && !cr)
-        return fail(cv, "22P04", cv->lineno, cv->csv ? "unquoted newline found in data" : "literal newline found in data");
+        return fail(cv, "22P04", cv->lineno, "%s newline found in data", cv->csv ? "unquoted" : "literal");
     if (cr && cv->eol == COPY_EOL_CRNL)
         --*len;
     return 0;

@@ -706,7 +706,8 @@ static void test_copy_errors(void)
     char data[512];
     snprintf(data, sizeof data, "%sxyz\tC\t1\t2\n", ok2);
     CHECK(copy_failed_with(copy_str(c, "COPY trades FROM STDIN", data), "22007",
-                           "invalid input syntax for type timestamp: \"xyz\"", "COPY trades, line 3, column ts: \"xyz\""));
+                           "invalid input syntax for type timestamp: \"xyz\"",
+                           "COPY trades, line 3, column ts: \"xyz\""));
     /* CSV: the header is line 1, and a quoted newline counts as PostgreSQL counts it */
     CHECK(copy_failed_with(copy_str(c, "COPY trades FROM STDIN WITH (FORMAT csv, HEADER)",
                                     "ts,symbol,quantity,price\n2026-01-02 10:00:00,\"A\nB\",1,2\n"
@@ -721,7 +722,8 @@ static void test_copy_errors(void)
     CHECK(copy_failed_with(copy_str(c, "COPY trades FROM STDIN", "2026-01-02 10:00:00\tA\xc3\x28\t1\t2\n"), "22021",
                            "invalid byte sequence for encoding \"UTF8\": 0xc3 0x28", "COPY trades, line 1"));
     CHECK(copy_failed_with(copy_str(c, "COPY n (i) FROM STDIN", "1\n99999999999\n"), "22003",
-                           "value \"99999999999\" is out of range for type integer", "COPY n, line 2, column i: \"99999999999\""));
+                           "value \"99999999999\" is out of range for type integer",
+                           "COPY n, line 2, column i: \"99999999999\""));
     CHECK(copy_failed_with(copy_str(c, "COPY n (d) FROM STDIN", "abc\n"), "22P02",
                            "invalid input syntax for type numeric: \"abc\"", NULL));
     CHECK(copy_failed_with(copy_str(c, "COPY n (day) FROM STDIN", "2026-02-30\n"), "22008", NULL, NULL));
@@ -815,11 +817,13 @@ static void test_copy_shapes(void)
     CHECK(copy_ok(copy_str(c, "COPY s.\"My Trades\" FROM STDIN (FORMAT csv, HEADER)",
                            "id,Sym Bol,note,qty\r\n1,,\"\",2\r\n2,\"a\r\nb\",x,3\r\n"),
                   "COPY 2"));
-    CHECK(strcmp(value_of(c, "SELECT (\"Sym Bol\" IS NULL)::text || '|' || note || '|' FROM s.\"My Trades\" WHERE id = 1"),
+    CHECK(strcmp(value_of(c, "SELECT (\"Sym Bol\" IS NULL)::text || '|' || note || '|' "
+                             "FROM s.\"My Trades\" WHERE id = 1"),
                  "true||") == 0);
     CHECK(strcmp(value_of(c, "SELECT \"Sym Bol\" = 'a' || chr(13) || chr(10) || 'b' FROM s.\"My Trades\" WHERE id = 2"),
                  "t") == 0);
-    CHECK(copy_ok(copy_str(c, "COPY s.\"My Trades\" (id, note) FROM STDIN (FORMAT csv, NULL 'x', FORCE_NOT_NULL (note))",
+    CHECK(copy_ok(copy_str(c,
+                           "COPY s.\"My Trades\" (id, note) FROM STDIN (FORMAT csv, NULL 'x', FORCE_NOT_NULL (note))",
                            "3,x\n"),
                   "COPY 1"));
     CHECK(strcmp(value_of(c, "SELECT note FROM s.\"My Trades\" WHERE id = 3"), "x") == 0);
@@ -898,7 +902,8 @@ static void test_copy_binary(void)
         o += put_field(buf + o, NULL, -1);
     o += put_be(buf + o, 0xFFFF, 2);
     CHECK(copy_ok(copy_in(c, "COPY b FROM STDIN (FORMAT binary)", buf, o, 7), "COPY 2"));
-    CHECK(strcmp(value_of(c, "SELECT concat_ws('|', i, big, f, t, ts, d, ok, n, hex(raw), u) FROM b WHERE i IS NOT NULL"),
+    CHECK(strcmp(value_of(c, "SELECT concat_ws('|', i, big, f, t, ts, d, ok, n, hex(raw), u) "
+                             "FROM b WHERE i IS NOT NULL"),
                  "-5|9000000000|2.5|héllo|2000-01-02 00:00:01.5|1999-12-31|true|-12.345|000102|"
                  "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11") == 0);
     CHECK(strcmp(value_of(c, "SELECT count(*) FROM b WHERE i IS NULL AND t IS NULL AND u IS NULL"), "1") == 0);
