@@ -83,13 +83,33 @@ static void csv_type(struct dp_buf *q, const struct copy_column *c)
     dp_buf_str(q, "'VARCHAR'"); /* text, JSON, and what INSERT casts from text (lists, enums, ...) */
 }
 
-/* One column of the SELECT: cN, or PostgreSQL's hex form of bytea (\x0aff) turned into a BLOB. */
+/* Whether a list's elements (at any depth) are text, where a brace is data. */
+static bool list_of_text(duckdb_logical_type list)
+{
+    duckdb_logical_type child = duckdb_list_type_child_type(list);
+    duckdb_type id = duckdb_get_type_id(child);
+    bool text = id == DUCKDB_TYPE_LIST ? list_of_text(child)
+                                       : id != DUCKDB_TYPE_BOOLEAN && id != DUCKDB_TYPE_DATE &&
+                                             !(id >= DUCKDB_TYPE_TINYINT && id <= DUCKDB_TYPE_DOUBLE) &&
+                                             id != DUCKDB_TYPE_DECIMAL && id != DUCKDB_TYPE_HUGEINT;
+    duckdb_destroy_logical_type(&child);
+    return text;
+}
+
+/*
+ * One column of the SELECT: cN; PostgreSQL's hex form of bytea (\x0aff)
+ * turned into a BLOB; PostgreSQL's array braces turned into a list's.
+ */
 static void select_item(struct dp_buf *q, const struct copy_column *c, int i)
 {
-    if (c->id == DUCKDB_TYPE_BLOB)
+    if (c->id == DUCKDB_TYPE_BLOB) {
         dp_buf_printf(q, "CASE WHEN starts_with(c%d, '\\x') THEN unhex(c%d[3:]) ELSE c%d::BLOB END", i, i, i);
-    else
+    } else if (c->id == DUCKDB_TYPE_LIST && !list_of_text(c->type)) {
+        /* PostgreSQL's {1,2} is DuckDB's [1,2]; no element of these types can hold a brace */
+        dp_buf_printf(q, "CASE WHEN starts_with(c%d, '{') THEN translate(c%d, '{}', '[]') ELSE c%d END", i, i, i);
+    } else {
         dp_buf_printf(q, "c%d", i);
+    }
 }
 
 /* The INSERT ... SELECT ... FROM read_csv(...) that reads fd. */
@@ -206,7 +226,7 @@ static void stream_free(struct stream *s)
 /* ------------------------------------------------------------- errors */
 
 /* How PostgreSQL words a value its input function refuses, by kind of type. */
-enum value_kind { KIND_INTEGER, KIND_NUMERIC, KIND_FLOAT, KIND_DATETIME, KIND_OTHER };
+enum value_kind { KIND_INTEGER, KIND_NUMERIC, KIND_FLOAT, KIND_DATETIME, KIND_ARRAY, KIND_OTHER };
 
 /* PostgreSQL's name of a column type, as its input functions say it, and its kind. */
 static const char *pg_type_name(duckdb_type id, enum value_kind *kind)
@@ -241,6 +261,7 @@ static const char *pg_type_name(duckdb_type id, enum value_kind *kind)
     case DUCKDB_TYPE_BOOLEAN: return "boolean";
     case DUCKDB_TYPE_UUID: return "uuid";
     case DUCKDB_TYPE_BLOB: return "bytea";
+    case DUCKDB_TYPE_LIST: case DUCKDB_TYPE_ARRAY: *kind = KIND_ARRAY; return "array";
     default: return "text";
     }
 }
@@ -266,6 +287,10 @@ static void conversion_error(struct stream *s, uint64_t line, int col, const cha
     const struct copy_column *c = &s->t->cols[col];
     enum value_kind kind;
     const char *type = pg_type_name(c->id, &kind), *state = kind == KIND_DATETIME ? "22007" : "22P02";
+    char *alias = duckdb_logical_type_get_alias(c->type);
+    if (alias && !strcmp(alias, "JSON"))
+        type = "json";
+    duckdb_free(alias);
     char msg[512], tail[400];
     size_t k = copy_csv_show_len(v, strlen(v));
     snprintf(tail, sizeof tail, ", column %s: \"%.*s%s\"", c->name, (int)k, v, k < strlen(v) ? "..." : "");
@@ -279,6 +304,8 @@ static void conversion_error(struct stream *s, uint64_t line, int col, const cha
     } else if (kind == KIND_FLOAT && looks_numeric(v, false)) {
         state = "22003";
         snprintf(msg, sizeof msg, "\"%s\" is out of range for type %s", v, type);
+    } else if (kind == KIND_ARRAY) {
+        snprintf(msg, sizeof msg, "malformed array literal: \"%s\"", v);
     } else if (kind == KIND_DATETIME && strspn(v, "0123456789") == 4 && v[4] == '-') {
         state = "22008";
         snprintf(msg, sizeof msg, "date/time field value out of range: \"%s\"", v);
@@ -325,7 +352,10 @@ static void statement_error(struct stream *s)
     char *value = NULL;
     duckdb_error_type type = duckdb_result_error_type(&s->res);
     if (!msg || type == DUCKDB_ERROR_INTERRUPT || !read_csv_error(msg, &record, &col, &value)) {
-        copy_duckdb_error(s->ctx, type, msg);
+        const char *where = msg ? strstr(msg, "\n\nLINE ") : NULL; /* a pointer into our own SQL: not the client's */
+        char *shown = where ? strndup(msg, (size_t)(where - msg)) : NULL;
+        copy_duckdb_error(s->ctx, type, shown ? shown : msg);
+        free(shown);
         return;
     }
     uint64_t line = copy_csv_line_of(&s->cv, record);

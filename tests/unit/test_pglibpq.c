@@ -842,6 +842,10 @@ static void test_copy_shapes(void)
     CHECK(copy_ok(copy_in(c, "COPY s.\"My Trades\" (note, id) FROM STDIN", big, strlen(big), 65536), "COPY 1"));
     free(big);
     CHECK(strcmp(value_of(c, "SELECT length(note) FROM s.\"My Trades\" WHERE id = 9"), "3145728") == 0);
+    /* PostgreSQL's array braces for a list of numbers */
+    CHECK(exec_ok(c, "CREATE TABLE arr(a int[], b int[][])"));
+    CHECK(copy_ok(copy_str(c, "COPY arr FROM STDIN", "{1,2,3}\t{{1},{2,3}}\n[4]\t\\N\n"), "COPY 2"));
+    CHECK(strcmp(value_of(c, "SELECT sum(list_sum(a))::int FROM arr"), "10") == 0);
     /* bytea in PostgreSQL's hex form */
     CHECK(exec_ok(c, "CREATE TABLE raw(b blob)"));
     CHECK(copy_ok(copy_str(c, "COPY raw FROM STDIN", "\\\\x00ff41\n"), "COPY 1"));
