@@ -10,7 +10,9 @@
  * convert. The session's thread reads CopyData, rewrites it (copy_csv.c)
  * and writes it into the pipe: memory stays bounded by the pipe and
  * DuckDB's buffers whatever the COPY's size, and a client that sends
- * faster than DuckDB inserts waits in TCP.
+ * faster than DuckDB inserts waits in TCP. DuckDB's thread starts once
+ * the rows fill a first write; a COPY that ends before that (most small
+ * ones) is read whole from a file in memory on the session's thread.
  *
  * DuckDB sees the end of its file only when the pipe's write end closes:
  * after CopyDone, or after a failure. A COPY always runs inside a
@@ -18,7 +20,7 @@
  * half the rows; on CopyFail or a lost client the statement is also
  * interrupted, so that it stops at once.
  */
-#define _GNU_SOURCE /* F_SETPIPE_SZ, pipe2 */
+#define _GNU_SOURCE /* F_SETPIPE_SZ, pipe2, memfd_create */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -26,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "copy_csv.h"
@@ -42,7 +45,8 @@ struct stream {
     struct dp_buf out;      /* rewritten rows not yet written */
     int rfd, wfd;           /* the pipe; rfd is DuckDB's (closed by its thread) */
     pthread_t thread;
-    bool started;
+    bool started;           /* DuckDB's thread runs (the rows outgrew one write) */
+    bool ran;               /* the rows were read whole instead, on the session's thread */
     atomic_bool finished;   /* DuckDB's statement returned: nothing reads the pipe any more */
     char *sql;
     duckdb_state state;     /* DuckDB's, once finished */
@@ -112,8 +116,8 @@ static void select_item(struct dp_buf *q, const struct copy_column *c, int i)
     }
 }
 
-/* The INSERT ... SELECT ... FROM read_csv(...) that reads fd. */
-static char *stream_sql(const struct stream *s, int fd)
+/* The INSERT ... SELECT ... FROM read_csv(...) that reads fd, with buffers of buffer bytes (the longest line too). */
+static char *stream_sql(const struct stream *s, int fd, unsigned buffer)
 {
     const struct copy_target *t = s->t;
     struct dp_buf q = DP_BUF_INIT;
@@ -138,7 +142,7 @@ static char *stream_sql(const struct stream *s, int fd)
     dp_sql_literal(&q, &quote, 1);
     /* DuckDB's buffer is as large as its longest line (16 times that by default: 0.5 GB here) */
     dp_buf_printf(&q, ", nullstr = '%s', allow_quoted_nulls = false, max_line_size = %u, buffer_size = %u, columns = {",
-                  COPY_CSV_NULL, COPY_CSV_MAX_RECORD + 1, COPY_CSV_MAX_RECORD + 1);
+                  COPY_CSV_NULL, buffer, buffer);
     for (int i = 0; i < t->ncols; i++) {
         dp_buf_printf(&q, "%s'c%d': ", i ? ", " : "", i + 1);
         csv_type(&q, &t->cols[i]);
@@ -159,7 +163,7 @@ static void *stream_main(void *arg)
     return NULL;
 }
 
-/* The pipe, the SQL and DuckDB's thread. 0, or -1 with an error queued. */
+/* The pipe, the SQL and DuckDB's thread, once the rows outgrow one write. 0, or -1 with an error queued. */
 static int stream_start(struct stream *s)
 {
     int fds[2];
@@ -170,7 +174,7 @@ static int stream_start(struct stream *s)
     s->rfd = fds[0];
     s->wfd = fds[1];
     (void)fcntl(s->wfd, F_SETPIPE_SZ, STREAM_PIPE_BYTES); /* fewer wake-ups; the default works too */
-    s->sql = stream_sql(s, s->rfd);
+    s->sql = stream_sql(s, s->rfd, COPY_CSV_MAX_RECORD + 1);
     if (!s->sql || pthread_create(&s->thread, NULL, stream_main, s) != 0) {
         pgconn_error(s->ctx->pc, "53200", "COPY could not start: out of memory");
         close(s->rfd);
@@ -214,9 +218,40 @@ static void stream_end(struct stream *s, bool interrupt)
         pthread_join(s->thread, NULL);
 }
 
+/*
+ * A COPY whose rows all came before the first write: DuckDB reads them
+ * from a file in memory, on the session's thread, with buffers no larger
+ * than the rows (no thread to start, no 8 MB to allocate: a small COPY
+ * costs about what an INSERT does). Sets s->state and s->res; 0, or -1
+ * with an error queued when the file cannot be made.
+ */
+static int stream_whole(struct stream *s)
+{
+    int fd = memfd_create("duckpond-copy", MFD_CLOEXEC);
+    if (fd < 0) {
+        pgconn_error(s->ctx->pc, "53000", "COPY could not make a file in memory: %s", strerror(errno));
+        return -1;
+    }
+    unsigned buffer = s->out.len + 2 > (64u << 10) ? (unsigned)s->out.len + 2 : (64u << 10);
+    s->sql = stream_sql(s, fd, buffer);
+    int rc = -1;
+    if (!s->sql)
+        pgconn_error(s->ctx->pc, "53200", "out of memory");
+    else if (write(fd, s->out.data ? s->out.data : "", s->out.len) != (ssize_t)s->out.len)
+        pgconn_error(s->ctx->pc, "53000", "COPY could not write a file in memory: %s", strerror(errno));
+    else
+        rc = 0;
+    if (rc == 0) {
+        s->state = duckdb_query(s->ctx->dcon, s->sql, &s->res);
+        s->ran = true;
+    }
+    close(fd);
+    return rc;
+}
+
 static void stream_free(struct stream *s)
 {
-    if (s->started)
+    if (s->started || s->ran)
         duckdb_destroy_result(&s->res);
     free(s->sql);
     dp_buf_free(&s->out);
@@ -378,9 +413,13 @@ static void input_error(struct stream *s)
 /* --------------------------------------------------------------- the run */
 
 /* How the CopyData loop ended. */
-enum stream_end { END_DONE, END_INPUT, END_DUCKDB, END_ABORT };
+enum stream_end { END_DONE, END_INPUT, END_DUCKDB, END_ABORT, END_FAILED };
 
-/* Reads CopyData until CopyDone, a bad line, DuckDB's end, or CopyFail / a lost client. */
+/*
+ * Reads CopyData until CopyDone, a bad line, DuckDB's end, CopyFail or a
+ * lost client, or a failure to start (error queued). DuckDB's thread
+ * starts once the rows fill a write; until then they wait in s->out.
+ */
 static enum stream_end stream_loop(struct stream *s)
 {
     for (;;) {
@@ -391,14 +430,31 @@ static enum stream_end stream_loop(struct stream *s)
             return END_ABORT;
         if (atomic_load(&s->finished))
             return END_DUCKDB;
-        int rc = next == COPY_DATA ? copy_csv_feed(&s->cv, p, n, &s->out) : copy_csv_finish(&s->cv, &s->out);
-        if (rc != 0)
-            return END_INPUT;
-        if ((next == COPY_DONE || s->out.len >= STREAM_WRITE_BYTES) && stream_write(s) != 0)
-            return END_DUCKDB;
         if (next == COPY_DONE)
-            return END_DONE;
+            return copy_csv_finish(&s->cv, &s->out) == 0 ? END_DONE : END_INPUT;
+        if (copy_csv_feed(&s->cv, p, n, &s->out) != 0)
+            return END_INPUT;
+        if (s->out.len < STREAM_WRITE_BYTES)
+            continue;
+        if (!s->started && stream_start(s) != 0)
+            return END_FAILED;
+        if (stream_write(s) != 0)
+            return END_DUCKDB;
     }
+}
+
+/*
+ * Hands DuckDB what is left: the rest of the stream, then its end; or the
+ * whole of a small COPY. For a bad line, what came before it, which may
+ * hold an earlier error. 0, or -1 with an error queued.
+ */
+static int stream_finish(struct stream *s)
+{
+    if (!s->started)
+        return stream_whole(s);
+    stream_write(s); /* fails only when DuckDB stopped: its error says why */
+    stream_end(s, false);
+    return 0;
 }
 
 int copy_stream_in(struct copy_ctx *ctx, const struct copy_target *t, uint64_t *rows)
@@ -409,23 +465,24 @@ int copy_stream_in(struct copy_ctx *ctx, const struct copy_target *t, uint64_t *
         stream_free(&s);
         return -1;
     }
-    if (stream_start(&s) != 0 || copy_in_response(ctx, t, 0) != 0) {
-        stream_end(&s, true);
-        stream_free(&s);
-        return -1;
-    }
-    enum stream_end how = stream_loop(&s);
-    if (how == END_INPUT) /* what DuckDB has not read yet lies before the bad line: it may hold an earlier error */
-        stream_write(&s);
-    stream_end(&s, how == END_ABORT);
     int rc = -1;
-    if (how != END_ABORT && s.state != DuckDBSuccess)
+    enum stream_end how = copy_in_response(ctx, t, 0) == 0 ? stream_loop(&s) : END_ABORT;
+    if (how == END_DONE || how == END_INPUT) {
+        if (stream_finish(&s) != 0)
+            how = END_FAILED;
+    } else {
+        stream_end(&s, true); /* the rows are thrown away: DuckDB stops at once */
+    }
+    bool ran = s.started || s.ran;
+    if (how == END_ABORT || how == END_FAILED)
+        ; /* the error is queued already, or the client is gone */
+    else if (ran && s.state != DuckDBSuccess)
         statement_error(&s);
     else if (how == END_INPUT)
         input_error(&s);
     else if (how == END_DONE)
         rc = 0;
-    else if (how == END_DUCKDB) /* the statement ended before its input did: cannot be a success */
+    else /* the statement ended before its input did: cannot be a success */
         copy_duckdb_error(ctx, DUCKDB_ERROR_INVALID, "COPY ended before its data");
     if (rc == 0)
         *rows = duckdb_rows_changed(&s.res);
