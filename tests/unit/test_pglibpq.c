@@ -724,6 +724,9 @@ static void test_copy_errors(void)
     CHECK(copy_failed_with(copy_str(c, "COPY n (i) FROM STDIN", "1\n99999999999\n"), "22003",
                            "value \"99999999999\" is out of range for type integer",
                            "COPY n, line 2, column i: \"99999999999\""));
+    /* a bad value before a bad line: the first in line order is the one reported, as PostgreSQL does */
+    CHECK(copy_failed_with(copy_str(c, "COPY n (i, d) FROM STDIN", "x\t1\n2\n"), "22P02",
+                           "invalid input syntax for type integer: \"x\"", "COPY n, line 1, column i: \"x\""));
     CHECK(copy_failed_with(copy_str(c, "COPY n (d) FROM STDIN", "abc\n"), "22P02",
                            "invalid input syntax for type numeric: \"abc\"", NULL));
     CHECK(copy_failed_with(copy_str(c, "COPY n (day) FROM STDIN", "2026-02-30\n"), "22008", NULL, NULL));
