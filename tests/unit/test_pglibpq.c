@@ -928,6 +928,14 @@ static void test_copy_binary(void)
     CHECK(copy_failed_with(copy_in(c, "COPY b FROM STDIN (FORMAT binary)", "PGCOPY\nxxxxxxxxxxxx", 20, 100), "22P04",
                            "COPY file signature not recognized", NULL));
     CHECK(strcmp(value_of(c, "SELECT count(*) FROM b"), "2") == 0);
+    /* a column list, in its own order: the other columns get their defaults */
+    CHECK(exec_ok(c, "CREATE TABLE bd(id int DEFAULT 42, name text, qty bigint)"));
+    k = head + put_be(bad + head, 2, 2);
+    k += put_field(bad + k, v, (int32_t)put_be(v, 7, 8));
+    k += put_field(bad + k, "x", 1);
+    k += put_be(bad + k, 0xFFFF, 2);
+    CHECK(copy_ok(copy_in(c, "COPY bd (qty, name) FROM STDIN (FORMAT binary)", bad, k, 3), "COPY 1"));
+    CHECK(strcmp(value_of(c, "SELECT concat_ws('|', id, name, qty) FROM bd"), "42|x|7") == 0);
     PQfinish(c);
     CHECK_EQ_INT(stop_server(), 0);
 }
