@@ -1,317 +1,269 @@
 /*
- * copy.c -- COPY FROM STDIN and COPY TO STDOUT: the sub-protocol and where
- * the rows go.
+ * copy.c -- COPY FROM STDIN and COPY TO STDOUT: the sub-protocol, the
+ * target table, the transaction a COPY FROM runs in, and COPY TO's rows.
  *
  * DuckDB cannot run these itself (it would read the server's own stdin),
  * so the session intercepts them and hands them here with its connection
- * and a small context (copy.h). FROM STDIN takes CopyData chunks (which do
- * not line up with rows), cuts them into lines at newlines outside CSV
- * quotes, splits each line into fields (copy_format.c), and feeds the rows
- * to a sink: the batcher in autocommit (committed in chunks of
- * COPY_CHUNK_ROWS, each all-or-nothing and acknowledged in the session's
- * ack mode), or a DuckDB Appender on the session's connection inside an
- * explicit transaction (so that the rows commit or roll back with it, as
- * pgbench -i expects). TO STDOUT runs the query and streams each row as
- * one CopyData message.
+ * and a small context (copy.h). FROM STDIN finds the table's columns and
+ * their types, opens a transaction when the session has none (so that the
+ * COPY commits all its rows or none, however it ends), and hands the
+ * CopyData to its format: text and CSV to DuckDB's CSV reader
+ * (copy_stream.c), binary to an Appender (copy_binary.c); it commits only
+ * after CopyDone and every row went in. TO STDOUT runs the query and
+ * streams each row as one CopyData message.
  */
 #include "copy.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "buf.h"
 #include "copy_format.h"
+#include "copy_int.h"
+#include "metrics.h"
 #include "pgconn.h"
 #include "pgtypes.h"
 #include "pgwire.h"
 #include "registry.h"
 
-#define COPY_CHUNK_ROWS 10000
-
-/* Queues the ErrorResponse of a DuckDB error met by the COPY. */
-static void copy_duckdb_error(struct copy_ctx *ctx, duckdb_error_type type, const char *message)
+void copy_duckdb_error(struct copy_ctx *ctx, duckdb_error_type type, const char *message)
 {
     pgconn_duckdb_error(ctx->pc, type, message, registry_timed_out(ctx->run));
 }
 
-/* ------------------------------------------------------------ row sinks */
-
-/* Where the rows of a COPY FROM go: the batcher (w) or the transaction's Appender (app). */
-struct sink {
-    struct copy_ctx *ctx;
-    const struct copy_spec *c;
-    int ncols;
-    duckpond_write *w;     /* batcher path */
-    size_t pending;
-    duckdb_appender app;   /* transaction path */
-    uint64_t rows;
-    duckpond_value *vals;
-};
-
-/* Sends the batcher the rows gathered so far and waits for their
- * acknowledgement (commit or journal, as the session's ack mode says). */
-static int sink_commit(struct sink *k)
+void copy_error_at(struct copy_ctx *ctx, const struct copy_target *t, const char *sqlstate, uint64_t line,
+                   const char *tail, const char *fmt, ...)
 {
-    if (!k->w)
-        return 0;
-    int rc = duckpond_write_submit(k->w, k->ctx->ack);
-    if (rc != DUCKPOND_OK) {
-        const char *msg = duckpond_write_errmsg(k->w);
-        pgconn_error(k->ctx->pc, duckpond_sqlstate(rc, msg), "COPY failed: %s",
-                     msg && *msg ? msg : duckpond_strerror(rc));
-    } else if (duckpond_write_seq(k->w) > k->ctx->seq) {
-        k->ctx->seq = duckpond_write_seq(k->w);
+    char msg[1024], where[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (line)
+        snprintf(where, sizeof where, "COPY %s, line %" PRIu64 "%s", t->spec->table, line, tail ? tail : "");
+    else
+        snprintf(where, sizeof where, "COPY %s%s", t->spec->table, tail ? tail : "");
+    struct pgbuf *b = &ctx->pc->out; /* pgwire_error has no CONTEXT field: the same message, with one */
+    pgbuf_begin(b, 'E');
+    const char fields[] = {'S', 'V', 'C', 'M', 'W'};
+    const char *values[] = {"ERROR", "ERROR", sqlstate, msg, where};
+    for (size_t i = 0; i < sizeof fields; i++) {
+        pgbuf_byte(b, fields[i]);
+        pgbuf_cstr(b, values[i]);
     }
-    duckpond_write_free(k->w);
-    k->w = NULL;
-    k->pending = 0;
-    return rc == DUCKPOND_OK ? 0 : -1;
+    pgbuf_byte(b, '\0');
+    pgbuf_end(b);
+    metrics_error(sqlstate);
+    if (ctx->pc->extended)
+        ctx->pc->skip_to_sync = true;
 }
 
-/* One row into the transaction's Appender. */
-static int sink_append(struct sink *k, const struct copy_fields *f)
+/* ------------------------------------------------------- the sub-protocol */
+
+enum copy_next copy_next_data(struct copy_ctx *ctx, const char **p, size_t *n)
 {
-    for (int i = 0; i < f->n; i++) {
-        const struct copy_field *v = &f->v[i];
-        duckdb_state st = v->null ? duckdb_append_null(k->app)
-                                  : duckdb_append_varchar_length(k->app, f->buf + v->start, v->len);
-        if (st != DuckDBSuccess)
-            goto fail;
-    }
-    if (duckdb_appender_end_row(k->app) != DuckDBSuccess)
-        goto fail;
-    k->rows++;
-    return 0;
-fail:
-    copy_duckdb_error(k->ctx, DUCKDB_ERROR_INVALID, duckdb_appender_error(k->app));
-    return -1;
-}
-
-/* One row into the batcher's current chunk, committed when full. */
-static int sink_batch(struct sink *k, const struct copy_fields *f)
-{
-    if (!k->w) {
-        const struct copy_spec *c = k->c;
-        char name[512];
-        snprintf(name, sizeof name, "%s%s%s", c->schema ? c->schema : "", c->schema ? "." : "", c->table);
-        int rc = duckpond_write_new(k->ctx->batcher, name, (const char *const *)c->columns, c->ncolumns,
-                                    DUCKPOND_WRITE_ATOMIC, &k->w);
-        if (rc != DUCKPOND_OK) {
-            pgconn_error(k->ctx->pc, duckpond_sqlstate(rc, NULL), "COPY failed: %s", duckpond_strerror(rc));
-            return -1;
-        }
-    }
-    for (int i = 0; i < f->n; i++) {
-        memset(&k->vals[i], 0, sizeof k->vals[i]);
-        k->vals[i].kind = f->v[i].null ? DUCKPOND_VALUE_NULL : DUCKPOND_VALUE_TEXT;
-        k->vals[i].u.text.ptr = f->buf + f->v[i].start;
-        k->vals[i].u.text.len = f->v[i].len;
-    }
-    if (duckpond_write_add_row(k->w, k->vals) != DUCKPOND_OK) {
-        pgconn_error(k->ctx->pc, "53200", "COPY failed: could not queue a row");
-        return -1;
-    }
-    k->rows++;
-    if (++k->pending >= COPY_CHUNK_ROWS)
-        return sink_commit(k);
-    return 0;
-}
-
-static int sink_row(struct sink *k, const struct copy_fields *f)
-{
-    if (f->n < k->ncols) {
-        pgconn_error(k->ctx->pc, "22P04", "missing data for column %d (row %" PRIu64 ")", f->n + 1, k->rows + 1);
-        return -1;
-    }
-    if (f->n > k->ncols) {
-        pgconn_error(k->ctx->pc, "22P04", "extra data after last expected column (row %" PRIu64 ")", k->rows + 1);
-        return -1;
-    }
-    return k->app ? sink_append(k, f) : sink_batch(k, f);
-}
-
-/* The number of columns the rows carry: the list given, or the table's. */
-static int copy_columns(struct copy_ctx *ctx, const struct copy_spec *c, int *ncols)
-{
-    if (c->ncolumns) {
-        *ncols = c->ncolumns;
-        return 0;
-    }
-    duckdb_appender app = NULL;
-    if (duckdb_appender_create(ctx->dcon, c->schema, c->table, &app) != DuckDBSuccess) {
-        pgconn_error(ctx->pc, "42P01", "relation \"%s\" does not exist", c->table);
-        duckdb_appender_destroy(&app);
-        return -1;
-    }
-    *ncols = (int)duckdb_appender_column_count(app);
-    duckdb_appender_destroy(&app);
-    return 0;
-}
-
-/* Opens the Appender of the transaction path (with the column list, if any). */
-static int open_appender(struct sink *k)
-{
-    const struct copy_spec *c = k->c;
-    if (duckdb_appender_create(k->ctx->dcon, c->schema, c->table, &k->app) != DuckDBSuccess) {
-        pgconn_error(k->ctx->pc, "42P01", "relation \"%s\" does not exist", c->table);
-        duckdb_appender_destroy(&k->app);
-        k->app = NULL;
-        return -1;
-    }
-    for (int i = 0; i < c->ncolumns; i++)
-        if (duckdb_appender_add_column(k->app, c->columns[i]) != DuckDBSuccess) {
-            pgconn_error(k->ctx->pc, "42703", "column \"%s\" of relation \"%s\" does not exist", c->columns[i],
-                         c->table);
-            return -1;
-        }
-    return 0;
-}
-
-/* ------------------------------------------------------------- COPY FROM */
-
-/* The line being gathered from CopyData chunks. */
-struct reader {
-    struct dp_buf line;
-    bool in_quotes;
-    bool skip_header;
-    bool ended; /* saw the \. marker */
-    struct copy_fields f;
-};
-
-/* A complete line: the end marker, a header to skip, or a row for the sink. */
-static int take_line(struct sink *k, struct reader *r)
-{
-    char *line = r->line.data ? r->line.data : (char *)"";
-    size_t n = r->line.len;
-    if (n && line[n - 1] == '\r')
-        n--;
-    if (n == 2 && line[0] == '\\' && line[1] == '.') {
-        r->ended = true;
-        return 0;
-    }
-    if (r->skip_header) {
-        r->skip_header = false;
-        return 0;
-    }
-    if (copy_split_row(k->c, line, n, &r->f) != 0) {
-        pgconn_error(k->ctx->pc, "53200", "out of memory");
-        return -1;
-    }
-    return sink_row(k, &r->f);
-}
-
-/* Feeds a CopyData chunk: rows end at newlines outside CSV quotes. */
-static int feed(struct sink *k, struct reader *r, const char *p, size_t n)
-{
-    for (size_t i = 0; i < n && !r->ended; i++) {
-        char ch = p[i];
-        if (k->c->csv && ch == k->c->quote)
-            r->in_quotes = !r->in_quotes;
-        if (ch == '\n' && !r->in_quotes) {
-            if (take_line(k, r) != 0)
-                return -1;
-            dp_buf_truncate(&r->line, 0);
-            continue;
-        }
-        if (!k->c->csv && ch == '\\' && i + 1 < n) { /* keep an escaped character with its backslash */
-            dp_buf_byte(&r->line, ch);
-            ch = p[++i];
-        }
-        dp_buf_byte(&r->line, ch);
-        if (r->line.failed) {
-            pgconn_error(k->ctx->pc, "53200", "out of memory");
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* Reads CopyData until CopyDone (0), CopyFail or an error (-1), or the connection's end (-2). */
-static int copy_in_loop(struct sink *k, struct reader *r)
-{
-    struct pgconn *pc = k->ctx->pc;
+    struct pgconn *pc = ctx->pc;
     for (;;) {
         struct pgmsg m;
         if (pgconn_read(pc, false, &m) != 0)
-            return -2;
+            return COPY_GONE;
         switch (m.type) {
         case 'd':
-            if (feed(k, r, m.body, m.len) != 0)
-                return -1;
-            break;
+            *p = m.body;
+            *n = m.len;
+            return COPY_DATA;
         case 'c':
-            if (r->line.len && !r->ended && take_line(k, r) != 0)
-                return -1;
-            return 0;
+            return COPY_DONE;
         case 'f':
             pgconn_error(pc, "57014", "COPY from stdin failed: %.*s", (int)(m.len ? m.len - 1 : 0), m.body);
-            return -1;
+            return COPY_FAILED;
         case 'H':
         case 'S':
             break;
         default:
             pgconn_error(pc, "08P01", "unexpected message type 0x%02x during COPY from stdin", (unsigned char)m.type);
-            return -1;
+            return COPY_FAILED;
         }
     }
 }
 
-/* CopyInResponse ('G') or CopyOutResponse ('H'): text format for every column. */
-static void copy_response(struct pgbuf *out, char type, int ncols)
+/* CopyInResponse ('G') or CopyOutResponse ('H'): the overall format, then each column's. */
+static void copy_response(struct pgbuf *out, char type, int ncols, int format)
 {
     pgbuf_begin(out, type);
-    pgbuf_byte(out, 0);
+    pgbuf_byte(out, (char)format);
     pgbuf_int16(out, (int16_t)ncols);
     for (int i = 0; i < ncols; i++)
-        pgbuf_int16(out, 0);
+        pgbuf_int16(out, (int16_t)format);
     pgbuf_end(out);
 }
 
-/* Closes the Appender of the transaction path: 0, or -1 with an error queued when its last rows fail. */
-static int close_appender(struct sink *k, bool ok)
+int copy_in_response(struct copy_ctx *ctx, const struct copy_target *t, int format)
 {
-    int rc = 0;
-    if (!k->app)
-        return 0;
-    if (ok && duckdb_appender_close(k->app) != DuckDBSuccess) {
-        copy_duckdb_error(k->ctx, DUCKDB_ERROR_INVALID, duckdb_appender_error(k->app));
-        rc = -1;
+    copy_response(&ctx->pc->out, 'G', t->ncols, format);
+    return pgconn_flush(ctx->pc);
+}
+
+/* ------------------------------------------------------------- the target */
+
+static void target_close(struct copy_target *t)
+{
+    for (int i = 0; i < t->ncols; i++) {
+        free(t->cols[i].name);
+        duckdb_destroy_logical_type(&t->cols[i].type);
     }
-    duckdb_appender_destroy(&k->app);
+    free(t->cols);
+    free(t->names);
+    memset(t, 0, sizeof *t);
+}
+
+/*
+ * The name of column i of a prepared statement, malloc'd (DuckDB's own
+ * copy goes back to it); NULL when memory runs out.
+ */
+static char *column_name(duckdb_prepared_statement prep, idx_t i)
+{
+    const char *name = duckdb_prepared_statement_column_name(prep, i);
+    char *copy = strdup(name ? name : "");
+    duckdb_free((void *)name);
+    return copy;
+}
+
+/* Column i of the table (as DuckDB prepared SELECT * of it) into c. 0, or -1 when memory runs out. */
+static int column_of(duckdb_prepared_statement prep, idx_t i, struct copy_column *c)
+{
+    c->name = column_name(prep, i);
+    c->type = duckdb_prepared_statement_column_logical_type(prep, i);
+    c->id = duckdb_get_type_id(c->type);
+    return c->name ? 0 : -1;
+}
+
+/* The index of the table's column called name (case-insensitively, as DuckDB resolves names), or -1. */
+static int find_column(duckdb_prepared_statement prep, int n, const char *name)
+{
+    int found = -1;
+    for (int k = 0; k < n && found < 0; k++) {
+        char *have = column_name(prep, (idx_t)k);
+        if (have && !strcasecmp(have, name))
+            found = k;
+        free(have);
+    }
+    return found;
+}
+
+/*
+ * The columns the rows carry: the list given, in its order, each found
+ * among the table's n columns (prepared as SELECT *); else all of them.
+ * 0, or -1 with PostgreSQL's error queued.
+ */
+static int target_columns(struct copy_ctx *ctx, struct copy_target *t, duckdb_prepared_statement prep, int n)
+{
+    const struct copy_spec *c = t->spec;
+    t->ncols = c->columns.n ? c->columns.n : n;
+    t->cols = calloc((size_t)t->ncols, sizeof *t->cols);
+    t->names = calloc((size_t)t->ncols, sizeof *t->names);
+    if (!t->cols || !t->names) {
+        pgconn_error(ctx->pc, "53200", "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < t->ncols; i++) {
+        int k = c->columns.n ? find_column(prep, n, c->columns.v[i]) : i;
+        for (int j = 0; j < i && c->columns.n; j++)
+            if (!strcasecmp(c->columns.v[j], c->columns.v[i])) {
+                pgconn_error(ctx->pc, "42701", "column \"%s\" specified more than once", c->columns.v[i]);
+                return -1;
+            }
+        if (k < 0) {
+            pgconn_error(ctx->pc, "42703", "column \"%s\" of relation \"%s\" does not exist", c->columns.v[i],
+                         c->table);
+            return -1;
+        }
+        if (column_of(prep, (idx_t)k, &t->cols[i]) != 0) {
+            pgconn_error(ctx->pc, "53200", "out of memory");
+            return -1;
+        }
+        t->names[i] = t->cols[i].name;
+    }
+    return 0;
+}
+
+/* The table of a COPY FROM and its columns, as DuckDB resolves them. 0, or -1 with an error queued. */
+static int target_open(struct copy_ctx *ctx, const struct copy_spec *c, struct copy_target *t)
+{
+    memset(t, 0, sizeof *t);
+    t->spec = c;
+    struct dp_buf sql = DP_BUF_INIT;
+    dp_buf_str(&sql, "SELECT * FROM ");
+    copy_table_sql(c, &sql);
+    duckdb_prepared_statement prep = NULL;
+    int rc = -1;
+    if (sql.failed)
+        pgconn_error(ctx->pc, "53200", "out of memory");
+    else if (duckdb_prepare(ctx->dcon, sql.data, &prep) != DuckDBSuccess)
+        pgconn_error(ctx->pc, "42P01", "relation \"%s\" does not exist", c->table);
+    else
+        rc = target_columns(ctx, t, prep, (int)duckdb_prepared_statement_column_count(prep));
+    duckdb_destroy_prepare(&prep);
+    dp_buf_free(&sql);
+    if (rc != 0)
+        target_close(t);
     return rc;
+}
+
+/* ------------------------------------------------------------- COPY FROM */
+
+/* Runs transaction control on the session's connection. 0, or -1 with DuckDB's error queued when report. */
+static int run_sql(struct copy_ctx *ctx, const char *sql, bool report)
+{
+    duckdb_result res;
+    registry_run_begin(ctx->run);
+    duckdb_state st = duckdb_query(ctx->dcon, sql, &res);
+    registry_run_end(ctx->run);
+    if (st != DuckDBSuccess && report)
+        copy_duckdb_error(ctx, duckdb_result_error_type(&res), duckdb_result_error(&res));
+    duckdb_destroy_result(&res);
+    return st == DuckDBSuccess ? 0 : -1;
+}
+
+/*
+ * Ends the COPY's own transaction (none inside the session's): commits
+ * when ok, else rolls back. 0, or -1 with an error queued (a failed
+ * COMMIT has ended the transaction too).
+ */
+static int tx_end(struct copy_ctx *ctx, bool ok)
+{
+    if (ctx->in_tx)
+        return ok ? 0 : -1;
+    if (ok && run_sql(ctx, "COMMIT", true) == 0)
+        return 0;
+    run_sql(ctx, "ROLLBACK", false); /* DuckDB may have ended it already */
+    return -1;
 }
 
 static int copy_from(struct copy_ctx *ctx, const struct copy_spec *c)
 {
-    struct sink k = {.ctx = ctx, .c = c};
-    struct reader r = {.skip_header = c->header};
-    if (copy_columns(ctx, c, &k.ncols) != 0)
+    struct copy_target t;
+    if (target_open(ctx, c, &t) != 0)
         return -1;
-    if (!ctx->batcher && open_appender(&k) != 0) {
-        duckdb_appender_destroy(&k.app);
-        return -1;
+    uint64_t rows = 0;
+    int rc = ctx->in_tx ? 0 : run_sql(ctx, "BEGIN TRANSACTION", true);
+    if (rc == 0) {
+        registry_run_begin(ctx->run);
+        rc = c->binary ? copy_binary_in(ctx, &t, &rows) : copy_stream_in(ctx, &t, &rows);
+        registry_run_end(ctx->run);
+        rc = tx_end(ctx, rc == 0);
     }
-    k.vals = calloc((size_t)k.ncols + 1, sizeof *k.vals);
-    copy_response(&ctx->pc->out, 'G', k.ncols);
-    pgconn_flush(ctx->pc);
-    int rc = k.vals ? copy_in_loop(&k, &r) : -1;
-    if (rc == 0)
-        rc = sink_commit(&k);
-    if (close_appender(&k, rc == 0) != 0)
-        rc = -1;
-    if (k.w) /* rows never submitted (an error or a lost client): dropped */
-        duckpond_write_free(k.w);
-    free(k.vals);
-    dp_buf_free(&r.line);
-    copy_fields_free(&r.f);
+    target_close(&t);
     if (rc == 0) {
         char tag[48];
-        snprintf(tag, sizeof tag, "COPY %" PRIu64, k.rows);
+        snprintf(tag, sizeof tag, "COPY %" PRIu64, rows);
         pgwire_command_complete(&ctx->pc->out, tag);
     }
-    return rc == 0 ? 0 : -1;
+    return rc;
 }
 
 /* --------------------------------------------------------------- COPY TO */
@@ -411,7 +363,7 @@ static int copy_to(struct copy_ctx *ctx, const struct copy_spec *c)
     if (copy_to_start(ctx, c, &res) != 0)
         return -1;
     int ncols = (int)duckdb_column_count(&res);
-    copy_response(&ctx->pc->out, 'H', ncols);
+    copy_response(&ctx->pc->out, 'H', ncols, 0);
     if (c->header)
         copy_out_header(&ctx->pc->out, c, &res, ncols);
     int64_t rows = copy_out_rows(ctx, c, &res, ncols);

@@ -3,7 +3,9 @@
  *
  * COPY runs on a client connection (a pgconn) with a small context: it
  * never sees the session. The session reads the statement (copy_parse),
- * checks what the user may do, and runs it (copy_run).
+ * checks what the user may do, and runs it (copy_run). FROM STDIN takes
+ * the text and CSV formats through DuckDB's CSV reader (copy_stream.c)
+ * and the binary format through an Appender (copy_binary.c).
  */
 #ifndef DUCKPOND_COPY_H
 #define DUCKPOND_COPY_H
@@ -31,21 +33,20 @@ bool copy_is_from(const struct copy_spec *c);
 /* What a COPY runs with. */
 struct copy_ctx {
     struct pgconn *pc;          /* the client: CopyData in, rows and errors out */
-    duckdb_connection dcon;     /* the session's connection: the Appender, COPY TO's query */
+    duckdb_connection dcon;     /* the session's connection: FROM's INSERT or Appender, TO's query */
     struct registry_entry *run; /* marks DuckDB work as running, for cancel and statement_timeout */
-    duckpond_batcher *batcher;  /* FROM STDIN in autocommit: rows go here, committed in chunks;
-                                   NULL: appended on dcon, inside the open transaction */
-    duckpond_ack ack;           /* how the batcher acknowledges each chunk */
+    bool in_tx;                 /* inside the session's transaction: FROM joins it; else it runs in its own */
     bool read_only;             /* TO STDOUT may run only a query DuckDB types as SELECT */
-    uint64_t seq;               /* out: the highest journal sequence number acknowledged (0: none) */
 };
 
 /*
- * Runs the COPY sub-protocol: CopyInResponse and CopyData into the batcher
- * or an Appender, or CopyOutResponse and the query's rows. Queues
+ * Runs the COPY sub-protocol: CopyInResponse and CopyData into the table,
+ * or CopyOutResponse and the query's rows. FROM commits all its rows or
+ * none: outside a transaction it commits before CommandComplete (in every
+ * ack mode); inside one, the rows are the transaction's. Queues
  * CommandComplete "COPY n"; returns 0, or -1 with an error queued (or the
  * connection gone). Waiting for the session's own journaled writes, where
- * DuckDB reads, is the caller's.
+ * DuckDB reads or writes, is the caller's.
  */
 int copy_run(struct copy_ctx *ctx, const struct copy_spec *c);
 

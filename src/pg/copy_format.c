@@ -1,15 +1,13 @@
 /*
- * copy_format.c -- the COPY statement and PostgreSQL's text and CSV row
- * formats (copy_format.h).
+ * copy_format.c -- the COPY statement (copy_format.h, copy_parse in
+ * copy.h) and the escaping of COPY TO's fields.
  *
  * The statement is read with a small lexer over sqlshape's (so quoting and
  * comments are read as everywhere else): a table and column list or a
  * parenthesised query, FROM STDIN or TO STDOUT, and the options in both the
- * list form, WITH (FORMAT csv, ...), and the old keyword form, CSV HEADER.
- * Rows come in as one line each (copy.c cuts CopyData at newlines outside
- * CSV quotes) and are split into fields here: text format with its
- * backslash escapes and \N, CSV with quotes, doubled quotes and an
- * escape character.
+ * list form, WITH (FORMAT csv, FORCE_NULL (a, b), ...), and the old keyword
+ * form, CSV HEADER FORCE NOT NULL a. The options are then checked as
+ * PostgreSQL checks them (one-byte delimiter, no DELIMITER in binary, ...).
  */
 #include "copy_format.h"
 
@@ -26,23 +24,40 @@
 
 /* ------------------------------------------------------- the statement */
 
+static void names_free(struct copy_names *l)
+{
+    for (int i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
 void copy_spec_free(struct copy_spec *c)
 {
     if (!c)
         return;
+    names_free(&c->force_null);
+    names_free(&c->force_not_null);
     free(c->null_str);
     free(c->query);
     free(c->schema);
     free(c->table);
-    for (int i = 0; i < c->ncolumns; i++)
-        free(c->columns[i]);
-    free(c->columns);
+    names_free(&c->columns);
     free(c);
 }
 
 bool copy_is_from(const struct copy_spec *c)
 {
     return c && c->from;
+}
+
+bool copy_names_has(const struct copy_names *l, const char *name)
+{
+    for (int i = 0; i < l->n; i++)
+        if (!strcasecmp(l->v[i], name))
+            return true;
+    return false;
 }
 
 /* ------------------------------------------------------------- parsing */
@@ -145,9 +160,89 @@ static char *lx_value(struct lexer *l)
     return lx_ident(l);
 }
 
-static bool truthy(const char *v)
+/* HEADER's value: true, false or MATCH; -1 when it is none of them. */
+static int header_value(const char *v)
 {
-    return !v || !strcasecmp(v, "true") || !strcasecmp(v, "on") || !strcmp(v, "1");
+    if (!v || !strcasecmp(v, "true") || !strcasecmp(v, "on") || !strcmp(v, "1"))
+        return 1;
+    if (!strcasecmp(v, "false") || !strcasecmp(v, "off") || !strcmp(v, "0"))
+        return 0;
+    return !strcasecmp(v, "match") ? 2 : -1;
+}
+
+/* A list of column names, "(a, b)" or, in the old form, "a, b". 0, or -1 on a syntax error. */
+static int parse_names(struct lexer *l, struct copy_names *out, bool parens)
+{
+    size_t cap = (size_t)out->n;
+    if (parens && !lx_char(l, '('))
+        return -1;
+    do {
+        if (dp_grow(&out->v, &cap, (size_t)out->n + 1, sizeof *out->v) != 0)
+            return -1;
+        if (!(out->v[out->n] = lx_ident(l)))
+            return -1;
+        out->n++;
+    } while (lx_char(l, ','));
+    return parens && !lx_char(l, ')') ? -1 : 0;
+}
+
+/* A one-byte option (DELIMITER, QUOTE, ESCAPE) into *dst; -1 with a message for any other length. */
+static int one_byte(const char *name, const char *v, char *dst, char *err, size_t errlen)
+{
+    if (!v || strlen(v) != 1) {
+        snprintf(err, errlen, "COPY %s must be a single one-byte character", name);
+        return -1;
+    }
+    *dst = v[0];
+    return 0;
+}
+
+/* FORMAT's value. */
+static int set_format(struct copy_spec *c, const char *v, char *err, size_t errlen)
+{
+    if (v && !strcasecmp(v, "csv"))
+        c->csv = true;
+    else if (v && !strcasecmp(v, "binary"))
+        c->binary = true;
+    else if (!v || strcasecmp(v, "text") != 0) {
+        snprintf(err, errlen, "COPY format \"%s\" not recognized", v ? v : "");
+        return -1;
+    }
+    return 0;
+}
+
+/* One option, by name, with its value (NULL: none given). 0, or -1 with a message. */
+static int set_option(struct copy_spec *c, const char *name, char **value, char *err, size_t errlen)
+{
+    const char *v = *value;
+    if (!strcmp(name, "format"))
+        return set_format(c, v, err, errlen);
+    if (!strcmp(name, "header")) {
+        int h = header_value(v);
+        if (h < 0) {
+            snprintf(err, errlen, "header requires a Boolean value or \"match\"");
+            return -1;
+        }
+        c->header = h > 0;
+        c->header_match = h == 2;
+        return 0;
+    }
+    if (!strcmp(name, "delimiter"))
+        return one_byte("delimiter", v, &c->delim, err, errlen);
+    if (!strcmp(name, "quote"))
+        return one_byte("quote", v, &c->quote, err, errlen);
+    if (!strcmp(name, "escape"))
+        return one_byte("escape", v, &c->escape, err, errlen);
+    if (!strcmp(name, "null") && v) {
+        free(c->null_str);
+        c->null_str = *value;
+        *value = NULL;
+        return 0;
+    }
+    if (!strcmp(name, "freeze") || !strcmp(name, "encoding"))
+        return 0;
+    snprintf(err, errlen, "COPY option \"%s\" is not supported", name);
+    return -1;
 }
 
 /* One option of the parenthesised list: name [value]. */
@@ -158,35 +253,71 @@ static int parse_option(struct lexer *l, struct copy_spec *c, char *err, size_t 
         snprintf(err, errlen, "syntax error in COPY options");
         return -1;
     }
+    int rc = 0;
+    struct copy_names *list = !strcmp(name, "force_null")       ? &c->force_null
+                              : !strcmp(name, "force_not_null") ? &c->force_not_null
+                                                                 : NULL;
+    if (list || !strcmp(name, "force_quote")) {
+        struct copy_names ignored = {0}; /* FORCE_QUOTE is for COPY TO, where every field is quoted as needed */
+        if (!(!list && lx_char(l, '*')) && parse_names(l, list ? list : &ignored, true) != 0) {
+            snprintf(err, errlen, "syntax error in COPY option \"%s\"", name);
+            rc = -1;
+        }
+        names_free(&ignored);
+        free(name);
+        return rc;
+    }
     char *value = NULL;
     lx_space(l);
     if (l->p < l->end && *l->p != ',' && *l->p != ')')
         value = lx_value(l);
-    int rc = 0;
-    if (!strcmp(name, "format")) {
-        if (value && !strcasecmp(value, "csv"))
-            c->csv = true;
-        else if (!value || strcasecmp(value, "text") != 0) {
-            snprintf(err, errlen, "COPY format \"%s\" is not supported", value ? value : "");
-            rc = -1;
-        }
-    } else if (!strcmp(name, "header")) {
-        c->header = truthy(value);
-    } else if ((!strcmp(name, "delimiter") || !strcmp(name, "quote") || !strcmp(name, "escape")) &&
-               value && strlen(value) == 1) {
-        *(name[0] == 'd' ? &c->delim : name[0] == 'q' ? &c->quote : &c->escape) = value[0];
-    } else if (!strcmp(name, "null") && value) {
-        free(c->null_str);
-        c->null_str = value;
-        value = NULL;
-    } else if (strcmp(name, "freeze") != 0 && strcmp(name, "encoding") != 0 &&
-               strncmp(name, "force", 5) != 0) {
-        snprintf(err, errlen, "COPY option \"%s\" is not supported", name);
-        rc = -1;
-    }
+    rc = set_option(c, name, &value, err, errlen);
     free(name);
     free(value);
     return rc;
+}
+
+/* One option of the old keyword form at l: 1 when one was read, 0 when none is there, -1 on an error. */
+static int parse_keyword_option(struct lexer *l, struct copy_spec *c, char *err, size_t errlen)
+{
+    static const char *const valued[] = {"DELIMITER", "NULL", "QUOTE", "ESCAPE"};
+    if (lx_word(l, "BINARY"))
+        return c->binary = true, 1;
+    if (lx_word(l, "CSV"))
+        return c->csv = true, 1;
+    if (lx_word(l, "HEADER"))
+        return c->header = true, 1;
+    if (lx_word(l, "FREEZE"))
+        return 1;
+    if (lx_word(l, "FORCE")) {
+        struct copy_names ignored = {0};
+        int rc = 1;
+        if (lx_word(l, "NOT") && lx_word(l, "NULL"))
+            rc = parse_names(l, &c->force_not_null, false) == 0 ? 1 : -1;
+        else if (lx_word(l, "QUOTE"))
+            rc = lx_char(l, '*') || parse_names(l, &ignored, false) == 0 ? 1 : -1;
+        else
+            rc = -1;
+        names_free(&ignored);
+        if (rc < 0)
+            snprintf(err, errlen, "syntax error in COPY option FORCE");
+        return rc;
+    }
+    for (size_t i = 0; i < sizeof valued / sizeof *valued; i++) {
+        if (!lx_word(l, valued[i]))
+            continue;
+        lx_word(l, "AS");
+        char *v = lx_value(l), name[16];
+        snprintf(name, sizeof name, "%s", valued[i]);
+        for (char *p = name; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        int rc = v ? set_option(c, name, &v, err, errlen) : -1;
+        if (!v)
+            snprintf(err, errlen, "syntax error in COPY options");
+        free(v);
+        return rc < 0 ? -1 : 1;
+    }
+    return 0;
 }
 
 /* The options after STDIN/STDOUT, in the list form or the old keyword form. */
@@ -203,41 +334,11 @@ static int parse_options(struct lexer *l, struct copy_spec *c, char *err, size_t
             return -1;
         }
     }
-    for (;;) {
-        if (lx_word(l, "BINARY")) {
-            snprintf(err, errlen, "COPY BINARY is not supported");
-            return -1;
-        } else if (lx_word(l, "CSV")) {
-            c->csv = true;
-        } else if (lx_word(l, "HEADER")) {
-            c->header = true;
-        } else if (lx_word(l, "FREEZE")) {
-        } else if (lx_word(l, "DELIMITER") || lx_word(l, "NULL") || lx_word(l, "QUOTE") ||
-                   lx_word(l, "ESCAPE")) {
-            char kw = (char)toupper((unsigned char)l->p[-1]);
-            lx_word(l, "AS");
-            char *v = lx_value(l);
-            if (!v) {
-                snprintf(err, errlen, "syntax error in COPY options");
-                return -1;
-            }
-            if (kw == 'L') { /* NULL */
-                free(c->null_str);
-                c->null_str = v;
-                continue;
-            }
-            char ch = v[0];
-            free(v);
-            if (kw == 'R') /* DELIMITER */
-                c->delim = ch;
-            else if (kw == 'E') /* QUOTE */
-                c->quote = ch;
-            else
-                c->escape = ch;
-        } else {
-            break;
-        }
-    }
+    int rc;
+    while ((rc = parse_keyword_option(l, c, err, errlen)) > 0)
+        ;
+    if (rc < 0)
+        return -1;
     lx_space(l);
     if (l->p < l->end) {
         snprintf(err, errlen, "syntax error in COPY at \"%.20s\"", l->p);
@@ -253,23 +354,18 @@ static int parse_target(struct lexer *l, struct copy_spec *c)
     if (!a)
         return -1;
     if (lx_char(l, '.')) {
+        if (!strcmp(a, "public")) { /* DuckDB's main is what PostgreSQL clients see as public */
+            free(a);
+            a = strdup("main");
+        }
         c->schema = a;
-        if (!(c->table = lx_ident(l)))
+        if (!c->schema || !(c->table = lx_ident(l)))
             return -1;
     } else {
         c->table = a;
     }
-    if (!lx_char(l, '('))
-        return 0;
-    size_t cap = 0;
-    do {
-        if (dp_grow(&c->columns, &cap, (size_t)c->ncolumns + 1, sizeof *c->columns) != 0)
-            return -1;
-        if (!(c->columns[c->ncolumns] = lx_ident(l)))
-            return -1;
-        c->ncolumns++;
-    } while (lx_char(l, ','));
-    return lx_char(l, ')') ? 0 : -1;
+    lx_space(l);
+    return l->p < l->end && *l->p == '(' ? parse_names(l, &c->columns, true) : 0;
 }
 
 /* The parenthesised query of COPY (query) TO, after its '('. 0, or -1 when it is unbalanced. */
@@ -295,13 +391,41 @@ static int parse_query(struct lexer *l, struct copy_spec *c)
 }
 
 /* The defaults that depend on the format: CSV's delimiter, and NULL's text. 0, or -1 when memory runs out. */
-static int format_defaults(struct copy_spec *c)
+static int format_defaults(struct copy_spec *c, bool delim_given)
 {
-    if (c->csv && c->delim == '\t')
+    if (c->csv && !delim_given)
         c->delim = ',';
     if (!c->null_str)
         c->null_str = strdup(c->csv ? "" : "\\N");
     return c->null_str ? 0 : -1;
+}
+
+/* The checks PostgreSQL makes of a COPY's options. 0, or -1 with a message. */
+static int check_options(const struct copy_spec *c, char *err, size_t errlen)
+{
+    const char *why = NULL;
+    if (c->binary && c->csv)
+        why = "cannot specify both CSV and BINARY";
+    else if (c->binary && (c->header || c->delim != '\t' || strcmp(c->null_str, "\\N") != 0))
+        why = "cannot specify DELIMITER, NULL or HEADER in BINARY mode";
+    else if (c->binary && !c->from)
+        why = "COPY BINARY TO STDOUT is not supported";
+    else if (c->delim == '\n' || c->delim == '\r')
+        why = "COPY delimiter cannot be newline or carriage return";
+    else if (strchr(c->null_str, '\n') || strchr(c->null_str, '\r'))
+        why = "COPY null representation cannot use newline or carriage return";
+    else if (!c->csv && strchr("\\.abcdefghijklmnopqrstuvwxyz0123456789", c->delim))
+        why = "COPY delimiter cannot be this character";
+    else if (c->csv && c->delim == c->quote)
+        why = "COPY delimiter and quote must be different";
+    else if ((c->force_null.n || c->force_not_null.n) && (!c->csv || !c->from))
+        why = "COPY FORCE_NULL and FORCE_NOT_NULL are available only in CSV mode, COPY FROM";
+    else if (c->header_match && !c->from)
+        why = "cannot use \"match\" with HEADER in COPY TO";
+    if (!why)
+        return 0;
+    snprintf(err, errlen, "%s", why);
+    return -1;
 }
 
 int copy_parse(const char *sql, struct copy_spec **out, char *err, size_t errlen)
@@ -313,8 +437,8 @@ int copy_parse(const char *sql, struct copy_spec **out, char *err, size_t errlen
         free(c);
         return 0;
     }
-    c->delim = '\t';
-    c->quote = c->escape = '"';
+    c->delim = 0;
+    c->quote = c->escape = 0;
     if ((lx_char(&l, '(') ? parse_query(&l, c) : parse_target(&l, c)) != 0)
         goto not_ours;
     if (lx_word(&l, "FROM"))
@@ -323,15 +447,21 @@ int copy_parse(const char *sql, struct copy_spec **out, char *err, size_t errlen
         goto not_ours;
     if (!lx_word(&l, c->from ? "STDIN" : "STDOUT"))
         goto not_ours;
-    int rc = 0;
+    int rc = -1;
     if (c->query && c->from) {
         snprintf(err, errlen, "COPY (query) FROM is not allowed");
-        rc = -1;
-    } else if (parse_options(&l, c, err, errlen) != 0) {
-        rc = -1;
-    } else if (format_defaults(c) != 0) {
-        snprintf(err, errlen, "out of memory");
-        rc = -1;
+    } else if (parse_options(&l, c, err, errlen) == 0) {
+        bool delim_given = c->delim != 0;
+        if (!c->delim)
+            c->delim = '\t';
+        if (!c->quote)
+            c->quote = '"';
+        if (!c->escape)
+            c->escape = c->quote;
+        if (format_defaults(c, delim_given) != 0)
+            snprintf(err, errlen, "out of memory");
+        else
+            rc = check_options(c, err, errlen);
     }
     if (rc != 0) {
         copy_spec_free(c);
@@ -342,152 +472,6 @@ int copy_parse(const char *sql, struct copy_spec **out, char *err, size_t errlen
 not_ours:
     copy_spec_free(c);
     return 0;
-}
-
-/* ------------------------------------------------------- row splitting */
-
-void copy_fields_free(struct copy_fields *f)
-{
-    free(f->buf);
-    free(f->v);
-    free(f->scratch);
-    memset(f, 0, sizeof *f);
-}
-
-/* Appends a field (n bytes of p) after the used bytes of f->buf. 0, or -1 when memory runs out. */
-static int fields_add(struct copy_fields *f, const char *p, size_t n, bool is_null, size_t *used)
-{
-    if (dp_grow(&f->v, &f->vcap, (size_t)f->n + 1, sizeof *f->v) != 0 ||
-        dp_grow(&f->buf, &f->cap, *used + n + 1, 1) != 0)
-        return -1;
-    memcpy(f->buf + *used, p, n);
-    f->buf[*used + n] = 0;
-    f->v[f->n] = (struct copy_field){.start = *used, .len = n, .null = is_null};
-    f->n++;
-    *used += n + 1;
-    return 0;
-}
-
-/* Resolves the backslash escapes of text format, in place; returns the new length. */
-static size_t text_unescape(char *s, size_t n)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] != '\\' || i + 1 == n) {
-            s[o++] = s[i];
-            continue;
-        }
-        char c = s[++i];
-        switch (c) {
-        case 'b': s[o++] = '\b'; break;
-        case 'f': s[o++] = '\f'; break;
-        case 'n': s[o++] = '\n'; break;
-        case 'r': s[o++] = '\r'; break;
-        case 't': s[o++] = '\t'; break;
-        case 'v': s[o++] = '\v'; break;
-        case 'x':
-            if (i + 1 < n && isxdigit((unsigned char)s[i + 1])) {
-                int v = 0, k = 0;
-                while (k < 2 && i + 1 < n && isxdigit((unsigned char)s[i + 1])) {
-                    char h = s[++i];
-                    v = v * 16 + (isdigit((unsigned char)h) ? h - '0' : tolower((unsigned char)h) - 'a' + 10);
-                    k++;
-                }
-                s[o++] = (char)v;
-            } else {
-                s[o++] = 'x';
-            }
-            break;
-        default:
-            if (c >= '0' && c <= '7') {
-                int v = c - '0', k = 1;
-                while (k < 3 && i + 1 < n && s[i + 1] >= '0' && s[i + 1] <= '7') {
-                    v = v * 8 + (s[++i] - '0');
-                    k++;
-                }
-                s[o++] = (char)v;
-            } else {
-                s[o++] = c;
-            }
-        }
-    }
-    return o;
-}
-
-/* Splits one text-format line into fields. */
-static int split_text(const struct copy_spec *c, char *line, size_t n, struct copy_fields *f)
-{
-    size_t used = 0, b = 0;
-    f->n = 0;
-    for (size_t i = 0; i <= n; i++) {
-        if (i < n && line[i] == '\\') {
-            i++;
-            continue;
-        }
-        if (i < n && line[i] != c->delim)
-            continue;
-        size_t len = i - b;
-        bool is_null = len == strlen(c->null_str) && memcmp(line + b, c->null_str, len) == 0;
-        size_t ulen = is_null ? 0 : text_unescape(line + b, len);
-        if (fields_add(f, line + b, ulen, is_null, &used) != 0)
-            return -1;
-        b = i + 1;
-    }
-    return 0;
-}
-
-/* Reads one CSV field at line[*i] (up to the delimiter) into scratch, unquoted; returns its length. */
-static size_t csv_field(const struct copy_spec *c, const char *line, size_t n, size_t *i, char *scratch,
-                        bool *quoted)
-{
-    size_t o = 0;
-    *quoted = false;
-    while (*i < n && line[*i] != c->delim) {
-        if (line[*i] != c->quote) {
-            scratch[o++] = line[(*i)++];
-            continue;
-        }
-        *quoted = true;
-        (*i)++;
-        while (*i < n) {
-            if (line[*i] == c->escape && *i + 1 < n && line[*i + 1] == c->quote) {
-                scratch[o++] = c->quote;
-                *i += 2;
-                continue;
-            }
-            if (line[*i] == c->quote) {
-                (*i)++;
-                break;
-            }
-            scratch[o++] = line[(*i)++];
-        }
-    }
-    return o;
-}
-
-/* Splits one CSV record into fields. */
-static int split_csv(const struct copy_spec *c, const char *line, size_t n, struct copy_fields *f)
-{
-    size_t used = 0, i = 0;
-    f->n = 0;
-    if (dp_grow(&f->scratch, &f->scratch_cap, n + 1, 1) != 0)
-        return -1;
-    for (;;) {
-        size_t b = i;
-        bool quoted;
-        size_t o = csv_field(c, line, n, &i, f->scratch, &quoted);
-        bool is_null = !quoted && i - b == strlen(c->null_str) && memcmp(line + b, c->null_str, i - b) == 0;
-        if (fields_add(f, f->scratch, is_null ? 0 : o, is_null, &used) != 0)
-            return -1;
-        if (i >= n)
-            return 0;
-        i++; /* the delimiter */
-    }
-}
-
-int copy_split_row(const struct copy_spec *c, char *line, size_t n, struct copy_fields *f)
-{
-    return c->csv ? split_csv(c, line, n, f) : split_text(c, line, n, f);
 }
 
 /* ------------------------------------------------------------- COPY TO */
@@ -525,6 +509,15 @@ void copy_put_field(struct pgbuf *out, const struct copy_spec *c, const char *p,
     }
 }
 
+void copy_table_sql(const struct copy_spec *c, struct dp_buf *q)
+{
+    if (c->schema) {
+        dp_sql_ident(q, c->schema);
+        dp_buf_byte(q, '.');
+    }
+    dp_sql_ident(q, c->table);
+}
+
 void copy_query(const struct copy_spec *c, struct dp_buf *q)
 {
     if (c->query) {
@@ -532,17 +525,13 @@ void copy_query(const struct copy_spec *c, struct dp_buf *q)
         return;
     }
     dp_buf_str(q, "SELECT ");
-    for (int i = 0; i < c->ncolumns; i++) {
+    for (int i = 0; i < c->columns.n; i++) {
         if (i)
             dp_buf_str(q, ", ");
-        dp_sql_ident(q, c->columns[i]);
+        dp_sql_ident(q, c->columns.v[i]);
     }
-    if (!c->ncolumns)
+    if (!c->columns.n)
         dp_buf_str(q, "*");
     dp_buf_str(q, " FROM ");
-    if (c->schema) {
-        dp_sql_ident(q, c->schema);
-        dp_buf_byte(q, '.');
-    }
-    dp_sql_ident(q, c->table);
+    copy_table_sql(c, q);
 }

@@ -437,24 +437,21 @@ static void run_show_all(struct session *s, struct stmt *st, bool describe)
  */
 static int run_copy(struct session *s, struct stmt *st)
 {
-    bool from = copy_is_from(st->copy);
-    if (s->read_only && from) {
+    if (s->read_only && copy_is_from(st->copy)) {
         session_error(s, "25006", "cannot execute COPY FROM in a read-only transaction");
         return -1;
     }
-    /* what DuckDB runs itself must see the session's journaled rows */
-    if ((!from || s->tx != TX_IDLE) && session_wait_own_writes(s) != 0)
+    /* DuckDB runs either direction itself: it must see the session's journaled rows first */
+    if (session_wait_own_writes(s) != 0)
         return -1;
     struct copy_ctx ctx = {
         .pc = &s->pc,
         .dcon = s->dcon,
         .run = &s->reg,
-        .batcher = s->tx == TX_IDLE ? s->env->batcher : NULL,
+        .in_tx = s->tx != TX_IDLE,
         .read_only = s->read_only,
-        .ack = s->ack,
     };
     int rc = copy_run(&ctx, st->copy);
-    session_note_seq(s, ctx.seq);
     if (rc != 0)
         session_tx_failed(s);
     return rc;

@@ -6,7 +6,11 @@
  * and stops it with SIGTERM, checking that it exits 0. Covered: binary
  * results and parameters, PostgreSQL text formats, PQprepare/PQexecPrepared
  * and PQdescribePrepared, pipeline mode with an error in the middle, COPY
- * in and out (with chunks that split rows, and CopyFail), cancel requests,
+ * in and out (with chunks that split rows, and CopyFail), COPY FROM's
+ * errors as PostgreSQL gives them, its all-or-nothing commit (a bad line,
+ * CopyFail, a client gone, inside and outside a transaction), its shapes
+ * (column lists, defaults, schemas, CSV's NULLs, CRLF) and binary format,
+ * cancel requests,
  * the connection limit, SCRAM-SHA-256 and read-only users, and bad input
  * (garbage, a 2 GiB length, truncated and unknown messages, clients that
  * vanish mid-COPY and mid-result) that must not disturb other sessions,
@@ -670,6 +674,354 @@ static void test_bad_input(void)
     CHECK_EQ_INT(stop_server(), 0);
 }
 
+/* ---------------------------------------------------------- COPY FROM */
+
+/*
+ * Runs COPY ... FROM STDIN and sends len bytes of data in CopyData
+ * messages of chunk bytes, then CopyDone; returns the final result
+ * (caller clears), or the COPY statement's own when it did not start.
+ */
+static PGresult *copy_in(PGconn *c, const char *sql, const char *data, size_t len, size_t chunk)
+{
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COPY_IN)
+        return r;
+    PQclear(r);
+    for (size_t i = 0; i < len; i += chunk)
+        if (PQputCopyData(c, data + i, (int)(len - i < chunk ? len - i : chunk)) != 1)
+            break;
+    PQputCopyEnd(c, NULL);
+    r = PQgetResult(c);
+    PGresult *more;
+    while ((more = PQgetResult(c)))
+        PQclear(more);
+    return r;
+}
+
+static PGresult *copy_str(PGconn *c, const char *sql, const char *data)
+{
+    return copy_in(c, sql, data, strlen(data), 8192);
+}
+
+/* An error field of a result ("" when absent). */
+static const char *err_field(const PGresult *r, int code)
+{
+    const char *v = PQresultErrorField(r, code);
+    return v ? v : "";
+}
+
+/* Whether a COPY failed with this SQLSTATE, message and CONTEXT (NULL: not checked). */
+static int copy_failed_with(PGresult *r, const char *state, const char *msg, const char *context)
+{
+    int ok = PQresultStatus(r) == PGRES_FATAL_ERROR && !strcmp(err_field(r, PG_DIAG_SQLSTATE), state) &&
+             (!msg || !strcmp(err_field(r, PG_DIAG_MESSAGE_PRIMARY), msg)) &&
+             (!context || !strcmp(err_field(r, PG_DIAG_CONTEXT), context));
+    if (!ok)
+        fprintf(stderr, "    got %s %s: %s / %s\n", PQresStatus(PQresultStatus(r)), err_field(r, PG_DIAG_SQLSTATE),
+                err_field(r, PG_DIAG_MESSAGE_PRIMARY), err_field(r, PG_DIAG_CONTEXT));
+    PQclear(r);
+    return ok;
+}
+
+/* Whether a COPY succeeded with this tag. */
+static int copy_ok(PGresult *r, const char *tag)
+{
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK && !strcmp(PQcmdStatus(r), tag);
+    if (!ok)
+        fprintf(stderr, "    got %s %s %s\n", PQresStatus(PQresultStatus(r)), PQcmdStatus(r), PQresultErrorMessage(r));
+    PQclear(r);
+    return ok;
+}
+
+#define TRADES "CREATE TABLE trades(ts timestamp, symbol varchar, quantity double precision, price double precision)"
+
+/* n rows of trades in text format (caller frees); *len set. */
+static char *trade_rows(int n, size_t *len)
+{
+    char *buf = malloc((size_t)n * 64 + 1);
+    size_t o = 0;
+    for (int i = 0; i < n; i++)
+        o += (size_t)sprintf(buf + o, "2026-01-02 09:%02d:%02d.%06d\tSYM%03d\t%d\t%d.25\n", i / 60 % 60, i % 60,
+                             i % 1000000, i % 500, i % 97, 100 + i % 13);
+    *len = o;
+    return buf;
+}
+
+/* A bad value, a bad line: PostgreSQL's SQLSTATE, message and CONTEXT, and nothing committed. */
+static void test_copy_errors(void)
+{
+    CHECK_OK(start_server());
+    PGconn *c = connect_db();
+    CHECK(exec_ok(c, TRADES));
+    CHECK(exec_ok(c, "CREATE TABLE n(i int, d decimal(5,2), day date)"));
+    const char *ok2 = "2026-01-02 10:00:00\tA\t1\t2\n2026-01-02 10:00:01\tB\t1\t2\n";
+    char data[512];
+    snprintf(data, sizeof data, "%sxyz\tC\t1\t2\n", ok2);
+    CHECK(copy_failed_with(copy_str(c, "COPY trades FROM STDIN", data), "22007",
+                           "invalid input syntax for type timestamp: \"xyz\"",
+                           "COPY trades, line 3, column ts: \"xyz\""));
+    /* CSV: the header is line 1, and a quoted newline counts as PostgreSQL counts it */
+    CHECK(copy_failed_with(copy_str(c, "COPY trades FROM STDIN WITH (FORMAT csv, HEADER)",
+                                    "ts,symbol,quantity,price\n2026-01-02 10:00:00,\"A\nB\",1,2\n"
+                                    "2026-01-02 10:00:00,C,1,x\n"),
+                           "22P02", "invalid input syntax for type double precision: \"x\"",
+                           "COPY trades, line 4, column price: \"x\""));
+    CHECK(copy_failed_with(copy_str(c, "COPY trades FROM STDIN", "2026-01-02 10:00:00\tA\t1\n"), "22P04",
+                           "missing data for column \"price\"", "COPY trades, line 1: \"2026-01-02 10:00:00\tA\t1\""));
+    snprintf(data, sizeof data, "%s2026-01-02 10:00:00\tA\t1\t2\t3\n", ok2);
+    CHECK(copy_failed_with(copy_str(c, "COPY trades FROM STDIN", data), "22P04",
+                           "extra data after last expected column", NULL));
+    CHECK(copy_failed_with(copy_str(c, "COPY trades FROM STDIN", "2026-01-02 10:00:00\tA\xc3\x28\t1\t2\n"), "22021",
+                           "invalid byte sequence for encoding \"UTF8\": 0xc3 0x28", "COPY trades, line 1"));
+    CHECK(copy_failed_with(copy_str(c, "COPY n (i) FROM STDIN", "1\n99999999999\n"), "22003",
+                           "value \"99999999999\" is out of range for type integer",
+                           "COPY n, line 2, column i: \"99999999999\""));
+    /* a bad value before a bad line: the first in line order is the one reported, as PostgreSQL does */
+    CHECK(copy_failed_with(copy_str(c, "COPY n (i, d) FROM STDIN", "x\t1\n2\n"), "22P02",
+                           "invalid input syntax for type integer: \"x\"", "COPY n, line 1, column i: \"x\""));
+    CHECK(copy_failed_with(copy_str(c, "COPY n (d) FROM STDIN", "abc\n"), "22P02",
+                           "invalid input syntax for type numeric: \"abc\"", NULL));
+    CHECK(copy_failed_with(copy_str(c, "COPY n (day) FROM STDIN", "2026-02-30\n"), "22008", NULL, NULL));
+    CHECK(copy_failed_with(copy_str(c, "COPY nosuch FROM STDIN", ""), "42P01", "relation \"nosuch\" does not exist",
+                           NULL));
+    CHECK(copy_failed_with(copy_str(c, "COPY n (i, nosuch) FROM STDIN", ""), "42703", NULL, NULL));
+    CHECK(copy_failed_with(copy_str(c, "COPY n FROM STDIN (FORMAT csv, FORCE_NULL (nosuch))", ""), "42P10", NULL,
+                           NULL));
+    CHECK(strcmp(value_of(c, "SELECT count(*) FROM trades"), "0") == 0);
+    CHECK(strcmp(value_of(c, "SELECT count(*) FROM n"), "0") == 0);
+    PQfinish(c);
+    CHECK_EQ_INT(stop_server(), 0);
+}
+
+/* One COPY commits all its rows or none, however it ends; inside a transaction it joins it. */
+static void test_copy_atomic(void)
+{
+    CHECK_OK(start_server());
+    PGconn *c = connect_db();
+    CHECK(exec_ok(c, TRADES));
+    size_t len;
+    char *rows = trade_rows(200000, &len);
+    /* 200,000 good rows, then a bad one: none kept */
+    char *bad = malloc(len + 64);
+    memcpy(bad, rows, len);
+    strcpy(bad + len, "2026-01-02 10:00:00\tX\tnot a number\t1\n");
+    CHECK(copy_failed_with(copy_in(c, "COPY trades FROM STDIN", bad, strlen(bad), 65536), "22P02", NULL,
+                           "COPY trades, line 200001, column quantity: \"not a number\""));
+    free(bad);
+    CHECK(strcmp(value_of(c, "SELECT count(*) FROM trades"), "0") == 0);
+    /* CopyFail after most of the rows */
+    PGresult *r = PQexec(c, "COPY trades FROM STDIN");
+    CHECK_EQ_INT(PQresultStatus(r), PGRES_COPY_IN);
+    PQclear(r);
+    CHECK_EQ_INT(PQputCopyData(c, rows, (int)(len - 10)), 1);
+    CHECK_EQ_INT(PQputCopyEnd(c, "the client changed its mind"), 1);
+    r = PQgetResult(c);
+    CHECK(copy_failed_with(r, "57014", "COPY from stdin failed: the client changed its mind", NULL));
+    while ((r = PQgetResult(c)))
+        PQclear(r);
+    CHECK(strcmp(value_of(c, "SELECT count(*) FROM trades"), "0") == 0);
+    /* a client that goes mid-COPY */
+    PGconn *gone = connect_db();
+    r = PQexec(gone, "COPY trades FROM STDIN");
+    CHECK_EQ_INT(PQresultStatus(r), PGRES_COPY_IN);
+    PQclear(r);
+    CHECK_EQ_INT(PQputCopyData(gone, rows, (int)len), 1);
+    PQflush(gone);
+    usleep(200000);
+    PQfinish(gone);
+    usleep(500000);
+    CHECK(strcmp(value_of(c, "SELECT count(*) FROM trades"), "0") == 0);
+    /* inside a transaction: the COPY's rows are the transaction's */
+    size_t len1000;
+    char *rows1000 = trade_rows(1000, &len1000);
+    CHECK(exec_ok(c, "BEGIN"));
+    CHECK(copy_ok(copy_in(c, "COPY trades FROM STDIN", rows1000, len1000, 1000), "COPY 1000"));
+    free(rows1000);
+    CHECK(strcmp(value_of(c, "SELECT count(*) FROM trades"), "1000") == 0);
+    CHECK(exec_ok(c, "ROLLBACK"));
+    CHECK(strcmp(value_of(c, "SELECT count(*) FROM trades"), "0") == 0);
+    CHECK(exec_ok(c, "BEGIN"));
+    CHECK(copy_ok(copy_in(c, "COPY trades FROM STDIN", rows, len, 8192), "COPY 200000"));
+    CHECK(exec_ok(c, "COMMIT"));
+    CHECK(strcmp(value_of(c, "SELECT count(*) FROM trades"), "200000") == 0);
+    /* a failed COPY fails the transaction */
+    CHECK(exec_ok(c, "BEGIN"));
+    CHECK(copy_failed_with(copy_str(c, "COPY trades FROM STDIN", "bad\n"), "22P04", NULL, NULL));
+    CHECK(strcmp(value_of(c, "SELECT 1"), "ERROR:25P02") == 0);
+    CHECK(exec_ok(c, "ROLLBACK"));
+    CHECK(strcmp(value_of(c, "SELECT count(*) FROM trades"), "200000") == 0);
+    free(rows);
+    PQfinish(c);
+    CHECK_EQ_INT(stop_server(), 0);
+}
+
+/* Column lists and defaults, schemas and quoted names, empty COPYs, CRLF, CSV's NULLs, escapes, bytea. */
+static void test_copy_shapes(void)
+{
+    CHECK_OK(start_server());
+    PGconn *c = connect_db();
+    CHECK(exec_ok(c, "CREATE SCHEMA s"));
+    CHECK(exec_ok(c, "CREATE TABLE s.\"My Trades\"(id int DEFAULT 7, \"Sym Bol\" varchar, note varchar DEFAULT 'none', "
+                     "qty int)"));
+    CHECK(copy_ok(copy_str(c, "COPY s.\"My Trades\" (\"Sym Bol\", qty) FROM STDIN", "ABC\t5\nDEF\t6\n"), "COPY 2"));
+    CHECK(strcmp(value_of(c, "SELECT id || note || qty FROM s.\"My Trades\" WHERE \"Sym Bol\" = 'DEF'"), "7none6") ==
+          0);
+    CHECK(copy_ok(copy_str(c, "COPY s.\"My Trades\" FROM STDIN", ""), "COPY 0"));
+    CHECK(copy_ok(copy_str(c, "COPY s.\"My Trades\" FROM STDIN (FORMAT csv, HEADER)", "id,Sym Bol,note,qty\r\n"),
+                  "COPY 0"));
+    CHECK(copy_ok(copy_str(c, "COPY s.\"My Trades\" FROM STDIN (FORMAT csv, HEADER)",
+                           "id,Sym Bol,note,qty\r\n1,,\"\",2\r\n2,\"a\r\nb\",x,3\r\n"),
+                  "COPY 2"));
+    CHECK(strcmp(value_of(c, "SELECT (\"Sym Bol\" IS NULL)::text || '|' || note || '|' "
+                             "FROM s.\"My Trades\" WHERE id = 1"),
+                 "true||") == 0);
+    CHECK(strcmp(value_of(c, "SELECT \"Sym Bol\" = 'a' || chr(13) || chr(10) || 'b' FROM s.\"My Trades\" WHERE id = 2"),
+                 "t") == 0);
+    CHECK(copy_ok(copy_str(c,
+                           "COPY s.\"My Trades\" (id, note) FROM STDIN (FORMAT csv, NULL 'x', FORCE_NOT_NULL (note))",
+                           "3,x\n"),
+                  "COPY 1"));
+    CHECK(strcmp(value_of(c, "SELECT note FROM s.\"My Trades\" WHERE id = 3"), "x") == 0);
+    /* text format: escapes, \N, CRLF, the end marker */
+    CHECK(copy_ok(copy_str(c, "COPY s.\"My Trades\" (id, \"Sym Bol\", note) FROM STDIN",
+                           "4\ta\\tb\\\\c\\101\t\\N\r\n5\t\"q\"\t\\\\N\r\n\\.\r\n"),
+                  "COPY 2"));
+    CHECK(strcmp(value_of(c, "SELECT \"Sym Bol\" FROM s.\"My Trades\" WHERE id = 4"), "a\tb\\cA") == 0);
+    CHECK(strcmp(value_of(c, "SELECT note FROM s.\"My Trades\" WHERE id = 4"), "NULL") == 0);
+    CHECK(strcmp(value_of(c, "SELECT \"Sym Bol\" || note FROM s.\"My Trades\" WHERE id = 5"), "\"q\"\\N") == 0);
+    /* a value longer than DuckDB's default longest line (2 MB) */
+    size_t biglen = 3u << 20;
+    char *big = malloc(biglen + 16);
+    memset(big, 'v', biglen);
+    strcpy(big + biglen, "\t9\n");
+    CHECK(copy_ok(copy_in(c, "COPY s.\"My Trades\" (note, id) FROM STDIN", big, strlen(big), 65536), "COPY 1"));
+    free(big);
+    CHECK(strcmp(value_of(c, "SELECT length(note) FROM s.\"My Trades\" WHERE id = 9"), "3145728") == 0);
+    /* PostgreSQL's array braces for a list of numbers */
+    CHECK(exec_ok(c, "CREATE TABLE arr(a int[], b int[][])"));
+    CHECK(copy_ok(copy_str(c, "COPY arr FROM STDIN", "{1,2,3}\t{{1},{2,3}}\n[4]\t\\N\n"), "COPY 2"));
+    CHECK(strcmp(value_of(c, "SELECT sum(list_sum(a))::int FROM arr"), "10") == 0);
+    /* bytea in PostgreSQL's hex form */
+    CHECK(exec_ok(c, "CREATE TABLE raw(b blob)"));
+    CHECK(copy_ok(copy_str(c, "COPY raw FROM STDIN", "\\\\x00ff41\n"), "COPY 1"));
+    CHECK(copy_ok(copy_str(c, "COPY \"public\".raw FROM STDIN", "\\\\x00\n"), "COPY 1")); /* asyncpg's spelling */
+    CHECK(strcmp(value_of(c, "SELECT hex(b) FROM raw"), "00FF41") == 0);
+    PQfinish(c);
+    CHECK_EQ_INT(stop_server(), 0);
+}
+
+/* Appends a big-endian integer of n bytes. */
+static size_t put_be(char *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (char)(v >> (8 * (n - 1 - i)));
+    return (size_t)n;
+}
+
+/* Appends one binary field: its length, then its bytes (len -1: NULL). */
+static size_t put_field(char *p, const void *v, int32_t len)
+{
+    size_t o = put_be(p, (uint32_t)len, 4);
+    if (len > 0)
+        memcpy(p + o, v, (size_t)len);
+    return o + (len > 0 ? (size_t)len : 0);
+}
+
+/* COPY ... FROM STDIN (FORMAT binary): each type decoded, NULLs, and the errors PostgreSQL gives. */
+static void test_copy_binary(void)
+{
+    CHECK_OK(start_server());
+    PGconn *c = connect_db();
+    CHECK(exec_ok(c, "CREATE TABLE b(i int, big bigint, f double, t text, ts timestamp, d date, ok boolean, "
+                     "n decimal(10,3), raw blob, u uuid)"));
+    char buf[1024], v[16];
+    size_t o = 0;
+    memcpy(buf, "PGCOPY\n\377\r\n\0", 11);
+    o = 11 + put_be(buf + 11, 0, 4) + put_be(buf + 15, 0, 4);
+    o += put_be(buf + o, 10, 2);
+    o += put_field(buf + o, v, (int32_t)put_be(v, (uint32_t)-5, 4));
+    o += put_field(buf + o, v, (int32_t)put_be(v, 9000000000ULL, 8));
+    double f = 2.5;
+    uint64_t fu;
+    memcpy(&fu, &f, 8);
+    o += put_field(buf + o, v, (int32_t)put_be(v, fu, 8));
+    o += put_field(buf + o, "héllo", 6);
+    o += put_field(buf + o, v, (int32_t)put_be(v, 86400000000ULL + 1500000, 8)); /* 2000-01-02 00:00:01.5 */
+    o += put_field(buf + o, v, (int32_t)put_be(v, (uint32_t)-1, 4));             /* 1999-12-31 */
+    o += put_field(buf + o, "\1", 1);
+    /* numeric -12.345: 2 digits (12, 3450), weight 0, negative, dscale 3 */
+    char num[12];
+    put_be(num, 2, 2), put_be(num + 2, 0, 2), put_be(num + 4, 0x4000, 2), put_be(num + 6, 3, 2);
+    put_be(num + 8, 12, 2), put_be(num + 10, 3450, 2);
+    o += put_field(buf + o, num, 12);
+    o += put_field(buf + o, "\0\1\2", 3);
+    o += put_field(buf + o, "\xa0\xee\xbc\x99\x9c\x0b\x4e\xf8\xbb\x6d\x6b\xb9\xbd\x38\x0a\x11", 16);
+    o += put_be(buf + o, 10, 2); /* a row of NULLs */
+    for (int i = 0; i < 10; i++)
+        o += put_field(buf + o, NULL, -1);
+    o += put_be(buf + o, 0xFFFF, 2);
+    CHECK(copy_ok(copy_in(c, "COPY b FROM STDIN (FORMAT binary)", buf, o, 7), "COPY 2"));
+    CHECK(strcmp(value_of(c, "SELECT concat_ws('|', i, big, f, t, ts, d, ok, n, hex(raw), u) "
+                             "FROM b WHERE i IS NOT NULL"),
+                 "-5|9000000000|2.5|héllo|2000-01-02 00:00:01.5|1999-12-31|true|-12.345|000102|"
+                 "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11") == 0);
+    CHECK(strcmp(value_of(c, "SELECT count(*) FROM b WHERE i IS NULL AND t IS NULL AND u IS NULL"), "1") == 0);
+    /* a tuple with the wrong field count, a field of the wrong size, a bad signature: nothing kept */
+    size_t head = 19;
+    char bad[64];
+    memcpy(bad, buf, head);
+    size_t k = head + put_be(bad + head, 2, 2);
+    CHECK(copy_failed_with(copy_in(c, "COPY b FROM STDIN (FORMAT binary)", bad, k + 8, 100), "22P04",
+                           "row field count is 2, expected 10", "COPY b, line 1"));
+    k = head + put_be(bad + head, 1, 2);
+    k += put_field(bad + k, "abc", 3);
+    CHECK(copy_failed_with(copy_in(c, "COPY b (i) FROM STDIN (FORMAT binary)", bad, k, 100), "22P03",
+                           "incorrect binary data format", "COPY b, line 1, column i"));
+    CHECK(copy_failed_with(copy_in(c, "COPY b FROM STDIN (FORMAT binary)", "PGCOPY\nxxxxxxxxxxxx", 20, 100), "22P04",
+                           "COPY file signature not recognized", NULL));
+    CHECK(strcmp(value_of(c, "SELECT count(*) FROM b"), "2") == 0);
+    /* a column list, in its own order: the other columns get their defaults */
+    CHECK(exec_ok(c, "CREATE TABLE bd(id int DEFAULT 42, name text, qty bigint)"));
+    k = head + put_be(bad + head, 2, 2);
+    k += put_field(bad + k, v, (int32_t)put_be(v, 7, 8));
+    k += put_field(bad + k, "x", 1);
+    k += put_be(bad + k, 0xFFFF, 2);
+    CHECK(copy_ok(copy_in(c, "COPY bd (qty, name) FROM STDIN (FORMAT binary)", bad, k, 3), "COPY 1"));
+    CHECK(strcmp(value_of(c, "SELECT concat_ws('|', id, name, qty) FROM bd"), "42|x|7") == 0);
+    PQfinish(c);
+    CHECK_EQ_INT(stop_server(), 0);
+}
+
+/* A cancel request stops a COPY that is streaming; nothing of it is kept. */
+static void test_copy_cancel(void)
+{
+    CHECK_OK(start_server());
+    PGconn *c = connect_db();
+    CHECK(exec_ok(c, TRADES));
+    size_t len;
+    char *rows = trade_rows(20000, &len);
+    PGresult *r = PQexec(c, "COPY trades FROM STDIN");
+    CHECK_EQ_INT(PQresultStatus(r), PGRES_COPY_IN);
+    PQclear(r);
+    pthread_t t;
+    pthread_create(&t, NULL, cancel_later, c);
+    int sent = 0;
+    for (int i = 0; i < 400 && sent == 0; i++) { /* ~2 s of rows; the cancel comes after 0.3 s */
+        if (PQputCopyData(c, rows, (int)len) != 1)
+            sent = -1;
+        usleep(5000);
+    }
+    pthread_join(t, NULL);
+    PQputCopyEnd(c, NULL);
+    CHECK(copy_failed_with(PQgetResult(c), "57014", "canceling statement due to user request", NULL));
+    while ((r = PQgetResult(c)))
+        PQclear(r);
+    CHECK(strcmp(value_of(c, "SELECT count(*) FROM trades"), "0") == 0);
+    free(rows);
+    PQfinish(c);
+    CHECK_EQ_INT(stop_server(), 0);
+}
+
 /* ---------------------------------------------------------- disconnects */
 
 /* Whether one line of the server's log holds both a and b; waits up to 3 s for it. */
@@ -729,6 +1081,8 @@ static void test_disconnect_reasons(void)
 TEST_MAIN(TEST_ENTRY(test_set_values_and_version), TEST_ENTRY(test_prepared_clock_after_ddl),
           TEST_ENTRY(test_binary_results), TEST_ENTRY(test_binary_params), TEST_ENTRY(test_text_formats),
           TEST_ENTRY(test_prepared), TEST_ENTRY(test_prepared_sees_later_commits),
-          TEST_ENTRY(test_pipeline), TEST_ENTRY(test_copy), TEST_ENTRY(test_cancel),
+          TEST_ENTRY(test_pipeline), TEST_ENTRY(test_copy), TEST_ENTRY(test_copy_errors),
+          TEST_ENTRY(test_copy_atomic), TEST_ENTRY(test_copy_shapes), TEST_ENTRY(test_copy_binary),
+          TEST_ENTRY(test_copy_cancel), TEST_ENTRY(test_cancel),
           TEST_ENTRY(test_too_many_connections), TEST_ENTRY(test_scram_and_read_only), TEST_ENTRY(test_bad_input),
           TEST_ENTRY(test_disconnect_reasons))
