@@ -406,7 +406,7 @@ static void put_value(struct copy_csv *cv, struct dp_buf *out, const char *v, si
         return;
     }
     dp_buf_byte(out, q);
-    for (const char *e = v + n, *at; v < e; v = at + 1) {
+    for (const char *e = n ? v + n : v, *at; v < e; v = at + 1) { /* v may be NULL when n is 0 */
         if (!(at = memchr(v, q, (size_t)(e - v)))) {
             dp_buf_add(out, v, (size_t)(e - v));
             break;

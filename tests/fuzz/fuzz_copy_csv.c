@@ -8,10 +8,10 @@
  * whole and then in the two pieces, each an exact-length copy. Checks what
  * DuckDB relies on: both feeds give the same result and the same output,
  * the output is whole records (empty, or ending in a newline), and on an
- * error the line number is one that was read. Not built by default:
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc/common -Isrc/auth -Isrc/pg \
- *       -Ideps/duckdb/include tests/fuzz/fuzz_copy_csv.c src/pg/copy_csv.c src/pg/copy_format.c \
- *       src/pg/sqlshape.c src/pg/pgwire.c src/common/buf.c src/common/utf8.c -o fuzz_copy_csv
+ * error the line number is one that was read.
+ *
+ * Built by `make fuzz` (build-fuzz/fuzz/), run on its seeds in
+ * tests/fuzz/corpus/ by `make fuzz-run` and at the end of `make test`.
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -186,8 +186,9 @@ c.cursor().copy_expert('copy trades from stdin', Half())
     print(f"     peak RSS {small_peak:.0f} MiB after 0.5M rows, {big_peak:.0f} MiB after 3M more")
     check("3M rows (~170 MB of text) stream through with DuckDB limited to 64 MB",
           one(c, "select count(*) from big") == (3500000,))
-    check("memory stays bounded: peak RSS grows by far less than the data", big_peak - small_peak < 100,
-          f"{small_peak:.0f} MiB after 0.5M rows, {big_peak:.0f} MiB after 3M more")
+    if not dptest.SANITIZED:  # ASan's quarantine keeps freed memory: no figure to judge there
+        check("memory stays bounded: peak RSS grows by far less than the data", big_peak - small_peak < 100,
+              f"{small_peak:.0f} MiB after 0.5M rows, {big_peak:.0f} MiB after 3M more")
 
     # psql's \copy
     path = os.path.join(work, "people.csv")

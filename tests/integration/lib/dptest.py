@@ -14,7 +14,9 @@ tests/run.sh expects:
   another is named. spawn() and wait_ready() are its two halves, for a
   test that must act while the server is still starting;
 - stop(proc) sends SIGTERM and returns the server's exit status;
-- free_port() gives a free TCP port on 127.0.0.1.
+- free_port() gives a free TCP port on 127.0.0.1;
+- SANITIZED is true when the server is the AddressSanitizer build, whose
+  memory figures (shadow memory, quarantine) say nothing of duckpond's.
 
 This folder holds no tests itself: tests/run.sh runs only the files at
 the top of tests/integration.
@@ -28,6 +30,17 @@ import time
 BIN = os.environ.get("DUCKPOND_BIN") or os.path.normpath(
     os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../../build/duckpond"))
 passed = failed = 0
+
+
+def _sanitized(path):
+    try:
+        with open(path, "rb") as f:
+            return b"__asan_init" in f.read()
+    except OSError:
+        return False
+
+
+SANITIZED = _sanitized(BIN)
 
 
 def check(name, cond, detail=""):
