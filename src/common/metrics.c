@@ -34,6 +34,7 @@ struct metrics_slot {
 static _Atomic uint64_t conns_open[METRICS_NPROTO];
 static _Atomic uint64_t conns_total[METRICS_NPROTO];
 static _Atomic uint64_t conflicts_retried;
+static _Atomic uint64_t copy_rows;
 static struct metrics_slot kind_slots[METRICS_KIND_SLOTS];
 static struct metrics_slot state_slots[METRICS_STATE_SLOTS];
 
@@ -57,6 +58,11 @@ void metrics_conn_close(enum metrics_proto proto)
 void metrics_conflict_retried(void)
 {
     atomic_fetch_add_explicit(&conflicts_retried, 1, memory_order_relaxed);
+}
+
+void metrics_copy_rows(uint64_t n)
+{
+    atomic_fetch_add_explicit(&copy_rows, n, memory_order_relaxed);
 }
 
 /*
@@ -145,6 +151,7 @@ void metrics_get(struct metrics_snapshot *out)
         out->conns_total[p] = atomic_load_explicit(&conns_total[p], memory_order_relaxed);
     }
     out->conflicts_retried = atomic_load_explicit(&conflicts_retried, memory_order_relaxed);
+    out->copy_rows = atomic_load_explicit(&copy_rows, memory_order_relaxed);
 }
 
 /* ------------------------------------------------------------ exposition */
@@ -200,6 +207,8 @@ static void emit_connections(struct dp_buf *b)
                       (unsigned long long)s.conns_total[p]);
     metrics_emit_counter(b, "duckpond_conflicts_retried_total", "Transaction conflicts the server retried.",
                          s.conflicts_retried);
+    metrics_emit_counter(b, "duckpond_copy_rows_total",
+                         "Rows COPY FROM STDIN loaded (straight into DuckDB, not through the batcher).", s.copy_rows);
 }
 
 /* A table of slots as one labelled counter family. */

@@ -29,11 +29,15 @@ void metrics_error(const char *sqlstate);
 /* A transaction conflict was retried by the server. */
 void metrics_conflict_retried(void);
 
+/* A COPY FROM STDIN loaded n rows (counted when it completes). */
+void metrics_copy_rows(uint64_t n);
+
 /* A snapshot of the counters, for writers of reports. */
 struct metrics_snapshot {
     uint64_t conns_open[METRICS_NPROTO];
     uint64_t conns_total[METRICS_NPROTO];
     uint64_t conflicts_retried;
+    uint64_t copy_rows;
 };
 void metrics_get(struct metrics_snapshot *out);
 

@@ -262,6 +262,7 @@ static int copy_from(struct copy_ctx *ctx, const struct copy_spec *c)
         char tag[48];
         snprintf(tag, sizeof tag, "COPY %" PRIu64, rows);
         pgwire_command_complete(&ctx->pc->out, tag);
+        metrics_copy_rows(rows);
     }
     return rc;
 }

@@ -61,7 +61,8 @@ def connect(port, autocommit=True):
     return c
 
 
-proc, port = dptest.start(work)
+http_port = dptest.free_port()
+proc, port = dptest.start(work, "--http-port", str(http_port))
 try:
     c = connect(port)
     cur = c.cursor()
@@ -70,6 +71,8 @@ try:
     # copy_expert, text and CSV
     cur.copy_expert("copy trades from stdin", io.StringIO(rows_text(10000)))
     check("copy_expert text: COPY 10000", cur.rowcount == 10000, cur.rowcount)
+    check("... counted in duckpond_copy_rows_total", dptest.metric(http_port, "duckpond_copy_rows_total") == 10000,
+          dptest.metric(http_port, "duckpond_copy_rows_total"))
     cur.copy_expert("copy trades from stdin with (format csv, header)",
                     io.StringIO("ts,symbol,quantity,price\n" + rows_text(5000, 10000).replace("\t", ",")))
     check("copy_expert csv with a header", one(c, "select count(*), count(distinct ts) from trades") == (15000, 15000))

@@ -7,7 +7,7 @@ and messages for bad values, and the same rows. Each shape is repeated
 with other values, so later statements come from the cache, including
 bad values after good ones of the same shape; a table dropped and made
 again with other types must not reuse the old shapes."""
-import datetime, os, re, sys, tempfile, shutil, urllib.request
+import datetime, os, sys, tempfile, shutil
 import psycopg2
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
@@ -29,8 +29,7 @@ def accepted(http_port):
     """The batcher's duckpond_batcher_rows_accepted_total (GET /metrics), or 0 without an HTTP port."""
     if not http_port:
         return 0
-    m = urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=10).read().decode()
-    return int(re.search(r"^duckpond_batcher_rows_accepted_total (\d+)$", m, re.M).group(1))
+    return dptest.metric(http_port, "duckpond_batcher_rows_accepted_total")
 
 
 TABLE = ("create table {t}(seq int, i int, b bigint, s varchar, d double, n decimal(10,2), f boolean,"

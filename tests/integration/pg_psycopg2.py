@@ -4,7 +4,7 @@ types both ways, transactions and error codes, executemany through the
 batcher, client-bound datetimes, dates, decimals and strings through the
 batcher (one row a statement, executemany, execute_values), COPY in and
 out, cancel, and the connection limit."""
-import os, re, sys, tempfile, threading, time, datetime, decimal, shutil, urllib.request
+import os, sys, tempfile, threading, time, datetime, decimal, shutil
 import psycopg2, psycopg2.errors, psycopg2.extensions, psycopg2.extras
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
@@ -21,8 +21,7 @@ def start(*extra):
 
 def accepted(http_port):
     """The batcher's duckpond_batcher_rows_accepted_total, from GET /metrics."""
-    m = urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=10).read().decode()
-    return int(re.search(r"^duckpond_batcher_rows_accepted_total (\d+)$", m, re.M).group(1))
+    return dptest.metric(http_port, "duckpond_batcher_rows_accepted_total")
 
 
 def client_bound_inserts(dsn, http_port):

@@ -15,6 +15,7 @@ tests/run.sh expects:
   test that must act while the server is still starting;
 - stop(proc) sends SIGTERM and returns the server's exit status;
 - free_port() gives a free TCP port on 127.0.0.1;
+- metric(http_port, name) reads one counter from the server's GET /metrics;
 - SANITIZED is true when the server is the AddressSanitizer build, whose
   memory figures (shadow memory, quarantine) say nothing of duckpond's.
 
@@ -59,6 +60,14 @@ def finish():
     """Prints the closing count line and exits non-zero on any failure."""
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
+
+
+def metric(http_port, name):
+    """The value of the unlabelled metric name in GET /metrics on http_port."""
+    import re
+    import urllib.request
+    text = urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=10).read().decode()
+    return int(re.search(r"^" + re.escape(name) + r" (\d+)$", text, re.M).group(1))
 
 
 def free_port():
