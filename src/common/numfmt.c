@@ -14,6 +14,7 @@
  */
 #include "numfmt.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -45,13 +46,11 @@ static void put_digits(char *out, uint64_t v, int n)
         *--p = (char)('0' + v);
 }
 
-/* How many decimal digits v has (1 for 0). */
+/* How many decimal digits v has (1 for 0): log10 from the bit length (1233/4096 ~ log10(2)), then one compare. */
 static int count_digits(uint64_t v)
 {
-    int n = 1;
-    while (n < 20 && v >= pow10_u64[n])
-        n++;
-    return n;
+    int guess = (64 - __builtin_clzll(v | 1)) * 1233 >> 12;
+    return guess + ((v | 1) >= pow10_u64[guess]);
 }
 
 size_t numfmt_u64(char *out, uint64_t v)
@@ -153,17 +152,20 @@ size_t numfmt_date(char *out, int32_t days, bool *bc)
 size_t numfmt_clock(char *out, uint64_t secs, uint32_t frac, int frac_digits)
 {
     uint64_t hours = secs / 3600;
-    int hn = count_digits(hours);
-    if (hn < 2)
-        hn = 2;
-    put_digits(out, hours, hn);
-    char *p = out + hn;
+    unsigned rest = (unsigned)(secs % 3600);
+    size_t n = hours < 100 ? 2 : (size_t)count_digits(hours);
+    put_digits(out, hours, (int)n);
+    char *p = out + n;
     p[0] = ':';
-    put_digits(p + 1, secs / 60 % 60, 2);
+    memcpy(p + 1, digit_pairs + 2 * (rest / 60), 2);
     p[3] = ':';
-    put_digits(p + 4, secs % 60, 2);
+    memcpy(p + 4, digit_pairs + 2 * (rest % 60), 2);
     p += 6;
     if (frac) {
+        if (frac % 1000 == 0 && frac_digits > 3) {
+            frac /= 1000;
+            frac_digits -= 3;
+        }
         while (frac % 10 == 0) {
             frac /= 10;
             frac_digits--;
@@ -378,19 +380,51 @@ static uint64_t decide(uint64_t vb, uint64_t vbl, uint64_t vbr, bool out)
 static void finish(uint64_t digits, int exp, bool neg, struct numfmt_dec *out)
 {
     if (digits) {
-        while (digits % 10000 == 0) {
-            digits /= 10000;
-            exp += 4;
+        while (digits % 100000000 == 0) {
+            digits /= 100000000;
+            exp += 8;
         }
-        while (digits % 10 == 0) {
-            digits /= 10;
-            exp++;
-        }
+        static const int steps[] = {4, 2, 1}; /* then at most 7 zeros are left */
+        for (int i = 0; i < 3; i++)
+            if (digits % pow10_u64[steps[i]] == 0) {
+                digits /= pow10_u64[steps[i]];
+                exp += steps[i];
+            }
     }
     out->digits = digits;
     out->exp = digits ? exp : 0;
     out->ndigits = count_digits(digits);
     out->neg = neg;
+}
+
+/* Powers of ten as doubles, 1e-7 to 1e22: exact from 1e0 up. */
+static const double pow10_dbl[] = {1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1e0,  1e1,  1e2,  1e3,  1e4,
+                                   1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+                                   1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+#define POW10_DBL(e) pow10_dbl[(e) + 7]
+
+/*
+ * The common case, prices and quantities: a in [1e-7, 1e15) whose
+ * shortest decimal has at most 15 digits. Two such decimals are never
+ * within one double of each other (DBL_DIG is 15), so when a rounded to
+ * 15 significant digits, m / 10^j, reads back as a (the division of two
+ * exact doubles is rounded as strtod rounds), m without its trailing
+ * zeros is the shortest. None of them lies halfway between two doubles of
+ * this range either (such a point has 18 digits or more), so the answer
+ * is the same strict or not. false, to take the general way, otherwise.
+ */
+static bool short_decimal(double a, int e2, bool neg, struct numfmt_dec *out)
+{
+    if (!(a >= 1e-7 && a < 1e15))
+        return false;
+    int e10 = flog10_pow2(e2); /* floor(log10(a)), or one less */
+    e10 += a >= POW10_DBL(e10 + 1);
+    int j = 14 - e10; /* a * 10^j is in [1e14, 1e15): 15 digits */
+    uint64_t m = (uint64_t)(a * POW10_DBL(j) + 0.5);
+    if (m >= pow10_u64[15] || (double)m / POW10_DBL(j) != a)
+        return false;
+    finish(m, -j, neg, out);
+    return true;
 }
 
 /*
@@ -440,6 +474,8 @@ void numfmt_shortest(double d, bool strict, struct numfmt_dec *out)
 {
     uint64_t bits;
     memcpy(&bits, &d, sizeof bits);
+    if (short_decimal(fabs(d), (int)(bits >> 52 & 0x7ff) - 1023, bits >> 63, out))
+        return;
     shortest(bits >> 63, bits & ((1ULL << 52) - 1), (int)(bits >> 52) & 0x7ff, 52, 1075, strict, out);
 }
 
@@ -452,36 +488,32 @@ void numfmt_shortest_float(float f, bool strict, struct numfmt_dec *out)
 
 size_t numfmt_dec_text(char *out, const struct numfmt_dec *dec, int sci_at)
 {
-    char d[20];
     int n = dec->ndigits, x = dec->exp + n - 1; /* x: the exponent of the first digit */
-    put_digits(d, dec->digits, n);
     char *p = out;
     if (dec->neg)
         *p++ = '-';
     if (x >= -4 && x < sci_at) {
         if (x < 0) { /* 0.000ddd */
             memcpy(p, "0.0000", (size_t)(1 - x));
-            p += 1 - x;
-            memcpy(p, d, (size_t)n);
-            p += n;
-        } else if (n <= x + 1) { /* an integer: ddd000 */
-            memcpy(p, d, (size_t)n);
-            memset(p + n, '0', (size_t)(x + 1 - n));
-            p += x + 1;
-        } else { /* ddd.ddd */
-            memcpy(p, d, (size_t)x + 1);
-            p[x + 1] = '.';
-            memcpy(p + x + 2, d + x + 1, (size_t)(n - x - 1));
-            p += n + 1;
+            put_digits(p + 1 - x, dec->digits, n);
+            return (size_t)(p + 1 - x + n - out);
         }
-        return (size_t)(p - out);
+        if (n <= x + 1) { /* an integer: ddd000 */
+            put_digits(p, dec->digits, n);
+            memset(p + n, '0', (size_t)(x + 1 - n));
+            return (size_t)(p + x + 1 - out);
+        }
+        /* ddd.ddd: the digits one place right, then the integer part back over the point */
+        put_digits(p + 1, dec->digits, n);
+        for (int i = 0; i <= x; i++)
+            p[i] = p[i + 1];
+        p[x + 1] = '.';
+        return (size_t)(p + n + 1 - out);
     }
-    *p++ = d[0];
-    if (n > 1) {
-        *p++ = '.';
-        memcpy(p, d + 1, (size_t)n - 1);
-        p += n - 1;
-    }
+    put_digits(p + 1, dec->digits, n); /* d.ddd: the first digit moves in front of the point */
+    p[0] = p[1];
+    p[1] = '.';
+    p += n > 1 ? n + 1 : 1;
     *p++ = 'e';
     *p++ = x < 0 ? '-' : '+';
     unsigned ax = (unsigned)(x < 0 ? -x : x);

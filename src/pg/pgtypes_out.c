@@ -41,6 +41,11 @@ struct pgcol {
     duckdb_logical_type type; /* kept for ENUM and the general encoder; NULL when not needed */
     char **names;             /* ENUM: the dictionary, filled as values are met */
     idx_t nnames;
+    /* the date last written: consecutive timestamps mostly fall on one day */
+    bool date_known, date_bc;
+    int32_t date_days;
+    uint8_t date_len;
+    char date[16];
     /* the current chunk's vector */
     duckdb_vector vec;
     const void *data;
@@ -130,12 +135,25 @@ static size_t float_text(char *out, double d, bool single)
     return numfmt_dec_text(out, &dec, single ? 6 : 15);
 }
 
-static size_t date_text(char *out, int32_t days)
+/* YYYY-MM-DD of days into out (16 bytes), through the column's cache of the last one. */
+static size_t date_part(struct pgcol *c, char *out, int32_t days, bool *bc)
+{
+    if (!c->date_known || c->date_days != days) {
+        c->date_len = (uint8_t)numfmt_date(c->date, days, &c->date_bc);
+        c->date_days = days;
+        c->date_known = true;
+    }
+    memcpy(out, c->date, sizeof c->date);
+    *bc = c->date_bc;
+    return c->date_len;
+}
+
+static size_t date_text(struct pgcol *c, char *out, int32_t days)
 {
     if (days == INT32_MAX || days == -INT32_MAX)
         return put_literal(out, days > 0 ? "infinity" : "-infinity");
     bool bc;
-    size_t n = numfmt_date(out, days, &bc);
+    size_t n = date_part(c, out, days, &bc);
     return bc ? n + put_literal(out + n, " BC") : n;
 }
 
@@ -145,7 +163,7 @@ static size_t clock_text(char *out, uint64_t micros)
     return numfmt_clock(out, micros / 1000000, (uint32_t)(micros % 1000000), 6);
 }
 
-static size_t timestamp_text(char *out, int64_t micros, bool tz)
+static size_t timestamp_text(struct pgcol *c, char *out, int64_t micros, bool tz)
 {
     if (micros == INT64_MAX || micros == -INT64_MAX)
         return put_literal(out, micros > 0 ? "infinity" : "-infinity");
@@ -153,7 +171,7 @@ static size_t timestamp_text(char *out, int64_t micros, bool tz)
     int64_t of_day;
     numfmt_split_micros(micros, &days, &of_day);
     bool bc;
-    char *p = out + numfmt_date(out, days, &bc);
+    char *p = out + date_part(c, out, days, &bc);
     *p++ = ' ';
     p += clock_text(p, (uint64_t)of_day);
     if (tz)
@@ -242,7 +260,7 @@ static size_t time_tz_text(char *out, duckdb_time_tz v)
  * (TEXT_MAX bytes). Returns its length, or -1 for any other type
  * (strings, nested and unsupported types).
  */
-static int fixed_text(const struct pgcol *c, const void *data, idx_t row, char *out)
+static int fixed_text(struct pgcol *c, const void *data, idx_t row, char *out)
 {
     size_t n;
     switch (c->id) {
@@ -268,7 +286,7 @@ static int fixed_text(const struct pgcol *c, const void *data, idx_t row, char *
     case DUCKDB_TYPE_FLOAT: n = float_text(out, ((const float *)data)[row], true); break;
     case DUCKDB_TYPE_DOUBLE: n = float_text(out, ((const double *)data)[row], false); break;
     case DUCKDB_TYPE_DECIMAL: n = numfmt_decimal(out, decimal_raw(c, data, row), c->scale); break;
-    case DUCKDB_TYPE_DATE: n = date_text(out, ((const duckdb_date *)data)[row].days); break;
+    case DUCKDB_TYPE_DATE: n = date_text(c, out, ((const duckdb_date *)data)[row].days); break;
     case DUCKDB_TYPE_TIME: n = clock_text(out, (uint64_t)((const duckdb_time *)data)[row].micros); break;
     case DUCKDB_TYPE_TIME_NS: n = clock_text(out, (uint64_t)(((const int64_t *)data)[row] / 1000)); break;
     case DUCKDB_TYPE_TIME_TZ: n = time_tz_text(out, ((const duckdb_time_tz *)data)[row]); break;
@@ -276,9 +294,9 @@ static int fixed_text(const struct pgcol *c, const void *data, idx_t row, char *
     case DUCKDB_TYPE_TIMESTAMP_S:
     case DUCKDB_TYPE_TIMESTAMP_MS:
     case DUCKDB_TYPE_TIMESTAMP_NS:
-        n = timestamp_text(out, timestamp_micros(c->id, ((const int64_t *)data)[row]), false);
+        n = timestamp_text(c, out, timestamp_micros(c->id, ((const int64_t *)data)[row]), false);
         break;
-    case DUCKDB_TYPE_TIMESTAMP_TZ: n = timestamp_text(out, ((const int64_t *)data)[row], true); break;
+    case DUCKDB_TYPE_TIMESTAMP_TZ: n = timestamp_text(c, out, ((const int64_t *)data)[row], true); break;
     case DUCKDB_TYPE_INTERVAL: n = interval_text(out, ((const duckdb_interval *)data)[row]); break;
     case DUCKDB_TYPE_UUID: n = uuid_text(out, ((const duckdb_hugeint *)data)[row]); break;
     default: return -1;
@@ -691,9 +709,11 @@ void pgtypes_row_chunk(struct pgtypes_row *r, duckdb_data_chunk chunk)
     }
 }
 
-/* Room for n more bytes at the end of b (NULL once b has failed). */
+/* Room for n more bytes at the end of b (NULL once b has failed); inline while it has room already. */
 static unsigned char *room(struct pgbuf *b, size_t n)
 {
+    if (b->cap - b->len > n && !b->failed && !b->limit) /* > n: the NUL keeps its place too */
+        return (unsigned char *)b->data + b->len;
     return dp_buf_reserve(&b->buf, n) ? (unsigned char *)b->data + b->len : NULL;
 }
 
@@ -764,8 +784,13 @@ static int put_cell(struct pgbuf *b, struct pgcol *c, idx_t row)
 
 int pgtypes_data_row(struct pgbuf *b, struct pgtypes_row *r, idx_t row, int *bad_col)
 {
-    pgbuf_begin(b, 'D');
-    pgbuf_int16(b, (int16_t)r->ncols);
+    unsigned char *head = room(b, 7);
+    if (!head)
+        return 0; /* b has failed: the caller learns it from b */
+    b->msg_start = b->len; /* what pgbuf_begin does, with the column count written alongside */
+    head[0] = 'D';
+    put_be(head + 5, (uint64_t)r->ncols, 2);
+    b->len += 7;
     for (int i = 0; i < r->ncols; i++) {
         struct pgcol *c = &r->cols[i];
         if (c->validity && !(c->validity[row / 64] >> (row % 64) & 1)) {
