@@ -95,6 +95,12 @@ size_t numfmt_decimal(char *out, __int128 v, unsigned scale)
         *p++ = '-';
         u = (unsigned __int128)0 - u;
     }
+    if (u <= UINT64_MAX && scale <= 19) { /* DECIMAL(18,s) and most others: 64-bit arithmetic */
+        p += numfmt_u64(p, (uint64_t)u / pow10_u64[scale]);
+        *p++ = '.';
+        put_digits(p, (uint64_t)u % pow10_u64[scale], (int)scale);
+        return (size_t)(p - out) + scale;
+    }
     unsigned __int128 pow = 1;
     for (unsigned i = 0; i < scale; i++)
         pow *= 10;

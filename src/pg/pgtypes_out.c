@@ -28,7 +28,7 @@
 #include "numfmt.h"
 
 /* The longest text fixed_text writes (an INTERVAL's; a timestamp's is 36). */
-#define TEXT_MAX 96
+#define TEXT_MAX 96 /* also room for fixed_binary's longest, a numeric's 48 */
 
 /* --------------------------------------------------------- column types */
 
@@ -78,16 +78,19 @@ bool pgtypes_valid(duckdb_vector v, idx_t row)
 
 /* --------------------------------------------------- fixed-size values */
 
+static __int128 hugeint_at(const void *data, idx_t row)
+{
+    duckdb_hugeint h = ((const duckdb_hugeint *)data)[row];
+    return (__int128)((unsigned __int128)(uint64_t)h.upper << 64 | h.lower);
+}
+
 static __int128 decimal_raw(const struct pgcol *c, const void *data, idx_t row)
 {
     switch (c->internal) {
     case DUCKDB_TYPE_SMALLINT: return ((const int16_t *)data)[row];
     case DUCKDB_TYPE_INTEGER: return ((const int32_t *)data)[row];
     case DUCKDB_TYPE_BIGINT: return ((const int64_t *)data)[row];
-    default: {
-        duckdb_hugeint h = ((const duckdb_hugeint *)data)[row];
-        return (__int128)((unsigned __int128)(uint64_t)h.upper << 64 | h.lower);
-    }
+    default: return hugeint_at(data, row);
     }
 }
 
@@ -273,11 +276,7 @@ static int fixed_text(struct pgcol *c, const void *data, idx_t row, char *out)
     case DUCKDB_TYPE_USMALLINT: n = numfmt_u64(out, ((const uint16_t *)data)[row]); break;
     case DUCKDB_TYPE_UINTEGER: n = numfmt_u64(out, ((const uint32_t *)data)[row]); break;
     case DUCKDB_TYPE_UBIGINT: n = numfmt_u64(out, ((const uint64_t *)data)[row]); break;
-    case DUCKDB_TYPE_HUGEINT: {
-        duckdb_hugeint h = ((const duckdb_hugeint *)data)[row];
-        n = numfmt_i128(out, (__int128)((unsigned __int128)(uint64_t)h.upper << 64 | h.lower));
-        break;
-    }
+    case DUCKDB_TYPE_HUGEINT: n = numfmt_i128(out, hugeint_at(data, row)); break;
     case DUCKDB_TYPE_UHUGEINT: {
         duckdb_uhugeint h = ((const duckdb_uhugeint *)data)[row];
         n = numfmt_u128(out, (unsigned __int128)h.upper << 64 | h.lower);
@@ -595,7 +594,8 @@ bool pgtypes_has_binary(duckdb_logical_type type)
     case DUCKDB_TYPE_DATE: case DUCKDB_TYPE_TIME: case DUCKDB_TYPE_TIMESTAMP:
     case DUCKDB_TYPE_TIMESTAMP_S: case DUCKDB_TYPE_TIMESTAMP_MS: case DUCKDB_TYPE_TIMESTAMP_NS:
     case DUCKDB_TYPE_TIMESTAMP_TZ: case DUCKDB_TYPE_UUID: case DUCKDB_TYPE_INTERVAL:
-    case DUCKDB_TYPE_ENUM:
+    case DUCKDB_TYPE_ENUM: case DUCKDB_TYPE_DECIMAL: case DUCKDB_TYPE_HUGEINT: case DUCKDB_TYPE_UHUGEINT:
+    case DUCKDB_TYPE_UBIGINT:
         return true;
     default:
         return false;
@@ -609,8 +609,62 @@ static unsigned char *put_be(unsigned char *p, uint64_t v, int n)
     return p + n;
 }
 
+static unsigned __int128 pow10_128(int n)
+{
+    unsigned __int128 p = 1;
+    while (n-- > 0)
+        p *= 10;
+    return p;
+}
+
 /*
- * The binary form of a fixed-size value at row of data into out (16
+ * numeric's binary form (as PostgreSQL's numeric_send) of (neg ? -u : u)
+ * / 10^scale: the digit count, the weight of the first base-10000 digit,
+ * the sign, the display scale, then the digits, zero digits at either end
+ * left out. At most 8 + 2 * 20 bytes.
+ */
+static int numeric_binary(unsigned char *out, bool neg, unsigned __int128 u, int scale)
+{
+    uint16_t digits[24];
+    int n = 0, weight = -1;
+    unsigned __int128 whole = u / pow10_128(scale), frac = u % pow10_128(scale);
+    uint16_t rev[12];
+    int nwhole = 0;
+    for (; whole; whole /= 10000)
+        rev[nwhole++] = (uint16_t)(whole % 10000);
+    while (nwhole)
+        digits[n++] = rev[--nwhole];
+    weight = n - 1;
+    for (int k = 0; 4 * k < scale; k++) { /* the fraction four digits at a time, the last padded */
+        int after = scale - 4 * (k + 1);
+        digits[n++] = (uint16_t)(after >= 0 ? frac / pow10_128(after) % 10000
+                                            : frac % pow10_128(4 + after) * (unsigned)pow10_128(-after));
+    }
+    int first = 0;
+    while (first < n && digits[first] == 0) {
+        first++;
+        weight--;
+    }
+    while (n > first && digits[n - 1] == 0)
+        n--;
+    if (n == first)
+        weight = 0;
+    unsigned char *p = put_be(put_be(put_be(put_be(out, (uint64_t)(n - first), 2), (uint64_t)(int64_t)weight, 2),
+                                     neg && n > first ? 0x4000 : 0, 2),
+                              (uint64_t)scale, 2);
+    for (int i = first; i < n; i++)
+        p = put_be(p, digits[i], 2);
+    return (int)(p - out);
+}
+
+static int signed_numeric_binary(unsigned char *out, __int128 v, int scale)
+{
+    unsigned __int128 u = (unsigned __int128)v;
+    return numeric_binary(out, v < 0, v < 0 ? (unsigned __int128)0 - u : u, scale);
+}
+
+/*
+ * The binary form of a fixed-size value at row of data into out (48
  * bytes at most). Returns its length, or -1 for any other type.
  */
 static int fixed_binary(const struct pgcol *c, const void *data, idx_t row, unsigned char *out)
@@ -660,6 +714,13 @@ static int fixed_binary(const struct pgcol *c, const void *data, idx_t row, unsi
         put_be(put_be(out, (uint64_t)h.upper ^ (1ULL << 63), 8), h.lower, 8);
         return 16;
     }
+    case DUCKDB_TYPE_DECIMAL: return signed_numeric_binary(out, decimal_raw(c, data, row), c->scale);
+    case DUCKDB_TYPE_HUGEINT: return signed_numeric_binary(out, hugeint_at(data, row), 0);
+    case DUCKDB_TYPE_UHUGEINT: {
+        duckdb_uhugeint h = ((const duckdb_uhugeint *)data)[row];
+        return numeric_binary(out, false, (unsigned __int128)h.upper << 64 | h.lower, 0);
+    }
+    case DUCKDB_TYPE_UBIGINT: return numeric_binary(out, false, ((const uint64_t *)data)[row], 0);
     default: return -1;
     }
 }

@@ -548,19 +548,58 @@ static void test_data_rows_binary(void)
     db_close();
 }
 
+/* DECIMAL and the integers sent as numeric, in binary: the bytes PostgreSQL 15's numeric_send gives. */
+static void test_numeric_binary_as_postgresql(void)
+{
+    CHECK(db_open());
+    duckdb_result res;
+    CHECK(query("SELECT 12.50::DECIMAL(10,2), -0.05::DECIMAL(4,2), 0::DECIMAL(4,2), 123456789.0001::DECIMAL(18,4),"
+                " 10000::HUGEINT, 170141183460469231731687303715884105727::HUGEINT, 0.000001::DECIMAL(18,6),"
+                " -1.5::DECIMAL(38,30), 18446744073709551615::UBIGINT",
+                &res));
+    static const char *const want[] = {
+        "0002000000000002000c1388", "0001ffff4000000201f4", "0000000000000002", "0004000200000004000109291a850001",
+        "00010001000000000001", "000a00090000000000aa0583209a01d5090d0c601c871bf620da165f", "0001fffe000000060064",
+        "000200004000001e00011388", "000500040000000007341a5802e103bb064f",
+    };
+    int16_t one = 1;
+    struct pgtypes_row *enc = pgtypes_row_new(&res, 1, &one);
+    duckdb_data_chunk chunk = duckdb_fetch_chunk(res);
+    pgtypes_row_chunk(enc, chunk);
+    struct pgbuf b;
+    pgbuf_init(&b);
+    int bad = -1;
+    CHECK(pgtypes_data_row(&b, enc, 0, &bad) == 0);
+    struct cells c;
+    CHECK(parse_row(b.data, b.len, &c) == (long)b.len);
+    for (int i = 0; i < 9; i++) {
+        char hex[128] = "";
+        for (int k = 0; k < c.len[i] && k < 60; k++)
+            snprintf(hex + 2 * k, 3, "%02x", (unsigned char)c.val[i][k]);
+        if (strcmp(hex, want[i]) != 0)
+            fprintf(stderr, "    column %d: got %s, want %s\n", i, hex, want[i]);
+        CHECK(strcmp(hex, want[i]) == 0);
+    }
+    pgbuf_free(&b);
+    pgtypes_row_free(enc);
+    duckdb_destroy_data_chunk(&chunk);
+    duckdb_destroy_result(&res);
+    db_close();
+}
+
 /* A value with no encoder in its format: the row is dropped whole and the column named. */
 static void test_data_row_without_encoder(void)
 {
     CHECK(db_open());
     duckdb_result res;
-    CHECK(duckdb_query(con, "SELECT 1, 2.5::DECIMAL(4,1), '101'::BIT", &res) == DuckDBSuccess);
+    CHECK(duckdb_query(con, "SELECT 1, [2.5], '101'::BIT", &res) == DuckDBSuccess);
     duckdb_data_chunk chunk = duckdb_fetch_chunk(res);
     struct pgbuf b;
     pgbuf_init(&b);
     pgwire_ready(&b, 'I');
     size_t before = b.len;
     int16_t binary[] = {1, 1, 0};
-    struct pgtypes_row *enc = pgtypes_row_new(&res, 3, binary); /* DECIMAL has no binary form here */
+    struct pgtypes_row *enc = pgtypes_row_new(&res, 3, binary); /* a LIST has no binary form here */
     pgtypes_row_chunk(enc, chunk);
     int bad = -1;
     CHECK(pgtypes_data_row(&b, enc, 0, &bad) == -1);
@@ -661,5 +700,5 @@ static void test_http_render_as_before(void)
 TEST_MAIN(TEST_ENTRY(test_shortest_double_matches_printf), TEST_ENTRY(test_shortest_float_matches_printf),
           TEST_ENTRY(test_float_text_as_postgresql), TEST_ENTRY(test_integers_and_decimals),
           TEST_ENTRY(test_civil_dates_match_duckdb), TEST_ENTRY(test_temporal_text_matches_duckdb_cast),
-          TEST_ENTRY(test_data_rows_text), TEST_ENTRY(test_data_rows_binary),
+          TEST_ENTRY(test_data_rows_text), TEST_ENTRY(test_data_rows_binary), TEST_ENTRY(test_numeric_binary_as_postgresql),
           TEST_ENTRY(test_data_row_without_encoder), TEST_ENTRY(test_http_render_as_before))
