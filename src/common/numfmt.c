@@ -14,7 +14,6 @@
  */
 #include "numfmt.h"
 
-#include <math.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -167,18 +166,12 @@ size_t numfmt_clock(char *out, uint64_t secs, uint32_t frac, int frac_digits)
     p[3] = ':';
     memcpy(p + 4, digit_pairs + 2 * (rest % 60), 2);
     p += 6;
-    if (frac) {
-        if (frac % 1000 == 0 && frac_digits > 3) {
-            frac /= 1000;
-            frac_digits -= 3;
-        }
-        while (frac % 10 == 0) {
-            frac /= 10;
-            frac_digits--;
-        }
+    if (frac) { /* all its digits, then back over the trailing zeros (there is a nonzero one) */
         *p++ = '.';
         put_digits(p, frac, frac_digits);
         p += frac_digits;
+        while (p[-1] == '0')
+            p--;
     }
     return (size_t)(p - out);
 }
@@ -403,36 +396,6 @@ static void finish(uint64_t digits, int exp, bool neg, struct numfmt_dec *out)
     out->neg = neg;
 }
 
-/* Powers of ten as doubles, 1e-7 to 1e22: exact from 1e0 up. */
-static const double pow10_dbl[] = {1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1e0,  1e1,  1e2,  1e3,  1e4,
-                                   1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
-                                   1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-#define POW10_DBL(e) pow10_dbl[(e) + 7]
-
-/*
- * The common case, prices and quantities: a in [1e-7, 1e15) whose
- * shortest decimal has at most 15 digits. Two such decimals are never
- * within one double of each other (DBL_DIG is 15), so when a rounded to
- * 15 significant digits, m / 10^j, reads back as a (the division of two
- * exact doubles is rounded as strtod rounds), m without its trailing
- * zeros is the shortest. None of them lies halfway between two doubles of
- * this range either (such a point has 18 digits or more), so the answer
- * is the same strict or not. false, to take the general way, otherwise.
- */
-static bool short_decimal(double a, int e2, bool neg, struct numfmt_dec *out)
-{
-    if (!(a >= 1e-7 && a < 1e15))
-        return false;
-    int e10 = flog10_pow2(e2); /* floor(log10(a)), or one less */
-    e10 += a >= POW10_DBL(e10 + 1);
-    int j = 14 - e10; /* a * 10^j is in [1e14, 1e15): 15 digits */
-    uint64_t m = (uint64_t)(a * POW10_DBL(j) + 0.5);
-    if (m >= pow10_u64[15] || (double)m / POW10_DBL(j) != a)
-        return false;
-    finish(m, -j, neg, out);
-    return true;
-}
-
 /*
  * The shortest decimal of a finite binary value: neg its sign, t its
  * stored significand of mbits bits (52 or 23), bq its biased exponent,
@@ -480,8 +443,6 @@ void numfmt_shortest(double d, bool strict, struct numfmt_dec *out)
 {
     uint64_t bits;
     memcpy(&bits, &d, sizeof bits);
-    if (short_decimal(fabs(d), (int)(bits >> 52 & 0x7ff) - 1023, bits >> 63, out))
-        return;
     shortest(bits >> 63, bits & ((1ULL << 52) - 1), (int)(bits >> 52) & 0x7ff, 52, 1075, strict, out);
 }
 

@@ -809,9 +809,16 @@ static int put_general(struct pgbuf *b, struct pgcol *c, idx_t row)
 static int put_cell(struct pgbuf *b, struct pgcol *c, idx_t row)
 {
     if (c->id == DUCKDB_TYPE_VARCHAR || (c->id == DUCKDB_TYPE_BLOB && c->binary)) {
-        uint32_t n;
-        const char *s = string_at(c->data, row, &n);
-        put_sized(b, s, n);
+        const duckdb_string_t *s = &((const duckdb_string_t *)c->data)[row];
+        uint32_t n = s->value.inlined.length;
+        unsigned char *at;
+        if (n > sizeof s->value.inlined.inlined) {
+            put_sized(b, s->value.pointer.ptr, n);
+        } else if ((at = room(b, 4 + sizeof s->value.inlined.inlined)) != NULL) {
+            put_be(at, n, 4); /* a short string: all 12 inline bytes copied, n of them kept */
+            memcpy(at + 4, s->value.inlined.inlined, sizeof s->value.inlined.inlined);
+            b->len += 4 + n;
+        }
         return 0;
     }
     if (c->id == DUCKDB_TYPE_BLOB) {

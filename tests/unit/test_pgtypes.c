@@ -166,8 +166,8 @@ static void test_shortest_double_matches_printf(void)
         if (i % 3 == 1) /* ordinary magnitudes */
             bits = (bits & 0x800fffffffffffffULL) | (uint64_t)(1023 - 40 + (int)(rng() % 80)) << 52;
         double d = double_of(bits);
-        if (i % 3 == 2) /* prices and quantities: short decimals */
-            d = (double)(rng() % 100000000) / pow(10, (double)(rng() % 9));
+        if (i % 3 == 2) /* prices and quantities: decimals of 1 to 16 digits, 0 to 20 of them after the point */
+            d = (double)(rng() % (uint64_t)pow(10, (double)(1 + rng() % 16))) / pow(10, (double)(rng() % 21));
         if (isfinite(d))
             CHECK(shortest_ok(d, false));
     }
@@ -194,38 +194,35 @@ static void test_shortest_float_matches_printf(void)
 /* PostgreSQL 15's own output for these (SELECT x::float8::text, x::float4::text). */
 static void test_float_text_as_postgresql(void)
 {
-    static const struct { double v; const char *pg8; } d[] = {
-        {0.1 + 0.2, "0.30000000000000004"}, {1e15, "1e+15"}, {1e16, "1e+16"}, {1e17, "1e+17"},
-        {1e21, "1e+21"}, {1e15 + 0.25, "1.0000000000000002e+15"}, {999999999999999.9, "999999999999999.9"},
-        {9999999999999998.0, "9.999999999999998e+15"}, {1e-4, "0.0001"}, {1e-5, "1e-05"},
-        {0.00012345, "0.00012345"}, {123456789012345.6, "123456789012345.6"}, {5e-324, "5e-324"},
-        {1.7976931348623157e308, "1.7976931348623157e+308"}, {2.2250738585072014e-308, "2.2250738585072014e-308"},
-        {1234567.0, "1234567"}, {100000, "100000"}, {-0.0, "-0"}, {0.0, "0"}, {50000.25, "50000.25"},
-        {38329434366312896.0, "3.8329434366312896e+16"}, /* the shorter 3.83294343663129e+16 is a halfway point */
-        {-1.9998383104211582e-07, "-1.9998383104211582e-07"}, {1e100, "1e+100"}, {-2.5e-300, "-2.5e-300"},
+    static const struct { double v; bool single; const char *pg; } d[] = {
+        {0.1 + 0.2, 0, "0.30000000000000004"}, {1e15, 0, "1e+15"}, {1e16, 0, "1e+16"}, {1e17, 0, "1e+17"},
+        {1e21, 0, "1e+21"}, {1e15 + 0.25, 0, "1.0000000000000002e+15"}, {999999999999999.9, 0, "999999999999999.9"},
+        {9999999999999998.0, 0, "9.999999999999998e+15"}, {1e-4, 0, "0.0001"}, {1e-5, 0, "1e-05"},
+        {0.00012345, 0, "0.00012345"}, {123456789012345.6, 0, "123456789012345.6"}, {5e-324, 0, "5e-324"},
+        {1.7976931348623157e308, 0, "1.7976931348623157e+308"},
+        {2.2250738585072014e-308, 0, "2.2250738585072014e-308"}, {1234567.0, 0, "1234567"}, {100000, 0, "100000"},
+        {-0.0, 0, "-0"}, {0.0, 0, "0"}, {50000.25, 0, "50000.25"},
+        {38329434366312896.0, 0, "3.8329434366312896e+16"}, /* the shorter 3.83294343663129e+16 is a halfway point */
+        {-1.9998383104211582e-07, 0, "-1.9998383104211582e-07"}, {1e100, 0, "1e+100"}, {-2.5e-300, 0, "-2.5e-300"},
+        /* float4 */
+        {1234567.0, 1, "1.234567e+06"}, {123456.7f, 1, "123456.7"}, {0.1f, 1, "0.1"}, {1e-5f, 1, "1e-05"},
+        {949271168.0, 1, "9.4927117e+08"}, {3.4028235e38f, 1, "3.4028235e+38"}, {1e-45f, 1, "1e-45"}, {-0.0, 1, "-0"},
     };
     for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) {
         char out[NUMFMT_DEC_MAX + 1];
         struct numfmt_dec dec;
-        numfmt_shortest(d[i].v, true, &dec);
-        out[numfmt_dec_text(out, &dec, 15)] = '\0';
-        if (strcmp(out, d[i].pg8) != 0)
-            fprintf(stderr, "    %.17g: got %s, want %s\n", d[i].v, out, d[i].pg8);
-        CHECK(strcmp(out, d[i].pg8) == 0);
+        if (d[i].single)
+            numfmt_shortest_float((float)d[i].v, true, &dec);
+        else
+            numfmt_shortest(d[i].v, true, &dec);
+        out[numfmt_dec_text(out, &dec, d[i].single ? 6 : 15)] = '\0';
+        if (strcmp(out, d[i].pg) != 0)
+            fprintf(stderr, "    %.17g: got %s, want %s\n", d[i].v, out, d[i].pg);
+        CHECK(strcmp(out, d[i].pg) == 0);
     }
-    static const struct { float v; const char *pg4; } f[] = {
-        {1234567.0f, "1.234567e+06"}, {123456.7f, "123456.7"}, {0.1f, "0.1"}, {1e-5f, "1e-05"},
-        {949271168.0f, "9.4927117e+08"}, {3.4028235e38f, "3.4028235e+38"}, {1e-45f, "1e-45"}, {-0.0f, "-0"},
-    };
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
-        char out[NUMFMT_DEC_MAX + 1];
-        struct numfmt_dec dec;
-        numfmt_shortest_float(f[i].v, true, &dec);
-        out[numfmt_dec_text(out, &dec, 6)] = '\0';
-        if (strcmp(out, f[i].pg4) != 0)
-            fprintf(stderr, "    %.9g: got %s, want %s\n", (double)f[i].v, out, f[i].pg4);
-        CHECK(strcmp(out, f[i].pg4) == 0);
-    }
+    struct numfmt_dec loose; /* and without avoiding halfway points, the shorter one */
+    numfmt_shortest(38329434366312896.0, false, &loose);
+    CHECK(loose.digits == 383294343663129ULL && loose.exp == 2);
 }
 
 static void test_integers_and_decimals(void)
@@ -490,6 +487,25 @@ static uint64_t be_at(const char *p, int n)
     return v;
 }
 
+/* The first row of res as one DataRow in binary format, into b (the caller frees it) and split into c. */
+static bool first_row_binary(duckdb_result *res, struct pgbuf *b, struct cells *c)
+{
+    int16_t one = 1;
+    struct pgtypes_row *enc = pgtypes_row_new(res, 1, &one);
+    duckdb_data_chunk chunk = duckdb_fetch_chunk(*res);
+    pgbuf_init(b);
+    int bad = -1;
+    bool ok = enc && chunk;
+    if (ok) {
+        pgtypes_row_chunk(enc, chunk);
+        ok = pgtypes_data_row(b, enc, 0, &bad) == 0 && parse_row(b->data, b->len, c) == (long)b->len;
+    }
+    pgtypes_row_free(enc);
+    if (chunk)
+        duckdb_destroy_data_chunk(&chunk);
+    return ok;
+}
+
 /* One row in binary format (all columns), each value decoded as a driver would. */
 static void test_data_rows_binary(void)
 {
@@ -502,16 +518,9 @@ static void test_data_rows_binary(void)
                        " INTERVAL '1 month 2 days 3 seconds', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::UUID,"
                        " 'x'::ENUM('x', 'y'), NULL::INTEGER, TIMESTAMP_MS '1999-12-31 23:59:59.999'",
                        &res) == DuckDBSuccess);
-    int16_t one = 1;
-    struct pgtypes_row *enc = pgtypes_row_new(&res, 1, &one);
-    duckdb_data_chunk chunk = duckdb_fetch_chunk(res);
-    pgtypes_row_chunk(enc, chunk);
     struct pgbuf b;
-    pgbuf_init(&b);
-    int bad = -1;
-    CHECK(pgtypes_data_row(&b, enc, 0, &bad) == 0);
     struct cells c;
-    CHECK(parse_row(b.data, b.len, &c) == (long)b.len);
+    CHECK(first_row_binary(&res, &b, &c));
     CHECK_EQ_INT(c.n, 21);
     CHECK(c.len[0] == 1 && c.val[0][0] == 1);
     CHECK(c.len[1] == 2 && (int16_t)be_at(c.val[1], 2) == -2);
@@ -542,8 +551,6 @@ static void test_data_rows_binary(void)
     CHECK(c.len[19] == -1);
     CHECK(c.len[20] == 8 && (int64_t)be_at(c.val[20], 8) == -1000);
     pgbuf_free(&b);
-    pgtypes_row_free(enc);
-    duckdb_destroy_data_chunk(&chunk);
     duckdb_destroy_result(&res);
     db_close();
 }
@@ -562,16 +569,9 @@ static void test_numeric_binary_as_postgresql(void)
         "00010001000000000001", "000a00090000000000aa0583209a01d5090d0c601c871bf620da165f", "0001fffe000000060064",
         "000200004000001e00011388", "000500040000000007341a5802e103bb064f",
     };
-    int16_t one = 1;
-    struct pgtypes_row *enc = pgtypes_row_new(&res, 1, &one);
-    duckdb_data_chunk chunk = duckdb_fetch_chunk(res);
-    pgtypes_row_chunk(enc, chunk);
     struct pgbuf b;
-    pgbuf_init(&b);
-    int bad = -1;
-    CHECK(pgtypes_data_row(&b, enc, 0, &bad) == 0);
     struct cells c;
-    CHECK(parse_row(b.data, b.len, &c) == (long)b.len);
+    CHECK(first_row_binary(&res, &b, &c));
     for (int i = 0; i < 9; i++) {
         char hex[128] = "";
         for (int k = 0; k < c.len[i] && k < 60; k++)
@@ -581,8 +581,6 @@ static void test_numeric_binary_as_postgresql(void)
         CHECK(strcmp(hex, want[i]) == 0);
     }
     pgbuf_free(&b);
-    pgtypes_row_free(enc);
-    duckdb_destroy_data_chunk(&chunk);
     duckdb_destroy_result(&res);
     db_close();
 }
