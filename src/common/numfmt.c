@@ -30,19 +30,26 @@ static const uint64_t pow10_u64[20] = {
     1000000000000000000ULL, 10000000000000000000ULL,
 };
 
-/* Exactly n digits of v (v < 10^n), zero-padded on the left. */
+/* Exactly n digits of v (v < 10^n), zero-padded on the left: eight at a time in 32-bit arithmetic, then pairs. */
 static void put_digits(char *out, uint64_t v, int n)
 {
     char *p = out + n;
-    while (n >= 2) {
-        unsigned r = (unsigned)(v % 100);
-        v /= 100;
+    for (; n >= 8; n -= 8) {
+        uint32_t low = (uint32_t)(v % 100000000), hi4 = low / 10000, lo4 = low % 10000;
+        v /= 100000000;
+        p -= 8;
+        memcpy(p, digit_pairs + 2 * (hi4 / 100), 2);
+        memcpy(p + 2, digit_pairs + 2 * (hi4 % 100), 2);
+        memcpy(p + 4, digit_pairs + 2 * (lo4 / 100), 2);
+        memcpy(p + 6, digit_pairs + 2 * (lo4 % 100), 2);
+    }
+    uint32_t w = (uint32_t)v; /* below 10^8 now */
+    for (; n >= 2; n -= 2, w /= 100) {
         p -= 2;
-        memcpy(p, digit_pairs + 2 * r, 2);
-        n -= 2;
+        memcpy(p, digit_pairs + 2 * (w % 100), 2);
     }
     if (n)
-        *--p = (char)('0' + v);
+        *--p = (char)('0' + w);
 }
 
 /* How many decimal digits v has (1 for 0): log10 from the bit length (1233/4096 ~ log10(2)), then one compare. */
@@ -142,15 +149,19 @@ size_t numfmt_date(char *out, int32_t days, bool *bc)
     numfmt_civil(days, &y, &m, &d);
     *bc = y <= 0;
     uint64_t ya = (uint64_t)(y <= 0 ? 1 - (int64_t)y : y);
-    int n = count_digits(ya);
-    if (n < 4)
-        n = 4;
-    put_digits(out, ya, n);
+    int n = 4;
+    if (ya < 10000) { /* the usual four digits: two pairs */
+        memcpy(out, digit_pairs + 2 * (ya / 100), 2);
+        memcpy(out + 2, digit_pairs + 2 * (ya % 100), 2);
+    } else {
+        n = count_digits(ya);
+        put_digits(out, ya, n);
+    }
     char *p = out + n;
     p[0] = '-';
-    put_digits(p + 1, (uint64_t)m, 2);
+    memcpy(p + 1, digit_pairs + 2 * m, 2);
     p[3] = '-';
-    put_digits(p + 4, (uint64_t)d, 2);
+    memcpy(p + 4, digit_pairs + 2 * d, 2);
     return (size_t)n + 6;
 }
 
@@ -158,8 +169,11 @@ size_t numfmt_clock(char *out, uint64_t secs, uint32_t frac, int frac_digits)
 {
     uint64_t hours = secs / 3600;
     unsigned rest = (unsigned)(secs % 3600);
-    size_t n = hours < 100 ? 2 : (size_t)count_digits(hours);
-    put_digits(out, hours, (int)n);
+    size_t n = 2;
+    if (hours < 100)
+        memcpy(out, digit_pairs + 2 * hours, 2);
+    else
+        put_digits(out, hours, (int)(n = (size_t)count_digits(hours)));
     char *p = out + n;
     p[0] = ':';
     memcpy(p + 1, digit_pairs + 2 * (rest / 60), 2);
