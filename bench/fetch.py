@@ -123,8 +123,9 @@ def report(path):
             continue
         m = {s: [med(r[s][i] for r in runs) for i in (RATE, CLIENT_US, SERVER_US)] for s in ("pg", "dp")}
         ratio = med(r["dp"][RATE] / r["pg"][RATE] for r in runs)
-        print(f"{labels[c]:<{w}} {m['pg'][0]:12.0f} {m['dp'][0]:10.0f} {ratio:5.2f}x   {m['pg'][1]:9.2f} {m['dp'][1]:5.2f}"
-              f"   {m['pg'][2]:9.2f} {m['dp'][2]:5.2f}   {1e6 / m['pg'][0]:7.2f} {1e6 / m['dp'][0]:5.2f}")
+        print(f"{labels[c]:<{w}} {m['pg'][0]:12.0f} {m['dp'][0]:10.0f} {ratio:5.2f}x"
+              f"   {m['pg'][1]:9.2f} {m['dp'][1]:5.2f}   {m['pg'][2]:9.2f} {m['dp'][2]:5.2f}"
+              f"   {1e6 / m['pg'][0]:7.2f} {1e6 / m['dp'][0]:5.2f}")
 
 
 def main(argv):

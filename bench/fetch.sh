@@ -28,7 +28,8 @@ if [ "${QUICK:-0}" = 1 ]; then
 else
     RUNS=${RUNS:-3} TRADES_ROWS=${TRADES_ROWS:-1000000} WIDE_ROWS=${WIDE_ROWS:-200000}
 fi
-$PY -c 'import psycopg2' 2>/dev/null || { echo "fetch.sh: $PY has no psycopg2 (apt-get install python3-psycopg2)" >&2; exit 1; }
+$PY -c 'import psycopg2' 2>/dev/null ||
+    { echo "fetch.sh: $PY has no psycopg2 (apt-get install python3-psycopg2)" >&2; exit 1; }
 [ -x "$BIN" ] || { echo "fetch.sh: $BIN not built (make)" >&2; exit 1; }
 
 start_postgres

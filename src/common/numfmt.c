@@ -286,9 +286,8 @@ static void big_sub(struct big *a, const struct big *b)
 static unsigned __int128 big_reciprocal(const struct big *d)
 {
     int bits = big_bits(d);
-    struct big rem = {{0}, bits / 32 + 1};
+    struct big rem = {{0}, (bits - 1) / 32 + 1}; /* 2^(bits-1): below d, and at least half of it */
     rem.w[(bits - 1) / 32] = 1u << ((bits - 1) % 32);
-    rem.n = (bits - 1) / 32 + 1;
     unsigned __int128 q = 0;
     for (int i = 0; i < 126; i++) { /* rem = 2^(bits-1+i) mod d, q its quotient */
         big_shl1(&rem);
@@ -364,9 +363,9 @@ static uint64_t round_odd32(uint64_t g, uint64_t cp)
 /*
  * The decision for v = c * 2^q, scaled by 10^-k: vb is 4 v 10^-k, vbl
  * and vbr the ends of v's rounding interval likewise (each rounded to
- * odd, which keeps the comparisons below exact), out whether those ends
- * are excluded (c odd: a decimal exactly on an end reads back as the even
- * neighbour). k is chosen so that s = floor(v 10^-k) has a digit more
+ * odd, which keeps the comparisons below exact), out whether the ends
+ * themselves are excluded: when c is odd (a decimal exactly on an end
+ * reads back as the even neighbour), and always when strict. k is chosen so that s = floor(v 10^-k) has a digit more
  * than the shortest decimal can need: the multiples of ten around s
  * (one digit shorter) are tried first, then s and s + 1; of two inside the
  * interval, the one closer to v wins, a tie going to the even one.
@@ -444,7 +443,8 @@ static void shortest(bool neg, uint64_t t, int bq, int mbits, int qbias, bool st
     uint64_t digits;
     if (mbits == 52) {
         int h = q + flog2_pow10(-k) + 2;
-        digits = decide(round_odd64(g, cb << h), round_odd64(g, cbl << h), round_odd64(g, (cb + 2) << h), strict || (c & 1));
+        digits = decide(round_odd64(g, cb << h), round_odd64(g, cbl << h), round_odd64(g, (cb + 2) << h),
+                        strict || (c & 1));
     } else {
         int h = q + flog2_pow10(-k) + 33;
         digits = decide(round_odd32(g[0] + 1, cb << h), round_odd32(g[0] + 1, cbl << h),

@@ -291,7 +291,8 @@ static void test_civil_dates_match_duckdb(void)
     int32_t days[] = {0, -1, 1, 59, 60, -719528, -719529, -719162, 11016, 2932896, -2932897, -141427, 5373484,
                       INT32_MAX - 1, -INT32_MAX + 1};
     for (int i = 0; i < 200000; i++) {
-        int32_t d = i < (int)(sizeof days / sizeof days[0]) ? days[i] : (int32_t)((int64_t)(rng() % 4294967293ULL) - 2147483646);
+        int32_t d = i < (int)(sizeof days / sizeof days[0]) ? days[i]
+                                                            : (int32_t)((int64_t)(rng() % 4294967293ULL) - 2147483646);
         if (i % 2 && i > 20)
             d = (int32_t)(rng() % 3000000) - 1500000; /* the last and next few thousand years */
         duckdb_date_struct want = duckdb_from_date((duckdb_date){d});
@@ -358,10 +359,12 @@ static void test_temporal_text_matches_duckdb_cast(void)
         " (TIMESTAMP '0001-12-31 23:59:59.999999' - INTERVAL 1 YEAR), (TIMESTAMP '1970-01-01'), (NULL)) t(x)",
         /* dates */
         "SELECT DATE '1970-01-01' + (random() * 2e6 - 1e6)::INTEGER AS x FROM range(20000)",
-        "SELECT x FROM (VALUES (DATE 'infinity'), (DATE '-infinity'), (DATE '0044-03-15' - 36525), (DATE '0001-01-01')) t(x)",
+        "SELECT x FROM (VALUES (DATE 'infinity'), (DATE '-infinity'), (DATE '0044-03-15' - 36525),"
+        " (DATE '0001-01-01')) t(x)",
         /* times */
         "SELECT TIME '00:00:00' + to_microseconds((random() * 86399999999)::BIGINT) AS x FROM range(5000)",
-        "SELECT x FROM (VALUES (TIME '00:00:00'), (TIME '23:59:59.999999'), (TIME '24:00:00'), (TIME '12:00:00.5')) t(x)",
+        "SELECT x FROM (VALUES (TIME '00:00:00'), (TIME '23:59:59.999999'), (TIME '24:00:00'),"
+        " (TIME '12:00:00.5')) t(x)",
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         snprintf(sql, sizeof sql, "SELECT x, %s FROM (%s)", bc, cases[i]);
@@ -546,7 +549,8 @@ static void test_data_rows_binary(void)
     CHECK(c.len[15] == 8 && (int64_t)be_at(c.val[15], 8) == INT64_MAX);
     CHECK(c.len[16] == 16 && be_at(c.val[16], 8) == 3000000 && be_at(c.val[16] + 8, 4) == 2 &&
           be_at(c.val[16] + 12, 4) == 1);
-    CHECK(c.len[17] == 16 && be_at(c.val[17], 8) == 0xa0eebc999c0b4ef8ULL && be_at(c.val[17] + 8, 8) == 0xbb6d6bb9bd380a11ULL);
+    CHECK(c.len[17] == 16 && be_at(c.val[17], 8) == 0xa0eebc999c0b4ef8ULL &&
+          be_at(c.val[17] + 8, 8) == 0xbb6d6bb9bd380a11ULL);
     CHECK(c.len[18] == 1 && c.val[18][0] == 'x');
     CHECK(c.len[19] == -1);
     CHECK(c.len[20] == 8 && (int64_t)be_at(c.val[20], 8) == -1000);
@@ -681,7 +685,8 @@ static void test_http_render_as_before(void)
 {
     CHECK(db_open());
     int bad = 0;
-    http_texts("SELECT x, x FROM (SELECT (random() * 2 - 1) * pow(10, (random() * 600 - 300)::INT) AS x FROM range(20000)"
+    http_texts("SELECT x, x FROM (SELECT (random() * 2 - 1) * pow(10, (random() * 600 - 300)::INT) AS x"
+               " FROM range(20000)"
                " UNION ALL SELECT x FROM (VALUES (0.1 + 0.2), (1e15 + 0.25), (38329434366312896.0), (5e-324),"
                " (1.7976931348623157e308), (1e16), (1e17), (1e21), (123456789012345.6), (-0.0)) t(x))",
                check_double, &bad);
@@ -698,5 +703,6 @@ static void test_http_render_as_before(void)
 TEST_MAIN(TEST_ENTRY(test_shortest_double_matches_printf), TEST_ENTRY(test_shortest_float_matches_printf),
           TEST_ENTRY(test_float_text_as_postgresql), TEST_ENTRY(test_integers_and_decimals),
           TEST_ENTRY(test_civil_dates_match_duckdb), TEST_ENTRY(test_temporal_text_matches_duckdb_cast),
-          TEST_ENTRY(test_data_rows_text), TEST_ENTRY(test_data_rows_binary), TEST_ENTRY(test_numeric_binary_as_postgresql),
+          TEST_ENTRY(test_data_rows_text), TEST_ENTRY(test_data_rows_binary),
+          TEST_ENTRY(test_numeric_binary_as_postgresql),
           TEST_ENTRY(test_data_row_without_encoder), TEST_ENTRY(test_http_render_as_before))
