@@ -9,11 +9,12 @@
                                 booleans, strings short and long, and NULLs
   load DSN TABLE DDL FILE       drops TABLE, creates it with DDL, COPY FROM STDIN
   fetch DSN SQL PIDS            runs SQL, fetchall, and prints "ROWS SECONDS CLIENT_CPU
-                                SERVER_CPU": wall and client CPU seconds of execute +
-                                fetchall, and the CPU seconds the server's processes
-                                PIDS (comma-separated; "backend" for this connection's
-                                PostgreSQL backend) used meanwhile, from their threads'
-                                schedstat (nanoseconds)
+                                SERVER_CPU RECEIVE": wall and client CPU seconds of execute +
+                                fetchall, the CPU seconds the server's processes PIDS
+                                (comma-separated; "backend" for this connection's PostgreSQL
+                                backend) used meanwhile, from their threads' schedstat
+                                (nanoseconds), and the wall seconds of execute alone (libpq
+                                receiving the result; fetchall then converts it)
   report RESULTS                the table of bench/fetch.sh from its raw results (lines in
                                 bench/clients.py's format, read by its read_results)
 
@@ -96,12 +97,13 @@ def fetch(dsn, sql, pids):
     plist = [int(p) for p in pids.split(",")]
     s0 = sum(task_ns(p) for p in plist)
     c0, w0 = time.process_time(), time.monotonic()
-    cur.execute(sql)
-    rows = cur.fetchall()
+    cur.execute(sql)  # libpq receives the whole result here
+    w1 = time.monotonic()
+    rows = cur.fetchall()  # and psycopg2 makes Python objects of it here
     wall, client = time.monotonic() - w0, time.process_time() - c0
     server = (sum(task_ns(p) for p in plist) - s0) / 1e9
     conn.close()
-    print(f"{len(rows)} {wall:.6f} {client:.6f} {server:.6f}")
+    print(f"{len(rows)} {wall:.6f} {client:.6f} {server:.6f} {w1 - w0:.6f}")
 
 
 def report(path):
@@ -109,23 +111,30 @@ def report(path):
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from clients import CLIENT_US, RATE, SERVER_US, read_results
     labels, order, res = read_results(path)
+    receive = {}  # (case, run, server) -> wall microseconds a row of execute alone
+    with open(path) as f:
+        for w in (line.split() for line in f):
+            if w[0] != "label":
+                receive[w[1], w[0], w[2]] = 1e6 * float(w[10]) / int(w[3])
     med = statistics.median
     nruns = max((len(r) for r in res.values()), default=0)
     print(f"psycopg2 execute + fetchall, median of {nruns} runs; ratio: median of each run's duckpond/PG")
-    print("CPU: microseconds per row, of the client (psycopg2 turning text into Python objects) and of the")
-    print("server's processes while the query ran; wall: microseconds per row")
+    print("CPU: microseconds per row, of the client (libpq receiving, then psycopg2 turning text into Python")
+    print("objects) and of the server's processes while the query ran; wall: microseconds per row, of the")
+    print("whole and of execute alone (receiving: the part the server can speed up; fetchall converts after it)")
     w = max([len(labels[c]) for c in order] + [4])
     print(f"{'case':<{w}} {'PG 15 rows/s':>12} {'duckpond':>10} {'ratio':>6}   {'client PG':>9} {'dp':>5}"
-          f"   {'server PG':>9} {'dp':>5}   {'wall PG':>7} {'dp':>5}")
+          f"   {'server PG':>9} {'dp':>5}   {'wall PG':>7} {'dp':>5}   {'receive PG':>10} {'dp':>5}")
     for c in order:
-        runs = [r for r in res.get(c, {}).values() if "pg" in r and "dp" in r]
+        runs = {k: r for k, r in res.get(c, {}).items() if "pg" in r and "dp" in r}
         if not runs:
             continue
-        m = {s: [med(r[s][i] for r in runs) for i in (RATE, CLIENT_US, SERVER_US)] for s in ("pg", "dp")}
-        ratio = med(r["dp"][RATE] / r["pg"][RATE] for r in runs)
+        m = {s: [med(r[s][i] for r in runs.values()) for i in (RATE, CLIENT_US, SERVER_US)] for s in ("pg", "dp")}
+        recv = {s: med(receive[c, k, s] for k in runs) for s in ("pg", "dp")}
+        ratio = med(r["dp"][RATE] / r["pg"][RATE] for r in runs.values())
         print(f"{labels[c]:<{w}} {m['pg'][0]:12.0f} {m['dp'][0]:10.0f} {ratio:5.2f}x"
               f"   {m['pg'][1]:9.2f} {m['dp'][1]:5.2f}   {m['pg'][2]:9.2f} {m['dp'][2]:5.2f}"
-              f"   {1e6 / m['pg'][0]:7.2f} {1e6 / m['dp'][0]:5.2f}")
+              f"   {1e6 / m['pg'][0]:7.2f} {1e6 / m['dp'][0]:5.2f}   {recv['pg']:10.2f} {recv['dp']:5.2f}")
 
 
 def main(argv):

@@ -14,10 +14,11 @@
 # bench/fetch.py's WIDE_DDL). Each case is SELECT * ... with
 # cursor.fetchall() (psycopg2 asks for text, as it always does), once per
 # run against each server in turn. Prints rows/s, the ratio to PostgreSQL,
-# and the CPU time per row of the client and of the server while the query
-# ran (PostgreSQL: the connection's backend; duckpond: all its threads):
-# psycopg2 turning every value into a Python object is a floor that no
-# server can go below.
+# the CPU time per row of the client and of the server while the query ran
+# (PostgreSQL: the connection's backend; duckpond: all its threads), and
+# the wall time per row of execute alone, while libpq receives the rows:
+# psycopg2 then turning every value into a Python object (fetchall) is the
+# same work whichever server sent them, a floor no server goes below.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.bash
@@ -65,8 +66,9 @@ for run in $(seq "$RUNS"); do
         IFS='|' read -r name label sql <<<"$c"
         for srv in pg dp; do
             eval "dsn=\$DSN_$srv pids=\$PIDS_$srv"
-            read -r rows secs ccpu scpu <<<"$($PY bench/fetch.py fetch "$dsn" "$sql" "$pids")"
-            echo "$run $name $srv $rows $secs 0 0 0 $ccpu $scpu" >>"$RESULTS" # clients.sh's fields; no batcher, no RSS
+            read -r rows secs ccpu scpu recv <<<"$($PY bench/fetch.py fetch "$dsn" "$sql" "$pids")"
+            # clients.sh's fields (no batcher, no RSS here), then the receive time
+            echo "$run $name $srv $rows $secs 0 0 0 $ccpu $scpu $recv" >>"$RESULTS"
             printf "run %d  %-45s %-3s %10.0f rows/s\n" "$run" "$label" "$srv" \
                 "$(awk -v r="$rows" -v s="$secs" 'BEGIN { print (s > 0 ? r / s : 0) }')"
         done

@@ -254,7 +254,7 @@ static size_t shortest_text(double d, char *out)
     return numfmt_dec_text(out, &dec, dec.ndigits > 15 ? dec.ndigits : 15);
 }
 
-/* A date as DuckDB prints it: YYYY-MM-DD, then " (BC)" before year 1. */
+/* A date as DuckDB prints it: YYYY-MM-DD, then " (BC)" for a year before 1. */
 static size_t date_text(int32_t days, char *out)
 {
     if (days == INT32_MAX || days == -INT32_MAX)
@@ -264,12 +264,6 @@ static size_t date_text(int32_t days, char *out)
     if (bc)
         k += (size_t)sprintf(out + k, " (BC)");
     return k;
-}
-
-/* HH:MM:SS[.fraction], the fraction's trailing zeros dropped. */
-static size_t clock_text(int hour, int min, int sec, int64_t frac, int frac_digits, char *out)
-{
-    return numfmt_clock(out, (uint64_t)hour * 3600 + (uint64_t)min * 60 + (uint64_t)sec, (uint32_t)frac, frac_digits);
 }
 
 /* A timestamp in microseconds (plus extra nanoseconds) as DuckDB prints it; out has room for 64 bytes. */
@@ -409,7 +403,8 @@ static bool temporal_text(const struct http_rtype *t, const void *data, idx_t ro
     }
     case DUCKDB_TYPE_TIME_TZ: {
         duckdb_time_tz_struct tz = duckdb_from_time_tz(((const duckdb_time_tz *)data)[row]);
-        n = clock_text(tz.time.hour, tz.time.min, tz.time.sec, tz.time.micros, 6, out);
+        n = numfmt_clock(out, (uint64_t)tz.time.hour * 3600 + (uint64_t)tz.time.min * 60 + (uint64_t)tz.time.sec,
+                         (uint32_t)tz.time.micros, 6);
         int off = tz.offset < 0 ? -tz.offset : tz.offset;
         if (off % 3600)
             n += (size_t)sprintf(out + n, "%c%02d:%02d", tz.offset < 0 ? '-' : '+', off / 3600, off / 60 % 60);
