@@ -27,8 +27,8 @@
 
 #include "numfmt.h"
 
-/* The longest text fixed_text writes (an INTERVAL's; a timestamp's is 36). */
-#define TEXT_MAX 96 /* also room for fixed_binary's longest, a numeric's 48 */
+/* Room for the longest text fixed_text writes (an INTERVAL's; a timestamp's is 36), and fixed_binary's (48). */
+#define TEXT_MAX 96
 
 /* --------------------------------------------------------- column types */
 
@@ -38,7 +38,7 @@ struct pgcol {
     duckdb_type internal;     /* the storage of a DECIMAL or an ENUM index */
     uint8_t scale;            /* DECIMAL */
     bool binary;              /* sent in binary format */
-    duckdb_logical_type type; /* kept for ENUM and the general encoder; NULL when not needed */
+    duckdb_logical_type type; /* owned in a pgtypes_row; for ENUM labels and the general encoder */
     char **names;             /* ENUM: the dictionary, filled as values are met */
     idx_t nnames;
     /* the date last written: consecutive timestamps mostly fall on one day */
@@ -739,8 +739,10 @@ struct pgtypes_row *pgtypes_row_new(duckdb_result *res, int nformats, const int1
         duckdb_logical_type type = duckdb_column_logical_type(res, (idx_t)i);
         col_init(c, type);
         c->binary = (nformats == 1 ? formats[0] : i < nformats ? formats[i] : 0) == 1;
-        if (c->id == DUCKDB_TYPE_ENUM) /* room for the names, filled as they are met */
-            c->names = calloc(c->nnames = duckdb_enum_dictionary_size(type), sizeof *c->names);
+        if (c->id == DUCKDB_TYPE_ENUM) { /* room for the labels, filled as they are met (none: asked each time) */
+            c->nnames = duckdb_enum_dictionary_size(type);
+            c->names = calloc(c->nnames ? c->nnames : 1, sizeof *c->names);
+        }
         c->type = type;
     }
     return r;
