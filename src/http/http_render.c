@@ -19,6 +19,10 @@
 
 #include "http_common.h"
 #include "http_render.h"
+#include "numfmt.h"
+
+/* Room for the text of any scalar: an INTERVAL's is the longest. */
+#define RENDER_TEXT_MAX 96
 
 /* -------------------------------------------------------------- types */
 
@@ -232,61 +236,7 @@ static bool row_valid(duckdb_vector v, idx_t row)
     return !validity || (validity[row / 64] >> (row % 64)) & 1;
 }
 
-/* An unsigned 128-bit number in decimal, into out (>= 40 bytes). */
-static void u128_text(unsigned __int128 v, char *out)
-{
-    char tmp[48];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + (int)(v % 10));
-        v /= 10;
-    } while (v);
-    for (int i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
-    out[n] = '\0';
-}
-
-static void i128_text(__int128 v, char *out)
-{
-    if (v < 0) {
-        *out++ = '-';
-        u128_text((unsigned __int128)0 - (unsigned __int128)v, out);
-    } else {
-        u128_text((unsigned __int128)v, out);
-    }
-}
-
-/* A DECIMAL's stored integer scaled down by 10^scale, as text. */
-static void decimal_text(__int128 v, unsigned scale, char *out)
-{
-    char digits[48];
-    bool neg = v < 0;
-    u128_text(neg ? (unsigned __int128)0 - (unsigned __int128)v : (unsigned __int128)v, digits);
-    size_t n = strlen(digits);
-    char *p = out;
-    if (neg)
-        *p++ = '-';
-    if (n <= scale) {
-        *p++ = '0';
-        if (scale) {
-            *p++ = '.';
-            for (size_t i = n; i < scale; i++)
-                *p++ = '0';
-        }
-        strcpy(p, digits);
-        return;
-    }
-    memcpy(p, digits, n - scale);
-    p += n - scale;
-    if (scale) {
-        *p++ = '.';
-        memcpy(p, digits + n - scale, scale);
-        p += scale;
-    }
-    *p = '\0';
-}
-
-/* The shortest %g text that reads back as the same double. */
+/* The shortest %g text that reads back as the same double (FLOAT: its value as a double). */
 static void double_text(double d, int min_prec, int max_prec, char *out, size_t n)
 {
     for (int p = min_prec; p <= max_prec; p++) {
@@ -296,56 +246,42 @@ static void double_text(double d, int min_prec, int max_prec, char *out, size_t 
     }
 }
 
-static void date_text(int32_t days, char *out, size_t n)
+/* A DOUBLE as %.15g, %.16g or %.17g would write it, whichever is the first to read back as d. */
+static size_t shortest_text(double d, char *out)
 {
-    if (days == INT32_MAX || days == -INT32_MAX) {
-        snprintf(out, n, "%sinfinity", days < 0 ? "-" : "");
-        return;
-    }
-    duckdb_date_struct d = duckdb_from_date((duckdb_date){days});
-    if (d.year <= 0)
-        snprintf(out, n, "%04d-%02d-%02d (BC)", 1 - d.year, d.month, d.day);
-    else
-        snprintf(out, n, "%04d-%02d-%02d", d.year, d.month, d.day);
+    struct numfmt_dec dec;
+    numfmt_shortest(d, false, &dec);
+    return numfmt_dec_text(out, &dec, dec.ndigits > 15 ? dec.ndigits : 15);
 }
 
-/* HH:MM:SS[.fraction], the fraction's trailing zeros dropped. */
-static void clock_text(int hour, int min, int sec, int64_t frac, int frac_digits, char *out,
-                       size_t n)
+/* A date as DuckDB prints it: YYYY-MM-DD, then " (BC)" for a year before 1. */
+static size_t date_text(int32_t days, char *out)
 {
-    int k = snprintf(out, n, "%02d:%02d:%02d", hour, min, sec);
-    if (frac == 0 || k < 0 || (size_t)k >= n)
-        return;
-    while (frac % 10 == 0) {
-        frac /= 10;
-        frac_digits--;
-    }
-    snprintf(out + k, n - (size_t)k, ".%0*lld", frac_digits, (long long)frac);
+    if (days == INT32_MAX || days == -INT32_MAX)
+        return (size_t)sprintf(out, "%sinfinity", days < 0 ? "-" : "");
+    bool bc;
+    size_t k = numfmt_date(out, days, &bc);
+    if (bc)
+        k += (size_t)sprintf(out + k, " (BC)");
+    return k;
 }
 
-/* A timestamp in microseconds (plus extra nanoseconds) as DuckDB prints it. */
-static void timestamp_text(int64_t us, int nanos, bool tz, char *out, size_t n)
+/* A timestamp in microseconds (plus extra nanoseconds) as DuckDB prints it; out has room for 64 bytes. */
+static void timestamp_text(int64_t us, int nanos, bool tz, char *out)
 {
     if (us == INT64_MAX || us == -INT64_MAX) {
-        snprintf(out, n, "%sinfinity", us < 0 ? "-" : "");
+        sprintf(out, "%sinfinity", us < 0 ? "-" : "");
         return;
     }
-    int64_t days = us / 86400000000LL, rem = us % 86400000000LL;
-    if (rem < 0) {
-        rem += 86400000000LL;
-        days--;
-    }
-    char date[32], clock[40];
-    date_text((int32_t)days, date, sizeof date);
-    int64_t secs = rem / 1000000;
-    int64_t frac = (rem % 1000000) * 1000 + nanos;
-    clock_text((int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60), frac, 9, clock,
-               sizeof clock);
-    /* "(BC)" follows the whole timestamp, as DuckDB prints it */
-    char *bc = strstr(date, " (BC)");
-    if (bc)
-        *bc = '\0';
-    snprintf(out, n, "%s %s%s%s", date, clock, tz ? "+00" : "", bc ? " (BC)" : "");
+    int32_t days;
+    int64_t rem;
+    numfmt_split_micros(us, &days, &rem);
+    bool bc;
+    char *p = out + numfmt_date(out, days, &bc);
+    *p++ = ' ';
+    p += numfmt_clock(p, (uint64_t)rem / 1000000, (uint32_t)(rem % 1000000 * 1000 + nanos), 9);
+    /* "(BC)" follows the whole timestamp */
+    sprintf(p, "%s%s", tz ? "+00" : "", bc ? " (BC)" : "");
 }
 
 static void interval_text(duckdb_interval iv, char *out, size_t n)
@@ -364,9 +300,7 @@ static void interval_text(duckdb_interval iv, char *out, size_t n)
     if ((iv.micros != 0 || k == 0) && k < n) {
         int64_t m = iv.micros < 0 ? -iv.micros : iv.micros;
         char clock[40];
-        int64_t secs = m / 1000000;
-        clock_text((int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60), m % 1000000, 6,
-                   clock, sizeof clock);
+        clock[numfmt_clock(clock, (uint64_t)m / 1000000, (uint32_t)(m % 1000000), 6)] = '\0';
         snprintf(out + k, n - k, "%s%s%s", k ? " " : "", iv.micros < 0 ? "-" : "", clock);
     }
 }
@@ -402,98 +336,116 @@ static uint64_t enum_index(const struct http_rtype *t, const void *data, idx_t r
     }
 }
 
-/*
- * A non-string scalar as text in out; *number says whether it is a JSON
- * number or boolean as it stands. Returns false for types written
- * elsewhere (VARCHAR, BLOB, ENUM, nested).
- */
-static bool scalar_text(const struct http_rtype *t, const void *data, idx_t row, char *out,
-                        size_t n, bool *number)
+static bool temporal_text(const struct http_rtype *t, const void *data, idx_t row, char *out, bool *number);
+
+/* A TIMESTAMP_NS as microseconds and the nanoseconds past them. */
+static int64_t ns_split(int64_t v, int *nanos)
 {
+    int64_t us = v / 1000, ns = v % 1000;
+    if (ns < 0) {
+        ns += 1000;
+        us--;
+    }
+    *nanos = (int)ns;
+    return v == INT64_MAX || v == -INT64_MAX ? v : us;
+}
+
+/*
+ * A non-string scalar as text in out (RENDER_TEXT_MAX bytes, NUL-ended);
+ * *number says whether it is a JSON number or boolean as it stands.
+ * Returns false for types written elsewhere (VARCHAR, BLOB, ENUM, nested).
+ */
+static bool scalar_text(const struct http_rtype *t, const void *data, idx_t row, char *out, bool *number)
+{
+    size_t n;
     *number = true;
     switch (t->id) {
-    case DUCKDB_TYPE_BOOLEAN: snprintf(out, n, "%s", ((const bool *)data)[row] ? "true" : "false"); return true;
-    case DUCKDB_TYPE_TINYINT: snprintf(out, n, "%d", ((const int8_t *)data)[row]); return true;
-    case DUCKDB_TYPE_SMALLINT: snprintf(out, n, "%d", ((const int16_t *)data)[row]); return true;
-    case DUCKDB_TYPE_INTEGER: snprintf(out, n, "%d", ((const int32_t *)data)[row]); return true;
-    case DUCKDB_TYPE_BIGINT: snprintf(out, n, "%lld", (long long)((const int64_t *)data)[row]); return true;
-    case DUCKDB_TYPE_UTINYINT: snprintf(out, n, "%u", ((const uint8_t *)data)[row]); return true;
-    case DUCKDB_TYPE_USMALLINT: snprintf(out, n, "%u", ((const uint16_t *)data)[row]); return true;
-    case DUCKDB_TYPE_UINTEGER: snprintf(out, n, "%u", ((const uint32_t *)data)[row]); return true;
-    case DUCKDB_TYPE_UBIGINT: snprintf(out, n, "%llu", (unsigned long long)((const uint64_t *)data)[row]); return true;
+    case DUCKDB_TYPE_BOOLEAN: n = (size_t)sprintf(out, "%s", ((const bool *)data)[row] ? "true" : "false"); break;
+    case DUCKDB_TYPE_TINYINT: n = numfmt_i64(out, ((const int8_t *)data)[row]); break;
+    case DUCKDB_TYPE_SMALLINT: n = numfmt_i64(out, ((const int16_t *)data)[row]); break;
+    case DUCKDB_TYPE_INTEGER: n = numfmt_i64(out, ((const int32_t *)data)[row]); break;
+    case DUCKDB_TYPE_BIGINT: n = numfmt_i64(out, ((const int64_t *)data)[row]); break;
+    case DUCKDB_TYPE_UTINYINT: n = numfmt_u64(out, ((const uint8_t *)data)[row]); break;
+    case DUCKDB_TYPE_USMALLINT: n = numfmt_u64(out, ((const uint16_t *)data)[row]); break;
+    case DUCKDB_TYPE_UINTEGER: n = numfmt_u64(out, ((const uint32_t *)data)[row]); break;
+    case DUCKDB_TYPE_UBIGINT: n = numfmt_u64(out, ((const uint64_t *)data)[row]); break;
     case DUCKDB_TYPE_FLOAT:
     case DUCKDB_TYPE_DOUBLE: {
         double d = t->id == DUCKDB_TYPE_FLOAT ? ((const float *)data)[row] : ((const double *)data)[row];
         if (isnan(d) || isinf(d)) {
             *number = false;
-            snprintf(out, n, "%s", isnan(d) ? "nan" : d < 0 ? "-inf" : "inf");
+            n = (size_t)sprintf(out, "%s", isnan(d) ? "nan" : d < 0 ? "-inf" : "inf");
         } else if (t->id == DUCKDB_TYPE_FLOAT) {
-            double_text(d, 6, 9, out, n);
+            double_text(d, 6, 9, out, RENDER_TEXT_MAX);
+            return true;
         } else {
-            double_text(d, 15, 17, out, n);
+            n = shortest_text(d, out);
         }
-        return true;
+        break;
     }
-    default: break;
+    default: return temporal_text(t, data, row, out, number);
     }
+    out[n] = '\0';
+    return true;
+}
+
+/* scalar_text's strings: temporal types, HUGEINT, DECIMAL and UUID (*number false). */
+static bool temporal_text(const struct http_rtype *t, const void *data, idx_t row, char *out, bool *number)
+{
+    size_t n;
     *number = false;
     switch (t->id) {
-    case DUCKDB_TYPE_DATE: date_text(((const int32_t *)data)[row], out, n); return true;
+    case DUCKDB_TYPE_DATE: n = date_text(((const int32_t *)data)[row], out); break;
     case DUCKDB_TYPE_TIME: {
-        int64_t us = ((const int64_t *)data)[row], s = us / 1000000;
-        clock_text((int)(s / 3600), (int)(s / 60 % 60), (int)(s % 60), us % 1000000, 6, out, n);
-        return true;
+        int64_t us = ((const int64_t *)data)[row];
+        n = numfmt_clock(out, (uint64_t)us / 1000000, (uint32_t)(us % 1000000), 6);
+        break;
     }
     case DUCKDB_TYPE_TIME_TZ: {
         duckdb_time_tz_struct tz = duckdb_from_time_tz(((const duckdb_time_tz *)data)[row]);
-        char clock[40];
-        clock_text(tz.time.hour, tz.time.min, tz.time.sec, tz.time.micros, 6, clock, sizeof clock);
+        n = numfmt_clock(out, (uint64_t)tz.time.hour * 3600 + (uint64_t)tz.time.min * 60 + (uint64_t)tz.time.sec,
+                         (uint32_t)tz.time.micros, 6);
         int off = tz.offset < 0 ? -tz.offset : tz.offset;
         if (off % 3600)
-            snprintf(out, n, "%s%c%02d:%02d", clock, tz.offset < 0 ? '-' : '+', off / 3600, off / 60 % 60);
+            n += (size_t)sprintf(out + n, "%c%02d:%02d", tz.offset < 0 ? '-' : '+', off / 3600, off / 60 % 60);
         else
-            snprintf(out, n, "%s%c%02d", clock, tz.offset < 0 ? '-' : '+', off / 3600);
-        return true;
+            n += (size_t)sprintf(out + n, "%c%02d", tz.offset < 0 ? '-' : '+', off / 3600);
+        break;
     }
     case DUCKDB_TYPE_TIMESTAMP:
     case DUCKDB_TYPE_TIMESTAMP_TZ:
-        timestamp_text(((const int64_t *)data)[row], 0, t->id == DUCKDB_TYPE_TIMESTAMP_TZ, out, n);
+        timestamp_text(((const int64_t *)data)[row], 0, t->id == DUCKDB_TYPE_TIMESTAMP_TZ, out);
         return true;
     case DUCKDB_TYPE_TIMESTAMP_S: {
         int64_t v = ((const int64_t *)data)[row];
-        timestamp_text(v == INT64_MAX || v == -INT64_MAX ? v : v * 1000000, 0, false, out, n);
+        timestamp_text(v == INT64_MAX || v == -INT64_MAX ? v : v * 1000000, 0, false, out);
         return true;
     }
     case DUCKDB_TYPE_TIMESTAMP_MS: {
         int64_t v = ((const int64_t *)data)[row];
-        timestamp_text(v == INT64_MAX || v == -INT64_MAX ? v : v * 1000, 0, false, out, n);
+        timestamp_text(v == INT64_MAX || v == -INT64_MAX ? v : v * 1000, 0, false, out);
         return true;
     }
     case DUCKDB_TYPE_TIMESTAMP_NS: {
-        int64_t v = ((const int64_t *)data)[row];
-        int64_t us = v / 1000, ns = v % 1000;
-        if (ns < 0) {
-            ns += 1000;
-            us--;
-        }
-        timestamp_text(v == INT64_MAX || v == -INT64_MAX ? v : us, (int)ns, false, out, n);
+        int nanos;
+        int64_t us = ns_split(((const int64_t *)data)[row], &nanos);
+        timestamp_text(us, nanos, false, out);
         return true;
     }
-    case DUCKDB_TYPE_INTERVAL: interval_text(((const duckdb_interval *)data)[row], out, n); return true;
+    case DUCKDB_TYPE_INTERVAL: interval_text(((const duckdb_interval *)data)[row], out, RENDER_TEXT_MAX); return true;
     case DUCKDB_TYPE_HUGEINT:
     case DUCKDB_TYPE_UHUGEINT: {
         duckdb_hugeint h = ((const duckdb_hugeint *)data)[row];
         unsigned __int128 u = (unsigned __int128)(uint64_t)h.upper << 64 | h.lower;
-        if (t->id == DUCKDB_TYPE_HUGEINT)
-            i128_text((__int128)u, out);
-        else
-            u128_text(u, out);
-        return true;
+        n = t->id == DUCKDB_TYPE_HUGEINT ? numfmt_i128(out, (__int128)u) : numfmt_u128(out, u);
+        break;
     }
-    case DUCKDB_TYPE_DECIMAL: decimal_text(decimal_raw(t, data, row), t->scale, out); return true;
-    case DUCKDB_TYPE_UUID: uuid_text(((const duckdb_hugeint *)data)[row], out, n); return true;
+    case DUCKDB_TYPE_DECIMAL: n = numfmt_decimal(out, decimal_raw(t, data, row), t->scale); break;
+    case DUCKDB_TYPE_UUID: uuid_text(((const duckdb_hugeint *)data)[row], out, RENDER_TEXT_MAX); return true;
     default: return false;
     }
+    out[n] = '\0';
+    return true;
 }
 
 /* A BLOB as DuckDB prints it: printable ASCII as is, other bytes as \xHH. */
@@ -548,9 +500,9 @@ void http_render_json(struct dp_buf *b, const struct http_rtype *t, duckdb_vecto
         dp_buf_add(b, "null", 4);
         return;
     }
-    char text[96];
+    char text[RENDER_TEXT_MAX];
     bool number;
-    if (scalar_text(t, duckdb_vector_get_data(v), row, text, sizeof text, &number)) {
+    if (scalar_text(t, duckdb_vector_get_data(v), row, text, &number)) {
         if (number)
             dp_buf_str(b, text);
         else
@@ -626,9 +578,9 @@ static void json_children(struct dp_buf *b, const struct http_rtype *t, duckdb_v
 /* A value that is not NULL as plain text (nested values as JSON). */
 static void value_text(struct dp_buf *b, const struct http_rtype *t, duckdb_vector v, idx_t row)
 {
-    char text[96];
+    char text[RENDER_TEXT_MAX];
     bool number;
-    if (scalar_text(t, duckdb_vector_get_data(v), row, text, sizeof text, &number)) {
+    if (scalar_text(t, duckdb_vector_get_data(v), row, text, &number)) {
         dp_buf_str(b, text);
     } else if (t->id == DUCKDB_TYPE_VARCHAR || t->id == DUCKDB_TYPE_ENUM) {
         struct dp_buf none = DP_BUF_INIT;

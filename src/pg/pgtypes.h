@@ -1,7 +1,8 @@
 /*
  * pgtypes.h -- DuckDB types as PostgreSQL sees them: type OIDs, the text
- * and binary encodings of result values, and the decoding of Bind
- * parameters into DuckDB bindings.
+ * and binary encodings of result values (pgtypes_out.c) and the DataRow
+ * messages that carry a result, and the decoding of Bind parameters into
+ * DuckDB bindings (pgtypes.c).
  */
 #ifndef DUCKPOND_PGTYPES_H
 #define DUCKPOND_PGTYPES_H
@@ -24,13 +25,20 @@ enum {
     PGOID_UUID = 2950, PGOID_JSONB = 3802,
 };
 
+/* Days and microseconds from 1970-01-01 (DuckDB's epoch) to 2000-01-01 (PostgreSQL's binary epoch). */
+#define PGTYPES_EPOCH_DAYS 10957
+#define PGTYPES_EPOCH_US (10957LL * 86400LL * 1000000LL)
+
 /* The OID and typlen (-1: variable) a DuckDB type is reported as. */
 uint32_t pgtypes_oid(duckdb_logical_type type, int16_t *typlen);
 
 /* The OID of a parameter whose DuckDB type is id (0 when DuckDB left it open). */
 uint32_t pgtypes_param_oid(duckdb_type id);
 
-/* Whether pgtypes_binary can encode this type. */
+/* Whether type is DuckDB's JSON (an alias of VARCHAR), sent as json. */
+bool pgtypes_is_json(duckdb_logical_type type);
+
+/* Whether values of this type can be sent in binary format. */
 bool pgtypes_has_binary(duckdb_logical_type type);
 
 /*
@@ -40,11 +48,30 @@ bool pgtypes_has_binary(duckdb_logical_type type);
  */
 int pgtypes_text(struct pgbuf *b, duckdb_vector v, duckdb_logical_type type, idx_t row);
 
-/* Likewise in binary format; -1 when the type has no binary encoder. */
-int pgtypes_binary(struct pgbuf *b, duckdb_vector v, duckdb_logical_type type, idx_t row);
-
 /* Whether row of v holds a value (not NULL). */
 bool pgtypes_valid(duckdb_vector v, idx_t row);
+
+/*
+ * The encoders of a result's columns, each column's type resolved once
+ * (DECIMAL scales, ENUM labels, the format it is sent in), so that a row
+ * costs no DuckDB type calls. formats are the Bind message's result-format
+ * codes: none (all text), one for every column, or one per column.
+ * Returns NULL when memory runs out; pgtypes_row_free frees it.
+ */
+struct pgtypes_row;
+struct pgtypes_row *pgtypes_row_new(duckdb_result *res, int nformats, const int16_t *formats);
+void pgtypes_row_free(struct pgtypes_row *r);
+
+/* Points the encoders at a chunk of the result; its rows can then be sent. */
+void pgtypes_row_chunk(struct pgtypes_row *r, duckdb_data_chunk chunk);
+
+/*
+ * Appends row of the current chunk to b as one DataRow message. Returns
+ * 0, or -1 with nothing appended and *bad_col set to the column whose
+ * value has no encoder in its format. A failed allocation fails b, as
+ * every pgbuf builder does.
+ */
+int pgtypes_data_row(struct pgbuf *b, struct pgtypes_row *r, idx_t row, int *bad_col);
 
 /*
  * Binds parameter idx (1-based) of st from a Bind value: data/len (len -1

@@ -149,36 +149,6 @@ void portal_text_row(struct session *s, int n, const char *const *vals)
     pgbuf_end(&s->pc.out);
 }
 
-/* One DataRow from row of chunk; -1 (message dropped, error queued) on a type it cannot send. */
-static int send_data_row(struct session *s, duckdb_result *res, duckdb_data_chunk chunk, idx_t row, int ncols,
-                         const struct portal *p)
-{
-    struct pgbuf *out = &s->pc.out;
-    pgbuf_begin(out, 'D');
-    pgbuf_int16(out, (int16_t)ncols);
-    for (int c = 0; c < ncols; c++) {
-        duckdb_vector v = duckdb_data_chunk_get_vector(chunk, (idx_t)c);
-        if (!pgtypes_valid(v, row)) {
-            pgbuf_int32(out, -1);
-            continue;
-        }
-        duckdb_logical_type type = duckdb_column_logical_type(res, (idx_t)c);
-        size_t at = pgbuf_len_placeholder(out);
-        bool binary = portal_format(p, c) == 1;
-        int rc = binary ? pgtypes_binary(out, v, type, row) : pgtypes_text(out, v, type, row);
-        duckdb_destroy_logical_type(&type);
-        if (rc != 0) {
-            pgbuf_abort(out);
-            session_error(s, "0A000", "values of the type of column \"%s\" cannot be sent in %s format",
-                          duckdb_column_name(res, (idx_t)c), binary ? "binary" : "text");
-            return -1;
-        }
-        pgbuf_patch_len(out, at);
-    }
-    pgbuf_end(out);
-    return 0;
-}
-
 /* Checks out-of-band result errors (streaming results fail while fetching): 0, or -1 with the error queued. */
 static int result_failed(struct session *s, duckdb_result *res)
 {
@@ -190,13 +160,13 @@ static int result_failed(struct session *s, duckdb_result *res)
 }
 
 /*
- * Sends the rows of a portal's result, at most max_rows (0: all). Returns
- * 1 when rows remain (suspended), 0 when done, -1 on error (queued).
+ * Sends the rows of a portal's result through enc, at most max_rows (0:
+ * all). Returns 1 when rows remain (suspended), 0 when done, -1 on error
+ * (queued).
  */
-static int send_rows(struct session *s, struct portal *p, int64_t max_rows)
+static int send_rows_with(struct session *s, struct portal *p, struct pgtypes_row *enc, int64_t max_rows)
 {
     int64_t sent = 0;
-    int ncols = (int)duckdb_column_count(&p->res);
     for (;;) {
         if (p->chunk && p->chunk_pos >= p->chunk_size)
             duckdb_destroy_data_chunk(&p->chunk);
@@ -208,18 +178,38 @@ static int send_rows(struct session *s, struct portal *p, int64_t max_rows)
                 return result_failed(s, &p->res);
             p->chunk_pos = 0;
             p->chunk_size = duckdb_data_chunk_get_size(p->chunk);
+            pgtypes_row_chunk(enc, p->chunk);
             continue;
         }
         if (max_rows > 0 && sent >= max_rows)
             return 1;
-        if (send_data_row(s, &p->res, p->chunk, p->chunk_pos, ncols, p) != 0)
+        int bad;
+        if (pgtypes_data_row(&s->pc.out, enc, p->chunk_pos, &bad) != 0) {
+            session_error(s, "0A000", "values of the type of column \"%s\" cannot be sent in %s format",
+                          duckdb_column_name(&p->res, (idx_t)bad), portal_format(p, bad) == 1 ? "binary" : "text");
             return -1;
+        }
         p->chunk_pos++;
         p->rows++;
         sent++;
         if (pgconn_maybe_flush(&s->pc) != 0)
             return -1;
     }
+}
+
+/* send_rows_with, the result's column types resolved once for all the rows this Execute sends. */
+static int send_rows(struct session *s, struct portal *p, int64_t max_rows)
+{
+    struct pgtypes_row *enc = pgtypes_row_new(&p->res, p->nrfmts, p->rfmts);
+    if (!enc) {
+        session_error(s, "53200", "out of memory");
+        return -1;
+    }
+    if (p->chunk)
+        pgtypes_row_chunk(enc, p->chunk);
+    int rc = send_rows_with(s, p, enc, max_rows);
+    pgtypes_row_free(enc);
+    return rc;
 }
 
 /* The count a DML statement reports, read from its one-row "Count" result. */
