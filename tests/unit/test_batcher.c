@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "batcher.h"
+#include "buf.h"
 #include "duckpond.h"
 #include "testlib.h"
 
@@ -1542,6 +1543,17 @@ static void test_group_mixes_scan_and_appender(void)
 }
 /* ------------------------------------------------ text in bulk */
 
+/* Submits w[0..n) (queued acks) so that the writer takes them as one group; the first failed submit's status. */
+static int submit_one_group(duckpond_batcher *b, duckpond_write **w, int n)
+{
+    int rc = DUCKPOND_OK;
+    batcher_hold(b, 1);
+    for (int i = 0; i < n && rc == DUCKPOND_OK; i++)
+        rc = duckpond_write_submit(w[i], DUCKPOND_ACK_QUEUED);
+    batcher_hold(b, 0);
+    return rc;
+}
+
 /* The columns of table x: each typed column beside a VARCHAR copy of the text it was sent. */
 static const char *X_COLS[] = {"id", "ts", "tz", "d", "t", "dec", "u", "iv",
                                "ts_s", "tz_s", "d_s", "t_s", "dec_s", "u_s", "iv_s"};
@@ -1677,10 +1689,7 @@ static void test_defaults_in_one_group(void)
     CHECK_OK(duckpond_write_add_row(w[1], b1));
     CHECK_OK(duckpond_write_add_row(w[2], c1));
     CHECK_OK(duckpond_write_add_row(w[2], b1));
-    batcher_hold(f.b, 1); /* so that all three land in one group */
-    for (int i = 0; i < 3; i++)
-        CHECK_OK(duckpond_write_submit(w[i], DUCKPOND_ACK_QUEUED));
-    batcher_hold(f.b, 0);
+    CHECK_OK(submit_one_group(f.b, w, 3));
     for (int i = 0; i < 3; i++) {
         CHECK_OK(duckpond_write_wait(w[i]));
         duckpond_write_free(w[i]);
@@ -1692,6 +1701,58 @@ static void test_defaults_in_one_group(void)
     CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM g WHERE id = 100 AND k = 7 AND ts IS NULL"), 1);
     CHECK_EQ_INT(q64(&f, "SELECT count(DISTINCT made) FROM g WHERE id <> 3"), 1);
     CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM g WHERE made > TIMESTAMP '2020-01-01'"), 3);
+    fx_close(&f);
+}
+
+/*
+ * A table wider than the batch scan takes (more than 64 columns) goes
+ * through the Appenders: every value is checked before it is appended,
+ * by our rules or DuckDB's cast, and a bad one fails its own row.
+ */
+static void test_wide_table_through_appenders(void)
+{
+    struct fixture f;
+    struct dp_buf ddl = DP_BUF_INIT;
+    dp_buf_printf(&ddl, "CREATE TABLE wide(id INTEGER, d DATE, dec DECIMAL(18,4), t TIME, tz TIMESTAMPTZ,"
+                        " ts TIMESTAMP, u UUID, k INTEGER DEFAULT 5");
+    for (int i = 0; i < 64; i++)
+        dp_buf_printf(&ddl, ", c%d INTEGER", i);
+    dp_buf_printf(&ddl, ")");
+    CHECK(!ddl.failed);
+    CHECK_OK(fx_open(&f, ddl.data, NULL));
+    dp_buf_free(&ddl);
+    duckpond_value rows[4][72];
+    for (int r = 0; r < 4; r++) {
+        duckpond_value *v = rows[r];
+        v[0] = v_int(r);
+        v[1] = v_text("2024-02-29");
+        v[2] = r == 2 ? v_text("1.23456") : r == 3 ? v_int(-7) : v_text("123.4567");
+        v[3] = v_text("10:11:12.5");
+        v[4] = r == 3 ? v_text("2024-01-01 00:00:00 UTC") : v_text("2024-01-01 05:30:00+05:30");
+        v[5] = v_text(r == 3 ? "2024-01-01T00:00:00" : "2024-01-01 00:00:00");
+        v[6] = v_text(r == 1 ? "not-a-uuid" : "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
+        v[7] = r == 2 ? v_def() : v_int(r);
+        for (int i = 0; i < 64; i++)
+            v[8 + i] = i % 2 ? v_int(i) : v_text(" 7 ");
+    }
+    duckpond_write *w;
+    CHECK_OK(duckpond_write_new(f.b, "wide", NULL, 0, 0, &w));
+    for (int r = 0; r < 4; r++)
+        CHECK_OK(duckpond_write_add_row(w, rows[r]));
+    CHECK_EQ_INT(duckpond_write_submit(w, DUCKPOND_ACK_COMMIT), DUCKPOND_CONVERSION);
+    size_t c, fl;
+    duckpond_write_counts(w, &c, &fl);
+    CHECK_EQ_INT(c, 3);
+    CHECK_EQ_INT(fl, 1);
+    CHECK_FAILURE(w, 0, DUCKPOND_CONVERSION, 1, "row 1: column \"u\" (UUID): cannot convert 'not-a-uuid': ");
+    duckpond_write_free(w);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM wide WHERE d = DATE '2024-02-29' AND t = TIME '10:11:12.5'"
+                         " AND tz = TIMESTAMPTZ '2024-01-01 00:00:00+00' AND ts = TIMESTAMP '2024-01-01'"
+                         " AND u = 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11' AND c0 = 7 AND c63 = 63"),
+                 3);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM wide WHERE id = 0 AND dec = 123.4567 AND k = 0"), 1);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM wide WHERE id = 2 AND dec = 1.2346 AND k = 5"), 1);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM wide WHERE id = 3 AND dec = -7 AND k = 3"), 1);
     fx_close(&f);
 }
 
@@ -1749,10 +1810,7 @@ static void test_bulk_failures_atomic_and_journaled(void)
     CHECK_OK(duckpond_write_add_row(w[1], good));
     CHECK_OK(duckpond_write_add_row(w[1], bad));
     CHECK_OK(duckpond_write_add_row(w[2], good));
-    batcher_hold(f.b, 1);
-    for (int i = 0; i < 3; i++)
-        CHECK_OK(duckpond_write_submit(w[i], DUCKPOND_ACK_QUEUED));
-    batcher_hold(f.b, 0);
+    CHECK_OK(submit_one_group(f.b, w, 3));
     CHECK_OK(duckpond_write_wait(w[0]));
     CHECK_EQ_INT(duckpond_write_wait(w[1]), DUCKPOND_CONVERSION);
     CHECK_OK(duckpond_write_wait(w[2]));
@@ -1760,7 +1818,8 @@ static void test_bulk_failures_atomic_and_journaled(void)
     duckpond_write_counts(w[1], &c, &fl);
     CHECK_EQ_INT(c, 0);
     CHECK_EQ_INT(fl, 2);
-    CHECK_STR_CONTAINS(duckpond_write_errmsg(w[1]), "row 1: column \"u\" (UUID): cannot convert 'a0eebc99-9c0b-4ef8-bb6d'");
+    CHECK_STR_CONTAINS(duckpond_write_errmsg(w[1]),
+                       "row 1: column \"u\" (UUID): cannot convert 'a0eebc99-9c0b-4ef8-bb6d'");
     for (int i = 0; i < 3; i++)
         duckpond_write_free(w[i]);
     CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM x WHERE u = 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'"), 2);
@@ -2031,7 +2090,7 @@ static void test_versioned_settings_and_stats(void)
 
 TEST_MAIN(TEST_ENTRY(test_concurrent_exact_counts), TEST_ENTRY(test_column_subset_defaults),
           TEST_ENTRY(test_text_values_convert_in_bulk), TEST_ENTRY(test_defaults_in_one_group),
-          TEST_ENTRY(test_bulk_failures_atomic_and_journaled),
+          TEST_ENTRY(test_bulk_failures_atomic_and_journaled), TEST_ENTRY(test_wide_table_through_appenders),
           TEST_ENTRY(test_values_roundtrip), TEST_ENTRY(test_values_many_rows_exact),
           TEST_ENTRY(test_conversion_errors_per_row),
           TEST_ENTRY(test_constraint_violations_isolated), TEST_ENTRY(test_atomic_writes_nothing_on_bad_row),

@@ -15,6 +15,14 @@
 
 #include "batcher_int.h"
 
+/* Appends val (destroyed here), which the Appender casts to the column's type. */
+static duckdb_state append_owned(duckdb_appender a, duckdb_value val)
+{
+    duckdb_state st = duckdb_append_value(a, val);
+    duckdb_destroy_value(&val);
+    return st;
+}
+
 /* Appends one converted, checked value to column c. */
 static duckdb_state append_value(duckdb_appender a, const struct batcher_col *c, const struct bval *v,
                                  const char *text)
@@ -24,12 +32,8 @@ static duckdb_state append_value(duckdb_appender a, const struct batcher_col *c,
     if (v->kind == DUCKPOND_VALUE_DEFAULT)
         return duckdb_append_default(a);
     struct cval cv;
-    if (batcher_convert(c, v, text, &cv) != CV_OK) {
-        duckdb_value val = batcher_make_value(c->type, v, text);
-        duckdb_state st = duckdb_append_value(a, val);
-        duckdb_destroy_value(&val);
-        return st;
-    }
+    if (batcher_convert(c, v, text, &cv) != CV_OK)
+        return append_owned(a, batcher_make_value(c->type, v, text));
     switch (c->type) {
     case DUCKDB_TYPE_BOOLEAN: return duckdb_append_bool(a, cv.v.b);
     case DUCKDB_TYPE_TINYINT: return duckdb_append_int8(a, (int8_t)cv.v.i);
@@ -46,15 +50,10 @@ static duckdb_state append_value(duckdb_appender a, const struct batcher_col *c,
     case DUCKDB_TYPE_TIMESTAMP: return duckdb_append_timestamp(a, (duckdb_timestamp){cv.v.i});
     case DUCKDB_TYPE_DATE: return duckdb_append_date(a, (duckdb_date){(int32_t)cv.v.i});
     case DUCKDB_TYPE_TIME: return duckdb_append_time(a, (duckdb_time){cv.v.i});
-    case DUCKDB_TYPE_TIMESTAMP_TZ:
+    case DUCKDB_TYPE_TIMESTAMP_TZ: return append_owned(a, duckdb_create_timestamp_tz((duckdb_timestamp){cv.v.i}));
     case DUCKDB_TYPE_DECIMAL: {
-        duckdb_value val = c->type == DUCKDB_TYPE_DECIMAL
-                               ? duckdb_create_decimal((duckdb_decimal){c->width, c->scale,
-                                                                        {(uint64_t)cv.v.dec, (int64_t)(cv.v.dec >> 64)}})
-                               : duckdb_create_timestamp_tz((duckdb_timestamp){cv.v.i});
-        duckdb_state st = duckdb_append_value(a, val);
-        duckdb_destroy_value(&val);
-        return st;
+        duckdb_hugeint h = {(uint64_t)cv.v.dec, (int64_t)(cv.v.dec >> 64)};
+        return append_owned(a, duckdb_create_decimal((duckdb_decimal){c->width, c->scale, h}));
     }
     default:
         return DuckDBError; /* batcher_convert gives CV_OK for the types above only */

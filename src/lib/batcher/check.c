@@ -168,7 +168,7 @@ void batcher_marks_release(duckpond_write *w)
     w->bad = NULL;
 }
 
-/* Fails all of w (an atomic write, or a journaled one) with msg (taken); no row of it is written. */
+/* Fails all of atomic write w with msg (taken): no row of it is written. */
 static void fail_whole(duckpond_write *w, int rc, char *msg)
 {
     batcher_write_fail_all(w, rc, msg);
@@ -339,10 +339,10 @@ static void write_reset_results(duckpond_write *w)
 
 /*
  * A caster of b, waiting while CASTERS_MAX are in use; its casts are
- * dropped if the schema moved on since they were prepared. NULL if no
- * connection could be made.
+ * dropped if the schema moved on since they were prepared. NULL, with
+ * *rc, if no connection could be made.
  */
-static struct caster *caster_take(duckpond_batcher *b)
+static struct caster *caster_take(duckpond_batcher *b, int *rc)
 {
     struct casters *cs = &b->casters;
     pthread_mutex_lock(&cs->mu);
@@ -354,7 +354,8 @@ static struct caster *caster_take(duckpond_batcher *b)
     else
         cs->made++;
     pthread_mutex_unlock(&cs->mu);
-    if (!c && (!(c = calloc(1, sizeof *c)) || duckpond_connect(b->db, &c->conn) != DUCKPOND_OK)) {
+    *rc = DUCKPOND_NOMEM;
+    if (!c && (!(c = calloc(1, sizeof *c)) || (*rc = duckpond_connect(b->db, &c->conn)) != DUCKPOND_OK)) {
         free(c);
         pthread_mutex_lock(&cs->mu);
         cs->made--;
@@ -402,9 +403,10 @@ static size_t check_with_caster(duckpond_batcher *b, const struct batcher_col *c
         batcher_write_fail_all(w, DUCKPOND_NOMEM, NULL);
         return SIZE_MAX;
     }
-    struct caster *c = caster_take(b);
+    int rc;
+    struct caster *c = caster_take(b, &rc);
     if (!c) {
-        batcher_write_fail_all(w, DUCKPOND_NOMEM, strdup("cannot open a connection to check the values"));
+        batcher_write_fail_all(w, rc, dp_asprintf("cannot connect to check the values: %s", duckpond_strerror(rc)));
         return SIZE_MAX;
     }
     size_t nbad = check_rows(b, duckpond_conn_duckdb(c->conn), &c->casts, cols, w);
