@@ -436,14 +436,17 @@ static bool target_ready(duckpond_batcher *b, struct target *t, const struct seg
 {
     if (t->scan_failed || t->ncols > MASK_COLS || !b->scan)
         return false;
-    if (!any_default(t, segs, n))
-        return shape_get(b, t, 0, false) || (t->scan_failed = true, false);
-    uint64_t *masks;
-    size_t count;
-    bool ok = default_masks(t, segs, n, &masks, &count);
-    for (size_t k = 0; ok && k < count; k++)
-        ok = mask_all(t, masks[k]) ? default_values(b, t) != NULL : shape_get(b, t, masks[k], false) != NULL;
-    free(masks);
+    bool ok;
+    if (!any_default(t, segs, n)) {
+        ok = shape_get(b, t, 0, false) != NULL;
+    } else {
+        uint64_t *masks;
+        size_t count;
+        ok = default_masks(t, segs, n, &masks, &count);
+        for (size_t k = 0; ok && k < count; k++)
+            ok = mask_all(t, masks[k]) ? default_values(b, t) != NULL : shape_get(b, t, masks[k], false) != NULL;
+        free(masks);
+    }
     t->scan_failed = !ok;
     return ok;
 }
