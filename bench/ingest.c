@@ -477,6 +477,15 @@ static struct result median_case(enum case_kind kind, int p)
     return m;
 }
 
+/* Removes the temporary directory of the databases. */
+static void remove_dir(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+}
+
 static void print_row(const char *name, int p, const struct result *r)
 {
     char per_commit[32] = "";
@@ -530,9 +539,11 @@ int main(int argc, char **argv)
                 struct result one = median_case((enum case_kind)k, opt_p);
                 print_row(names[k], opt_p, &one);
                 printf("(%lld rows written: for instructions per row under callgrind)\n", (long long)one.rows);
+                remove_dir();
                 return one.ok ? 0 : 1;
             }
         fprintf(stderr, "unknown case %s\n", opt_only);
+        remove_dir();
         return 2;
     }
     static const int ps[] = {1, 8, 64};
@@ -581,10 +592,7 @@ int main(int argc, char **argv)
     for (int i = 1; i < 3; i++)
         printf("  7/5 at P=%-3d %8.2fx   (text/typed ts, journal ack)\n", ps[i], jrt[i].rows_per_s / jr[i].rows_per_s);
     printf("  8/4          %8.2fx   (text/typed ts, stream)\n", stt.rows_per_s / st.rows_per_s);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    remove_dir();
     int all_ok = ins[0].ok && ins[1].ok && ins[2].ok && app.ok && ack[0].ok && ack[1].ok && ack[2].ok && st.ok &&
                  jr[1].ok && jr[2].ok && ackt[1].ok && ackt[2].ok && jrt[1].ok && jrt[2].ok && stt.ok;
     return all_ok ? 0 : 1;
