@@ -13,13 +13,18 @@
  *      mode, with a final wait
  *   5. as 3, but each producer waits for the journal acknowledgement (the
  *      row is in the batcher's journal on disk; DuckDB commits behind)
+ *   6, 7, 8. as 3, 5 and 4, with ts sent as ISO text ("2023-11-14
+ *      22:13:20.000042", DUCKPOND_VALUE_TEXT) as most clients send it,
+ *      which the batcher converts to the TIMESTAMP column itself
  * Each case runs -r times; the table shows the median run by rows/s,
- * then the ratios 3/1 (same P), 4/2 and 5/3 (same P). "CPU us/row" is the
- * case's user + system CPU time (all threads) per row written: on a
- * shared machine it moves less than rows/s does.
+ * then the ratios 3/1 (same P), 4/2, 5/3 (same P), and text against typed
+ * timestamps: 6/3, 7/5 (same P) and 8/4. "CPU us/row" is the case's user +
+ * system CPU time (all threads) per row written: on a shared machine it
+ * moves less than rows/s does.
  *
  *   build/bench/ingest [-d seconds] [-r repetitions] [-b rows-per-stream-write]
- *                      [-c insert|appender|ack|stream|journal [-p threads]]   (one case alone)
+ *                      [-c insert|appender|ack|stream|journal|ack-text|journal-text|stream-text
+ *                       [-p threads]]   (one case alone)
  */
 #include <errno.h>
 #include <pthread.h>
@@ -44,6 +49,7 @@ static int opt_stream_rows = 1000;
 static const char *opt_only; /* -c: run one case alone ("insert", "appender", "ack", "stream") */
 static int opt_p = 8;        /* -p: its P */
 static duckpond_ack ack_mode = DUCKPOND_ACK_COMMIT; /* what ack_worker waits for */
+static int text_ts;          /* rows carry ts as ISO text (cases 6 to 8) */
 static char dir[256];
 
 static const char *SCHEMA = "CREATE TABLE ticks(ts TIMESTAMP, symbol VARCHAR, qty BIGINT, price DOUBLE)";
@@ -103,11 +109,28 @@ static void percentiles(struct samples *all, int nthreads, struct result *r)
     free(v);
 }
 
-static void fill_row(int64_t i, duckpond_value row[4])
+/* ts of row i as ISO text into buf (at least 32 bytes), as a client would send it. */
+static const char *ts_text(int64_t us, char *buf, size_t len)
+{
+    time_t sec = (time_t)(us / 1000000);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    size_t n = strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+    snprintf(buf + n, len - n, ".%06d", (int)(us % 1000000));
+    return buf;
+}
+
+/* Row i of the ticks; with text_ts its ts is text in buf (at least 32 bytes). */
+static void fill_row(int64_t i, duckpond_value row[4], char *buf)
 {
     const char *sym = SYMBOLS[i % 8];
     row[0].kind = DUCKPOND_VALUE_TIMESTAMP;
     row[0].u.timestamp_us = 1700000000000000LL + i;
+    if (text_ts) {
+        row[0].kind = DUCKPOND_VALUE_TEXT;
+        row[0].u.text.ptr = ts_text(1700000000000000LL + i, buf, 32);
+        row[0].u.text.len = strlen(buf);
+    }
     row[1].kind = DUCKPOND_VALUE_TEXT;
     row[1].u.text.ptr = sym;
     row[1].u.text.len = strlen(sym);
@@ -197,7 +220,8 @@ static void *ack_worker(void *arg)
     while (now_s() < w->until) {
         int64_t i = atomic_fetch_add(&next_id, 1);
         duckpond_value row[4];
-        fill_row(i, row);
+        char buf[32];
+        fill_row(i, row, buf);
         double t0 = now_s();
         duckpond_write *wr;
         int rc = duckpond_write_new(w->b, "ticks", NULL, 0, 0, &wr);
@@ -354,7 +378,8 @@ static void case_stream(struct result *r)
         duckpond_write_new(b, "ticks", NULL, 0, 0, slot);
         for (int j = 0; j < opt_stream_rows; j++, i++) {
             duckpond_value row[4];
-            fill_row(i, row);
+            char buf[32];
+            fill_row(i, row, buf);
             duckpond_write_add_row(*slot, row);
         }
         errors += duckpond_write_submit(*slot, DUCKPOND_ACK_QUEUED) != DUCKPOND_OK;
@@ -380,7 +405,7 @@ static void case_stream(struct result *r)
 
 /* ---------------------------------------------------------- harness */
 
-enum case_kind { C_INSERT, C_APPENDER, C_ACK, C_STREAM, C_JOURNAL };
+enum case_kind { C_INSERT, C_APPENDER, C_ACK, C_STREAM, C_JOURNAL, C_ACK_TEXT, C_JOURNAL_TEXT, C_STREAM_TEXT };
 
 /* User + system CPU time of a rusage, in microseconds. */
 static double cpu_us(const struct rusage *ru)
@@ -403,12 +428,13 @@ static struct result run_case(enum case_kind kind, int p)
         atomic_store(&next_id, 0);
         struct rusage before, after;
         getrusage(RUSAGE_SELF, &before);
+        text_ts = kind >= C_ACK_TEXT;
         switch (kind) {
         case C_INSERT: case_insert(p, &r); break;
         case C_APPENDER: case_appender(&r); break;
-        case C_ACK: case_batcher_ack(p, &r); break;
-        case C_STREAM: case_stream(&r); break;
-        case C_JOURNAL: case_batcher_journal(p, &r); break;
+        case C_ACK: case C_ACK_TEXT: case_batcher_ack(p, &r); break;
+        case C_STREAM: case C_STREAM_TEXT: case_stream(&r); break;
+        case C_JOURNAL: case C_JOURNAL_TEXT: case_batcher_journal(p, &r); break;
         }
         getrusage(RUSAGE_SELF, &after);
         if (r.rows > 0)
@@ -451,6 +477,15 @@ static struct result median_case(enum case_kind kind, int p)
     return m;
 }
 
+/* Removes the temporary directory of the databases. */
+static void remove_dir(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+}
+
 static void print_row(const char *name, int p, const struct result *r)
 {
     char per_commit[32] = "";
@@ -474,7 +509,8 @@ int main(int argc, char **argv)
         case 'p': opt_p = atoi(optarg); break;
         default:
             fprintf(stderr, "usage: %s [-d seconds] [-r repetitions] [-b rows-per-stream-write]\n"
-                            "       [-c insert|appender|ack|stream|journal [-p threads]]\n", argv[0]);
+                            "       [-c insert|appender|ack|stream|journal|ack-text|journal-text|stream-text\n"
+                            "        [-p threads]]\n", argv[0]);
             return 2;
         }
     }
@@ -496,14 +532,18 @@ int main(int argc, char **argv)
     printf("%-44s %4s %12s %10s %10s %10s %10s %10s\n", "case", "P", "rows/s", "p50 ms", "p99 ms", "peak MB",
            "rows/commit", "CPU us/row");
     if (opt_only) {
-        static const char *names[] = {"insert", "appender", "ack", "stream", "journal"};
-        for (int k = 0; k < 5; k++)
+        static const char *names[] = {"insert",   "appender",     "ack",        "stream",
+                                      "journal",  "ack-text",     "journal-text", "stream-text"};
+        for (int k = 0; k < 8; k++)
             if (!strcmp(opt_only, names[k])) {
                 struct result one = median_case((enum case_kind)k, opt_p);
                 print_row(names[k], opt_p, &one);
+                printf("(%lld rows written: for instructions per row under callgrind)\n", (long long)one.rows);
+                remove_dir();
                 return one.ok ? 0 : 1;
             }
         fprintf(stderr, "unknown case %s\n", opt_only);
+        remove_dir();
         return 2;
     }
     static const int ps[] = {1, 8, 64};
@@ -527,7 +567,18 @@ int main(int argc, char **argv)
         jr[i] = median_case(C_JOURNAL, ps[i]);
         print_row("5 batcher, 1 row/submit, journal ack", ps[i], &jr[i]);
     }
-    printf("\n(case 4: latency is commit-ack from the batcher's histogram, bucket upper bounds;\n"
+    struct result ackt[3], jrt[3];
+    for (int i = 1; i < 3; i++) {
+        ackt[i] = median_case(C_ACK_TEXT, ps[i]);
+        print_row("6 as 3, ts as text", ps[i], &ackt[i]);
+    }
+    for (int i = 1; i < 3; i++) {
+        jrt[i] = median_case(C_JOURNAL_TEXT, ps[i]);
+        print_row("7 as 5, ts as text", ps[i], &jrt[i]);
+    }
+    struct result stt = median_case(C_STREAM_TEXT, 1);
+    print_row("8 as 4, ts as text", 1, &stt);
+    printf("\n(cases 4 and 8: latency is commit-ack from the batcher's histogram, bucket upper bounds;\n"
            " queue cap %d rows)\n\nratios\n", STREAM_QUEUE_ROWS);
     for (int i = 0; i < 3; i++)
         printf("  3/1 at P=%-3d %8.1fx   (target at P=64: >= 30x)\n", ps[i],
@@ -536,11 +587,13 @@ int main(int argc, char **argv)
     for (int i = 1; i < 3; i++)
         printf("  5/3 at P=%-3d %8.2fx   (journal/commit rows/s; p50 ack %.3f vs %.3f ms)\n", ps[i],
                jr[i].rows_per_s / ack[i].rows_per_s, jr[i].p50_ms, ack[i].p50_ms);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    for (int i = 1; i < 3; i++)
+        printf("  6/3 at P=%-3d %8.2fx   (text/typed ts, commit ack)\n", ps[i], ackt[i].rows_per_s / ack[i].rows_per_s);
+    for (int i = 1; i < 3; i++)
+        printf("  7/5 at P=%-3d %8.2fx   (text/typed ts, journal ack)\n", ps[i], jrt[i].rows_per_s / jr[i].rows_per_s);
+    printf("  8/4          %8.2fx   (text/typed ts, stream)\n", stt.rows_per_s / st.rows_per_s);
+    remove_dir();
     int all_ok = ins[0].ok && ins[1].ok && ins[2].ok && app.ok && ack[0].ok && ack[1].ok && ack[2].ok && st.ok &&
-                 jr[1].ok && jr[2].ok;
+                 jr[1].ok && jr[2].ok && ackt[1].ok && ackt[2].ok && jrt[1].ok && jrt[2].ok && stt.ok;
     return all_ok ? 0 : 1;
 }

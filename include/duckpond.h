@@ -489,6 +489,24 @@ int duckpond_snapshot(duckpond_conn *conn, const char *dest_path);
  * other rows of the write, and every other producer's rows, are committed.
  * With DUCKPOND_WRITE_ATOMIC, a write with any bad row writes nothing.
  *
+ * A value converts to its column's type as DuckDB's CAST would on the
+ * batcher's connection (so a TIMESTAMPTZ from text without an offset is
+ * read in that connection's TimeZone). The library converts the common
+ * spellings itself, with DuckDB's results: integers, floats, booleans,
+ * ISO dates, times and timestamps ("2026-11-25 10:00:00.25", a 'T' or a
+ * space, up to six fraction digits, an optional 'Z' or numeric UTC
+ * offset), plain decimals. DuckDB casts the rest a whole column of a
+ * group at once, in the group's INSERT; a value it refuses fails its row
+ * as above ("row 3: column "ts" (TIMESTAMP): cannot convert '...':
+ * Conversion Error: ..."), the other rows commit.
+ *
+ * A column a write leaves out, or gives DUCKPOND_VALUE_DEFAULT, gets its
+ * default as in an INSERT, computed by DuckDB for each row. A clock
+ * default (current_timestamp, now()) is the time of the transaction that
+ * commits the row's group: rows committed together share it, and DuckDB
+ * plans that group's INSERT anew each time (a feed that stamps its own
+ * time is faster).
+ *
  * A batcher and its calls may be used from any thread. A write is built by
  * one thread, then waited on, read and freed by one thread at a time.
  */
@@ -572,6 +590,14 @@ typedef struct duckpond_batcher_settings {
  * journal refuses every later journaled write until it is reopened (the
  * kernel may have dropped what it held). Other ack modes, and reads, go on.
  *
+ * The check runs on the submitting thread, and for the common spellings
+ * (above) needs no DuckDB statement: the library's conversion decides, and
+ * vouches too for values DuckDB surely converts (a TIMESTAMPTZ without an
+ * offset, a decimal to round). A value it cannot judge (a UUID, an
+ * INTERVAL, a time zone name...) is cast by DuckDB, one statement a value,
+ * on one of at most two connections the batcher makes for that on first
+ * need: such submits wait for each other, others do not wait for them.
+ *
  * Read-your-writes: DuckDB shows a journaled row once the writer has
  * committed it. duckpond_write_seq gives an acknowledged write's sequence
  * number; a reader that must see its own writes first calls
@@ -581,7 +607,8 @@ typedef struct duckpond_batcher_settings {
 /*
  * Starts a batcher on db in *out (NULL on failure), with settings (NULL for
  * the defaults; copied, journal_dir too): its writer thread and two
- * connections of its own (which duckpond_close counts). db must outlive the
+ * connections of its own, and up to two more for journaled checks made on
+ * first need (see JOURNAL; duckpond_close counts them all). db must outlive the
  * batcher. With a journal_dir, first opens the journal and applies what it
  * holds beyond duckpond_journal_state (see JOURNAL). On failure nothing is
  * left running or open (rows replayed before the failure stay committed);
@@ -616,7 +643,7 @@ typedef enum duckpond_value_kind {
     DUCKPOND_VALUE_BOOL,
     DUCKPOND_VALUE_INT64,
     DUCKPOND_VALUE_DOUBLE,
-    DUCKPOND_VALUE_TEXT,      /* converted with the column's type, as a cast would */
+    DUCKPOND_VALUE_TEXT,      /* converted to the column's type as DuckDB's CAST would (see above) */
     DUCKPOND_VALUE_TIMESTAMP, /* microseconds since 1970-01-01 UTC */
 } duckpond_value_kind;
 

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "batcher.h"
+#include "buf.h"
 #include "duckpond.h"
 #include "testlib.h"
 
@@ -28,6 +29,16 @@ static duckpond_value v_text(const char *s)
     v.u.text.len = strlen(s);
     return v;
 }
+
+/* Failure i of write w has status st, is row r, and its message holds text. */
+#define CHECK_FAILURE(w, i, st, r, text)                                    \
+    do {                                                                    \
+        size_t row_;                                                        \
+        const char *msg_;                                                   \
+        CHECK_EQ_INT(duckpond_write_failure((w), (i), &row_, &msg_), (st)); \
+        CHECK_EQ_INT(row_, (r));                                            \
+        CHECK_STR_CONTAINS(msg_, (text));                                   \
+    } while (0)
 
 /* An open database at a fresh file with a connection for checks. */
 struct fixture {
@@ -1463,10 +1474,9 @@ static void test_journal_fsync_failure_poisons(void)
     fx_close(&f);
 }
 /*
- * One group mixing every path: plain rows of two tables, rows with a
- * DEFAULT value and a DATE column (which only the Appenders take, so the
- * whole group goes through them), and a row that breaks a constraint: the
- * bisection then commits the plain half, two tables in one transaction,
+ * One group mixing every shape: rows of two tables, rows with a DEFAULT
+ * value and a DATE column, and a row that breaks a constraint: the
+ * bisection then commits the good rows, two tables in one transaction,
  * by the batch scan. And the batch scan function refuses to run on any
  * other connection.
  */
@@ -1531,6 +1541,330 @@ static void test_group_mixes_scan_and_appender(void)
     duckpond_disconnect(other);
     fx_close(&f);
 }
+/* ------------------------------------------------ text in bulk */
+
+/* Submits w[0..n) (queued acks) so that the writer takes them as one group; the first failed submit's status. */
+static int submit_one_group(duckpond_batcher *b, duckpond_write **w, int n)
+{
+    int rc = DUCKPOND_OK;
+    batcher_hold(b, 1);
+    for (int i = 0; i < n && rc == DUCKPOND_OK; i++)
+        rc = duckpond_write_submit(w[i], DUCKPOND_ACK_QUEUED);
+    batcher_hold(b, 0);
+    return rc;
+}
+
+/* The columns of table x: each typed column beside a VARCHAR copy of the text it was sent. */
+static const char *X_COLS[] = {"id", "ts", "tz", "d", "t", "dec", "u", "iv",
+                               "ts_s", "tz_s", "d_s", "t_s", "dec_s", "u_s", "iv_s"};
+#define X_SCHEMA                                                                                          \
+    "CREATE TABLE x(id INTEGER, ts TIMESTAMP, tz TIMESTAMPTZ, d DATE, t TIME, dec DECIMAL(18,4), u UUID," \
+    " iv INTERVAL, ts_s VARCHAR, tz_s VARCHAR, d_s VARCHAR, t_s VARCHAR, dec_s VARCHAR, u_s VARCHAR,"     \
+    " iv_s VARCHAR)"
+
+/*
+ * Row i of table x as text: the common spellings our conversion reads and
+ * rarer ones only DuckDB's cast reads, in turn, some NULL. texts holds the
+ * strings (7 of 48 bytes).
+ */
+static void x_row(int i, char texts[7][48], duckpond_value row[15])
+{
+    static const char *ts_fmt[] = {"2024-01-02 03:04:%02d.123456", "2024-01-02T03:04:%02dZ",
+                                   " 2024-01-02 03:04:%02d ", "2024-01-02 03:04:%02d.1234567"};
+    static const char *tz_fmt[] = {"2024-06-01 10:00:%02d+05:30", "2024-06-01 10:00:%02d",
+                                   "2024-06-01 10:00:%02d UTC", "2024-06-01 10:00:%02d-08"};
+    static const char *d_val[] = {"2024-02-29", "1999-12-31", "infinity", "2024-01-02 10:00:00"};
+    static const char *t_val[] = {"10:11:12.5", "23:59:59", "24:00:00", "1:02:03"};
+    static const char *dec_val[] = {"123.4567", "-0.5", "1.23456", "1e2"};
+    static const char *iv_val[] = {"1 day", "02:00:00", "3 months 2 days", "1 year"};
+    int k = i % 4;
+    snprintf(texts[0], 48, ts_fmt[k], i % 60);
+    snprintf(texts[1], 48, tz_fmt[(i / 4) % 4], i % 60);
+    snprintf(texts[2], 48, "%s", d_val[(i / 3) % 4]);
+    snprintf(texts[3], 48, "%s", t_val[(i / 5) % 4]);
+    snprintf(texts[4], 48, "%s", dec_val[(i / 7) % 4]);
+    snprintf(texts[5], 48, "%08x-0000-4000-8000-%012x", i, i * 7);
+    snprintf(texts[6], 48, "%s", iv_val[(i / 11) % 4]);
+    row[0] = v_int(i);
+    for (int c = 0; c < 7; c++) {
+        bool null = (i + c) % 13 == 0;
+        row[1 + c] = null ? v_null() : v_text(texts[c]);
+        row[8 + c] = null ? v_null() : v_text(texts[c]);
+    }
+}
+
+/* Rows of x whose every typed column holds what DuckDB's CAST makes of its text. */
+static int64_t x_rows_as_cast(struct fixture *f)
+{
+    return q64(f, "SELECT count(*) FROM x WHERE ts IS NOT DISTINCT FROM CAST(ts_s AS TIMESTAMP)"
+                  " AND tz IS NOT DISTINCT FROM CAST(tz_s AS TIMESTAMPTZ) AND d IS NOT DISTINCT FROM CAST(d_s AS DATE)"
+                  " AND t IS NOT DISTINCT FROM CAST(t_s AS TIME)"
+                  " AND dec IS NOT DISTINCT FROM CAST(dec_s AS DECIMAL(18,4))"
+                  " AND u IS NOT DISTINCT FROM CAST(u_s AS UUID) AND iv IS NOT DISTINCT FROM CAST(iv_s AS INTERVAL)");
+}
+
+/*
+ * Text bound for TIMESTAMP, TIMESTAMPTZ, DATE, TIME, DECIMAL, UUID and
+ * INTERVAL columns, in common and rare spellings: every value stored is
+ * what DuckDB's CAST makes of the text, with no DuckDB statement per
+ * value. Three bad values among thousands: each fails its own row, named
+ * as ever (row, column, type, value, DuckDB's message); one query finds
+ * them, and only they are cast one by one.
+ */
+static void test_text_values_convert_in_bulk(void)
+{
+    struct fixture f;
+    CHECK_OK(fx_open(&f, X_SCHEMA, NULL));
+    enum { N = 3000 };
+    static char texts[N][7][48];
+    duckpond_write *w;
+    CHECK_OK(duckpond_write_new(f.b, "x", X_COLS, 15, 0, &w));
+    for (int i = 0; i < N; i++) {
+        duckpond_value row[15];
+        x_row(i, texts[i], row);
+        if (i == 100)
+            row[1] = v_text("2024-13-01 00:00:00");
+        if (i == 1500)
+            row[6] = v_text("not-a-uuid");
+        if (i == 2999)
+            row[7] = v_text("forever");
+        CHECK_OK(duckpond_write_add_row(w, row));
+    }
+    CHECK_EQ_INT(duckpond_write_submit(w, DUCKPOND_ACK_COMMIT), DUCKPOND_CONVERSION);
+    size_t c, fl;
+    duckpond_write_counts(w, &c, &fl);
+    CHECK_EQ_INT(c, N - 3);
+    CHECK_EQ_INT(fl, 3);
+    CHECK_FAILURE(w, 0, DUCKPOND_CONVERSION, 100,
+                  "row 100: column \"ts\" (TIMESTAMP): cannot convert '2024-13-01 00:00:00': Conversion Error");
+    CHECK_FAILURE(w, 1, DUCKPOND_CONVERSION, 1500, "row 1500: column \"u\" (UUID): cannot convert 'not-a-uuid': ");
+    CHECK_FAILURE(w, 2, DUCKPOND_CONVERSION, 2999, "row 2999: column \"iv\" (INTERVAL): cannot convert 'forever': ");
+    CHECK_STR_CONTAINS(duckpond_write_errmsg(w), "row 100: ");
+    duckpond_write_free(w);
+    uint64_t casts = batcher_test_values_cast_alone(f.b);
+    CHECK(casts >= 3 && casts <= 3 * 7); /* the guilty rows' rare values, no others */
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM x"), N - 3);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM x WHERE id IN (100, 1500, 2999)"), 0);
+    CHECK_EQ_INT(x_rows_as_cast(&f), N - 3);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM x WHERE ts IS NULL"), N / 13 + 1);
+    /* many one-row writes from threads of their own: the same, and not one value cast alone */
+    CHECK_OK(duckpond_exec(f.conn, "DELETE FROM x"));
+    for (int i = 0; i < 400; i++) {
+        duckpond_value r[15];
+        x_row(i, texts[i], r);
+        CHECK_OK(duckpond_write_new(f.b, "x", X_COLS, 15, 0, &w));
+        CHECK_OK(duckpond_write_add_row(w, r));
+        CHECK_OK(duckpond_write_submit(w, i % 50 == 49 ? DUCKPOND_ACK_COMMIT : DUCKPOND_ACK_QUEUED));
+        duckpond_write_free(w);
+    }
+    CHECK_EQ_INT(x_rows_as_cast(&f), 400);
+    CHECK_EQ_INT(batcher_test_values_cast_alone(f.b), casts);
+    fx_close(&f);
+}
+
+/*
+ * One group holding, for one table and column list, a write with DEFAULT
+ * values, one without, and a row of DEFAULTs alone: each row gets exactly
+ * its values and the defaults of the columns it left. A clock default is
+ * the group's transaction time: rows committed together share it.
+ */
+static void test_defaults_in_one_group(void)
+{
+    struct fixture f;
+    CHECK_OK(fx_open(&f,
+                     "CREATE SEQUENCE sq START 100;"
+                     "CREATE TABLE g(id INTEGER DEFAULT nextval('sq'), k INTEGER DEFAULT 7,"
+                     " made TIMESTAMP DEFAULT current_timestamp, ts TIMESTAMP)",
+                     NULL));
+    static const char *cols[] = {"id", "k", "made", "ts"};
+    duckpond_write *w[3];
+    duckpond_value a1[4] = {v_int(1), v_def(), v_def(), v_text("2024-01-02 03:04:05")};
+    duckpond_value a2[4] = {v_int(2), v_int(20), v_def(), v_text("2024-01-02 03:04:06 UTC")};
+    duckpond_value b1[4] = {v_int(3), v_int(30), v_text("2001-01-01"), v_text("2024-01-02T03:04:07")};
+    duckpond_value c1[4] = {v_def(), v_def(), v_def(), v_def()};
+    for (int i = 0; i < 3; i++)
+        CHECK_OK(duckpond_write_new(f.b, "g", cols, 4, 0, &w[i]));
+    CHECK_OK(duckpond_write_add_row(w[0], a1));
+    CHECK_OK(duckpond_write_add_row(w[0], a2));
+    CHECK_OK(duckpond_write_add_row(w[1], b1));
+    CHECK_OK(duckpond_write_add_row(w[2], c1));
+    CHECK_OK(duckpond_write_add_row(w[2], b1));
+    CHECK_OK(submit_one_group(f.b, w, 3));
+    for (int i = 0; i < 3; i++) {
+        CHECK_OK(duckpond_write_wait(w[i]));
+        duckpond_write_free(w[i]);
+    }
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM g"), 5);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM g WHERE id = 1 AND k = 7 AND ts = TIMESTAMP '2024-01-02 03:04:05'"), 1);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM g WHERE id = 2 AND k = 20 AND ts = TIMESTAMP '2024-01-02 03:04:06'"), 1);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM g WHERE id = 3 AND k = 30 AND made = TIMESTAMP '2001-01-01'"), 2);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM g WHERE id = 100 AND k = 7 AND ts IS NULL"), 1);
+    CHECK_EQ_INT(q64(&f, "SELECT count(DISTINCT made) FROM g WHERE id <> 3"), 1);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM g WHERE made > TIMESTAMP '2020-01-01'"), 3);
+    fx_close(&f);
+}
+
+/*
+ * A table wider than the batch scan takes (more than 64 columns) goes
+ * through the Appenders: every value is checked before it is appended,
+ * by our rules or DuckDB's cast, and a bad one fails its own row.
+ */
+static void test_wide_table_through_appenders(void)
+{
+    struct fixture f;
+    struct dp_buf ddl = DP_BUF_INIT;
+    dp_buf_printf(&ddl, "CREATE TABLE wide(id INTEGER, d DATE, dec DECIMAL(18,4), t TIME, tz TIMESTAMPTZ,"
+                        " ts TIMESTAMP, u UUID, k INTEGER DEFAULT 5");
+    for (int i = 0; i < 64; i++)
+        dp_buf_printf(&ddl, ", c%d INTEGER", i);
+    dp_buf_printf(&ddl, ")");
+    CHECK(!ddl.failed);
+    CHECK_OK(fx_open(&f, ddl.data, NULL));
+    dp_buf_free(&ddl);
+    duckpond_value rows[4][72];
+    for (int r = 0; r < 4; r++) {
+        duckpond_value *v = rows[r];
+        v[0] = v_int(r);
+        v[1] = v_text("2024-02-29");
+        v[2] = r == 2 ? v_text("1.23456") : r == 3 ? v_int(-7) : v_text("123.4567");
+        v[3] = v_text("10:11:12.5");
+        v[4] = r == 3 ? v_text("2024-01-01 00:00:00 UTC") : v_text("2024-01-01 05:30:00+05:30");
+        v[5] = v_text(r == 3 ? "2024-01-01T00:00:00" : "2024-01-01 00:00:00");
+        v[6] = v_text(r == 1 ? "not-a-uuid" : "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
+        v[7] = r == 2 ? v_def() : v_int(r);
+        for (int i = 0; i < 64; i++)
+            v[8 + i] = i % 2 ? v_int(i) : v_text(" 7 ");
+    }
+    duckpond_write *w;
+    CHECK_OK(duckpond_write_new(f.b, "wide", NULL, 0, 0, &w));
+    for (int r = 0; r < 4; r++)
+        CHECK_OK(duckpond_write_add_row(w, rows[r]));
+    CHECK_EQ_INT(duckpond_write_submit(w, DUCKPOND_ACK_COMMIT), DUCKPOND_CONVERSION);
+    size_t c, fl;
+    duckpond_write_counts(w, &c, &fl);
+    CHECK_EQ_INT(c, 3);
+    CHECK_EQ_INT(fl, 1);
+    CHECK_FAILURE(w, 0, DUCKPOND_CONVERSION, 1, "row 1: column \"u\" (UUID): cannot convert 'not-a-uuid': ");
+    duckpond_write_free(w);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM wide WHERE d = DATE '2024-02-29' AND t = TIME '10:11:12.5'"
+                         " AND tz = TIMESTAMPTZ '2024-01-01 00:00:00+00' AND ts = TIMESTAMP '2024-01-01'"
+                         " AND u = 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11' AND c0 = 7 AND c63 = 63"),
+                 3);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM wide WHERE id = 0 AND dec = 123.4567 AND k = 0"), 1);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM wide WHERE id = 2 AND dec = 1.2346 AND k = 5"), 1);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM wide WHERE id = 3 AND dec = -7 AND k = 3"), 1);
+    fx_close(&f);
+}
+
+/*
+ * A value only DuckDB's cast reads that it refuses, in an atomic write
+ * grouped with others: that write fails whole, named as ever, and the
+ * others commit. Journaled writes: the common spellings are checked
+ * before their ack without any DuckDB statement, from many threads at
+ * once; a rare spelling is cast on the side, and a bad one refused before
+ * the ack.
+ */
+struct x_producer {
+    duckpond_batcher *b;
+    int from, n, failures;
+    uint64_t seq;
+};
+
+static void *x_producer_main(void *arg)
+{
+    struct x_producer *p = arg;
+    static const char *cols[] = {"id", "ts", "tz", "d", "t", "dec", "ts_s", "tz_s", "d_s", "t_s", "dec_s"};
+    for (int i = p->from; i < p->from + p->n; i++) {
+        char ts[48], tz[48];
+        snprintf(ts, sizeof ts, "2024-03-%02d %02d:%02d:%02d.%06d", 1 + i % 28, i % 24, i % 60, (i / 7) % 60, i);
+        snprintf(tz, sizeof tz, "2024-03-%02dT%02d:30:00%s", 1 + i % 28, i % 24, i % 2 ? "Z" : "-04:30");
+        duckpond_value row[11] = {v_int(i), v_text(ts), v_text(tz), v_text("2024-03-04"), v_text("12:00:01"),
+                                  v_text("99.5"), v_text(ts), v_text(tz), v_text("2024-03-04"), v_text("12:00:01"),
+                                  v_text("99.5")};
+        duckpond_write *w;
+        int rc = duckpond_write_new(p->b, "x", cols, 11, 0, &w);
+        if (rc == DUCKPOND_OK)
+            rc = duckpond_write_add_row(w, row);
+        if (rc == DUCKPOND_OK)
+            rc = duckpond_write_submit(w, DUCKPOND_ACK_JOURNAL);
+        if (rc != DUCKPOND_OK)
+            p->failures++;
+        if (duckpond_write_seq(w) > p->seq)
+            p->seq = duckpond_write_seq(w);
+        duckpond_write_free(w);
+    }
+    return NULL;
+}
+
+static void test_bulk_failures_atomic_and_journaled(void)
+{
+    struct fixture f;
+    CHECK_OK(fx_open_journal(&f, X_SCHEMA, 0));
+    static const char *cols[] = {"id", "u", "u_s"};
+    duckpond_write *w[3];
+    for (int i = 0; i < 3; i++)
+        CHECK_OK(duckpond_write_new(f.b, "x", cols, 3, i == 1 ? DUCKPOND_WRITE_ATOMIC : 0, &w[i]));
+    duckpond_value good[3] = {v_int(1), v_text("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"), v_text("x")};
+    duckpond_value bad[3] = {v_int(2), v_text("a0eebc99-9c0b-4ef8-bb6d"), v_text("x")};
+    CHECK_OK(duckpond_write_add_row(w[0], good));
+    CHECK_OK(duckpond_write_add_row(w[1], good));
+    CHECK_OK(duckpond_write_add_row(w[1], bad));
+    CHECK_OK(duckpond_write_add_row(w[2], good));
+    CHECK_OK(submit_one_group(f.b, w, 3));
+    CHECK_OK(duckpond_write_wait(w[0]));
+    CHECK_EQ_INT(duckpond_write_wait(w[1]), DUCKPOND_CONVERSION);
+    CHECK_OK(duckpond_write_wait(w[2]));
+    size_t c, fl;
+    duckpond_write_counts(w[1], &c, &fl);
+    CHECK_EQ_INT(c, 0);
+    CHECK_EQ_INT(fl, 2);
+    CHECK_STR_CONTAINS(duckpond_write_errmsg(w[1]),
+                       "row 1: column \"u\" (UUID): cannot convert 'a0eebc99-9c0b-4ef8-bb6d'");
+    for (int i = 0; i < 3; i++)
+        duckpond_write_free(w[i]);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM x WHERE u = 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'"), 2);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM x WHERE id = 2"), 0);
+    /* journaled, 8 threads: checked by our rules alone */
+    CHECK_OK(duckpond_exec(f.conn, "DELETE FROM x"));
+    uint64_t casts = batcher_test_values_cast_alone(f.b);
+    enum { NP = 8, PER = 150 };
+    struct x_producer p[NP];
+    pthread_t th[NP];
+    for (int i = 0; i < NP; i++) {
+        p[i] = (struct x_producer){f.b, i * PER, PER, 0, 0};
+        CHECK_OK(pthread_create(&th[i], NULL, x_producer_main, &p[i]));
+    }
+    uint64_t seq = 0;
+    for (int i = 0; i < NP; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_EQ_INT(p[i].failures, 0);
+        seq = p[i].seq > seq ? p[i].seq : seq;
+    }
+    CHECK_OK(duckpond_batcher_wait_applied(f.b, seq, 10000));
+    CHECK_EQ_INT(batcher_test_values_cast_alone(f.b), casts);
+    CHECK_EQ_INT(x_rows_as_cast(&f), NP * PER);
+    /* a rare spelling is cast on the side before the ack; a bad one is refused */
+    static const char *jcols[] = {"id", "tz", "iv", "tz_s", "iv_s"};
+    duckpond_write *jw;
+    CHECK_OK(duckpond_write_new(f.b, "x", jcols, 5, 0, &jw));
+    duckpond_value j1[5] = {v_int(5000), v_text("2024-01-01 10:00:00 UTC"), v_text("1 day"),
+                            v_text("2024-01-01 10:00:00 UTC"), v_text("1 day")};
+    duckpond_value j2[5] = {v_int(5001), v_text("2024-01-01 10:00:00"), v_text("someday"), v_null(), v_null()};
+    CHECK_OK(duckpond_write_add_row(jw, j1));
+    CHECK_OK(duckpond_write_add_row(jw, j2));
+    CHECK_EQ_INT(duckpond_write_submit(jw, DUCKPOND_ACK_JOURNAL), DUCKPOND_CONVERSION);
+    duckpond_write_counts(jw, &c, &fl);
+    CHECK_EQ_INT(c, 1);
+    CHECK_EQ_INT(fl, 1);
+    CHECK_STR_CONTAINS(duckpond_write_errmsg(jw), "row 1: column \"iv\" (INTERVAL): cannot convert 'someday'");
+    CHECK_OK(duckpond_batcher_wait_applied(f.b, duckpond_write_seq(jw), 10000));
+    duckpond_write_free(jw);
+    CHECK(batcher_test_values_cast_alone(f.b) > casts);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM x WHERE id = 5000"), 1);
+    CHECK_EQ_INT(x_rows_as_cast(&f), NP * PER + 1);
+    fx_close(&f);
+}
+
 /*
  * A journaled write is checked against the column types the batcher holds;
  * after a table is replaced elsewhere, duckpond_batcher_schema_changed
@@ -1755,6 +2089,8 @@ static void test_versioned_settings_and_stats(void)
 }
 
 TEST_MAIN(TEST_ENTRY(test_concurrent_exact_counts), TEST_ENTRY(test_column_subset_defaults),
+          TEST_ENTRY(test_text_values_convert_in_bulk), TEST_ENTRY(test_defaults_in_one_group),
+          TEST_ENTRY(test_bulk_failures_atomic_and_journaled), TEST_ENTRY(test_wide_table_through_appenders),
           TEST_ENTRY(test_values_roundtrip), TEST_ENTRY(test_values_many_rows_exact),
           TEST_ENTRY(test_conversion_errors_per_row),
           TEST_ENTRY(test_constraint_violations_isolated), TEST_ENTRY(test_atomic_writes_nothing_on_bad_row),

@@ -1,19 +1,27 @@
 /*
  * append.c -- rows into DuckDB Appenders, for what the batch scan cannot
- * take: rows holding DEFAULT values (one Appender per set of columns they
- * leave out), rows with a value only DuckDB's cast converts, and targets
- * whose column types have no flat vector layout.
+ * take: tables with more columns than it handles (MASK_COLS), or whose
+ * INSERT could not be prepared. Rows holding DEFAULT values go to one
+ * Appender per set of columns they leave out; a row of DEFAULTs alone,
+ * to INSERT ... DEFAULT VALUES.
  *
- * Plain rows of a chunkable target are written a vector at a time into a
- * data chunk that the Appender takes whole; the rest go value by value.
- * Every value was checked (check.c) before it gets here. The Appenders an
- * attempt used are remembered so that its commit can flush them, or a
- * failure throw their rows away.
+ * Every value was checked with DuckDB's casts (check.c) before it gets
+ * here: a failed Appender call leaves half a row that cannot be taken
+ * back. The Appenders an attempt used are remembered so that its commit
+ * can flush them, or a failure throw their rows away.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "batcher_int.h"
+
+/* Appends val (destroyed here), which the Appender casts to the column's type. */
+static duckdb_state append_owned(duckdb_appender a, duckdb_value val)
+{
+    duckdb_state st = duckdb_append_value(a, val);
+    duckdb_destroy_value(&val);
+    return st;
+}
 
 /* Appends one converted, checked value to column c. */
 static duckdb_state append_value(duckdb_appender a, const struct batcher_col *c, const struct bval *v,
@@ -24,12 +32,8 @@ static duckdb_state append_value(duckdb_appender a, const struct batcher_col *c,
     if (v->kind == DUCKPOND_VALUE_DEFAULT)
         return duckdb_append_default(a);
     struct cval cv;
-    if (batcher_convert(c->type, v, text, &cv) != CV_OK) {
-        duckdb_value val = batcher_make_value(c->type, v, text);
-        duckdb_state st = duckdb_append_value(a, val);
-        duckdb_destroy_value(&val);
-        return st;
-    }
+    if (batcher_convert(c, v, text, &cv) != CV_OK)
+        return append_owned(a, batcher_make_value(c->type, v, text));
     switch (c->type) {
     case DUCKDB_TYPE_BOOLEAN: return duckdb_append_bool(a, cv.v.b);
     case DUCKDB_TYPE_TINYINT: return duckdb_append_int8(a, (int8_t)cv.v.i);
@@ -44,11 +48,12 @@ static duckdb_state append_value(duckdb_appender a, const struct batcher_col *c,
     case DUCKDB_TYPE_DOUBLE: return duckdb_append_double(a, cv.v.d);
     case DUCKDB_TYPE_VARCHAR: return duckdb_append_varchar_length(a, cv.s, cv.slen);
     case DUCKDB_TYPE_TIMESTAMP: return duckdb_append_timestamp(a, (duckdb_timestamp){cv.v.i});
-    case DUCKDB_TYPE_TIMESTAMP_TZ: {
-        duckdb_value val = duckdb_create_timestamp_tz((duckdb_timestamp){cv.v.i});
-        duckdb_state st = duckdb_append_value(a, val);
-        duckdb_destroy_value(&val);
-        return st;
+    case DUCKDB_TYPE_DATE: return duckdb_append_date(a, (duckdb_date){(int32_t)cv.v.i});
+    case DUCKDB_TYPE_TIME: return duckdb_append_time(a, (duckdb_time){cv.v.i});
+    case DUCKDB_TYPE_TIMESTAMP_TZ: return append_owned(a, duckdb_create_timestamp_tz((duckdb_timestamp){cv.v.i}));
+    case DUCKDB_TYPE_DECIMAL: {
+        duckdb_hugeint h = {(uint64_t)cv.v.dec, (int64_t)(cv.v.dec >> 64)};
+        return append_owned(a, duckdb_create_decimal((duckdb_decimal){c->width, c->scale, h}));
     }
     default:
         return DuckDBError; /* batcher_convert gives CV_OK for the types above only */
@@ -155,73 +160,6 @@ static int append_row(duckpond_batcher *b, duckpond_write *w, size_t r, char **m
     return DUCKPOND_OK;
 }
 
-/* The target's data chunk, empty, made on first need. NULL if out of memory. */
-static duckdb_data_chunk target_chunk(struct target *t)
-{
-    if (!t->chunk) {
-        duckdb_logical_type *types = calloc((size_t)t->ncols, sizeof *types);
-        if (!types)
-            return NULL;
-        for (int i = 0; i < t->ncols; i++)
-            types[i] = duckdb_create_logical_type(t->cols[i].type);
-        t->chunk = duckdb_create_data_chunk(types, (idx_t)t->ncols);
-        for (int i = 0; i < t->ncols; i++)
-            duckdb_destroy_logical_type(&types[i]);
-        free(types);
-        if (!t->chunk)
-            return NULL;
-    }
-    duckdb_data_chunk_reset(t->chunk);
-    return t->chunk;
-}
-
-/* Appends the filled rows of the chunk (if any) and empties it. */
-static int chunk_flush(struct tapp *slot, duckdb_data_chunk chunk, idx_t *fill, char **msg)
-{
-    if (!*fill)
-        return DUCKPOND_OK;
-    duckdb_data_chunk_set_size(chunk, *fill);
-    duckdb_state st = duckdb_append_data_chunk(slot->app, chunk);
-    duckdb_data_chunk_reset(chunk);
-    *fill = 0;
-    return st == DuckDBError ? batcher_appender_fail(slot->app, msg) : DUCKPOND_OK;
-}
-
-/*
- * Appends the good rows of a segment a vector at a time: values are
- * written straight into a data chunk of the column types, which the
- * Appender takes whole (much cheaper than a call per value). A row with a
- * value only DuckDB's cast can convert goes through append_row.
- */
-static int append_seg_chunk(duckpond_batcher *b, const struct seg *sg, char **msg)
-{
-    duckpond_write *w = sg->w;
-    struct target *t = w->tgt;
-    int rc;
-    struct tapp *slot = target_app(b, t, 0, &rc, msg);
-    duckdb_data_chunk chunk = slot ? target_chunk(t) : NULL;
-    if (!chunk)
-        return slot ? DUCKPOND_NOMEM : rc;
-    idx_t cap = duckdb_vector_size(), fill = 0;
-    duckdb_vector vec[MASK_COLS]; /* a reset keeps the chunk's vectors, renewing their buffers */
-    batcher_chunk_vectors(chunk, t->ncols, vec);
-    for (size_t r = sg->lo; r < sg->hi; r++) {
-        if (w->bad[r])
-            continue;
-        struct cval cv[MASK_COLS];
-        if (!batcher_row_convert(t->cols, w, r, cv)) { /* keep the order simple: flush, then this row alone */
-            if ((rc = chunk_flush(slot, chunk, &fill, msg)) != DUCKPOND_OK ||
-                (rc = append_row(b, w, r, msg)) != DUCKPOND_OK)
-                return rc;
-            continue;
-        }
-        batcher_row_put(vec, t->cols, w, r, fill, cv);
-        if (++fill == cap && (rc = chunk_flush(slot, chunk, &fill, msg)) != DUCKPOND_OK)
-            return rc;
-    }
-    return chunk_flush(slot, chunk, &fill, msg);
-}
-
 int batcher_append_segs(duckpond_batcher *b, const struct seg *segs, size_t n, char **msg)
 {
     b->nused = 0;
@@ -229,10 +167,6 @@ int batcher_append_segs(duckpond_batcher *b, const struct seg *segs, size_t n, c
     int rc = DUCKPOND_OK;
     for (size_t s = 0; s < n && rc == DUCKPOND_OK; s++) {
         duckpond_write *w = segs[s].w;
-        if (w->tgt->chunkable && !w->has_default) {
-            rc = append_seg_chunk(b, &segs[s], msg);
-            continue;
-        }
         for (size_t r = segs[s].lo; r < segs[s].hi && rc == DUCKPOND_OK; r++)
             if (!w->bad[r])
                 rc = append_row(b, w, r, msg);

@@ -122,6 +122,8 @@ int duckpond_batcher_new(duckpond_db *db, const duckpond_batcher_settings *setti
     pthread_mutex_init(&b->stop_mu, NULL);
     pthread_cond_init(&b->work, NULL);
     pthread_cond_init(&b->room, NULL);
+    pthread_mutex_init(&b->casters.mu, NULL);
+    pthread_cond_init(&b->casters.idle, NULL);
     rc = batcher_catalog_open(b);
     if (rc == DUCKPOND_OK)
         rc = writer_open(b);
@@ -169,6 +171,7 @@ static void batcher_destroy(duckpond_batcher *b)
         if (b->tx_stmt[i])
             duckdb_destroy_prepare(&b->tx_stmt[i]);
     duckpond_disconnect(b->conn);
+    batcher_casters_close(b);
     batcher_catalog_close(b);
     if (b->seq_stmt)
         duckdb_destroy_prepare(&b->seq_stmt);
@@ -179,7 +182,10 @@ static void batcher_destroy(duckpond_batcher *b)
     free((char *)b->set.journal_dir);
     pthread_cond_destroy(&b->applied);
     free(b->used);
+    free(b->scan_rows);
     free(b->fatal_msg);
+    pthread_mutex_destroy(&b->casters.mu);
+    pthread_cond_destroy(&b->casters.idle);
     pthread_mutex_destroy(&b->mu);
     pthread_mutex_destroy(&b->stop_mu);
     pthread_cond_destroy(&b->work);
@@ -210,6 +216,11 @@ void batcher_test_exit_after_commits(duckpond_batcher *b, int n)
     pthread_mutex_lock(&b->mu);
     b->exit_after_commits = n; /* read by the writer after its next take, under mu */
     pthread_mutex_unlock(&b->mu);
+}
+
+uint64_t batcher_test_values_cast_alone(duckpond_batcher *b)
+{
+    return __atomic_load_n(&b->values_cast_alone, __ATOMIC_RELAXED);
 }
 
 void batcher_hold(duckpond_batcher *b, int hold)

@@ -17,6 +17,12 @@ void batcher_hold(duckpond_batcher *b, int hold);
 /* Makes the writer end the process (_exit(0)) right after its next n commits, to test crashes. */
 void batcher_test_exit_after_commits(duckpond_batcher *b, int n);
 
+/*
+ * Values DuckDB cast one statement each, ever: the failure path and the
+ * rare journaled value, never the fast path (check.c). For tests of that.
+ */
+uint64_t batcher_test_values_cast_alone(duckpond_batcher *b);
+
 /* Makes every later fdatasync of b's journal fail (EIO), to test poisoning. */
 void batcher_journal_fail_syncs(duckpond_batcher *b);
 

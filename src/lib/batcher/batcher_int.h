@@ -8,15 +8,19 @@
  *                queue and its admission (backpressure), acknowledgements
  *   value.c      one value converted to a column's type without DuckDB
  *                (pure: testable without a database)
+ *   textparse.c  dates, times, timestamps and decimals parsed from text
+ *                exactly as DuckDB's cast would, for the common spellings
  *   catalog.c    the one cache of table -> columns + types, valid for one
  *                schema generation, shared by producers and the writer
  *   target.c     the writer's targets: a table and column list with its
- *                Appenders, data chunk and prepared INSERT
- *   check.c      rows checked against their columns: our conversion, or
- *                DuckDB's CAST where ours cannot decide
- *   append.c     rows into Appenders
+ *                prepared INSERTs and (for wide tables) Appenders
+ *   check.c      rows checked against their columns: our conversion, the
+ *                rows DuckDB's cast refused found in bulk, DuckDB's cast
+ *                for the rare journaled value ours cannot decide
+ *   append.c     rows into Appenders (tables too wide for the batch scan)
  *   scan.c       the batch scan: rows into DuckDB through a table function
- *                read by one prepared INSERT ... SELECT per target
+ *                read by prepared INSERT ... SELECTs, one per target and
+ *                shape of its rows (DEFAULTs, values DuckDB casts)
  *   commit.c     one group into DuckDB transactions, failures isolated by
  *                bisection
  *   writer.c     the writer thread: taking groups, lingering, acknowledging
@@ -25,7 +29,8 @@
  *                replay at start
  *
  * Locks: b->mu guards the queue, the flags and the counters; b->cat.lock
- * guards the catalog cache and its connection; the writer's connection,
+ * guards the catalog cache and its connection; b->casters.mu the
+ * connections that cast journaled values (check.c); the writer's connection,
  * targets, appenders and scratch belong to the writer thread alone (and
  * to batcher_new's thread while it replays the journal, before the writer
  * starts). A write's state becomes W_DONE through an atomic store.
@@ -95,12 +100,12 @@ struct duckpond_write {
     size_t nfails, cap_fails;
     bool all_failed;   /* an atomic write failed whole: every row, errmsg */
     char *errmsg;
-    uint8_t *bad;      /* writer scratch: rows that failed conversion */
+    uint8_t *bad;      /* writer scratch: rows that failed (or will not be written) */
     struct target *tgt;
     uint64_t jseq;     /* its journal record's sequence number, once journaled; else 0 */
     bool internal;     /* the batcher's own copy of a journaled write: the writer frees it */
     size_t pending;    /* writer scratch: its rows in the attempt being committed */
-    bool plain;        /* writer scratch: every good row converts without DuckDB's cast */
+    bool cast_checked; /* writer scratch: every value was checked, by DuckDB's cast where ours cannot tell */
 
     int state; /* enum wstate; W_DONE is stored (release) by the writer */
     bool cols_block;   /* cols and its names are one allocation */
@@ -129,6 +134,7 @@ struct batcher_col {
     char *name;       /* as stored */
     char *type_name;  /* as DuckDB spells it, for CAST */
     duckdb_type type; /* as an Appender reads it; DUCKDB_TYPE_INVALID if none would take it */
+    uint8_t width, scale; /* of a DECIMAL */
 };
 
 /* A column list of a table, resolved against it (names checked, types known). */
@@ -175,17 +181,38 @@ struct batcher_catalog {
     duckdb_prepared_statement cols_stmt; /* its catalog query */
     struct cat_table *tables;
     uint64_t tables_gen;            /* the generation the tables were read in */
-    struct cast *casts;             /* prepared on conn, dropped with the tables */
     uint64_t gen;                   /* atomic */
 };
 
 /* ----------------------------------------------------------- targets */
+
+/* The bit of a value kind in a set of kinds (struct shape's casts). */
+#define KIND_BIT(kind) ((uint8_t)(1u << (kind)))
 
 /* An Appender for the target's columns minus those a row leaves DEFAULT. */
 struct tapp {
     uint64_t mask; /* columns left out (DEFAULT) */
     duckdb_appender app; /* NULL when every column is DEFAULT: INSERT DEFAULT VALUES */
     bool used;     /* holds rows of the current attempt */
+};
+
+/*
+ * One shape of a target's rows and its prepared statement over the batch
+ * scan: the columns the rows leave to their DEFAULT, and per column the
+ * kinds of value the scan hands over as they are, for the statement to
+ * CAST (values our conversion cannot compute). An INSERT; or, for
+ * probe, the SELECT that names the rows whose values do not cast.
+ */
+struct shape {
+    uint64_t dmask;               /* columns left to their DEFAULT */
+    bool probe;
+    uint8_t casts[MASK_COLS];     /* per column: KIND_BITs of the values cast by the statement */
+    int64_t id;                   /* names it (and its target) to the batch scan function */
+    int nout;                     /* the scan's output columns */
+    int16_t native[MASK_COLS];    /* per column: its output holding our conversion, or -1 */
+    int16_t raw[MASK_COLS][8];    /* per column and kind: its output holding such values as they are, or -1 */
+    duckdb_prepared_statement stmt;
+    struct shape *next;
 };
 
 /* A table and a column list, resolved by the writer, with its means of writing. */
@@ -195,14 +222,16 @@ struct target {
     char *sql_name; /* quoted, for INSERT ... DEFAULT VALUES */
     int ncols;
     struct batcher_col *cols; /* copies, owned */
-    struct tapp **apps;
+    struct tapp **apps;       /* for tables the batch scan cannot take */
     size_t napps, cap_apps;
-    bool chunkable;          /* every column has a native vector layout */
-    duckdb_data_chunk chunk; /* for appending whole vectors, made on first need */
-    int64_t id;              /* names it to the batch scan function */
-    duckdb_prepared_statement insert; /* INSERT ... SELECT * FROM the batch scan; made on first need */
-    bool insert_failed;      /* could not be prepared: use the Appender */
-    uint64_t mark;           /* writer scratch: the attempt that inserted it last */
+    struct shape *shapes;     /* prepared on first need, most recently used first */
+    int nshapes;
+    bool scan_failed;         /* a statement could not be prepared: use the Appenders */
+    duckdb_prepared_statement default_values; /* INSERT INTO t DEFAULT VALUES, made on first need */
+    /* Writer scratch for the batch being committed. */
+    uint64_t batch;           /* the batch the scratch belongs to */
+    uint8_t casts[MASK_COLS]; /* per column: KIND_BITs of values only DuckDB's cast converts */
+    uint64_t mark;            /* the attempt that inserted it last */
     struct target *next;
 };
 
@@ -239,6 +268,8 @@ struct duckpond_batcher {
     struct target *targets;
     uint64_t targets_gen;   /* the schema generation the targets were made in */
     struct cast *casts;     /* prepared on conn */
+    uint64_t batches;       /* batches processed: names the current one for the targets' scratch */
+    bool casts_probed;      /* the current batch's rows were searched for values DuckDB cannot cast */
     duckdb_prepared_statement tx_stmt[3]; /* BEGIN, COMMIT, ROLLBACK: parsed once */
     struct tapp **used;  /* appenders used by the current attempt */
     size_t nused, cap_used;
@@ -246,9 +277,20 @@ struct duckpond_batcher {
     struct target *last_target;
     uint64_t batch_commits;
     struct batch_scan *scan; /* the batch scan function's state (DuckDB owns it) */
+    uint64_t *scan_rows;     /* rows a probe named, as batcher_scan_probe gives them */
+    size_t nscan_rows, cap_scan_rows;
     char scan_name[48];      /* the batch scan function's name */
-    int64_t next_target_id;
+    int64_t next_shape_id;   /* shapes are numbered across targets */
     uint64_t attempts;
+
+    /* Connections that cast journaled values ours cannot decide (check.c):
+     * made on first need, at most CASTERS_MAX, each with its prepared casts. */
+    struct casters {
+        pthread_mutex_t mu;
+        pthread_cond_t idle;
+        struct caster *free; /* connections not in use */
+        int made;
+    } casters;
 
     /* The journal; NULL without one. */
     struct journal *journal;
@@ -270,6 +312,8 @@ struct duckpond_batcher {
     uint64_t recycle_at;        /* recycle old segments once this seq is applied; 0 = none */
     duckpond_write *replay_head, *replay_tail; /* records read at open, not yet applied */
     size_t replay_writes, replay_rows;
+
+    uint64_t values_cast_alone; /* atomic: values DuckDB cast by a statement each (check.c) */
 
     /* Atomic: writes made on b and not yet freed. Last, among fields the
      * writer touches once a batch, away from the futex words every
@@ -306,43 +350,56 @@ void batcher_queue_poke(duckpond_batcher *b);
 struct cval {
     union {
         bool b;
-        int64_t i;
+        int64_t i; /* integers; TIMESTAMP[TZ] and TIME in microseconds; DATE in days */
         uint64_t u;
         double d;
+        __int128 dec; /* a DECIMAL, unscaled */
     } v;
     const char *s;
     size_t slen;
 };
 
-enum conv_result { CV_OK, CV_GENERIC, CV_BAD };
+/*
+ * What our conversion knows of a value: CV_OK, converted; CV_VALID,
+ * DuckDB's cast surely converts it but only DuckDB computes the value;
+ * CV_GENERIC, only DuckDB's cast can tell; CV_BAD, never storable (text
+ * that is not UTF-8).
+ */
+enum conv_result { CV_OK, CV_VALID, CV_GENERIC, CV_BAD };
 
 /*
- * Converts one value (text in the arena `text`) to column type t without
- * DuckDB: CV_OK with *out filled, CV_BAD for text that is not UTF-8
- * (never storable), or CV_GENERIC when DuckDB's own cast must decide.
+ * Converts one value (text in the arena `text`) to column c's type
+ * without DuckDB, as DuckDB's cast would: see conv_result; *out is filled
+ * for CV_OK only.
  */
-enum conv_result batcher_convert(duckdb_type t, const struct bval *v, const char *text, struct cval *out);
+enum conv_result batcher_convert(const struct batcher_col *c, const struct bval *v, const char *text,
+                                 struct cval *out);
 /* True when a value of this kind always converts to type t (no check needed). */
 bool batcher_always_converts(duckdb_type t, uint32_t kind);
-/* Bytes per value of a column type stored flat in a vector; 0 for others. */
-size_t batcher_vector_width(duckdb_type t);
-/* Stores a converted value at row r of vector v of column type t. */
-void batcher_vector_put(duckdb_vector v, duckdb_type t, idx_t r, const struct cval *cv);
-/*
- * Converts row r of w to cols' types into cv[0..ncols) (MASK_COLS
- * columns at most): false when a value needs DuckDB's cast, or the row
- * is too wide to be plain.
- */
-bool batcher_row_convert(const struct batcher_col *cols, const duckpond_write *w, size_t r, struct cval *cv);
-/* The first ncols (at most MASK_COLS) vectors of chunk into vec[]. */
-void batcher_chunk_vectors(duckdb_data_chunk chunk, int ncols, duckdb_vector *vec);
-/* Stores converted row r of w (NULLs as invalid) at row `at` of the vectors vec[]. */
-void batcher_row_put(duckdb_vector *vec, const struct batcher_col *cols, const duckpond_write *w, size_t r,
-                     idx_t at, const struct cval *cv);
+/* Whether values converted for column c have a vector layout of ours (batcher_vector_put). */
+bool batcher_col_native(const struct batcher_col *c);
+/* Column c's type as DuckDB's logical type (a DECIMAL's width and scale too); the caller destroys it. */
+duckdb_logical_type batcher_col_logical_type(const struct batcher_col *c);
+/* Stores a value converted for native column c at row r of vector v. */
+void batcher_vector_put(duckdb_vector v, const struct batcher_col *c, idx_t r, const struct cval *cv);
+/* The column type that holds values of a kind as they are (the batch scan hands them to a CAST). */
+duckdb_type batcher_kind_type(uint32_t kind);
+/* Stores value v as it is at row r of vector vec of batcher_kind_type(v->kind). */
+void batcher_kind_put(duckdb_vector vec, idx_t r, const struct bval *v, const char *text);
 /* A DuckDB value for a stored value, typed as the caller gave it; the caller destroys it. */
 duckdb_value batcher_make_value(duckdb_type t, const struct bval *v, const char *text);
 /* A printable rendering of a value (text quoted, cut at SHOW_MAX bytes) into buf. */
 void batcher_show_value(const struct bval *v, const char *text, char *buf, size_t len);
+
+/* ------------------------------------------------ textparse.c: text as DuckDB's cast reads it */
+
+/* Each gives CV_OK (with the value), CV_VALID or CV_GENERIC as batcher_convert does. */
+enum conv_result batcher_parse_date(const char *s, size_t len, int32_t *days);
+enum conv_result batcher_parse_time(const char *s, size_t len, int64_t *micros);
+/* A TIMESTAMP (tz false) or TIMESTAMPTZ (tz true), in microseconds since 1970-01-01 (UTC). */
+enum conv_result batcher_parse_timestamp(const char *s, size_t len, bool tz, int64_t *micros);
+/* A DECIMAL(width, scale), as its unscaled integer. */
+enum conv_result batcher_parse_decimal(const char *s, size_t len, int width, int scale, __int128 *out);
 
 /* ------------------------------------------------ catalog.c: the cache */
 
@@ -384,10 +441,12 @@ bool batcher_key_matches(const char *k, const duckpond_write *w);
 
 /* w's target, from the writer's cache or the catalog; NULL with *rc and *msg. */
 struct target *batcher_target_get(duckpond_batcher *b, const duckpond_write *w, int *rc, char **msg);
-/* The target the batch scan function knows by id, or NULL. */
-struct target *batcher_target_by_id(duckpond_batcher *b, int64_t id);
+/* The shape the batch scan function knows by id, or NULL; *t is its target. */
+struct shape *batcher_shape_by_id(duckpond_batcher *b, int64_t id, struct target **t);
 /* Frees every target (and the writer's casts) if the schema generation moved on. */
 void batcher_targets_refresh(duckpond_batcher *b);
+/* Frees a shape and its statement. */
+void batcher_shape_free(struct shape *s);
 /* Drops every target after an error that may mean the schema changed; moves the generation on. */
 void batcher_targets_drop(duckpond_batcher *b);
 /* Creates an Appender on c for t's columns not in mask (DEFAULT ones). */
@@ -396,26 +455,36 @@ int batcher_target_appender(duckdb_connection c, const struct target *t, uint64_
 
 /* ------------------------------------------------ check.c: rows against columns */
 
-/*
- * Checks that every value of row r of w converts to its column of cols,
- * with DuckDB's cast on conn (prepared once per type in *casts) where our
- * conversion cannot decide. DUCKPOND_OK, or a status with *msg (malloc'd).
- */
-int batcher_check_row(duckdb_connection conn, struct cast **casts, const struct batcher_col *cols,
-                      const duckpond_write *w, size_t r, char **msg);
 void batcher_casts_free(struct cast **casts);
+/* Closes the connections that cast journaled values (no check may run). */
+void batcher_casters_close(duckpond_batcher *b);
 /* Gives w cleared marks for its rows (w->bad); false if out of memory. */
 bool batcher_marks_alloc(duckpond_write *w);
 void batcher_marks_release(duckpond_write *w);
 /*
- * The writer's first pass over a write: resolves its target and checks
- * every row; bad rows are recorded (or fail the whole atomic write).
- * False when nothing of the write is left to commit.
+ * The writer's first pass over a write: resolves its target and converts
+ * every value it can; values only DuckDB's cast converts are noted in the
+ * target's scratch, for the batch scan to hand to a CAST. A write with a
+ * value that can never convert, or bound for the Appenders, is checked
+ * whole with DuckDB's casts (check_rows): bad rows are recorded (or fail
+ * the whole atomic write). False when nothing of the write is left to
+ * commit.
  */
 bool batcher_check_write(duckpond_batcher *b, duckpond_write *w);
+/* Checks the writes of segs[0..n) not checked whole yet (before the Appenders take them). */
+void batcher_check_segs_whole(duckpond_batcher *b, const struct seg *segs, size_t n);
+/*
+ * After a failed attempt: finds, in one query per target, the rows of
+ * segs[0..n) whose values DuckDB's cast refuses, and fails each as
+ * the writer's check words it (or its whole atomic write). Once a batch;
+ * true when it failed some row (the attempt is worth repeating).
+ */
+bool batcher_check_failed_casts(duckpond_batcher *b, const struct seg *segs, size_t n);
 /*
  * The same check on a producer's thread, before a write is journaled,
- * through the catalog cache. False when no row is left to journal.
+ * through the catalog cache: our conversion, or for the rare value it
+ * cannot decide, DuckDB's cast on a connection of b->casters.
+ * False when no row is left to journal.
  */
 bool batcher_check_journaled(duckpond_batcher *b, duckpond_write *w);
 
@@ -438,10 +507,16 @@ int batcher_appender_fail(duckdb_appender a, char **msg);
 int batcher_scan_register(duckpond_batcher *b);
 /* Cuts the function (which DuckDB keeps until the database closes) loose from b. */
 void batcher_scan_unregister(duckpond_batcher *b);
-/* Whether segs[0..n) can be inserted by the batch scan: plain rows, a prepared INSERT. */
+/* Whether segs[0..n) can be inserted by the batch scan (no target too wide, or refused). */
 bool batcher_scan_fits(duckpond_batcher *b, const struct seg *segs, size_t n);
-/* Runs target t's INSERT over the rows of segs[0..n) that belong to it. */
+/* Inserts the good rows of segs[0..n) that belong to target t, by its prepared INSERTs. */
 int batcher_scan_insert(duckpond_batcher *b, struct target *t, const struct seg *segs, size_t n, char **msg);
+/*
+ * The good rows of segs[0..n) bound for t with a value DuckDB's cast
+ * refuses, into b->scan_rows (b->nscan_rows of them), each as its
+ * segment's index << 32 | its row, in order. DUCKPOND_OK or a status with *msg.
+ */
+int batcher_scan_probe(duckpond_batcher *b, struct target *t, const struct seg *segs, size_t n, char **msg);
 
 /* ------------------------------------------------ commit.c: groups into transactions */
 

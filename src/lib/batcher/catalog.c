@@ -103,7 +103,7 @@ void batcher_cols_free(struct batcher_col *cols, int n)
     free(cols);
 }
 
-/* Forgets every entry and cast (write lock held). */
+/* Forgets every entry (write lock held). */
 static void cache_clear(struct batcher_catalog *cat)
 {
     while (cat->tables) {
@@ -111,7 +111,6 @@ static void cache_clear(struct batcher_catalog *cat)
         cat->tables = t->next;
         table_free(t);
     }
-    batcher_casts_free(&cat->casts);
 }
 
 int batcher_catalog_open(duckpond_batcher *b)
@@ -286,6 +285,10 @@ static int table_types(struct batcher_catalog *cat, struct cat_table *t)
         }
         duckdb_logical_type lt = duckdb_appender_column_type(a, added++);
         t->cols[i].type = duckdb_get_type_id(lt);
+        if (t->cols[i].type == DUCKDB_TYPE_DECIMAL) {
+            t->cols[i].width = duckdb_decimal_width(lt);
+            t->cols[i].scale = duckdb_decimal_scale(lt);
+        }
         duckdb_destroy_logical_type(&lt);
     }
     duckdb_appender_destroy(&a); /* it holds no rows */

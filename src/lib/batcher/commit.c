@@ -3,20 +3,24 @@
  * failure isolated to the rows that caused it.
  *
  * A group is checked (check.c), then its good rows are committed at once:
- * through the batch scan's prepared INSERTs (scan.c) when every row is
- * plain, else through Appenders (append.c). A group for one table, with
+ * through the batch scan's prepared INSERTs (scan.c), or, for a table too
+ * wide for it, through Appenders (append.c). A group for one table, with
  * no DEFAULT values, is committed by its INSERT (or the Appender's flush)
  * alone; others inside BEGIN ... COMMIT, so that a group spanning tables
  * is atomic.
  *
- * What only DuckDB can see -- PRIMARY KEY, NOT NULL, CHECK -- fails the
- * whole group's transaction; the writer then bisects: each half is
- * retried in its own transaction, and halves keep splitting (down to
- * single rows, or single writes for DUCKPOND_WRITE_ATOMIC) until every
- * good row is committed and every guilty one failed alone, with DuckDB's
- * message. A journaled write's rows are committed with its sequence
- * number in the same transaction (journaled.c), so that a crash between
- * two commits replays exactly what was not applied.
+ * What only DuckDB can see fails the whole group's transaction: a value
+ * its cast refuses (the batch scan hands DuckDB the values our conversion
+ * cannot decide), PRIMARY KEY, NOT NULL, CHECK. After the first failure
+ * of a group, one query per target finds the values DuckDB's cast refuses
+ * and fails their rows alone (check.c), and the group is tried again.
+ * Should it fail still, the writer bisects: each half is retried in its
+ * own transaction, and halves keep splitting (down to single rows, or
+ * single writes for DUCKPOND_WRITE_ATOMIC) until every good row is
+ * committed and every guilty one failed alone, with DuckDB's message. A
+ * journaled write's rows are committed with its sequence number in the
+ * same transaction (journaled.c), so that a crash between two commits
+ * replays exactly what was not applied.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -101,8 +105,8 @@ static void attempt_failed(duckpond_batcher *b, int rc)
 static int scan_commit(duckpond_batcher *b, const struct seg *segs, size_t n, uint64_t seq, char **msg)
 {
     bool in_tx = seq != 0 || b->probing;
-    for (size_t s = 1; s < n && !in_tx; s++)
-        in_tx = segs[s].w->tgt != segs[0].w->tgt;
+    for (size_t s = 0; s < n && !in_tx; s++) /* rows with DEFAULTs may take several statements */
+        in_tx = segs[s].w->tgt != segs[0].w->tgt || segs[s].w->has_default;
     int rc = in_tx ? batcher_writer_tx(b, TX_BEGIN, msg) : DUCKPOND_OK;
     if (rc != DUCKPOND_OK)
         return rc;
@@ -141,6 +145,7 @@ static int try_commit(duckpond_batcher *b, const struct seg *segs, size_t n, cha
     uint64_t seq = b->probing ? 0 : batcher_seq_after(b, segs, n);
     if (batcher_scan_fits(b, segs, n))
         return scan_commit(b, segs, n, seq, msg);
+    batcher_check_segs_whole(b, segs, n); /* a failed Appender call cannot be taken back */
     bool in_tx = seq || b->probing || !single_flush(segs, n);
     int rc = in_tx ? batcher_writer_tx(b, TX_BEGIN, msg) : DUCKPOND_OK;
     if (rc != DUCKPOND_OK)
@@ -241,6 +246,11 @@ static void commit_segs(duckpond_batcher *b, struct seg *segs, size_t n)
         free(msg);
         msg = NULL;
         rc = b->fatal ? b->fatal : try_commit(b, segs, n, &msg);
+        /* Values DuckDB's cast refused: their rows fail now, the others go again. */
+        if (rc != DUCKPOND_OK && row_fault(rc) && !b->fatal && batcher_check_failed_casts(b, segs, n)) {
+            attempt--;
+            continue;
+        }
         /* A conflict on one unit is another transaction's doing: retry it. */
         if (rc != DUCKPOND_CONFLICT || n > 1 || batcher_seg_rows(segs) > 1)
             break;
@@ -279,6 +289,8 @@ void batcher_commit_batch(duckpond_batcher *b, duckpond_write *list)
     for (duckpond_write *w = list; w; w = w->next)
         n++;
     batcher_targets_refresh(b);
+    b->batches++; /* the targets' scratch of older batches is stale */
+    b->casts_probed = false;
     struct seg *segs = calloc(n, sizeof *segs);
     if (!batcher_jbatch_fill(b, list, n)) {
         free(segs);

@@ -5,11 +5,11 @@
  * A target is made from the catalog cache (catalog.c) the first time the
  * writer meets a (table, columns) pair, and then holds what writing there
  * needs: copies of the columns and their types, the full Appender (which
- * also proves the names on the writer's connection), Appenders for the
- * column subsets that DEFAULT values leave (append.c), a data chunk for
- * whole vectors, and the prepared INSERT of the batch scan (scan.c). The
- * targets belong to the writer thread; they are dropped when the schema
- * generation moves on, or after a failure that may mean it did.
+ * also proves the names on the writer's connection), the prepared
+ * statements of the batch scan (scan.c), and for tables too wide for it,
+ * Appenders for the column subsets that DEFAULT values leave (append.c).
+ * The targets belong to the writer thread; they are dropped when the
+ * schema generation moves on, or after a failure that may mean it did.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,10 +24,13 @@ static void target_free(struct target *t)
         free(t->apps[i]);
     }
     batcher_cols_free(t->cols, t->ncols);
-    if (t->chunk)
-        duckdb_destroy_data_chunk(&t->chunk);
-    if (t->insert)
-        duckdb_destroy_prepare(&t->insert);
+    while (t->shapes) {
+        struct shape *s = t->shapes;
+        t->shapes = s->next;
+        batcher_shape_free(s);
+    }
+    if (t->default_values)
+        duckdb_destroy_prepare(&t->default_values);
     free(t->apps);
     free(t->key);
     batcher_stored_name_free(&t->stored);
@@ -63,11 +66,12 @@ void batcher_targets_drop(duckpond_batcher *b)
     batcher_schema_bump(b);
 }
 
-struct target *batcher_target_by_id(duckpond_batcher *b, int64_t id)
+struct shape *batcher_shape_by_id(duckpond_batcher *b, int64_t id, struct target **t)
 {
-    for (struct target *t = b->targets; t; t = t->next)
-        if (t->id == id)
-            return t;
+    for (*t = b->targets; *t; *t = (*t)->next)
+        for (struct shape *s = (*t)->shapes; s; s = s->next)
+            if (s->id == id)
+                return s;
     return NULL;
 }
 
@@ -100,6 +104,8 @@ static int target_fill(struct target *t, const struct cat_list *l)
         t->cols[i].name = strdup(l->cols[i].name);
         t->cols[i].type_name = strdup(l->cols[i].type_name);
         t->cols[i].type = l->cols[i].type;
+        t->cols[i].width = l->cols[i].width;
+        t->cols[i].scale = l->cols[i].scale;
         if (!t->cols[i].name || !t->cols[i].type_name)
             return DUCKPOND_NOMEM;
     }
@@ -122,12 +128,7 @@ static int target_resolve(duckpond_batcher *b, struct target *t, const duckpond_
         return rc;
     rc = target_fill(t, l);
     batcher_catalog_release(b);
-    if (rc != DUCKPOND_OK)
-        return rc;
-    t->chunkable = true;
-    for (int i = 0; i < t->ncols; i++)
-        t->chunkable = t->chunkable && batcher_vector_width(t->cols[i].type) > 0;
-    return DUCKPOND_OK;
+    return rc;
 }
 
 /* Gives t its first Appender slot: every column (mask 0). */
@@ -165,7 +166,6 @@ struct target *batcher_target_get(duckpond_batcher *b, const duckpond_write *w, 
             target_free(t);
         return NULL;
     }
-    t->id = ++b->next_target_id;
     t->next = b->targets;
     b->targets = t;
     return t;

@@ -2,13 +2,15 @@
  * value.c -- one stored value converted to a column's type, without DuckDB.
  *
  * Most values a batcher sees are plain: integers, doubles, booleans,
- * timestamps, and text spelling one of those or bound for a VARCHAR
- * column. Converting them here, in a few instructions, spares a DuckDB
- * CAST per value and lets whole vectors be written at once. Whatever is
- * not plain (an unusual type, an unusual spelling, a value out of range)
- * is left to DuckDB's own cast (CV_GENERIC), which then names the problem
- * the way DuckDB users know. Nothing here needs a database: the functions
- * are pure and tested on their own.
+ * timestamps, and text spelling one of those, or a date, time or decimal
+ * (textparse.c), or bound for a VARCHAR column. Converting them here, in
+ * a few instructions, lets the batch scan hand DuckDB whole vectors of
+ * the column's type. Whatever is not plain (an unusual type, an unusual
+ * spelling, a value out of range) is left to DuckDB's own cast
+ * (CV_GENERIC): the batch scan hands such values over as they are, in a
+ * vector of their own kind, for the INSERT to CAST a whole column at once
+ * (scan.c). Nothing here needs a database: the functions are pure and
+ * tested on their own.
  */
 #include <errno.h>
 #include <float.h>
@@ -119,12 +121,44 @@ static enum conv_result fit_int(duckdb_type t, bool neg, uint64_t mag, struct cv
     return CV_OK;
 }
 
-/* Converts text to a column of type t where that is plain and common. */
-static enum conv_result convert_text(duckdb_type t, const char *s, size_t len, struct cval *out)
+/* 10^n as a 128-bit integer (n <= 38). */
+static __int128 pow10_128(int n)
+{
+    __int128 p = 1;
+    while (n-- > 0)
+        p *= 10;
+    return p;
+}
+
+/* An integer into DECIMAL column c: exact when it fits, as DuckDB's cast; else DuckDB's error. */
+static enum conv_result int_to_decimal(const struct batcher_col *c, int64_t x, struct cval *out)
+{
+    __int128 limit = pow10_128(c->width - c->scale);
+    if (x >= limit || x <= -limit)
+        return CV_GENERIC;
+    out->v.dec = (__int128)x * pow10_128(c->scale);
+    return CV_OK;
+}
+
+/* Converts text to column c where that is plain and common. */
+static enum conv_result convert_text(const struct batcher_col *c, const char *s, size_t len, struct cval *out)
 {
     bool neg;
     uint64_t mag;
-    switch (t) {
+    enum conv_result r;
+    int32_t days;
+    switch (c->type) {
+    case DUCKDB_TYPE_DATE:
+        r = batcher_parse_date(s, len, &days);
+        out->v.i = days;
+        return r;
+    case DUCKDB_TYPE_TIME:
+        return batcher_parse_time(s, len, &out->v.i);
+    case DUCKDB_TYPE_TIMESTAMP:
+    case DUCKDB_TYPE_TIMESTAMP_TZ:
+        return batcher_parse_timestamp(s, len, c->type == DUCKDB_TYPE_TIMESTAMP_TZ, &out->v.i);
+    case DUCKDB_TYPE_DECIMAL:
+        return batcher_parse_decimal(s, len, c->width, c->scale, &out->v.dec);
     case DUCKDB_TYPE_VARCHAR:
         if (!dp_utf8_valid(s, len))
             return CV_BAD;
@@ -142,22 +176,31 @@ static enum conv_result convert_text(duckdb_type t, const char *s, size_t len, s
         return CV_GENERIC;
     case DUCKDB_TYPE_FLOAT:
     case DUCKDB_TYPE_DOUBLE:
-        if (!parse_double(s, len, &out->v.d) || (t == DUCKDB_TYPE_FLOAT && fabs(out->v.d) > FLT_MAX))
+        if (!parse_double(s, len, &out->v.d) || (c->type == DUCKDB_TYPE_FLOAT && fabs(out->v.d) > FLT_MAX))
             return CV_GENERIC;
         return CV_OK;
     default:
         if (!parse_int(s, len, &neg, &mag))
             return CV_GENERIC;
-        return fit_int(t, neg, mag, out);
+        return fit_int(c->type, neg, mag, out);
     }
 }
 
-enum conv_result batcher_convert(duckdb_type t, const struct bval *v, const char *text, struct cval *out)
+enum conv_result batcher_convert(const struct batcher_col *c, const struct bval *v, const char *text,
+                                 struct cval *out)
 {
+    duckdb_type t = c->type;
+    enum conv_result r;
     switch (v->kind) {
     case DUCKPOND_VALUE_TEXT:
-        return convert_text(t, text + v->u.off, v->len, out);
+        r = convert_text(c, text + v->u.off, v->len, out);
+        /* DuckDB holds UTF-8 only: text it is handed to cast must be. */
+        if (r == CV_GENERIC && !dp_utf8_valid(text + v->u.off, v->len))
+            return CV_BAD;
+        return r;
     case DUCKPOND_VALUE_INT64:
+        if (t == DUCKDB_TYPE_DECIMAL)
+            return int_to_decimal(c, v->u.i64, out);
         if (t == DUCKDB_TYPE_DOUBLE || t == DUCKDB_TYPE_FLOAT) {
             out->v.d = (double)v->u.i64;
             return CV_OK;
@@ -208,31 +251,54 @@ bool batcher_always_converts(duckdb_type t, uint32_t kind)
     }
 }
 
-size_t batcher_vector_width(duckdb_type t)
+bool batcher_col_native(const struct batcher_col *c)
 {
-    switch (t) {
+    switch (c->type) {
     case DUCKDB_TYPE_BOOLEAN:
     case DUCKDB_TYPE_TINYINT:
-    case DUCKDB_TYPE_UTINYINT: return 1;
+    case DUCKDB_TYPE_UTINYINT:
     case DUCKDB_TYPE_SMALLINT:
-    case DUCKDB_TYPE_USMALLINT: return 2;
+    case DUCKDB_TYPE_USMALLINT:
     case DUCKDB_TYPE_INTEGER:
     case DUCKDB_TYPE_UINTEGER:
-    case DUCKDB_TYPE_FLOAT: return 4;
+    case DUCKDB_TYPE_FLOAT:
     case DUCKDB_TYPE_BIGINT:
     case DUCKDB_TYPE_UBIGINT:
     case DUCKDB_TYPE_DOUBLE:
     case DUCKDB_TYPE_TIMESTAMP:
-    case DUCKDB_TYPE_TIMESTAMP_TZ: return 8;
-    case DUCKDB_TYPE_VARCHAR: return sizeof(duckdb_string_t);
-    default: return 0;
+    case DUCKDB_TYPE_TIMESTAMP_TZ:
+    case DUCKDB_TYPE_DATE:
+    case DUCKDB_TYPE_TIME:
+    case DUCKDB_TYPE_VARCHAR: return true;
+    case DUCKDB_TYPE_DECIMAL: return c->width >= 1 && c->width <= 38 && c->scale <= c->width;
+    default: return false;
     }
 }
 
-void batcher_vector_put(duckdb_vector v, duckdb_type t, idx_t r, const struct cval *cv)
+duckdb_logical_type batcher_col_logical_type(const struct batcher_col *c)
+{
+    if (c->type == DUCKDB_TYPE_DECIMAL)
+        return duckdb_create_decimal_type(c->width, c->scale);
+    return duckdb_create_logical_type(c->type);
+}
+
+/* Stores an unscaled decimal in the physical layout DuckDB gives DECIMAL(width, ...). */
+static void decimal_put(void *d, uint8_t width, idx_t r, __int128 x)
+{
+    if (width <= 4)
+        ((int16_t *)d)[r] = (int16_t)x;
+    else if (width <= 9)
+        ((int32_t *)d)[r] = (int32_t)x;
+    else if (width <= 18)
+        ((int64_t *)d)[r] = (int64_t)x;
+    else
+        ((duckdb_hugeint *)d)[r] = (duckdb_hugeint){(uint64_t)x, (int64_t)(x >> 64)};
+}
+
+void batcher_vector_put(duckdb_vector v, const struct batcher_col *c, idx_t r, const struct cval *cv)
 {
     void *d = duckdb_vector_get_data(v);
-    switch (t) {
+    switch (c->type) {
     case DUCKDB_TYPE_BOOLEAN: ((bool *)d)[r] = cv->v.b; break;
     case DUCKDB_TYPE_TINYINT: ((int8_t *)d)[r] = (int8_t)cv->v.i; break;
     case DUCKDB_TYPE_UTINYINT: ((uint8_t *)d)[r] = (uint8_t)cv->v.i; break;
@@ -241,44 +307,40 @@ void batcher_vector_put(duckdb_vector v, duckdb_type t, idx_t r, const struct cv
     case DUCKDB_TYPE_INTEGER: ((int32_t *)d)[r] = (int32_t)cv->v.i; break;
     case DUCKDB_TYPE_UINTEGER: ((uint32_t *)d)[r] = (uint32_t)cv->v.i; break;
     case DUCKDB_TYPE_FLOAT: ((float *)d)[r] = (float)cv->v.d; break;
+    case DUCKDB_TYPE_DATE: ((int32_t *)d)[r] = (int32_t)cv->v.i; break;
     case DUCKDB_TYPE_BIGINT:
+    case DUCKDB_TYPE_TIME:
     case DUCKDB_TYPE_TIMESTAMP:
     case DUCKDB_TYPE_TIMESTAMP_TZ: ((int64_t *)d)[r] = cv->v.i; break;
     case DUCKDB_TYPE_UBIGINT: ((uint64_t *)d)[r] = cv->v.u; break;
     case DUCKDB_TYPE_DOUBLE: ((double *)d)[r] = cv->v.d; break;
+    case DUCKDB_TYPE_DECIMAL: decimal_put(d, c->width, r, cv->v.dec); break;
     case DUCKDB_TYPE_VARCHAR: duckdb_vector_assign_string_element_len(v, r, cv->s, cv->slen); break;
     default: break;
     }
 }
 
-bool batcher_row_convert(const struct batcher_col *cols, const duckpond_write *w, size_t r, struct cval *cv)
+duckdb_type batcher_kind_type(uint32_t kind)
 {
-    const struct bval *row = w->vals + r * (size_t)w->ncols;
-    if (w->ncols > MASK_COLS)
-        return false;
-    for (int i = 0; i < w->ncols; i++)
-        if (row[i].kind != DUCKPOND_VALUE_NULL && batcher_convert(cols[i].type, &row[i], w->text, &cv[i]) != CV_OK)
-            return false;
-    return true;
+    switch (kind) {
+    case DUCKPOND_VALUE_BOOL: return DUCKDB_TYPE_BOOLEAN;
+    case DUCKPOND_VALUE_INT64: return DUCKDB_TYPE_BIGINT;
+    case DUCKPOND_VALUE_DOUBLE: return DUCKDB_TYPE_DOUBLE;
+    case DUCKPOND_VALUE_TIMESTAMP: return DUCKDB_TYPE_TIMESTAMP;
+    default: return DUCKDB_TYPE_VARCHAR;
+    }
 }
 
-void batcher_chunk_vectors(duckdb_data_chunk chunk, int ncols, duckdb_vector *vec)
+void batcher_kind_put(duckdb_vector vec, idx_t r, const struct bval *v, const char *text)
 {
-    for (int i = 0; i < ncols && i < MASK_COLS; i++)
-        vec[i] = duckdb_data_chunk_get_vector(chunk, (idx_t)i);
-}
-
-void batcher_row_put(duckdb_vector *vec, const struct batcher_col *cols, const duckpond_write *w, size_t r,
-                     idx_t at, const struct cval *cv)
-{
-    const struct bval *row = w->vals + r * (size_t)w->ncols;
-    for (int i = 0; i < w->ncols; i++) {
-        if (row[i].kind == DUCKPOND_VALUE_NULL) {
-            duckdb_vector_ensure_validity_writable(vec[i]);
-            duckdb_validity_set_row_invalid(duckdb_vector_get_validity(vec[i]), at);
-        } else {
-            batcher_vector_put(vec[i], cols[i].type, at, &cv[i]);
-        }
+    void *d = duckdb_vector_get_data(vec);
+    switch (v->kind) {
+    case DUCKPOND_VALUE_BOOL: ((bool *)d)[r] = v->u.i64 != 0; break;
+    case DUCKPOND_VALUE_INT64:
+    case DUCKPOND_VALUE_TIMESTAMP: ((int64_t *)d)[r] = v->u.i64; break;
+    case DUCKPOND_VALUE_DOUBLE: ((double *)d)[r] = v->u.f64; break;
+    case DUCKPOND_VALUE_TEXT: duckdb_vector_assign_string_element_len(vec, r, text + v->u.off, v->len); break;
+    default: break;
     }
 }
 
