@@ -19,6 +19,7 @@
 
 #include "http_common.h"
 #include "http_render.h"
+#include "duckvec.h"
 #include "numfmt.h"
 
 /* Room for the text of any scalar: an INTERVAL's is the longest. */
@@ -230,12 +231,6 @@ int http_rtype_new(duckdb_logical_type t, struct http_rtype **out, char *why, si
 
 /* ------------------------------------------------------------ scalars */
 
-static bool row_valid(duckdb_vector v, idx_t row)
-{
-    uint64_t *validity = duckdb_vector_get_validity(v);
-    return !validity || (validity[row / 64] >> (row % 64)) & 1;
-}
-
 /* The shortest %g text that reads back as the same double (FLOAT: its value as a double). */
 static void double_text(double d, int min_prec, int max_prec, char *out, size_t n)
 {
@@ -311,29 +306,6 @@ static void uuid_text(duckdb_hugeint h, char *out, size_t n)
     snprintf(out, n, "%08llx-%04llx-%04llx-%04llx-%012llx", (unsigned long long)(hi >> 32),
              (unsigned long long)(hi >> 16 & 0xffff), (unsigned long long)(hi & 0xffff),
              (unsigned long long)(lo >> 48), (unsigned long long)(lo & 0xffffffffffffULL));
-}
-
-/* A DECIMAL's stored integer, whatever its storage width. */
-static __int128 decimal_raw(const struct http_rtype *t, const void *data, idx_t row)
-{
-    switch (t->internal) {
-    case DUCKDB_TYPE_SMALLINT: return ((const int16_t *)data)[row];
-    case DUCKDB_TYPE_INTEGER: return ((const int32_t *)data)[row];
-    case DUCKDB_TYPE_BIGINT: return ((const int64_t *)data)[row];
-    default: {
-        duckdb_hugeint h = ((const duckdb_hugeint *)data)[row];
-        return (__int128)((unsigned __int128)(uint64_t)h.upper << 64 | h.lower);
-    }
-    }
-}
-
-static uint64_t enum_index(const struct http_rtype *t, const void *data, idx_t row)
-{
-    switch (t->internal) {
-    case DUCKDB_TYPE_UTINYINT: return ((const uint8_t *)data)[row];
-    case DUCKDB_TYPE_USMALLINT: return ((const uint16_t *)data)[row];
-    default: return ((const uint32_t *)data)[row];
-    }
 }
 
 static bool temporal_text(const struct http_rtype *t, const void *data, idx_t row, char *out, bool *number);
@@ -440,7 +412,7 @@ static bool temporal_text(const struct http_rtype *t, const void *data, idx_t ro
         n = t->id == DUCKDB_TYPE_HUGEINT ? numfmt_i128(out, (__int128)u) : numfmt_u128(out, u);
         break;
     }
-    case DUCKDB_TYPE_DECIMAL: n = numfmt_decimal(out, decimal_raw(t, data, row), t->scale); break;
+    case DUCKDB_TYPE_DECIMAL: n = numfmt_decimal(out, dp_vec_decimal_raw(t->internal, data, row), t->scale); break;
     case DUCKDB_TYPE_UUID: uuid_text(((const duckdb_hugeint *)data)[row], out, RENDER_TEXT_MAX); return true;
     default: return false;
     }
@@ -472,7 +444,7 @@ static void string_value(const struct http_rtype *t, duckdb_vector v, idx_t row,
 {
     void *data = duckdb_vector_get_data(v);
     if (t->id == DUCKDB_TYPE_ENUM) {
-        uint64_t i = enum_index(t, data, row);
+        uint64_t i = dp_vec_enum_index(t->internal, data, row);
         *s = i < t->ndict ? t->dict[i] : "";
         *len = strlen(*s);
         return;
@@ -496,7 +468,7 @@ static void value_text(struct dp_buf *b, const struct http_rtype *t, duckdb_vect
 
 void http_render_json(struct dp_buf *b, const struct http_rtype *t, duckdb_vector v, idx_t row)
 {
-    if (!row_valid(v, row) || t->id == DUCKDB_TYPE_SQLNULL) {
+    if (!dp_vec_valid(v, row) || t->id == DUCKDB_TYPE_SQLNULL) {
         dp_buf_add(b, "null", 4);
         return;
     }
@@ -555,7 +527,7 @@ static void json_children(struct dp_buf *b, const struct http_rtype *t, duckdb_v
         dp_buf_add(b, "{", 1);
         for (idx_t i = 0; i < count; i++) {
             dp_buf_truncate(&key, 0);
-            if (row_valid(keys, first + i))
+            if (dp_vec_valid(keys, first + i))
                 value_text(&key, t->children[0], keys, first + i);
             dp_buf_add(b, i ? "," : "", i ? 1 : 0);
             http_json_string(b, key.data ? key.data : "", key.len);
@@ -598,7 +570,7 @@ static void value_text(struct dp_buf *b, const struct http_rtype *t, duckdb_vect
 
 void http_render_csv(struct dp_buf *b, const struct http_rtype *t, duckdb_vector v, idx_t row)
 {
-    if (!row_valid(v, row) || t->id == DUCKDB_TYPE_SQLNULL)
+    if (!dp_vec_valid(v, row) || t->id == DUCKDB_TYPE_SQLNULL)
         return;
     struct dp_buf text = DP_BUF_INIT;
     value_text(&text, t, v, row);

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "duckvec.h"
 #include "numfmt.h"
 
 /* Room for the longest text fixed_text writes (an INTERVAL's; a timestamp's is 36), and fixed_binary's (48). */
@@ -72,36 +73,10 @@ static void col_init(struct pgcol *c, duckdb_logical_type type)
 
 bool pgtypes_valid(duckdb_vector v, idx_t row)
 {
-    uint64_t *validity = duckdb_vector_get_validity(v);
-    return !validity || duckdb_validity_row_is_valid(validity, row);
+    return dp_vec_valid(v, row);
 }
 
 /* --------------------------------------------------- fixed-size values */
-
-static __int128 hugeint_at(const void *data, idx_t row)
-{
-    duckdb_hugeint h = ((const duckdb_hugeint *)data)[row];
-    return (__int128)((unsigned __int128)(uint64_t)h.upper << 64 | h.lower);
-}
-
-static __int128 decimal_raw(const struct pgcol *c, const void *data, idx_t row)
-{
-    switch (c->internal) {
-    case DUCKDB_TYPE_SMALLINT: return ((const int16_t *)data)[row];
-    case DUCKDB_TYPE_INTEGER: return ((const int32_t *)data)[row];
-    case DUCKDB_TYPE_BIGINT: return ((const int64_t *)data)[row];
-    default: return hugeint_at(data, row);
-    }
-}
-
-static uint64_t enum_index(const struct pgcol *c, const void *data, idx_t row)
-{
-    switch (c->internal) {
-    case DUCKDB_TYPE_UTINYINT: return ((const uint8_t *)data)[row];
-    case DUCKDB_TYPE_USMALLINT: return ((const uint16_t *)data)[row];
-    default: return ((const uint32_t *)data)[row];
-    }
-}
 
 /* A TIMESTAMP of any unit in microseconds (infinities stay as they are). */
 static int64_t timestamp_micros(duckdb_type id, int64_t raw)
@@ -276,7 +251,7 @@ static int fixed_text(struct pgcol *c, const void *data, idx_t row, char *out)
     case DUCKDB_TYPE_USMALLINT: n = numfmt_u64(out, ((const uint16_t *)data)[row]); break;
     case DUCKDB_TYPE_UINTEGER: n = numfmt_u64(out, ((const uint32_t *)data)[row]); break;
     case DUCKDB_TYPE_UBIGINT: n = numfmt_u64(out, ((const uint64_t *)data)[row]); break;
-    case DUCKDB_TYPE_HUGEINT: n = numfmt_i128(out, hugeint_at(data, row)); break;
+    case DUCKDB_TYPE_HUGEINT: n = numfmt_i128(out, dp_hugeint_i128(((const duckdb_hugeint *)data)[row])); break;
     case DUCKDB_TYPE_UHUGEINT: {
         duckdb_uhugeint h = ((const duckdb_uhugeint *)data)[row];
         n = numfmt_u128(out, (unsigned __int128)h.upper << 64 | h.lower);
@@ -284,7 +259,7 @@ static int fixed_text(struct pgcol *c, const void *data, idx_t row, char *out)
     }
     case DUCKDB_TYPE_FLOAT: n = float_text(out, ((const float *)data)[row], true); break;
     case DUCKDB_TYPE_DOUBLE: n = float_text(out, ((const double *)data)[row], false); break;
-    case DUCKDB_TYPE_DECIMAL: n = numfmt_decimal(out, decimal_raw(c, data, row), c->scale); break;
+    case DUCKDB_TYPE_DECIMAL: n = numfmt_decimal(out, dp_vec_decimal_raw(c->internal, data, row), c->scale); break;
     case DUCKDB_TYPE_DATE: n = date_text(c, out, ((const duckdb_date *)data)[row].days); break;
     case DUCKDB_TYPE_TIME: n = clock_text(out, (uint64_t)((const duckdb_time *)data)[row].micros); break;
     case DUCKDB_TYPE_TIME_NS: n = clock_text(out, (uint64_t)(((const int64_t *)data)[row] / 1000)); break;
@@ -325,7 +300,7 @@ static void hex_text(char *out, const char *p, size_t n)
 /* The bytes of the ENUM value at row (names cached in c when it has room for them). */
 static const char *enum_name(struct pgcol *c, const void *data, idx_t row, char **owned)
 {
-    uint64_t i = enum_index(c, data, row);
+    uint64_t i = dp_vec_enum_index(c->internal, data, row);
     *owned = NULL;
     if (c->names && i < c->nnames) {
         if (!c->names[i])
@@ -714,8 +689,8 @@ static int fixed_binary(const struct pgcol *c, const void *data, idx_t row, unsi
         put_be(put_be(out, (uint64_t)h.upper ^ (1ULL << 63), 8), h.lower, 8);
         return 16;
     }
-    case DUCKDB_TYPE_DECIMAL: return signed_numeric_binary(out, decimal_raw(c, data, row), c->scale);
-    case DUCKDB_TYPE_HUGEINT: return signed_numeric_binary(out, hugeint_at(data, row), 0);
+    case DUCKDB_TYPE_DECIMAL: return signed_numeric_binary(out, dp_vec_decimal_raw(c->internal, data, row), c->scale);
+    case DUCKDB_TYPE_HUGEINT: return signed_numeric_binary(out, dp_hugeint_i128(((const duckdb_hugeint *)data)[row]), 0);
     case DUCKDB_TYPE_UHUGEINT: {
         duckdb_uhugeint h = ((const duckdb_uhugeint *)data)[row];
         return numeric_binary(out, false, (unsigned __int128)h.upper << 64 | h.lower, 0);
