@@ -554,6 +554,27 @@ static void test_unnamed_parse_repeated(void)
     CHECK(strcmp(outcome(PQexecPrepared(c, "n2", 1, one, NULL, NULL, 0)), "INSERT 0 1") == 0);
     CHECK(strcmp(value_of(c, "SELECT count(*) FROM later WHERE a = 7"), "5") == 0);
 
+    /* more texts than the cache holds: a named statement made from an entry outlives the entry */
+    PQclear(PQprepare(c, "keep", "INSERT INTO kv VALUES ($1, 'kept', NULL)", 0, NULL));
+    PQclear(PQprepare(c, "keep2", "INSERT INTO kv VALUES ($1, 'kept', NULL)", 0, NULL));
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < 80; i++) {
+            char text[96], k[16];
+            snprintf(text, sizeof text, "INSERT INTO kv VALUES ($1, 'many%d', NULL)", i);
+            snprintf(k, sizeof k, "%d", i);
+            const char *kv[1] = {k};
+            CHECK(strcmp(parse_unnamed(c, text, 0, NULL), "") == 0);
+            CHECK(strcmp(exec_unnamed(c, 1, kv), "INSERT 0 1") == 0);
+        }
+    CHECK(strcmp(outcome(PQexecPrepared(c, "keep2", 1, one, NULL, NULL, 0)), "INSERT 0 1") == 0);
+    CHECK(exec_ok(c, "BEGIN"));
+    CHECK(strcmp(outcome(PQexecPrepared(c, "keep", 1, one, NULL, NULL, 0)), "INSERT 0 1") == 0);
+    CHECK(exec_ok(c, "COMMIT"));
+    CHECK(strcmp(value_of(c, "SELECT count(*) || ' ' || count(DISTINCT v) || ' ' || sum(k) FROM kv "
+                             "WHERE v LIKE 'many%'"),
+                 "160 80 6320") == 0);
+    CHECK(strcmp(value_of(c, "SELECT count(*) FROM kv WHERE v = 'kept'"), "2") == 0);
+
     /* a text whose prepared statement is too large to keep: prepared again where DuckDB runs it */
     struct dp_buf big = {0};
     dp_buf_str(&big, "INSERT INTO kv VALUES ");
