@@ -7,6 +7,7 @@
 #                                COPY_ROWS=1000000 FETCH_ROWS=1000000)
 #   QUICK=1 bench/clients.sh    (a smoke test: one run of 2 s, 10000, 300,
 #                                50000 and 50000 rows)
+#   ONLY=node bench/clients.sh  (the cases named, separated by commas)
 # Each of these variables can be set to override it.
 #
 # Servers, all on 127.0.0.1 and free ports, stopped at the end: PostgreSQL 15
@@ -135,6 +136,14 @@ CASES=(
     "pgbench_num|pgbench -M prepared trades_num, ${CLIENTS} clients|trades_num|atleast"
     "fetch|SELECT * fetchall ${FETCH_ROWS} rows|trades|none"
 )
+if [ -n "${ONLY:-}" ]; then
+    kept=()
+    for c in "${CASES[@]}"; do
+        case ",$ONLY," in *",${c%%|*},"*) kept+=("$c") ;; esac
+    done
+    [ ${#kept[@]} -gt 0 ] || { echo "clients.sh: ONLY=$ONLY names no case" >&2; exit 1; }
+    CASES=("${kept[@]}")
+fi
 run_insert() { $PY bench/clients.py insert "$(dsn "$1")" "$CLIENTS" "$DURATION"; }
 run_values_tx() { $PY bench/clients.py values "$(dsn "$1")" "$VALUES_ROWS" 1000 tx; }
 run_values_ac() { $PY bench/clients.py values "$(dsn "$1")" "$VALUES_ROWS" 1000 autocommit; }

@@ -129,8 +129,11 @@ int session_tx_begin(struct session *s, char *tag, size_t len)
         pgwire_notice(&s->pc.out, "25001", "there is already a transaction in progress");
         return 0;
     }
+    /* read before DuckDB's snapshot is taken: a later change of the catalog then shows as another generation */
+    uint64_t gen = plancache_gen(s);
     if (session_wait_own_writes(s) != 0 || run_plain(s, "BEGIN TRANSACTION", true) != 0)
         return -1;
+    s->tx_gen = gen;
     tx_transition(s, TX_BEGAN);
     return 0;
 }

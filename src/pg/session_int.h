@@ -70,8 +70,9 @@ struct stmt {
     char *name;
     char *sql;
     enum stmt_kind kind;
-    int refs; /* the statement list's own reference plus portals' */
+    int refs; /* the statement list's own reference plus portals' (and the plan cache's) */
     duckdb_prepared_statement prep;
+    struct stmt *proto; /* the plan cache's statement whose prep this one shares (plancache.h), or NULL */
     duckdb_statement_type dtype;
     int nparams;
     uint32_t *param_oids;
@@ -126,13 +127,14 @@ struct session {
     duckdb_connection dcon;
     enum tx_state tx;
     bool tx_ddl;               /* the open transaction changed the catalog */
+    uint64_t tx_gen;           /* the catalog's generation (plancache_gen) when the open transaction began */
 
     struct stmt *stmts;
     struct portal *portals;
     struct setting *settings;
     bool batch_on;             /* duckpond.batch, kept current by every settings change */
     duckpond_ack ack;          /* duckpond.ack likewise */
-    struct plancache *plans;   /* analysed INSERT shapes of unprepared statements */
+    struct plancache *plans;   /* analysed INSERT shapes, and INSERT texts with parameters (plancache.h) */
     duckdb_prepared_statement json_stmt; /* SELECT json_serialize_sql($1), made once */
     /* what insert_plan.c last found of DuckDB's functions and TimeZone, and in which catalog generation */
     struct {
@@ -213,13 +215,19 @@ bool stmt_implicit_tx_fits(const struct piece *pieces, int n);
 
 /*
  * Makes a statement from one statement's text (no trailing ';'): the
- * session's own forms, else a cached INSERT shape, else pgcatalog_rewrite
- * and DuckDB's parser. oids: the Parse message's parameter types. Returns
+ * session's own forms, else an INSERT the plan cache knows (by its text,
+ * or its shape), else pgcatalog_rewrite and DuckDB's parser. oids: the
+ * Parse message's parameter types (NULL for the simple protocol). Returns
  * a statement with one reference, or NULL with an error queued.
  */
 struct stmt *stmt_make(struct session *s, const char *name, const char *sql, size_t len, const uint32_t *oids,
                        int noids);
-/* Prepares, with DuckDB, a statement made from a cached shape, as stmt_make would have: 0, or -1 with DuckDB's error queued. */
+/*
+ * Prepares, with DuckDB, an INSERT made from the plan cache without a
+ * prepared statement (a shape, or a text whose prep it did not keep), as
+ * stmt_make would have, with the parameter types it was made with: 0, or
+ * -1 with DuckDB's error queued.
+ */
 int stmt_prepare_late(struct session *s, struct stmt *st);
 /* The command word for a DDL statement: "CREATE TABLE", "DROP VIEW", ... */
 void stmt_ddl_tag(const char *sql, char *tag, size_t n);

@@ -77,7 +77,9 @@ void stmt_unref(struct stmt *st)
 {
     if (!st || --st->refs > 0)
         return;
-    if (st->prep)
+    if (st->proto)
+        stmt_unref(st->proto); /* the prep is the cache's statement's */
+    else if (st->prep)
         duckdb_destroy_prepare(&st->prep);
     free(st->name);
     free(st->sql);
@@ -255,21 +257,28 @@ static int prepare_duckdb(struct session *s, struct stmt *st, const uint32_t *oi
 
 int stmt_prepare_late(struct session *s, struct stmt *st)
 {
-    free(st->param_oids);
+    /* the parameter types it was made with: the Parse message's where it gave them, else DuckDB's then,
+     * which DuckDB gives again for the same text in the same catalog */
+    uint32_t *oids = st->param_oids;
+    int noids = st->nparams, dparams = st->dparams;
     st->param_oids = NULL;
-    if (prepare_duckdb(s, st, NULL, 0) != 0) {
-        if (st->prep)
-            duckdb_destroy_prepare(&st->prep);
+    int rc = prepare_duckdb(s, st, oids, noids);
+    if (rc != 0 && st->prep) {
+        duckdb_destroy_prepare(&st->prep);
         st->prep = NULL;
-        if (!st->param_oids)
-            st->param_oids = calloc(1, sizeof *st->param_oids);
-        return -1;
     }
-    if (st->kind != STMT_DUCKDB || st->dtype != DUCKDB_STATEMENT_TYPE_INSERT || st->dparams != 0) {
+    if (rc == 0 && (st->kind != STMT_DUCKDB || st->dtype != DUCKDB_STATEMENT_TYPE_INSERT || st->dparams != dparams)) {
         session_error(s, "XX000", "the statement could not be analysed again");
-        return -1;
+        rc = -1;
     }
-    return 0;
+    if (!st->param_oids) { /* as it was */
+        st->param_oids = oids;
+        st->nparams = noids;
+        st->dparams = dparams;
+        oids = NULL;
+    }
+    free(oids);
+    return rc;
 }
 
 /* ------------------------------------------- what the session answers itself */
@@ -548,20 +557,45 @@ static bool classify_session(struct session *s, struct stmt *st, bool *failed)
 /* ---------------------------------------------------------------- making */
 
 /*
- * The DuckDB side of stmt_make: a cached INSERT shape, a NOOP or rewrite
- * of pgcatalog, or DuckDB's prepare (a plain INSERT is then analysed and
- * its shape remembered). 0, or -1 with an error queued.
+ * An INSERT DuckDB has just prepared as written is analysed now, as its
+ * first Execute would, where the plan cache can keep what is found: by
+ * its text and parameter types (a Parse with parameters), else by its
+ * shape. not_plain: the cache knows the text to be no plain INSERT in
+ * this generation gen (read before DuckDB prepared it).
+ */
+static void analyse_insert(struct session *s, struct stmt *st, struct sql_shape *shape, bool not_plain,
+                           const uint32_t *oids, int noids, uint64_t gen)
+{
+    if (not_plain) {
+        st->plan_checked = true;
+        st->plan_gen = gen;
+    } else if (oids && (st->dparams > 0 || noids > 0)) {
+        plancache_analyse_text(s, st, oids, noids, gen);
+    } else if (shape->key && plancache_usable(s)) {
+        insert_plan_check(s, st);
+        plancache_remember(s, st, shape, gen);
+    }
+}
+
+/*
+ * The DuckDB side of stmt_make: an analysed text or a cached INSERT shape
+ * (plancache.h), a NOOP or rewrite of pgcatalog, or DuckDB's prepare (a
+ * plain INSERT is then analysed and remembered, by its text or its
+ * shape). 0, or -1 with an error queued.
  */
 static int make_duckdb(struct session *s, struct stmt *st, const char *word, const uint32_t *oids, int noids)
 {
+    bool insert = !strcmp(word, "INSERT");
+    uint64_t gen = plancache_gen(s);
+    int known = insert && oids ? plancache_make_text(s, st, oids, noids, gen) : 0;
+    if (known == 1)
+        return 0;
     char *rewritten = NULL;
     const char *tag = NULL;
     enum pgcatalog_action act = pgcatalog_rewrite(st->sql, strlen(st->sql), &rewritten, &tag);
     struct sql_shape shape = {0};
-    uint64_t gen = plancache_gen(s);
     int rc = 0;
-    if (act == PGCATALOG_PASS && noids == 0 && !*st->name && !strcmp(word, "INSERT") &&
-        plancache_make_stmt(s, st, &shape) == 1)
+    if (act == PGCATALOG_PASS && noids == 0 && !*st->name && insert && plancache_make_stmt(s, st, &shape, gen) == 1)
         goto done;
     if (act == PGCATALOG_NOOP) {
         free(rewritten);
@@ -579,10 +613,8 @@ static int make_duckdb(struct session *s, struct stmt *st, const char *word, con
     }
     if (act == PGCATALOG_REWRITE && tag)
         snprintf(st->tag, sizeof st->tag, "%s", tag);
-    if (shape.key && act == PGCATALOG_PASS && plancache_usable(s)) {
-        insert_plan_check(s, st); /* as the first Execute would */
-        plancache_remember(s, st, &shape, gen);
-    }
+    if (act == PGCATALOG_PASS && insert && st->kind == STMT_DUCKDB)
+        analyse_insert(s, st, &shape, known == 2, oids, noids, gen);
 done:
     sqlshape_free(&shape);
     return rc;

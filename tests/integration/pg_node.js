@@ -1,7 +1,8 @@
 // node-postgres (the npm "pg" package) against a real duckpond server on
 // 127.0.0.1 and a free port: parameters (the extended protocol), named
 // prepared statements, types, transactions, error codes, pipelined queries,
-// and Date, number and string parameters of INSERTs through the batcher.
+// Date, number and string parameters of INSERTs through the batcher, and the same INSERT text parsed
+// again and again (around another client's DDL).
 // pg is installed from the committed package-lock.json into a git-ignored
 // node_modules beside this file, only when it is missing.
 'use strict';
@@ -98,13 +99,55 @@ async function parameterInserts(client, httpPort) {
     { n: got.rows.length, bad: bad.slice(0, 2) });
 }
 
+// The same INSERT text again and again, as client.query(text, values) sends it (an unnamed Parse each
+// time): every row stored as given, through the batcher, pipelined too; another client's DDL between two
+// of them (the table made again with other types); a Parse that fails the same way until its table exists.
+async function repeatedParses(client, other, httpPort) {
+  await client.query('create table reps(id int, ts timestamp, sym varchar, px double)');
+  const t0 = Date.UTC(2026, 0, 2, 3, 4, 5, 678);
+  const text = 'insert into reps values ($1, $2, $3, $4)';
+  const before = await accepted(httpPort);
+  for (let i = 0; i < 300; i++) {
+    await client.query(text, [i, new Date(t0 + 1000 * i), 'S' + (i % 7), i * 1.5]);
+  }
+  await Promise.all([...Array(100).keys()].map((k) => client.query(text, [300 + k, new Date(t0), 'P', -k])));
+  const took = (await accepted(httpPort)) - before;
+  check('400 Parses of one INSERT text took the batcher', took === 400, took);
+  const sum = await client.query('select count(*)::int as n, sum(id)::int as s, count(distinct sym)::int as d,' +
+    ' sum(px) as px, min(epoch_ms(ts))::varchar as t0, max(epoch_ms(ts))::varchar as t1 from reps');
+  const w = sum.rows[0];
+  check('their rows are the parameters given', w.n === 400 && w.s === 79800 && w.d === 8 && w.px === 62325 &&
+    Number(w.t0) === t0 && Number(w.t1) === t0 + 299000, w);
+  await other.query('drop table reps');
+  await other.query('create table reps(id varchar, ts date, sym int, px decimal(10,2))');
+  const mid = await accepted(httpPort);
+  for (let i = 0; i < 20; i++) await client.query(text, ['k' + i, '2026-02-03', i, '1.25']);
+  const typed = await client.query('select typeof(id) || \' \' || typeof(ts) || \' \' || typeof(sym) || \' \' ||' +
+    ' typeof(px) as t, count(*)::int as n, sum(px)::varchar as px, min(ts)::varchar as d from reps group by 1');
+  check('after another client made the table again, the same text writes its new types',
+    typed.rows.length === 1 && typed.rows[0].t === 'VARCHAR DATE INTEGER DECIMAL(10,2)' && typed.rows[0].n === 20 &&
+    typed.rows[0].px === '25.00' && typed.rows[0].d === '2026-02-03' && (await accepted(httpPort)) - mid === 20,
+    typed.rows);
+  const failure = async () => {
+    try { await client.query('insert into reps_later values ($1, $2)', [1, 'x']); return 'ok'; }
+    catch (e) { return `${e.code} ${e.message}`; }
+  };
+  const f1 = await failure(), f2 = await failure();
+  check('a Parse of a missing table fails the same way each time', f1.startsWith('42P01') && f1 === f2, [f1, f2]);
+  await client.query('create table reps_later(a int, b text)');
+  check('and succeeds once the table exists', (await failure()) === 'ok');
+  check('with the row stored', (await client.query('select count(*)::int as n from reps_later')).rows[0].n === 1);
+}
+
 async function main() {
   const httpPort = await freePort();
   const { proc, port } = await startServer(httpPort);
   const exited = new Promise((resolve) => proc.on('exit', (code) => resolve(code)));
   const client = new Client({ host: '127.0.0.1', port, user: 'node', database: 'duckpond' });
+  const other = new Client({ host: '127.0.0.1', port, user: 'node2', database: 'duckpond' });
   try {
     await client.connect();
+    await other.connect();
     await client.query('create table t(id int primary key, name text, px double, ok boolean, ts timestamp, n bigint)');
     const ins = await client.query('insert into t values ($1, $2, $3, $4, $5, $6)',
       [1, 'one', 1.25, true, '2024-01-02 03:04:05', '9007199254740993']);
@@ -137,10 +180,12 @@ async function main() {
     const arr = await client.query("select [1,2,3] as a, 'x' as b, null as c");
     check('arrays parse', JSON.stringify(arr.rows[0].a) === '[1,2,3]' && arr.rows[0].c === null, arr.rows[0]);
     await parameterInserts(client, httpPort);
+    await repeatedParses(client, other, httpPort);
   } catch (e) {
     check('no unexpected error', false, String(e && e.stack));
   } finally {
     await client.end().catch(() => {});
+    await other.end().catch(() => {});
     proc.kill('SIGTERM');
     check('SIGTERM exits 0', (await exited) === 0);
     fs.rmSync(work, { recursive: true, force: true });

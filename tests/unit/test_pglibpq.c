@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "buf.h"
 #include "testlib.h"
 
 static pid_t server_pid;
@@ -310,6 +311,322 @@ static void test_prepared_sees_later_commits(void)
     PQclear(r);
     PQfinish(a);
     PQfinish(b);
+    CHECK_EQ_INT(stop_server(), 0);
+}
+
+/* A PGresult's outcome: its command status, or "ERROR:<sqlstate>: <message>" (static buffer; r is cleared). */
+static const char *outcome(PGresult *r)
+{
+    static char buf[512];
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        snprintf(buf, sizeof buf, "%s", PQcmdStatus(r));
+    else
+        snprintf(buf, sizeof buf, "ERROR:%s: %s", PQresultErrorField(r, PG_DIAG_SQLSTATE) ?: "?",
+                 PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) ?: "?");
+    PQclear(r);
+    return buf;
+}
+
+/* Parses sql as the unnamed statement (types: n declared types, or NULL): its outcome. */
+static const char *parse_unnamed(PGconn *c, const char *sql, int n, const Oid *types)
+{
+    return outcome(PQprepare(c, "", sql, n, types));
+}
+
+/* Runs the unnamed statement with n text parameters: its outcome. */
+static const char *exec_unnamed(PGconn *c, int n, const char *const *vals)
+{
+    return outcome(PQexecPrepared(c, "", n, vals, NULL, NULL, 0));
+}
+
+/* The parameter types Describe gives for the statement name, as "23,25,..." (static buffer). */
+static const char *param_types(PGconn *c, const char *name)
+{
+    static char buf[256];
+    PGresult *r = PQdescribePrepared(c, name);
+    size_t at = 0;
+    buf[0] = 0;
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        snprintf(buf, sizeof buf, "ERROR");
+    for (int i = 0; PQresultStatus(r) == PGRES_COMMAND_OK && i < PQnparams(r) && at < sizeof buf - 16; i++)
+        at += (size_t)snprintf(buf + at, sizeof buf - at, "%s%u", i ? "," : "", PQparamtype(r, i));
+    PQclear(r);
+    return buf;
+}
+
+static int raw_session(void);
+
+/* Appends a protocol message of type t whose body is body (emptied after). */
+static void raw_put(struct dp_buf *out, char t, struct dp_buf *body)
+{
+    uint32_t l = htonl((uint32_t)(body->len + 4));
+    dp_buf_byte(out, t);
+    dp_buf_add(out, &l, 4);
+    dp_buf_add(out, body->data, body->len);
+    dp_buf_clear(body, 0);
+}
+
+/* Appends a Bind of the unnamed portal to statement name with one text parameter, and an Execute of it. */
+static void raw_bind_execute(struct dp_buf *out, const char *name, const char *value)
+{
+    struct dp_buf b = {0};
+    uint16_t zero = 0, one = htons(1);
+    uint32_t vlen = htonl((uint32_t)strlen(value)), nolimit = 0;
+    dp_buf_add(&b, "", 1);
+    dp_buf_add(&b, name, strlen(name) + 1);
+    dp_buf_add(&b, &zero, 2);
+    dp_buf_add(&b, &one, 2);
+    dp_buf_add(&b, &vlen, 4);
+    dp_buf_str(&b, value);
+    dp_buf_add(&b, &zero, 2);
+    raw_put(out, 'B', &b);
+    dp_buf_add(&b, "", 1);
+    dp_buf_add(&b, &nolimit, 4);
+    raw_put(out, 'E', &b);
+    dp_buf_free(&b);
+}
+
+/*
+ * On a raw session: Parse of sql as "n1", Close of n1, Parse of sql
+ * unnamed, Parse of it as "n1" again, then each run with value, and
+ * Sync. Returns the answers' types in order, CommandComplete's with its
+ * tag ("1 3 ... C:INSERT 0 1 ... Z"; static buffer).
+ */
+static const char *raw_parse_close_run(const char *sql, const char *value)
+{
+    static char seen[256];
+    struct dp_buf out = {0}, b = {0};
+    uint16_t none = 0;
+    const char *names[3] = {"n1", "", "n1"};
+    for (int i = 0; i < 3; i++) {
+        dp_buf_add(&b, names[i], strlen(names[i]) + 1);
+        dp_buf_add(&b, sql, strlen(sql) + 1);
+        dp_buf_add(&b, &none, 2);
+        raw_put(&out, 'P', &b);
+        if (i == 0) {
+            dp_buf_add(&b, "Sn1", 4);
+            raw_put(&out, 'C', &b);
+        }
+    }
+    raw_bind_execute(&out, "", value);
+    raw_bind_execute(&out, "n1", value);
+    raw_put(&out, 'S', &b);
+    int fd = raw_session();
+    seen[0] = 0;
+    if (fd < 0 || out.failed || send(fd, out.data, out.len, 0) != (ssize_t)out.len)
+        snprintf(seen, sizeof seen, "cannot send");
+    char in[4096];
+    size_t got = 0, at = 0, len = strlen(seen);
+    for (bool ready = fd < 0 || len > 0; !ready;) {
+        ssize_t n = recv(fd, in + got, sizeof in - got, 0);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+        while (!ready && at + 5 <= got && at + 1 + be32(in + at + 1) <= got) {
+            uint32_t mlen = be32(in + at + 1);
+            if (in[at] == 'C')
+                len += (size_t)snprintf(seen + len, sizeof seen - len, "%sC:%.*s", len ? " " : "", (int)mlen - 5,
+                                        in + at + 5);
+            else
+                len += (size_t)snprintf(seen + len, sizeof seen - len, "%s%c", len ? " " : "", in[at]);
+            ready = in[at] == 'Z';
+            at += 1 + mlen;
+        }
+    }
+    if (fd >= 0)
+        close(fd);
+    dp_buf_free(&out);
+    dp_buf_free(&b);
+    return seen;
+}
+
+/*
+ * The unnamed statement parsed again and again with the same text, as
+ * drivers that bind on the server send every query: each Parse answers
+ * as a first one would (Describe, errors), through DDL of this session and
+ * of another, a Parse that fails until its table exists, declared types,
+ * transactions (one that made a table and rolled back), named statements
+ * of the same text, and a text too large for its prepared statement to be
+ * kept.
+ */
+static void test_unnamed_parse_repeated(void)
+{
+    CHECK_OK(start_server());
+    PGconn *c = connect_db(), *other = connect_db();
+    const char *ins = "INSERT INTO kv VALUES ($1, $2, $3)";
+    CHECK(exec_ok(c, "CREATE TABLE kv(k int, v text, ts timestamp)"));
+    for (int i = 0; i < 200; i++) {
+        char k[16], ts[32];
+        snprintf(k, sizeof k, "%d", i);
+        snprintf(ts, sizeof ts, "2026-01-02 03:04:%02d", i % 60);
+        const char *vals[3] = {k, i % 2 ? "odd" : "even", ts};
+        CHECK(strcmp(parse_unnamed(c, ins, 0, NULL), "") == 0);
+        if (i % 50 == 0)
+            CHECK(strcmp(param_types(c, ""), "23,25,1114") == 0);
+        CHECK(strcmp(exec_unnamed(c, 3, vals), "INSERT 0 1") == 0);
+    }
+    CHECK(strcmp(value_of(c, "SELECT count(*) || ' ' || sum(k) || ' ' || count(*) FILTER (v = 'odd') FROM kv"),
+                 "200 19900 100") == 0);
+    CHECK(strcmp(value_of(c, "SELECT ts FROM kv WHERE k = 61"), "2026-01-02 03:04:01") == 0);
+
+    /* declared types are part of what the statement is */
+    const Oid int8_types[1] = {20}, open_types[1] = {0};
+    CHECK(strcmp(parse_unnamed(c, ins, 1, int8_types), "") == 0);
+    CHECK(strcmp(param_types(c, ""), "20,25,1114") == 0);
+    CHECK(strcmp(parse_unnamed(c, ins, 1, open_types), "") == 0);
+    CHECK(strcmp(param_types(c, ""), "23,25,1114") == 0);
+    CHECK(strcmp(parse_unnamed(c, ins, 0, NULL), "") == 0);
+    CHECK(strcmp(param_types(c, ""), "23,25,1114") == 0);
+
+    /* this session's DDL: other column types, then the table gone */
+    CHECK(exec_ok(c, "ALTER TABLE kv ALTER COLUMN k TYPE bigint"));
+    CHECK(strcmp(parse_unnamed(c, ins, 0, NULL), "") == 0);
+    CHECK(strcmp(param_types(c, ""), "20,25,1114") == 0);
+    CHECK(exec_ok(c, "DROP TABLE kv"));
+    char first[512];
+    snprintf(first, sizeof first, "%s", parse_unnamed(c, ins, 0, NULL));
+    CHECK(strncmp(first, "ERROR:42P01", 11) == 0);
+    CHECK(strcmp(parse_unnamed(c, ins, 0, NULL), first) == 0); /* failing the same way each time */
+
+    /* another session's DDL: the table made again with other types */
+    CHECK(exec_ok(other, "CREATE TABLE kv(k varchar, v int, ts date)"));
+    CHECK(strcmp(parse_unnamed(c, ins, 0, NULL), "") == 0);
+    CHECK(strcmp(param_types(c, ""), "25,23,1082") == 0);
+    const char *typed[3] = {"key", "42", "2026-03-04"};
+    CHECK(strcmp(exec_unnamed(c, 3, typed), "INSERT 0 1") == 0);
+    CHECK(exec_ok(other, "DROP TABLE kv"));
+    CHECK(exec_ok(other, "CREATE TABLE kv(k int, v text, ts timestamp)"));
+    CHECK(strcmp(parse_unnamed(c, ins, 0, NULL), "") == 0);
+    CHECK(strcmp(param_types(c, ""), "23,25,1114") == 0);
+    CHECK(strcmp(value_of(c, "SELECT count(*) FROM kv"), "0") == 0);
+
+    /* a Parse that fails until its table exists */
+    const char *later = "INSERT INTO later VALUES ($1)";
+    const char *one[1] = {"7"};
+    snprintf(first, sizeof first, "%s", parse_unnamed(c, later, 0, NULL));
+    CHECK(strncmp(first, "ERROR:42P01", 11) == 0);
+    CHECK(strcmp(parse_unnamed(c, later, 0, NULL), first) == 0);
+    CHECK(exec_ok(c, "CREATE TABLE later(a int)"));
+    CHECK(strcmp(parse_unnamed(c, later, 0, NULL), "") == 0);
+    CHECK(strcmp(exec_unnamed(c, 1, one), "INSERT 0 1") == 0);
+    CHECK(strcmp(value_of(c, "SELECT a FROM later"), "7") == 0);
+
+    /* transactions: one that made a table and rolled back leaves no statement behind */
+    CHECK(exec_ok(c, "BEGIN"));
+    CHECK(exec_ok(c, "CREATE TABLE intx(a int)"));
+    CHECK(strcmp(parse_unnamed(c, "INSERT INTO intx VALUES ($1)", 0, NULL), "") == 0);
+    CHECK(strcmp(exec_unnamed(c, 1, one), "INSERT 0 1") == 0);
+    CHECK(exec_ok(c, "ROLLBACK"));
+    CHECK(strncmp(parse_unnamed(c, "INSERT INTO intx VALUES ($1)", 0, NULL), "ERROR:42P01", 11) == 0);
+    /* ... and one that only wrote: the statement it parsed serves after it, its row is gone */
+    CHECK(exec_ok(c, "BEGIN"));
+    CHECK(strcmp(parse_unnamed(c, later, 0, NULL), "") == 0);
+    const char *eight[1] = {"8"}, *nine[1] = {"9"};
+    CHECK(strcmp(exec_unnamed(c, 1, eight), "INSERT 0 1") == 0);
+    CHECK(exec_ok(c, "ROLLBACK"));
+    CHECK(strcmp(parse_unnamed(c, later, 0, NULL), "") == 0);
+    CHECK(strcmp(exec_unnamed(c, 1, nine), "INSERT 0 1") == 0);
+    CHECK(exec_ok(c, "BEGIN"));
+    CHECK(strcmp(parse_unnamed(c, later, 0, NULL), "") == 0); /* DuckDB runs it, in the transaction */
+    CHECK(strcmp(exec_unnamed(c, 1, eight), "INSERT 0 1") == 0);
+    CHECK(exec_ok(c, "COMMIT"));
+    CHECK(strcmp(value_of(c, "SELECT string_agg(a::varchar, ',' ORDER BY a) FROM later"), "7,8,9") == 0);
+
+    /* a transaction whose snapshot is older than another session's DDL: what it parses is not kept */
+    CHECK(exec_ok(c, "CREATE TABLE snap(a int)"));
+    CHECK(exec_ok(c, "BEGIN"));
+    CHECK(strcmp(value_of(c, "SELECT count(*) FROM snap"), "0") == 0);
+    CHECK(exec_ok(other, "DROP TABLE snap"));
+    CHECK(exec_ok(other, "CREATE TABLE snap(a varchar)"));
+    CHECK(strcmp(parse_unnamed(c, "INSERT INTO snap VALUES ($1)", 0, NULL), "") == 0);
+    CHECK(strcmp(param_types(c, ""), "23") == 0); /* the table its snapshot sees */
+    CHECK(exec_ok(c, "COMMIT"));
+    CHECK(strcmp(parse_unnamed(c, "INSERT INTO snap VALUES ($1)", 0, NULL), "") == 0);
+    CHECK(strcmp(param_types(c, ""), "25") == 0);
+
+    /* named statements of the same text, one of them closed; the unnamed one replaced in between */
+    CHECK(strcmp(raw_parse_close_run(later, "7"), "1 3 1 1 2 C:INSERT 0 1 2 C:INSERT 0 1 Z") == 0);
+    PQclear(PQprepare(c, "n2", later, 0, NULL));
+    CHECK(strcmp(parse_unnamed(c, "SELECT 1", 0, NULL), "") == 0);
+    CHECK(strcmp(parse_unnamed(c, later, 0, NULL), "") == 0);
+    CHECK(strcmp(exec_unnamed(c, 1, one), "INSERT 0 1") == 0);
+    CHECK(strcmp(outcome(PQexecPrepared(c, "n2", 1, one, NULL, NULL, 0)), "INSERT 0 1") == 0);
+    CHECK(strcmp(value_of(c, "SELECT count(*) FROM later WHERE a = 7"), "5") == 0);
+
+    /* more texts than the cache holds: a named statement made from an entry outlives the entry */
+    PQclear(PQprepare(c, "keep", "INSERT INTO kv VALUES ($1, 'kept', NULL)", 0, NULL));
+    PQclear(PQprepare(c, "keep2", "INSERT INTO kv VALUES ($1, 'kept', NULL)", 0, NULL));
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < 80; i++) {
+            char text[96], k[16];
+            snprintf(text, sizeof text, "INSERT INTO kv VALUES ($1, 'many%d', NULL)", i);
+            snprintf(k, sizeof k, "%d", i);
+            const char *kv[1] = {k};
+            CHECK(strcmp(parse_unnamed(c, text, 0, NULL), "") == 0);
+            CHECK(strcmp(exec_unnamed(c, 1, kv), "INSERT 0 1") == 0);
+        }
+    CHECK(strcmp(outcome(PQexecPrepared(c, "keep2", 1, one, NULL, NULL, 0)), "INSERT 0 1") == 0);
+    CHECK(exec_ok(c, "BEGIN"));
+    CHECK(strcmp(outcome(PQexecPrepared(c, "keep", 1, one, NULL, NULL, 0)), "INSERT 0 1") == 0);
+    CHECK(exec_ok(c, "COMMIT"));
+    CHECK(strcmp(value_of(c, "SELECT count(*) || ' ' || count(DISTINCT v) || ' ' || sum(k) FROM kv "
+                             "WHERE v LIKE 'many%'"),
+                 "160 80 6320") == 0);
+    CHECK(strcmp(value_of(c, "SELECT count(*) FROM kv WHERE v = 'kept'"), "2") == 0);
+
+    /* a text whose prepared statement is too large to keep: prepared again where DuckDB runs it */
+    struct dp_buf big = {0};
+    dp_buf_str(&big, "INSERT INTO kv VALUES ");
+    const char *vals[600];
+    char keys[200][12];
+    for (int i = 0; i < 200; i++) {
+        dp_buf_printf(&big, "%s($%d, $%d, $%d)", i ? ", " : "", 3 * i + 1, 3 * i + 2, 3 * i + 3);
+        snprintf(keys[i], sizeof keys[i], "%d", i);
+        vals[3 * i] = keys[i];
+        vals[3 * i + 1] = "big";
+        vals[3 * i + 2] = "2026-05-06 07:08:09";
+    }
+    for (int round = 0; round < 3; round++) {
+        if (round == 2)
+            CHECK(exec_ok(c, "BEGIN"));
+        CHECK(strcmp(parse_unnamed(c, big.data, 0, NULL), "") == 0);
+        CHECK(strcmp(exec_unnamed(c, 600, vals), "INSERT 0 200") == 0);
+    }
+    CHECK(exec_ok(c, "COMMIT"));
+    dp_buf_free(&big);
+    CHECK(strcmp(value_of(c, "SELECT count(*) || ' ' || sum(k) FROM kv WHERE v = 'big'"), "600 59700") == 0);
+    PQfinish(other);
+    PQfinish(c);
+    CHECK_EQ_INT(stop_server(), 0);
+}
+
+/*
+ * DuckDB's own settings decide what a name binds to: a Parse after SET
+ * schema (which DuckDB runs) finds the other schema's table, whatever the
+ * session parsed before. (Run in a transaction, where DuckDB runs the
+ * INSERT: the batcher resolves a name in its own connection's schema.)
+ */
+static void test_unnamed_parse_after_set(void)
+{
+    CHECK_OK(start_server());
+    PGconn *c = connect_db();
+    CHECK(exec_ok(c, "CREATE TABLE t(a int)"));
+    CHECK(exec_ok(c, "CREATE SCHEMA other"));
+    CHECK(exec_ok(c, "CREATE TABLE other.t(a varchar)"));
+    const char *ins = "INSERT INTO t VALUES ($1)", *v[1] = {"5"};
+    for (int i = 0; i < 2; i++) {
+        CHECK(exec_ok(c, "BEGIN"));
+        CHECK(strcmp(parse_unnamed(c, ins, 0, NULL), "") == 0);
+        CHECK(strcmp(param_types(c, ""), i ? "25" : "23") == 0);
+        CHECK(strcmp(exec_unnamed(c, 1, v), "INSERT 0 1") == 0);
+        CHECK(exec_ok(c, "COMMIT"));
+        if (i == 0)
+            CHECK(exec_ok(c, "SET schema = 'other'"));
+    }
+    CHECK(strcmp(value_of(c, "SELECT typeof(a) || ' ' || a FROM other.t"), "VARCHAR 5") == 0);
+    CHECK(strcmp(value_of(c, "SELECT count(*) FROM main.t"), "1") == 0);
+    PQfinish(c);
     CHECK_EQ_INT(stop_server(), 0);
 }
 
@@ -1081,6 +1398,7 @@ static void test_disconnect_reasons(void)
 TEST_MAIN(TEST_ENTRY(test_set_values_and_version), TEST_ENTRY(test_prepared_clock_after_ddl),
           TEST_ENTRY(test_binary_results), TEST_ENTRY(test_binary_params), TEST_ENTRY(test_text_formats),
           TEST_ENTRY(test_prepared), TEST_ENTRY(test_prepared_sees_later_commits),
+          TEST_ENTRY(test_unnamed_parse_repeated), TEST_ENTRY(test_unnamed_parse_after_set),
           TEST_ENTRY(test_pipeline), TEST_ENTRY(test_copy), TEST_ENTRY(test_copy_errors),
           TEST_ENTRY(test_copy_atomic), TEST_ENTRY(test_copy_shapes), TEST_ENTRY(test_copy_binary),
           TEST_ENTRY(test_copy_cancel), TEST_ENTRY(test_cancel),
