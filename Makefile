@@ -150,7 +150,7 @@ run: all
 # sanitizer build (unit and integration tests each) and the fuzz drivers,
 # one total.
 test: deps
-	@#FORMAT-CHECK-PENDING $(MAKE) --no-print-directory format-check
+	@$(MAKE) --no-print-directory format-check
 	@$(MAKE) --no-print-directory tests-bin
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 tests-bin
 	@$(MAKE) --no-print-directory fuzz

@@ -49,7 +49,7 @@ static int opt_stream_rows = 1000;
 static const char *opt_only; /* -c: run one case alone ("insert", "appender", "ack", "stream") */
 static int opt_p = 8;        /* -p: its P */
 static duckpond_ack ack_mode = DUCKPOND_ACK_COMMIT; /* what ack_worker waits for */
-static int text_ts;          /* rows carry ts as ISO text (cases 6 to 8) */
+static int text_ts;                                 /* rows carry ts as ISO text (cases 6 to 8) */
 static char dir[256];
 
 static const char *SCHEMA = "CREATE TABLE ticks(ts TIMESTAMP, symbol VARCHAR, qty BIGINT, price DOUBLE)";
@@ -405,7 +405,16 @@ static void case_stream(struct result *r)
 
 /* ---------------------------------------------------------- harness */
 
-enum case_kind { C_INSERT, C_APPENDER, C_ACK, C_STREAM, C_JOURNAL, C_ACK_TEXT, C_JOURNAL_TEXT, C_STREAM_TEXT };
+enum case_kind {
+    C_INSERT,
+    C_APPENDER,
+    C_ACK,
+    C_STREAM,
+    C_JOURNAL,
+    C_ACK_TEXT,
+    C_JOURNAL_TEXT,
+    C_STREAM_TEXT
+};
 
 /* User + system CPU time of a rusage, in microseconds. */
 static double cpu_us(const struct rusage *ru)
@@ -432,9 +441,12 @@ static struct result run_case(enum case_kind kind, int p)
         switch (kind) {
         case C_INSERT: case_insert(p, &r); break;
         case C_APPENDER: case_appender(&r); break;
-        case C_ACK: case C_ACK_TEXT: case_batcher_ack(p, &r); break;
-        case C_STREAM: case C_STREAM_TEXT: case_stream(&r); break;
-        case C_JOURNAL: case C_JOURNAL_TEXT: case_batcher_journal(p, &r); break;
+        case C_ACK:
+        case C_ACK_TEXT: case_batcher_ack(p, &r); break;
+        case C_STREAM:
+        case C_STREAM_TEXT: case_stream(&r); break;
+        case C_JOURNAL:
+        case C_JOURNAL_TEXT: case_batcher_journal(p, &r); break;
         }
         getrusage(RUSAGE_SELF, &after);
         if (r.rows > 0)
@@ -508,9 +520,11 @@ int main(int argc, char **argv)
         case 'c': opt_only = optarg; break;
         case 'p': opt_p = atoi(optarg); break;
         default:
-            fprintf(stderr, "usage: %s [-d seconds] [-r repetitions] [-b rows-per-stream-write]\n"
-                            "       [-c insert|appender|ack|stream|journal|ack-text|journal-text|stream-text\n"
-                            "        [-p threads]]\n", argv[0]);
+            fprintf(stderr,
+                    "usage: %s [-d seconds] [-r repetitions] [-b rows-per-stream-write]\n"
+                    "       [-c insert|appender|ack|stream|journal|ack-text|journal-text|stream-text\n"
+                    "        [-p threads]]\n",
+                    argv[0]);
             return 2;
         }
     }
@@ -532,13 +546,14 @@ int main(int argc, char **argv)
     printf("%-44s %4s %12s %10s %10s %10s %10s %10s\n", "case", "P", "rows/s", "p50 ms", "p99 ms", "peak MB",
            "rows/commit", "CPU us/row");
     if (opt_only) {
-        static const char *names[] = {"insert",   "appender",     "ack",        "stream",
-                                      "journal",  "ack-text",     "journal-text", "stream-text"};
+        static const char *names[] = {"insert",  "appender", "ack",          "stream",
+                                      "journal", "ack-text", "journal-text", "stream-text"};
         for (int k = 0; k < 8; k++)
             if (!strcmp(opt_only, names[k])) {
                 struct result one = median_case((enum case_kind)k, opt_p);
                 print_row(names[k], opt_p, &one);
-                printf("(%lld rows written: for instructions per row under callgrind)\n", (long long)one.rows);
+                printf("(%lld rows written: for instructions per row under callgrind)\n",
+                       (long long)one.rows);
                 remove_dir();
                 return one.ok ? 0 : 1;
             }
@@ -579,7 +594,8 @@ int main(int argc, char **argv)
     struct result stt = median_case(C_STREAM_TEXT, 1);
     print_row("8 as 4, ts as text", 1, &stt);
     printf("\n(cases 4 and 8: latency is commit-ack from the batcher's histogram, bucket upper bounds;\n"
-           " queue cap %d rows)\n\nratios\n", STREAM_QUEUE_ROWS);
+           " queue cap %d rows)\n\nratios\n",
+           STREAM_QUEUE_ROWS);
     for (int i = 0; i < 3; i++)
         printf("  3/1 at P=%-3d %8.1fx   (target at P=64: >= 30x)\n", ps[i],
                ack[i].rows_per_s / ins[i].rows_per_s);
@@ -588,12 +604,15 @@ int main(int argc, char **argv)
         printf("  5/3 at P=%-3d %8.2fx   (journal/commit rows/s; p50 ack %.3f vs %.3f ms)\n", ps[i],
                jr[i].rows_per_s / ack[i].rows_per_s, jr[i].p50_ms, ack[i].p50_ms);
     for (int i = 1; i < 3; i++)
-        printf("  6/3 at P=%-3d %8.2fx   (text/typed ts, commit ack)\n", ps[i], ackt[i].rows_per_s / ack[i].rows_per_s);
+        printf("  6/3 at P=%-3d %8.2fx   (text/typed ts, commit ack)\n", ps[i],
+               ackt[i].rows_per_s / ack[i].rows_per_s);
     for (int i = 1; i < 3; i++)
-        printf("  7/5 at P=%-3d %8.2fx   (text/typed ts, journal ack)\n", ps[i], jrt[i].rows_per_s / jr[i].rows_per_s);
+        printf("  7/5 at P=%-3d %8.2fx   (text/typed ts, journal ack)\n", ps[i],
+               jrt[i].rows_per_s / jr[i].rows_per_s);
     printf("  8/4          %8.2fx   (text/typed ts, stream)\n", stt.rows_per_s / st.rows_per_s);
     remove_dir();
-    int all_ok = ins[0].ok && ins[1].ok && ins[2].ok && app.ok && ack[0].ok && ack[1].ok && ack[2].ok && st.ok &&
-                 jr[1].ok && jr[2].ok && ackt[1].ok && ackt[2].ok && jrt[1].ok && jrt[2].ok && stt.ok;
+    int all_ok = ins[0].ok && ins[1].ok && ins[2].ok && app.ok && ack[0].ok && ack[1].ok && ack[2].ok &&
+                 st.ok && jr[1].ok && jr[2].ok && ackt[1].ok && ackt[2].ok && jrt[1].ok && jrt[2].ok &&
+                 stt.ok;
     return all_ok ? 0 : 1;
 }

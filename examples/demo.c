@@ -147,7 +147,8 @@ static int run_trading(duckpond_db *db)
         return rc;
     struct demo_thread ts[DEMO_WRITERS + DEMO_READERS];
     for (int i = 0; i < DEMO_WRITERS + DEMO_READERS; i++)
-        ts[i] = (struct demo_thread){.db = db, .pool = pool, .id = i, .main = i < DEMO_WRITERS ? writer : reader};
+        ts[i] =
+            (struct demo_thread){.db = db, .pool = pool, .id = i, .main = i < DEMO_WRITERS ? writer : reader};
     rc = run_threads(ts, DEMO_WRITERS + DEMO_READERS);
     int retries = 0, reads = 0;
     for (int i = 0; i < DEMO_WRITERS + DEMO_READERS; i++)
@@ -193,12 +194,12 @@ static int report(duckpond_db *db, const char *path)
     int64_t trades = 0, diff = 0, ticks = 0;
     rc = duckpond_query_int64(c, "SELECT count(*) FROM trades", &trades);
     if (rc == DUCKPOND_OK)
-        rc = duckpond_query_int64(c, "SELECT (SELECT sum(qty) FROM trades) - (SELECT sum(qty) FROM positions)",
-                                  &diff);
+        rc = duckpond_query_int64(
+            c, "SELECT (SELECT sum(qty) FROM trades) - (SELECT sum(qty) FROM positions)", &diff);
     if (rc == DUCKPOND_OK)
         rc = duckpond_query_int64(c, "SELECT count(*) FROM ticks", &ticks);
-    printf("%s now holds %lld trades and %lld ticks; trades and positions agree: %s\n", path, (long long)trades,
-           (long long)ticks, diff == 0 ? "yes" : "NO");
+    printf("%s now holds %lld trades and %lld ticks; trades and positions agree: %s\n", path,
+           (long long)trades, (long long)ticks, diff == 0 ? "yes" : "NO");
     char snap[4096];
     snprintf(snap, sizeof snap, "%s.snapshot", path);
     if (rc == DUCKPOND_OK && (rc = duckpond_snapshot(c, snap)) == DUCKPOND_OK)
@@ -213,7 +214,8 @@ static int report(duckpond_db *db, const char *path)
 int main(int argc, char **argv)
 {
     const char *path = argc > 1 ? argv[1] : "duckpond-demo.duckdb";
-    printf("libduckpond %s (built with duckpond.h %s)\n", duckpond_libversion(NULL, NULL, NULL), DUCKPOND_VERSION);
+    printf("libduckpond %s (built with duckpond.h %s)\n", duckpond_libversion(NULL, NULL, NULL),
+           DUCKPOND_VERSION);
     duckpond_db *db;
     int rc = duckpond_open(path, NULL, &db);
     if (rc != DUCKPOND_OK) {

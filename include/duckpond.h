@@ -162,23 +162,23 @@ const char *duckpond_libversion(int *major, int *minor, int *patch);
  * DuckDB's message, e.g. 42P01 for a missing table).
  *   X(name, value, sqlstate, description)
  */
-#define DUCKPOND_STATUS_LIST(X)                                                          \
-    X(OK, 0, "00000", "ok")                                                              \
-    X(ERROR, 1, "XX000", "error")                                                        \
-    X(MISUSE, 2, "XX000", "invalid argument or call")                                    \
-    X(NOMEM, 3, "53200", "out of memory")                                                \
-    X(CONFLICT, 4, "40001", "transaction conflict; retry")                               \
-    X(CONSTRAINT, 5, "23000", "constraint violated")                                     \
-    X(LOCKED, 6, "55P03", "database file locked by another process")                     \
-    X(SYNTAX, 7, "42601", "syntax or name error")                                        \
-    X(INTERRUPTED, 8, "57014", "statement interrupted")                                  \
+#define DUCKPOND_STATUS_LIST(X)                                                           \
+    X(OK, 0, "00000", "ok")                                                               \
+    X(ERROR, 1, "XX000", "error")                                                         \
+    X(MISUSE, 2, "XX000", "invalid argument or call")                                     \
+    X(NOMEM, 3, "53200", "out of memory")                                                 \
+    X(CONFLICT, 4, "40001", "transaction conflict; retry")                                \
+    X(CONSTRAINT, 5, "23000", "constraint violated")                                      \
+    X(LOCKED, 6, "55P03", "database file locked by another process")                      \
+    X(SYNTAX, 7, "42601", "syntax or name error")                                         \
+    X(INTERRUPTED, 8, "57014", "statement interrupted")                                   \
     X(INVALIDATED, 9, "XX000", "database invalidated by a fatal error; must be reopened") \
-    X(TIMEOUT, 10, "57014", "timed out")                                                 \
-    X(OVERLOADED, 11, "53400", "overloaded; try again later")                            \
-    X(IO, 12, "58030", "I/O error")                                                      \
-    X(CONVERSION, 13, "22P02", "value cannot be converted to the column's type")         \
-    X(NOTFOUND, 14, "42P01", "no such object")                                           \
-    X(CLOSED, 15, "57P01", "shutting down")                                              \
+    X(TIMEOUT, 10, "57014", "timed out")                                                  \
+    X(OVERLOADED, 11, "53400", "overloaded; try again later")                             \
+    X(IO, 12, "58030", "I/O error")                                                       \
+    X(CONVERSION, 13, "22P02", "value cannot be converted to the column's type")          \
+    X(NOTFOUND, 14, "42P01", "no such object")                                            \
+    X(CLOSED, 15, "57P01", "shutting down")                                               \
     X(READONLY, 16, "25006", "read-only")
 
 enum duckpond_status {
@@ -345,14 +345,17 @@ int duckpond_conn_fail(duckpond_conn *conn, duckdb_error_type type, const char *
  * defaults.
  */
 typedef struct duckpond_retry {
-    size_t struct_size;     /* sizeof(duckpond_retry) as the caller knows it */
-    int max_attempts;       /* total attempts, default 20 */
-    int base_delay_us;      /* first backoff cap, default 200 us */
-    int max_delay_us;       /* backoff cap growth stops here, default 50 ms */
-    int64_t deadline_ms;    /* give up after this long, default 10 s */
+    size_t struct_size;  /* sizeof(duckpond_retry) as the caller knows it */
+    int max_attempts;    /* total attempts, default 20 */
+    int base_delay_us;   /* first backoff cap, default 200 us */
+    int max_delay_us;    /* backoff cap growth stops here, default 50 ms */
+    int64_t deadline_ms; /* give up after this long, default 10 s */
 } duckpond_retry;
 
-#define DUCKPOND_RETRY_INIT(...) {.struct_size = sizeof(duckpond_retry), __VA_ARGS__}
+#define DUCKPOND_RETRY_INIT(...)                           \
+    {                                                      \
+        .struct_size = sizeof(duckpond_retry), __VA_ARGS__ \
+    }
 
 /*
  * A transaction body. Runs inside BEGIN ... COMMIT on conn; attempt counts
@@ -378,8 +381,8 @@ typedef int (*duckpond_tx_fn)(duckpond_conn *conn, int attempt, void *arg);
  * transaction: DUCKPOND_MISUSE, fn never runs, and that transaction is left
  * as it was.
  */
-int duckpond_tx_run(duckpond_conn *conn, const duckpond_retry *retry, duckpond_tx_fn fn,
-                    void *arg, int *attempts_out);
+int duckpond_tx_run(duckpond_conn *conn, const duckpond_retry *retry, duckpond_tx_fn fn, void *arg,
+                    int *attempts_out);
 
 /* --------------------------------------------------------------- pool */
 
@@ -422,16 +425,19 @@ int duckpond_pool_put(duckpond_pool *pool, duckpond_conn *conn);
 /* The pool's figures: a versioned struct (see CAVEATS). */
 typedef struct duckpond_pool_stats {
     size_t struct_size; /* sizeof(duckpond_pool_stats) as the caller knows it */
-    int size;        /* the cap */
-    int open;        /* connections open now: made, and not closed */
-    int in_use;      /* checked out now */
-    int waiting;     /* threads waiting now */
-    uint64_t waits;  /* checkouts that had to wait, ever */
+    int size;           /* the cap */
+    int open;           /* connections open now: made, and not closed */
+    int in_use;         /* checked out now */
+    int waiting;        /* threads waiting now */
+    uint64_t waits;     /* checkouts that had to wait, ever */
     uint64_t timeouts;
     uint64_t rolled_back; /* transactions left open at duckpond_pool_put, rolled back */
 } duckpond_pool_stats;
 
-#define DUCKPOND_POOL_STATS_INIT(...) {.struct_size = sizeof(duckpond_pool_stats), __VA_ARGS__}
+#define DUCKPOND_POOL_STATS_INIT(...)                           \
+    {                                                           \
+        .struct_size = sizeof(duckpond_pool_stats), __VA_ARGS__ \
+    }
 
 /*
  * Fills *out (as far as out->struct_size reaches) with the pool's figures
@@ -458,8 +464,8 @@ typedef int (*duckpond_locked_fn)(duckpond_conn *conn, void *arg);
  * rolled back. Each call takes the lock anew, so two threads of one
  * process serialise on it too. Any thread.
  */
-int duckpond_locked_write(const char *path, const duckpond_config *cfg, int timeout_ms,
-                          duckpond_locked_fn fn, void *arg, char *errbuf, size_t errlen);
+int duckpond_locked_write(const char *path, const duckpond_config *cfg, int timeout_ms, duckpond_locked_fn fn,
+                          void *arg, char *errbuf, size_t errlen);
 
 /* -------------------------------------------------------------- snapshot */
 
@@ -538,13 +544,13 @@ int duckpond_ack_parse(const char *name, duckpond_ack *out);
  * DUCKPOND_BATCHER_SETTINGS_INIT(...). Fields left 0 take the defaults.
  */
 typedef struct duckpond_batcher_settings {
-    size_t struct_size;       /* sizeof(duckpond_batcher_settings) as the caller knows it */
-    size_t batch_max_rows;    /* flush a table at this many pending rows; 0 = 100000 */
-    size_t batch_max_bytes;   /* ... or this many bytes; 0 = 64 MiB */
-    int max_delay_us;         /* flush rows that waited this long; 0 = 2000 */
-    size_t queue_max_rows;    /* rows accepted but not committed, at most; 0 = 1000000 */
-    size_t queue_max_bytes;   /* bytes likewise; 0 = 256 MiB */
-    int overload_timeout_ms;  /* a producer waits this long for room; 0 = 5000, -1 = none */
+    size_t struct_size;      /* sizeof(duckpond_batcher_settings) as the caller knows it */
+    size_t batch_max_rows;   /* flush a table at this many pending rows; 0 = 100000 */
+    size_t batch_max_bytes;  /* ... or this many bytes; 0 = 64 MiB */
+    int max_delay_us;        /* flush rows that waited this long; 0 = 2000 */
+    size_t queue_max_rows;   /* rows accepted but not committed, at most; 0 = 1000000 */
+    size_t queue_max_bytes;  /* bytes likewise; 0 = 256 MiB */
+    int overload_timeout_ms; /* a producer waits this long for room; 0 = 5000, -1 = none */
     /* The journal's directory (created if missing; copied), or NULL / "" for
      * no journal, when a DUCKPOND_ACK_JOURNAL submit fails with
      * DUCKPOND_MISUSE. One batcher at a time per directory. */
@@ -557,7 +563,10 @@ typedef struct duckpond_batcher_settings {
     int journal_apply_delay_ms;
 } duckpond_batcher_settings;
 
-#define DUCKPOND_BATCHER_SETTINGS_INIT(...) {.struct_size = sizeof(duckpond_batcher_settings), __VA_ARGS__}
+#define DUCKPOND_BATCHER_SETTINGS_INIT(...)                           \
+    {                                                                 \
+        .struct_size = sizeof(duckpond_batcher_settings), __VA_ARGS__ \
+    }
 
 /*
  * JOURNAL
@@ -617,8 +626,7 @@ typedef struct duckpond_batcher_settings {
  * DUCKPOND_MISUSE also for bad settings, and in a child process after fork.
  * Any thread.
  */
-int duckpond_batcher_new(duckpond_db *db, const duckpond_batcher_settings *settings,
-                         duckpond_batcher **out);
+int duckpond_batcher_new(duckpond_db *db, const duckpond_batcher_settings *settings, duckpond_batcher **out);
 
 /*
  * Stops accepting writes, commits and acknowledges everything accepted,
@@ -639,7 +647,7 @@ int duckpond_batcher_free(duckpond_batcher *b);
 
 typedef enum duckpond_value_kind {
     DUCKPOND_VALUE_NULL = 0,
-    DUCKPOND_VALUE_DEFAULT,   /* the column's default */
+    DUCKPOND_VALUE_DEFAULT, /* the column's default */
     DUCKPOND_VALUE_BOOL,
     DUCKPOND_VALUE_INT64,
     DUCKPOND_VALUE_DOUBLE,
@@ -677,8 +685,8 @@ enum duckpond_write_flags {
  * duckpond_write_submit (the write is made, and carries the error). Any
  * thread; the write is that thread's.
  */
-int duckpond_write_new(duckpond_batcher *b, const char *table, const char *const *columns,
-                       int ncolumns, unsigned flags, duckpond_write **out);
+int duckpond_write_new(duckpond_batcher *b, const char *table, const char *const *columns, int ncolumns,
+                       unsigned flags, duckpond_write **out);
 
 /*
  * Adds one row of ncolumns values (copied). DUCKPOND_MISUSE after submit,
@@ -719,8 +727,7 @@ void duckpond_write_counts(const duckpond_write *w, size_t *committed, size_t *f
  * the order rows were added, its status and message (owned by w, valid
  * until it is freed). DUCKPOND_MISUSE before the commit or past the end.
  */
-int duckpond_write_failure(const duckpond_write *w, size_t i, size_t *row_index,
-                           const char **message);
+int duckpond_write_failure(const duckpond_write *w, size_t i, size_t *row_index, const char **message);
 
 /* The message of the first failure, or "" (owned by w, valid until the next call on it). */
 const char *duckpond_write_errmsg(const duckpond_write *w);
@@ -784,27 +791,27 @@ extern const uint64_t duckpond_latency_bounds_us[DUCKPOND_LATENCY_BUCKETS];
 
 /* The batcher's figures: a versioned struct (see CAVEATS). */
 typedef struct duckpond_batcher_stats {
-    size_t struct_size;          /* sizeof(duckpond_batcher_stats) as the caller knows it */
+    size_t struct_size; /* sizeof(duckpond_batcher_stats) as the caller knows it */
     uint64_t rows_accepted, bytes_accepted;
     uint64_t rows_committed, bytes_committed;
     uint64_t rows_failed;
-    uint64_t commits;            /* DuckDB transactions committed */
+    uint64_t commits; /* DuckDB transactions committed */
     uint64_t writes_acked;
     uint64_t queue_rows, queue_bytes; /* accepted, not yet committed: now */
-    uint64_t overloaded;         /* submits refused for lack of room */
+    uint64_t overloaded;              /* submits refused for lack of room */
     /* commit-ack latency: counts per bucket (the last is +Inf), sum in us */
     uint64_t latency_count[DUCKPOND_LATENCY_BUCKETS + 1];
     uint64_t latency_sum_us;
     /* The journal (all 0 without one). Sequence numbers: the highest
      * appended, durable, and applied (committed in DuckDB, or failed). */
     uint64_t journal_appended_seq, journal_synced_seq, journal_applied_seq;
-    uint64_t journal_syncs;              /* fdatasync calls */
-    uint64_t journal_sync_us;            /* time spent in them, microseconds */
+    uint64_t journal_syncs;   /* fdatasync calls */
+    uint64_t journal_sync_us; /* time spent in them, microseconds */
     uint64_t journal_writes_acked, journal_rows_acked;
     uint64_t journal_rows_failed_after_ack;
-    uint64_t journal_replayed_writes;    /* applied from the journal at start */
-    uint64_t journal_segments;           /* journal files now */
-    uint64_t journal_errors;             /* journaled submits refused by an I/O error */
+    uint64_t journal_replayed_writes; /* applied from the journal at start */
+    uint64_t journal_segments;        /* journal files now */
+    uint64_t journal_errors;          /* journaled submits refused by an I/O error */
     /* Apply lag: from a journaled write's append to its visibility to other
      * sessions (the commit), per bucket of duckpond_latency_bounds_us. */
     uint64_t apply_lag_count[DUCKPOND_LATENCY_BUCKETS + 1];
@@ -814,7 +821,10 @@ typedef struct duckpond_batcher_stats {
     uint64_t applied_waits, applied_wait_sum_us, applied_wait_timeouts;
 } duckpond_batcher_stats;
 
-#define DUCKPOND_BATCHER_STATS_INIT(...) {.struct_size = sizeof(duckpond_batcher_stats), __VA_ARGS__}
+#define DUCKPOND_BATCHER_STATS_INIT(...)                           \
+    {                                                              \
+        .struct_size = sizeof(duckpond_batcher_stats), __VA_ARGS__ \
+    }
 
 /*
  * Fills *out (as far as out->struct_size reaches) with the batcher's

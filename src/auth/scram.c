@@ -27,8 +27,7 @@
 #define SCRAM_MSG_MAX 2048
 #define SCRAM_NONCE_RAW 18
 
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char b64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 size_t scram_b64_encode(const unsigned char *in, size_t n, char *out)
 {
@@ -94,16 +93,16 @@ static int hmac_sha256(const unsigned char *key, size_t keylen, const void *msg,
     return 0;
 }
 
-int scram_make_verifier(const char *password, const unsigned char *salt, size_t salt_len,
-                        int iterations, struct scram_verifier *v)
+int scram_make_verifier(const char *password, const unsigned char *salt, size_t salt_len, int iterations,
+                        struct scram_verifier *v)
 {
     if (!password || !salt || salt_len == 0 || salt_len > SCRAM_SALT_MAX || iterations < 1 ||
         iterations > SCRAM_ITER_MAX)
         return -1;
     unsigned char salted[SCRAM_KEY_LEN], client_key[SCRAM_KEY_LEN];
     int rc = -1;
-    if (!PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, (int)salt_len, iterations,
-                           EVP_sha256(), SCRAM_KEY_LEN, salted))
+    if (!PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, (int)salt_len, iterations, EVP_sha256(),
+                           SCRAM_KEY_LEN, salted))
         goto out;
     if (hmac_sha256(salted, sizeof salted, "Client Key", 10, client_key) != 0 ||
         hmac_sha256(salted, sizeof salted, "Server Key", 10, v->server_key) != 0)
@@ -251,8 +250,7 @@ static int fake_verifier(struct scram_verifier *v)
 {
     v->iterations = SCRAM_ITER_DEFAULT;
     v->salt_len = 16;
-    if (RAND_bytes(v->salt, (int)v->salt_len) != 1 ||
-        RAND_bytes(v->stored_key, SCRAM_KEY_LEN) != 1 ||
+    if (RAND_bytes(v->salt, (int)v->salt_len) != 1 || RAND_bytes(v->stored_key, SCRAM_KEY_LEN) != 1 ||
         RAND_bytes(v->server_key, SCRAM_KEY_LEN) != 1)
         return -1;
     return 0;
@@ -276,8 +274,8 @@ int scram_begin_verifier(const struct scram_verifier *v, const char *client_firs
     char fresh[SCRAM_NONCE_RAW * 2];
     if (!server_nonce && fresh_nonce(fresh) == 0)
         server_nonce = fresh;
-    if (!client_first || !server_nonce || len > SCRAM_MSG_MAX ||
-        memchr(client_first, '\0', len) || !nonce_ok(server_nonce, strlen(server_nonce)))
+    if (!client_first || !server_nonce || len > SCRAM_MSG_MAX || memchr(client_first, '\0', len) ||
+        !nonce_ok(server_nonce, strlen(server_nonce)))
         return -1;
     size_t gs2_len, cn_len;
     const char *cn;
@@ -312,8 +310,8 @@ fail:
 
 /* Checks c= and r= of the client-final message and finds the proof.
  * *without_proof_len is the length before ",p=". Returns 0 or -1. */
-static int parse_client_final(const struct scram *s, const char *m, size_t len,
-                              size_t *without_proof_len, unsigned char proof[SCRAM_KEY_LEN])
+static int parse_client_final(const struct scram *s, const char *m, size_t len, size_t *without_proof_len,
+                              unsigned char proof[SCRAM_KEY_LEN])
 {
     if (len < 2 || m[0] != 'c' || m[1] != '=')
         return -1;
@@ -355,8 +353,7 @@ int scram_finish(struct scram *s, const char *client_final, size_t len, char **s
     unsigned char proof[SCRAM_KEY_LEN];
     if (parse_client_final(s, client_final, len, &wp_len, proof) != 0)
         return -1;
-    char *auth = dp_asprintf("%s,%s,%.*s", s->client_bare, s->server_first, (int)wp_len,
-                             client_final);
+    char *auth = dp_asprintf("%s,%s,%.*s", s->client_bare, s->server_first, (int)wp_len, client_final);
     if (!auth)
         return -1;
     size_t am_len = strlen(auth);

@@ -32,8 +32,8 @@ size_t scram_b64_encode(const unsigned char *in, size_t n, char *out);
 long scram_b64_decode(const char *in, size_t n, unsigned char *out, size_t cap);
 
 /* Derives salt/StoredKey/ServerKey from a password. 0 or -1. */
-int scram_make_verifier(const char *password, const unsigned char *salt, size_t salt_len,
-                        int iterations, struct scram_verifier *v);
+int scram_make_verifier(const char *password, const unsigned char *salt, size_t salt_len, int iterations,
+                        struct scram_verifier *v);
 
 /* Parses "SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey>". 0 or -1 with why. */
 int scram_parse_verifier(const char *text, struct scram_verifier *v, const char **why);

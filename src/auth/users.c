@@ -57,8 +57,8 @@ const struct scram_verifier *user_verifier(const struct user *user)
     return user ? &user->v : NULL;
 }
 
-int scram_begin(const struct user *user, const char *client_first, size_t len,
-                struct scram **out, char **server_first)
+int scram_begin(const struct user *user, const char *client_first, size_t len, struct scram **out,
+                char **server_first)
 {
     return scram_begin_verifier(user_verifier(user), client_first, len, NULL, out, server_first);
 }
@@ -173,7 +173,9 @@ static char *read_file(const char *path, size_t *len, bool *missing, char *err, 
     fclose(f);
     if (!buf || bad || n > USERS_FILE_MAX) {
         snprintf(err, errlen, "%s: %s", path,
-                 !buf ? "out of memory" : bad ? "read error" : "file larger than 16 MiB");
+                 !buf  ? "out of memory"
+                 : bad ? "read error"
+                       : "file larger than 16 MiB");
         free(buf);
         return NULL;
     }
@@ -183,8 +185,7 @@ static char *read_file(const char *path, size_t *len, bool *missing, char *err, 
 }
 
 /* Parses a whole file's text. Returns 0 or -1 with "path:line: why". */
-static int parse_users(const char *path, char *text, size_t len, struct users *u, char *err,
-                       size_t errlen)
+static int parse_users(const char *path, char *text, size_t len, struct users *u, char *err, size_t errlen)
 {
     size_t cap = 0, lineno = 0;
     char *p = text, *end = text + len;
@@ -316,8 +317,7 @@ static char *make_line(const char *name, const char *password, bool read_only, c
 }
 
 /* Writes data to path through path.tmp + fsync + rename, mode 0600. */
-static int write_atomically(const char *path, const char *data, size_t len, char *err,
-                            size_t errlen)
+static int write_atomically(const char *path, const char *data, size_t len, char *err, size_t errlen)
 {
     char *tmp = dp_asprintf("%s.tmp", path);
     if (!tmp) {
@@ -365,8 +365,8 @@ static bool line_is_user(const char *p, size_t n, const char *name)
     return n > nl && *p != '#' && memcmp(p, name, nl) == 0 && p[nl] == ':';
 }
 
-int users_passwd(const char *path, const char *name, const char *password, bool read_only,
-                 char **token_out, char *err, size_t errlen)
+int users_passwd(const char *path, const char *name, const char *password, bool read_only, char **token_out,
+                 char *err, size_t errlen)
 {
     if (token_out)
         *token_out = NULL;

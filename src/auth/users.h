@@ -36,8 +36,8 @@ const struct user *users_by_token(const struct users *u, const char *token);
  * a fresh random salt, 4096 iterations, and a fresh random token, written
  * to *token_out (hex, caller frees) so that it can be shown once.
  */
-int users_passwd(const char *path, const char *name, const char *password, bool read_only,
-                 char **token_out, char *err, size_t errlen);
+int users_passwd(const char *path, const char *name, const char *password, bool read_only, char **token_out,
+                 char *err, size_t errlen);
 
 /* The user's SCRAM verifier (owned by the users), or NULL for a NULL user. */
 const struct scram_verifier *user_verifier(const struct user *user);
@@ -50,7 +50,7 @@ const struct scram_verifier *user_verifier(const struct user *user);
  * exist. scram_finish and scram_free (scram.h) carry the exchange on.
  * 0 or -1; *server_first is malloc'd (caller frees).
  */
-int scram_begin(const struct user *user, const char *client_first, size_t len,
-                struct scram **out, char **server_first);
+int scram_begin(const struct user *user, const char *client_first, size_t len, struct scram **out,
+                char **server_first);
 
 #endif

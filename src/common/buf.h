@@ -24,7 +24,9 @@ struct dp_buf {
 };
 
 /* An empty buffer; equivalent to zero-initialising it. */
+/* clang-format off */
 #define DP_BUF_INIT {0}
+/* clang-format on */
 
 void dp_buf_free(struct dp_buf *b);
 /* Empties the buffer (and clears failed), keeping at most keep bytes allocated. */

@@ -201,19 +201,21 @@ static void emit_connections(struct dp_buf *b)
     for (int p = 0; p < METRICS_NPROTO; p++)
         dp_buf_printf(b, "duckpond_connections_open{protocol=\"%s\"} %llu\n", proto_names[p],
                       (unsigned long long)s.conns_open[p]);
-    metrics_emit_head(b, "duckpond_connections_total", "counter", "Client connections accepted, by protocol.");
+    metrics_emit_head(b, "duckpond_connections_total", "counter",
+                      "Client connections accepted, by protocol.");
     for (int p = 0; p < METRICS_NPROTO; p++)
         dp_buf_printf(b, "duckpond_connections_total{protocol=\"%s\"} %llu\n", proto_names[p],
                       (unsigned long long)s.conns_total[p]);
     metrics_emit_counter(b, "duckpond_conflicts_retried_total", "Transaction conflicts the server retried.",
                          s.conflicts_retried);
     metrics_emit_counter(b, "duckpond_copy_rows_total",
-                         "Rows COPY FROM STDIN loaded (straight into DuckDB, not through the batcher).", s.copy_rows);
+                         "Rows COPY FROM STDIN loaded (straight into DuckDB, not through the batcher).",
+                         s.copy_rows);
 }
 
 /* A table of slots as one labelled counter family. */
-static void emit_slots(struct dp_buf *b, struct metrics_slot *slots, int n, const char *name, const char *label,
-                       const char *help)
+static void emit_slots(struct dp_buf *b, struct metrics_slot *slots, int n, const char *name,
+                       const char *label, const char *help)
 {
     metrics_emit_head(b, name, "counter", help);
     for (int i = 0; i < n; i++) {
@@ -227,7 +229,8 @@ static void emit_slots(struct dp_buf *b, struct metrics_slot *slots, int n, cons
 void metrics_prometheus(struct dp_buf *b)
 {
     emit_connections(b);
-    emit_slots(b, kind_slots, METRICS_KIND_SLOTS, "duckpond_statements_total", "kind", "Statements run, by kind.");
+    emit_slots(b, kind_slots, METRICS_KIND_SLOTS, "duckpond_statements_total", "kind",
+               "Statements run, by kind.");
     emit_slots(b, state_slots, METRICS_STATE_SLOTS, "duckpond_errors_total", "sqlstate",
                "Errors sent to clients, by SQLSTATE.");
 }

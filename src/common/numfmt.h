@@ -25,7 +25,7 @@
 struct numfmt_dec {
     uint64_t digits; /* no trailing zeros; 0 only for zero */
     int exp;
-    int ndigits;     /* decimal digits in digits (1 for zero) */
+    int ndigits; /* decimal digits in digits (1 for zero) */
     bool neg;
 };
 

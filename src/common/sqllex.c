@@ -207,7 +207,8 @@ size_t sqllex_token(const char *s, size_t n, size_t i, struct sqllex_token *tok)
     if (is_prefixed_string(s, n, i)) {
         i = scan_quoted(s, n, i + 2, '\'', c == 'E' || c == 'e', &bad);
         kind = SQLLEX_STRING;
-    } else if ((c == 'U' || c == 'u') && i + 2 < n && s[i + 1] == '&' && (s[i + 2] == '\'' || s[i + 2] == '"')) {
+    } else if ((c == 'U' || c == 'u') && i + 2 < n && s[i + 1] == '&' &&
+               (s[i + 2] == '\'' || s[i + 2] == '"')) {
         kind = s[i + 2] == '\'' ? SQLLEX_STRING : SQLLEX_QIDENT;
         i = scan_quoted(s, n, i + 3, s[i + 2], false, &bad);
     } else if (is_ident_start(c)) {
@@ -326,9 +327,9 @@ static unsigned read_code(const char *p, size_t n, size_t *i, unsigned base, int
     unsigned v = 0;
     for (int k = 0; k < max && *i < n; k++, (*i)++) {
         char c = p[*i];
-        unsigned d = is_digit(c) ? (unsigned)(c - '0')
+        unsigned d = is_digit(c)                               ? (unsigned)(c - '0')
                      : base == 16 && strchr("abcdefABCDEF", c) ? (unsigned)((c | 0x20) - 'a' + 10)
-                                                                : 99;
+                                                               : 99;
         if (d >= base)
             break;
         v = v * base + d;
@@ -349,7 +350,8 @@ static int add_unescaped(struct dp_buf *out, const char *p, size_t n)
             const char *named = e ? strchr(plain, e) : NULL;
             if (e == 'u' || e == 'U')
                 return -1; /* DuckDB: not implemented */
-            if ((e >= '0' && e <= '7') || (e == 'x' && i + 1 < n && strchr("0123456789abcdefABCDEF", p[i + 1]))) {
+            if ((e >= '0' && e <= '7') ||
+                (e == 'x' && i + 1 < n && strchr("0123456789abcdefABCDEF", p[i + 1]))) {
                 i += e == 'x';
                 unsigned v = read_code(p, n, &i, e == 'x' ? 16 : 8, e == 'x' ? 2 : 3) & 0xff;
                 if (v == 0 || v >= 0x80)
@@ -393,8 +395,7 @@ int sqllex_value(const char *s, const struct sqllex_token *tok, struct dp_buf *o
         dp_buf_add(out, p + tl, n - 2 * tl);
         break;
     }
-    default:
-        rc = -1;
+    default: rc = -1;
     }
     if (rc != 0 || out->failed) {
         if (!out->failed)

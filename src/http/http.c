@@ -65,7 +65,7 @@ enum req_kind { REQ_DONE, REQ_QUERY, REQ_INGEST };
 struct request {
     enum req_kind kind;
     const struct user *user;
-    struct dp_buf body;          /* POST /v1/query's body */
+    struct dp_buf body;         /* POST /v1/query's body */
     struct http_ingest *ingest; /* POST /v1/tables/{table}/rows */
     size_t received;
     bool too_large;
@@ -77,8 +77,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 {
     struct http_server *h = cls;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
         *socket_context = http_watchdog_open(h->env.watchdog, ci ? ci->connect_fd : -1);
         if (*socket_context)
             metrics_conn_open(METRICS_HTTP);
@@ -97,14 +96,13 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
  * The user a request's bearer token names. Returns 0 and sets *user (NULL
  * when no users file is in force), or the HTTP status to refuse with.
  */
-static unsigned authenticate(struct http_server *h, struct MHD_Connection *c,
-                             const struct user **user, const char **why)
+static unsigned authenticate(struct http_server *h, struct MHD_Connection *c, const struct user **user,
+                             const char **why)
 {
     *user = NULL;
     if (!h->env.users)
         return 0;
-    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                   MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     if (!auth || strncasecmp(auth, "Bearer ", 7) != 0) {
         *why = "an Authorization: Bearer token is required";
         return MHD_HTTP_UNAUTHORIZED;
@@ -123,8 +121,7 @@ static unsigned authenticate(struct http_server *h, struct MHD_Connection *c,
 /* Content-Length past the cap: refused before the body is read. */
 static bool declared_too_large(struct http_server *h, struct MHD_Connection *c)
 {
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     return cl && strtoull(cl, NULL, 10) > h->env.opt.max_body_bytes;
 }
 
@@ -141,8 +138,7 @@ static bool ingest_table(const char *url, char *out, size_t n)
 {
     static const char prefix[] = "/v1/tables/", suffix[] = "/rows";
     size_t ulen = strlen(url), plen = sizeof prefix - 1, slen = sizeof suffix - 1;
-    if (ulen <= plen + slen || strncmp(url, prefix, plen) != 0 ||
-        strcmp(url + ulen - slen, suffix) != 0)
+    if (ulen <= plen + slen || strncmp(url, prefix, plen) != 0 || strcmp(url + ulen - slen, suffix) != 0)
         return false;
     size_t tlen = ulen - plen - slen;
     if (tlen >= n || memchr(url + plen, '/', tlen))
@@ -171,8 +167,7 @@ static enum MHD_Result route_get(struct http_server *h, struct MHD_Connection *c
     if (strcmp(url, "/favicon.ico") == 0) /* browsers ask; nothing to count as an error */
         return http_send_buffer(c, MHD_HTTP_NO_CONTENT, "image/x-icon", NULL, 0);
     char table[512];
-    if (strcmp(url, "/v1/query") == 0 &&
-        MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "sql"))
+    if (strcmp(url, "/v1/query") == 0 && MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "sql"))
         return get_query(h, c);
     if (strcmp(url, "/v1/query") == 0 || ingest_table(url, table, sizeof table))
         return http_send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, DUCKPOND_MISUSE, "42601",
@@ -180,8 +175,7 @@ static enum MHD_Result route_get(struct http_server *h, struct MHD_Connection *c
     bool known = strcmp(url, "/health") == 0 || strcmp(url, "/metrics") == 0 ||
                  strcmp(url, "/v1/status") == 0;
     if (!known)
-        return http_send_error(c, MHD_HTTP_NOT_FOUND, DUCKPOND_NOTFOUND, "42704",
-                               "no such endpoint");
+        return http_send_error(c, MHD_HTTP_NOT_FOUND, DUCKPOND_NOTFOUND, "42704", "no such endpoint");
     if (!h->env.opt.open_health) {
         const struct user *user;
         const char *why;
@@ -201,15 +195,14 @@ static enum MHD_Result route_get(struct http_server *h, struct MHD_Connection *c
  * and check the declared size before any of the body is read. Returns
  * MHD_YES with r->kind set to receive the body, or queues a refusal.
  */
-static enum MHD_Result route_post(struct http_server *h, struct MHD_Connection *c,
-                                  const char *url, struct request *r)
+static enum MHD_Result route_post(struct http_server *h, struct MHD_Connection *c, const char *url,
+                                  struct request *r)
 {
     char table[512];
     bool query = strcmp(url, "/v1/query") == 0;
     bool ingest = !query && ingest_table(url, table, sizeof table);
     if (!query && !ingest)
-        return http_send_error(c, MHD_HTTP_NOT_FOUND, DUCKPOND_NOTFOUND, "42704",
-                               "no such endpoint");
+        return http_send_error(c, MHD_HTTP_NOT_FOUND, DUCKPOND_NOTFOUND, "42704", "no such endpoint");
     const char *why;
     unsigned st = authenticate(h, c, &r->user, &why);
     if (st)
@@ -223,8 +216,7 @@ static enum MHD_Result route_post(struct http_server *h, struct MHD_Connection *
     if (r->user && user_read_only(r->user))
         return http_send_error(c, MHD_HTTP_FORBIDDEN, DUCKPOND_READONLY, "25006",
                                "this user is read-only and may not write rows");
-    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_TYPE);
+    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     bool csv = ct && strncasecmp(ct, "text/csv", 8) == 0;
     /* curl's --data-binary says form-urlencoded unless told: read as NDJSON */
     if (ct && !csv && strncasecmp(ct, "application/x-ndjson", 20) != 0 &&
@@ -256,8 +248,7 @@ static void take_body(struct http_server *h, struct request *r, const char *p, s
 }
 
 /* The whole body is in: answer. */
-static enum MHD_Result finish_post(struct http_server *h, struct MHD_Connection *c,
-                                   struct request *r)
+static enum MHD_Result finish_post(struct http_server *h, struct MHD_Connection *c, struct request *r)
 {
     http_watchdog_phase(h->env.watchdog, c, true);
     if (r->too_large)
@@ -270,9 +261,8 @@ static enum MHD_Result finish_post(struct http_server *h, struct MHD_Connection 
     return http_ingest_finish(r->ingest, c);
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **req_cls)
 {
     struct http_server *h = cls;
@@ -322,8 +312,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 /* -------------------------------------------------------------- lifecycle */
 
 /* The listening address in *sa; whether it is a loopback address. */
-static int parse_listen(const char *listen, int port, struct sockaddr_storage *sa, bool *loopback,
-                        bool *v6)
+static int parse_listen(const char *listen, int port, struct sockaddr_storage *sa, bool *loopback, bool *v6)
 {
     memset(sa, 0, sizeof *sa);
     if (strcmp(listen, "localhost") == 0)
@@ -376,23 +365,19 @@ static void server_free(struct http_server *h)
     free(h);
 }
 
-static struct MHD_Daemon *start_daemon(struct http_server *h, const struct sockaddr_storage *sa,
-                                       bool v6)
+static struct MHD_Daemon *start_daemon(struct http_server *h, const struct sockaddr_storage *sa, bool v6)
 {
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_POLL | MHD_USE_ITC;
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+                     MHD_USE_ITC;
     if (v6)
         flags |= MHD_USE_IPv6;
-    return MHD_start_daemon(
-        flags, (uint16_t)h->env.opt.port, NULL, NULL, on_request, h,
-        MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)sa,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)h->env.opt.max_connections,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)h->env.opt.request_timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_HEADER_MEMORY,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
-        MHD_OPTION_END);
+    return MHD_start_daemon(flags, (uint16_t)h->env.opt.port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
+                            (const struct sockaddr *)sa, MHD_OPTION_CONNECTION_LIMIT,
+                            (unsigned)h->env.opt.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+                            (unsigned)h->env.opt.request_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                            (size_t)HTTP_HEADER_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+                            MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
 }
 
 /*
@@ -438,8 +423,8 @@ int http_start(const struct http_options *opt, duckpond_db *db, duckpond_batcher
     struct sockaddr_storage sa;
     bool loopback, v6;
     if (o.port < 0 || o.port > 65535 || parse_listen(o.listen, o.port, &sa, &loopback, &v6)) {
-        snprintf(err, errlen, "http: cannot listen on %s port %d: not a numeric address and port",
-                 o.listen, o.port);
+        snprintf(err, errlen, "http: cannot listen on %s port %d: not a numeric address and port", o.listen,
+                 o.port);
         return DUCKPOND_MISUSE;
     }
     if (!loopback && !users) {

@@ -39,11 +39,10 @@ unsigned http_status_for(int status)
     }
 }
 
-enum MHD_Result http_send_buffer(struct MHD_Connection *c, unsigned status,
-                                 const char *content_type, char *data, size_t len)
+enum MHD_Result http_send_buffer(struct MHD_Connection *c, unsigned status, const char *content_type,
+                                 char *data, size_t len)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
     if (!r) {
         free(data);
         return MHD_NO;
@@ -78,8 +77,8 @@ void http_error_member(struct dp_buf *b, const char *sqlstate, const char *messa
     dp_buf_byte(b, '}');
 }
 
-enum MHD_Result http_send_error(struct MHD_Connection *c, unsigned status, int code,
-                                const char *sqlstate, const char *message)
+enum MHD_Result http_send_error(struct MHD_Connection *c, unsigned status, int code, const char *sqlstate,
+                                const char *message)
 {
     if (!message)
         message = duckpond_strerror(code);
@@ -124,8 +123,7 @@ void http_json_string(struct dp_buf *b, const char *s, size_t n)
 
 void http_csv_field(struct dp_buf *b, const char *s, size_t n)
 {
-    bool quote = n == 0 || memchr(s, ',', n) || memchr(s, '"', n) || memchr(s, '\n', n) ||
-                 memchr(s, '\r', n);
+    bool quote = n == 0 || memchr(s, ',', n) || memchr(s, '"', n) || memchr(s, '\n', n) || memchr(s, '\r', n);
     if (!quote) {
         dp_buf_add(b, s, n);
         return;

@@ -57,8 +57,8 @@ unsigned http_status_for(int status);
  * on failure), marked no-store; a 401 gets its WWW-Authenticate header and
  * a 429 or 503 a Retry-After. Returns MHD's result.
  */
-enum MHD_Result http_send_buffer(struct MHD_Connection *c, unsigned status,
-                                 const char *content_type, char *data, size_t len);
+enum MHD_Result http_send_buffer(struct MHD_Connection *c, unsigned status, const char *content_type,
+                                 char *data, size_t len);
 
 /* Queues a JSON answer built in b (its bytes taken; b is left empty). */
 enum MHD_Result http_send_json(struct MHD_Connection *c, unsigned status, struct dp_buf *b);
@@ -69,8 +69,8 @@ enum MHD_Result http_send_json(struct MHD_Connection *c, unsigned status, struct
  * sqlstate NULL: derived from code and message; message NULL: the class's
  * own text. Returns MHD's result.
  */
-enum MHD_Result http_send_error(struct MHD_Connection *c, unsigned status, int code,
-                                const char *sqlstate, const char *message);
+enum MHD_Result http_send_error(struct MHD_Connection *c, unsigned status, int code, const char *sqlstate,
+                                const char *message);
 
 /* Appends the member "error":{"sqlstate":...,"message":...} of an answer. */
 void http_error_member(struct dp_buf *b, const char *sqlstate, const char *message);

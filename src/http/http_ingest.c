@@ -54,23 +54,23 @@ struct http_ingest {
     struct http_env *env;
     char *table;
     bool csv, atomic;
-    int fail_code;            /* the whole request failed: status and message */
+    int fail_code; /* the whole request failed: status and message */
     char fail_msg[512];
-    duckpond_write *w;        /* made once the columns are known */
+    duckpond_write *w; /* made once the columns are known */
     char **columns;
     int ncols;
-    size_t line_no;           /* lines begun so far (1-based numbering) */
-    size_t *row_lines;        /* the line of each row added, by row index */
+    size_t line_no;    /* lines begun so far (1-based numbering) */
+    size_t *row_lines; /* the line of each row added, by row index */
     size_t nrows, cap_rows;
-    struct reject *rejects;   /* the first INGEST_MAX_LISTED */
+    struct reject *rejects; /* the first INGEST_MAX_LISTED */
     size_t nrejects, total_rejects;
-    struct dp_buf line;        /* NDJSON: the line being read; CSV: the record */
+    struct dp_buf line; /* NDJSON: the line being read; CSV: the record */
     /* CSV parser */
     enum csv_state cs;
     struct csv_field *fields;
     size_t nfields, cap_fields;
     size_t record_line;
-    size_t field_start;       /* where the current field's bytes begin */
+    size_t field_start; /* where the current field's bytes begin */
     const char *record_error;
 };
 
@@ -107,8 +107,7 @@ static void reject(struct http_ingest *in, size_t line, const char *fmt, ...)
     in->nrejects++;
 }
 
-struct http_ingest *http_ingest_new(struct http_env *env, const char *table, bool csv,
-                                    bool atomic)
+struct http_ingest *http_ingest_new(struct http_env *env, const char *table, bool csv, bool atomic)
 {
     struct http_ingest *in = calloc(1, sizeof *in);
     if (!in)
@@ -162,8 +161,7 @@ static int start_write(struct http_ingest *in, const char *const *names, int n)
                                 in->atomic ? DUCKPOND_WRITE_ATOMIC : 0, &in->w);
     if (rc != DUCKPOND_OK) {
         char msg[256];
-        snprintf(msg, sizeof msg, "cannot start a write into %s: %s", in->table,
-                 duckpond_strerror(rc));
+        snprintf(msg, sizeof msg, "cannot start a write into %s: %s", in->table, duckpond_strerror(rc));
         ingest_fail(in, rc, msg);
         return -1;
     }
@@ -226,7 +224,8 @@ static int ndjson_columns(struct http_ingest *in, json_t *obj)
     const char *key;
     json_t *v;
     int i = 0;
-    json_object_foreach(obj, key, v) names[i++] = key;
+    json_object_foreach(obj, key, v)
+        names[i++] = key;
     int rc = start_write(in, names, i);
     free(names);
     return rc;
@@ -257,8 +256,7 @@ static void ndjson_row(struct http_ingest *in, json_t *obj, size_t line)
             while (i < in->ncols && strcmp(in->columns[i], key) != 0)
                 i++;
             if (i == in->ncols) {
-                reject(in, line, "unknown column \"%.200s\" (the columns are the first row's keys)",
-                       key);
+                reject(in, line, "unknown column \"%.200s\" (the columns are the first row's keys)", key);
                 break;
             }
         }
@@ -354,8 +352,7 @@ static void csv_row(struct http_ingest *in)
     if (in->record_error)
         return reject(in, in->record_line, "%s", in->record_error);
     if (in->nfields != (size_t)in->ncols)
-        return reject(in, in->record_line, "expected %d fields, found %zu", in->ncols,
-                      in->nfields);
+        return reject(in, in->record_line, "expected %d fields, found %zu", in->ncols, in->nfields);
     duckpond_value vals[INGEST_MAX_COLUMNS];
     for (size_t i = 0; i < in->nfields; i++) {
         const struct csv_field *f = &in->fields[i];
@@ -506,9 +503,8 @@ static void batcher_rejects(struct http_ingest *in, size_t failed)
 }
 
 /* An answer that wrote nothing: {"written": 0, rejected..., "error"}. */
-static enum MHD_Result answer_error(struct http_ingest *in, struct MHD_Connection *c,
-                                    unsigned status, int code, const char *sqlstate,
-                                    const char *msg)
+static enum MHD_Result answer_error(struct http_ingest *in, struct MHD_Connection *c, unsigned status,
+                                    int code, const char *sqlstate, const char *msg)
 {
     if (!sqlstate)
         sqlstate = duckpond_sqlstate(code, msg);
@@ -526,8 +522,7 @@ static enum MHD_Result answer_error(struct http_ingest *in, struct MHD_Connectio
  * The request's ack mode (header Duckpond-Ack, else ?ack=, else the
  * server's default) in *out: 0, or -1 when the value is not a mode.
  */
-static int request_ack(struct http_ingest *in, struct MHD_Connection *c, duckpond_ack *out,
-                       const char **bad)
+static int request_ack(struct http_ingest *in, struct MHD_Connection *c, duckpond_ack *out, const char **bad)
 {
     const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Duckpond-Ack");
     if (!v)
@@ -546,8 +541,8 @@ static int request_ack(struct http_ingest *in, struct MHD_Connection *c, duckpon
 }
 
 /* The answer to a write that failed as a whole: disk full is 507. */
-static enum MHD_Result answer_write_failed(struct http_ingest *in, struct MHD_Connection *c,
-                                           int rc, bool row_level)
+static enum MHD_Result answer_write_failed(struct http_ingest *in, struct MHD_Connection *c, int rc,
+                                           bool row_level)
 {
     const char *msg = duckpond_write_errmsg(in->w);
     if (!msg || !*msg)
@@ -572,8 +567,7 @@ enum MHD_Result http_ingest_finish(struct http_ingest *in, struct MHD_Connection
         return answer_error(in, c, 0, in->fail_code, NULL, in->fail_msg);
     if (in->atomic && in->total_rejects) {
         char msg[128];
-        snprintf(msg, sizeof msg, "%zu line(s) are bad, so nothing was written (atomic)",
-                 in->total_rejects);
+        snprintf(msg, sizeof msg, "%zu line(s) are bad, so nothing was written (atomic)", in->total_rejects);
         return answer_error(in, c, 400, DUCKPOND_CONVERSION, "22P02", msg);
     }
     size_t committed = 0, failed = 0;

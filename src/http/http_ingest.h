@@ -19,8 +19,7 @@ struct http_ingest;
  * (header line first), else NDJSON; atomic: one bad line or row fails the
  * whole request. NULL when memory runs out. env must outlive it.
  */
-struct http_ingest *http_ingest_new(struct http_env *env, const char *table, bool csv,
-                                    bool atomic);
+struct http_ingest *http_ingest_new(struct http_env *env, const char *table, bool csv, bool atomic);
 /* Feeds body bytes (not taken). */
 void http_ingest_feed(struct http_ingest *in, const char *p, size_t n);
 /*

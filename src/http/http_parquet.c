@@ -97,8 +97,8 @@ static int unnamed_file(const char *dir)
 static size_t trimmed_len(const char *sql)
 {
     size_t n = strlen(sql);
-    while (n && (sql[n - 1] == ';' || sql[n - 1] == ' ' || sql[n - 1] == '\t' ||
-                 sql[n - 1] == '\n' || sql[n - 1] == '\r'))
+    while (n && (sql[n - 1] == ';' || sql[n - 1] == ' ' || sql[n - 1] == '\t' || sql[n - 1] == '\n' ||
+                 sql[n - 1] == '\r'))
         n--;
     return n;
 }
@@ -135,8 +135,7 @@ static int prepare_copy(duckdb_connection dc, const char *copy, duckdb_prepared_
 
 /* Runs the COPY, interrupted by the watchdog at deadline_ms: its row count in *rows. */
 static int run_copy(struct http_env *env, struct MHD_Connection *c, duckdb_connection dc,
-                    duckdb_prepared_statement copy, int64_t deadline_ms, uint64_t *rows,
-                    struct http_err *e)
+                    duckdb_prepared_statement copy, int64_t deadline_ms, uint64_t *rows, struct http_err *e)
 {
     struct http_conn *hc = http_watchdog_query_begin(env->watchdog, c, dc, deadline_ms);
     duckdb_result res;
@@ -153,8 +152,8 @@ static int run_copy(struct http_env *env, struct MHD_Connection *c, duckdb_conne
 }
 
 /* Queues the written file (fd taken) as c's answer. 0 with *ret, or -1 with e. */
-static int queue_file(struct MHD_Connection *c, int fd, uint64_t rows, long row_limit,
-                      enum MHD_Result *ret, struct http_err *e)
+static int queue_file(struct MHD_Connection *c, int fd, uint64_t rows, long row_limit, enum MHD_Result *ret,
+                      struct http_err *e)
 {
     struct stat st;
     struct MHD_Response *r = NULL;
@@ -179,9 +178,9 @@ static int queue_file(struct MHD_Connection *c, int fd, uint64_t rows, long row_
     return 0;
 }
 
-int http_parquet_answer(struct http_env *env, struct MHD_Connection *c, duckdb_connection dc,
-                        const char *sql, json_t *params, long row_limit, int64_t deadline_ms,
-                        enum MHD_Result *ret, struct http_err *e)
+int http_parquet_answer(struct http_env *env, struct MHD_Connection *c, duckdb_connection dc, const char *sql,
+                        json_t *params, long row_limit, int64_t deadline_ms, enum MHD_Result *ret,
+                        struct http_err *e)
 {
     int fd = unnamed_file(env->temp_dir);
     if (fd < 0) {

@@ -31,8 +31,8 @@ void http_parquet_dir_free(struct http_env *env);
  * not a cut answer; the watchdog interrupts the COPY at deadline_ms.
  * Returns 0 with MHD's result in *ret, or -1 with e (nothing queued).
  */
-int http_parquet_answer(struct http_env *env, struct MHD_Connection *c, duckdb_connection dc,
-                        const char *sql, json_t *params, long row_limit, int64_t deadline_ms,
-                        enum MHD_Result *ret, struct http_err *e);
+int http_parquet_answer(struct http_env *env, struct MHD_Connection *c, duckdb_connection dc, const char *sql,
+                        json_t *params, long row_limit, int64_t deadline_ms, enum MHD_Result *ret,
+                        struct http_err *e);
 
 #endif

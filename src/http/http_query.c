@@ -96,7 +96,7 @@ struct query {
     duckpond_conn *conn;
     struct http_stmt_cache *cache; /* conn's, or NULL */
     duckdb_prepared_statement prep;
-    bool prep_cached;              /* prep belongs to the cache */
+    bool prep_cached; /* prep belongs to the cache */
     duckdb_result result;
     bool have_result;
     duckdb_data_chunk chunk;
@@ -169,8 +169,7 @@ static int parse_body(struct http_env *env, const char *body, size_t len, struct
         if (strcmp(key, "sql") && strcmp(key, "params") && strcmp(key, "row_limit") &&
             strcmp(key, "timeout_ms")) {
             http_err_set(e, DUCKPOND_MISUSE, 400, "08P01",
-                         "unknown member \"%.100s\" (expected sql, params, row_limit, timeout_ms)",
-                         key);
+                         "unknown member \"%.100s\" (expected sql, params, row_limit, timeout_ms)", key);
             return -1;
         }
     }
@@ -225,8 +224,7 @@ static json_t *arg_value(struct args *a, const char *key, const char *value)
 }
 
 /* MHD's iterator over a GET's arguments (format and after_seq are read where they are used). */
-static enum MHD_Result arg_member(void *cls, enum MHD_ValueKind kind, const char *key,
-                                  const char *value)
+static enum MHD_Result arg_member(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
     struct args *a = cls;
     if (strcmp(key, "format") == 0 || strcmp(key, "after_seq") == 0)
@@ -242,8 +240,7 @@ static enum MHD_Result arg_member(void *cls, enum MHD_ValueKind kind, const char
 }
 
 /* Gathers and checks a GET's arguments into q (q->root to be freed by the caller). */
-static int parse_args(struct http_env *env, struct MHD_Connection *c, struct query_req *q,
-                      struct http_err *e)
+static int parse_args(struct http_env *env, struct MHD_Connection *c, struct query_req *q, struct http_err *e)
 {
     memset(q, 0, sizeof *q);
     q->reads_only = true;
@@ -278,8 +275,7 @@ static bool statement_allowed(duckdb_statement_type t, const struct user *user, 
                      "connection (use the PostgreSQL protocol for sessions)",
                      http_stmt_kind(t));
         return false;
-    default:
-        break;
+    default: break;
     }
     if (user && user_read_only(user) && t != DUCKDB_STATEMENT_TYPE_SELECT &&
         t != DUCKDB_STATEMENT_TYPE_EXPLAIN) {
@@ -289,8 +285,8 @@ static bool statement_allowed(duckdb_statement_type t, const struct user *user, 
         return false;
     }
     if (reads_only && t != DUCKDB_STATEMENT_TYPE_SELECT && t != DUCKDB_STATEMENT_TYPE_EXPLAIN) {
-        http_err_set(e, DUCKPOND_READONLY, 405, "25006",
-                     "a GET only reads: send %s statements with POST", http_stmt_kind(t));
+        http_err_set(e, DUCKPOND_READONLY, 405, "25006", "a GET only reads: send %s statements with POST",
+                     http_stmt_kind(t));
         return false;
     }
     return true;
@@ -383,8 +379,7 @@ static int check_and_bind(struct query *qy, const struct query_req *q, const str
  * new statement is prepared (http_stmt_prepare) and kept in the
  * connection's cache.
  */
-static int prepare(struct query *qy, const struct query_req *q, const struct user *user,
-                   struct http_err *e)
+static int prepare(struct query *qy, const struct query_req *q, const struct user *user, struct http_err *e)
 {
     qy->cache = cache_of(qy->env, qy->conn);
     qy->prep = cache_find(qy->cache, q->sql);
@@ -563,7 +558,7 @@ static void write_tail(struct query *qy)
 {
     if (qy->format == FORMAT_JSON)
         dp_buf_printf(&qy->out, "],\"row_count\":%ld,\"truncated\":%s}\n", qy->rows_sent,
-                    qy->truncated ? "true" : "false");
+                      qy->truncated ? "true" : "false");
     qy->state = Q_END;
 }
 
@@ -618,8 +613,10 @@ static void query_free(void *cls)
  */
 static int format_of(struct MHD_Connection *c, enum query_format *out, struct http_err *e)
 {
-    static const char *const names[] = {[FORMAT_JSON] = "json", [FORMAT_NDJSON] = "ndjson",
-                                        [FORMAT_CSV] = "csv", [FORMAT_PARQUET] = "parquet"};
+    static const char *const names[] = {[FORMAT_JSON] = "json",
+                                        [FORMAT_NDJSON] = "ndjson",
+                                        [FORMAT_CSV] = "csv",
+                                        [FORMAT_PARQUET] = "parquet"};
     const char *arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
     const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
     *out = FORMAT_JSON;
@@ -652,8 +649,7 @@ static enum MHD_Result start_answer(struct query *qy, struct MHD_Connection *c)
 {
     write_head(qy);
     struct MHD_Response *r =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, QUERY_BLOCK_SIZE, read_answer, qy,
-                                          query_free);
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, QUERY_BLOCK_SIZE, read_answer, qy, query_free);
     if (!r) {
         query_free(qy);
         return MHD_NO;
@@ -674,8 +670,7 @@ static enum MHD_Result start_answer(struct query *qy, struct MHD_Connection *c)
  * ingest answer) are applied, for at most QUERY_APPLIED_WAIT_MS and the
  * statement timeout. 0, or -1 with the error in e (57014 on a timeout).
  */
-static int wait_after_seq(struct http_env *env, struct MHD_Connection *c, long timeout_ms,
-                          struct http_err *e)
+static int wait_after_seq(struct http_env *env, struct MHD_Connection *c, long timeout_ms, struct http_err *e)
 {
     const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Duckpond-After-Seq");
     if (!v)
@@ -709,8 +704,8 @@ static int wait_after_seq(struct http_env *env, struct MHD_Connection *c, long t
  * The answer as a Parquet file (http_parquet.c): the rows of a query only.
  * Frees qy and q->root. Returns MHD's result.
  */
-static enum MHD_Result answer_parquet(struct query *qy, struct MHD_Connection *c,
-                                      struct query_req *q, int64_t deadline)
+static enum MHD_Result answer_parquet(struct query *qy, struct MHD_Connection *c, struct query_req *q,
+                                      int64_t deadline)
 {
     struct http_err e;
     enum MHD_Result ret = MHD_NO;
@@ -722,16 +717,16 @@ static enum MHD_Result answer_parquet(struct query *qy, struct MHD_Connection *c
                      "not of a %s statement",
                      http_stmt_kind(t));
     else
-        rc = http_parquet_answer(qy->env, c, duckpond_conn_duckdb(qy->conn), q->sql, q->params,
-                                 qy->row_limit, deadline, &ret, &e);
+        rc = http_parquet_answer(qy->env, c, duckpond_conn_duckdb(qy->conn), q->sql, q->params, qy->row_limit,
+                                 deadline, &ret, &e);
     json_decref(q->root);
     query_free(qy); /* the file outlives the pooled connection */
     return rc == 0 ? ret : http_send_error(c, e.http, e.code, e.sqlstate, e.message);
 }
 
 /* Runs the statement of a parsed request (q->root taken) and queues its answer. */
-static enum MHD_Result run(struct http_env *env, struct MHD_Connection *c,
-                           const struct user *user, struct query_req *q)
+static enum MHD_Result run(struct http_env *env, struct MHD_Connection *c, const struct user *user,
+                           struct query_req *q)
 {
     struct http_err e;
     struct query *qy = calloc(1, sizeof *qy);
@@ -772,8 +767,8 @@ fail:
     return http_send_error(c, e.http, e.code, e.sqlstate, e.message);
 }
 
-enum MHD_Result http_query(struct http_env *env, struct MHD_Connection *c,
-                           const struct user *user, const char *body, size_t len)
+enum MHD_Result http_query(struct http_env *env, struct MHD_Connection *c, const struct user *user,
+                           const char *body, size_t len)
 {
     struct query_req q;
     struct http_err e;
@@ -784,8 +779,7 @@ enum MHD_Result http_query(struct http_env *env, struct MHD_Connection *c,
     return run(env, c, user, &q);
 }
 
-enum MHD_Result http_query_get(struct http_env *env, struct MHD_Connection *c,
-                               const struct user *user)
+enum MHD_Result http_query_get(struct http_env *env, struct MHD_Connection *c, const struct user *user)
 {
     struct query_req q;
     struct http_err e;

@@ -21,15 +21,14 @@ void http_query_caches_free(struct http_env *env);
  * user (NULL: no users file) and queues its answer, or an error answer.
  * Returns MHD's result.
  */
-enum MHD_Result http_query(struct http_env *env, struct MHD_Connection *c,
-                           const struct user *user, const char *body, size_t len);
+enum MHD_Result http_query(struct http_env *env, struct MHD_Connection *c, const struct user *user,
+                           const char *body, size_t len);
 
 /*
  * GET /v1/query?sql=...: the same from the URL's arguments (sql, params
  * as a JSON array, row_limit, timeout_ms), for queries only. Returns
  * MHD's result.
  */
-enum MHD_Result http_query_get(struct http_env *env, struct MHD_Connection *c,
-                               const struct user *user);
+enum MHD_Result http_query_get(struct http_env *env, struct MHD_Connection *c, const struct user *user);
 
 #endif

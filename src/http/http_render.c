@@ -79,8 +79,7 @@ void http_rtype_free(struct http_rtype *t)
 }
 
 /* Resolves t's children (each from get(t, i), destroyed here). */
-static int rtype_children(struct http_rtype *r, duckdb_logical_type *kids, size_t n, char *why,
-                          size_t whylen)
+static int rtype_children(struct http_rtype *r, duckdb_logical_type *kids, size_t n, char *why, size_t whylen)
 {
     r->children = calloc(n ? n : 1, sizeof *r->children);
     if (!r->children) {
@@ -102,8 +101,7 @@ static void field_name(struct dp_buf *b, const char *s)
 {
     bool plain = *s != '\0' && !(*s >= '0' && *s <= '9');
     for (const char *p = s; *p && plain; p++)
-        plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                (*p >= '0' && *p <= '9') || *p == '_';
+        plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_';
     if (plain)
         dp_buf_str(b, s);
     else
@@ -114,9 +112,7 @@ static void field_name(struct dp_buf *b, const char *s)
 static void rtype_name(struct http_rtype *r, struct dp_buf *b, duckdb_logical_type t)
 {
     switch (r->id) {
-    case DUCKDB_TYPE_DECIMAL:
-        dp_buf_printf(b, "DECIMAL(%u,%u)", duckdb_decimal_width(t), r->scale);
-        break;
+    case DUCKDB_TYPE_DECIMAL: dp_buf_printf(b, "DECIMAL(%u,%u)", duckdb_decimal_width(t), r->scale); break;
     case DUCKDB_TYPE_ENUM:
         dp_buf_str(b, "ENUM(");
         for (size_t i = 0; i < r->ndict; i++) {
@@ -126,15 +122,11 @@ static void rtype_name(struct http_rtype *r, struct dp_buf *b, duckdb_logical_ty
         }
         dp_buf_str(b, ")");
         break;
-    case DUCKDB_TYPE_LIST:
-        dp_buf_printf(b, "%s[]", r->children[0]->name);
-        break;
+    case DUCKDB_TYPE_LIST: dp_buf_printf(b, "%s[]", r->children[0]->name); break;
     case DUCKDB_TYPE_ARRAY:
         dp_buf_printf(b, "%s[%llu]", r->children[0]->name, (unsigned long long)r->array_size);
         break;
-    case DUCKDB_TYPE_MAP:
-        dp_buf_printf(b, "MAP(%s, %s)", r->children[0]->name, r->children[1]->name);
-        break;
+    case DUCKDB_TYPE_MAP: dp_buf_printf(b, "MAP(%s, %s)", r->children[0]->name, r->children[1]->name); break;
     case DUCKDB_TYPE_STRUCT:
         dp_buf_str(b, "STRUCT(");
         for (size_t i = 0; i < r->nchildren; i++) {
@@ -145,9 +137,7 @@ static void rtype_name(struct http_rtype *r, struct dp_buf *b, duckdb_logical_ty
         }
         dp_buf_str(b, ")");
         break;
-    default:
-        dp_buf_str(b, scalar_name(r->id));
-        break;
+    default: dp_buf_str(b, scalar_name(r->id)); break;
     }
 }
 
@@ -201,8 +191,10 @@ static int rtype_parts(struct http_rtype *r, duckdb_logical_type t, char *why, s
     default:
         if (scalar_name(r->id))
             return 0;
-        snprintf(why, whylen, "a result column has type id %d, which cannot be sent over HTTP;"
-                 " cast it to VARCHAR", (int)r->id);
+        snprintf(why, whylen,
+                 "a result column has type id %d, which cannot be sent over HTTP;"
+                 " cast it to VARCHAR",
+                 (int)r->id);
         return -1;
     }
 }
@@ -332,7 +324,9 @@ static bool scalar_text(const struct http_rtype *t, const void *data, idx_t row,
     size_t n;
     *number = true;
     switch (t->id) {
-    case DUCKDB_TYPE_BOOLEAN: n = (size_t)sprintf(out, "%s", ((const bool *)data)[row] ? "true" : "false"); break;
+    case DUCKDB_TYPE_BOOLEAN:
+        n = (size_t)sprintf(out, "%s", ((const bool *)data)[row] ? "true" : "false");
+        break;
     case DUCKDB_TYPE_TINYINT: n = numfmt_i64(out, ((const int8_t *)data)[row]); break;
     case DUCKDB_TYPE_SMALLINT: n = numfmt_i64(out, ((const int16_t *)data)[row]); break;
     case DUCKDB_TYPE_INTEGER: n = numfmt_i64(out, ((const int32_t *)data)[row]); break;
@@ -375,11 +369,13 @@ static bool temporal_text(const struct http_rtype *t, const void *data, idx_t ro
     }
     case DUCKDB_TYPE_TIME_TZ: {
         duckdb_time_tz_struct tz = duckdb_from_time_tz(((const duckdb_time_tz *)data)[row]);
-        n = numfmt_clock(out, (uint64_t)tz.time.hour * 3600 + (uint64_t)tz.time.min * 60 + (uint64_t)tz.time.sec,
+        n = numfmt_clock(out,
+                         (uint64_t)tz.time.hour * 3600 + (uint64_t)tz.time.min * 60 + (uint64_t)tz.time.sec,
                          (uint32_t)tz.time.micros, 6);
         int off = tz.offset < 0 ? -tz.offset : tz.offset;
         if (off % 3600)
-            n += (size_t)sprintf(out + n, "%c%02d:%02d", tz.offset < 0 ? '-' : '+', off / 3600, off / 60 % 60);
+            n +=
+                (size_t)sprintf(out + n, "%c%02d:%02d", tz.offset < 0 ? '-' : '+', off / 3600, off / 60 % 60);
         else
             n += (size_t)sprintf(out + n, "%c%02d", tz.offset < 0 ? '-' : '+', off / 3600);
         break;
@@ -404,7 +400,9 @@ static bool temporal_text(const struct http_rtype *t, const void *data, idx_t ro
         timestamp_text(us, nanos, false, out);
         return true;
     }
-    case DUCKDB_TYPE_INTERVAL: interval_text(((const duckdb_interval *)data)[row], out, RENDER_TEXT_MAX); return true;
+    case DUCKDB_TYPE_INTERVAL:
+        interval_text(((const duckdb_interval *)data)[row], out, RENDER_TEXT_MAX);
+        return true;
     case DUCKDB_TYPE_HUGEINT:
     case DUCKDB_TYPE_UHUGEINT: {
         duckdb_hugeint h = ((const duckdb_hugeint *)data)[row];
@@ -412,7 +410,9 @@ static bool temporal_text(const struct http_rtype *t, const void *data, idx_t ro
         n = t->id == DUCKDB_TYPE_HUGEINT ? numfmt_i128(out, (__int128)u) : numfmt_u128(out, u);
         break;
     }
-    case DUCKDB_TYPE_DECIMAL: n = numfmt_decimal(out, dp_vec_decimal_raw(t->internal, data, row), t->scale); break;
+    case DUCKDB_TYPE_DECIMAL:
+        n = numfmt_decimal(out, dp_vec_decimal_raw(t->internal, data, row), t->scale);
+        break;
     case DUCKDB_TYPE_UUID: uuid_text(((const duckdb_hugeint *)data)[row], out, RENDER_TEXT_MAX); return true;
     default: return false;
     }
@@ -439,8 +439,8 @@ static void blob_text(struct dp_buf *b, const char *p, size_t n)
 
 /* The text of a string-like value (VARCHAR, BLOB, ENUM) into *s, *len;
  * BLOB text goes through scratch. */
-static void string_value(const struct http_rtype *t, duckdb_vector v, idx_t row,
-                         struct dp_buf *scratch, const char **s, size_t *len)
+static void string_value(const struct http_rtype *t, duckdb_vector v, idx_t row, struct dp_buf *scratch,
+                         const char **s, size_t *len)
 {
     void *data = duckdb_vector_get_data(v);
     if (t->id == DUCKDB_TYPE_ENUM) {

@@ -14,15 +14,15 @@
 /* A result column's type, resolved once so that each value is cheap. */
 struct http_rtype {
     duckdb_type id;
-    duckdb_type internal;   /* storage of DECIMAL and ENUM */
-    uint8_t scale;          /* DECIMAL */
-    idx_t array_size;       /* ARRAY */
-    size_t nchildren;       /* LIST/ARRAY: 1; MAP: key, value; STRUCT: fields */
+    duckdb_type internal; /* storage of DECIMAL and ENUM */
+    uint8_t scale;        /* DECIMAL */
+    idx_t array_size;     /* ARRAY */
+    size_t nchildren;     /* LIST/ARRAY: 1; MAP: key, value; STRUCT: fields */
     struct http_rtype **children;
-    char **names;           /* STRUCT field names */
-    char **dict;            /* ENUM values */
+    char **names; /* STRUCT field names */
+    char **dict;  /* ENUM values */
     size_t ndict;
-    char *name;             /* the SQL type's name, e.g. "DECIMAL(18,3)" */
+    char *name; /* the SQL type's name, e.g. "DECIMAL(18,3)" */
 };
 
 /*

@@ -76,8 +76,8 @@ enum MHD_Result http_status_health(struct http_env *env, struct MHD_Connection *
 /* A VARCHAR cell of a chunk, as a NUL-terminated copy in out. */
 static void chunk_text(duckdb_data_chunk ch, idx_t col, idx_t row, char *out, size_t n)
 {
-    duckdb_string_t *s = (duckdb_string_t *)duckdb_vector_get_data(
-                             duckdb_data_chunk_get_vector(ch, col)) + row;
+    duckdb_string_t *s =
+        (duckdb_string_t *)duckdb_vector_get_data(duckdb_data_chunk_get_vector(ch, col)) + row;
     size_t len = duckdb_string_t_length(*s);
     if (len >= n)
         len = n - 1;

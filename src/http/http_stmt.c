@@ -12,8 +12,7 @@
 #include "http_common.h"
 #include "http_stmt.h"
 
-void http_err_set(struct http_err *e, int code, unsigned http, const char *sqlstate,
-                  const char *fmt, ...)
+void http_err_set(struct http_err *e, int code, unsigned http, const char *sqlstate, const char *fmt, ...)
 {
     va_list ap;
     e->code = code;
@@ -50,18 +49,18 @@ void http_err_duckdb(struct http_err *e, duckdb_error_type type, const char *msg
 const char *http_stmt_kind(duckdb_statement_type t)
 {
     static const char *const names[] = {
-        [DUCKDB_STATEMENT_TYPE_SELECT] = "SELECT",     [DUCKDB_STATEMENT_TYPE_INSERT] = "INSERT",
-        [DUCKDB_STATEMENT_TYPE_UPDATE] = "UPDATE",     [DUCKDB_STATEMENT_TYPE_EXPLAIN] = "EXPLAIN",
-        [DUCKDB_STATEMENT_TYPE_DELETE] = "DELETE",     [DUCKDB_STATEMENT_TYPE_PREPARE] = "PREPARE",
-        [DUCKDB_STATEMENT_TYPE_CREATE] = "CREATE",     [DUCKDB_STATEMENT_TYPE_EXECUTE] = "EXECUTE",
-        [DUCKDB_STATEMENT_TYPE_ALTER] = "ALTER",       [DUCKDB_STATEMENT_TYPE_TRANSACTION] = "TRANSACTION",
-        [DUCKDB_STATEMENT_TYPE_COPY] = "COPY",         [DUCKDB_STATEMENT_TYPE_ANALYZE] = "ANALYZE",
-        [DUCKDB_STATEMENT_TYPE_VARIABLE_SET] = "SET",  [DUCKDB_STATEMENT_TYPE_CREATE_FUNC] = "CREATE",
-        [DUCKDB_STATEMENT_TYPE_DROP] = "DROP",         [DUCKDB_STATEMENT_TYPE_EXPORT] = "EXPORT",
-        [DUCKDB_STATEMENT_TYPE_PRAGMA] = "PRAGMA",     [DUCKDB_STATEMENT_TYPE_VACUUM] = "VACUUM",
-        [DUCKDB_STATEMENT_TYPE_CALL] = "CALL",         [DUCKDB_STATEMENT_TYPE_SET] = "SET",
-        [DUCKDB_STATEMENT_TYPE_LOAD] = "LOAD",         [DUCKDB_STATEMENT_TYPE_EXTENSION] = "INSTALL",
-        [DUCKDB_STATEMENT_TYPE_ATTACH] = "ATTACH",     [DUCKDB_STATEMENT_TYPE_DETACH] = "DETACH",
+        [DUCKDB_STATEMENT_TYPE_SELECT] = "SELECT",    [DUCKDB_STATEMENT_TYPE_INSERT] = "INSERT",
+        [DUCKDB_STATEMENT_TYPE_UPDATE] = "UPDATE",    [DUCKDB_STATEMENT_TYPE_EXPLAIN] = "EXPLAIN",
+        [DUCKDB_STATEMENT_TYPE_DELETE] = "DELETE",    [DUCKDB_STATEMENT_TYPE_PREPARE] = "PREPARE",
+        [DUCKDB_STATEMENT_TYPE_CREATE] = "CREATE",    [DUCKDB_STATEMENT_TYPE_EXECUTE] = "EXECUTE",
+        [DUCKDB_STATEMENT_TYPE_ALTER] = "ALTER",      [DUCKDB_STATEMENT_TYPE_TRANSACTION] = "TRANSACTION",
+        [DUCKDB_STATEMENT_TYPE_COPY] = "COPY",        [DUCKDB_STATEMENT_TYPE_ANALYZE] = "ANALYZE",
+        [DUCKDB_STATEMENT_TYPE_VARIABLE_SET] = "SET", [DUCKDB_STATEMENT_TYPE_CREATE_FUNC] = "CREATE",
+        [DUCKDB_STATEMENT_TYPE_DROP] = "DROP",        [DUCKDB_STATEMENT_TYPE_EXPORT] = "EXPORT",
+        [DUCKDB_STATEMENT_TYPE_PRAGMA] = "PRAGMA",    [DUCKDB_STATEMENT_TYPE_VACUUM] = "VACUUM",
+        [DUCKDB_STATEMENT_TYPE_CALL] = "CALL",        [DUCKDB_STATEMENT_TYPE_SET] = "SET",
+        [DUCKDB_STATEMENT_TYPE_LOAD] = "LOAD",        [DUCKDB_STATEMENT_TYPE_EXTENSION] = "INSTALL",
+        [DUCKDB_STATEMENT_TYPE_ATTACH] = "ATTACH",    [DUCKDB_STATEMENT_TYPE_DETACH] = "DETACH",
     };
     if ((size_t)t < sizeof names / sizeof names[0] && names[t])
         return names[t];
@@ -109,8 +108,8 @@ int http_stmt_prepare(duckdb_connection dc, const char *sql, duckdb_prepared_sta
         else
             http_err_set(e, DUCKPOND_SYNTAX, 400, "42601", "the request holds no SQL statement");
     } else if (n > 1) {
-        http_err_set(e, DUCKPOND_SYNTAX, 400, "42601",
-                     "one statement per request, and this one holds %llu", (unsigned long long)n);
+        http_err_set(e, DUCKPOND_SYNTAX, 400, "42601", "one statement per request, and this one holds %llu",
+                     (unsigned long long)n);
     } else if (duckdb_prepare_extracted_statement(dc, stmts, 0, out) != DuckDBSuccess) {
         const char *msg = duckdb_prepare_error(*out);
         http_err_duckdb(e, duckpond_error_type_of(msg), msg);
@@ -129,8 +128,8 @@ int http_stmt_bind(duckdb_prepared_statement p, json_t *params, struct http_err 
     idx_t want = duckdb_nparams(p);
     if (given != want) {
         http_err_set(e, DUCKPOND_MISUSE, 400, "08P01",
-                     "the statement takes %llu parameter(s) and %zu were given",
-                     (unsigned long long)want, given);
+                     "the statement takes %llu parameter(s) and %zu were given", (unsigned long long)want,
+                     given);
         return -1;
     }
     duckdb_clear_bindings(p);

@@ -18,8 +18,8 @@ struct http_err {
     char message[1024];
 };
 
-void http_err_set(struct http_err *e, int code, unsigned http, const char *sqlstate,
-                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void http_err_set(struct http_err *e, int code, unsigned http, const char *sqlstate, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 /*
  * Fills e from a DuckDB error (msg NULL: "unknown DuckDB error"). DuckDB's

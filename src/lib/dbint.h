@@ -18,7 +18,7 @@ struct duckpond_db {
     duckdb_database duck;
     char *path;
     char *errmsg;
-    pid_t pid;          /* the process that opened it: a child after fork may not use it */
+    pid_t pid; /* the process that opened it: a child after fork may not use it */
     /* What duckpond_close waits to see closed (atomic). Connections count
      * those that pools and batchers hold. */
     int open_conns, open_pools, open_batchers;

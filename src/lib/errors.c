@@ -22,8 +22,7 @@ const char *duckpond_strerror(int status)
 {
     switch (status) {
 #define DUCKPOND_X_TEXT(name, value, sqlstate, text) \
-    case DUCKPOND_##name:                            \
-        return text;
+    case DUCKPOND_##name: return text;
         DUCKPOND_STATUS_LIST(DUCKPOND_X_TEXT)
 #undef DUCKPOND_X_TEXT
     }
@@ -34,8 +33,7 @@ static const char *class_sqlstate(int status)
 {
     switch (status) {
 #define DUCKPOND_X_STATE(name, value, sqlstate, text) \
-    case DUCKPOND_##name:                             \
-        return sqlstate;
+    case DUCKPOND_##name: return sqlstate;
         DUCKPOND_STATUS_LIST(DUCKPOND_X_STATE)
 #undef DUCKPOND_X_STATE
     }
@@ -63,30 +61,21 @@ int duckpond_classify(duckdb_error_type type, const char *message)
     if (has(message, "Could not set lock on file"))
         return DUCKPOND_LOCKED;
     switch (type) {
-    case DUCKDB_ERROR_CONSTRAINT:
-        return DUCKPOND_CONSTRAINT;
+    case DUCKDB_ERROR_CONSTRAINT: return DUCKPOND_CONSTRAINT;
     case DUCKDB_ERROR_PARSER:
     case DUCKDB_ERROR_SYNTAX:
     case DUCKDB_ERROR_CATALOG:
     case DUCKDB_ERROR_BINDER:
     case DUCKDB_ERROR_PARAMETER_NOT_RESOLVED:
-    case DUCKDB_ERROR_PARAMETER_NOT_ALLOWED:
-        return DUCKPOND_SYNTAX;
-    case DUCKDB_ERROR_INTERRUPT:
-        return DUCKPOND_INTERRUPTED;
-    case DUCKDB_ERROR_FATAL:
-        return DUCKPOND_INVALIDATED;
+    case DUCKDB_ERROR_PARAMETER_NOT_ALLOWED: return DUCKPOND_SYNTAX;
+    case DUCKDB_ERROR_INTERRUPT: return DUCKPOND_INTERRUPTED;
+    case DUCKDB_ERROR_FATAL: return DUCKPOND_INVALIDATED;
     case DUCKDB_ERROR_CONVERSION:
-    case DUCKDB_ERROR_OUT_OF_RANGE:
-        return DUCKPOND_CONVERSION;
-    case DUCKDB_ERROR_OUT_OF_MEMORY:
-        return DUCKPOND_NOMEM;
-    case DUCKDB_ERROR_PERMISSION:
-        return DUCKPOND_READONLY;
-    case DUCKDB_ERROR_IO:
-        return DUCKPOND_IO;
-    default:
-        break;
+    case DUCKDB_ERROR_OUT_OF_RANGE: return DUCKPOND_CONVERSION;
+    case DUCKDB_ERROR_OUT_OF_MEMORY: return DUCKPOND_NOMEM;
+    case DUCKDB_ERROR_PERMISSION: return DUCKPOND_READONLY;
+    case DUCKDB_ERROR_IO: return DUCKPOND_IO;
+    default: break;
     }
     if (has(message, "read-only mode") || has(message, "read only mode"))
         return DUCKPOND_READONLY;
@@ -95,8 +84,8 @@ int duckpond_classify(duckdb_error_type type, const char *message)
 
 /* A SQLSTATE chosen by what the message says, for the classes that have several. */
 struct state_rule {
-    int status;           /* the class it refines, or -1 for any */
-    const char *needle;   /* case-insensitive substring of the message */
+    int status;         /* the class it refines, or -1 for any */
+    const char *needle; /* case-insensitive substring of the message */
     const char *sqlstate;
 };
 

@@ -68,7 +68,7 @@
 #define JOURNAL_MAGIC 0x314A5044u /* "DPJ1" little-endian */
 #define HEADER_BYTES 24
 #define ZERO_AHEAD ((off_t)1 << 20) /* zeros written past the records at a time */
-#define GATHER_MAX_US 1000           /* the longest a flush waits for records to gather */
+#define GATHER_MAX_US 1000          /* the longest a flush waits for records to gather */
 
 struct segment {
     uint64_t name_seq; /* the number in its file name */
@@ -88,28 +88,28 @@ struct journal {
     int dirfd;
     struct journal_options opt;
     pthread_mutex_t lock;
-    int fd;                 /* the last segment, open for appending */
-    off_t size;             /* where its records end */
-    off_t zeroed;           /* zeros are written from size up to here */
-    uint64_t written_seq;   /* highest written (and, once a flush ends, durable) */
-    uint64_t synced_seq;    /* highest durable */
-    struct pending pend;    /* under lock: records waiting for the next flush */
-    struct pending spare;   /* the leader's: the records being flushed */
-    uint64_t pend_batch;    /* the number of the flush that will take pend */
+    int fd;               /* the last segment, open for appending */
+    off_t size;           /* where its records end */
+    off_t zeroed;         /* zeros are written from size up to here */
+    uint64_t written_seq; /* highest written (and, once a flush ends, durable) */
+    uint64_t synced_seq;  /* highest durable */
+    struct pending pend;  /* under lock: records waiting for the next flush */
+    struct pending spare; /* the leader's: the records being flushed */
+    uint64_t pend_batch;  /* the number of the flush that will take pend */
     /* Futex words, one per parity of flush number: a waiter sleeps on its
      * record's flush's word, so that the end of one flush wakes its own
      * waiters only. */
     uint32_t done_gen[2];
-    uint32_t waiters[2];    /* threads asleep on each word */
+    uint32_t waiters[2]; /* threads asleep on each word */
     pthread_t flusher;
     int flusher_started;
-    int stopping;           /* under lock: the flusher flushes what is pending and ends */
-    uint32_t put_gen;       /* futex word the flusher sleeps on; bumped to wake it */
-    int flusher_asleep;     /* under lock: it sleeps until want records are pending */
+    int stopping;       /* under lock: the flusher flushes what is pending and ends */
+    uint32_t put_gen;   /* futex word the flusher sleeps on; bumped to wake it */
+    int flusher_asleep; /* under lock: it sleeps until want records are pending */
     size_t want;
-    int64_t last_sync_us;   /* how long the last fdatasync took */
-    int broken;             /* state on disk unknown: refuse appends */
-    int fail_syncs;         /* tests only: fdatasync reports EIO */
+    int64_t last_sync_us; /* how long the last fdatasync took */
+    int broken;           /* state on disk unknown: refuse appends */
+    int fail_syncs;       /* tests only: fdatasync reports EIO */
     struct segment *segs;
     size_t nsegs, capsegs;
     uint64_t syncs, sync_us, bytes;
@@ -231,7 +231,7 @@ static int list_segments(struct journal *j, uint64_t **out, size_t *n)
 struct scan {
     struct journal *j;
     uint64_t applied_seq;
-    uint64_t expected;   /* the next seq we expect; 0 = none seen yet */
+    uint64_t expected; /* the next seq we expect; 0 = none seen yet */
     journal_replay_fn replay;
     void *arg;
     char *report;
@@ -267,8 +267,8 @@ static void check_gap(struct scan *s, uint64_t seq, const char *where)
 {
     if (s->expected && seq > s->expected && seq - 1 > s->applied_seq) {
         uint64_t from = s->expected > s->applied_seq ? s->expected : s->applied_seq + 1;
-        appendf(s->report, s->report_len, "records %" PRIu64 "-%" PRIu64 " are missing (%s); ",
-                from, seq - 1, where);
+        appendf(s->report, s->report_len, "records %" PRIu64 "-%" PRIu64 " are missing (%s); ", from, seq - 1,
+                where);
     }
 }
 
@@ -311,11 +311,11 @@ static off_t scan_segment(struct scan *s, const char *name, struct segment *seg,
                 while (end > off && base[end - 1] == 0)
                     end--;
                 if (is_last)
-                    appendf(s->report, s->report_len,
-                            "torn tail in %s: %zu bytes at offset %zu cut off; ", name, end - off, off);
+                    appendf(s->report, s->report_len, "torn tail in %s: %zu bytes at offset %zu cut off; ",
+                            name, end - off, off);
                 else
-                    appendf(s->report, s->report_len,
-                            "corrupt tail in %s: %zu bytes at offset %zu skipped; ", name, end - off, off);
+                    appendf(s->report, s->report_len, "corrupt tail in %s: %zu bytes at offset %zu skipped; ",
+                            name, end - off, off);
                 break;
             }
             appendf(s->report, s->report_len, "corrupt data in %s: bytes %zu-%zu skipped; ", name, off,
@@ -464,8 +464,7 @@ static void journal_free(struct journal *j)
 }
 
 int journal_open(const char *dir, const struct journal_options *opt, uint64_t applied_seq,
-                 journal_replay_fn replay, void *arg, struct journal **out, char *report,
-                 size_t report_len)
+                 journal_replay_fn replay, void *arg, struct journal **out, char *report, size_t report_len)
 {
     pthread_once(&crc_once, crc_init);
     if (report && report_len)
@@ -496,8 +495,12 @@ int journal_open(const char *dir, const struct journal_options *opt, uint64_t ap
         journal_free(j);
         return DUCKPOND_IO;
     }
-    struct scan s = {.j = j, .applied_seq = applied_seq, .replay = replay, .arg = arg,
-                     .report = report, .report_len = report_len};
+    struct scan s = {.j = j,
+                     .applied_seq = applied_seq,
+                     .replay = replay,
+                     .arg = arg,
+                     .report = report,
+                     .report_len = report_len};
     int rc = scan_all(j, &s);
     if (rc != DUCKPOND_OK) {
         if (j->errmsg[0])
@@ -511,8 +514,9 @@ int journal_open(const char *dir, const struct journal_options *opt, uint64_t ap
         return DUCKPOND_NOMEM;
     }
     j->flusher_started = 1;
-    appendf(report, report_len, "journal %s: %" PRIu64 " records in %zu segments, %" PRIu64
-            " replayed after %" PRIu64, dir, s.records, j->nsegs, s.replayed, applied_seq);
+    appendf(report, report_len,
+            "journal %s: %" PRIu64 " records in %zu segments, %" PRIu64 " replayed after %" PRIu64, dir,
+            s.records, j->nsegs, s.replayed, applied_seq);
     *out = j;
     return DUCKPOND_OK;
 }

@@ -17,11 +17,11 @@ struct journal;
  * journal_wait returns.
  */
 struct journal_ticket {
-    void *cookie;  /* the caller's, handed to on_durable */
-    size_t len;    /* payload bytes */
-    uint64_t seq;  /* its sequence number, once written */
-    int status;    /* once done: 0, or DUCKPOND_IO */
-    int written;   /* once done: it reached the file (its number is taken) */
+    void *cookie; /* the caller's, handed to on_durable */
+    size_t len;   /* payload bytes */
+    uint64_t seq; /* its sequence number, once written */
+    int status;   /* once done: 0, or DUCKPOND_IO */
+    int written;  /* once done: it reached the file (its number is taken) */
     int done;
     uint64_t batch; /* the flush that takes it */
 };
@@ -34,8 +34,8 @@ struct journal_ticket {
 typedef void (*journal_durable_fn)(void *arg, struct journal_ticket *const *tickets, size_t n);
 
 struct journal_options {
-    size_t segment_bytes; /* start a new segment past this size; 0 = 64 MiB */
-    int no_sync;          /* tests only: skip fdatasync */
+    size_t segment_bytes;          /* start a new segment past this size; 0 = 64 MiB */
+    int no_sync;                   /* tests only: skip fdatasync */
     journal_durable_fn on_durable; /* may be NULL */
     void *arg;
 };
@@ -54,8 +54,7 @@ typedef int (*journal_replay_fn)(void *arg, uint64_t seq, const void *payload, s
  * journal cannot be used (or replay returned non-zero).
  */
 int journal_open(const char *dir, const struct journal_options *opt, uint64_t applied_seq,
-                 journal_replay_fn replay, void *arg, struct journal **out, char *report,
-                 size_t report_len);
+                 journal_replay_fn replay, void *arg, struct journal **out, char *report, size_t report_len);
 
 /*
  * Copies one record (len <= JOURNAL_MAX_RECORD) into the journal's buffer
@@ -91,12 +90,12 @@ int journal_recycle(struct journal *j, uint64_t applied_seq);
 const char *journal_errmsg(struct journal *j);
 
 struct journal_stats {
-    uint64_t last_seq;     /* highest sequence number appended */
-    uint64_t synced_seq;   /* highest durable one */
-    uint64_t syncs;        /* fdatasync calls */
-    uint64_t sync_us;      /* time spent in them */
-    uint64_t bytes;        /* bytes appended since open */
-    uint64_t segments;     /* segment files now */
+    uint64_t last_seq;   /* highest sequence number appended */
+    uint64_t synced_seq; /* highest durable one */
+    uint64_t syncs;      /* fdatasync calls */
+    uint64_t sync_us;    /* time spent in them */
+    uint64_t bytes;      /* bytes appended since open */
+    uint64_t segments;   /* segment files now */
 };
 void journal_stats_get(struct journal *j, struct journal_stats *out);
 

@@ -22,8 +22,7 @@
 
 #include "dbint.h"
 
-static void put_err(char *errbuf, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void put_err(char *errbuf, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static void put_err(char *errbuf, size_t errlen, const char *fmt, ...)
 {
@@ -88,8 +87,8 @@ done:
     return rc;
 }
 
-int duckpond_locked_write(const char *path, const duckpond_config *cfg, int timeout_ms,
-                          duckpond_locked_fn fn, void *arg, char *errbuf, size_t errlen)
+int duckpond_locked_write(const char *path, const duckpond_config *cfg, int timeout_ms, duckpond_locked_fn fn,
+                          void *arg, char *errbuf, size_t errlen)
 {
     put_err(errbuf, errlen, "%s", "");
     if (!path || !*path || !fn) {

@@ -76,8 +76,8 @@ static int attempt_once(duckpond_conn *conn, duckpond_tx_fn fn, void *arg, int a
     return rc;
 }
 
-int duckpond_tx_run(duckpond_conn *conn, const duckpond_retry *retry, duckpond_tx_fn fn,
-                    void *arg, int *attempts_out)
+int duckpond_tx_run(duckpond_conn *conn, const duckpond_retry *retry, duckpond_tx_fn fn, void *arg,
+                    int *attempts_out)
 {
     if (attempts_out)
         *attempts_out = 0;
@@ -96,8 +96,8 @@ int duckpond_tx_run(duckpond_conn *conn, const duckpond_retry *retry, duckpond_t
             break;
         int64_t now = dp_now_us();
         if (attempt >= r.max_attempts || now >= deadline) {
-            dp_set_msg(&conn->errmsg, "transaction conflict persisted after %d attempts (%s): %s",
-                       attempt, attempt >= r.max_attempts ? "attempt limit" : "deadline",
+            dp_set_msg(&conn->errmsg, "transaction conflict persisted after %d attempts (%s): %s", attempt,
+                       attempt >= r.max_attempts ? "attempt limit" : "deadline",
                        conn->errmsg ? conn->errmsg : "");
             break;
         }

@@ -31,14 +31,16 @@ const char *duckpond_libversion(int *major, int *minor, int *patch)
  * only while a struct has not grown: adding a field fails one of these,
  * and from then on a size of 0 must be refused (dp_struct_size).
  */
-#define DP_ALIGN_UP(n, a) (((n) + (a) - 1) / (a) * (a))
+#define DP_ALIGN_UP(n, a) (((n) + (a)-1) / (a) * (a))
 #define DP_NOT_GROWN(T, first) (sizeof(T) == DP_ALIGN_UP(first, _Alignof(T)))
 _Static_assert(DP_NOT_GROWN(duckpond_retry, DP_RETRY_FIRST), "a struct grew: refuse struct_size 0");
 _Static_assert(DP_NOT_GROWN(duckpond_pool_stats, DP_POOL_STATS_FIRST), "a struct grew: refuse struct_size 0");
 _Static_assert(DP_NOT_GROWN(duckpond_batcher_settings, DP_BATCHER_SETTINGS_FIRST),
                "a struct grew: refuse struct_size 0");
-_Static_assert(DP_NOT_GROWN(duckpond_batcher_stats, DP_BATCHER_STATS_FIRST), "a struct grew: refuse struct_size 0");
-_Static_assert(offsetof(duckpond_retry, struct_size) == 0 && offsetof(duckpond_pool_stats, struct_size) == 0 &&
+_Static_assert(DP_NOT_GROWN(duckpond_batcher_stats, DP_BATCHER_STATS_FIRST),
+               "a struct grew: refuse struct_size 0");
+_Static_assert(offsetof(duckpond_retry, struct_size) == 0 &&
+                   offsetof(duckpond_pool_stats, struct_size) == 0 &&
                    offsetof(duckpond_batcher_settings, struct_size) == 0 &&
                    offsetof(duckpond_batcher_stats, struct_size) == 0,
                "struct_size comes first");

@@ -76,16 +76,15 @@ enum copy_next copy_next_data(struct copy_ctx *ctx, const char **p, size_t *n)
             *p = m.body;
             *n = m.len;
             return COPY_DATA;
-        case 'c':
-            return COPY_DONE;
+        case 'c': return COPY_DONE;
         case 'f':
             pgconn_error(pc, "57014", "COPY from stdin failed: %.*s", (int)(m.len ? m.len - 1 : 0), m.body);
             return COPY_FAILED;
         case 'H':
-        case 'S':
-            break;
+        case 'S': break;
         default:
-            pgconn_error(pc, "08P01", "unexpected message type 0x%02x during COPY from stdin", (unsigned char)m.type);
+            pgconn_error(pc, "08P01", "unexpected message type 0x%02x during COPY from stdin",
+                         (unsigned char)m.type);
             return COPY_FAILED;
         }
     }
@@ -270,8 +269,8 @@ static int copy_from(struct copy_ctx *ctx, const struct copy_spec *c)
 /* --------------------------------------------------------------- COPY TO */
 
 /* One row of a chunk as a CopyData line. */
-static void copy_out_row(struct pgbuf *out, const struct copy_spec *c, duckdb_result *res, duckdb_data_chunk chunk,
-                         idx_t row, int ncols, struct pgbuf *tmp)
+static void copy_out_row(struct pgbuf *out, const struct copy_spec *c, duckdb_result *res,
+                         duckdb_data_chunk chunk, idx_t row, int ncols, struct pgbuf *tmp)
 {
     pgbuf_begin(out, 'd');
     for (int col = 0; col < ncols; col++) {

@@ -30,12 +30,12 @@ struct binary {
     struct copy_ctx *ctx;
     const struct copy_target *t;
     duckdb_appender app;
-    struct dp_buf in;    /* bytes received and not yet taken */
+    struct dp_buf in; /* bytes received and not yet taken */
     size_t pos;
     bool header_read, trailer_read;
-    uint64_t tuples;     /* read so far: PostgreSQL's line number of the next is tuples + 1 */
-    int col;             /* the column being appended, for messages */
-    char text[160];      /* numeric and uuid values as text */
+    uint64_t tuples; /* read so far: PostgreSQL's line number of the next is tuples + 1 */
+    int col;         /* the column being appended, for messages */
+    char text[160];  /* numeric and uuid values as text */
 };
 
 static uint64_t be(const unsigned char *p, int n)
@@ -50,16 +50,34 @@ static uint64_t be(const unsigned char *p, int n)
 static bool supported(duckdb_type id)
 {
     switch (id) {
-    case DUCKDB_TYPE_BOOLEAN: case DUCKDB_TYPE_TINYINT: case DUCKDB_TYPE_SMALLINT: case DUCKDB_TYPE_INTEGER:
-    case DUCKDB_TYPE_BIGINT: case DUCKDB_TYPE_UTINYINT: case DUCKDB_TYPE_USMALLINT: case DUCKDB_TYPE_UINTEGER:
-    case DUCKDB_TYPE_UBIGINT: case DUCKDB_TYPE_HUGEINT: case DUCKDB_TYPE_UHUGEINT: case DUCKDB_TYPE_DECIMAL:
-    case DUCKDB_TYPE_FLOAT: case DUCKDB_TYPE_DOUBLE: case DUCKDB_TYPE_VARCHAR: case DUCKDB_TYPE_BLOB:
-    case DUCKDB_TYPE_DATE: case DUCKDB_TYPE_TIME: case DUCKDB_TYPE_TIME_TZ: case DUCKDB_TYPE_TIMESTAMP:
-    case DUCKDB_TYPE_TIMESTAMP_S: case DUCKDB_TYPE_TIMESTAMP_MS: case DUCKDB_TYPE_TIMESTAMP_NS:
-    case DUCKDB_TYPE_TIMESTAMP_TZ: case DUCKDB_TYPE_INTERVAL: case DUCKDB_TYPE_UUID: case DUCKDB_TYPE_ENUM:
-        return true;
-    default:
-        return false;
+    case DUCKDB_TYPE_BOOLEAN:
+    case DUCKDB_TYPE_TINYINT:
+    case DUCKDB_TYPE_SMALLINT:
+    case DUCKDB_TYPE_INTEGER:
+    case DUCKDB_TYPE_BIGINT:
+    case DUCKDB_TYPE_UTINYINT:
+    case DUCKDB_TYPE_USMALLINT:
+    case DUCKDB_TYPE_UINTEGER:
+    case DUCKDB_TYPE_UBIGINT:
+    case DUCKDB_TYPE_HUGEINT:
+    case DUCKDB_TYPE_UHUGEINT:
+    case DUCKDB_TYPE_DECIMAL:
+    case DUCKDB_TYPE_FLOAT:
+    case DUCKDB_TYPE_DOUBLE:
+    case DUCKDB_TYPE_VARCHAR:
+    case DUCKDB_TYPE_BLOB:
+    case DUCKDB_TYPE_DATE:
+    case DUCKDB_TYPE_TIME:
+    case DUCKDB_TYPE_TIME_TZ:
+    case DUCKDB_TYPE_TIMESTAMP:
+    case DUCKDB_TYPE_TIMESTAMP_S:
+    case DUCKDB_TYPE_TIMESTAMP_MS:
+    case DUCKDB_TYPE_TIMESTAMP_NS:
+    case DUCKDB_TYPE_TIMESTAMP_TZ:
+    case DUCKDB_TYPE_INTERVAL:
+    case DUCKDB_TYPE_UUID:
+    case DUCKDB_TYPE_ENUM: return true;
+    default: return false;
     }
 }
 
@@ -84,7 +102,10 @@ static int numeric_text(const unsigned char *d, int32_t len, char *out, size_t o
     int dscale = (int16_t)be(d + 6, 2);
     if (ndigits < 0 || dscale < 0 || len != 8 + 2 * ndigits)
         return -1;
-    const char *special = sign == 0xC000 ? "NaN" : sign == 0xD000 ? "Infinity" : sign == 0xF000 ? "-Infinity" : NULL;
+    const char *special = sign == 0xC000   ? "NaN"
+                          : sign == 0xD000 ? "Infinity"
+                          : sign == 0xF000 ? "-Infinity"
+                                           : NULL;
     if (special)
         return snprintf(out, outlen, "%s", special) < (int)outlen ? 0 : -1;
     if ((weight >= 0 ? (size_t)weight * 4 + 6 : 2) + (size_t)dscale + 8 > outlen)
@@ -159,7 +180,9 @@ static duckdb_timestamp pg_timestamp(const unsigned char *d)
 static duckdb_date pg_date(const unsigned char *d)
 {
     int32_t days = (int32_t)be(d, 4);
-    return (duckdb_date){days == INT32_MAX ? INT32_MAX : days == INT32_MIN ? -INT32_MAX : days + PG_EPOCH_DAYS};
+    return (duckdb_date){days == INT32_MAX   ? INT32_MAX
+                         : days == INT32_MIN ? -INT32_MAX
+                                             : days + PG_EPOCH_DAYS};
 }
 
 /* Appends a value made with duckdb_create_*, and frees it. */
@@ -176,10 +199,15 @@ static int32_t fixed_len(duckdb_type id)
     switch (id) {
     case DUCKDB_TYPE_BOOLEAN: return 1;
     case DUCKDB_TYPE_DATE: return 4;
-    case DUCKDB_TYPE_TIME: case DUCKDB_TYPE_TIMESTAMP: case DUCKDB_TYPE_TIMESTAMP_S: case DUCKDB_TYPE_TIMESTAMP_MS:
-    case DUCKDB_TYPE_TIMESTAMP_NS: case DUCKDB_TYPE_TIMESTAMP_TZ: return 8;
+    case DUCKDB_TYPE_TIME:
+    case DUCKDB_TYPE_TIMESTAMP:
+    case DUCKDB_TYPE_TIMESTAMP_S:
+    case DUCKDB_TYPE_TIMESTAMP_MS:
+    case DUCKDB_TYPE_TIMESTAMP_NS:
+    case DUCKDB_TYPE_TIMESTAMP_TZ: return 8;
     case DUCKDB_TYPE_TIME_TZ: return 12; /* µs, then the zone in seconds west of UTC */
-    case DUCKDB_TYPE_INTERVAL: case DUCKDB_TYPE_UUID: return 16;
+    case DUCKDB_TYPE_INTERVAL:
+    case DUCKDB_TYPE_UUID: return 16;
     default: return 0;
     }
 }
@@ -199,12 +227,14 @@ static int append_field(struct binary *b, const struct copy_column *c, const uns
         return 1;
     switch (c->id) {
     case DUCKDB_TYPE_BOOLEAN: st = duckdb_append_bool(a, d[0] != 0); break;
-    case DUCKDB_TYPE_FLOAT: case DUCKDB_TYPE_DOUBLE:
+    case DUCKDB_TYPE_FLOAT:
+    case DUCKDB_TYPE_DOUBLE:
         if (!read_float(d, len, &f))
             return 1;
         st = duckdb_append_double(a, f);
         break;
-    case DUCKDB_TYPE_VARCHAR: case DUCKDB_TYPE_ENUM:
+    case DUCKDB_TYPE_VARCHAR:
+    case DUCKDB_TYPE_ENUM:
         if (!dp_utf8_valid(d, (size_t)len) || memchr(d, 0, (size_t)len))
             return 1;
         st = duckdb_append_varchar_length(a, (const char *)d, (idx_t)len);
@@ -213,21 +243,27 @@ static int append_field(struct binary *b, const struct copy_column *c, const uns
     case DUCKDB_TYPE_DATE: st = duckdb_append_date(a, pg_date(d)); break;
     case DUCKDB_TYPE_TIME: st = duckdb_append_time(a, (duckdb_time){(int64_t)be(d, 8)}); break;
     case DUCKDB_TYPE_TIME_TZ:
-        st = append_made(a, duckdb_create_time_tz_value(
-                                duckdb_create_time_tz((int64_t)be(d, 8), -(int32_t)be(d + 8, 4))));
+        st = append_made(
+            a, duckdb_create_time_tz_value(duckdb_create_time_tz((int64_t)be(d, 8), -(int32_t)be(d + 8, 4))));
         break;
     case DUCKDB_TYPE_TIMESTAMP_TZ: st = append_made(a, duckdb_create_timestamp_tz(pg_timestamp(d))); break;
-    case DUCKDB_TYPE_TIMESTAMP: case DUCKDB_TYPE_TIMESTAMP_S: case DUCKDB_TYPE_TIMESTAMP_MS:
+    case DUCKDB_TYPE_TIMESTAMP:
+    case DUCKDB_TYPE_TIMESTAMP_S:
+    case DUCKDB_TYPE_TIMESTAMP_MS:
     case DUCKDB_TYPE_TIMESTAMP_NS: st = duckdb_append_timestamp(a, pg_timestamp(d)); break;
     case DUCKDB_TYPE_INTERVAL:
-        st = duckdb_append_interval(a, (duckdb_interval){.micros = (int64_t)be(d, 8), .days = (int32_t)be(d + 8, 4),
+        st = duckdb_append_interval(a, (duckdb_interval){.micros = (int64_t)be(d, 8),
+                                                         .days = (int32_t)be(d + 8, 4),
                                                          .months = (int32_t)be(d + 12, 4)});
         break;
     case DUCKDB_TYPE_UUID:
         uuid_text(d, b->text);
         st = duckdb_append_varchar(a, b->text);
         break;
-    case DUCKDB_TYPE_UBIGINT: case DUCKDB_TYPE_HUGEINT: case DUCKDB_TYPE_UHUGEINT: case DUCKDB_TYPE_DECIMAL:
+    case DUCKDB_TYPE_UBIGINT:
+    case DUCKDB_TYPE_HUGEINT:
+    case DUCKDB_TYPE_UHUGEINT:
+    case DUCKDB_TYPE_DECIMAL:
         if (numeric_text(d, len, b->text, sizeof b->text) != 0)
             return 1;
         st = duckdb_append_varchar(a, b->text);
@@ -258,7 +294,8 @@ static int append_tuple(struct binary *b, const unsigned char *p)
         const struct copy_column *c = &b->t->cols[col];
         int32_t len = (int32_t)be(p + o, 4);
         o += 4;
-        int rc = len < 0 ? (duckdb_append_null(b->app) == DuckDBSuccess ? 0 : -1) : append_field(b, c, p + o, len);
+        int rc = len < 0 ? (duckdb_append_null(b->app) == DuckDBSuccess ? 0 : -1)
+                         : append_field(b, c, p + o, len);
         if (len > 0)
             o += (size_t)len;
         if (rc == 0)

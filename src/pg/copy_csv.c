@@ -25,7 +25,7 @@
 #include "copy_format.h"
 #include "utf8.h"
 
-#define SHOW_MAX 100      /* PostgreSQL shows at most this much of a line in CONTEXT */
+#define SHOW_MAX 100         /* PostgreSQL shows at most this much of a line in CONTEXT */
 #define MARKS_MAX (1u << 20) /* past this many, later lines are counted as the last mark says */
 
 /* ------------------------------------------------------------ errors */
@@ -71,7 +71,11 @@ static int with_line(struct copy_csv *cv, const char *line, size_t len)
 /* The length of the UTF-8 sequence a lead byte starts (0: none starts with it). */
 static size_t utf8_seq_len(unsigned char c)
 {
-    return c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    return c < 0x80                 ? 1
+           : c >= 0xC2 && c <= 0xDF ? 2
+           : c >= 0xE0 && c <= 0xEF ? 3
+           : c >= 0xF0 && c <= 0xF4 ? 4
+                                    : 0;
 }
 
 /* 0 when s[0..n) is UTF-8 without NUL bytes; else -1 with the error PostgreSQL gives (22021). */
@@ -89,7 +93,8 @@ static int check_utf8(struct copy_csv *cv, const char *s, size_t n)
     char shown[32] = "";
     size_t o = 0;
     for (size_t j = 0; j < (k ? k : 1) && at + j < n && o + 6 < sizeof shown; j++)
-        o += (size_t)snprintf(shown + o, sizeof shown - o, "%s0x%02x", j ? " " : "", (unsigned char)s[at + j]);
+        o +=
+            (size_t)snprintf(shown + o, sizeof shown - o, "%s0x%02x", j ? " " : "", (unsigned char)s[at + j]);
     return fail(cv, "22021", cv->lineno, "invalid byte sequence for encoding \"UTF8\": %s", shown);
 }
 
@@ -113,7 +118,8 @@ static int force_flags(struct copy_csv *cv, const struct copy_spec *c, const cha
 {
     const char *stray = not_a_column(&c->force_null, cv->ncols, names);
     if (stray || (stray = not_a_column(&c->force_not_null, cv->ncols, names)))
-        return fail(cv, "42P10", 0, "FORCE_NULL or FORCE_NOT_NULL column \"%s\" not referenced by COPY", stray);
+        return fail(cv, "42P10", 0, "FORCE_NULL or FORCE_NOT_NULL column \"%s\" not referenced by COPY",
+                    stray);
     cv->force_null = calloc((size_t)cv->ncols, 1);
     cv->force_not_null = calloc((size_t)cv->ncols, 1);
     if (!cv->force_null || !cv->force_not_null)
@@ -440,13 +446,15 @@ static bool line_plain(const struct copy_csv *cv, const char *line, size_t len)
         }
         if (ch != (unsigned char)cv->delim || i == b || ++f > cv->ncols)
             return false;
-        if (cv->null_len && i - b == cv->null_len && !null_is_marker && !memcmp(line + b, cv->null_str, i - b))
+        if (cv->null_len && i - b == cv->null_len && !null_is_marker &&
+            !memcmp(line + b, cv->null_str, i - b))
             return false;
         b = i + 1;
     }
     if (b == len || f != cv->ncols)
         return false;
-    return !cv->null_len || null_is_marker || len - b != cv->null_len || memcmp(line + b, cv->null_str, len - b);
+    return !cv->null_len || null_is_marker || len - b != cv->null_len ||
+           memcmp(line + b, cv->null_str, len - b);
 }
 
 /* Writes one row, field by field. 0, or -1 with cv->err set. */
@@ -491,17 +499,18 @@ static int check_header(struct copy_csv *cv, const char *line, size_t len)
             continue;
         const char *want = cv->names[col];
         if (f.null)
-            return fail(cv, "22P04", cv->lineno,
-                        "column name mismatch in header line field %d: got null value (\"%s\"), expected \"%s\"",
-                        col + 1, cv->null_str, want);
+            return fail(
+                cv, "22P04", cv->lineno,
+                "column name mismatch in header line field %d: got null value (\"%s\"), expected \"%s\"",
+                col + 1, cv->null_str, want);
         if (f.n != strlen(want) || memcmp(f.p, want, f.n) != 0)
             return fail(cv, "22P04", cv->lineno,
                         "column name mismatch in header line field %d: got \"%.*s\", expected \"%s\"",
                         col + 1, (int)copy_csv_show_len(f.p, f.n), f.p, want);
     }
     if (col != cv->ncols)
-        return fail(cv, "22P04", cv->lineno, "wrong number of fields in header line: got %d, expected %d", col,
-                    cv->ncols);
+        return fail(cv, "22P04", cv->lineno, "wrong number of fields in header line: got %d, expected %d",
+                    col, cv->ncols);
     return 0;
 }
 
@@ -594,14 +603,16 @@ int copy_csv_feed(struct copy_csv *cv, const char *p, size_t n, struct dp_buf *o
         bool whole = cv->csv ? csv_line_end(cv, p, i, n, &end) : text_line_end(cv, p, i, n, &end);
         if (!whole) {
             if (cv->carry.len + (n - i) > COPY_CSV_MAX_LINE)
-                return fail(cv, "54000", cv->lineno + 1, "COPY line is longer than %u bytes", COPY_CSV_MAX_LINE);
+                return fail(cv, "54000", cv->lineno + 1, "COPY line is longer than %u bytes",
+                            COPY_CSV_MAX_LINE);
             dp_buf_add(&cv->carry, p + i, n - i);
             return cv->carry.failed ? out_of_memory(cv) : 0;
         }
         int rc;
         if (cv->carry.len) {
             dp_buf_add(&cv->carry, p + i, end - i);
-            rc = cv->carry.failed ? out_of_memory(cv) : take_line(cv, cv->carry.data, cv->carry.len, true, false, out);
+            rc = cv->carry.failed ? out_of_memory(cv)
+                                  : take_line(cv, cv->carry.data, cv->carry.len, true, false, out);
             dp_buf_truncate(&cv->carry, 0);
         } else {
             rc = take_line(cv, p + i, end - i, true, utf8_ok, out);

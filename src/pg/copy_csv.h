@@ -53,22 +53,22 @@ struct copy_csv {
     const char *null_str;
     size_t null_len;
     int ncols;
-    const char *const *names;  /* the columns, for messages */
+    const char *const *names;          /* the columns, for messages */
     bool *force_null, *force_not_null; /* per column; NULL for none */
     bool header, header_match;
-    unsigned char stop[256];   /* the bytes that end a run of plain ones in a field */
+    unsigned char stop[256]; /* the bytes that end a run of plain ones in a field */
 
     /* the stream */
-    struct dp_buf carry;       /* a line begun in an earlier chunk */
+    struct dp_buf carry;                  /* a line begun in an earlier chunk */
     bool in_quote, last_was_esc, escaped; /* the scan state of the carried line */
-    uint64_t embedded;         /* newlines inside quotes in the carried line */
+    uint64_t embedded;                    /* newlines inside quotes in the carried line */
     enum { COPY_EOL_UNKNOWN, COPY_EOL_NL, COPY_EOL_CRNL } eol;
-    bool ended;                /* \. was read: the rest is ignored */
-    uint64_t lineno;           /* lines read, as PostgreSQL counts them */
-    uint64_t records;          /* records written */
+    bool ended;       /* \. was read: the rest is ignored */
+    uint64_t lineno;  /* lines read, as PostgreSQL counts them */
+    uint64_t records; /* records written */
     struct copy_csv_mark *marks;
     size_t nmarks, capmarks;
-    struct dp_buf field;       /* a value being unescaped */
+    struct dp_buf field; /* a value being unescaped */
     struct copy_csv_error err;
 };
 

@@ -256,9 +256,10 @@ static int parse_option(struct lexer *l, struct copy_spec *c, char *err, size_t 
     int rc = 0;
     struct copy_names *list = !strcmp(name, "force_null")       ? &c->force_null
                               : !strcmp(name, "force_not_null") ? &c->force_not_null
-                                                                 : NULL;
+                                                                : NULL;
     if (list || !strcmp(name, "force_quote")) {
-        struct copy_names ignored = {0}; /* FORCE_QUOTE is for COPY TO, where every field is quoted as needed */
+        struct copy_names ignored = {
+            0}; /* FORCE_QUOTE is for COPY TO, where every field is quoted as needed */
         if (!(!list && lx_char(l, '*')) && parse_names(l, list ? list : &ignored, true) != 0) {
             snprintf(err, errlen, "syntax error in COPY option \"%s\"", name);
             rc = -1;
@@ -498,7 +499,11 @@ void copy_put_field(struct pgbuf *out, const struct copy_spec *c, const char *p,
     }
     for (size_t i = 0; i < n; i++) {
         char ch = p[i];
-        const char *esc = ch == '\\' ? "\\\\" : ch == '\n' ? "\\n" : ch == '\r' ? "\\r" : ch == '\t' ? "\\t" : NULL;
+        const char *esc = ch == '\\'   ? "\\\\"
+                          : ch == '\n' ? "\\n"
+                          : ch == '\r' ? "\\r"
+                          : ch == '\t' ? "\\t"
+                                       : NULL;
         if (esc)
             pgbuf_str(out, esc);
         else if (ch == c->delim) {

@@ -20,7 +20,7 @@ struct copy_names {
 
 /* A COPY ... FROM STDIN / TO STDOUT statement (copy_parse). */
 struct copy_spec {
-    bool from;       /* FROM STDIN, else TO STDOUT */
+    bool from; /* FROM STDIN, else TO STDOUT */
     bool csv;
     bool binary;
     bool header;
@@ -30,10 +30,10 @@ struct copy_spec {
     char *null_str;
     struct copy_names force_null;     /* CSV FROM: a quoted value equal to NULL's text is NULL */
     struct copy_names force_not_null; /* CSV FROM: an unquoted one is not */
-    char *query;     /* COPY (query) TO STDOUT */
-    char *schema;    /* unquoted; NULL for the default */
-    char *table;     /* unquoted */
-    struct copy_names columns; /* none: all */
+    char *query;                      /* COPY (query) TO STDOUT */
+    char *schema;                     /* unquoted; NULL for the default */
+    char *table;                      /* unquoted */
+    struct copy_names columns;        /* none: all */
 };
 
 /* Whether name is in the list (case-insensitively, as DuckDB matches names). */

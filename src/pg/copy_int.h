@@ -17,8 +17,8 @@
 
 /* A column the rows fill. */
 struct copy_column {
-    char *name;                /* as the table spells it */
-    duckdb_logical_type type;  /* the table's type */
+    char *name;               /* as the table spells it */
+    duckdb_logical_type type; /* the table's type */
     duckdb_type id;
 };
 
@@ -26,7 +26,7 @@ struct copy_column {
 struct copy_target {
     const struct copy_spec *spec;
     struct copy_column *cols;
-    const char **names;        /* cols[i].name */
+    const char **names; /* cols[i].name */
     int ncols;
 };
 

@@ -42,14 +42,14 @@ struct stream {
     struct copy_ctx *ctx;
     const struct copy_target *t;
     struct copy_csv cv;
-    struct dp_buf out;      /* rewritten rows not yet written */
-    int rfd, wfd;           /* the pipe; rfd is DuckDB's (closed by its thread) */
+    struct dp_buf out; /* rewritten rows not yet written */
+    int rfd, wfd;      /* the pipe; rfd is DuckDB's (closed by its thread) */
     pthread_t thread;
-    bool started;           /* DuckDB's thread runs (the rows outgrew one write) */
-    bool ran;               /* the rows were read whole instead, on the session's thread */
-    atomic_bool finished;   /* DuckDB's statement returned: nothing reads the pipe any more */
+    bool started;         /* DuckDB's thread runs (the rows outgrew one write) */
+    bool ran;             /* the rows were read whole instead, on the session's thread */
+    atomic_bool finished; /* DuckDB's statement returned: nothing reads the pipe any more */
     char *sql;
-    duckdb_state state;     /* DuckDB's, once finished */
+    duckdb_state state; /* DuckDB's, once finished */
     duckdb_result res;
 };
 
@@ -62,17 +62,28 @@ static void csv_type(struct dp_buf *q, const struct copy_column *c)
         duckdb_type id;
         const char *name;
     } direct[] = {
-        {DUCKDB_TYPE_BOOLEAN, "BOOLEAN"},     {DUCKDB_TYPE_TINYINT, "TINYINT"},
-        {DUCKDB_TYPE_SMALLINT, "SMALLINT"},   {DUCKDB_TYPE_INTEGER, "INTEGER"},
-        {DUCKDB_TYPE_BIGINT, "BIGINT"},       {DUCKDB_TYPE_HUGEINT, "HUGEINT"},
-        {DUCKDB_TYPE_UTINYINT, "UTINYINT"},   {DUCKDB_TYPE_USMALLINT, "USMALLINT"},
-        {DUCKDB_TYPE_UINTEGER, "UINTEGER"},   {DUCKDB_TYPE_UBIGINT, "UBIGINT"},
-        {DUCKDB_TYPE_UHUGEINT, "UHUGEINT"},   {DUCKDB_TYPE_FLOAT, "FLOAT"},
-        {DUCKDB_TYPE_DOUBLE, "DOUBLE"},       {DUCKDB_TYPE_DATE, "DATE"},
-        {DUCKDB_TYPE_TIME, "TIME"},           {DUCKDB_TYPE_TIMESTAMP, "TIMESTAMP"},
-        {DUCKDB_TYPE_TIMESTAMP_S, "TIMESTAMP_S"}, {DUCKDB_TYPE_TIMESTAMP_MS, "TIMESTAMP_MS"},
-        {DUCKDB_TYPE_TIMESTAMP_NS, "TIMESTAMP_NS"}, {DUCKDB_TYPE_TIMESTAMP_TZ, "TIMESTAMPTZ"},
-        {DUCKDB_TYPE_TIME_TZ, "TIMETZ"},      {DUCKDB_TYPE_INTERVAL, "INTERVAL"},
+        {DUCKDB_TYPE_BOOLEAN, "BOOLEAN"},
+        {DUCKDB_TYPE_TINYINT, "TINYINT"},
+        {DUCKDB_TYPE_SMALLINT, "SMALLINT"},
+        {DUCKDB_TYPE_INTEGER, "INTEGER"},
+        {DUCKDB_TYPE_BIGINT, "BIGINT"},
+        {DUCKDB_TYPE_HUGEINT, "HUGEINT"},
+        {DUCKDB_TYPE_UTINYINT, "UTINYINT"},
+        {DUCKDB_TYPE_USMALLINT, "USMALLINT"},
+        {DUCKDB_TYPE_UINTEGER, "UINTEGER"},
+        {DUCKDB_TYPE_UBIGINT, "UBIGINT"},
+        {DUCKDB_TYPE_UHUGEINT, "UHUGEINT"},
+        {DUCKDB_TYPE_FLOAT, "FLOAT"},
+        {DUCKDB_TYPE_DOUBLE, "DOUBLE"},
+        {DUCKDB_TYPE_DATE, "DATE"},
+        {DUCKDB_TYPE_TIME, "TIME"},
+        {DUCKDB_TYPE_TIMESTAMP, "TIMESTAMP"},
+        {DUCKDB_TYPE_TIMESTAMP_S, "TIMESTAMP_S"},
+        {DUCKDB_TYPE_TIMESTAMP_MS, "TIMESTAMP_MS"},
+        {DUCKDB_TYPE_TIMESTAMP_NS, "TIMESTAMP_NS"},
+        {DUCKDB_TYPE_TIMESTAMP_TZ, "TIMESTAMPTZ"},
+        {DUCKDB_TYPE_TIME_TZ, "TIMETZ"},
+        {DUCKDB_TYPE_INTERVAL, "INTERVAL"},
         {DUCKDB_TYPE_UUID, "UUID"},
     };
     if (c->id == DUCKDB_TYPE_DECIMAL) {
@@ -110,7 +121,8 @@ static void select_item(struct dp_buf *q, const struct copy_column *c, int i)
         dp_buf_printf(q, "CASE WHEN starts_with(c%d, '\\x') THEN unhex(c%d[3:]) ELSE c%d::BLOB END", i, i, i);
     } else if (c->id == DUCKDB_TYPE_LIST && !list_of_text(c->type)) {
         /* PostgreSQL's {1,2} is DuckDB's [1,2]; no element of these types can hold a brace */
-        dp_buf_printf(q, "CASE WHEN starts_with(c%d, '{') THEN translate(c%d, '{}', '[]') ELSE c%d END", i, i, i);
+        dp_buf_printf(q, "CASE WHEN starts_with(c%d, '{') THEN translate(c%d, '{}', '[]') ELSE c%d END", i, i,
+                      i);
     } else {
         dp_buf_printf(q, "c%d", i);
     }
@@ -141,8 +153,9 @@ static char *stream_sql(const struct stream *s, int fd, unsigned buffer)
     dp_buf_str(&q, ", escape = ");
     dp_sql_literal(&q, &quote, 1);
     /* DuckDB's buffer is as large as its longest line (16 times that by default: 0.5 GB here) */
-    dp_buf_printf(&q, ", nullstr = '%s', allow_quoted_nulls = false, max_line_size = %u, buffer_size = %u, columns = {",
-                  COPY_CSV_NULL, buffer, buffer);
+    dp_buf_printf(
+        &q, ", nullstr = '%s', allow_quoted_nulls = false, max_line_size = %u, buffer_size = %u, columns = {",
+        COPY_CSV_NULL, buffer, buffer);
     for (int i = 0; i < t->ncols; i++) {
         dp_buf_printf(&q, "%s'c%d': ", i ? ", " : "", i + 1);
         csv_type(&q, &t->cols[i]);
@@ -268,9 +281,13 @@ static const char *pg_type_name(duckdb_type id, enum value_kind *kind)
 {
     *kind = KIND_INTEGER;
     switch (id) {
-    case DUCKDB_TYPE_TINYINT: case DUCKDB_TYPE_SMALLINT: case DUCKDB_TYPE_UTINYINT: return "smallint";
-    case DUCKDB_TYPE_INTEGER: case DUCKDB_TYPE_USMALLINT: return "integer";
-    case DUCKDB_TYPE_BIGINT: case DUCKDB_TYPE_UINTEGER: return "bigint";
+    case DUCKDB_TYPE_TINYINT:
+    case DUCKDB_TYPE_SMALLINT:
+    case DUCKDB_TYPE_UTINYINT: return "smallint";
+    case DUCKDB_TYPE_INTEGER:
+    case DUCKDB_TYPE_USMALLINT: return "integer";
+    case DUCKDB_TYPE_BIGINT:
+    case DUCKDB_TYPE_UINTEGER: return "bigint";
     default: break;
     }
     *kind = KIND_NUMERIC;
@@ -285,7 +302,9 @@ static const char *pg_type_name(duckdb_type id, enum value_kind *kind)
     case DUCKDB_TYPE_DATE: return "date";
     case DUCKDB_TYPE_TIME: return "time";
     case DUCKDB_TYPE_TIME_TZ: return "time with time zone";
-    case DUCKDB_TYPE_TIMESTAMP: case DUCKDB_TYPE_TIMESTAMP_S: case DUCKDB_TYPE_TIMESTAMP_MS:
+    case DUCKDB_TYPE_TIMESTAMP:
+    case DUCKDB_TYPE_TIMESTAMP_S:
+    case DUCKDB_TYPE_TIMESTAMP_MS:
     case DUCKDB_TYPE_TIMESTAMP_NS: return "timestamp";
     case DUCKDB_TYPE_TIMESTAMP_TZ: return "timestamp with time zone";
     case DUCKDB_TYPE_INTERVAL: return "interval";
@@ -296,7 +315,8 @@ static const char *pg_type_name(duckdb_type id, enum value_kind *kind)
     case DUCKDB_TYPE_BOOLEAN: return "boolean";
     case DUCKDB_TYPE_UUID: return "uuid";
     case DUCKDB_TYPE_BLOB: return "bytea";
-    case DUCKDB_TYPE_LIST: case DUCKDB_TYPE_ARRAY: *kind = KIND_ARRAY; return "array";
+    case DUCKDB_TYPE_LIST:
+    case DUCKDB_TYPE_ARRAY: *kind = KIND_ARRAY; return "array";
     default: return "text";
     }
 }
@@ -387,7 +407,8 @@ static void statement_error(struct stream *s)
     char *value = NULL;
     duckdb_error_type type = duckdb_result_error_type(&s->res);
     if (!msg || type == DUCKDB_ERROR_INTERRUPT || !read_csv_error(msg, &record, &col, &value)) {
-        const char *where = msg ? strstr(msg, "\n\nLINE ") : NULL; /* a pointer into our own SQL: not the client's */
+        const char *where = msg ? strstr(msg, "\n\nLINE ")
+                                : NULL; /* a pointer into our own SQL: not the client's */
         char *shown = where ? strndup(msg, (size_t)(where - msg)) : NULL;
         copy_duckdb_error(s->ctx, type, shown ? shown : msg);
         free(shown);
@@ -398,7 +419,8 @@ static void statement_error(struct stream *s)
         conversion_error(s, line, col, value);
     } else { /* the reader refused the record itself: its first line is what PostgreSQL would name */
         const char *nl = strchr(msg, '\n');
-        copy_error_at(s->ctx, s->t, "22P04", line, NULL, "%.*s", nl ? (int)(nl - msg) : (int)strlen(msg), msg);
+        copy_error_at(s->ctx, s->t, "22P04", line, NULL, "%.*s", nl ? (int)(nl - msg) : (int)strlen(msg),
+                      msg);
     }
     free(value);
 }

@@ -92,8 +92,7 @@ static json_t *plain_select_node(json_t *root)
     json_t *groups = json_object_get(node, "group_expressions");
     if (json_array_size(list) != 1 || json_array_size(mods) != 0 || json_array_size(groups) != 0 ||
         !json_is_null(json_object_get(node, "where_clause")) ||
-        !json_is_null(json_object_get(node, "having")) ||
-        !json_is_null(json_object_get(node, "qualify")) ||
+        !json_is_null(json_object_get(node, "having")) || !json_is_null(json_object_get(node, "qualify")) ||
         !json_is_null(json_object_get(node, "sample")))
         return NULL;
     const char *cls = json_string_value(json_object_get(json_array_get(list, 0), "class"));
@@ -101,8 +100,6 @@ static json_t *plain_select_node(json_t *root)
         return NULL;
     return node;
 }
-
-
 
 /* The table and column list of an INSERT target, from "SELECT * FROM <target>". */
 static int plan_target(json_t *node, struct insert_plan *plan)
@@ -281,7 +278,8 @@ static duckpond_value clock_value(enum plan_clock clock, const struct clock_now 
  * DUCKPOND_CONVERSION for a parameter the batcher cannot take (its
  * reason in err), or another status.
  */
-static int add_rows(const struct stmt *st, const struct portal *p, duckpond_write *w, char *err, size_t errlen)
+static int add_rows(const struct stmt *st, const struct portal *p, duckpond_write *w, char *err,
+                    size_t errlen)
 {
     const struct insert_plan *plan = st->plan;
     struct clock_now now;
@@ -294,7 +292,9 @@ static int add_rows(const struct stmt *st, const struct portal *p, duckpond_writ
         for (int c = 0; c < plan->width && rc == DUCKPOND_OK; c++) {
             const struct plan_value *pv = &plan->values[r * plan->width + c];
             if (pv->param == 0) {
-                vals[c] = pv->clock ? clock_value(pv->clock, &now) : pv->lit ? st->lits[pv->lit - 1] : pv->value;
+                vals[c] = pv->clock ? clock_value(pv->clock, &now)
+                          : pv->lit ? st->lits[pv->lit - 1]
+                                    : pv->value;
                 continue;
             }
             int i = pv->param - 1;
@@ -314,14 +314,16 @@ static int add_rows(const struct stmt *st, const struct portal *p, duckpond_writ
     return rc;
 }
 
-int insert_plan_run(struct session *s, struct stmt *st, struct portal *p, char *tag, size_t taglen, bool can_retry)
+int insert_plan_run(struct session *s, struct stmt *st, struct portal *p, char *tag, size_t taglen,
+                    bool can_retry)
 {
     struct insert_plan *plan = st->plan;
     duckpond_write *w = NULL;
-    int rc = duckpond_write_new(s->env->batcher, plan->table, (const char *const *)plan->columns, plan->ncolumns,
-                                plan->nrows > 1 ? DUCKPOND_WRITE_ATOMIC : 0, &w);
+    int rc = duckpond_write_new(s->env->batcher, plan->table, (const char *const *)plan->columns,
+                                plan->ncolumns, plan->nrows > 1 ? DUCKPOND_WRITE_ATOMIC : 0, &w);
     if (rc != DUCKPOND_OK) {
-        session_error(s, duckpond_sqlstate(rc, NULL), "could not queue the insert: %s", duckpond_strerror(rc));
+        session_error(s, duckpond_sqlstate(rc, NULL), "could not queue the insert: %s",
+                      duckpond_strerror(rc));
         return -1;
     }
     char err[256] = "";

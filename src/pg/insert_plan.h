@@ -70,6 +70,7 @@ void insert_plan_check(struct session *s, struct stmt *st);
  * DuckDB's analysis of the text might have reported first (a value that
  * does not convert, an unknown table) and nothing was written.
  */
-int insert_plan_run(struct session *s, struct stmt *st, struct portal *p, char *tag, size_t taglen, bool can_retry);
+int insert_plan_run(struct session *s, struct stmt *st, struct portal *p, char *tag, size_t taglen,
+                    bool can_retry);
 
 #endif

@@ -40,17 +40,27 @@ static const struct {
     const char *name;
     duckdb_type id;
 } type_names[] = {
-    {"BOOLEAN", DUCKDB_TYPE_BOOLEAN},     {"TINYINT", DUCKDB_TYPE_TINYINT},
-    {"SMALLINT", DUCKDB_TYPE_SMALLINT},   {"INTEGER", DUCKDB_TYPE_INTEGER},
-    {"BIGINT", DUCKDB_TYPE_BIGINT},       {"HUGEINT", DUCKDB_TYPE_HUGEINT},
-    {"UTINYINT", DUCKDB_TYPE_UTINYINT},   {"USMALLINT", DUCKDB_TYPE_USMALLINT},
-    {"UINTEGER", DUCKDB_TYPE_UINTEGER},   {"UBIGINT", DUCKDB_TYPE_UBIGINT},
-    {"FLOAT", DUCKDB_TYPE_FLOAT},         {"DOUBLE", DUCKDB_TYPE_DOUBLE},
-    {"DECIMAL", DUCKDB_TYPE_DECIMAL},     {"VARCHAR", DUCKDB_TYPE_VARCHAR},
-    {"BLOB", DUCKDB_TYPE_BLOB},           {"DATE", DUCKDB_TYPE_DATE},
-    {"TIME", DUCKDB_TYPE_TIME},           {"TIMESTAMP", DUCKDB_TYPE_TIMESTAMP},
+    {"BOOLEAN", DUCKDB_TYPE_BOOLEAN},
+    {"TINYINT", DUCKDB_TYPE_TINYINT},
+    {"SMALLINT", DUCKDB_TYPE_SMALLINT},
+    {"INTEGER", DUCKDB_TYPE_INTEGER},
+    {"BIGINT", DUCKDB_TYPE_BIGINT},
+    {"HUGEINT", DUCKDB_TYPE_HUGEINT},
+    {"UTINYINT", DUCKDB_TYPE_UTINYINT},
+    {"USMALLINT", DUCKDB_TYPE_USMALLINT},
+    {"UINTEGER", DUCKDB_TYPE_UINTEGER},
+    {"UBIGINT", DUCKDB_TYPE_UBIGINT},
+    {"FLOAT", DUCKDB_TYPE_FLOAT},
+    {"DOUBLE", DUCKDB_TYPE_DOUBLE},
+    {"DECIMAL", DUCKDB_TYPE_DECIMAL},
+    {"VARCHAR", DUCKDB_TYPE_VARCHAR},
+    {"BLOB", DUCKDB_TYPE_BLOB},
+    {"DATE", DUCKDB_TYPE_DATE},
+    {"TIME", DUCKDB_TYPE_TIME},
+    {"TIMESTAMP", DUCKDB_TYPE_TIMESTAMP},
     {"TIMESTAMP WITH TIME ZONE", DUCKDB_TYPE_TIMESTAMP_TZ},
-    {"INTERVAL", DUCKDB_TYPE_INTERVAL},   {"UUID", DUCKDB_TYPE_UUID},
+    {"INTERVAL", DUCKDB_TYPE_INTERVAL},
+    {"UUID", DUCKDB_TYPE_UUID},
 };
 
 /*
@@ -72,8 +82,10 @@ static int cast_type(json_t *t, struct col_type *out)
     if (out->id != DUCKDB_TYPE_DECIMAL)
         return json_is_null(info) ? 0 : -1;
     const char *kind = json_string_value(json_object_get(info, "type"));
-    json_int_t w = json_integer_value(json_object_get(info, "width")), sc = json_integer_value(json_object_get(info, "scale"));
-    if (!kind || strcmp(kind, "DECIMAL_TYPE_INFO") != 0 || !insert_value_str_empty(json_object_get(info, "alias")) ||
+    json_int_t w = json_integer_value(json_object_get(info, "width")),
+               sc = json_integer_value(json_object_get(info, "scale"));
+    if (!kind || strcmp(kind, "DECIMAL_TYPE_INFO") != 0 ||
+        !insert_value_str_empty(json_object_get(info, "alias")) ||
         !json_is_null(json_object_get(info, "extension_info")) || w < 1 || w > 38 || sc < 0 || sc > w)
         return -1;
     out->width = (uint8_t)w;
@@ -92,7 +104,8 @@ static int plan_constant(json_t *value, duckpond_value *out, struct value_need *
         out->kind = DUCKPOND_VALUE_NULL;
         return 0;
     }
-    if (!strcmp(id, "INTEGER") || !strcmp(id, "BIGINT") || !strcmp(id, "SMALLINT") || !strcmp(id, "TINYINT")) {
+    if (!strcmp(id, "INTEGER") || !strcmp(id, "BIGINT") || !strcmp(id, "SMALLINT") ||
+        !strcmp(id, "TINYINT")) {
         if (!json_is_integer(v))
             return -1;
         out->kind = DUCKPOND_VALUE_INT64;
@@ -116,15 +129,16 @@ static int plan_constant(json_t *value, duckpond_value *out, struct value_need *
     char *text = NULL;
     if (!strcmp(id, "DECIMAL") && json_is_integer(v)) {
         json_int_t raw = json_integer_value(v);
-        int scale = (int)json_integer_value(json_object_get(json_object_get(json_object_get(value, "type"), "type_info"), "scale"));
+        int scale = (int)json_integer_value(
+            json_object_get(json_object_get(json_object_get(value, "type"), "type_info"), "scale"));
         json_int_t pow = 1;
         for (int i = 0; i < scale && i < 18; i++)
             pow *= 10;
         json_int_t whole = raw / pow, frac = raw % pow;
         if (frac < 0)
             frac = -frac;
-        text = dp_asprintf("%s%" JSON_INTEGER_FORMAT ".%0*" JSON_INTEGER_FORMAT, raw < 0 && whole == 0 ? "-" : "",
-                           whole, scale, frac);
+        text = dp_asprintf("%s%" JSON_INTEGER_FORMAT ".%0*" JSON_INTEGER_FORMAT,
+                           raw < 0 && whole == 0 ? "-" : "", whole, scale, frac);
     } else if ((!strcmp(id, "VARCHAR") || !strcmp(id, "BLOB")) && json_is_string(v)) {
         /* a BLOB's text is DuckDB's escaped form of its bytes, which its cast to BLOB reads back exactly */
         text = strdup(json_string_value(v));
@@ -145,10 +159,11 @@ static int plan_constant(json_t *value, duckpond_value *out, struct value_need *
 static bool bare_call(json_t *e, size_t nargs)
 {
     json_t *orders = json_object_get(json_object_get(e, "order_bys"), "orders");
-    return json_array_size(json_object_get(e, "children")) == nargs && insert_value_str_empty(json_object_get(e, "schema")) &&
-           insert_value_str_empty(json_object_get(e, "catalog")) && json_is_null(json_object_get(e, "filter")) &&
-           json_array_size(orders) == 0 && !json_is_true(json_object_get(e, "distinct")) &&
-           !json_is_true(json_object_get(e, "export_state"));
+    return json_array_size(json_object_get(e, "children")) == nargs &&
+           insert_value_str_empty(json_object_get(e, "schema")) &&
+           insert_value_str_empty(json_object_get(e, "catalog")) &&
+           json_is_null(json_object_get(e, "filter")) && json_array_size(orders) == 0 &&
+           !json_is_true(json_object_get(e, "distinct")) && !json_is_true(json_object_get(e, "export_state"));
 }
 
 /*
@@ -165,9 +180,12 @@ static enum clock_fn clock_of(json_t *e, const char *cls)
         bool word; /* a bare word (COLUMN_REF) rather than a call */
         enum clock_fn fn;
     } clocks[] = {
-        {"now", false, CLOCK_FN_NOW},           {"get_current_timestamp", false, CLOCK_FN_NOW},
-        {"transaction_timestamp", false, CLOCK_FN_NOW}, {"current_date", false, CLOCK_FN_DATE},
-        {"current_timestamp", true, CLOCK_FN_NOW}, {"localtimestamp", true, CLOCK_FN_LOCALTIMESTAMP},
+        {"now", false, CLOCK_FN_NOW},
+        {"get_current_timestamp", false, CLOCK_FN_NOW},
+        {"transaction_timestamp", false, CLOCK_FN_NOW},
+        {"current_date", false, CLOCK_FN_DATE},
+        {"current_timestamp", true, CLOCK_FN_NOW},
+        {"localtimestamp", true, CLOCK_FN_LOCALTIMESTAMP},
         {"current_date", true, CLOCK_FN_DATE},
     };
     bool word = !strcmp(cls, "COLUMN_REF");
@@ -200,9 +218,11 @@ static int plan_cast(json_t *e, struct plan_value *out, struct value_need *need)
     json_t *cval = json_object_get(child, "value");
     const char *v = json_string_value(json_object_get(cval, "value"));
     struct col_type to;
-    if (json_is_true(json_object_get(e, "try_cast")) || !ccls || cast_type(json_object_get(e, "cast_type"), &to) != 0)
+    if (json_is_true(json_object_get(e, "try_cast")) || !ccls ||
+        cast_type(json_object_get(e, "cast_type"), &to) != 0)
         return -1;
-    if (to.id == DUCKDB_TYPE_BOOLEAN && !strcmp(ccls, "CONSTANT") && v && (!strcmp(v, "t") || !strcmp(v, "f")) &&
+    if (to.id == DUCKDB_TYPE_BOOLEAN && !strcmp(ccls, "CONSTANT") && v &&
+        (!strcmp(v, "t") || !strcmp(v, "f")) &&
         !strcmp(json_string_value(json_object_get(json_object_get(cval, "type"), "id")) ?: "", "VARCHAR")) {
         out->value.kind = DUCKPOND_VALUE_BOOL;
         out->value.u.boolean = v[0] == 't';
@@ -227,9 +247,11 @@ static int plan_cast(json_t *e, struct plan_value *out, struct value_need *need)
 /* A numeric constant's type, for unary plus: the integer, decimal and floating types. */
 static bool numeric_constant(json_t *e)
 {
-    static const char *const ids[] = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "DECIMAL", "FLOAT", "DOUBLE"};
+    static const char *const ids[] = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT",
+                                      "DECIMAL", "FLOAT",    "DOUBLE"};
     const char *cls = json_string_value(json_object_get(e, "class"));
-    const char *id = json_string_value(json_object_get(json_object_get(json_object_get(e, "value"), "type"), "id"));
+    const char *id =
+        json_string_value(json_object_get(json_object_get(json_object_get(e, "value"), "type"), "id"));
     for (size_t i = 0; cls && id && !strcmp(cls, "CONSTANT") && i < sizeof ids / sizeof ids[0]; i++)
         if (!strcmp(id, ids[i]))
             return true;
@@ -338,11 +360,12 @@ static bool functions_are_duckdbs(struct session *s, bool clocks)
     uint64_t gen = plancache_gen(s);
     if (!s->clockcheck.known || s->clockcheck.gen != gen) { /* a macro or a SET is DDL to the generation */
         char *shadowing = NULL;
-        char *tz = query_row(s,
-                             "SELECT current_setting('TimeZone'), (SELECT count(*) FROM duckdb_functions() "
-                             "WHERE NOT internal AND lower(function_name) IN ('+', 'now', 'get_current_timestamp', "
-                             "'transaction_timestamp', 'current_localtimestamp', 'current_date'))",
-                             &shadowing);
+        char *tz =
+            query_row(s,
+                      "SELECT current_setting('TimeZone'), (SELECT count(*) FROM duckdb_functions() "
+                      "WHERE NOT internal AND lower(function_name) IN ('+', 'now', 'get_current_timestamp', "
+                      "'transaction_timestamp', 'current_localtimestamp', 'current_date'))",
+                      &shadowing);
         s->clockcheck.known = tz && shadowing;
         s->clockcheck.builtin = shadowing && !strcmp(shadowing, "0");
         s->clockcheck.utc = tz && (!strcmp(tz, "UTC") || !strcmp(tz, "Etc/UTC"));

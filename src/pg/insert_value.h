@@ -26,7 +26,7 @@ struct col_type {
 /* What a value needs of its column before the batcher may take it as planned. */
 struct value_need {
     enum { NEED_NONE, NEED_TYPE, NEED_CLOCK } kind;
-    struct col_type type;      /* NEED_TYPE: the column's type must be this one */
+    struct col_type type; /* NEED_TYPE: the column's type must be this one */
     enum clock_fn { CLOCK_FN_NOW = 1, CLOCK_FN_LOCALTIMESTAMP, CLOCK_FN_DATE } fn; /* NEED_CLOCK */
 };
 

@@ -44,19 +44,58 @@ extern const char pgcatalog_sql[];
 /* The overlay's relations and functions: pg_catalog.X names these go to it,
  * so pgcatalog.sql must create every one (overlay_check). */
 static const char *const overlay_names[] = {
-    "pg_namespace", "pg_type", "pg_class", "pg_attribute", "pg_attrdef", "pg_index",
-    "pg_constraint", "pg_roles", "pg_user", "pg_auth_members", "pg_database", "pg_am",
-    "pg_collation", "pg_tablespace", "pg_inherits", "pg_partitioned_table", "pg_policy",
-    "pg_statistic_ext", "pg_publication", "pg_publication_namespace", "pg_publication_rel",
-    "pg_trigger", "pg_rewrite", "pg_extension", "pg_foreign_table", "pg_description",
-    "pg_tables", "pg_views",
+    "pg_namespace",
+    "pg_type",
+    "pg_class",
+    "pg_attribute",
+    "pg_attrdef",
+    "pg_index",
+    "pg_constraint",
+    "pg_roles",
+    "pg_user",
+    "pg_auth_members",
+    "pg_database",
+    "pg_am",
+    "pg_collation",
+    "pg_tablespace",
+    "pg_inherits",
+    "pg_partitioned_table",
+    "pg_policy",
+    "pg_statistic_ext",
+    "pg_publication",
+    "pg_publication_namespace",
+    "pg_publication_rel",
+    "pg_trigger",
+    "pg_rewrite",
+    "pg_extension",
+    "pg_foreign_table",
+    "pg_description",
+    "pg_tables",
+    "pg_views",
     /* functions */
-    "pg_get_userbyid", "pg_table_is_visible", "pg_type_is_visible", "format_type",
-    "pg_get_expr", "pg_get_indexdef", "pg_get_constraintdef", "pg_get_statisticsobjdef_columns",
-    "pg_relation_is_publishable", "pg_encoding_to_char", "pg_backend_pid", "pg_is_in_recovery",
-    "pg_table_size", "pg_total_relation_size", "pg_relation_size", "obj_description",
-    "col_description", "shobj_description", "array_upper", "array_lower", "current_schemas",
-    "current_schema", "version",
+    "pg_get_userbyid",
+    "pg_table_is_visible",
+    "pg_type_is_visible",
+    "format_type",
+    "pg_get_expr",
+    "pg_get_indexdef",
+    "pg_get_constraintdef",
+    "pg_get_statisticsobjdef_columns",
+    "pg_relation_is_publishable",
+    "pg_encoding_to_char",
+    "pg_backend_pid",
+    "pg_is_in_recovery",
+    "pg_table_size",
+    "pg_total_relation_size",
+    "pg_relation_size",
+    "obj_description",
+    "col_description",
+    "shobj_description",
+    "array_upper",
+    "array_lower",
+    "current_schemas",
+    "current_schema",
+    "version",
 };
 
 #define N_OVERLAY_NAMES (sizeof overlay_names / sizeof overlay_names[0])
@@ -106,8 +145,10 @@ static int sql_line(size_t at)
 static int overlay_check(duckdb_connection con, char *err, size_t errlen)
 {
     duckdb_result res;
-    if (duckdb_query(con, "SELECT view_name FROM duckdb_views() WHERE database_name = '" OVERLAY "'"
-                          " UNION SELECT function_name FROM duckdb_functions() WHERE database_name = '" OVERLAY "'",
+    if (duckdb_query(con,
+                     "SELECT view_name FROM duckdb_views() WHERE database_name = '" OVERLAY "'"
+                     " UNION SELECT function_name FROM duckdb_functions() WHERE database_name = '" OVERLAY
+                     "'",
                      &res) != DuckDBSuccess) {
         result_error(&res, err, errlen, "");
         duckdb_destroy_result(&res);
@@ -398,12 +439,28 @@ static char *toks_render(const struct toks *t)
 static bool is_overlay_function(const char *name)
 {
     static const char *const fns[] = {
-        "pg_get_userbyid", "pg_table_is_visible", "format_type", "pg_get_expr",
-        "pg_get_indexdef", "pg_get_constraintdef", "pg_get_statisticsobjdef_columns",
-        "pg_relation_is_publishable", "pg_encoding_to_char", "pg_backend_pid",
-        "pg_is_in_recovery", "array_upper", "array_lower", "current_schemas",
-        "current_schema", "version", "obj_description", "col_description",
-        "shobj_description", "pg_table_size", "pg_total_relation_size", "pg_relation_size",
+        "pg_get_userbyid",
+        "pg_table_is_visible",
+        "format_type",
+        "pg_get_expr",
+        "pg_get_indexdef",
+        "pg_get_constraintdef",
+        "pg_get_statisticsobjdef_columns",
+        "pg_relation_is_publishable",
+        "pg_encoding_to_char",
+        "pg_backend_pid",
+        "pg_is_in_recovery",
+        "array_upper",
+        "array_lower",
+        "current_schemas",
+        "current_schema",
+        "version",
+        "obj_description",
+        "col_description",
+        "shobj_description",
+        "pg_table_size",
+        "pg_total_relation_size",
+        "pg_relation_size",
     };
     for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
         if (strcmp(fns[i], name) == 0)
@@ -512,8 +569,7 @@ static void rw_regex(struct toks *t)
         const char *head = ci ? "(?s:.*)(?i:" : "(?s:.*)(?:";
         if (k->kind == SQLLEX_STRING && t->src[k->start] == '\'') {
             /* plain '...': splice the wrap inside the quotes */
-            char *lit = dp_asprintf("'%s%.*s)(?s:.*)'", head, (int)(k->len - 2),
-                                       t->src + k->start + 1);
+            char *lit = dp_asprintf("'%s%.*s)(?s:.*)'", head, (int)(k->len - 2), t->src + k->start + 1);
             if (!lit) {
                 t->oom = true;
                 return;
@@ -625,9 +681,9 @@ static void rw_casts(struct toks *t)
 static bool is_clause_word(const struct toks *t, size_t i)
 {
     static const char *const words[] = {
-        "where", "join", "left", "right", "inner", "outer", "cross", "full", "natural",
-        "on", "using", "group", "order", "limit", "offset", "union", "except", "intersect",
-        "having", "window", "fetch", "for", "lateral", "with", "returning", "as", "select",
+        "where",  "join",   "left",  "right", "inner",   "outer",  "cross",     "full",   "natural",
+        "on",     "using",  "group", "order", "limit",   "offset", "union",     "except", "intersect",
+        "having", "window", "fetch", "for",   "lateral", "with",   "returning", "as",     "select",
     };
     for (size_t k = 0; k < sizeof words / sizeof words[0]; k++)
         if (tok_is(t, i, words[k]) && t->v[i].kind == SQLLEX_IDENT)
@@ -768,7 +824,7 @@ static enum pgcatalog_action st_drop(const struct toks *t, char **out, const cha
     static const struct {
         const char *word, *tag;
     } kinds[] = {
-        {"table", "DROP TABLE"}, {"view", "DROP VIEW"}, {"sequence", "DROP SEQUENCE"},
+        {"table", "DROP TABLE"}, {"view", "DROP VIEW"},     {"sequence", "DROP SEQUENCE"},
         {"index", "DROP INDEX"}, {"schema", "DROP SCHEMA"}, {"type", "DROP TYPE"},
     };
     size_t i = 1;
@@ -797,7 +853,8 @@ static enum pgcatalog_action st_drop(const struct toks *t, char **out, const cha
         if (tok_is(t, k, "cascade"))
             cascade = true;
     const struct tok *kind = &t->v[kind_tok];
-    char *head = dp_asprintf("DROP %.*s%s", (int)kind->len, t->src + kind->start, if_exists ? " IF EXISTS " : " ");
+    char *head =
+        dp_asprintf("DROP %.*s%s", (int)kind->len, t->src + kind->start, if_exists ? " IF EXISTS " : " ");
     enum pgcatalog_action act = one_per_name(t, items, n, head, cascade ? " CASCADE;\n" : ";\n", out);
     free(head);
     *tag = act == PGCATALOG_REWRITE ? kind_tag : NULL;
@@ -812,8 +869,7 @@ static enum pgcatalog_action st_truncate(const struct toks *t, char **out, const
         i++;
     if (tok_is(t, i, "only"))
         i++;
-    static const char *const stops[] = {"restart", "continue", "identity", "cascade", "restrict",
-                                        NULL};
+    static const char *const stops[] = {"restart", "continue", "identity", "cascade", "restrict", NULL};
     size_t(*items)[2] = malloc(MAX_LIST * sizeof *items);
     if (!items)
         return PGCATALOG_PASS;
@@ -885,9 +941,26 @@ static enum pgcatalog_action rw_statement(const struct toks *t, char **out, cons
 static bool may_need_tokens(const char *sql, size_t len)
 {
     static const char *const triggers[] = {
-        "pg_", "~", "::", "operator", "OPERATOR", "collate", "COLLATE", "public", "PUBLIC",
-        "generate_series", "array_upper", "array_lower", "current_schema", "version",
-        "format_type", "description", "_size", "Public", "Operator", "Collate",
+        "pg_",
+        "~",
+        "::",
+        "operator",
+        "OPERATOR",
+        "collate",
+        "COLLATE",
+        "public",
+        "PUBLIC",
+        "generate_series",
+        "array_upper",
+        "array_lower",
+        "current_schema",
+        "version",
+        "format_type",
+        "description",
+        "_size",
+        "Public",
+        "Operator",
+        "Collate",
     };
     for (size_t k = 0; k < sizeof triggers / sizeof triggers[0]; k++) {
         size_t tl = strlen(triggers[k]);
@@ -901,11 +974,10 @@ static bool may_need_tokens(const char *sql, size_t len)
 /* The first word decides whether the statement-level pass can apply. */
 static bool may_be_statement_form(const char *sql, size_t len)
 {
-    static const char *const words[] = {"vacuum", "analyze", "analyse", "lock", "drop",
-                                        "truncate", "begin", "start"};
+    static const char *const words[] = {"vacuum", "analyze",  "analyse", "lock",
+                                        "drop",   "truncate", "begin",   "start"};
     size_t i = 0;
-    while (i < len && (isspace((unsigned char)sql[i]) || sql[i] == '(' || sql[i] == '-' ||
-                       sql[i] == '/'))
+    while (i < len && (isspace((unsigned char)sql[i]) || sql[i] == '(' || sql[i] == '-' || sql[i] == '/'))
         i++;
     for (size_t k = 0; k < sizeof words / sizeof words[0]; k++) {
         size_t wl = strlen(words[k]);

@@ -30,9 +30,9 @@ int pgcatalog_install(duckdb_connection con, char *err, size_t errlen);
 int pgcatalog_session_init(duckdb_connection con, char *err, size_t errlen);
 
 enum pgcatalog_action {
-    PGCATALOG_PASS = 0,  /* run the statement as written */
-    PGCATALOG_REWRITE,   /* run *out instead (one or more statements; $n kept) */
-    PGCATALOG_NOOP,      /* run nothing; answer CommandComplete with *tag */
+    PGCATALOG_PASS = 0, /* run the statement as written */
+    PGCATALOG_REWRITE,  /* run *out instead (one or more statements; $n kept) */
+    PGCATALOG_NOOP,     /* run nothing; answer CommandComplete with *tag */
 };
 
 /*

@@ -79,7 +79,8 @@ int pgconn_flush(struct pgconn *c)
             continue;
         if (n <= 0) {
             c->write_failed = true;
-            pgconn_disconnect(c, "could not send to the client: %s", n < 0 ? strerror(errno) : "connection closed");
+            pgconn_disconnect(c, "could not send to the client: %s",
+                              n < 0 ? strerror(errno) : "connection closed");
             return -1;
         }
         off += (size_t)n;
@@ -131,7 +132,8 @@ void pgconn_duckdb_error(struct pgconn *c, duckdb_error_type type, const char *m
         type = duckpond_error_type_of(message);
     int cls = duckpond_classify(type, message);
     if (cls == DUCKPOND_INTERRUPTED)
-        pgconn_error(c, "57014", "canceling statement due to %s", timed_out ? "statement timeout" : "user request");
+        pgconn_error(c, "57014", "canceling statement due to %s",
+                     timed_out ? "statement timeout" : "user request");
     else
         pgconn_error(c, duckpond_sqlstate(cls, message), "%s", message);
 }

@@ -18,15 +18,15 @@
 
 struct pgconn {
     int fd;
-    char *in;          /* bytes received, parsed from in_start */
+    char *in; /* bytes received, parsed from in_start */
     size_t in_len, in_start, in_cap;
-    struct pgbuf out;  /* replies not yet written */
-    bool extended;     /* inside an extended-protocol batch: an error skips to Sync */
+    struct pgbuf out; /* replies not yet written */
+    bool extended;    /* inside an extended-protocol batch: an error skips to Sync */
     bool skip_to_sync;
-    bool closing;      /* the connection ends after this message; reason says why */
+    bool closing; /* the connection ends after this message; reason says why */
     bool write_failed;
-    bool peer_closed;  /* the read side ended: the client closed it, or the server shut it down */
-    char reason[200];  /* why the connection ends: the first reason given */
+    bool peer_closed; /* the read side ended: the client closed it, or the server shut it down */
+    char reason[200]; /* why the connection ends: the first reason given */
 };
 
 /* Takes fd; pgconn_free closes it. */
@@ -53,10 +53,12 @@ int pgconn_maybe_flush(struct pgconn *c);
  * batch the messages up to Sync are then skipped. The transaction state
  * is the session's: it learns of the failure from its caller.
  */
-void pgconn_error(struct pgconn *c, const char *sqlstate, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void pgconn_error(struct pgconn *c, const char *sqlstate, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 void pgconn_verror(struct pgconn *c, const char *sqlstate, const char *fmt, va_list ap);
 /* Queues a FATAL error; the connection ends with it as the reason. */
-void pgconn_fatal(struct pgconn *c, const char *sqlstate, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void pgconn_fatal(struct pgconn *c, const char *sqlstate, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /*
  * Queues the ErrorResponse for a DuckDB error: its SQLSTATE from the

@@ -171,22 +171,34 @@ static void uuid_text(const char *p, char *out)
     out[o] = 0;
 }
 
-static int bind_binary(duckdb_prepared_statement st, idx_t idx, uint32_t oid, const char *d,
-                       int32_t len, char *err, size_t errlen)
+static int bind_binary(duckdb_prepared_statement st, idx_t idx, uint32_t oid, const char *d, int32_t len,
+                       char *err, size_t errlen)
 {
     duckdb_state s;
-#define NEED(n)                                                                          \
-    if (len != (n)) {                                                                    \
-        snprintf(err, errlen, "incorrect binary data format in bind parameter %llu",     \
-                 (unsigned long long)idx);                                               \
-        return -1;                                                                       \
+#define NEED(n)                                                                      \
+    if (len != (n)) {                                                                \
+        snprintf(err, errlen, "incorrect binary data format in bind parameter %llu", \
+                 (unsigned long long)idx);                                           \
+        return -1;                                                                   \
     }
     switch (oid) {
-    case PGOID_BOOL: NEED(1); s = duckdb_bind_boolean(st, idx, d[0] != 0); break;
-    case PGOID_INT2: NEED(2); s = duckdb_bind_int16(st, idx, (int16_t)be(d, 2)); break;
+    case PGOID_BOOL:
+        NEED(1);
+        s = duckdb_bind_boolean(st, idx, d[0] != 0);
+        break;
+    case PGOID_INT2:
+        NEED(2);
+        s = duckdb_bind_int16(st, idx, (int16_t)be(d, 2));
+        break;
     case PGOID_INT4:
-    case PGOID_OID: NEED(4); s = duckdb_bind_int32(st, idx, (int32_t)be(d, 4)); break;
-    case PGOID_INT8: NEED(8); s = duckdb_bind_int64(st, idx, (int64_t)be(d, 8)); break;
+    case PGOID_OID:
+        NEED(4);
+        s = duckdb_bind_int32(st, idx, (int32_t)be(d, 4));
+        break;
+    case PGOID_INT8:
+        NEED(8);
+        s = duckdb_bind_int64(st, idx, (int64_t)be(d, 8));
+        break;
     case PGOID_FLOAT4: {
         NEED(4);
         uint32_t u = (uint32_t)be(d, 4);
@@ -204,20 +216,28 @@ static int bind_binary(duckdb_prepared_statement st, idx_t idx, uint32_t oid, co
         break;
     }
     case PGOID_BYTEA: s = duckdb_bind_blob(st, idx, d, (idx_t)len); break;
-    case PGOID_DATE: NEED(4);
+    case PGOID_DATE:
+        NEED(4);
         s = duckdb_bind_date(st, idx, (duckdb_date){(int32_t)be(d, 4) + PGTYPES_EPOCH_DAYS});
         break;
-    case PGOID_TIME: NEED(8); s = duckdb_bind_time(st, idx, (duckdb_time){(int64_t)be(d, 8)}); break;
-    case PGOID_TIMESTAMP: NEED(8);
+    case PGOID_TIME:
+        NEED(8);
+        s = duckdb_bind_time(st, idx, (duckdb_time){(int64_t)be(d, 8)});
+        break;
+    case PGOID_TIMESTAMP:
+        NEED(8);
         s = duckdb_bind_timestamp(st, idx, (duckdb_timestamp){(int64_t)be(d, 8) + PGTYPES_EPOCH_US});
         break;
-    case PGOID_TIMESTAMPTZ: NEED(8);
+    case PGOID_TIMESTAMPTZ:
+        NEED(8);
         s = duckdb_bind_timestamp_tz(st, idx, (duckdb_timestamp){(int64_t)be(d, 8) + PGTYPES_EPOCH_US});
         break;
-    case PGOID_INTERVAL: NEED(16);
-        s = duckdb_bind_interval(st, idx, (duckdb_interval){.micros = (int64_t)be(d, 8),
-                                                            .days = (int32_t)be(d + 8, 4),
-                                                            .months = (int32_t)be(d + 12, 4)});
+    case PGOID_INTERVAL:
+        NEED(16);
+        s = duckdb_bind_interval(st, idx,
+                                 (duckdb_interval){.micros = (int64_t)be(d, 8),
+                                                   .days = (int32_t)be(d + 8, 4),
+                                                   .months = (int32_t)be(d + 12, 4)});
         break;
     case PGOID_UUID: {
         NEED(16);
@@ -226,10 +246,12 @@ static int bind_binary(duckdb_prepared_statement st, idx_t idx, uint32_t oid, co
         s = duckdb_bind_varchar(st, idx, text);
         break;
     }
-    case PGOID_TEXT: case PGOID_VARCHAR: case PGOID_BPCHAR: case PGOID_NAME: case PGOID_JSON:
-    case PGOID_UNKNOWN:
-        s = duckdb_bind_varchar_length(st, idx, d, (idx_t)len);
-        break;
+    case PGOID_TEXT:
+    case PGOID_VARCHAR:
+    case PGOID_BPCHAR:
+    case PGOID_NAME:
+    case PGOID_JSON:
+    case PGOID_UNKNOWN: s = duckdb_bind_varchar_length(st, idx, d, (idx_t)len); break;
     default:
         snprintf(err, errlen, "binary format for parameter %llu of type %u is not supported",
                  (unsigned long long)idx, oid);
@@ -244,17 +266,21 @@ static int bind_binary(duckdb_prepared_statement st, idx_t idx, uint32_t oid, co
 }
 
 /* A text value for a parameter DuckDB left untyped: by the declared OID, else by its look. */
-static duckdb_state bind_untyped_text(duckdb_prepared_statement st, idx_t idx, uint32_t oid,
-                                      const char *s, size_t len)
+static duckdb_state bind_untyped_text(duckdb_prepared_statement st, idx_t idx, uint32_t oid, const char *s,
+                                      size_t len)
 {
     int64_t i;
     double f;
     switch (oid) {
-    case PGOID_INT2: case PGOID_INT4: case PGOID_INT8: case PGOID_OID:
+    case PGOID_INT2:
+    case PGOID_INT4:
+    case PGOID_INT8:
+    case PGOID_OID:
         if (read_int64(s, &i))
             return duckdb_bind_int64(st, idx, i);
         break;
-    case PGOID_FLOAT4: case PGOID_FLOAT8:
+    case PGOID_FLOAT4:
+    case PGOID_FLOAT8:
         if (read_double(s, &f))
             return duckdb_bind_double(st, idx, f);
         break;
@@ -271,15 +297,16 @@ static duckdb_state bind_untyped_text(duckdb_prepared_statement st, idx_t idx, u
         if (read_double(s, &f) && !isalpha((unsigned char)s[0]))
             return duckdb_bind_double(st, idx, f);
         break;
-    default:
-        break;
+    default: break;
     }
     return duckdb_bind_varchar_length(st, idx, s, len);
 }
 
 static int hexval(char c)
 {
-    return isdigit((unsigned char)c) ? c - '0' : isxdigit((unsigned char)c) ? tolower((unsigned char)c) - 'a' + 10 : -1;
+    return isdigit((unsigned char)c)    ? c - '0'
+           : isxdigit((unsigned char)c) ? tolower((unsigned char)c) - 'a' + 10
+                                        : -1;
 }
 
 /* bytea in text: PostgreSQL's hex form (\x0aff) or its escape form (\\ and \ooo). */
@@ -312,13 +339,14 @@ static int bind_bytea_text(duckdb_prepared_statement st, idx_t idx, const char *
     }
     int rc = bad ? -1 : duckdb_bind_blob(st, idx, out, o) == DuckDBSuccess ? 0 : -1;
     if (rc)
-        snprintf(err, errlen, "invalid input syntax for type bytea (parameter %llu)", (unsigned long long)idx);
+        snprintf(err, errlen, "invalid input syntax for type bytea (parameter %llu)",
+                 (unsigned long long)idx);
     free(out);
     return rc;
 }
 
-int pgtypes_bind(duckdb_prepared_statement st, idx_t idx, uint32_t oid, int16_t format,
-                 const char *data, int32_t len, char *err, size_t errlen)
+int pgtypes_bind(duckdb_prepared_statement st, idx_t idx, uint32_t oid, int16_t format, const char *data,
+                 int32_t len, char *err, size_t errlen)
 {
     if (len < 0)
         return duckdb_bind_null(st, idx) == DuckDBSuccess ? 0 : -1;
@@ -415,10 +443,12 @@ int pgtypes_value(uint32_t oid, int16_t format, const char *d, int32_t len, duck
         out->u.text.ptr = scratch;
         out->u.text.len = 36;
         return 0;
-    case PGOID_TEXT: case PGOID_VARCHAR: case PGOID_BPCHAR: case PGOID_NAME: case PGOID_JSON:
-        return 0;
-    default:
-        break;
+    case PGOID_TEXT:
+    case PGOID_VARCHAR:
+    case PGOID_BPCHAR:
+    case PGOID_NAME:
+    case PGOID_JSON: return 0;
+    default: break;
     }
     snprintf(err, errlen, "binary format for this parameter (type %u) is not supported here", oid);
     return -1;

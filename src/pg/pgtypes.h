@@ -17,12 +17,30 @@
 
 /* PostgreSQL type OIDs used here. */
 enum {
-    PGOID_BOOL = 16, PGOID_BYTEA = 17, PGOID_NAME = 19, PGOID_INT8 = 20, PGOID_INT2 = 21,
-    PGOID_INT4 = 23, PGOID_TEXT = 25, PGOID_OID = 26, PGOID_JSON = 114, PGOID_FLOAT4 = 700,
-    PGOID_FLOAT8 = 701, PGOID_UNKNOWN = 705, PGOID_BPCHAR = 1042, PGOID_VARCHAR = 1043,
-    PGOID_DATE = 1082, PGOID_TIME = 1083, PGOID_TIMESTAMP = 1114, PGOID_TIMESTAMPTZ = 1184,
-    PGOID_INTERVAL = 1186, PGOID_TIMETZ = 1266, PGOID_BIT = 1560, PGOID_NUMERIC = 1700,
-    PGOID_UUID = 2950, PGOID_JSONB = 3802,
+    PGOID_BOOL = 16,
+    PGOID_BYTEA = 17,
+    PGOID_NAME = 19,
+    PGOID_INT8 = 20,
+    PGOID_INT2 = 21,
+    PGOID_INT4 = 23,
+    PGOID_TEXT = 25,
+    PGOID_OID = 26,
+    PGOID_JSON = 114,
+    PGOID_FLOAT4 = 700,
+    PGOID_FLOAT8 = 701,
+    PGOID_UNKNOWN = 705,
+    PGOID_BPCHAR = 1042,
+    PGOID_VARCHAR = 1043,
+    PGOID_DATE = 1082,
+    PGOID_TIME = 1083,
+    PGOID_TIMESTAMP = 1114,
+    PGOID_TIMESTAMPTZ = 1184,
+    PGOID_INTERVAL = 1186,
+    PGOID_TIMETZ = 1266,
+    PGOID_BIT = 1560,
+    PGOID_NUMERIC = 1700,
+    PGOID_UUID = 2950,
+    PGOID_JSONB = 3802,
 };
 
 /* Days and microseconds from 1970-01-01 (DuckDB's epoch) to 2000-01-01 (PostgreSQL's binary epoch). */
@@ -80,8 +98,8 @@ int pgtypes_data_row(struct pgbuf *b, struct pgtypes_row *r, idx_t row, int *bad
  * bound as BIGINT, DOUBLE or VARCHAR, whichever it reads as. Returns 0, or
  * -1 with a message in err (SQLSTATE 22P02 territory).
  */
-int pgtypes_bind(duckdb_prepared_statement st, idx_t idx, uint32_t oid, int16_t format,
-                 const char *data, int32_t len, char *err, size_t errlen);
+int pgtypes_bind(duckdb_prepared_statement st, idx_t idx, uint32_t oid, int16_t format, const char *data,
+                 int32_t len, char *err, size_t errlen);
 
 /*
  * Decodes a Bind value into a batcher value. Text stays text (the batcher
@@ -89,7 +107,7 @@ int pgtypes_bind(duckdb_prepared_statement st, idx_t idx, uint32_t oid, int16_t 
  * and bytea point into data, valid while the message is. Returns 0 or -1
  * with a message in err.
  */
-int pgtypes_value(uint32_t oid, int16_t format, const char *data, int32_t len,
-                  duckpond_value *out, char *scratch, size_t scratchlen, char *err, size_t errlen);
+int pgtypes_value(uint32_t oid, int16_t format, const char *data, int32_t len, duckpond_value *out,
+                  char *scratch, size_t scratchlen, char *err, size_t errlen);
 
 #endif

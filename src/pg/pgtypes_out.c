@@ -251,7 +251,9 @@ static int fixed_text(struct pgcol *c, const void *data, idx_t row, char *out)
     case DUCKDB_TYPE_USMALLINT: n = numfmt_u64(out, ((const uint16_t *)data)[row]); break;
     case DUCKDB_TYPE_UINTEGER: n = numfmt_u64(out, ((const uint32_t *)data)[row]); break;
     case DUCKDB_TYPE_UBIGINT: n = numfmt_u64(out, ((const uint64_t *)data)[row]); break;
-    case DUCKDB_TYPE_HUGEINT: n = numfmt_i128(out, dp_hugeint_i128(((const duckdb_hugeint *)data)[row])); break;
+    case DUCKDB_TYPE_HUGEINT:
+        n = numfmt_i128(out, dp_hugeint_i128(((const duckdb_hugeint *)data)[row]));
+        break;
     case DUCKDB_TYPE_UHUGEINT: {
         duckdb_uhugeint h = ((const duckdb_uhugeint *)data)[row];
         n = numfmt_u128(out, (unsigned __int128)h.upper << 64 | h.lower);
@@ -259,7 +261,9 @@ static int fixed_text(struct pgcol *c, const void *data, idx_t row, char *out)
     }
     case DUCKDB_TYPE_FLOAT: n = float_text(out, ((const float *)data)[row], true); break;
     case DUCKDB_TYPE_DOUBLE: n = float_text(out, ((const double *)data)[row], false); break;
-    case DUCKDB_TYPE_DECIMAL: n = numfmt_decimal(out, dp_vec_decimal_raw(c->internal, data, row), c->scale); break;
+    case DUCKDB_TYPE_DECIMAL:
+        n = numfmt_decimal(out, dp_vec_decimal_raw(c->internal, data, row), c->scale);
+        break;
     case DUCKDB_TYPE_DATE: n = date_text(c, out, ((const duckdb_date *)data)[row].days); break;
     case DUCKDB_TYPE_TIME: n = clock_text(out, (uint64_t)((const duckdb_time *)data)[row].micros); break;
     case DUCKDB_TYPE_TIME_NS: n = clock_text(out, (uint64_t)(((const int64_t *)data)[row] / 1000)); break;
@@ -313,7 +317,8 @@ static const char *enum_name(struct pgcol *c, const void *data, idx_t row, char 
 
 enum text_mode { MODE_TOP, MODE_ELEM, MODE_JSON };
 
-static int put_value(struct pgbuf *b, duckdb_vector v, duckdb_logical_type type, idx_t row, enum text_mode mode);
+static int put_value(struct pgbuf *b, duckdb_vector v, duckdb_logical_type type, idx_t row,
+                     enum text_mode mode);
 
 /* A scalar in text, as PostgreSQL prints it. -1 when unsupported. */
 static int put_scalar(struct pgbuf *b, duckdb_vector v, duckdb_logical_type type, idx_t row)
@@ -393,20 +398,27 @@ static bool needs_array_quotes(const char *s, size_t n)
 static bool json_bare(duckdb_type id)
 {
     switch (id) {
-    case DUCKDB_TYPE_BOOLEAN: case DUCKDB_TYPE_TINYINT: case DUCKDB_TYPE_SMALLINT:
-    case DUCKDB_TYPE_INTEGER: case DUCKDB_TYPE_BIGINT: case DUCKDB_TYPE_UTINYINT:
-    case DUCKDB_TYPE_USMALLINT: case DUCKDB_TYPE_UINTEGER: case DUCKDB_TYPE_UBIGINT:
-    case DUCKDB_TYPE_HUGEINT: case DUCKDB_TYPE_UHUGEINT: case DUCKDB_TYPE_DECIMAL:
-    case DUCKDB_TYPE_FLOAT: case DUCKDB_TYPE_DOUBLE:
-        return true;
-    default:
-        return false;
+    case DUCKDB_TYPE_BOOLEAN:
+    case DUCKDB_TYPE_TINYINT:
+    case DUCKDB_TYPE_SMALLINT:
+    case DUCKDB_TYPE_INTEGER:
+    case DUCKDB_TYPE_BIGINT:
+    case DUCKDB_TYPE_UTINYINT:
+    case DUCKDB_TYPE_USMALLINT:
+    case DUCKDB_TYPE_UINTEGER:
+    case DUCKDB_TYPE_UBIGINT:
+    case DUCKDB_TYPE_HUGEINT:
+    case DUCKDB_TYPE_UHUGEINT:
+    case DUCKDB_TYPE_DECIMAL:
+    case DUCKDB_TYPE_FLOAT:
+    case DUCKDB_TYPE_DOUBLE: return true;
+    default: return false;
     }
 }
 
 /* A scalar inside an array or json: formatted aside, then quoted as needed. */
-static int put_nested_scalar(struct pgbuf *b, duckdb_vector v, duckdb_logical_type type,
-                             duckdb_type id, idx_t row, enum text_mode mode)
+static int put_nested_scalar(struct pgbuf *b, duckdb_vector v, duckdb_logical_type type, duckdb_type id,
+                             idx_t row, enum text_mode mode)
 {
     if (mode == MODE_JSON && id == DUCKDB_TYPE_BOOLEAN) {
         pgbuf_str(b, ((bool *)duckdb_vector_get_data(v))[row] ? "true" : "false");
@@ -416,8 +428,9 @@ static int put_nested_scalar(struct pgbuf *b, duckdb_vector v, duckdb_logical_ty
     pgbuf_init(&tmp);
     int rc = put_scalar(&tmp, v, type, row);
     if (rc == 0 && !tmp.failed) {
-        bool bare = mode == MODE_JSON ? json_bare(id) && tmp.len && isdigit((unsigned char)tmp.data[tmp.len - 1])
-                                      : !needs_array_quotes(tmp.data, tmp.len);
+        bool bare = mode == MODE_JSON
+                        ? json_bare(id) && tmp.len && isdigit((unsigned char)tmp.data[tmp.len - 1])
+                        : !needs_array_quotes(tmp.data, tmp.len);
         if (bare)
             pgbuf_bytes(b, tmp.data, tmp.len);
         else
@@ -429,8 +442,8 @@ static int put_nested_scalar(struct pgbuf *b, duckdb_vector v, duckdb_logical_ty
 }
 
 /* A list or array: {a,b} as text, [a,b] inside json. */
-static int put_list(struct pgbuf *b, duckdb_vector v, duckdb_logical_type type, duckdb_type id,
-                    idx_t row, enum text_mode mode)
+static int put_list(struct pgbuf *b, duckdb_vector v, duckdb_logical_type type, duckdb_type id, idx_t row,
+                    enum text_mode mode)
 {
     duckdb_logical_type child_type;
     duckdb_vector child;
@@ -525,8 +538,7 @@ static int put_value(struct pgbuf *b, duckdb_vector v, duckdb_logical_type type,
     duckdb_type id = duckdb_get_type_id(type);
     switch (id) {
     case DUCKDB_TYPE_LIST:
-    case DUCKDB_TYPE_ARRAY:
-        return put_list(b, v, type, id, row, mode);
+    case DUCKDB_TYPE_ARRAY: return put_list(b, v, type, id, row, mode);
     case DUCKDB_TYPE_STRUCT:
     case DUCKDB_TYPE_MAP: {
         if (mode == MODE_ELEM) { /* a json value inside a text array: quoted */
@@ -562,18 +574,33 @@ int pgtypes_text(struct pgbuf *b, duckdb_vector v, duckdb_logical_type type, idx
 bool pgtypes_has_binary(duckdb_logical_type type)
 {
     switch (duckdb_get_type_id(type)) {
-    case DUCKDB_TYPE_BOOLEAN: case DUCKDB_TYPE_TINYINT: case DUCKDB_TYPE_SMALLINT:
-    case DUCKDB_TYPE_INTEGER: case DUCKDB_TYPE_BIGINT: case DUCKDB_TYPE_UTINYINT:
-    case DUCKDB_TYPE_USMALLINT: case DUCKDB_TYPE_UINTEGER: case DUCKDB_TYPE_FLOAT:
-    case DUCKDB_TYPE_DOUBLE: case DUCKDB_TYPE_VARCHAR: case DUCKDB_TYPE_BLOB:
-    case DUCKDB_TYPE_DATE: case DUCKDB_TYPE_TIME: case DUCKDB_TYPE_TIMESTAMP:
-    case DUCKDB_TYPE_TIMESTAMP_S: case DUCKDB_TYPE_TIMESTAMP_MS: case DUCKDB_TYPE_TIMESTAMP_NS:
-    case DUCKDB_TYPE_TIMESTAMP_TZ: case DUCKDB_TYPE_UUID: case DUCKDB_TYPE_INTERVAL:
-    case DUCKDB_TYPE_ENUM: case DUCKDB_TYPE_DECIMAL: case DUCKDB_TYPE_HUGEINT: case DUCKDB_TYPE_UHUGEINT:
-    case DUCKDB_TYPE_UBIGINT:
-        return true;
-    default:
-        return false;
+    case DUCKDB_TYPE_BOOLEAN:
+    case DUCKDB_TYPE_TINYINT:
+    case DUCKDB_TYPE_SMALLINT:
+    case DUCKDB_TYPE_INTEGER:
+    case DUCKDB_TYPE_BIGINT:
+    case DUCKDB_TYPE_UTINYINT:
+    case DUCKDB_TYPE_USMALLINT:
+    case DUCKDB_TYPE_UINTEGER:
+    case DUCKDB_TYPE_FLOAT:
+    case DUCKDB_TYPE_DOUBLE:
+    case DUCKDB_TYPE_VARCHAR:
+    case DUCKDB_TYPE_BLOB:
+    case DUCKDB_TYPE_DATE:
+    case DUCKDB_TYPE_TIME:
+    case DUCKDB_TYPE_TIMESTAMP:
+    case DUCKDB_TYPE_TIMESTAMP_S:
+    case DUCKDB_TYPE_TIMESTAMP_MS:
+    case DUCKDB_TYPE_TIMESTAMP_NS:
+    case DUCKDB_TYPE_TIMESTAMP_TZ:
+    case DUCKDB_TYPE_UUID:
+    case DUCKDB_TYPE_INTERVAL:
+    case DUCKDB_TYPE_ENUM:
+    case DUCKDB_TYPE_DECIMAL:
+    case DUCKDB_TYPE_HUGEINT:
+    case DUCKDB_TYPE_UHUGEINT:
+    case DUCKDB_TYPE_UBIGINT: return true;
+    default: return false;
     }
 }
 
@@ -624,9 +651,10 @@ static int numeric_binary(unsigned char *out, bool neg, unsigned __int128 u, int
         n--;
     if (n == first)
         weight = 0;
-    unsigned char *p = put_be(put_be(put_be(put_be(out, (uint64_t)(n - first), 2), (uint64_t)(int64_t)weight, 2),
-                                     neg && n > first ? 0x4000 : 0, 2),
-                              (uint64_t)scale, 2);
+    unsigned char *p =
+        put_be(put_be(put_be(put_be(out, (uint64_t)(n - first), 2), (uint64_t)(int64_t)weight, 2),
+                      neg && n > first ? 0x4000 : 0, 2),
+               (uint64_t)scale, 2);
     for (int i = first; i < n; i++)
         p = put_be(p, digits[i], 2);
     return (int)(p - out);
@@ -671,8 +699,11 @@ static int fixed_binary(const struct pgcol *c, const void *data, idx_t row, unsi
         return 4;
     }
     case DUCKDB_TYPE_TIME: put_be(out, (uint64_t)((const duckdb_time *)data)[row].micros, 8); return 8;
-    case DUCKDB_TYPE_TIMESTAMP: case DUCKDB_TYPE_TIMESTAMP_S: case DUCKDB_TYPE_TIMESTAMP_MS:
-    case DUCKDB_TYPE_TIMESTAMP_NS: case DUCKDB_TYPE_TIMESTAMP_TZ: {
+    case DUCKDB_TYPE_TIMESTAMP:
+    case DUCKDB_TYPE_TIMESTAMP_S:
+    case DUCKDB_TYPE_TIMESTAMP_MS:
+    case DUCKDB_TYPE_TIMESTAMP_NS:
+    case DUCKDB_TYPE_TIMESTAMP_TZ: {
         int64_t us = timestamp_micros(c->id, ((const int64_t *)data)[row]);
         us = us == INT64_MAX ? INT64_MAX : us == -INT64_MAX ? INT64_MIN : us - PGTYPES_EPOCH_US;
         put_be(out, (uint64_t)us, 8);
@@ -680,8 +711,8 @@ static int fixed_binary(const struct pgcol *c, const void *data, idx_t row, unsi
     }
     case DUCKDB_TYPE_INTERVAL: {
         duckdb_interval iv = ((const duckdb_interval *)data)[row];
-        put_be(put_be(put_be(out, (uint64_t)iv.micros, 8), (uint64_t)(int64_t)iv.days, 4), (uint64_t)(int64_t)iv.months,
-               4);
+        put_be(put_be(put_be(out, (uint64_t)iv.micros, 8), (uint64_t)(int64_t)iv.days, 4),
+               (uint64_t)(int64_t)iv.months, 4);
         return 16;
     }
     case DUCKDB_TYPE_UUID: {
@@ -689,8 +720,10 @@ static int fixed_binary(const struct pgcol *c, const void *data, idx_t row, unsi
         put_be(put_be(out, (uint64_t)h.upper ^ (1ULL << 63), 8), h.lower, 8);
         return 16;
     }
-    case DUCKDB_TYPE_DECIMAL: return signed_numeric_binary(out, dp_vec_decimal_raw(c->internal, data, row), c->scale);
-    case DUCKDB_TYPE_HUGEINT: return signed_numeric_binary(out, dp_hugeint_i128(((const duckdb_hugeint *)data)[row]), 0);
+    case DUCKDB_TYPE_DECIMAL:
+        return signed_numeric_binary(out, dp_vec_decimal_raw(c->internal, data, row), c->scale);
+    case DUCKDB_TYPE_HUGEINT:
+        return signed_numeric_binary(out, dp_hugeint_i128(((const duckdb_hugeint *)data)[row]), 0);
     case DUCKDB_TYPE_UHUGEINT: {
         duckdb_uhugeint h = ((const duckdb_uhugeint *)data)[row];
         return numeric_binary(out, false, (unsigned __int128)h.upper << 64 | h.lower, 0);
@@ -714,7 +747,8 @@ struct pgtypes_row *pgtypes_row_new(duckdb_result *res, int nformats, const int1
         duckdb_logical_type type = duckdb_column_logical_type(res, (idx_t)i);
         col_init(c, type);
         c->binary = (nformats == 1 ? formats[0] : i < nformats ? formats[i] : 0) == 1;
-        if (c->id == DUCKDB_TYPE_ENUM) { /* room for the labels, filled as they are met (none: asked each time) */
+        if (c->id ==
+            DUCKDB_TYPE_ENUM) { /* room for the labels, filled as they are met (none: asked each time) */
             c->nnames = duckdb_enum_dictionary_size(type);
             c->names = calloc(c->nnames ? c->nnames : 1, sizeof *c->names);
         }
@@ -831,7 +865,7 @@ int pgtypes_data_row(struct pgbuf *b, struct pgtypes_row *r, idx_t row, int *bad
 {
     unsigned char *head = room(b, 7);
     if (!head)
-        return 0; /* b has failed: the caller learns it from b */
+        return 0;          /* b has failed: the caller learns it from b */
     b->msg_start = b->len; /* what pgbuf_begin does, with the column count written alongside */
     head[0] = 'D';
     put_be(head + 5, (uint64_t)r->ncols, 2);

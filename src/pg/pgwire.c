@@ -27,22 +27,18 @@ size_t pgwire_max_body(char type)
     case 'Q': /* Query */
     case 'P': /* Parse */
     case 'B': /* Bind */
-    case 'd': /* CopyData */
-        return max_message;
+    case 'd': /* CopyData */ return max_message;
     case 'E': /* Execute */
     case 'D': /* Describe */
     case 'C': /* Close */
     case 'f': /* CopyFail */
     case 'p': /* password / SASL */
-    case 'F': /* FunctionCall (refused later) */
-        return 65536;
+    case 'F': /* FunctionCall (refused later) */ return 65536;
     case 'S': /* Sync */
     case 'H': /* Flush */
     case 'X': /* Terminate */
-    case 'c': /* CopyDone */
-        return 0;
-    default:
-        return (size_t)-1; /* unknown */
+    case 'c': /* CopyDone */ return 0;
+    default: return (size_t)-1; /* unknown */
     }
 }
 
@@ -262,8 +258,8 @@ void pgbuf_abort(struct pgbuf *b)
 
 /* ------------------------------------------------------- whole messages */
 
-static void error_fields(struct pgbuf *b, const char *severity, const char *sqlstate,
-                         const char *msg, const char *detail, const char *hint)
+static void error_fields(struct pgbuf *b, const char *severity, const char *sqlstate, const char *msg,
+                         const char *detail, const char *hint)
 {
     pgbuf_byte(b, 'S');
     pgbuf_cstr(b, severity);

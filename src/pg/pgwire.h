@@ -13,12 +13,12 @@
 #include "buf.h"
 
 /* Codes of the first packet a client sends (no type byte). */
-#define PGWIRE_PROTO_V3 196608    /* 3.0 */
+#define PGWIRE_PROTO_V3 196608 /* 3.0 */
 #define PGWIRE_SSL_REQUEST 80877103
 #define PGWIRE_GSSENC_REQUEST 80877104
 #define PGWIRE_CANCEL_REQUEST 80877102
 
-#define PGWIRE_STARTUP_MAX 10000  /* as PostgreSQL's MAX_STARTUP_PACKET_LENGTH */
+#define PGWIRE_STARTUP_MAX 10000 /* as PostgreSQL's MAX_STARTUP_PACKET_LENGTH */
 
 /* ------------------------------------------------------------- parsing */
 
@@ -100,8 +100,8 @@ void pgbuf_int16(struct pgbuf *b, int16_t v);
 void pgbuf_int32(struct pgbuf *b, int32_t v);
 void pgbuf_int64(struct pgbuf *b, int64_t v);
 void pgbuf_bytes(struct pgbuf *b, const void *p, size_t n);
-void pgbuf_str(struct pgbuf *b, const char *s);   /* without the NUL */
-void pgbuf_cstr(struct pgbuf *b, const char *s);  /* with the NUL */
+void pgbuf_str(struct pgbuf *b, const char *s);  /* without the NUL */
+void pgbuf_cstr(struct pgbuf *b, const char *s); /* with the NUL */
 void pgbuf_printf(struct pgbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* An int32 length placeholder; pgbuf_patch_len fills in what followed. */

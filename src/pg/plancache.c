@@ -78,9 +78,9 @@ struct plancache_entry {
     uint64_t hash, used, gen;
     char *key; /* NULL: the entry is free */
     size_t keylen;
-    size_t bytes; /* what it holds, as counted against PLANCACHE_MAX_BYTES */
-    bool text;    /* keyed by a text and its parameter types, else by a shape */
-    int n;        /* a shape's lifted literals; a text's parameter types */
+    size_t bytes;             /* what it holds, as counted against PLANCACHE_MAX_BYTES */
+    bool text;                /* keyed by a text and its parameter types, else by a shape */
+    int n;                    /* a shape's lifted literals; a text's parameter types */
     struct insert_plan *plan; /* a shape's (a reference; literal slots carry lit) */
     struct stmt *stmt;        /* a text's statement as analysed (a reference); NULL: no plain INSERT */
 };
@@ -130,8 +130,8 @@ bool plancache_usable(const struct session *s)
  * The entry of a key (text: a text's, else a shape's; n must match too),
  * or NULL. An entry of it from another generation than gen is dropped.
  */
-static struct plancache_entry *find(struct session *s, bool text, uint64_t hash, const char *key, size_t keylen,
-                                    int n, uint64_t gen)
+static struct plancache_entry *find(struct session *s, bool text, uint64_t hash, const char *key,
+                                    size_t keylen, int n, uint64_t gen)
 {
     struct plancache *c = s->plans;
     for (int i = 0; c && i < PLANCACHE_SIZE; i++) {
@@ -164,8 +164,8 @@ static struct plancache_entry *oldest(struct plancache *c)
  * one, else the least recently used, after evicting the oldest entries
  * until the bytes fit. NULL (key freed) when memory runs out.
  */
-static struct plancache_entry *store(struct session *s, bool text, uint64_t hash, char *key, size_t keylen, int n,
-                                     size_t bytes, uint64_t gen)
+static struct plancache_entry *store(struct session *s, bool text, uint64_t hash, char *key, size_t keylen,
+                                     int n, size_t bytes, uint64_t gen)
 {
     if (!s->plans && !(s->plans = calloc(1, sizeof *s->plans))) {
         free(key);
@@ -181,8 +181,14 @@ static struct plancache_entry *store(struct session *s, bool text, uint64_t hash
             e = &c->e[i];
     if (!e)
         evict(c, e = oldest(c));
-    *e = (struct plancache_entry){.hash = hash, .used = ++c->tick, .gen = gen, .key = key, .keylen = keylen,
-                                  .bytes = bytes, .text = text, .n = n};
+    *e = (struct plancache_entry){.hash = hash,
+                                  .used = ++c->tick,
+                                  .gen = gen,
+                                  .key = key,
+                                  .keylen = keylen,
+                                  .bytes = bytes,
+                                  .text = text,
+                                  .n = n};
     c->bytes += bytes;
     return e;
 }
@@ -246,9 +252,9 @@ static bool lits_match(const struct insert_plan *plan, const struct sql_shape *s
         const duckpond_value *a = &pv->value, *b = &sh->lits[i].value;
         if (pv->param || pv->lit || pv->clock || a->kind != b->kind)
             return false;
-        if (a->kind == DUCKPOND_VALUE_INT64 ? a->u.i64 != b->u.i64
-                                             : a->u.text.len != b->u.text.len ||
-                                                   memcmp(a->u.text.ptr, b->u.text.ptr, a->u.text.len) != 0)
+        if (a->kind == DUCKPOND_VALUE_INT64
+                ? a->u.i64 != b->u.i64
+                : a->u.text.len != b->u.text.len || memcmp(a->u.text.ptr, b->u.text.ptr, a->u.text.len) != 0)
             return false;
     }
     return true;
@@ -391,7 +397,8 @@ int plancache_make_text(struct session *s, struct stmt *st, const uint32_t *oids
 static struct stmt *text_proto(struct stmt *st, bool keep_prep)
 {
     struct stmt *proto = calloc(1, sizeof *proto);
-    if (!proto || !(proto->name = strdup("")) || !(proto->sql = strdup(st->sql)) || copy_analysis(proto, st) != 0) {
+    if (!proto || !(proto->name = strdup("")) || !(proto->sql = strdup(st->sql)) ||
+        copy_analysis(proto, st) != 0) {
         if (proto) {
             free(proto->name);
             free(proto->sql);

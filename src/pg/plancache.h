@@ -67,6 +67,7 @@ int plancache_make_text(struct session *s, struct stmt *st, const uint32_t *oids
  * Parse's parameter types. st then shares its prepared statement with the
  * entry. Nothing is queued.
  */
-void plancache_analyse_text(struct session *s, struct stmt *st, const uint32_t *oids, int noids, uint64_t gen);
+void plancache_analyse_text(struct session *s, struct stmt *st, const uint32_t *oids, int noids,
+                            uint64_t gen);
 
 #endif

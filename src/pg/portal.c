@@ -97,7 +97,8 @@ int16_t portal_format(const struct portal *p, int i)
 }
 
 /* The name and type of column i; *owned is set when the name is DuckDB's to free with duckdb_free. */
-static const char *column_of(struct stmt *st, duckdb_result *res, int i, duckdb_logical_type *type, char **owned)
+static const char *column_of(struct stmt *st, duckdb_result *res, int i, duckdb_logical_type *type,
+                             char **owned)
 {
     static const char *const show_all[] = {"name", "setting", "description"};
     *owned = NULL;
@@ -186,7 +187,8 @@ static int send_rows_with(struct session *s, struct portal *p, struct pgtypes_ro
         int bad;
         if (pgtypes_data_row(&s->pc.out, enc, p->chunk_pos, &bad) != 0) {
             session_error(s, "0A000", "values of the type of column \"%s\" cannot be sent in %s format",
-                          duckdb_column_name(&p->res, (idx_t)bad), portal_format(p, bad) == 1 ? "binary" : "text");
+                          duckdb_column_name(&p->res, (idx_t)bad),
+                          portal_format(p, bad) == 1 ? "binary" : "text");
             return -1;
         }
         p->chunk_pos++;
@@ -255,7 +257,8 @@ static int bind_params(struct session *s, struct portal *p)
     duckdb_clear_bindings(st->prep);
     idx_t want = (idx_t)st->dparams;
     if ((idx_t)p->nparams < want) {
-        session_error(s, "08P01", "bind message supplies %d parameters, but prepared statement \"%s\" requires %d",
+        session_error(s, "08P01",
+                      "bind message supplies %d parameters, but prepared statement \"%s\" requires %d",
                       p->nparams, st->name, (int)want);
         return -1;
     }
@@ -299,7 +302,8 @@ static int try_batcher(struct session *s, struct portal *p, char *tag, size_t ta
     return rc;
 }
 
-int portal_start_duckdb(struct session *s, struct portal *p, bool describe, char *tag, size_t taglen, bool *has_rows)
+int portal_start_duckdb(struct session *s, struct portal *p, bool describe, char *tag, size_t taglen,
+                        bool *has_rows)
 {
     struct stmt *st = p->st;
     *has_rows = false;
@@ -406,7 +410,8 @@ static void run_one_value(struct session *s, struct stmt *st, bool describe, con
 static void run_version(struct session *s, struct stmt *st, bool describe, char *tag, size_t len)
 {
     char v[160];
-    snprintf(v, sizeof v, "PostgreSQL " SESSION_SERVER_VERSION " (duckpond, DuckDB %s) on x86_64-pc-linux-gnu",
+    snprintf(v, sizeof v,
+             "PostgreSQL " SESSION_SERVER_VERSION " (duckpond, DuckDB %s) on x86_64-pc-linux-gnu",
              duckdb_library_version());
     run_one_value(s, st, describe, v);
     snprintf(tag, len, "SELECT 1");
@@ -492,8 +497,10 @@ int portal_execute(struct session *s, struct portal *p, int64_t max_rows, bool d
     int rc = 0;
     if (p->early_done || p->done)
         return execute_finished(s, p);
-    if (s->tx == TX_FAILED && st->kind != STMT_COMMIT && st->kind != STMT_ROLLBACK && st->kind != STMT_EMPTY) {
-        session_error(s, "25P02", "current transaction is aborted, commands ignored until end of transaction block");
+    if (s->tx == TX_FAILED && st->kind != STMT_COMMIT && st->kind != STMT_ROLLBACK &&
+        st->kind != STMT_EMPTY) {
+        session_error(s, "25P02",
+                      "current transaction is aborted, commands ignored until end of transaction block");
         return -1;
     }
     if (p->started)
@@ -501,7 +508,10 @@ int portal_execute(struct session *s, struct portal *p, int64_t max_rows, bool d
     p->started = true;
     bool rows = false;
     switch (st->kind) {
-    case STMT_EMPTY: pgwire_empty(&s->pc.out, 'I'); p->done = true; return 0;
+    case STMT_EMPTY:
+        pgwire_empty(&s->pc.out, 'I');
+        p->done = true;
+        return 0;
     case STMT_BEGIN: rc = session_tx_begin(s, tag, sizeof tag); break;
     case STMT_COMMIT: rc = session_tx_end(s, true, tag, sizeof tag); break;
     case STMT_ROLLBACK: rc = session_tx_end(s, false, tag, sizeof tag); break;
@@ -511,7 +521,10 @@ int portal_execute(struct session *s, struct portal *p, int64_t max_rows, bool d
         run_one_value(s, st, describe, settings_get(s, st->set_name));
         snprintf(tag, sizeof tag, "SHOW");
         break;
-    case STMT_SHOW_ALL: p->done = true; run_show_all(s, st, describe); return 0;
+    case STMT_SHOW_ALL:
+        p->done = true;
+        run_show_all(s, st, describe);
+        return 0;
     case STMT_VERSION: run_version(s, st, describe, tag, sizeof tag); break;
     case STMT_NOOP: snprintf(tag, sizeof tag, "%s", st->tag); break;
     case STMT_UNSUPPORTED:

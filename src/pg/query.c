@@ -205,7 +205,8 @@ static struct portal *bind_portal(struct session *s, struct stmt *st, const char
         return NULL;
     }
     if (st->kind == STMT_DUCKDB && p->nparams != st->dparams) {
-        session_error(s, "08P01", "bind message supplies %d parameters, but prepared statement \"%s\" requires %d",
+        session_error(s, "08P01",
+                      "bind message supplies %d parameters, but prepared statement \"%s\" requires %d",
                       p->nparams, st->name, st->dparams);
         portal_free(p);
         return NULL;
@@ -246,7 +247,8 @@ void query_bind(struct session *s, const struct pgmsg *m)
 }
 
 /* What a Describe or Close message names: 'S' (a statement) or 'P' (a portal), and its name. 0, or -1 with an error queued. */
-static int read_target(struct session *s, const struct pgmsg *m, const char *what, char *kind, const char **name)
+static int read_target(struct session *s, const struct pgmsg *m, const char *what, char *kind,
+                       const char **name)
 {
     struct pgreader r;
     pgreader_init(&r, m);

@@ -194,7 +194,8 @@ static void interrupt(struct registry_entry *e)
 static void check_timeout(struct registry_entry *e)
 {
     pthread_mutex_lock(&e->run_lock);
-    if (e->running && e->run_deadline_ms && !e->timed_out && dp_now_us() / 1000 >= e->run_deadline_ms && e->dcon) {
+    if (e->running && e->run_deadline_ms && !e->timed_out && dp_now_us() / 1000 >= e->run_deadline_ms &&
+        e->dcon) {
         e->timed_out = true;
         duckdb_interrupt(e->dcon);
     }

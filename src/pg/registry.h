@@ -22,31 +22,31 @@
 #include "duckdb.h"
 
 struct registry_entry {
-    int fd;                    /* the session's socket (shut down at stop, never closed here) */
-    int32_t pid, secret;       /* set when admitted; 0 before */
-    bool listed;               /* in the list and counted as a thread (registry_add) */
-    bool admitted;             /* counted against the connection limit (registry_admit) */
+    int fd;              /* the session's socket (shut down at stop, never closed here) */
+    int32_t pid, secret; /* set when admitted; 0 before */
+    bool listed;         /* in the list and counted as a thread (registry_add) */
+    bool admitted;       /* counted against the connection limit (registry_admit) */
     struct registry_entry *next;
 
     /* the running statement, for cancel requests and statement_timeout */
     pthread_mutex_t run_lock;
-    duckdb_connection dcon;    /* under run_lock: what an interrupt reaches; NULL when none */
-    bool running;              /* under run_lock */
-    int64_t run_deadline_ms;   /* under run_lock: when the running statement times out; 0 never */
-    bool timed_out;            /* under run_lock: the timeout interrupted it */
+    duckdb_connection dcon;       /* under run_lock: what an interrupt reaches; NULL when none */
+    bool running;                 /* under run_lock */
+    int64_t run_deadline_ms;      /* under run_lock: when the running statement times out; 0 never */
+    bool timed_out;               /* under run_lock: the timeout interrupted it */
     int64_t statement_timeout_ms; /* the session's statement_timeout; 0 none (its own thread only) */
 };
 
 struct registry {
-    pthread_mutex_t lock;      /* guards the list and the counts */
-    pthread_cond_t idle;       /* signalled when a session thread ends */
+    pthread_mutex_t lock; /* guards the list and the counts */
+    pthread_cond_t idle;  /* signalled when a session thread ends */
     struct registry_entry *entries;
     int max_connections;
-    int nadmitted;             /* sessions counted against the limit */
-    int nthreads;              /* session threads alive, admitted or not */
+    int nadmitted; /* sessions counted against the limit */
+    int nthreads;  /* session threads alive, admitted or not */
     atomic_int stopping;
     atomic_uint next_pid;
-    pthread_t timer;           /* interrupts statements past their statement_timeout */
+    pthread_t timer; /* interrupts statements past their statement_timeout */
     bool timer_started;
     pthread_cond_t timer_wake; /* signalled at stop */
 };

@@ -74,18 +74,16 @@ void session_duckdb_error(struct session *s, duckdb_error_type type, const char 
 /* ------------------------------------------------------- transaction state */
 
 enum tx_event {
-    TX_BEGAN,  /* BEGIN ran */
-    TX_ERROR,  /* a statement failed */
-    TX_ENDED,  /* COMMIT or ROLLBACK ran (or failed: either way the transaction is over) */
+    TX_BEGAN, /* BEGIN ran */
+    TX_ERROR, /* a statement failed */
+    TX_ENDED, /* COMMIT or ROLLBACK ran (or failed: either way the transaction is over) */
 };
 
 /* The one place the transaction state changes. */
 static void tx_transition(struct session *s, enum tx_event ev)
 {
     switch (ev) {
-    case TX_BEGAN:
-        s->tx = TX_OPEN;
-        break;
+    case TX_BEGAN: s->tx = TX_OPEN; break;
     case TX_ERROR:
         if (s->tx == TX_OPEN)
             s->tx = TX_FAILED;
@@ -225,24 +223,38 @@ static void dispatch(struct session *s, const struct pgmsg *m)
         return;
     switch (m->type) {
     case 'Q': query_simple(s, m); break;
-    case 'P': pgconn_begin_extended(&s->pc); query_parse(s, m); break;
-    case 'B': pgconn_begin_extended(&s->pc); query_bind(s, m); break;
-    case 'D': pgconn_begin_extended(&s->pc); query_describe(s, m); break;
-    case 'E': pgconn_begin_extended(&s->pc); query_execute(s, m); break;
-    case 'C': pgconn_begin_extended(&s->pc); query_close(s, m); break;
+    case 'P':
+        pgconn_begin_extended(&s->pc);
+        query_parse(s, m);
+        break;
+    case 'B':
+        pgconn_begin_extended(&s->pc);
+        query_bind(s, m);
+        break;
+    case 'D':
+        pgconn_begin_extended(&s->pc);
+        query_describe(s, m);
+        break;
+    case 'E':
+        pgconn_begin_extended(&s->pc);
+        query_execute(s, m);
+        break;
+    case 'C':
+        pgconn_begin_extended(&s->pc);
+        query_close(s, m);
+        break;
     case 'S': query_sync(s); break;
     case 'H': pgconn_flush(&s->pc); break;
     case 'X': pgconn_disconnect(&s->pc, "the client sent Terminate"); break;
-    case 'd': case 'c': case 'f':
-        break; /* the rest of a COPY that failed: ignored, as PostgreSQL does */
+    case 'd':
+    case 'c':
+    case 'f': break; /* the rest of a COPY that failed: ignored, as PostgreSQL does */
     case 'F':
         session_error(s, "0A000", "the function call protocol is not supported");
         if (!s->pc.extended)
             pgwire_ready(&s->pc.out, s->tx);
         break;
-    default:
-        pgconn_fatal(&s->pc, "08P01", "unexpected message type 0x%02x", (unsigned char)m->type);
-        break;
+    default: pgconn_fatal(&s->pc, "08P01", "unexpected message type 0x%02x", (unsigned char)m->type); break;
     }
 }
 
@@ -295,11 +307,11 @@ static void session_end(struct session *s, const char *reason)
         reason = "the server is shutting down";
     pgconn_flush(&s->pc);
     if (s->reg.pid)
-        fprintf(stderr, "duckpond: connection %" PRId32 " (user \"%s\" from %s) closed: %s\n", s->reg.pid, s->user,
-                s->peer, reason);
+        fprintf(stderr, "duckpond: connection %" PRId32 " (user \"%s\" from %s) closed: %s\n", s->reg.pid,
+                s->user, s->peer, reason);
     else
-        fprintf(stderr, "duckpond: connection from %s closed%s%s%s: %s\n", s->peer, s->user[0] ? " (user \"" : "",
-                s->user, s->user[0] ? "\")" : "", reason);
+        fprintf(stderr, "duckpond: connection from %s closed%s%s%s: %s\n", s->peer,
+                s->user[0] ? " (user \"" : "", s->user, s->user[0] ? "\")" : "", reason);
     bool started = s->started;
     bool listed = registry_release(reg, &s->reg);
     session_free(s);

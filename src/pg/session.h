@@ -20,12 +20,12 @@ struct registry;
  */
 struct pg_env {
     duckpond_db *db;
-    duckpond_batcher *batcher;  /* the ingest batcher (NULL: none) */
-    bool journal;               /* the batcher has a journal: ack mode journal is available */
-    const struct users *users;  /* NULL: trust, on loopback only */
-    struct registry *registry;  /* the server's list of sessions */
-    bool batch;                 /* single-row INSERTs may take the batcher (--no-batch clears it) */
-    duckpond_ack ack;           /* the default of SET duckpond.ack */
+    duckpond_batcher *batcher; /* the ingest batcher (NULL: none) */
+    bool journal;              /* the batcher has a journal: ack mode journal is available */
+    const struct users *users; /* NULL: trust, on loopback only */
+    struct registry *registry; /* the server's list of sessions */
+    bool batch;                /* single-row INSERTs may take the batcher (--no-batch clears it) */
+    duckpond_ack ack;          /* the default of SET duckpond.ack */
 };
 
 /*

@@ -49,8 +49,8 @@ struct pg_setting {
 };
 
 enum stmt_kind {
-    STMT_DUCKDB,  /* a DuckDB prepared statement */
-    STMT_MULTI,   /* several DuckDB statements from a rewrite; no parameters */
+    STMT_DUCKDB, /* a DuckDB prepared statement */
+    STMT_MULTI,  /* several DuckDB statements from a rewrite; no parameters */
     STMT_EMPTY,
     STMT_BEGIN,
     STMT_COMMIT,
@@ -76,7 +76,7 @@ struct stmt {
     duckdb_statement_type dtype;
     int nparams;
     uint32_t *param_oids;
-    int ncols; /* columns sent to the client (0: none) */
+    int ncols;         /* columns sent to the client (0: none) */
     bool count_result; /* the DuckDB result is a single "Count" to put in the tag */
     bool cols_unknown; /* DuckDB knows the columns only once parameters are bound */
     char tag[64];      /* the command word(s), or the whole tag for SET etc. */
@@ -118,7 +118,7 @@ struct session {
     struct pgconn pc;          /* the client's socket */
     struct registry_entry reg; /* pid, secret and the running statement, as other threads see them */
     bool loopback;
-    bool started;              /* its thread runs */
+    bool started; /* its thread runs */
     char peer[64];
     char user[64];
     bool read_only;
@@ -126,15 +126,15 @@ struct session {
     duckpond_conn *conn;
     duckdb_connection dcon;
     enum tx_state tx;
-    bool tx_ddl;               /* the open transaction changed the catalog */
-    uint64_t tx_gen;           /* the catalog's generation (plancache_gen) when the open transaction began */
+    bool tx_ddl;     /* the open transaction changed the catalog */
+    uint64_t tx_gen; /* the catalog's generation (plancache_gen) when the open transaction began */
 
     struct stmt *stmts;
     struct portal *portals;
     struct setting *settings;
-    bool batch_on;             /* duckpond.batch, kept current by every settings change */
-    duckpond_ack ack;          /* duckpond.ack likewise */
-    struct plancache *plans;   /* analysed INSERT shapes, and INSERT texts with parameters (plancache.h) */
+    bool batch_on;           /* duckpond.batch, kept current by every settings change */
+    duckpond_ack ack;        /* duckpond.ack likewise */
+    struct plancache *plans; /* analysed INSERT shapes, and INSERT texts with parameters (plancache.h) */
     duckdb_prepared_statement json_stmt; /* SELECT json_serialize_sql($1), made once */
     /* what insert_plan.c last found of DuckDB's functions and TimeZone, and in which catalog generation */
     struct {
@@ -150,7 +150,8 @@ struct session {
 /* ------------------------------------------------------------ session.c */
 
 /* Queues an ErrorResponse; an open transaction fails (T becomes E). */
-void session_error(struct session *s, const char *sqlstate, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void session_error(struct session *s, const char *sqlstate, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Queues the ErrorResponse of a DuckDB error; an open transaction fails. */
 void session_duckdb_error(struct session *s, duckdb_error_type type, const char *message);
 /* A statement failed with its error already queued (by COPY): an open transaction fails. */
@@ -260,7 +261,8 @@ void portal_text_row(struct session *s, int n, const char *const *vals);
  * tag is written. describe: RowDescription is sent first. 0, or -1 with
  * an error queued.
  */
-int portal_start_duckdb(struct session *s, struct portal *p, bool describe, char *tag, size_t taglen, bool *has_rows);
+int portal_start_duckdb(struct session *s, struct portal *p, bool describe, char *tag, size_t taglen,
+                        bool *has_rows);
 /*
  * Executes a portal: rows (at most max_rows when > 0, then
  * PortalSuspended), then CommandComplete. describe: RowDescription first

@@ -100,7 +100,10 @@ const char *settings_get(struct session *s, const char *name)
  */
 static int64_t parse_duration_ms(const char *v)
 {
-    static const struct { const char *unit; int64_t ms; } units[] = {
+    static const struct {
+        const char *unit;
+        int64_t ms;
+    } units[] = {
         {"", 1}, {"ms", 1}, {"s", 1000}, {"min", 60000}, {"h", 3600000}, {"d", 86400000},
     };
     char *end;
@@ -145,7 +148,8 @@ static int ack_check(struct session *s, const char *value, const char **out)
 {
     duckpond_ack ack;
     if (ack_parse(value, &ack) != 0) {
-        session_error(s, "22023", "invalid value for parameter \"duckpond.ack\": \"%s\" (expected commit or journal)",
+        session_error(s, "22023",
+                      "invalid value for parameter \"duckpond.ack\": \"%s\" (expected commit or journal)",
                       value);
         return -1;
     }
@@ -175,8 +179,10 @@ static int value_check(struct session *s, const struct pg_setting *d, const char
     if (strcasecmp(d->name, "duckpond.ack") == 0)
         return ack_check(s, v, value);
     if (strcasecmp(d->name, "statement_timeout") == 0 && parse_duration_ms(v) < 0) {
-        session_error(s, "22023", "invalid value for parameter \"statement_timeout\": \"%s\" "
-                      "(expected milliseconds, or a number with ms, s, min, h or d)", v);
+        session_error(s, "22023",
+                      "invalid value for parameter \"statement_timeout\": \"%s\" "
+                      "(expected milliseconds, or a number with ms, s, min, h or d)",
+                      v);
         return -1;
     }
     return 0;

@@ -43,7 +43,8 @@ const char *sqlshape_skip_space(const char *p, const char *end)
 const char *sqlshape_skip_item(const char *start, const char *p, const char *end)
 {
     struct sqllex_token tok;
-    if (*p == '\'' && p > start && (p[-1] == 'e' || p[-1] == 'E') && (p - 1 == start || !sqllex_ident_char(p[-2])))
+    if (*p == '\'' && p > start && (p[-1] == 'e' || p[-1] == 'E') &&
+        (p - 1 == start || !sqllex_ident_char(p[-2])))
         p--;
     return start + sqllex_token(start, (size_t)(end - start), (size_t)(p - start), &tok);
 }
@@ -60,8 +61,8 @@ const char *sqlshape_insert_values_at(const char *sql, size_t len, const char **
     struct sqllex_token tok;
     char w[8];
     sqllex_init(&lx, sql, len);
-    if (!sqllex_next_word(&lx, w, sizeof w) || strcmp(w, "INSERT") != 0 || !sqllex_next_word(&lx, w, sizeof w) ||
-        strcmp(w, "INTO") != 0)
+    if (!sqllex_next_word(&lx, w, sizeof w) || strcmp(w, "INSERT") != 0 ||
+        !sqllex_next_word(&lx, w, sizeof w) || strcmp(w, "INTO") != 0)
         return NULL;
     *target = sql + lx.pos;
     int depth = 0;
@@ -121,7 +122,8 @@ static int plain_number(const char *d, size_t n, bool neg, duckpond_value *v, ch
 }
 
 /* Stores the body of the standard string token tok ('' as ') at buf + *bl as *v: 1, or -1 when it is not UTF-8. */
-static int plain_string(const char *sql, const struct sqllex_token *tok, duckpond_value *v, char *buf, size_t *bl)
+static int plain_string(const char *sql, const struct sqllex_token *tok, duckpond_value *v, char *buf,
+                        size_t *bl)
 {
     size_t o = *bl;
     for (size_t i = tok->start + 1; i + 1 < tok->start + tok->len; i++) {
@@ -140,7 +142,7 @@ static int plain_string(const char *sql, const struct sqllex_token *tok, duckpon
 
 /* One value of a VALUES row, as far as lifting goes. */
 struct value_scan {
-    size_t end;      /* where its closing ',' or ')' stands */
+    size_t end; /* where its closing ',' or ')' stands */
     int ntok, nstrings;
     bool names_only; /* every token but the strings is a name, a number, '::' or one of ( ) [ ] , . */
     struct sqllex_token first, second, string;
@@ -199,8 +201,8 @@ static int value_scan(const char *sql, size_t len, size_t pos, struct value_scan
  * [*from, *to) set, 0 when nothing is lifted, -1 for a string that is not
  * UTF-8.
  */
-static int shape_literal(const char *sql, const struct value_scan *vs, duckpond_value *v, char *buf, size_t *bl,
-                         size_t *from, size_t *to, char *cls)
+static int shape_literal(const char *sql, const struct value_scan *vs, duckpond_value *v, char *buf,
+                         size_t *bl, size_t *from, size_t *to, char *cls)
 {
     const struct sqllex_token *num = NULL;
     bool neg = false;
@@ -243,7 +245,8 @@ static void shape_key_add(struct sql_shape *sh, const char *p, size_t n)
 }
 
 /* Records a literal at (row, col) and puts its marker in the key. */
-static int shape_add_literal(struct sql_shape *sh, int row, int col, const duckpond_value *v, char cls, size_t *cap)
+static int shape_add_literal(struct sql_shape *sh, int row, int col, const duckpond_value *v, char cls,
+                             size_t *cap)
 {
     if (dp_grow(&sh->lits, cap, (size_t)sh->nlits + 1, sizeof *sh->lits) != 0)
         return -1;
@@ -271,7 +274,8 @@ int sqlshape_scan(const char *sql, size_t len, struct sql_shape *sh)
 {
     memset(sh, 0, sizeof *sh);
     const char *target, *values;
-    if (len > SQLSHAPE_MAX_TEXT || memchr(sql, '\x01', len) || !(values = sqlshape_insert_values_at(sql, len, &target)))
+    if (len > SQLSHAPE_MAX_TEXT || memchr(sql, '\x01', len) ||
+        !(values = sqlshape_insert_values_at(sql, len, &target)))
         return -1;
     const char *end = sql + len, *p = values + 6, *copied = sql;
     size_t bl = 0, cap = 0;

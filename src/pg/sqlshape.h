@@ -30,12 +30,12 @@ struct sql_shape_lit {
  * TEXT values of lits point into buf, so they live as long as buf does.
  */
 struct sql_shape {
-    char *key;      /* the text, each lifted literal replaced by a marker (not NUL-terminated) */
-    size_t keylen;  /* at most twice the text's length */
-    uint64_t hash;  /* FNV-1a of key */
-    int nrows, width, nlits; /* the VALUES rows, their common width, lifted literals */
+    char *key;                  /* the text, each lifted literal replaced by a marker (not NUL-terminated) */
+    size_t keylen;              /* at most twice the text's length */
+    uint64_t hash;              /* FNV-1a of key */
+    int nrows, width, nlits;    /* the VALUES rows, their common width, lifted literals */
     struct sql_shape_lit *lits; /* nlits literals, in text order */
-    char *buf;      /* the lifted strings' and decimals' text */
+    char *buf;                  /* the lifted strings' and decimals' text */
 };
 
 /*

@@ -59,8 +59,9 @@ static void first_word(const char *sql, size_t len, char *w, size_t n)
 bool stmt_implicit_tx_fits(const struct piece *pieces, int n)
 {
     /* transaction control, and commands that cannot run inside a transaction */
-    static const char *const own[] = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SAVEPOINT",
-                                      "RELEASE", "VACUUM", "CHECKPOINT", "COPY", "ATTACH", "DETACH"};
+    static const char *const own[] = {"BEGIN", "START",     "COMMIT",  "END",    "ROLLBACK",
+                                      "ABORT", "SAVEPOINT", "RELEASE", "VACUUM", "CHECKPOINT",
+                                      "COPY",  "ATTACH",    "DETACH"};
     for (int i = 0; i < n; i++) {
         char w[16];
         first_word(pieces[i].p, pieces[i].len, w, sizeof w);
@@ -126,8 +127,8 @@ void stmt_drop_all(struct session *s)
 void stmt_ddl_tag(const char *sql, char *tag, size_t n)
 {
     /* words between the verb and the object's kind */
-    static const char *const skip[] = {"OR", "REPLACE", "TEMP", "TEMPORARY", "UNIQUE", "PERSISTENT",
-                                       "UNLOGGED", "IF", "NOT", "EXISTS"};
+    static const char *const skip[] = {"OR",         "REPLACE",  "TEMP", "TEMPORARY", "UNIQUE",
+                                       "PERSISTENT", "UNLOGGED", "IF",   "NOT",       "EXISTS"};
     struct sqllex lx;
     char verb[32], word[32];
     sqllex_init(&lx, sql, strlen(sql));
@@ -172,13 +173,15 @@ static bool dtype_is_ddl(duckdb_statement_type t)
 static void describe_duckdb(struct stmt *st)
 {
     idx_t ncols = duckdb_prepared_statement_column_count(st->prep);
-    char *name0 = ncols ? (char *)duckdb_prepared_statement_column_name(st->prep, 0) : NULL; /* ours to free */
+    char *name0 = ncols ? (char *)duckdb_prepared_statement_column_name(st->prep, 0)
+                        : NULL; /* ours to free */
     char first[8];
     snprintf(first, sizeof first, "%s", name0 ? name0 : "");
     duckdb_free(name0);
     bool count_col = ncols == 1 && (strcmp(first, "Count") == 0 || strcmp(first, "Success") == 0);
     st->ncols = (int)ncols;
-    st->cols_unknown = ncols == 1 && duckdb_prepared_statement_column_type(st->prep, 0) == DUCKDB_TYPE_INVALID;
+    st->cols_unknown = ncols == 1 &&
+                       duckdb_prepared_statement_column_type(st->prep, 0) == DUCKDB_TYPE_INVALID;
     if (dtype_is_ddl(st->dtype)) {
         stmt_ddl_tag(st->sql, st->tag, sizeof st->tag);
         st->ncols = 0;
@@ -194,7 +197,8 @@ static void describe_duckdb(struct stmt *st)
         return;
     }
     snprintf(st->tag, sizeof st->tag, "%s", word);
-    if (count_col && st->dtype != DUCKDB_STATEMENT_TYPE_SELECT && st->dtype != DUCKDB_STATEMENT_TYPE_EXPLAIN) {
+    if (count_col && st->dtype != DUCKDB_STATEMENT_TYPE_SELECT &&
+        st->dtype != DUCKDB_STATEMENT_TYPE_EXPLAIN) {
         st->count_result = first[0] == 'C';
         st->ncols = 0;
     }
@@ -267,7 +271,8 @@ int stmt_prepare_late(struct session *s, struct stmt *st)
         duckdb_destroy_prepare(&st->prep);
         st->prep = NULL;
     }
-    if (rc == 0 && (st->kind != STMT_DUCKDB || st->dtype != DUCKDB_STATEMENT_TYPE_INSERT || st->dparams != dparams)) {
+    if (rc == 0 &&
+        (st->kind != STMT_DUCKDB || st->dtype != DUCKDB_STATEMENT_TYPE_INSERT || st->dparams != dparams)) {
         session_error(s, "XX000", "the statement could not be analysed again");
         rc = -1;
     }
@@ -287,7 +292,7 @@ int stmt_prepare_late(struct session *s, struct stmt *st)
 static const struct word_kind {
     const char *w1, *w2; /* w2 NULL: any second word */
     enum stmt_kind kind;
-    const char *tag;     /* the command tag of a NOOP */
+    const char *tag; /* the command tag of a NOOP */
 } word_kinds[] = {
     {"BEGIN", NULL, STMT_BEGIN, NULL},
     {"START", "TRANSACTION", STMT_BEGIN, NULL},
@@ -444,7 +449,8 @@ static char *set_value(struct sqllex lx)
  * for other settings (DuckDB's) and DuckDB's own SHOW forms; true when st
  * was filled in, or with *failed set and an error queued.
  */
-static bool classify_setting(struct session *s, struct stmt *st, const char *verb, struct sqllex lx, bool *failed)
+static bool classify_setting(struct session *s, struct stmt *st, const char *verb, struct sqllex lx,
+                             bool *failed)
 {
     if (set_is_noop(verb, lx)) {
         st->kind = STMT_NOOP;
@@ -496,7 +502,8 @@ static bool classify_version(struct stmt *st)
         while (sqllex_next(&lx, &tok) && i < 6 && forms[f][i]) {
             const char *want = forms[f][i];
             bool punct = !want[1] && strchr("().", *want);
-            if (punct ? tok.kind != SQLLEX_PUNCT || st->sql[tok.start] != *want : !sqllex_is_word(st->sql, &tok, want))
+            if (punct ? tok.kind != SQLLEX_PUNCT || st->sql[tok.start] != *want
+                      : !sqllex_is_word(st->sql, &tok, want))
                 break;
             i++;
         }
@@ -595,7 +602,8 @@ static int make_duckdb(struct session *s, struct stmt *st, const char *word, con
     enum pgcatalog_action act = pgcatalog_rewrite(st->sql, strlen(st->sql), &rewritten, &tag);
     struct sql_shape shape = {0};
     int rc = 0;
-    if (act == PGCATALOG_PASS && noids == 0 && !*st->name && insert && plancache_make_stmt(s, st, &shape, gen) == 1)
+    if (act == PGCATALOG_PASS && noids == 0 && !*st->name && insert &&
+        plancache_make_stmt(s, st, &shape, gen) == 1)
         goto done;
     if (act == PGCATALOG_NOOP) {
         free(rewritten);

@@ -17,23 +17,21 @@
 #include "server.h"
 #include "users.h"
 
-
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage:\n"
-            "  duckpond serve [--db FILE] [--listen ADDR] [--pg-port N] [--http-port N]\n"
-            "                 [--users FILE] [--max-connections N] [--no-batch] [--port-file FILE]\n"
-            "                 [--ack commit|journal] [--journal-dir DIR | --no-journal]\n"
-            "                 [--journal-segment-bytes N] [--journal-apply-delay-ms N]\n"
-            "      FILE defaults to ./duckpond.duckdb, ADDR to 127.0.0.1, the PostgreSQL port\n"
-            "      to 5433 (0: any free port), HTTP to 8080 (0: off); --ack is the default\n"
-            "      ack mode of sessions (commit); the journal lives in FILE.journal;\n"
-            "      journaled rows gather up to --journal-apply-delay-ms (50; 0: none)\n"
-            "      before DuckDB commits them, unless a reader waits for its own writes\n"
-            "  duckpond passwd --users FILE [--read-only] NAME\n"
-            "      adds or replaces a user; the password is read from standard input\n"
-            "  duckpond version\n");
+    fprintf(f, "usage:\n"
+               "  duckpond serve [--db FILE] [--listen ADDR] [--pg-port N] [--http-port N]\n"
+               "                 [--users FILE] [--max-connections N] [--no-batch] [--port-file FILE]\n"
+               "                 [--ack commit|journal] [--journal-dir DIR | --no-journal]\n"
+               "                 [--journal-segment-bytes N] [--journal-apply-delay-ms N]\n"
+               "      FILE defaults to ./duckpond.duckdb, ADDR to 127.0.0.1, the PostgreSQL port\n"
+               "      to 5433 (0: any free port), HTTP to 8080 (0: off); --ack is the default\n"
+               "      ack mode of sessions (commit); the journal lives in FILE.journal;\n"
+               "      journaled rows gather up to --journal-apply-delay-ms (50; 0: none)\n"
+               "      before DuckDB commits them, unless a reader waits for its own writes\n"
+               "  duckpond passwd --users FILE [--read-only] NAME\n"
+               "      adds or replaces a user; the password is read from standard input\n"
+               "  duckpond version\n");
 }
 
 /* A non-negative integer option value, or -1. */
@@ -78,10 +76,10 @@ static int cmd_serve(int argc, char **argv)
             opt.http_port = (int)n;
         else if (!strcmp(a, "--max-connections") && n > 0)
             opt.max_connections = (int)n;
-        else if (!strcmp(a, "--ack") && duckpond_ack_parse(v, &opt.ack) == 0 && opt.ack != DUCKPOND_ACK_QUEUED) {
+        else if (!strcmp(a, "--ack") && duckpond_ack_parse(v, &opt.ack) == 0 &&
+                 opt.ack != DUCKPOND_ACK_QUEUED) {
             /* stored by the parse */
-        }
-        else if (!strcmp(a, "--journal-dir") && *v)
+        } else if (!strcmp(a, "--journal-dir") && *v)
             opt.journal_dir = v;
         else if (!strcmp(a, "--journal-segment-bytes") && n >= 4096)
             opt.journal_segment_bytes = (size_t)n;
@@ -150,8 +148,8 @@ static int cmd_passwd(int argc, char **argv)
         fprintf(stderr, "duckpond passwd: %s\n", err);
         return 1;
     }
-    printf("user %s (%s) written to %s\nHTTP token (shown once): %s\n", name, read_only ? "read-only" : "read-write",
-           users, token ? token : "");
+    printf("user %s (%s) written to %s\nHTTP token (shown once): %s\n", name,
+           read_only ? "read-only" : "read-write", users, token ? token : "");
     free(token);
     return 0;
 }

@@ -66,14 +66,14 @@ struct server {
     struct server_options opt;
     duckpond_db *db;
     duckpond_batcher *batcher;
-    bool journal;         /* the batcher has a journal: ack mode journal is available */
-    char *journal_dir;    /* the journal's directory (owned), or NULL */
+    bool journal;      /* the batcher has a journal: ack mode journal is available */
+    char *journal_dir; /* the journal's directory (owned), or NULL */
     struct users *users;
     struct http_server *http;
     int listen_fd;
-    int pg_port;          /* the bound port */
+    int pg_port; /* the bound port */
     struct registry sessions;
-    struct pg_env env;    /* what every session gets; filled in before the first accept */
+    struct pg_env env; /* what every session gets; filled in before the first accept */
 };
 
 void server_options_default(struct server_options *opt)
@@ -123,7 +123,8 @@ static int open_listener(struct server *srv, char *err, size_t errlen)
 {
     char port[16];
     snprintf(port, sizeof port, "%d", srv->opt.pg_port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *res;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE},
+                    *res;
     int gai = getaddrinfo(srv->opt.listen, port, &hints, &res);
     if (gai != 0) {
         snprintf(err, errlen, "cannot resolve listen address %s: %s", srv->opt.listen, gai_strerror(gai));
@@ -150,7 +151,7 @@ static int open_listener(struct server *srv, char *err, size_t errlen)
     socklen_t len = sizeof ss;
     getsockname(fd, (struct sockaddr *)&ss, &len);
     srv->pg_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                                   : ((struct sockaddr_in *)&ss)->sin_port);
+                                                  : ((struct sockaddr_in *)&ss)->sin_port);
     srv->listen_fd = fd;
     return 0;
 }
@@ -301,14 +302,15 @@ static int start_batcher(struct server *srv)
     }
     if (srv->journal_dir && journal_dir_check(srv->journal_dir) != 0)
         return -1;
-    duckpond_batcher_settings set = DUCKPOND_BATCHER_SETTINGS_INIT(
-        .journal_dir = srv->journal_dir, .journal_segment_bytes = srv->opt.journal_segment_bytes,
-        .journal_apply_delay_ms = srv->opt.journal_apply_delay_ms);
+    duckpond_batcher_settings set =
+        DUCKPOND_BATCHER_SETTINGS_INIT(.journal_dir = srv->journal_dir,
+                                       .journal_segment_bytes = srv->opt.journal_segment_bytes,
+                                       .journal_apply_delay_ms = srv->opt.journal_apply_delay_ms);
     int rc = duckpond_batcher_new(srv->db, &set, &srv->batcher);
     if (rc != DUCKPOND_OK) {
         fprintf(stderr, "duckpond: cannot start the batcher%s%s: %s\n",
-                srv->journal_dir ? " with the journal in " : "",
-                srv->journal_dir ? srv->journal_dir : "", duckpond_strerror(rc));
+                srv->journal_dir ? " with the journal in " : "", srv->journal_dir ? srv->journal_dir : "",
+                duckpond_strerror(rc));
         return -1;
     }
     srv->journal = srv->journal_dir != NULL;
@@ -421,8 +423,10 @@ int server_run(const struct server_options *opt)
     srv.listen_fd = -1;
     registry_init(&srv.sessions, opt->max_connections);
     if (!opt->users_path && !listen_is_loopback(opt->listen)) {
-        fprintf(stderr, "duckpond: refusing to listen on %s without a users file: "
-                        "trust is allowed on loopback only (give --users FILE)\n", opt->listen);
+        fprintf(stderr,
+                "duckpond: refusing to listen on %s without a users file: "
+                "trust is allowed on loopback only (give --users FILE)\n",
+                opt->listen);
         server_free(&srv);
         return 2;
     }

@@ -10,18 +10,18 @@
 #include "duckpond.h"
 
 struct server_options {
-    const char *db_path;        /* default "./duckpond.duckdb" */
-    const char *listen;         /* default "127.0.0.1" */
-    int pg_port;                /* default 5433 */
-    int http_port;              /* default 8080; 0 disables HTTP */
-    const char *users_path;     /* NULL: trust (loopback only) */
-    int max_connections;        /* default 1000 */
-    bool batch;                 /* single-row INSERTs through the batcher; default on */
-    size_t max_message;         /* cap on a Query/Parse/Bind/CopyData body; default 64 MiB */
-    int shutdown_grace_ms;      /* running statements get this long at shutdown; default 5000 */
-    const char *port_file;      /* if set, the bound PostgreSQL port is written here */
-    duckpond_ack ack;           /* sessions' default ack mode: commit (default) or journal */
-    const char *journal_dir;    /* NULL: "<db_path>.journal"; "" (or an in-memory db): none */
+    const char *db_path;          /* default "./duckpond.duckdb" */
+    const char *listen;           /* default "127.0.0.1" */
+    int pg_port;                  /* default 5433 */
+    int http_port;                /* default 8080; 0 disables HTTP */
+    const char *users_path;       /* NULL: trust (loopback only) */
+    int max_connections;          /* default 1000 */
+    bool batch;                   /* single-row INSERTs through the batcher; default on */
+    size_t max_message;           /* cap on a Query/Parse/Bind/CopyData body; default 64 MiB */
+    int shutdown_grace_ms;        /* running statements get this long at shutdown; default 5000 */
+    const char *port_file;        /* if set, the bound PostgreSQL port is written here */
+    duckpond_ack ack;             /* sessions' default ack mode: commit (default) or journal */
+    const char *journal_dir;      /* NULL: "<db_path>.journal"; "" (or an in-memory db): none */
     size_t journal_segment_bytes; /* 0: the library's default */
     int journal_apply_delay_ms;   /* 0: the library's default (50); -1: apply at once */
 };

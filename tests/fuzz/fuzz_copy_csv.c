@@ -37,8 +37,8 @@ static const char *const statements[] = {
 };
 
 /* Feeds data in pieces cut at the offsets in cuts (n of them); the result's code, with out and *cv filled. */
-static int run(const struct copy_spec *c, int ncols, const uint8_t *data, size_t size, const size_t *cuts, int n,
-               struct copy_csv *cv, struct dp_buf *out)
+static int run(const struct copy_spec *c, int ncols, const uint8_t *data, size_t size, const size_t *cuts,
+               int n, struct copy_csv *cv, struct dp_buf *out)
 {
     if (copy_csv_init(cv, c, ncols, names) != 0)
         return -2;

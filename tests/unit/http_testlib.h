@@ -44,8 +44,7 @@ __attribute__((unused)) static int free_port(void)
 }
 
 /* Opens a database, a batcher and the HTTP server with opt (NULL: defaults). */
-__attribute__((unused)) static int srv_start(struct srv *s,
-                                             const struct http_options *opt)
+__attribute__((unused)) static int srv_start(struct srv *s, const struct http_options *opt)
 {
     memset(s, 0, sizeof *s);
     if (duckpond_open(test_path("db.duckdb"), NULL, &s->db) != DUCKPOND_OK) {
@@ -108,8 +107,8 @@ __attribute__((unused)) static void spit(const char *path, const char *text)
  * body (NULL: none). Returns the HTTP status (0: no answer) and the answer
  * in *out (caller frees).
  */
-__attribute__((unused)) static int req(struct srv *s, const char *method, const char *path,
-                                       const char *extra, const char *body, char **out)
+__attribute__((unused)) static int req(struct srv *s, const char *method, const char *path, const char *extra,
+                                       const char *body, char **out)
 {
     static int seq;
     char bodyf[512], outf[512], *cmd;
@@ -117,10 +116,9 @@ __attribute__((unused)) static int req(struct srv *s, const char *method, const 
     snprintf(outf, sizeof outf, "%s.%d", test_path("req.out"), seq++);
     if (body)
         spit(bodyf, body);
-    if (asprintf(&cmd,
-                 "curl -s -m 60 -X %s %s %s%s -o '%s' -w '%%{http_code}' 'http://127.0.0.1:%d%s'",
-                 method, extra ? extra : "", body ? "--data-binary @" : "", body ? bodyf : "",
-                 outf, s->port, path) < 0)
+    if (asprintf(&cmd, "curl -s -m 60 -X %s %s %s%s -o '%s' -w '%%{http_code}' 'http://127.0.0.1:%d%s'",
+                 method, extra ? extra : "", body ? "--data-binary @" : "", body ? bodyf : "", outf, s->port,
+                 path) < 0)
         return 0;
     FILE *p = popen(cmd, "r");
     free(cmd);
@@ -140,8 +138,7 @@ __attribute__((unused)) static int req(struct srv *s, const char *method, const 
 }
 
 /* POST /v1/query with a JSON body. */
-__attribute__((unused)) static int query(struct srv *s, const char *json_body, const char *extra,
-                                         char **out)
+__attribute__((unused)) static int query(struct srv *s, const char *json_body, const char *extra, char **out)
 {
     char hdr[512];
     snprintf(hdr, sizeof hdr, "-H 'Content-Type: application/json' %s", extra ? extra : "");

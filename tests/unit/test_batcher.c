@@ -16,12 +16,40 @@
 #include "duckpond.h"
 #include "testlib.h"
 
-static duckpond_value v_int(int64_t x) { duckpond_value v = {.kind = DUCKPOND_VALUE_INT64}; v.u.i64 = x; return v; }
-static duckpond_value v_dbl(double x) { duckpond_value v = {.kind = DUCKPOND_VALUE_DOUBLE}; v.u.f64 = x; return v; }
-static duckpond_value v_bool(int x) { duckpond_value v = {.kind = DUCKPOND_VALUE_BOOL}; v.u.boolean = x; return v; }
-static duckpond_value v_ts(int64_t us) { duckpond_value v = {.kind = DUCKPOND_VALUE_TIMESTAMP}; v.u.timestamp_us = us; return v; }
-static duckpond_value v_null(void) { duckpond_value v = {.kind = DUCKPOND_VALUE_NULL}; return v; }
-static duckpond_value v_def(void) { duckpond_value v = {.kind = DUCKPOND_VALUE_DEFAULT}; return v; }
+static duckpond_value v_int(int64_t x)
+{
+    duckpond_value v = {.kind = DUCKPOND_VALUE_INT64};
+    v.u.i64 = x;
+    return v;
+}
+static duckpond_value v_dbl(double x)
+{
+    duckpond_value v = {.kind = DUCKPOND_VALUE_DOUBLE};
+    v.u.f64 = x;
+    return v;
+}
+static duckpond_value v_bool(int x)
+{
+    duckpond_value v = {.kind = DUCKPOND_VALUE_BOOL};
+    v.u.boolean = x;
+    return v;
+}
+static duckpond_value v_ts(int64_t us)
+{
+    duckpond_value v = {.kind = DUCKPOND_VALUE_TIMESTAMP};
+    v.u.timestamp_us = us;
+    return v;
+}
+static duckpond_value v_null(void)
+{
+    duckpond_value v = {.kind = DUCKPOND_VALUE_NULL};
+    return v;
+}
+static duckpond_value v_def(void)
+{
+    duckpond_value v = {.kind = DUCKPOND_VALUE_DEFAULT};
+    return v;
+}
 static duckpond_value v_text(const char *s)
 {
     duckpond_value v = {.kind = DUCKPOND_VALUE_TEXT};
@@ -144,8 +172,8 @@ static void test_concurrent_exact_counts(void)
     pthread_t th[NP];
     int64_t expect = 0;
     for (int i = 0; i < NP; i++) {
-        p[i] = (struct producer){f.b, i, i < 8 ? 150 : 40, i < 8 ? 1 : 25,
-                                 i < 8 ? DUCKPOND_ACK_COMMIT : DUCKPOND_ACK_QUEUED, 0};
+        p[i] = (struct producer){
+            f.b, i, i < 8 ? 150 : 40, i < 8 ? 1 : 25, i < 8 ? DUCKPOND_ACK_COMMIT : DUCKPOND_ACK_QUEUED, 0};
         expect += (int64_t)p[i].nwrites * p[i].rows_per_write;
         CHECK_OK(pthread_create(&th[i], NULL, producer_main, &p[i]));
     }
@@ -204,7 +232,10 @@ static void test_column_subset_defaults(void)
     CHECK_OK(duckpond_write_add_row(w, r4));
     CHECK_OK(duckpond_write_submit(w, DUCKPOND_ACK_COMMIT));
     duckpond_write_free(w);
-    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM d WHERE k = 7 AND s = 'dflt' AND ts IS NOT NULL AND z IS NULL AND id IN (1,2)"), 2);
+    CHECK_EQ_INT(
+        q64(&f,
+            "SELECT count(*) FROM d WHERE k = 7 AND s = 'dflt' AND ts IS NOT NULL AND z IS NULL AND id IN (1,2)"),
+        2);
     CHECK_EQ_INT(q64(&f, "SELECT count(DISTINCT n) FROM d WHERE n >= 100"), 4);
     CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM d WHERE id = 3 AND k = 7 AND ts IS NOT NULL AND z = 1.5"), 1);
     CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM d WHERE id = 4 AND k = 40 AND ts IS NULL AND z IS NULL"), 1);
@@ -217,7 +248,10 @@ static void test_column_subset_defaults(void)
     CHECK_OK(duckpond_write_submit(w, DUCKPOND_ACK_COMMIT));
     duckpond_write_free(w);
     CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM d WHERE id IS NULL AND k = 7 AND s = 'dflt' AND n >= 100"), 1);
-    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM d WHERE id = 6 AND k = 60 AND s = 'six' AND n = 6 AND ts = TIMESTAMP '1970-01-01' AND z = 6.5"), 1);
+    CHECK_EQ_INT(
+        q64(&f,
+            "SELECT count(*) FROM d WHERE id = 6 AND k = 60 AND s = 'six' AND n = 6 AND ts = TIMESTAMP '1970-01-01' AND z = 6.5"),
+        1);
     fx_close(&f);
 }
 
@@ -232,16 +266,35 @@ static void test_values_roundtrip(void)
     duckpond_write *w;
     CHECK_OK(duckpond_write_new(f.b, "r", NULL, 0, 0, &w));
     /* typed values */
-    duckpond_value a[14] = {v_int(-2147483648LL), v_int(INT64_MAX), v_int(-128), v_int(42), v_dbl(0.1),
-                            v_dbl(2.5), v_bool(1), v_text("héllo 'q'"), v_ts(1700000000123456LL),
-                            v_ts(1700000000123456LL), v_dbl(12.25), v_text("2024-02-29"),
-                            v_text("{\"a\": 1}"), v_int(1)};
+    duckpond_value a[14] = {v_int(-2147483648LL),
+                            v_int(INT64_MAX),
+                            v_int(-128),
+                            v_int(42),
+                            v_dbl(0.1),
+                            v_dbl(2.5),
+                            v_bool(1),
+                            v_text("héllo 'q'"),
+                            v_ts(1700000000123456LL),
+                            v_ts(1700000000123456LL),
+                            v_dbl(12.25),
+                            v_text("2024-02-29"),
+                            v_text("{\"a\": 1}"),
+                            v_int(1)};
     /* text values, converted with the column's type */
-    duckpond_value t[14] = {v_text("-17"), v_text("9007199254740993"), v_text("+5"),
-                            v_text("18446744073709551615"), v_text("1e-3"), v_text("-0.5"),
-                            v_text("false"), v_text(""), v_text("2024-01-02 03:04:05.678901"),
-                            v_text("2024-01-02 03:04:05+00"), v_text("123.4567"), v_text("1999-12-31"),
-                            v_text("[1,2]"), v_int(2)};
+    duckpond_value t[14] = {v_text("-17"),
+                            v_text("9007199254740993"),
+                            v_text("+5"),
+                            v_text("18446744073709551615"),
+                            v_text("1e-3"),
+                            v_text("-0.5"),
+                            v_text("false"),
+                            v_text(""),
+                            v_text("2024-01-02 03:04:05.678901"),
+                            v_text("2024-01-02 03:04:05+00"),
+                            v_text("123.4567"),
+                            v_text("1999-12-31"),
+                            v_text("[1,2]"),
+                            v_int(2)};
     /* NULLs */
     duckpond_value n[14];
     for (int i = 0; i < 13; i++)
@@ -279,8 +332,8 @@ static void test_values_roundtrip(void)
 static void test_values_many_rows_exact(void)
 {
     struct fixture f;
-    CHECK_OK(fx_open(&f, "CREATE TABLE n(i INTEGER, s VARCHAR, t TIMESTAMP, fl FLOAT, bo BOOLEAN, u UTINYINT)",
-                     NULL));
+    CHECK_OK(fx_open(
+        &f, "CREATE TABLE n(i INTEGER, s VARCHAR, t TIMESTAMP, fl FLOAT, bo BOOLEAN, u UTINYINT)", NULL));
     duckpond_write *w;
     CHECK_OK(duckpond_write_new(f.b, "n", NULL, 0, 0, &w));
     enum { N = 5000 };
@@ -382,8 +435,8 @@ static void *bad_producer_main(void *arg)
         duckpond_value row[2];
         switch (p->kind) {
         case 0: row[0] = v_int(p->base + i), row[1] = v_int(1); break;
-        case 1: row[0] = v_int(1), row[1] = v_int(1); break;       /* row 1 exists */
-        case 2: row[0] = v_null(), row[1] = v_int(1); break;       /* id NOT NULL */
+        case 1: row[0] = v_int(1), row[1] = v_int(1); break;            /* row 1 exists */
+        case 2: row[0] = v_null(), row[1] = v_int(1); break;            /* id NOT NULL */
         case 3: row[0] = v_int(p->base + i), row[1] = v_int(-5); break; /* CHECK v >= 0 */
         default: row[0] = v_int(p->base + i / 2), row[1] = v_int(2); break;
         }
@@ -405,8 +458,9 @@ static void *bad_producer_main(void *arg)
 static void test_constraint_violations_isolated(void)
 {
     struct fixture f;
-    CHECK_OK(fx_open(&f, "CREATE TABLE k(id BIGINT PRIMARY KEY, v INTEGER NOT NULL CHECK (v >= 0));"
-                         "INSERT INTO k VALUES (1, 0)",
+    CHECK_OK(fx_open(&f,
+                     "CREATE TABLE k(id BIGINT PRIMARY KEY, v INTEGER NOT NULL CHECK (v >= 0));"
+                     "INSERT INTO k VALUES (1, 0)",
                      NULL));
     enum { NP = 10 };
     struct bad_producer p[NP];
@@ -487,8 +541,8 @@ static void test_constraint_violations_isolated(void)
 static void test_atomic_writes_nothing_on_bad_row(void)
 {
     struct fixture f;
-    CHECK_OK(fx_open(&f, "CREATE TABLE a(id INTEGER PRIMARY KEY, v INTEGER); INSERT INTO a VALUES (1, 1)",
-                     NULL));
+    CHECK_OK(
+        fx_open(&f, "CREATE TABLE a(id INTEGER PRIMARY KEY, v INTEGER); INSERT INTO a VALUES (1, 1)", NULL));
     static const char *cols[] = {"id", "v"};
     duckpond_write *w1, *w2, *w3;
     /* a conversion error */
@@ -582,7 +636,8 @@ static void test_unknown_table_and_column(void)
 static void test_backpressure_overloaded(void)
 {
     struct fixture f;
-    duckpond_batcher_settings set = DUCKPOND_BATCHER_SETTINGS_INIT(.queue_max_rows = 4, .overload_timeout_ms = 200);
+    duckpond_batcher_settings set =
+        DUCKPOND_BATCHER_SETTINGS_INIT(.queue_max_rows = 4, .overload_timeout_ms = 200);
     CHECK_OK(fx_open(&f, "CREATE TABLE t(id BIGINT, v BIGINT)", &set));
     batcher_hold(f.b, 1);
     duckpond_write *w[4];
@@ -672,7 +727,8 @@ static void *blocked_submit(void *arg)
 static void test_stop_wakes_waiting_producer(void)
 {
     struct fixture f;
-    duckpond_batcher_settings set = DUCKPOND_BATCHER_SETTINGS_INIT(.queue_max_rows = 2, .overload_timeout_ms = -1);
+    duckpond_batcher_settings set =
+        DUCKPOND_BATCHER_SETTINGS_INIT(.queue_max_rows = 2, .overload_timeout_ms = -1);
     CHECK_OK(fx_open(&f, "CREATE TABLE t(id BIGINT, v BIGINT)", &set));
     batcher_hold(f.b, 1);
     duckpond_write *w[2];
@@ -711,12 +767,13 @@ static void test_visible_after_commit_ack(void)
 static void test_multi_table_group(void)
 {
     struct fixture f;
-    CHECK_OK(fx_open(&f, "CREATE TABLE t(id BIGINT, v BIGINT); CREATE TABLE u(id BIGINT PRIMARY KEY, v BIGINT)",
-                     NULL));
+    CHECK_OK(fx_open(
+        &f, "CREATE TABLE t(id BIGINT, v BIGINT); CREATE TABLE u(id BIGINT PRIMARY KEY, v BIGINT)", NULL));
     batcher_hold(f.b, 1);
     duckpond_write *w[20];
     for (int i = 0; i < 20; i++)
-        CHECK_OK(put_one(f.b, i % 2 ? "t" : "u", i % 2 ? i : (i == 4 ? 0 : i), i, DUCKPOND_ACK_QUEUED, &w[i]));
+        CHECK_OK(
+            put_one(f.b, i % 2 ? "t" : "u", i % 2 ? i : (i == 4 ? 0 : i), i, DUCKPOND_ACK_QUEUED, &w[i]));
     batcher_hold(f.b, 0);
     for (int i = 0; i < 20; i++) {
         int rc = duckpond_write_wait(w[i]);
@@ -817,7 +874,8 @@ static void test_acked_rows_survive_sigkill(void)
     }
     duckdb_appender_destroy(&app);
     int64_t missing = -1, total = -1;
-    CHECK_OK(duckpond_query_int64(c, "SELECT count(*) FROM acked WHERE id NOT IN (SELECT id FROM t)", &missing));
+    CHECK_OK(
+        duckpond_query_int64(c, "SELECT count(*) FROM acked WHERE id NOT IN (SELECT id FROM t)", &missing));
     CHECK_OK(duckpond_query_int64(c, "SELECT count(*) FROM t", &total));
     CHECK_EQ_INT(missing, 0);
     CHECK(total >= (int64_t)n);
@@ -837,7 +895,7 @@ static void test_misuse_and_free(void)
     CHECK_EQ_INT(duckpond_write_wait(NULL), DUCKPOND_MISUSE);
     CHECK_OK(put_one(f.b, "t", 1, 1, DUCKPOND_ACK_COMMIT, &w));
     duckpond_value row[2] = {v_int(1), v_int(1)};
-    CHECK_EQ_INT(duckpond_write_add_row(w, row), DUCKPOND_MISUSE); /* after submit */
+    CHECK_EQ_INT(duckpond_write_add_row(w, row), DUCKPOND_MISUSE);                /* after submit */
     CHECK_EQ_INT(duckpond_write_submit(w, DUCKPOND_ACK_COMMIT), DUCKPOND_MISUSE); /* twice */
     duckpond_write_free(w);
     static const char *cols[] = {"id", "v"};
@@ -847,7 +905,7 @@ static void test_misuse_and_free(void)
     duckpond_value badt[2] = {v_int(1), {.kind = DUCKPOND_VALUE_TEXT}};
     badt[1].u.text.len = 3;
     CHECK_EQ_INT(duckpond_write_add_row(w, badt), DUCKPOND_MISUSE);
-    CHECK_EQ_INT(duckpond_write_wait(w), DUCKPOND_MISUSE); /* not submitted */
+    CHECK_EQ_INT(duckpond_write_wait(w), DUCKPOND_MISUSE);   /* not submitted */
     CHECK_OK(duckpond_write_submit(w, DUCKPOND_ACK_COMMIT)); /* no rows: fine */
     duckpond_write_free(w);
     /* a queued write freed without waiting: free waits for its commit */
@@ -861,8 +919,8 @@ static void test_misuse_and_free(void)
 /* A fixture whose batcher has a journal in the test's directory. */
 static int fx_open_journal(struct fixture *f, const char *schema, size_t segment_bytes)
 {
-    duckpond_batcher_settings set =
-        DUCKPOND_BATCHER_SETTINGS_INIT(.journal_dir = test_path("journal"), .journal_segment_bytes = segment_bytes);
+    duckpond_batcher_settings set = DUCKPOND_BATCHER_SETTINGS_INIT(.journal_dir = test_path("journal"),
+                                                                   .journal_segment_bytes = segment_bytes);
     return fx_open(f, schema, &set);
 }
 
@@ -888,8 +946,9 @@ static int put_journal(duckpond_batcher *b, int64_t id, int64_t val, uint64_t *s
 static void test_journal_record_roundtrip(void)
 {
     struct fixture f;
-    CHECK_OK(fx_open(&f, "CREATE TABLE r(i BIGINT, d DOUBLE, bo BOOLEAN, s VARCHAR, ts TIMESTAMP, x INTEGER DEFAULT 7)",
-                     NULL));
+    CHECK_OK(fx_open(
+        &f, "CREATE TABLE r(i BIGINT, d DOUBLE, bo BOOLEAN, s VARCHAR, ts TIMESTAMP, x INTEGER DEFAULT 7)",
+        NULL));
     static const char *cols[] = {"i", "d", "bo", "s", "ts", "x"};
     duckpond_write *w, *back;
     CHECK_OK(duckpond_write_new(f.b, "main.r", cols, 6, DUCKPOND_WRITE_ATOMIC, &w));
@@ -938,11 +997,14 @@ static void test_journal_record_roundtrip(void)
     duckpond_write_free(w);
     CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM r"), 3);
     CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM r WHERE i = -9223372036854775808 AND d = -0.1 AND bo"
-                         " AND s = 'héllo' AND epoch_us(ts) = -1 AND x = 7"), 1);
+                         " AND s = 'héllo' AND epoch_us(ts) = -1 AND x = 7"),
+                 1);
     CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM r WHERE i IS NULL AND d = 1e300 AND NOT bo AND s = ''"
-                         " AND epoch_us(ts) = 1700000000123456 AND x = -5"), 1);
+                         " AND epoch_us(ts) = 1700000000123456 AND x = -5"),
+                 1);
     CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM r WHERE i = 42 AND d = 2.5 AND bo AND s = 'a' || chr(0) || 'b'"
-                         " AND ts = TIMESTAMP '2024-01-02 03:04:05' AND x IS NULL"), 1);
+                         " AND ts = TIMESTAMP '2024-01-02 03:04:05' AND x IS NULL"),
+                 1);
     fx_close(&f);
 }
 
@@ -1031,9 +1093,11 @@ static void test_journal_ack_checks_and_applies(void)
 }
 
 /* A batcher with a journal on path, as a child process would start it. */
-static int open_journaled(const char *path, const char *jdir, size_t seg, duckpond_db **db, duckpond_batcher **b)
+static int open_journaled(const char *path, const char *jdir, size_t seg, duckpond_db **db,
+                          duckpond_batcher **b)
 {
-    duckpond_batcher_settings set = DUCKPOND_BATCHER_SETTINGS_INIT(.journal_dir = jdir, .journal_segment_bytes = seg);
+    duckpond_batcher_settings set =
+        DUCKPOND_BATCHER_SETTINGS_INIT(.journal_dir = jdir, .journal_segment_bytes = seg);
     *b = NULL;
     if (duckpond_open(path, NULL, db) != DUCKPOND_OK)
         return 1;
@@ -1121,8 +1185,8 @@ static int check_acked(const char *path, const char *jdir, const int64_t *acked,
     duckpond_disconnect(c);
     duckpond_close(db);
     if (missing != 0 || total != distinct || total < (int64_t)n) {
-        fprintf(stderr, "    %lld acked rows missing; %lld rows, %lld distinct, %zu acked\n", (long long)missing,
-                (long long)total, (long long)distinct, n);
+        fprintf(stderr, "    %lld acked rows missing; %lld rows, %lld distinct, %zu acked\n",
+                (long long)missing, (long long)total, (long long)distinct, n);
         return 4;
     }
     return 0;
@@ -1293,7 +1357,8 @@ static void test_journal_recovery_reports_damage(void)
     duckpond_conn *conn;
     CHECK_OK(duckpond_connect(db, &conn));
     int64_t total = -1, distinct = -1, wrong = -1;
-    int64_t lost = (int64_t)(first[2] - first[1]) + 2; /* the deleted segment, the flipped and the torn record */
+    int64_t lost =
+        (int64_t)(first[2] - first[1]) + 2; /* the deleted segment, the flipped and the torn record */
     CHECK_OK(duckpond_query_int64(conn, "SELECT count(*) FROM t", &total));
     CHECK_OK(duckpond_query_int64(conn, "SELECT count(DISTINCT id) FROM t", &distinct));
     char sql[300];
@@ -1309,7 +1374,8 @@ static void test_journal_recovery_reports_damage(void)
     CHECK_OK(put_journal(b, 1000, 1000, &seq));
     CHECK_EQ_INT(seq, N);
     duckpond_batcher_free(b);
-    CHECK_OK(duckpond_batcher_new(db, &(duckpond_batcher_settings)DUCKPOND_BATCHER_SETTINGS_INIT(.journal_dir = jdir), &b));
+    CHECK_OK(duckpond_batcher_new(
+        db, &(duckpond_batcher_settings)DUCKPOND_BATCHER_SETTINGS_INIT(.journal_dir = jdir), &b));
     CHECK_STR_CONTAINS(duckpond_batcher_journal_report(b), " 0 replayed");
     CHECK_OK(duckpond_query_int64(conn, "SELECT count(*) FROM t", &total));
     CHECK_EQ_INT(total, N - lost + 1);
@@ -1454,7 +1520,8 @@ static void test_journal_fsync_failure_poisons(void)
     CHECK_STR_CONTAINS(duckpond_write_errmsg(w), "fdatasync failed");
     CHECK_STR_CONTAINS(duckpond_write_errmsg(w), "not acknowledged");
     CHECK_EQ_INT(duckpond_write_seq(w), 0);
-    CHECK_EQ_INT(duckpond_write_submit(w, DUCKPOND_ACK_JOURNAL), DUCKPOND_MISUSE); /* it may have reached the disk */
+    CHECK_EQ_INT(duckpond_write_submit(w, DUCKPOND_ACK_JOURNAL),
+                 DUCKPOND_MISUSE); /* it may have reached the disk */
     duckpond_write_free(w);
     CHECK_EQ_INT(put_journal(f.b, 3, 1, NULL), DUCKPOND_IO); /* poisoned: refused at once */
     CHECK_OK(put_one(f.b, "t", 4, 1, DUCKPOND_ACK_COMMIT, NULL));
@@ -1526,9 +1593,10 @@ static void test_group_mixes_scan_and_appender(void)
     duckpond_conn *other;
     CHECK_OK(duckpond_connect(f.db, &other));
     duckdb_result res;
-    CHECK(duckdb_query(duckpond_conn_duckdb(other),
-                       "SELECT function_name FROM duckdb_functions() WHERE function_name LIKE 'duckpond_batch_scan%'",
-                       &res) == DuckDBSuccess);
+    CHECK(duckdb_query(
+              duckpond_conn_duckdb(other),
+              "SELECT function_name FROM duckdb_functions() WHERE function_name LIKE 'duckpond_batch_scan%'",
+              &res) == DuckDBSuccess);
     CHECK(duckdb_row_count(&res) >= 1);
     char *name = duckdb_value_varchar(&res, 0, 0);
     duckdb_destroy_result(&res);
@@ -1555,7 +1623,7 @@ static int submit_one_group(duckpond_batcher *b, duckpond_write **w, int n)
 }
 
 /* The columns of table x: each typed column beside a VARCHAR copy of the text it was sent. */
-static const char *X_COLS[] = {"id", "ts", "tz", "d", "t", "dec", "u", "iv",
+static const char *X_COLS[] = {"id",   "ts",   "tz",  "d",   "t",     "dec", "u",   "iv",
                                "ts_s", "tz_s", "d_s", "t_s", "dec_s", "u_s", "iv_s"};
 #define X_SCHEMA                                                                                          \
     "CREATE TABLE x(id INTEGER, ts TIMESTAMP, tz TIMESTAMPTZ, d DATE, t TIME, dec DECIMAL(18,4), u UUID," \
@@ -1596,11 +1664,13 @@ static void x_row(int i, char texts[7][48], duckpond_value row[15])
 /* Rows of x whose every typed column holds what DuckDB's CAST makes of its text. */
 static int64_t x_rows_as_cast(struct fixture *f)
 {
-    return q64(f, "SELECT count(*) FROM x WHERE ts IS NOT DISTINCT FROM CAST(ts_s AS TIMESTAMP)"
-                  " AND tz IS NOT DISTINCT FROM CAST(tz_s AS TIMESTAMPTZ) AND d IS NOT DISTINCT FROM CAST(d_s AS DATE)"
-                  " AND t IS NOT DISTINCT FROM CAST(t_s AS TIME)"
-                  " AND dec IS NOT DISTINCT FROM CAST(dec_s AS DECIMAL(18,4))"
-                  " AND u IS NOT DISTINCT FROM CAST(u_s AS UUID) AND iv IS NOT DISTINCT FROM CAST(iv_s AS INTERVAL)");
+    return q64(
+        f,
+        "SELECT count(*) FROM x WHERE ts IS NOT DISTINCT FROM CAST(ts_s AS TIMESTAMP)"
+        " AND tz IS NOT DISTINCT FROM CAST(tz_s AS TIMESTAMPTZ) AND d IS NOT DISTINCT FROM CAST(d_s AS DATE)"
+        " AND t IS NOT DISTINCT FROM CAST(t_s AS TIME)"
+        " AND dec IS NOT DISTINCT FROM CAST(dec_s AS DECIMAL(18,4))"
+        " AND u IS NOT DISTINCT FROM CAST(u_s AS UUID) AND iv IS NOT DISTINCT FROM CAST(iv_s AS INTERVAL)");
 }
 
 /*
@@ -1635,10 +1705,13 @@ static void test_text_values_convert_in_bulk(void)
     duckpond_write_counts(w, &c, &fl);
     CHECK_EQ_INT(c, N - 3);
     CHECK_EQ_INT(fl, 3);
-    CHECK_FAILURE(w, 0, DUCKPOND_CONVERSION, 100,
-                  "row 100: column \"ts\" (TIMESTAMP): cannot convert '2024-13-01 00:00:00': Conversion Error");
-    CHECK_FAILURE(w, 1, DUCKPOND_CONVERSION, 1500, "row 1500: column \"u\" (UUID): cannot convert 'not-a-uuid': ");
-    CHECK_FAILURE(w, 2, DUCKPOND_CONVERSION, 2999, "row 2999: column \"iv\" (INTERVAL): cannot convert 'forever': ");
+    CHECK_FAILURE(
+        w, 0, DUCKPOND_CONVERSION, 100,
+        "row 100: column \"ts\" (TIMESTAMP): cannot convert '2024-13-01 00:00:00': Conversion Error");
+    CHECK_FAILURE(w, 1, DUCKPOND_CONVERSION, 1500,
+                  "row 1500: column \"u\" (UUID): cannot convert 'not-a-uuid': ");
+    CHECK_FAILURE(w, 2, DUCKPOND_CONVERSION, 2999,
+                  "row 2999: column \"iv\" (INTERVAL): cannot convert 'forever': ");
     CHECK_STR_CONTAINS(duckpond_write_errmsg(w), "row 100: ");
     duckpond_write_free(w);
     uint64_t casts = batcher_test_values_cast_alone(f.b);
@@ -1695,9 +1768,13 @@ static void test_defaults_in_one_group(void)
         duckpond_write_free(w[i]);
     }
     CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM g"), 5);
-    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM g WHERE id = 1 AND k = 7 AND ts = TIMESTAMP '2024-01-02 03:04:05'"), 1);
-    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM g WHERE id = 2 AND k = 20 AND ts = TIMESTAMP '2024-01-02 03:04:06'"), 1);
-    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM g WHERE id = 3 AND k = 30 AND made = TIMESTAMP '2001-01-01'"), 2);
+    CHECK_EQ_INT(
+        q64(&f, "SELECT count(*) FROM g WHERE id = 1 AND k = 7 AND ts = TIMESTAMP '2024-01-02 03:04:05'"), 1);
+    CHECK_EQ_INT(
+        q64(&f, "SELECT count(*) FROM g WHERE id = 2 AND k = 20 AND ts = TIMESTAMP '2024-01-02 03:04:06'"),
+        1);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM g WHERE id = 3 AND k = 30 AND made = TIMESTAMP '2001-01-01'"),
+                 2);
     CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM g WHERE id = 100 AND k = 7 AND ts IS NULL"), 1);
     CHECK_EQ_INT(q64(&f, "SELECT count(DISTINCT made) FROM g WHERE id <> 3"), 1);
     CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM g WHERE made > TIMESTAMP '2020-01-01'"), 3);
@@ -1776,11 +1853,13 @@ static void *x_producer_main(void *arg)
     static const char *cols[] = {"id", "ts", "tz", "d", "t", "dec", "ts_s", "tz_s", "d_s", "t_s", "dec_s"};
     for (int i = p->from; i < p->from + p->n; i++) {
         char ts[48], tz[48];
-        snprintf(ts, sizeof ts, "2024-03-%02d %02d:%02d:%02d.%06d", 1 + i % 28, i % 24, i % 60, (i / 7) % 60, i);
+        snprintf(ts, sizeof ts, "2024-03-%02d %02d:%02d:%02d.%06d", 1 + i % 28, i % 24, i % 60, (i / 7) % 60,
+                 i);
         snprintf(tz, sizeof tz, "2024-03-%02dT%02d:30:00%s", 1 + i % 28, i % 24, i % 2 ? "Z" : "-04:30");
-        duckpond_value row[11] = {v_int(i), v_text(ts), v_text(tz), v_text("2024-03-04"), v_text("12:00:01"),
-                                  v_text("99.5"), v_text(ts), v_text(tz), v_text("2024-03-04"), v_text("12:00:01"),
-                                  v_text("99.5")};
+        duckpond_value row[11] = {
+            v_int(i),       v_text(ts), v_text(tz), v_text("2024-03-04"), v_text("12:00:01"),
+            v_text("99.5"), v_text(ts), v_text(tz), v_text("2024-03-04"), v_text("12:00:01"),
+            v_text("99.5")};
         duckpond_write *w;
         int rc = duckpond_write_new(p->b, "x", cols, 11, 0, &w);
         if (rc == DUCKPOND_OK)
@@ -1849,14 +1928,16 @@ static void test_bulk_failures_atomic_and_journaled(void)
     CHECK_OK(duckpond_write_new(f.b, "x", jcols, 5, 0, &jw));
     duckpond_value j1[5] = {v_int(5000), v_text("2024-01-01 10:00:00 UTC"), v_text("1 day"),
                             v_text("2024-01-01 10:00:00 UTC"), v_text("1 day")};
-    duckpond_value j2[5] = {v_int(5001), v_text("2024-01-01 10:00:00"), v_text("someday"), v_null(), v_null()};
+    duckpond_value j2[5] = {v_int(5001), v_text("2024-01-01 10:00:00"), v_text("someday"), v_null(),
+                            v_null()};
     CHECK_OK(duckpond_write_add_row(jw, j1));
     CHECK_OK(duckpond_write_add_row(jw, j2));
     CHECK_EQ_INT(duckpond_write_submit(jw, DUCKPOND_ACK_JOURNAL), DUCKPOND_CONVERSION);
     duckpond_write_counts(jw, &c, &fl);
     CHECK_EQ_INT(c, 1);
     CHECK_EQ_INT(fl, 1);
-    CHECK_STR_CONTAINS(duckpond_write_errmsg(jw), "row 1: column \"iv\" (INTERVAL): cannot convert 'someday'");
+    CHECK_STR_CONTAINS(duckpond_write_errmsg(jw),
+                       "row 1: column \"iv\" (INTERVAL): cannot convert 'someday'");
     CHECK_OK(duckpond_batcher_wait_applied(f.b, duckpond_write_seq(jw), 10000));
     duckpond_write_free(jw);
     CHECK(batcher_test_values_cast_alone(f.b) > casts);
@@ -1965,8 +2046,8 @@ static void test_journal_split_write_survives_crash(void)
 }
 
 /* One row of `cols` into table, submitted with ack; returns the status, *msg a copy of the error. */
-static int put_row(duckpond_batcher *b, const char *table, const char *const *cols, int n, const duckpond_value *row,
-                   duckpond_ack ack, char *msg, size_t len)
+static int put_row(duckpond_batcher *b, const char *table, const char *const *cols, int n,
+                   const duckpond_value *row, duckpond_ack ack, char *msg, size_t len)
 {
     duckpond_write *w;
     int rc = duckpond_write_new(b, table, cols, n, 0, &w);
@@ -2016,8 +2097,8 @@ static void test_writer_rereads_table_after_schema_change(void)
 static void test_generated_column_refused(void)
 {
     struct fixture f;
-    CHECK_OK(fx_open_journal(&f, "CREATE TABLE g(a INTEGER, b INTEGER GENERATED ALWAYS AS (a * 2) VIRTUAL, c INTEGER)",
-                             0));
+    CHECK_OK(fx_open_journal(
+        &f, "CREATE TABLE g(a INTEGER, b INTEGER GENERATED ALWAYS AS (a * 2) VIRTUAL, c INTEGER)", 0));
     static const char *bad[] = {"a", "b"}, *good[] = {"a", "c"};
     duckpond_value row[2] = {v_int(1), v_int(5)};
     char msg[512];
@@ -2092,17 +2173,17 @@ TEST_MAIN(TEST_ENTRY(test_concurrent_exact_counts), TEST_ENTRY(test_column_subse
           TEST_ENTRY(test_text_values_convert_in_bulk), TEST_ENTRY(test_defaults_in_one_group),
           TEST_ENTRY(test_bulk_failures_atomic_and_journaled), TEST_ENTRY(test_wide_table_through_appenders),
           TEST_ENTRY(test_values_roundtrip), TEST_ENTRY(test_values_many_rows_exact),
-          TEST_ENTRY(test_conversion_errors_per_row),
-          TEST_ENTRY(test_constraint_violations_isolated), TEST_ENTRY(test_atomic_writes_nothing_on_bad_row),
-          TEST_ENTRY(test_unknown_table_and_column), TEST_ENTRY(test_backpressure_overloaded),
-          TEST_ENTRY(test_stop_flushes_then_closed), TEST_ENTRY(test_stop_wakes_waiting_producer),
-          TEST_ENTRY(test_visible_after_commit_ack),
+          TEST_ENTRY(test_conversion_errors_per_row), TEST_ENTRY(test_constraint_violations_isolated),
+          TEST_ENTRY(test_atomic_writes_nothing_on_bad_row), TEST_ENTRY(test_unknown_table_and_column),
+          TEST_ENTRY(test_backpressure_overloaded), TEST_ENTRY(test_stop_flushes_then_closed),
+          TEST_ENTRY(test_stop_wakes_waiting_producer), TEST_ENTRY(test_visible_after_commit_ack),
           TEST_ENTRY(test_multi_table_group), TEST_ENTRY(test_acked_rows_survive_sigkill),
           TEST_ENTRY(test_misuse_and_free), TEST_ENTRY(test_journal_record_roundtrip),
           TEST_ENTRY(test_journal_ack_checks_and_applies), TEST_ENTRY(test_journal_sigkill_loop),
           TEST_ENTRY(test_journal_recovery_reports_damage), TEST_ENTRY(test_journal_disk_full),
-          TEST_ENTRY(test_journal_read_your_writes_under_load), TEST_ENTRY(test_journal_fsync_failure_poisons),
-          TEST_ENTRY(test_group_mixes_scan_and_appender), TEST_ENTRY(test_journal_schema_changed),
-          TEST_ENTRY(test_journal_split_write_survives_crash),
-          TEST_ENTRY(test_writer_rereads_table_after_schema_change), TEST_ENTRY(test_generated_column_refused),
-          TEST_ENTRY(test_refuses_read_only_database), TEST_ENTRY(test_versioned_settings_and_stats))
+          TEST_ENTRY(test_journal_read_your_writes_under_load),
+          TEST_ENTRY(test_journal_fsync_failure_poisons), TEST_ENTRY(test_group_mixes_scan_and_appender),
+          TEST_ENTRY(test_journal_schema_changed), TEST_ENTRY(test_journal_split_write_survives_crash),
+          TEST_ENTRY(test_writer_rereads_table_after_schema_change),
+          TEST_ENTRY(test_generated_column_refused), TEST_ENTRY(test_refuses_read_only_database),
+          TEST_ENTRY(test_versioned_settings_and_stats))

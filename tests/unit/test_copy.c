@@ -67,8 +67,8 @@ static int same_in_chunks(const char *sql, int ncols, const char *input)
     for (size_t chunk = 1; chunk < strlen(input); chunk++) {
         struct result r = convert(sql, ncols, input, chunk);
         if (r.rc != whole.rc || strcmp(r.out, whole.out) != 0 || r.err.line != whole.err.line) {
-            fprintf(stderr, "    chunk %zu: rc %d out [%s], whole: rc %d out [%s]\n", chunk, r.rc, r.out, whole.rc,
-                    whole.out);
+            fprintf(stderr, "    chunk %zu: rc %d out [%s], whole: rc %d out [%s]\n", chunk, r.rc, r.out,
+                    whole.rc, whole.out);
             return 0;
         }
     }
@@ -79,18 +79,21 @@ static void test_parse_options(void)
 {
     struct copy_spec *c = NULL;
     char err[256];
-    CHECK_EQ_INT(copy_parse("COPY s.\"T\" (x, \"Y\") FROM STDIN WITH (FORMAT csv, HEADER match, DELIMITER ';', "
-                            "NULL 'n', QUOTE '''', ESCAPE '\\', FORCE_NULL (x), FORCE_NOT_NULL (\"Y\"))",
-                            &c, err, sizeof err),
-                 1);
+    CHECK_EQ_INT(
+        copy_parse("COPY s.\"T\" (x, \"Y\") FROM STDIN WITH (FORMAT csv, HEADER match, DELIMITER ';', "
+                   "NULL 'n', QUOTE '''', ESCAPE '\\', FORCE_NULL (x), FORCE_NOT_NULL (\"Y\"))",
+                   &c, err, sizeof err),
+        1);
     CHECK(c->csv && !c->binary && c->header && c->header_match && c->delim == ';' && c->quote == '\'');
-    CHECK(c->escape == '\\' && !strcmp(c->null_str, "n") && !strcmp(c->schema, "s") && !strcmp(c->table, "T"));
+    CHECK(c->escape == '\\' && !strcmp(c->null_str, "n") && !strcmp(c->schema, "s") &&
+          !strcmp(c->table, "T"));
     CHECK(c->columns.n == 2 && !strcmp(c->columns.v[1], "Y"));
     CHECK(copy_names_has(&c->force_null, "X") && copy_names_has(&c->force_not_null, "y"));
     copy_spec_free(c);
     /* the old keyword form */
-    CHECK_EQ_INT(copy_parse("copy t from stdin csv header delimiter as '|' force not null a, b", &c, err, sizeof err),
-                 1);
+    CHECK_EQ_INT(
+        copy_parse("copy t from stdin csv header delimiter as '|' force not null a, b", &c, err, sizeof err),
+        1);
     CHECK(c->csv && c->header && c->delim == '|' && c->force_not_null.n == 2 && !strcmp(c->null_str, ""));
     copy_spec_free(c);
     CHECK_EQ_INT(copy_parse("COPY t FROM STDIN (FORMAT binary)", &c, err, sizeof err), 1);
@@ -101,10 +104,15 @@ static void test_parse_options(void)
     copy_spec_free(c);
     /* what PostgreSQL refuses */
     const char *bad[] = {
-        "COPY t FROM STDIN (FORMAT binary, HEADER)", "COPY t FROM STDIN (DELIMITER 'ab')",
-        "COPY t FROM STDIN (FORMAT csv, DELIMITER '\"')", "COPY t FROM STDIN (FORCE_NULL (a))",
-        "COPY t TO STDOUT (FORMAT binary)", "COPY t FROM STDIN (FORMAT xml)", "COPY t FROM STDIN (DELIMITER 'a')",
-        "COPY t FROM STDIN (HEADER maybe)", "COPY (SELECT 1) FROM STDIN",
+        "COPY t FROM STDIN (FORMAT binary, HEADER)",
+        "COPY t FROM STDIN (DELIMITER 'ab')",
+        "COPY t FROM STDIN (FORMAT csv, DELIMITER '\"')",
+        "COPY t FROM STDIN (FORCE_NULL (a))",
+        "COPY t TO STDOUT (FORMAT binary)",
+        "COPY t FROM STDIN (FORMAT xml)",
+        "COPY t FROM STDIN (DELIMITER 'a')",
+        "COPY t FROM STDIN (HEADER maybe)",
+        "COPY (SELECT 1) FROM STDIN",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         if (copy_parse(bad[i], &c, err, sizeof err) != -1)

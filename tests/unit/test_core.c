@@ -17,13 +17,13 @@
 #include "testlib.h"
 
 /* Opens path (a file in the test directory) or fails the test. */
-#define OPEN(path, dbp)                                                        \
-    do {                                                                       \
-        int orc_ = duckpond_open((path), NULL, (dbp));                         \
-        if (orc_ != DUCKPOND_OK) {                                             \
+#define OPEN(path, dbp)                                                            \
+    do {                                                                           \
+        int orc_ = duckpond_open((path), NULL, (dbp));                             \
+        if (orc_ != DUCKPOND_OK) {                                                 \
             test_fail(__FILE__, __LINE__, "open: %s", duckpond_db_errmsg(*(dbp))); \
-            return;                                                            \
-        }                                                                      \
+            return;                                                                \
+        }                                                                          \
     } while (0)
 
 static int64_t count_of(duckpond_db *db, const char *sql)
@@ -249,8 +249,14 @@ static void check_appends(int tables)
     duckpond_close(db);
 }
 
-static void test_threads_append_same_table(void) { check_appends(1); }
-static void test_threads_append_different_tables(void) { check_appends(N_THREADS); }
+static void test_threads_append_same_table(void)
+{
+    check_appends(1);
+}
+static void test_threads_append_different_tables(void)
+{
+    check_appends(N_THREADS);
+}
 
 /* Each thread updates its own row 50 times, in autocommit. */
 static void *update_own_row(void *arg)
@@ -399,8 +405,8 @@ static void test_tx_retry_bounds(void)
     CHECK_EQ_INT(attempts, 5);
     CHECK_STR_CONTAINS(duckpond_conn_errmsg(c), "after 5 attempts");
     calls = 0;
-    duckpond_retry d = DUCKPOND_RETRY_INIT(.max_attempts = 1000000, .base_delay_us = 1000, .max_delay_us = 5000,
-                        .deadline_ms = 50);
+    duckpond_retry d = DUCKPOND_RETRY_INIT(.max_attempts = 1000000, .base_delay_us = 1000,
+                                           .max_delay_us = 5000, .deadline_ms = 50);
     CHECK_EQ_INT(duckpond_tx_run(c, &d, conflict_body, &calls, &attempts), DUCKPOND_CONFLICT);
     CHECK(calls > 1 && calls < 1000);
     CHECK_STR_CONTAINS(duckpond_conn_errmsg(c), "deadline");
@@ -493,11 +499,13 @@ static int read_snapshot_child(const char *path, int barrier_w, int go_r)
         return 1;
     int64_t rows, bad, sum;
     int rc = duckpond_query_int64(c, "SELECT count(*) FROM trades", &rows) ||
-             duckpond_query_int64(c, "SELECT count(*) FROM trades t JOIN positions p USING (symbol) "
-                                     "GROUP BY ALL HAVING 0 = 1",
+             duckpond_query_int64(c,
+                                  "SELECT count(*) FROM trades t JOIN positions p USING (symbol) "
+                                  "GROUP BY ALL HAVING 0 = 1",
                                   &bad) != DUCKPOND_NOTFOUND ||
-             duckpond_query_int64(c, "SELECT (SELECT coalesce(sum(qty),0) FROM trades) - "
-                                     "(SELECT coalesce(sum(qty),0) FROM positions)",
+             duckpond_query_int64(c,
+                                  "SELECT (SELECT coalesce(sum(qty),0) FROM trades) - "
+                                  "(SELECT coalesce(sum(qty),0) FROM positions)",
                                   &sum);
     int write_rc = duckpond_exec(c, "INSERT INTO trades VALUES ('X', 1)");
     duckpond_disconnect(c);
@@ -765,7 +773,8 @@ static void test_version_and_soname(void)
     CHECK(strcmp(DUCKPOND_VERSION, "0.1.0") == 0);
     int major = -1, minor = -1, patch = -1;
     CHECK(strcmp(duckpond_libversion(&major, &minor, &patch), DUCKPOND_VERSION) == 0);
-    CHECK(major == DUCKPOND_VERSION_MAJOR && minor == DUCKPOND_VERSION_MINOR && patch == DUCKPOND_VERSION_PATCH);
+    CHECK(major == DUCKPOND_VERSION_MAJOR && minor == DUCKPOND_VERSION_MINOR &&
+          patch == DUCKPOND_VERSION_PATCH);
     CHECK(strcmp(duckpond_libversion(NULL, NULL, NULL), "0.1.0") == 0);
     /* the shared library beside the tests' folder: linkable by its old name, loaded by its soname */
     char exe[512], so[600], soname[64] = "";
@@ -781,10 +790,12 @@ static void test_version_and_soname(void)
     if (!h)
         fprintf(stderr, "    dlopen: %s\n", dlerror());
     CHECK(h != NULL);
-    const char *(*libversion)(int *, int *, int *) = (const char *(*)(int *, int *, int *))dlsym(h, "duckpond_libversion");
+    const char *(*libversion)(int *, int *, int *) =
+        (const char *(*)(int *, int *, int *))dlsym(h, "duckpond_libversion");
     CHECK(libversion && strcmp(libversion(NULL, NULL, NULL), DUCKPOND_VERSION) == 0);
     CHECK(dlsym(h, "duckpond_open") != NULL);
-    CHECK(dlsym(h, "dp_buf_add") == NULL && dlsym(h, "batcher_check_row") == NULL); /* internals stay inside */
+    CHECK(dlsym(h, "dp_buf_add") == NULL &&
+          dlsym(h, "batcher_check_row") == NULL); /* internals stay inside */
     dlclose(h);
 }
 
@@ -939,13 +950,13 @@ static void test_fork_child_refused(void)
         duckpond_conn *x = NULL;
         duckpond_pool *y = NULL;
         duckpond_batcher *z = NULL;
-        bool refused = duckpond_close(db) == DUCKPOND_MISUSE && duckpond_disconnect(c) == DUCKPOND_MISUSE &&
-                       duckpond_connect(db, &x) == DUCKPOND_MISUSE && x == NULL &&
-                       duckpond_pool_get(pool, 0, &x) == DUCKPOND_MISUSE &&
-                       duckpond_pool_free(pool) == DUCKPOND_MISUSE &&
-                       duckpond_pool_new(db, 1, &y) == DUCKPOND_MISUSE &&
-                       duckpond_batcher_stop(b) == DUCKPOND_MISUSE && duckpond_batcher_free(b) == DUCKPOND_MISUSE &&
-                       duckpond_batcher_new(db, NULL, &z) == DUCKPOND_MISUSE;
+        bool refused =
+            duckpond_close(db) == DUCKPOND_MISUSE && duckpond_disconnect(c) == DUCKPOND_MISUSE &&
+            duckpond_connect(db, &x) == DUCKPOND_MISUSE && x == NULL &&
+            duckpond_pool_get(pool, 0, &x) == DUCKPOND_MISUSE &&
+            duckpond_pool_free(pool) == DUCKPOND_MISUSE && duckpond_pool_new(db, 1, &y) == DUCKPOND_MISUSE &&
+            duckpond_batcher_stop(b) == DUCKPOND_MISUSE && duckpond_batcher_free(b) == DUCKPOND_MISUSE &&
+            duckpond_batcher_new(db, NULL, &z) == DUCKPOND_MISUSE;
         _exit(refused ? 0 : 1);
     }
     int st;

@@ -37,8 +37,11 @@ static void test_query_json(void)
     json_decref(j);
     free(out);
 
-    CHECK_EQ_INT(query(&s, "{\"sql\":\"SELECT id, sym, px, qty FROM trades WHERE id >= $1 ORDER BY id\","
-                           "\"params\":[1]}", NULL, &out), 200);
+    CHECK_EQ_INT(query(&s,
+                       "{\"sql\":\"SELECT id, sym, px, qty FROM trades WHERE id >= $1 ORDER BY id\","
+                       "\"params\":[1]}",
+                       NULL, &out),
+                 200);
     j = parse(out);
     CHECK(j);
     json_t *cols = json_object_get(j, "columns");
@@ -65,11 +68,17 @@ static void test_query_injection(void)
     CHECK_OK(srv_start(&s, NULL));
     CHECK_OK(sql_ok(&s, "CREATE TABLE trades (id INTEGER, note VARCHAR)"));
     char *out;
-    CHECK_EQ_INT(query(&s, "{\"sql\":\"INSERT INTO trades VALUES (1, $1)\","
-                           "\"params\":[\"'; DROP TABLE trades; --\"]}", NULL, &out), 200);
+    CHECK_EQ_INT(query(&s,
+                       "{\"sql\":\"INSERT INTO trades VALUES (1, $1)\","
+                       "\"params\":[\"'; DROP TABLE trades; --\"]}",
+                       NULL, &out),
+                 200);
     free(out);
-    CHECK_EQ_INT(query(&s, "{\"sql\":\"SELECT count(*) FROM trades WHERE note = $1\","
-                           "\"params\":[\"x' OR '1'='1\"]}", NULL, &out), 200);
+    CHECK_EQ_INT(query(&s,
+                       "{\"sql\":\"SELECT count(*) FROM trades WHERE note = $1\","
+                       "\"params\":[\"x' OR '1'='1\"]}",
+                       NULL, &out),
+                 200);
     json_t *j = parse(out);
     CHECK_EQ_INT(json_integer_value(json_array_get(json_array_get(json_object_get(j, "rows"), 0), 0)), 0);
     json_decref(j);
@@ -104,14 +113,15 @@ static void test_query_types(void)
     CHECK_OK(srv_start(&s, NULL));
     char *out;
     CHECK_EQ_INT(query(&s,
-        "{\"sql\":\"SELECT 12.345::DECIMAL(18,3) AS d, -0.5::DECIMAL(4,2) AS d2, "
-        "DATE '2024-03-01' AS dt, TIMESTAMP '2024-03-01 09:30:00.25' AS ts, "
-        "TIME '23:59:59' AS tm, INTERVAL '1 month 2 days 3 hours' AS iv, "
-        "170141183460469231731687303715884105727::HUGEINT AS h, "
-        "'6ba7b810-9dad-11d1-80b4-00c04fd430c8'::UUID AS u, '\\\\x00AB'::BLOB AS bl, "
-        "[1, 2, NULL] AS l, {'a': 1, 'b': 'x'} AS st, MAP {'k': 1.5} AS m, "
-        "true AS b, 'nan'::DOUBLE AS n, 0.1::DOUBLE AS f, [1,2]::INTEGER[2] AS arr\"}",
-        NULL, &out), 200);
+                       "{\"sql\":\"SELECT 12.345::DECIMAL(18,3) AS d, -0.5::DECIMAL(4,2) AS d2, "
+                       "DATE '2024-03-01' AS dt, TIMESTAMP '2024-03-01 09:30:00.25' AS ts, "
+                       "TIME '23:59:59' AS tm, INTERVAL '1 month 2 days 3 hours' AS iv, "
+                       "170141183460469231731687303715884105727::HUGEINT AS h, "
+                       "'6ba7b810-9dad-11d1-80b4-00c04fd430c8'::UUID AS u, '\\\\x00AB'::BLOB AS bl, "
+                       "[1, 2, NULL] AS l, {'a': 1, 'b': 'x'} AS st, MAP {'k': 1.5} AS m, "
+                       "true AS b, 'nan'::DOUBLE AS n, 0.1::DOUBLE AS f, [1,2]::INTEGER[2] AS arr\"}",
+                       NULL, &out),
+                 200);
     json_t *j = parse(out);
     CHECK(j);
     json_t *r = json_array_get(json_object_get(j, "rows"), 0);
@@ -207,8 +217,11 @@ static void test_query_limits(void)
     json_decref(j);
     free(out);
     /* a long query is cancelled at its timeout; the server goes on */
-    CHECK_EQ_INT(query(&s, "{\"sql\":\"SELECT count(*) FROM range(1000000000000) a\","
-                           "\"timeout_ms\":300}", NULL, &out), 504);
+    CHECK_EQ_INT(query(&s,
+                       "{\"sql\":\"SELECT count(*) FROM range(1000000000000) a\","
+                       "\"timeout_ms\":300}",
+                       NULL, &out),
+                 504);
     j = parse(out);
     CHECK(err_state(j) && strcmp(err_state(j), "57014") == 0);
     json_decref(j);
@@ -216,7 +229,8 @@ static void test_query_limits(void)
     CHECK_OK(sql_ok(&s, "SELECT 1"));
     /* many rows stream in several chunks */
     CHECK_EQ_INT(query(&s, "{\"sql\":\"SELECT i, 'row ' || i AS s FROM range(5000) t(i)\"}",
-                       "-H 'Accept: text/csv'", &out), 200);
+                       "-H 'Accept: text/csv'", &out),
+                 200);
     int lines = 0;
     for (char *p = out; *p; p++)
         lines += *p == '\n';
@@ -224,7 +238,6 @@ static void test_query_limits(void)
     free(out);
     srv_stop(&s);
 }
-
 
 /* An error found after the answer has started is reported in the stream. */
 static void test_query_error_midstream(void)
@@ -272,7 +285,8 @@ static void test_query_conflicts(void)
         n += snprintf(cmd + n, sizeof cmd - (size_t)n,
                       "(for r in $(seq 20); do curl -s -m 60 -o /dev/null -w '%%{http_code}\\n' "
                       "-H 'Content-Type: application/json' --data-binary @upd.json "
-                      "http://127.0.0.1:%d/v1/query; done > codes.%d) & ", s.port, w);
+                      "http://127.0.0.1:%d/v1/query; done > codes.%d) & ",
+                      s.port, w);
     snprintf(cmd + n, sizeof cmd - (size_t)n, "wait)");
     CHECK_EQ_INT(system(cmd), 0);
     int ok = 0, conflict = 0;
@@ -292,13 +306,12 @@ static void test_query_conflicts(void)
     char *out;
     CHECK_EQ_INT(req(&s, "GET", "/metrics", NULL, NULL, &out), 200);
     double retried = metric(out, "duckpond_conflicts_retried_total");
-    fprintf(stderr, "    %d updates committed, %d refused after retries, %.0f conflicts retried\n",
-            ok, conflict, retried);
+    fprintf(stderr, "    %d updates committed, %d refused after retries, %.0f conflicts retried\n", ok,
+            conflict, retried);
     CHECK(retried >= 0);
     free(out);
     srv_stop(&s);
 }
-
 
 /* A statement kept prepared follows the catalog: new columns, a gone table. */
 static void test_query_cache(void)
@@ -311,7 +324,8 @@ static void test_query_cache(void)
     /* more rounds than pooled connections, so that several keep it */
     for (int i = 0; i < 40; i++) {
         CHECK_EQ_INT(query(&s, "{\"sql\":\"SELECT * FROM t WHERE $1 > 0\",\"params\":[1]}",
-                           "-H 'Accept: text/csv'", &out), 200);
+                           "-H 'Accept: text/csv'", &out),
+                     200);
         CHECK(strcmp(out, "a\r\n1\r\n") == 0);
         free(out);
     }
@@ -320,7 +334,8 @@ static void test_query_cache(void)
     CHECK_OK(sql_ok(&s, "INSERT INTO t VALUES ('x', 2)"));
     for (int i = 0; i < 40; i++) {
         CHECK_EQ_INT(query(&s, "{\"sql\":\"SELECT * FROM t WHERE $1 > 0\",\"params\":[1]}",
-                           "-H 'Accept: text/csv'", &out), 200);
+                           "-H 'Accept: text/csv'", &out),
+                     200);
         CHECK(strcmp(out, "b,c\r\nx,2\r\n") == 0);
         free(out);
     }
@@ -355,8 +370,8 @@ static void test_ingest_ndjson(void)
         "{\"sym\":null,\"px\":2}\n"
         "{\"sym\":\"LAST\",\"px\":3}";
     char *out;
-    CHECK_EQ_INT(req(&s, "POST", "/v1/tables/ticks/rows", "-H 'Content-Type: application/x-ndjson'",
-                     body, &out), 200);
+    CHECK_EQ_INT(
+        req(&s, "POST", "/v1/tables/ticks/rows", "-H 'Content-Type: application/x-ndjson'", body, &out), 200);
     json_t *j = parse(out);
     CHECK(j);
     CHECK_EQ_INT(json_integer_value(json_object_get(j, "written")), 3);
@@ -412,7 +427,8 @@ static void test_ingest_csv(void)
     CHECK_EQ_INT(count_of(&s, "SELECT count(*) FROM t WHERE note IS NULL AND id = 1"), 1);
     CHECK_EQ_INT(count_of(&s, "SELECT count(*) FROM t WHERE note = '' AND name = 'with, comma'"), 1);
     CHECK_EQ_INT(count_of(&s, "SELECT count(*) FROM t WHERE name = 'multi' || chr(10) || 'line' "
-                              "AND note = 'say \"hi\"'"), 1);
+                              "AND note = 'say \"hi\"'"),
+                 1);
     srv_stop(&s);
 }
 
@@ -423,19 +439,22 @@ static void test_ingest_atomic(void)
     CHECK_OK(sql_ok(&s, "CREATE TABLE t (id INTEGER, v DOUBLE)"));
     char *out;
     /* a line that does not parse */
-    CHECK_EQ_INT(req(&s, "POST", "/v1/tables/t/rows?atomic=true", NULL,
-                     "{\"id\":1,\"v\":1}\n{\"id\":2,\n", &out), 400);
+    CHECK_EQ_INT(
+        req(&s, "POST", "/v1/tables/t/rows?atomic=true", NULL, "{\"id\":1,\"v\":1}\n{\"id\":2,\n", &out),
+        400);
     CHECK_STR_CONTAINS(out, "\"written\":0");
     free(out);
     /* a value the column refuses */
     CHECK_EQ_INT(req(&s, "POST", "/v1/tables/t/rows?atomic=true", NULL,
-                     "{\"id\":1,\"v\":1}\n{\"id\":\"two\",\"v\":2}\n", &out), 400);
+                     "{\"id\":1,\"v\":1}\n{\"id\":\"two\",\"v\":2}\n", &out),
+                 400);
     CHECK_STR_CONTAINS(out, "\"written\":0");
     free(out);
     CHECK_EQ_INT(count_of(&s, "SELECT count(*) FROM t"), 0);
     /* without atomic the good row goes in */
-    CHECK_EQ_INT(req(&s, "POST", "/v1/tables/t/rows", NULL,
-                     "{\"id\":1,\"v\":1}\n{\"id\":\"two\",\"v\":2}\n", &out), 200);
+    CHECK_EQ_INT(
+        req(&s, "POST", "/v1/tables/t/rows", NULL, "{\"id\":1,\"v\":1}\n{\"id\":\"two\",\"v\":2}\n", &out),
+        200);
     CHECK_STR_CONTAINS(out, "\"written\":1");
     free(out);
     CHECK_EQ_INT(count_of(&s, "SELECT count(*) FROM t"), 1);
@@ -532,12 +551,14 @@ static void test_slow_client(void)
     int fds[3];
     for (int i = 0; i < 3; i++) {
         fds[i] = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s.port),
+        struct sockaddr_in a = {.sin_family = AF_INET,
+                                .sin_port = htons((uint16_t)s.port),
                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         CHECK(connect(fds[i], (struct sockaddr *)&a, sizeof a) == 0);
-        const char *part = i == 0 ? "GET /hea" :
-                           i == 1 ? "POST /v1/query HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"sql\":" :
-                                    "POST /v1/query HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n{{{{{";
+        const char *part = i == 0 ? "GET /hea"
+                           : i == 1
+                               ? "POST /v1/query HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"sql\":"
+                               : "POST /v1/query HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n{{{{{";
         CHECK(write(fds[i], part, strlen(part)) == (ssize_t)strlen(part));
     }
     char *out;
@@ -581,7 +602,8 @@ static void test_connection_cap(void)
     int fds[3];
     for (int i = 0; i < 3; i++) {
         fds[i] = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s.port),
+        struct sockaddr_in a = {.sin_family = AF_INET,
+                                .sin_port = htons((uint16_t)s.port),
                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         CHECK(connect(fds[i], (struct sockaddr *)&a, sizeof a) == 0);
     }
@@ -684,7 +706,8 @@ static void test_health_metrics(void)
     CHECK_STR_CONTAINS(out, "\"writable\":true");
     free(out);
     CHECK_OK(sql_ok(&s, "CREATE TABLE t (id INTEGER)"));
-    CHECK_EQ_INT(req(&s, "POST", "/v1/tables/t/rows", NULL, "{\"id\":1}\n{\"id\":2}\n{\"id\":\"x\"}\n", &out), 200);
+    CHECK_EQ_INT(req(&s, "POST", "/v1/tables/t/rows", NULL, "{\"id\":1}\n{\"id\":2}\n{\"id\":\"x\"}\n", &out),
+                 200);
     free(out);
     CHECK_EQ_INT(query(&s, "{\"sql\":\"SELEC\"}", NULL, &out), 400);
     free(out);
@@ -777,7 +800,9 @@ static void test_status_page(void)
     CHECK_OK(sql_ok(&s, "CREATE TABLE trades (sym VARCHAR, px DOUBLE)"));
     char *out;
     CHECK_EQ_INT(req(&s, "POST", "/v1/tables/trades/rows", NULL,
-                     "{\"sym\":\"A\",\"px\":1}\n{\"sym\":\"B\",\"px\":2}\n{\"sym\":\"C\",\"px\":\"x\"}\n", &out), 200);
+                     "{\"sym\":\"A\",\"px\":1}\n{\"sym\":\"B\",\"px\":2}\n{\"sym\":\"C\",\"px\":\"x\"}\n",
+                     &out),
+                 200);
     free(out);
     CHECK_EQ_INT(req(&s, "GET", "/", NULL, NULL, &out), 200);
     CHECK_STR_CONTAINS(out, "<title>duckpond status</title>");
@@ -831,15 +856,11 @@ static void test_status_page(void)
     srv_stop(&s);
 }
 
-TEST_MAIN(TEST_ENTRY(test_query_json), TEST_ENTRY(test_query_injection),
-          TEST_ENTRY(test_query_formats), TEST_ENTRY(test_query_types),
-          TEST_ENTRY(test_query_errors), TEST_ENTRY(test_query_limits),
+TEST_MAIN(TEST_ENTRY(test_query_json), TEST_ENTRY(test_query_injection), TEST_ENTRY(test_query_formats),
+          TEST_ENTRY(test_query_types), TEST_ENTRY(test_query_errors), TEST_ENTRY(test_query_limits),
           TEST_ENTRY(test_query_error_midstream), TEST_ENTRY(test_query_conflicts),
-          TEST_ENTRY(test_query_cache),
-          TEST_ENTRY(test_ingest_ndjson), TEST_ENTRY(test_ingest_csv),
-          TEST_ENTRY(test_ingest_atomic), TEST_ENTRY(test_ingest_concurrent),
-          TEST_ENTRY(test_body_limits), TEST_ENTRY(test_slow_client),
-          TEST_ENTRY(test_connection_cap),
-          TEST_ENTRY(test_non_loopback_needs_users), TEST_ENTRY(test_auth),
-          TEST_ENTRY(test_health_metrics), TEST_ENTRY(test_metrics_tables),
-          TEST_ENTRY(test_status_page))
+          TEST_ENTRY(test_query_cache), TEST_ENTRY(test_ingest_ndjson), TEST_ENTRY(test_ingest_csv),
+          TEST_ENTRY(test_ingest_atomic), TEST_ENTRY(test_ingest_concurrent), TEST_ENTRY(test_body_limits),
+          TEST_ENTRY(test_slow_client), TEST_ENTRY(test_connection_cap),
+          TEST_ENTRY(test_non_loopback_needs_users), TEST_ENTRY(test_auth), TEST_ENTRY(test_health_metrics),
+          TEST_ENTRY(test_metrics_tables), TEST_ENTRY(test_status_page))

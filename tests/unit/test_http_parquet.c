@@ -35,8 +35,9 @@ static int make_trades(struct srv *s)
 static int fetch(struct srv *s, const char *path, const char *args, const char *file, char *ctype)
 {
     char *cmd;
-    if (asprintf(&cmd, "curl -s -m 60 %s -o '%s' -w '%%{http_code} %%{content_type}' "
-                       "'http://127.0.0.1:%d%s'",
+    if (asprintf(&cmd,
+                 "curl -s -m 60 %s -o '%s' -w '%%{http_code} %%{content_type}' "
+                 "'http://127.0.0.1:%d%s'",
                  args, file, s->port, path) < 0)
         return 0;
     FILE *p = popen(cmd, "r");
@@ -56,8 +57,9 @@ static int post_parquet(struct srv *s, const char *body, const char *file, char 
 {
     spit(test_path("post.json"), body);
     char args[1024];
-    snprintf(args, sizeof args, "-H 'Content-Type: application/json' -H 'Accept: " PARQUET "' "
-                                "--data-binary @'%s'",
+    snprintf(args, sizeof args,
+             "-H 'Content-Type: application/json' -H 'Accept: " PARQUET "' "
+             "--data-binary @'%s'",
              test_path("post.json"));
     return fetch(s, "/v1/query", args, file, ctype);
 }
@@ -71,8 +73,8 @@ static int get_query(struct srv *s, const char *sql, const char *params, const c
 {
     spit(test_path("get.sql"), sql);
     char args[2048];
-    int k = snprintf(args, sizeof args, "-G --data-urlencode sql@'%s' %s",
-                     test_path("get.sql"), extra ? extra : "");
+    int k = snprintf(args, sizeof args, "-G --data-urlencode sql@'%s' %s", test_path("get.sql"),
+                     extra ? extra : "");
     if (params) {
         spit(test_path("get.params"), params);
         k += snprintf(args + k, sizeof args - (size_t)k, " --data-urlencode params@'%s'",
@@ -178,8 +180,8 @@ static bool answers_gone(const char *dir, int ms)
             return true;
         usleep(20000);
     }
-    fprintf(stderr, "    %d answer file(s) still open, %d entries in %s\n", open_in(dir),
-            dir_entries(dir), dir);
+    fprintf(stderr, "    %d answer file(s) still open, %d entries in %s\n", open_in(dir), dir_entries(dir),
+            dir);
     return false;
 }
 
@@ -205,8 +207,9 @@ static void test_parquet_post(void)
     CHECK_OK(start_with_tmp(&s, &o, &dir));
     CHECK_OK(make_trades(&s));
     const char *file = test_path("a.parquet");
-    CHECK_EQ_INT(post_parquet(&s, "{\"sql\":\"SELECT * FROM trades WHERE symbol = $1 AND price < $2 "
-                                  "ORDER BY ts DESC\",\"params\":[\"MSFT\",150.5]}",
+    CHECK_EQ_INT(post_parquet(&s,
+                              "{\"sql\":\"SELECT * FROM trades WHERE symbol = $1 AND price < $2 "
+                              "ORDER BY ts DESC\",\"params\":[\"MSFT\",150.5]}",
                               file, ctype),
                  200);
     CHECK(strcmp(ctype, PARQUET) == 0);
@@ -217,8 +220,9 @@ static void test_parquet_post(void)
     CHECK(pq_is(file, "count(*)", wants));
     CHECK(pq_is(file, "string_agg(DISTINCT symbol, ',')", "MSFT"));
     /* the schema is DuckDB's own, the order the query's */
-    CHECK(pq_is(file, "list(DISTINCT typeof(ts))::VARCHAR || list(DISTINCT typeof(quantity))::VARCHAR"
-                      " || list(DISTINCT typeof(price))::VARCHAR",
+    CHECK(pq_is(file,
+                "list(DISTINCT typeof(ts))::VARCHAR || list(DISTINCT typeof(quantity))::VARCHAR"
+                " || list(DISTINCT typeof(price))::VARCHAR",
                 "[TIMESTAMP][DOUBLE][DOUBLE]"));
     char latest[32]; /* ORDER BY ts DESC: the first row holds the latest */
     snprintf(latest, sizeof latest, "%lld",
@@ -238,9 +242,10 @@ static void test_parquet_post(void)
     CHECK(strcmp(ctype, PARQUET) == 0);
     CHECK(pq_is(file, "count(*)", "0"));
     /* values of other types come back as DuckDB wrote them */
-    CHECK_EQ_INT(post_parquet(&s, "{\"sql\":\"SELECT 12.345::DECIMAL(18,3) AS d, DATE '2024-03-01' AS dt, "
-                                  "[1, 2, NULL] AS l, {'a': 1, 'b': 'x'} AS st, NULL::INTEGER AS n, "
-                                  "$1::VARCHAR AS s\",\"params\":[\"it's\"]}",
+    CHECK_EQ_INT(post_parquet(&s,
+                              "{\"sql\":\"SELECT 12.345::DECIMAL(18,3) AS d, DATE '2024-03-01' AS dt, "
+                              "[1, 2, NULL] AS l, {'a': 1, 'b': 'x'} AS st, NULL::INTEGER AS n, "
+                              "$1::VARCHAR AS s\",\"params\":[\"it's\"]}",
                               file, ctype),
                  200);
     CHECK(pq_is(file, "concat_ws('|', d, dt, l, st, coalesce(n::VARCHAR, 'null'), s)",
@@ -268,24 +273,24 @@ static void test_parquet_get(void)
              (long long)count_of(&s, "SELECT count(*) FROM trades WHERE symbol = 'NVDA' AND quantity >= 50"));
     CHECK(pq_is(file, "count(*)", want));
     /* a parameter is a value, never SQL */
-    CHECK_EQ_INT(get_query(&s, "SELECT count(*) AS n FROM trades WHERE symbol = $1",
-                           "[\"x' OR '1'='1\"]", "parquet", NULL, file, ctype),
+    CHECK_EQ_INT(get_query(&s, "SELECT count(*) AS n FROM trades WHERE symbol = $1", "[\"x' OR '1'='1\"]",
+                           "parquet", NULL, file, ctype),
                  200);
     CHECK(pq_is(file, "n", "0"));
     /* the Accept header works for a GET too; without either, JSON */
-    CHECK_EQ_INT(get_query(&s, "SELECT count(*) AS n FROM trades", NULL, NULL,
-                           "-H 'Accept: " PARQUET "'", file, ctype),
+    CHECK_EQ_INT(get_query(&s, "SELECT count(*) AS n FROM trades", NULL, NULL, "-H 'Accept: " PARQUET "'",
+                           file, ctype),
                  200);
     CHECK(pq_is(file, "n", "9000"));
-    CHECK_EQ_INT(get_query(&s, "SELECT count(*) AS n FROM trades WHERE symbol = $1", "[\"AAPL\"]",
-                           NULL, NULL, file, ctype),
+    CHECK_EQ_INT(get_query(&s, "SELECT count(*) AS n FROM trades WHERE symbol = $1", "[\"AAPL\"]", NULL, NULL,
+                           file, ctype),
                  200);
     CHECK(strcmp(ctype, "application/json") == 0);
     char *text = slurp(file);
     CHECK_STR_CONTAINS(text, "\"rows\":[[3000]]");
     free(text);
-    CHECK_EQ_INT(get_query(&s, "SELECT symbol, count(*) AS n FROM trades GROUP BY 1 ORDER BY 1",
-                           NULL, "csv", NULL, file, ctype),
+    CHECK_EQ_INT(get_query(&s, "SELECT symbol, count(*) AS n FROM trades GROUP BY 1 ORDER BY 1", NULL, "csv",
+                           NULL, file, ctype),
                  200);
     text = slurp(file);
     CHECK(text && strcmp(text, "symbol,n\r\nAAPL,3000\r\nMSFT,3000\r\nNVDA,3000\r\n") == 0);
@@ -341,7 +346,8 @@ static void test_parquet_errors(void)
         {"{\"sql\":\"BEGIN\"}", 400, "0A000"},
         /* a cast that fails deep in the result: still before the status line */
         {"{\"sql\":\"SELECT (CASE WHEN i < 150000 THEN i::VARCHAR ELSE 'x' END)::INTEGER AS v "
-         "FROM range(200000) t(i)\"}", 400, "22P02"},
+         "FROM range(200000) t(i)\"}",
+         400, "22P02"},
         {"{\"sql\":\"SELECT * FROM range(100)\",\"row_limit\":99}", 400, "54000"},
         {"{\"sql\":\"SELECT count(*) FROM range(1000000000000) a\",\"timeout_ms\":300}", 504, "57014"},
         {"{\"sql\":\"SELECT 1\"", 400, "08P01"},
@@ -367,8 +373,7 @@ static void test_parquet_errors(void)
     /* what is fine: a trailing semicolon or comment, exactly the row limit */
     CHECK_EQ_INT(post_parquet(&s, "{\"sql\":\"SELECT 42 AS x; \\n\"}", file, ctype), 200);
     CHECK(pq_is(file, "x", "42"));
-    CHECK_EQ_INT(post_parquet(&s, "{\"sql\":\"SELECT 43 AS x -- the answer\"}", file, ctype),
-                 200);
+    CHECK_EQ_INT(post_parquet(&s, "{\"sql\":\"SELECT 43 AS x -- the answer\"}", file, ctype), 200);
     CHECK(pq_is(file, "x", "43"));
     CHECK_EQ_INT(post_parquet(&s, "{\"sql\":\"SELECT * FROM range(100)\",\"row_limit\":100}", file, ctype),
                  200);
@@ -394,8 +399,7 @@ static void test_parquet_errors(void)
     }
     CHECK_EQ_INT(get_query(&s, "SELECT 1", NULL, NULL, "-d bogus=1", file, ctype), 400);
     CHECK(is_error(file, ctype, "08P01"));
-    CHECK_EQ_INT(get_query(&s, "SELECT 1", NULL, NULL, "--data-urlencode 'sql=SELECT 2'", file, ctype),
-                 400);
+    CHECK_EQ_INT(get_query(&s, "SELECT 1", NULL, NULL, "--data-urlencode 'sql=SELECT 2'", file, ctype), 400);
     CHECK(is_error(file, ctype, "08P01"));
     CHECK_EQ_INT(count_of(&s, "SELECT count(*) FROM trades"), 9000);
     CHECK(answers_gone(dir, 2000));
@@ -419,8 +423,9 @@ static void test_parquet_client_gone(void)
     spit(test_path("big.json"), "{\"sql\":\"SELECT i, i::VARCHAR || '-' || (i * 7)::VARCHAR AS s, "
                                 "random() AS r FROM range(3000000) t(i)\"}");
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "curl -s -m 60 -H 'Accept: " PARQUET "' --data-binary @'%s' "
-                              "-o /dev/null 'http://127.0.0.1:%d/v1/query' & echo $!",
+    snprintf(cmd, sizeof cmd,
+             "curl -s -m 60 -H 'Accept: " PARQUET "' --data-binary @'%s' "
+             "-o /dev/null 'http://127.0.0.1:%d/v1/query' & echo $!",
              test_path("big.json"), s.port);
     FILE *p = popen(cmd, "r");
     int pid = 0;
@@ -438,8 +443,9 @@ static void test_parquet_client_gone(void)
     CHECK(answers_gone(dir, 45000));
     /* a client that reads a few bytes of a large answer and stalls, then leaves */
     const char *slow = test_path("slow.out");
-    snprintf(cmd, sizeof cmd, "curl -s -m 60 --limit-rate 20k -H 'Accept: " PARQUET "' "
-                              "--data-binary @'%s' -o '%s' 'http://127.0.0.1:%d/v1/query' & echo $!",
+    snprintf(cmd, sizeof cmd,
+             "curl -s -m 60 --limit-rate 20k -H 'Accept: " PARQUET "' "
+             "--data-binary @'%s' -o '%s' 'http://127.0.0.1:%d/v1/query' & echo $!",
              test_path("big.json"), slow, s.port);
     p = popen(cmd, "r");
     pid = 0;
@@ -456,13 +462,12 @@ static void test_parquet_client_gone(void)
     kill(pid, SIGKILL);
     CHECK(answers_gone(dir, 45000));
     /* the server still answers, and takes its directory away when it stops */
-    CHECK_EQ_INT(post_parquet(&s, "{\"sql\":\"SELECT 1 AS x\"}", test_path("x.parquet"), ctype),
-                 200);
+    CHECK_EQ_INT(post_parquet(&s, "{\"sql\":\"SELECT 1 AS x\"}", test_path("x.parquet"), ctype), 200);
     CHECK(pq_is(test_path("x.parquet"), "x", "1"));
     srv_stop(&s);
     CHECK_EQ_INT(dir_entries(dir), -1);
     free(dir);
 }
 
-TEST_MAIN(TEST_ENTRY(test_parquet_post), TEST_ENTRY(test_parquet_get),
-          TEST_ENTRY(test_parquet_errors), TEST_ENTRY(test_parquet_client_gone))
+TEST_MAIN(TEST_ENTRY(test_parquet_post), TEST_ENTRY(test_parquet_get), TEST_ENTRY(test_parquet_errors),
+          TEST_ENTRY(test_parquet_client_gone))

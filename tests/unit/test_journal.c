@@ -201,7 +201,8 @@ static void test_crash_leaves_zeros_ahead(void)
     CHECK_OK(append_n(j, 11, 1)); /* written where the records end, not after the zeros */
     journal_close(j);
     CHECK(stat(only_segment(dir), &st) == 0);
-    CHECK_EQ_INT(st.st_size, 11 * (24 + 5) + 2); /* a clean close cuts the zeros ("rec-10", "rec-11": 6 bytes) */
+    CHECK_EQ_INT(st.st_size,
+                 11 * (24 + 5) + 2); /* a clean close cuts the zeros ("rec-10", "rec-11": 6 bytes) */
     /* half a record, then zeros: a torn tail of exactly those bytes */
     int fd = open(only_segment(dir), O_RDWR);
     CHECK(fd >= 0);
@@ -407,6 +408,6 @@ static void test_on_durable_in_order(void)
 
 TEST_MAIN(TEST_ENTRY(test_replay_in_order), TEST_ENTRY(test_group_commit_threads),
           TEST_ENTRY(test_torn_tail_is_cut), TEST_ENTRY(test_crash_leaves_zeros_ahead),
-          TEST_ENTRY(test_flipped_byte_is_skipped_and_reported),
-          TEST_ENTRY(test_missing_segment_reported), TEST_ENTRY(test_recycle_keeps_numbering),
-          TEST_ENTRY(test_disk_full_fails_cleanly), TEST_ENTRY(test_on_durable_in_order))
+          TEST_ENTRY(test_flipped_byte_is_skipped_and_reported), TEST_ENTRY(test_missing_segment_reported),
+          TEST_ENTRY(test_recycle_keeps_numbering), TEST_ENTRY(test_disk_full_fails_cleanly),
+          TEST_ENTRY(test_on_durable_in_order))

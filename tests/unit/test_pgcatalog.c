@@ -38,8 +38,7 @@ static void pgdb_close(struct pgdb *p)
 /* Runs sql as the server would: rewrite, then every statement; *res holds
  * the last statement's result (destroy it). Returns 0, or -1 with the
  * error printed. *act gets the rewrite's decision when act is not NULL. */
-static int run_pg(duckdb_connection con, const char *sql, duckdb_result *res,
-                  enum pgcatalog_action *act)
+static int run_pg(duckdb_connection con, const char *sql, duckdb_result *res, enum pgcatalog_action *act)
 {
     char *out = NULL;
     const char *tag = NULL;
@@ -85,14 +84,14 @@ static const char *cell(duckdb_result *r, idx_t col, idx_t row)
     return b;
 }
 
-#define CHECK_CELL(res, col, row, want)                                                            \
-    do {                                                                                           \
-        const char *got_ = cell((res), (col), (row));                                              \
-        if (strcmp(got_, (want)) != 0) {                                                           \
-            test_fail(__FILE__, __LINE__, "cell (%d,%d) is \"%s\", want \"%s\"", (int)(col),       \
-                      (int)(row), got_, (want));                                                   \
-            return;                                                                                \
-        }                                                                                          \
+#define CHECK_CELL(res, col, row, want)                                                                  \
+    do {                                                                                                 \
+        const char *got_ = cell((res), (col), (row));                                                    \
+        if (strcmp(got_, (want)) != 0) {                                                                 \
+            test_fail(__FILE__, __LINE__, "cell (%d,%d) is \"%s\", want \"%s\"", (int)(col), (int)(row), \
+                      got_, (want));                                                                     \
+            return;                                                                                      \
+        }                                                                                                \
     } while (0)
 
 static const char trades_sql[] =
@@ -393,10 +392,13 @@ static void test_pgbench_init(void)
     CHECK_CELL(&r, 2, 0, "0");
     duckdb_destroy_result(&r);
     /* the multi-table drop really drops all four */
-    CHECK_OK(run_pg(p.con, "drop table if exists pgbench_accounts, pgbench_branches, pgbench_history, "
-                           "pgbench_tellers", &r, NULL));
+    CHECK_OK(run_pg(p.con,
+                    "drop table if exists pgbench_accounts, pgbench_branches, pgbench_history, "
+                    "pgbench_tellers",
+                    &r, NULL));
     duckdb_destroy_result(&r);
-    CHECK_OK(run_pg(p.con, "select count(*) from duckdb_tables() where table_name like 'pgbench%'", &r, NULL));
+    CHECK_OK(
+        run_pg(p.con, "select count(*) from duckdb_tables() where table_name like 'pgbench%'", &r, NULL));
     CHECK_CELL(&r, 0, 0, "0");
     duckdb_destroy_result(&r);
     pgdb_close(&p);
@@ -426,15 +428,18 @@ static void test_jdbc_type_lookup(void)
         int oid;
         const char *typname, *is_array, *elem;
     } types[] = {
-        {16, "bool", "false", "0"}, {21, "int2", "false", "0"}, {23, "int4", "false", "0"},
-        {20, "int8", "false", "0"}, {1700, "numeric", "false", "0"}, {700, "float4", "false", "0"},
-        {701, "float8", "false", "0"}, {25, "text", "false", "0"}, {114, "json", "false", "0"},
-        {17, "bytea", "false", "0"}, {1082, "date", "false", "0"}, {1083, "time", "false", "0"},
-        {1266, "timetz", "false", "0"}, {1114, "timestamp", "false", "0"},
+        {16, "bool", "false", "0"},          {21, "int2", "false", "0"},
+        {23, "int4", "false", "0"},          {20, "int8", "false", "0"},
+        {1700, "numeric", "false", "0"},     {700, "float4", "false", "0"},
+        {701, "float8", "false", "0"},       {25, "text", "false", "0"},
+        {114, "json", "false", "0"},         {17, "bytea", "false", "0"},
+        {1082, "date", "false", "0"},        {1083, "time", "false", "0"},
+        {1266, "timetz", "false", "0"},      {1114, "timestamp", "false", "0"},
         {1184, "timestamptz", "false", "0"}, {1186, "interval", "false", "0"},
-        {2950, "uuid", "false", "0"}, {1562, "varbit", "false", "0"}, {1043, "varchar", "false", "0"},
-        {1007, "_int4", "true", "23"}, {1016, "_int8", "true", "20"}, {1009, "_text", "true", "25"},
-        {1022, "_float8", "true", "701"}, {1000, "_bool", "true", "16"},
+        {2950, "uuid", "false", "0"},        {1562, "varbit", "false", "0"},
+        {1043, "varchar", "false", "0"},     {1007, "_int4", "true", "23"},
+        {1016, "_int8", "true", "20"},       {1009, "_text", "true", "25"},
+        {1022, "_float8", "true", "701"},    {1000, "_bool", "true", "16"},
     };
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         duckdb_result r;
@@ -481,8 +486,8 @@ static void test_attribute_oids(void)
                     &r, NULL));
     CHECK_EQ_INT(duckdb_row_count(&r), 10);
     static const char *const want[][2] = {
-        {"id", "23"}, {"sym", "25"}, {"px", "701"}, {"qty", "20"}, {"ts", "1114"},
-        {"note", "25"}, {"amount", "1700"}, {"tags", "1009"}, {"ok", "16"}, {"d", "1082"},
+        {"id", "23"},   {"sym", "25"},      {"px", "701"},    {"qty", "20"}, {"ts", "1114"},
+        {"note", "25"}, {"amount", "1700"}, {"tags", "1009"}, {"ok", "16"},  {"d", "1082"},
     };
     for (idx_t i = 0; i < 10; i++) {
         CHECK_CELL(&r, 0, i, want[i][0]);
@@ -490,16 +495,20 @@ static void test_attribute_oids(void)
     }
     CHECK_CELL(&r, 2, 6, "655366"); /* numeric(10,2): (10 << 16 | 2) + 4 */
     duckdb_destroy_result(&r);
-    CHECK_OK(run_pg(p.con, "select 'public.trades'::regclass = 'trades'::regclass, "
-                           "(select oid from pg_class where relname = 'trades')::regclass, "
-                           "23::regtype, 'integer'::regtype::oid", &r, NULL));
+    CHECK_OK(run_pg(p.con,
+                    "select 'public.trades'::regclass = 'trades'::regclass, "
+                    "(select oid from pg_class where relname = 'trades')::regclass, "
+                    "23::regtype, 'integer'::regtype::oid",
+                    &r, NULL));
     CHECK_CELL(&r, 0, 0, "true");
     CHECK_CELL(&r, 1, 0, "trades");
     CHECK_CELL(&r, 2, 0, "integer");
     CHECK_CELL(&r, 3, 0, "23");
     duckdb_destroy_result(&r);
-    CHECK_OK(run_pg(p.con, "select version(), pg_catalog.version(), current_schema(), "
-                           "pg_backend_pid(), pg_catalog.pg_is_in_recovery()", &r, NULL));
+    CHECK_OK(run_pg(p.con,
+                    "select version(), pg_catalog.version(), current_schema(), "
+                    "pg_backend_pid(), pg_catalog.pg_is_in_recovery()",
+                    &r, NULL));
     CHECK(strncmp(cell(&r, 0, 0), "PostgreSQL 16.", 14) == 0);
     CHECK(strncmp(cell(&r, 1, 0), "PostgreSQL 16.", 14) == 0);
     CHECK_CELL(&r, 2, 0, "public");
@@ -520,9 +529,10 @@ static void test_regex_semantics(void)
     struct pgdb p;
     CHECK_OK(pgdb_open(&p, NULL));
     duckdb_result r;
-    CHECK_OK(run_pg(p.con, "select 'abc' ~ 'b', 'abc' ~ '^b', 'ABC' ~* 'b', 'abc' !~ 'b', "
-                           "'abc' !~* 'B', 'a' || '~' as lit, 'pg_toast_1' !~ '^pg_toast', "
-                           "'x' OPERATOR(pg_catalog.~) '^(x)$' COLLATE pg_catalog.default",
+    CHECK_OK(run_pg(p.con,
+                    "select 'abc' ~ 'b', 'abc' ~ '^b', 'ABC' ~* 'b', 'abc' !~ 'b', "
+                    "'abc' !~* 'B', 'a' || '~' as lit, 'pg_toast_1' !~ '^pg_toast', "
+                    "'x' OPERATOR(pg_catalog.~) '^(x)$' COLLATE pg_catalog.default",
                     &r, NULL));
     CHECK_CELL(&r, 0, 0, "true");
     CHECK_CELL(&r, 1, 0, "false");
@@ -594,10 +604,25 @@ static void test_rewrite_bad_input(void)
     CHECK_EQ_INT(pgcatalog_rewrite(NULL, 5, &out, &tag), PGCATALOG_PASS);
     CHECK(out == NULL);
     static const char *const bad[] = {
-        "select 'unterminated ~ pg_catalog.x", "select \"x ~ 'a'", "select $$ ~ 'a'",
-        "select /* ~ 'a'", "drop table a,", "drop table if exists", "truncate ,", "::regclass",
-        "x::", "select (((( ::regclass", "select ) ::regclass", "OPERATOR(", "select ~ 'a'",
-        "select generate_series(", "select $abc", "~", "'", "$", "\"",
+        "select 'unterminated ~ pg_catalog.x",
+        "select \"x ~ 'a'",
+        "select $$ ~ 'a'",
+        "select /* ~ 'a'",
+        "drop table a,",
+        "drop table if exists",
+        "truncate ,",
+        "::regclass",
+        "x::",
+        "select (((( ::regclass",
+        "select ) ::regclass",
+        "OPERATOR(",
+        "select ~ 'a'",
+        "select generate_series(",
+        "select $abc",
+        "~",
+        "'",
+        "$",
+        "\"",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         enum pgcatalog_action a = pgcatalog_rewrite(bad[i], strlen(bad[i]), &out, &tag);
@@ -646,11 +671,12 @@ static void test_file_not_polluted(void)
     duckdb_connection con;
     CHECK(duckdb_open(path, &db) == DuckDBSuccess);
     CHECK(duckdb_connect(db, &con) == DuckDBSuccess);
-    CHECK(duckdb_query(con, "select (select count(*) from duckdb_tables() where not internal), "
-                            "(select count(*) from duckdb_views() where not internal), "
-                            "(select count(*) from duckdb_functions() where not internal "
-                            "and database_name <> 'system'), "
-                            "(select count(*) from duckdb_databases() where database_name = 'duckpond_pg')",
+    CHECK(duckdb_query(con,
+                       "select (select count(*) from duckdb_tables() where not internal), "
+                       "(select count(*) from duckdb_views() where not internal), "
+                       "(select count(*) from duckdb_functions() where not internal "
+                       "and database_name <> 'system'), "
+                       "(select count(*) from duckdb_databases() where database_name = 'duckpond_pg')",
                        &r) == DuckDBSuccess);
     CHECK_CELL(&r, 0, 0, "1");
     CHECK_CELL(&r, 1, 0, "0");
@@ -674,13 +700,13 @@ static void test_session_search_path(void)
     duckdb_result r;
     CHECK(duckdb_query(c2, "create table made_here(a int)", &r) == DuckDBSuccess);
     duckdb_destroy_result(&r);
-    CHECK(duckdb_query(c2, "select database_name from duckdb_tables() where table_name = 'made_here'",
-                       &r) == DuckDBSuccess);
+    CHECK(duckdb_query(c2, "select database_name from duckdb_tables() where table_name = 'made_here'", &r) ==
+          DuckDBSuccess);
     CHECK_CELL(&r, 0, 0, "memory");
     duckdb_destroy_result(&r);
     /* unqualified, without the rewriter: found through search_path */
-    CHECK(duckdb_query(c2, "select count(*) from pg_roles, pg_namespace where nspname = 'public'",
-                       &r) == DuckDBSuccess);
+    CHECK(duckdb_query(c2, "select count(*) from pg_roles, pg_namespace where nspname = 'public'", &r) ==
+          DuckDBSuccess);
     CHECK_CELL(&r, 0, 0, "1");
     duckdb_destroy_result(&r);
     duckdb_disconnect(&c2);
@@ -696,13 +722,15 @@ static void test_session_quoted_database_name(void)
     duckdb_result r;
     CHECK(duckdb_query(p.con, "create table made_here(a int)", &r) == DuckDBSuccess);
     duckdb_destroy_result(&r);
-    CHECK(duckdb_query(p.con, "select database_name, current_setting('search_path') from duckdb_tables()"
-                              " where table_name = 'made_here'",
+    CHECK(duckdb_query(p.con,
+                       "select database_name, current_setting('search_path') from duckdb_tables()"
+                       " where table_name = 'made_here'",
                        &r) == DuckDBSuccess);
     CHECK_CELL(&r, 0, 0, "it's \"odd\"");
     CHECK_CELL(&r, 1, 0, "\"it's \"\"odd\"\"\".main,duckpond_pg.main");
     duckdb_destroy_result(&r);
-    CHECK(duckdb_query(p.con, "select count(*) from pg_tables where tablename = 'made_here'", &r) == DuckDBSuccess);
+    CHECK(duckdb_query(p.con, "select count(*) from pg_tables where tablename = 'made_here'", &r) ==
+          DuckDBSuccess);
     CHECK_CELL(&r, 0, 0, "1");
     duckdb_destroy_result(&r);
     pgdb_close(&p);
@@ -736,8 +764,8 @@ static void test_read_only_database(void)
 }
 
 TEST_MAIN(TEST_ENTRY(test_psql_dt), TEST_ENTRY(test_read_only_database), TEST_ENTRY(test_psql_describe_table),
-          TEST_ENTRY(test_psql_dn_l_du), TEST_ENTRY(test_pgbench_init),
-          TEST_ENTRY(test_jdbc_type_lookup), TEST_ENTRY(test_attribute_oids),
-          TEST_ENTRY(test_regex_semantics), TEST_ENTRY(test_rewrite_leaves_text_alone),
-          TEST_ENTRY(test_rewrite_bad_input), TEST_ENTRY(test_file_not_polluted),
-          TEST_ENTRY(test_session_search_path), TEST_ENTRY(test_session_quoted_database_name))
+          TEST_ENTRY(test_psql_dn_l_du), TEST_ENTRY(test_pgbench_init), TEST_ENTRY(test_jdbc_type_lookup),
+          TEST_ENTRY(test_attribute_oids), TEST_ENTRY(test_regex_semantics),
+          TEST_ENTRY(test_rewrite_leaves_text_alone), TEST_ENTRY(test_rewrite_bad_input),
+          TEST_ENTRY(test_file_not_polluted), TEST_ENTRY(test_session_search_path),
+          TEST_ENTRY(test_session_quoted_database_name))

@@ -50,8 +50,8 @@ static int start_server_args(const char *const *extra)
 {
     const char *portfile = test_path("port");
     unlink(portfile);
-    const char *argv[32] = {server_bin(), "serve", "--db", test_path("db.duckdb"), "--pg-port", "0",
-                            "--http-port", "0", "--port-file", portfile};
+    const char *argv[32] = {server_bin(), "serve",       "--db", test_path("db.duckdb"), "--pg-port",
+                            "0",          "--http-port", "0",    "--port-file",          portfile};
     int argc = 10;
     for (int i = 0; extra && extra[i] && argc < 30; i++)
         argv[argc++] = extra[i];
@@ -169,8 +169,8 @@ static void test_binary_results(void)
     CHECK_EQ_INT(PQgetvalue(r, 0, 3)[0], 1);
     CHECK(PQgetlength(r, 0, 4) == 2 && memcmp(PQgetvalue(r, 0, 4), "hi", 2) == 0);
     CHECK(PQgetlength(r, 0, 5) == 2 && (unsigned char)PQgetvalue(r, 0, 5)[0] == 0xde);
-    CHECK_EQ_INT((int32_t)be32(PQgetvalue(r, 0, 6)), 1);                 /* days since 2000-01-01 */
-    CHECK_EQ_INT((int64_t)be64(PQgetvalue(r, 0, 7)), 1000000);           /* microseconds since 2000 */
+    CHECK_EQ_INT((int32_t)be32(PQgetvalue(r, 0, 6)), 1);       /* days since 2000-01-01 */
+    CHECK_EQ_INT((int64_t)be64(PQgetvalue(r, 0, 7)), 1000000); /* microseconds since 2000 */
     CHECK(PQgetlength(r, 0, 8) == 16 && (unsigned char)PQgetvalue(r, 0, 8)[0] == 0xa0 &&
           (unsigned char)PQgetvalue(r, 0, 8)[15] == 0x11);
     CHECK_EQ_INT(PQgetlength(r, 0, 9), 2);
@@ -199,7 +199,8 @@ static void test_binary_params(void)
     const char *vals[6] = {(char *)&i, b8, f8, &ok, "text", "\x01\x00\x02"};
     int lens[6] = {4, 8, 8, 1, 4, 3}, fmts[6] = {1, 1, 1, 1, 1, 1};
     Oid types[6] = {23, 20, 701, 16, 25, 17};
-    PGresult *r = PQexecParams(c, "INSERT INTO p VALUES ($1, $2, $3, $4, $5, $6)", 6, types, vals, lens, fmts, 0);
+    PGresult *r =
+        PQexecParams(c, "INSERT INTO p VALUES ($1, $2, $3, $4, $5, $6)", 6, types, vals, lens, fmts, 0);
     CHECK_EQ_INT(PQresultStatus(r), PGRES_COMMAND_OK);
     CHECK(strcmp(PQcmdTuples(r), "1") == 0);
     PQclear(r);
@@ -231,12 +232,22 @@ static void test_text_formats(void)
 {
     CHECK_OK(start_server());
     PGconn *c = connect_db();
-    PGresult *r = PQexec(c, "SELECT 'inf'::double, '-inf'::double, 'nan'::double, [1,2,NULL], ['a b', 'c'], "
-                            "false, '\\x0a\\xff'::blob, 0.1::double, 12.50::decimal(10,2), INTERVAL 1 YEAR + INTERVAL 2 DAY, "
-                            "TIMESTAMPTZ '2024-05-06 07:08:09.123+00', NULL::int");
+    PGresult *r = PQexec(
+        c, "SELECT 'inf'::double, '-inf'::double, 'nan'::double, [1,2,NULL], ['a b', 'c'], "
+           "false, '\\x0a\\xff'::blob, 0.1::double, 12.50::decimal(10,2), INTERVAL 1 YEAR + INTERVAL 2 DAY, "
+           "TIMESTAMPTZ '2024-05-06 07:08:09.123+00', NULL::int");
     CHECK_EQ_INT(PQresultStatus(r), PGRES_TUPLES_OK);
-    const char *want[] = {"Infinity", "-Infinity", "NaN", "{1,2,NULL}", "{\"a b\",c}", "f", "\\x0aff", "0.1",
-                          "12.50", "1 year 2 days", "2024-05-06 07:08:09.123+00"};
+    const char *want[] = {"Infinity",
+                          "-Infinity",
+                          "NaN",
+                          "{1,2,NULL}",
+                          "{\"a b\",c}",
+                          "f",
+                          "\\x0aff",
+                          "0.1",
+                          "12.50",
+                          "1 year 2 days",
+                          "2024-05-06 07:08:09.123+00"};
     for (int i = 0; i < 11; i++) {
         if (strcmp(PQgetvalue(r, 0, i), want[i]) != 0)
             fprintf(stderr, "    column %d: %s != %s\n", i, PQgetvalue(r, 0, i), want[i]);
@@ -426,8 +437,8 @@ static const char *raw_parse_close_run(const char *sql, const char *value)
         while (!ready && at + 5 <= got && at + 1 + be32(in + at + 1) <= got) {
             uint32_t mlen = be32(in + at + 1);
             if (in[at] == 'C')
-                len += (size_t)snprintf(seen + len, sizeof seen - len, "%sC:%.*s", len ? " " : "", (int)mlen - 5,
-                                        in + at + 5);
+                len += (size_t)snprintf(seen + len, sizeof seen - len, "%sC:%.*s", len ? " " : "",
+                                        (int)mlen - 5, in + at + 5);
             else
                 len += (size_t)snprintf(seen + len, sizeof seen - len, "%s%c", len ? " " : "", in[at]);
             ready = in[at] == 'Z';
@@ -466,8 +477,9 @@ static void test_unnamed_parse_repeated(void)
             CHECK(strcmp(param_types(c, ""), "23,25,1114") == 0);
         CHECK(strcmp(exec_unnamed(c, 3, vals), "INSERT 0 1") == 0);
     }
-    CHECK(strcmp(value_of(c, "SELECT count(*) || ' ' || sum(k) || ' ' || count(*) FILTER (v = 'odd') FROM kv"),
-                 "200 19900 100") == 0);
+    CHECK(
+        strcmp(value_of(c, "SELECT count(*) || ' ' || sum(k) || ' ' || count(*) FILTER (v = 'odd') FROM kv"),
+               "200 19900 100") == 0);
     CHECK(strcmp(value_of(c, "SELECT ts FROM kv WHERE k = 61"), "2026-01-02 03:04:01") == 0);
 
     /* declared types are part of what the statement is */
@@ -694,8 +706,8 @@ static void test_pipeline(void)
     CHECK(PQpipelineSync(c));
     CHECK(PQsendQueryParams(c, "SELECT 2", 0, NULL, NULL, NULL, NULL, 0));
     CHECK(PQpipelineSync(c));
-    ExecStatusType want[] = {PGRES_TUPLES_OK, PGRES_FATAL_ERROR, PGRES_PIPELINE_ABORTED, PGRES_PIPELINE_SYNC,
-                             PGRES_TUPLES_OK, PGRES_PIPELINE_SYNC};
+    ExecStatusType want[] = {PGRES_TUPLES_OK,     PGRES_FATAL_ERROR, PGRES_PIPELINE_ABORTED,
+                             PGRES_PIPELINE_SYNC, PGRES_TUPLES_OK,   PGRES_PIPELINE_SYNC};
     for (int i = 0; i < 6; i++) {
         PGresult *r = PQgetResult(c);
         CHECK(r != NULL);
@@ -963,14 +975,21 @@ static void test_bad_input(void)
     close(fd);
     /* out of order: a password message in the ready phase; Bind of nothing */
     fd = raw_session();
-    send(fd, "p\x00\x00\x00\x08" "abc\x00", 9, 0);
+    send(fd,
+         "p\x00\x00\x00\x08"
+         "abc\x00",
+         9, 0);
     CHECK(read_until_close(fd, "08P01"));
     /* a client that vanishes mid-COPY: its rows are not committed */
     fd = raw_session();
-    const char copy[] = "Q\x00\x00\x00\x17" "COPY t FROM STDIN\x00";
+    const char copy[] = "Q\x00\x00\x00\x17"
+                        "COPY t FROM STDIN\x00";
     send(fd, copy, sizeof copy - 1, 0);
     usleep(100000);
-    send(fd, "d\x00\x00\x00\x06" "9\n", 7, 0);
+    send(fd,
+         "d\x00\x00\x00\x06"
+         "9\n",
+         7, 0);
     close(fd);
     /* a client that vanishes mid-result */
     fd = raw_session();
@@ -1034,8 +1053,9 @@ static int copy_failed_with(PGresult *r, const char *state, const char *msg, con
              (!msg || !strcmp(err_field(r, PG_DIAG_MESSAGE_PRIMARY), msg)) &&
              (!context || !strcmp(err_field(r, PG_DIAG_CONTEXT), context));
     if (!ok)
-        fprintf(stderr, "    got %s %s: %s / %s\n", PQresStatus(PQresultStatus(r)), err_field(r, PG_DIAG_SQLSTATE),
-                err_field(r, PG_DIAG_MESSAGE_PRIMARY), err_field(r, PG_DIAG_CONTEXT));
+        fprintf(stderr, "    got %s %s: %s / %s\n", PQresStatus(PQresultStatus(r)),
+                err_field(r, PG_DIAG_SQLSTATE), err_field(r, PG_DIAG_MESSAGE_PRIMARY),
+                err_field(r, PG_DIAG_CONTEXT));
     PQclear(r);
     return ok;
 }
@@ -1045,12 +1065,14 @@ static int copy_ok(PGresult *r, const char *tag)
 {
     int ok = PQresultStatus(r) == PGRES_COMMAND_OK && !strcmp(PQcmdStatus(r), tag);
     if (!ok)
-        fprintf(stderr, "    got %s %s %s\n", PQresStatus(PQresultStatus(r)), PQcmdStatus(r), PQresultErrorMessage(r));
+        fprintf(stderr, "    got %s %s %s\n", PQresStatus(PQresultStatus(r)), PQcmdStatus(r),
+                PQresultErrorMessage(r));
     PQclear(r);
     return ok;
 }
 
-#define TRADES "CREATE TABLE trades(ts timestamp, symbol varchar, quantity double precision, price double precision)"
+#define TRADES \
+    "CREATE TABLE trades(ts timestamp, symbol varchar, quantity double precision, price double precision)"
 
 /* n rows of trades in text format (caller frees); *len set. */
 static char *trade_rows(int n, size_t *len)
@@ -1058,8 +1080,8 @@ static char *trade_rows(int n, size_t *len)
     char *buf = malloc((size_t)n * 64 + 1);
     size_t o = 0;
     for (int i = 0; i < n; i++)
-        o += (size_t)sprintf(buf + o, "2026-01-02 09:%02d:%02d.%06d\tSYM%03d\t%d\t%d.25\n", i / 60 % 60, i % 60,
-                             i % 1000000, i % 500, i % 97, 100 + i % 13);
+        o += (size_t)sprintf(buf + o, "2026-01-02 09:%02d:%02d.%06d\tSYM%03d\t%d\t%d.25\n", i / 60 % 60,
+                             i % 60, i % 1000000, i % 500, i % 97, 100 + i % 13);
     *len = o;
     return buf;
 }
@@ -1084,26 +1106,29 @@ static void test_copy_errors(void)
                            "22P02", "invalid input syntax for type double precision: \"x\"",
                            "COPY trades, line 4, column price: \"x\""));
     CHECK(copy_failed_with(copy_str(c, "COPY trades FROM STDIN", "2026-01-02 10:00:00\tA\t1\n"), "22P04",
-                           "missing data for column \"price\"", "COPY trades, line 1: \"2026-01-02 10:00:00\tA\t1\""));
+                           "missing data for column \"price\"",
+                           "COPY trades, line 1: \"2026-01-02 10:00:00\tA\t1\""));
     snprintf(data, sizeof data, "%s2026-01-02 10:00:00\tA\t1\t2\t3\n", ok2);
     CHECK(copy_failed_with(copy_str(c, "COPY trades FROM STDIN", data), "22P04",
                            "extra data after last expected column", NULL));
-    CHECK(copy_failed_with(copy_str(c, "COPY trades FROM STDIN", "2026-01-02 10:00:00\tA\xc3\x28\t1\t2\n"), "22021",
-                           "invalid byte sequence for encoding \"UTF8\": 0xc3 0x28", "COPY trades, line 1"));
+    CHECK(copy_failed_with(copy_str(c, "COPY trades FROM STDIN", "2026-01-02 10:00:00\tA\xc3\x28\t1\t2\n"),
+                           "22021", "invalid byte sequence for encoding \"UTF8\": 0xc3 0x28",
+                           "COPY trades, line 1"));
     CHECK(copy_failed_with(copy_str(c, "COPY n (i) FROM STDIN", "1\n99999999999\n"), "22003",
                            "value \"99999999999\" is out of range for type integer",
                            "COPY n, line 2, column i: \"99999999999\""));
     /* a bad value before a bad line: the first in line order is the one reported, as PostgreSQL does */
     CHECK(copy_failed_with(copy_str(c, "COPY n (i, d) FROM STDIN", "x\t1\n2\n"), "22P02",
-                           "invalid input syntax for type integer: \"x\"", "COPY n, line 1, column i: \"x\""));
+                           "invalid input syntax for type integer: \"x\"",
+                           "COPY n, line 1, column i: \"x\""));
     CHECK(copy_failed_with(copy_str(c, "COPY n (d) FROM STDIN", "abc\n"), "22P02",
                            "invalid input syntax for type numeric: \"abc\"", NULL));
     CHECK(copy_failed_with(copy_str(c, "COPY n (day) FROM STDIN", "2026-02-30\n"), "22008", NULL, NULL));
-    CHECK(copy_failed_with(copy_str(c, "COPY nosuch FROM STDIN", ""), "42P01", "relation \"nosuch\" does not exist",
-                           NULL));
+    CHECK(copy_failed_with(copy_str(c, "COPY nosuch FROM STDIN", ""), "42P01",
+                           "relation \"nosuch\" does not exist", NULL));
     CHECK(copy_failed_with(copy_str(c, "COPY n (i, nosuch) FROM STDIN", ""), "42703", NULL, NULL));
-    CHECK(copy_failed_with(copy_str(c, "COPY n FROM STDIN (FORMAT csv, FORCE_NULL (nosuch))", ""), "42P10", NULL,
-                           NULL));
+    CHECK(copy_failed_with(copy_str(c, "COPY n FROM STDIN (FORMAT csv, FORCE_NULL (nosuch))", ""), "42P10",
+                           NULL, NULL));
     CHECK(strcmp(value_of(c, "SELECT count(*) FROM trades"), "0") == 0);
     CHECK(strcmp(value_of(c, "SELECT count(*) FROM n"), "0") == 0);
     PQfinish(c);
@@ -1178,26 +1203,33 @@ static void test_copy_shapes(void)
     CHECK_OK(start_server());
     PGconn *c = connect_db();
     CHECK(exec_ok(c, "CREATE SCHEMA s"));
-    CHECK(exec_ok(c, "CREATE TABLE s.\"My Trades\"(id int DEFAULT 7, \"Sym Bol\" varchar, note varchar DEFAULT 'none', "
-                     "qty int)"));
-    CHECK(copy_ok(copy_str(c, "COPY s.\"My Trades\" (\"Sym Bol\", qty) FROM STDIN", "ABC\t5\nDEF\t6\n"), "COPY 2"));
-    CHECK(strcmp(value_of(c, "SELECT id || note || qty FROM s.\"My Trades\" WHERE \"Sym Bol\" = 'DEF'"), "7none6") ==
-          0);
+    CHECK(exec_ok(
+        c, "CREATE TABLE s.\"My Trades\"(id int DEFAULT 7, \"Sym Bol\" varchar, note varchar DEFAULT 'none', "
+           "qty int)"));
+    CHECK(copy_ok(copy_str(c, "COPY s.\"My Trades\" (\"Sym Bol\", qty) FROM STDIN", "ABC\t5\nDEF\t6\n"),
+                  "COPY 2"));
+    CHECK(strcmp(value_of(c, "SELECT id || note || qty FROM s.\"My Trades\" WHERE \"Sym Bol\" = 'DEF'"),
+                 "7none6") == 0);
     CHECK(copy_ok(copy_str(c, "COPY s.\"My Trades\" FROM STDIN", ""), "COPY 0"));
-    CHECK(copy_ok(copy_str(c, "COPY s.\"My Trades\" FROM STDIN (FORMAT csv, HEADER)", "id,Sym Bol,note,qty\r\n"),
-                  "COPY 0"));
+    CHECK(copy_ok(
+        copy_str(c, "COPY s.\"My Trades\" FROM STDIN (FORMAT csv, HEADER)", "id,Sym Bol,note,qty\r\n"),
+        "COPY 0"));
     CHECK(copy_ok(copy_str(c, "COPY s.\"My Trades\" FROM STDIN (FORMAT csv, HEADER)",
                            "id,Sym Bol,note,qty\r\n1,,\"\",2\r\n2,\"a\r\nb\",x,3\r\n"),
                   "COPY 2"));
     CHECK(strcmp(value_of(c, "SELECT (\"Sym Bol\" IS NULL)::text || '|' || note || '|' "
                              "FROM s.\"My Trades\" WHERE id = 1"),
                  "true||") == 0);
-    CHECK(strcmp(value_of(c, "SELECT \"Sym Bol\" = 'a' || chr(13) || chr(10) || 'b' FROM s.\"My Trades\" WHERE id = 2"),
-                 "t") == 0);
-    CHECK(copy_ok(copy_str(c,
-                           "COPY s.\"My Trades\" (id, note) FROM STDIN (FORMAT csv, NULL 'x', FORCE_NOT_NULL (note))",
-                           "3,x\n"),
-                  "COPY 1"));
+    CHECK(
+        strcmp(
+            value_of(
+                c, "SELECT \"Sym Bol\" = 'a' || chr(13) || chr(10) || 'b' FROM s.\"My Trades\" WHERE id = 2"),
+            "t") == 0);
+    CHECK(copy_ok(
+        copy_str(c,
+                 "COPY s.\"My Trades\" (id, note) FROM STDIN (FORMAT csv, NULL 'x', FORCE_NOT_NULL (note))",
+                 "3,x\n"),
+        "COPY 1"));
     CHECK(strcmp(value_of(c, "SELECT note FROM s.\"My Trades\" WHERE id = 3"), "x") == 0);
     /* text format: escapes, \N, CRLF, the end marker */
     CHECK(copy_ok(copy_str(c, "COPY s.\"My Trades\" (id, \"Sym Bol\", note) FROM STDIN",
@@ -1205,13 +1237,15 @@ static void test_copy_shapes(void)
                   "COPY 2"));
     CHECK(strcmp(value_of(c, "SELECT \"Sym Bol\" FROM s.\"My Trades\" WHERE id = 4"), "a\tb\\cA") == 0);
     CHECK(strcmp(value_of(c, "SELECT note FROM s.\"My Trades\" WHERE id = 4"), "NULL") == 0);
-    CHECK(strcmp(value_of(c, "SELECT \"Sym Bol\" || note FROM s.\"My Trades\" WHERE id = 5"), "\"q\"\\N") == 0);
+    CHECK(strcmp(value_of(c, "SELECT \"Sym Bol\" || note FROM s.\"My Trades\" WHERE id = 5"), "\"q\"\\N") ==
+          0);
     /* a value longer than DuckDB's default longest line (2 MB) */
     size_t biglen = 3u << 20;
     char *big = malloc(biglen + 16);
     memset(big, 'v', biglen);
     strcpy(big + biglen, "\t9\n");
-    CHECK(copy_ok(copy_in(c, "COPY s.\"My Trades\" (note, id) FROM STDIN", big, strlen(big), 65536), "COPY 1"));
+    CHECK(
+        copy_ok(copy_in(c, "COPY s.\"My Trades\" (note, id) FROM STDIN", big, strlen(big), 65536), "COPY 1"));
     free(big);
     CHECK(strcmp(value_of(c, "SELECT length(note) FROM s.\"My Trades\" WHERE id = 9"), "3145728") == 0);
     /* PostgreSQL's array braces for a list of numbers */
@@ -1221,7 +1255,8 @@ static void test_copy_shapes(void)
     /* bytea in PostgreSQL's hex form */
     CHECK(exec_ok(c, "CREATE TABLE raw(b blob)"));
     CHECK(copy_ok(copy_str(c, "COPY raw FROM STDIN", "\\\\x00ff41\n"), "COPY 1"));
-    CHECK(copy_ok(copy_str(c, "COPY \"public\".raw FROM STDIN", "\\\\x00\n"), "COPY 1")); /* asyncpg's spelling */
+    CHECK(copy_ok(copy_str(c, "COPY \"public\".raw FROM STDIN", "\\\\x00\n"),
+                  "COPY 1")); /* asyncpg's spelling */
     CHECK(strcmp(value_of(c, "SELECT hex(b) FROM raw"), "00FF41") == 0);
     PQfinish(c);
     CHECK_EQ_INT(stop_server(), 0);
@@ -1282,7 +1317,8 @@ static void test_copy_binary(void)
                              "FROM b WHERE i IS NOT NULL"),
                  "-5|9000000000|2.5|héllo|2000-01-02 00:00:01.5|1999-12-31|true|-12.345|000102|"
                  "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11") == 0);
-    CHECK(strcmp(value_of(c, "SELECT count(*) FROM b WHERE i IS NULL AND t IS NULL AND u IS NULL"), "1") == 0);
+    CHECK(strcmp(value_of(c, "SELECT count(*) FROM b WHERE i IS NULL AND t IS NULL AND u IS NULL"), "1") ==
+          0);
     /* a tuple with the wrong field count, a field of the wrong size, a bad signature: nothing kept */
     size_t head = 19;
     char bad[64];
@@ -1294,8 +1330,8 @@ static void test_copy_binary(void)
     k += put_field(bad + k, "abc", 3);
     CHECK(copy_failed_with(copy_in(c, "COPY b (i) FROM STDIN (FORMAT binary)", bad, k, 100), "22P03",
                            "incorrect binary data format", "COPY b, line 1, column i"));
-    CHECK(copy_failed_with(copy_in(c, "COPY b FROM STDIN (FORMAT binary)", "PGCOPY\nxxxxxxxxxxxx", 20, 100), "22P04",
-                           "COPY file signature not recognized", NULL));
+    CHECK(copy_failed_with(copy_in(c, "COPY b FROM STDIN (FORMAT binary)", "PGCOPY\nxxxxxxxxxxxx", 20, 100),
+                           "22P04", "COPY file signature not recognized", NULL));
     CHECK(strcmp(value_of(c, "SELECT count(*) FROM b"), "2") == 0);
     /* a column list, in its own order: the other columns get their defaults */
     CHECK(exec_ok(c, "CREATE TABLE bd(id int DEFAULT 42, name text, qty bigint)"));
@@ -1401,6 +1437,6 @@ TEST_MAIN(TEST_ENTRY(test_set_values_and_version), TEST_ENTRY(test_prepared_cloc
           TEST_ENTRY(test_unnamed_parse_repeated), TEST_ENTRY(test_unnamed_parse_after_set),
           TEST_ENTRY(test_pipeline), TEST_ENTRY(test_copy), TEST_ENTRY(test_copy_errors),
           TEST_ENTRY(test_copy_atomic), TEST_ENTRY(test_copy_shapes), TEST_ENTRY(test_copy_binary),
-          TEST_ENTRY(test_copy_cancel), TEST_ENTRY(test_cancel),
-          TEST_ENTRY(test_too_many_connections), TEST_ENTRY(test_scram_and_read_only), TEST_ENTRY(test_bad_input),
+          TEST_ENTRY(test_copy_cancel), TEST_ENTRY(test_cancel), TEST_ENTRY(test_too_many_connections),
+          TEST_ENTRY(test_scram_and_read_only), TEST_ENTRY(test_bad_input),
           TEST_ENTRY(test_disconnect_reasons))

@@ -55,7 +55,8 @@ static bool dec_equals(uint64_t m, int e, long double x)
         snprintf(got, sizeof got, "%llu%.*s.%020d", (unsigned long long)m, e, "0000000000000000000000000", 0);
         return e <= 25 && strcmp(want, got) == 0;
     }
-    int n = snprintf(digits, sizeof digits, "%0*llu", 1 - e, (unsigned long long)m); /* at least one integer digit */
+    int n = snprintf(digits, sizeof digits, "%0*llu", 1 - e,
+                     (unsigned long long)m); /* at least one integer digit */
     snprintf(got, sizeof got, "%.*s.%s%0*d", n + e, digits, digits + n + e, 20 + e, 0);
     return strcmp(want, got) == 0;
 }
@@ -118,8 +119,9 @@ static bool shortest_ok(double v, bool single)
             numfmt_shortest(v, strict, &got);
         struct dec want = oracle(v, single, strict);
         if (got.digits != want.m || got.exp != want.e || got.neg != (signbit(v) != 0)) {
-            fprintf(stderr, "    %s %.17g (strict %d): got %llue%d, want %llue%d\n", single ? "float" : "double", v,
-                    strict, (unsigned long long)got.digits, got.exp, (unsigned long long)want.m, want.e);
+            fprintf(stderr, "    %s %.17g (strict %d): got %llue%d, want %llue%d\n",
+                    single ? "float" : "double", v, strict, (unsigned long long)got.digits, got.exp,
+                    (unsigned long long)want.m, want.e);
             return false;
         }
     }
@@ -143,9 +145,31 @@ static float float_of(uint32_t bits)
 static void test_shortest_double_matches_printf(void)
 {
     /* where printf's %g switches to exponents, and the classic cases */
-    double edges[] = {0.1 + 0.2, 0.1, 1.0 / 3, 2.0 / 3, 1e15, 1e16, 1e17, 1e21, 1e22, 1e23, 5e-324, 1e-323,
-                      DBL_MIN, DBL_MAX, DBL_EPSILON, 9007199254740991.0, 9007199254740993.0, 123456789012345680.0,
-                      0.3, 2.5, 1e-4, 1e-5, 50000.25, -0.0, 0.0};
+    double edges[] = {0.1 + 0.2,
+                      0.1,
+                      1.0 / 3,
+                      2.0 / 3,
+                      1e15,
+                      1e16,
+                      1e17,
+                      1e21,
+                      1e22,
+                      1e23,
+                      5e-324,
+                      1e-323,
+                      DBL_MIN,
+                      DBL_MAX,
+                      DBL_EPSILON,
+                      9007199254740991.0,
+                      9007199254740993.0,
+                      123456789012345680.0,
+                      0.3,
+                      2.5,
+                      1e-4,
+                      1e-5,
+                      50000.25,
+                      -0.0,
+                      0.0};
     for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++)
         for (int side = -1; side <= 1; side++) {
             double v = side ? nextafter(edges[i], side * INFINITY) : edges[i];
@@ -166,7 +190,8 @@ static void test_shortest_double_matches_printf(void)
         if (i % 3 == 1) /* ordinary magnitudes */
             bits = (bits & 0x800fffffffffffffULL) | (uint64_t)(1023 - 40 + (int)(rng() % 80)) << 52;
         double d = double_of(bits);
-        if (i % 3 == 2) /* prices and quantities: decimals of 1 to 16 digits, 0 to 20 of them after the point */
+        if (i % 3 ==
+            2) /* prices and quantities: decimals of 1 to 16 digits, 0 to 20 of them after the point */
             d = (double)(rng() % (uint64_t)pow(10, (double)(1 + rng() % 16))) / pow(10, (double)(rng() % 21));
         if (isfinite(d))
             CHECK(shortest_ok(d, false));
@@ -194,19 +219,45 @@ static void test_shortest_float_matches_printf(void)
 /* PostgreSQL 15's own output for these (SELECT x::float8::text, x::float4::text). */
 static void test_float_text_as_postgresql(void)
 {
-    static const struct { double v; bool single; const char *pg; } d[] = {
-        {0.1 + 0.2, 0, "0.30000000000000004"}, {1e15, 0, "1e+15"}, {1e16, 0, "1e+16"}, {1e17, 0, "1e+17"},
-        {1e21, 0, "1e+21"}, {1e15 + 0.25, 0, "1.0000000000000002e+15"}, {999999999999999.9, 0, "999999999999999.9"},
-        {9999999999999998.0, 0, "9.999999999999998e+15"}, {1e-4, 0, "0.0001"}, {1e-5, 0, "1e-05"},
-        {0.00012345, 0, "0.00012345"}, {123456789012345.6, 0, "123456789012345.6"}, {5e-324, 0, "5e-324"},
+    static const struct {
+        double v;
+        bool single;
+        const char *pg;
+    } d[] = {
+        {0.1 + 0.2, 0, "0.30000000000000004"},
+        {1e15, 0, "1e+15"},
+        {1e16, 0, "1e+16"},
+        {1e17, 0, "1e+17"},
+        {1e21, 0, "1e+21"},
+        {1e15 + 0.25, 0, "1.0000000000000002e+15"},
+        {999999999999999.9, 0, "999999999999999.9"},
+        {9999999999999998.0, 0, "9.999999999999998e+15"},
+        {1e-4, 0, "0.0001"},
+        {1e-5, 0, "1e-05"},
+        {0.00012345, 0, "0.00012345"},
+        {123456789012345.6, 0, "123456789012345.6"},
+        {5e-324, 0, "5e-324"},
         {1.7976931348623157e308, 0, "1.7976931348623157e+308"},
-        {2.2250738585072014e-308, 0, "2.2250738585072014e-308"}, {1234567.0, 0, "1234567"}, {100000, 0, "100000"},
-        {-0.0, 0, "-0"}, {0.0, 0, "0"}, {50000.25, 0, "50000.25"},
-        {38329434366312896.0, 0, "3.8329434366312896e+16"}, /* the shorter 3.83294343663129e+16 is a halfway point */
-        {-1.9998383104211582e-07, 0, "-1.9998383104211582e-07"}, {1e100, 0, "1e+100"}, {-2.5e-300, 0, "-2.5e-300"},
+        {2.2250738585072014e-308, 0, "2.2250738585072014e-308"},
+        {1234567.0, 0, "1234567"},
+        {100000, 0, "100000"},
+        {-0.0, 0, "-0"},
+        {0.0, 0, "0"},
+        {50000.25, 0, "50000.25"},
+        {38329434366312896.0, 0,
+         "3.8329434366312896e+16"}, /* the shorter 3.83294343663129e+16 is a halfway point */
+        {-1.9998383104211582e-07, 0, "-1.9998383104211582e-07"},
+        {1e100, 0, "1e+100"},
+        {-2.5e-300, 0, "-2.5e-300"},
         /* float4 */
-        {1234567.0, 1, "1.234567e+06"}, {123456.7f, 1, "123456.7"}, {0.1f, 1, "0.1"}, {1e-5f, 1, "1e-05"},
-        {949271168.0, 1, "9.4927117e+08"}, {3.4028235e38f, 1, "3.4028235e+38"}, {1e-45f, 1, "1e-45"}, {-0.0, 1, "-0"},
+        {1234567.0, 1, "1.234567e+06"},
+        {123456.7f, 1, "123456.7"},
+        {0.1f, 1, "0.1"},
+        {1e-5f, 1, "1e-05"},
+        {949271168.0, 1, "9.4927117e+08"},
+        {3.4028235e38f, 1, "3.4028235e+38"},
+        {1e-45f, 1, "1e-45"},
+        {-0.0, 1, "-0"},
     };
     for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) {
         char out[NUMFMT_DEC_MAX + 1];
@@ -245,8 +296,16 @@ static void test_integers_and_decimals(void)
     CHECK(strcmp(out, "-170141183460469231731687303715884105728") == 0);
     out[numfmt_u128(out, ~(unsigned __int128)0)] = '\0';
     CHECK(strcmp(out, "340282366920938463463374607431768211455") == 0);
-    static const struct { int64_t v; unsigned scale; const char *text; } d[] = {
-        {-5, 2, "-0.05"}, {0, 3, "0.000"}, {12345, 0, "12345"}, {-12345, 3, "-12.345"}, {1, 18, "0.000000000000000001"},
+    static const struct {
+        int64_t v;
+        unsigned scale;
+        const char *text;
+    } d[] = {
+        {-5, 2, "-0.05"},
+        {0, 3, "0.000"},
+        {12345, 0, "12345"},
+        {-12345, 3, "-12.345"},
+        {1, 18, "0.000000000000000001"},
         {INT64_MIN, 4, "-922337203685477.5808"},
     };
     for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) {
@@ -288,11 +347,12 @@ static void db_close(void)
 
 static void test_civil_dates_match_duckdb(void)
 {
-    int32_t days[] = {0, -1, 1, 59, 60, -719528, -719529, -719162, 11016, 2932896, -2932897, -141427, 5373484,
-                      INT32_MAX - 1, -INT32_MAX + 1};
+    int32_t days[] = {0,     -1,      1,        59,      60,      -719528,       -719529,       -719162,
+                      11016, 2932896, -2932897, -141427, 5373484, INT32_MAX - 1, -INT32_MAX + 1};
     for (int i = 0; i < 200000; i++) {
-        int32_t d = i < (int)(sizeof days / sizeof days[0]) ? days[i]
-                                                            : (int32_t)((int64_t)(rng() % 4294967293ULL) - 2147483646);
+        int32_t d = i < (int)(sizeof days / sizeof days[0])
+                        ? days[i]
+                        : (int32_t)((int64_t)(rng() % 4294967293ULL) - 2147483646);
         if (i % 2 && i > 20)
             d = (int32_t)(rng() % 3000000) - 1500000; /* the last and next few thousand years */
         duckdb_date_struct want = duckdb_from_date((duckdb_date){d});
@@ -300,7 +360,8 @@ static void test_civil_dates_match_duckdb(void)
         int m, dd;
         numfmt_civil(d, &y, &m, &dd);
         if (y != want.year || m != want.month || dd != want.day)
-            fprintf(stderr, "    day %d: got %d-%d-%d, want %d-%d-%d\n", d, y, m, dd, want.year, want.month, want.day);
+            fprintf(stderr, "    day %d: got %d-%d-%d, want %d-%d-%d\n", d, y, m, dd, want.year, want.month,
+                    want.day);
         CHECK(y == want.year && m == want.month && dd == want.day);
     }
 }
@@ -464,8 +525,8 @@ static void test_data_rows_text(void)
                 CHECK(pgtypes_text(&one, v, t, r) == 0);
                 duckdb_destroy_logical_type(&t);
                 if ((size_t)c.len[i] != one.len || memcmp(c.val[i], one.data, one.len) != 0)
-                    fprintf(stderr, "    row %ld column %d: %.*s vs %.*s\n", rows, i, c.len[i], c.val[i], (int)one.len,
-                            one.data);
+                    fprintf(stderr, "    row %ld column %d: %.*s vs %.*s\n", rows, i, c.len[i], c.val[i],
+                            (int)one.len, one.data);
                 CHECK((size_t)c.len[i] == one.len && memcmp(c.val[i], one.data, one.len) == 0);
                 pgbuf_free(&one);
             }
@@ -514,13 +575,14 @@ static void test_data_rows_binary(void)
 {
     CHECK(db_open());
     duckdb_result res;
-    CHECK(duckdb_query(con,
-                       "SELECT true, -2::TINYINT, -3::SMALLINT, 200::UTINYINT, -4::INTEGER, 60000::USMALLINT,"
-                       " -5::BIGINT, 4000000000::UINTEGER, 1.5::FLOAT, -2.25::DOUBLE, 'héllo', '\\x01\\x02'::BLOB,"
-                       " DATE '2000-01-02', TIME '01:00:00', TIMESTAMP '2000-01-01 00:00:01', TIMESTAMPTZ 'infinity',"
-                       " INTERVAL '1 month 2 days 3 seconds', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::UUID,"
-                       " 'x'::ENUM('x', 'y'), NULL::INTEGER, TIMESTAMP_MS '1999-12-31 23:59:59.999'",
-                       &res) == DuckDBSuccess);
+    CHECK(duckdb_query(
+              con,
+              "SELECT true, -2::TINYINT, -3::SMALLINT, 200::UTINYINT, -4::INTEGER, 60000::USMALLINT,"
+              " -5::BIGINT, 4000000000::UINTEGER, 1.5::FLOAT, -2.25::DOUBLE, 'héllo', '\\x01\\x02'::BLOB,"
+              " DATE '2000-01-02', TIME '01:00:00', TIMESTAMP '2000-01-01 00:00:01', TIMESTAMPTZ 'infinity',"
+              " INTERVAL '1 month 2 days 3 seconds', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::UUID,"
+              " 'x'::ENUM('x', 'y'), NULL::INTEGER, TIMESTAMP_MS '1999-12-31 23:59:59.999'",
+              &res) == DuckDBSuccess);
     struct pgbuf b;
     struct cells c;
     CHECK(first_row_binary(&res, &b, &c));
@@ -543,9 +605,9 @@ static void test_data_rows_binary(void)
     CHECK(c.len[9] == 8 && d == -2.25);
     CHECK(c.len[10] == 6 && memcmp(c.val[10], "h\xc3\xa9llo", 6) == 0);
     CHECK(c.len[11] == 2 && memcmp(c.val[11], "\x01\x02", 2) == 0);
-    CHECK(c.len[12] == 4 && be_at(c.val[12], 4) == 1);                     /* days since 2000-01-01 */
+    CHECK(c.len[12] == 4 && be_at(c.val[12], 4) == 1); /* days since 2000-01-01 */
     CHECK(c.len[13] == 8 && be_at(c.val[13], 8) == 3600000000ULL);
-    CHECK(c.len[14] == 8 && be_at(c.val[14], 8) == 1000000);                /* microseconds since 2000 */
+    CHECK(c.len[14] == 8 && be_at(c.val[14], 8) == 1000000); /* microseconds since 2000 */
     CHECK(c.len[15] == 8 && (int64_t)be_at(c.val[15], 8) == INT64_MAX);
     CHECK(c.len[16] == 16 && be_at(c.val[16], 8) == 3000000 && be_at(c.val[16] + 8, 4) == 2 &&
           be_at(c.val[16] + 12, 4) == 1);
@@ -564,14 +626,21 @@ static void test_numeric_binary_as_postgresql(void)
 {
     CHECK(db_open());
     duckdb_result res;
-    CHECK(query("SELECT 12.50::DECIMAL(10,2), -0.05::DECIMAL(4,2), 0::DECIMAL(4,2), 123456789.0001::DECIMAL(18,4),"
-                " 10000::HUGEINT, 170141183460469231731687303715884105727::HUGEINT, 0.000001::DECIMAL(18,6),"
-                " -1.5::DECIMAL(38,30), 18446744073709551615::UBIGINT",
-                &res));
+    CHECK(query(
+        "SELECT 12.50::DECIMAL(10,2), -0.05::DECIMAL(4,2), 0::DECIMAL(4,2), 123456789.0001::DECIMAL(18,4),"
+        " 10000::HUGEINT, 170141183460469231731687303715884105727::HUGEINT, 0.000001::DECIMAL(18,6),"
+        " -1.5::DECIMAL(38,30), 18446744073709551615::UBIGINT",
+        &res));
     static const char *const want[] = {
-        "0002000000000002000c1388", "0001ffff4000000201f4", "0000000000000002", "0004000200000004000109291a850001",
-        "00010001000000000001", "000a00090000000000aa0583209a01d5090d0c601c871bf620da165f", "0001fffe000000060064",
-        "000200004000001e00011388", "000500040000000007341a5802e103bb064f",
+        "0002000000000002000c1388",
+        "0001ffff4000000201f4",
+        "0000000000000002",
+        "0004000200000004000109291a850001",
+        "00010001000000000001",
+        "000a00090000000000aa0583209a01d5090d0c601c871bf620da165f",
+        "0001fffe000000060064",
+        "000200004000001e00011388",
+        "000500040000000007341a5802e103bb064f",
     };
     struct pgbuf b;
     struct cells c;
@@ -620,11 +689,11 @@ static void test_data_row_without_encoder(void)
     db_close();
 }
 
-
 /* ------------------------------------------------------------ HTTP API */
 
 /* The renderer's CSV text of each row of column 0 of sql, checked by each against column 1. */
-static void http_texts(const char *sql, void (*each)(const char *got, duckdb_vector v, idx_t row, int *bad), int *bad)
+static void http_texts(const char *sql, void (*each)(const char *got, duckdb_vector v, idx_t row, int *bad),
+                       int *bad)
 {
     duckdb_result res;
     CHECK(query(sql, &res));
@@ -691,11 +760,14 @@ static void test_http_render_as_before(void)
                " (1.7976931348623157e308), (1e16), (1e17), (1e21), (123456789012345.6), (-0.0)) t(x))",
                check_double, &bad);
     http_texts("SELECT x, x::VARCHAR FROM (SELECT make_timestamp(((random() * 2 - 1) * 9.2e18)::BIGINT) AS x"
-               " FROM range(10000))", check_cast, &bad);
-    http_texts("SELECT x, x::VARCHAR FROM (SELECT DATE '1970-01-01' + (random() * 2e6 - 1e6)::INTEGER AS x"
-               " FROM range(10000))", check_cast, &bad);
-    http_texts("SELECT x, x::VARCHAR FROM (SELECT (random() * 2e10 - 1e10)::DECIMAL(38,20) AS x FROM range(3000))",
+               " FROM range(10000))",
                check_cast, &bad);
+    http_texts("SELECT x, x::VARCHAR FROM (SELECT DATE '1970-01-01' + (random() * 2e6 - 1e6)::INTEGER AS x"
+               " FROM range(10000))",
+               check_cast, &bad);
+    http_texts(
+        "SELECT x, x::VARCHAR FROM (SELECT (random() * 2e10 - 1e10)::DECIMAL(38,20) AS x FROM range(3000))",
+        check_cast, &bad);
     CHECK_EQ_INT(bad, 0);
     db_close();
 }
@@ -704,5 +776,5 @@ TEST_MAIN(TEST_ENTRY(test_shortest_double_matches_printf), TEST_ENTRY(test_short
           TEST_ENTRY(test_float_text_as_postgresql), TEST_ENTRY(test_integers_and_decimals),
           TEST_ENTRY(test_civil_dates_match_duckdb), TEST_ENTRY(test_temporal_text_matches_duckdb_cast),
           TEST_ENTRY(test_data_rows_text), TEST_ENTRY(test_data_rows_binary),
-          TEST_ENTRY(test_numeric_binary_as_postgresql),
-          TEST_ENTRY(test_data_row_without_encoder), TEST_ENTRY(test_http_render_as_before))
+          TEST_ENTRY(test_numeric_binary_as_postgresql), TEST_ENTRY(test_data_row_without_encoder),
+          TEST_ENTRY(test_http_render_as_before))

@@ -31,7 +31,8 @@ static void test_parse_rejects_bad_lengths(void)
     CHECK_STR_CONTAINS(err, "too large");
     CHECK_EQ_INT(pgwire_parse("Q\x80\x00\x00\x00", 5, false, &m, &need, &err), PGWIRE_BAD);
     CHECK_EQ_INT(pgwire_parse("Q\x00\x00\x00\x03", 5, false, &m, &need, &err), PGWIRE_BAD);
-    CHECK_EQ_INT(pgwire_parse("S\x00\x00\x00\x05x", 6, false, &m, &need, &err), PGWIRE_BAD); /* Sync has no body */
+    CHECK_EQ_INT(pgwire_parse("S\x00\x00\x00\x05x", 6, false, &m, &need, &err),
+                 PGWIRE_BAD); /* Sync has no body */
     CHECK_EQ_INT(pgwire_parse("z\x00\x00\x00\x04", 5, false, &m, &need, &err), PGWIRE_BAD);
     CHECK_STR_CONTAINS(err, "unknown");
     pgwire_set_max_message(100);
@@ -175,11 +176,31 @@ static void test_text_encoders(void)
                     "[1.5, NULL]::double[], [true]",
                     out, 32);
     CHECK_EQ_INT(n, 25);
-    const char *want[] = {"t", "f", "-5", "170141183460469231731687303715884105727", "0.1", "1e+300", "NaN",
-                          "-Infinity", "-12.345", "\\xab01", "0057-03-15 00:00:00 BC", "infinity", "2024-01-02 03:04:05",
-                          "2024-01-02 03:04:05.12", "-1 days", "00:00:00", "1 year 2 mons",
-                          "{{a,NULL},{\"b,c\",\"\"}}", "{\"k\":1,\"s\":\"x\\\"y\"}", "{\"a\":1}",
-                          "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "x", "01:02:03.5", "{1.5,NULL}", "{t}"};
+    const char *want[] = {"t",
+                          "f",
+                          "-5",
+                          "170141183460469231731687303715884105727",
+                          "0.1",
+                          "1e+300",
+                          "NaN",
+                          "-Infinity",
+                          "-12.345",
+                          "\\xab01",
+                          "0057-03-15 00:00:00 BC",
+                          "infinity",
+                          "2024-01-02 03:04:05",
+                          "2024-01-02 03:04:05.12",
+                          "-1 days",
+                          "00:00:00",
+                          "1 year 2 mons",
+                          "{{a,NULL},{\"b,c\",\"\"}}",
+                          "{\"k\":1,\"s\":\"x\\\"y\"}",
+                          "{\"a\":1}",
+                          "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+                          "x",
+                          "01:02:03.5",
+                          "{1.5,NULL}",
+                          "{t}"};
     for (int i = 0; i < n; i++) {
         if (strcmp(out[i], want[i]) != 0)
             fprintf(stderr, "    column %d: got %s, want %s\n", i, out[i], want[i]);
@@ -191,11 +212,14 @@ static void test_text_encoders(void)
 
 static void test_type_oids(void)
 {
-    struct { duckdb_type id; uint32_t oid; } cases[] = {
-        {DUCKDB_TYPE_BOOLEAN, 16}, {DUCKDB_TYPE_SMALLINT, 21}, {DUCKDB_TYPE_INTEGER, 23},
-        {DUCKDB_TYPE_BIGINT, 20}, {DUCKDB_TYPE_HUGEINT, 1700}, {DUCKDB_TYPE_DOUBLE, 701},
-        {DUCKDB_TYPE_FLOAT, 700}, {DUCKDB_TYPE_VARCHAR, 25}, {DUCKDB_TYPE_BLOB, 17},
-        {DUCKDB_TYPE_DATE, 1082}, {DUCKDB_TYPE_TIMESTAMP, 1114}, {DUCKDB_TYPE_TIMESTAMP_TZ, 1184},
+    struct {
+        duckdb_type id;
+        uint32_t oid;
+    } cases[] = {
+        {DUCKDB_TYPE_BOOLEAN, 16},    {DUCKDB_TYPE_SMALLINT, 21},    {DUCKDB_TYPE_INTEGER, 23},
+        {DUCKDB_TYPE_BIGINT, 20},     {DUCKDB_TYPE_HUGEINT, 1700},   {DUCKDB_TYPE_DOUBLE, 701},
+        {DUCKDB_TYPE_FLOAT, 700},     {DUCKDB_TYPE_VARCHAR, 25},     {DUCKDB_TYPE_BLOB, 17},
+        {DUCKDB_TYPE_DATE, 1082},     {DUCKDB_TYPE_TIMESTAMP, 1114}, {DUCKDB_TYPE_TIMESTAMP_TZ, 1184},
         {DUCKDB_TYPE_INTERVAL, 1186}, {DUCKDB_TYPE_UUID, 2950},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -214,5 +238,5 @@ static void test_type_oids(void)
 
 TEST_MAIN(TEST_ENTRY(test_parse_need_more_and_whole), TEST_ENTRY(test_parse_rejects_bad_lengths),
           TEST_ENTRY(test_parse_startup), TEST_ENTRY(test_reader_bounds), TEST_ENTRY(test_builder_messages),
-          TEST_ENTRY(test_builder_failure_keeps_whole_messages),
-          TEST_ENTRY(test_text_encoders), TEST_ENTRY(test_type_oids))
+          TEST_ENTRY(test_builder_failure_keeps_whole_messages), TEST_ENTRY(test_text_encoders),
+          TEST_ENTRY(test_type_oids))

@@ -52,8 +52,8 @@ static bool tok_is(const struct lexed *l, int i, enum sqllex_kind kind, const ch
     const struct sqllex_token *t = &l->v[i];
     if (t->kind == kind && t->len == strlen(want) && memcmp(l->text + t->start, want, t->len) == 0)
         return true;
-    fprintf(stderr, "    token %d: kind %d%s [%.*s], want kind %d [%s]\n", i, (int)t->kind, t->bad ? " bad" : "",
-            (int)t->len, l->text + t->start, (int)kind, want);
+    fprintf(stderr, "    token %d: kind %d%s [%.*s], want kind %d [%s]\n", i, (int)t->kind,
+            t->bad ? " bad" : "", (int)t->len, l->text + t->start, (int)kind, want);
     return false;
 }
 
@@ -79,21 +79,21 @@ static void test_words_numbers_operators(void)
 {
     struct lexed l;
     CHECK(lex("SELECT a1$b, _x, caf\xc3\xa9 FROM t WHERE n >= 1_000 AND f < .5e-3 || 1.", &l));
-    CHECK(tokens_are(&l, "ISELECT", "Ia1$b", "P,", "I_x", "P,", "Icaf\xc3\xa9", "IFROM", "It", "IWHERE", "In", "O>=",
-                     "N1_000", "IAND", "If", "O<", "N.5e-3", "O||", "N1.", NULL));
+    CHECK(tokens_are(&l, "ISELECT", "Ia1$b", "P,", "I_x", "P,", "Icaf\xc3\xa9", "IFROM", "It", "IWHERE", "In",
+                     "O>=", "N1_000", "IAND", "If", "O<", "N.5e-3", "O||", "N1.", NULL));
     CHECK(!l.bad);
     free(l.text);
 
     /* a number never takes letters: DuckDB reads 1abc as 1 abc, 1e as 1 e, 0x1F as 0 x1F */
     CHECK(lex("1abc 1e 1e+ 0x1F 1__0 1..2 1.2.3 3e5x", &l));
-    CHECK(tokens_are(&l, "N1", "Iabc", "N1", "Ie", "N1", "Ie", "O+", "N0", "Ix1F", "N1", "I__0", "N1", "P.", "N.2",
-                     "N1.2", "N.3", "N3e5", "Ix", NULL));
+    CHECK(tokens_are(&l, "N1", "Iabc", "N1", "Ie", "N1", "Ie", "O+", "N0", "Ix1F", "N1", "I__0", "N1", "P.",
+                     "N.2", "N1.2", "N.3", "N3e5", "Ix", NULL));
     free(l.text);
 
     /* operators by PostgreSQL's rules: a+-1 is a + -1; ~* and !~ whole; :: one token */
     CHECK(lex("a+-1 b ~* c !~ d @- e x::int[] f:g", &l));
-    CHECK(tokens_are(&l, "Ia", "O+", "O-", "N1", "Ib", "O~*", "Ic", "O!~", "Id", "O@-", "Ie", "Ix", "O::", "Iint",
-                     "P[", "P]", "If", "P:", "Ig", NULL));
+    CHECK(tokens_are(&l, "Ia", "O+", "O-", "N1", "Ib", "O~*", "Ic", "O!~", "Id", "O@-", "Ie", "Ix",
+                     "O::", "Iint", "P[", "P]", "If", "P:", "Ig", NULL));
     free(l.text);
 }
 
@@ -118,7 +118,8 @@ static void test_dollar_quotes_and_params(void)
 {
     struct lexed l;
     CHECK(lex("$$a'b$$ $t$ $$ ; $t$ $1 a$$b 1$$x$$ $\xc3\xa9$x$\xc3\xa9$ $12$", &l));
-    CHECK(tokens_are(&l, "D$$a'b$$", "D$t$ $$ ; $t$", "$$1", "Ia$$b", "N1", /* DuckDB: 1, then a dollar quote */
+    CHECK(tokens_are(&l, "D$$a'b$$", "D$t$ $$ ; $t$", "$$1", "Ia$$b",
+                     "N1", /* DuckDB: 1, then a dollar quote */
                      "D$$x$$", "D$\xc3\xa9$x$\xc3\xa9$", "$$12", "P$", NULL));
     CHECK(l.v[8].bad && l.bad); /* a '$' that opens nothing */
     for (int i = 0; i < 8; i++)
@@ -131,8 +132,8 @@ static void test_comments_and_space(void)
 {
     struct lexed l;
     CHECK(lex("/* a /* nested ; */ still */ x -- c ; y\ry\n-- z\nw */* q */ 3\f4", &l));
-    CHECK(tokens_are(&l, "Ix", "Iy", /* a carriage return ends a -- comment, as in DuckDB */
-                     "Iw", "O*", /* an operator stops where a comment starts */
+    CHECK(tokens_are(&l, "Ix", "Iy",     /* a carriage return ends a -- comment, as in DuckDB */
+                     "Iw", "O*",         /* an operator stops where a comment starts */
                      "N3", "N4", NULL)); /* form feed is space */
     CHECK(!l.bad);
     free(l.text);
@@ -150,8 +151,8 @@ static void test_comments_and_space(void)
 /* Unterminated items run to the end and are flagged; nothing past len is read. */
 static void test_unterminated(void)
 {
-    static const char *const texts[] = {"select 'abc", "select \"ab\"\"", "select E'ab\\'", "select $q$ ab $q",
-                                        "select U&'x", "select b'1"};
+    static const char *const texts[] = {"select 'abc",      "select \"ab\"\"", "select E'ab\\'",
+                                        "select $q$ ab $q", "select U&'x",     "select b'1"};
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         struct lexed l;
         CHECK(lex(texts[i], &l));
@@ -228,7 +229,8 @@ static void test_split_agrees_with_duckdb(void)
         while (sqllex_next_statement(&lx, &at, &len))
             ours++;
         if (ours != theirs || theirs == 0)
-            fprintf(stderr, "    %s: %zu statements, DuckDB %llu\n", texts[i], ours, (unsigned long long)theirs);
+            fprintf(stderr, "    %s: %zu statements, DuckDB %llu\n", texts[i], ours,
+                    (unsigned long long)theirs);
         CHECK(theirs > 0 && ours == theirs);
     }
     duckdb_disconnect(&con);
@@ -258,7 +260,8 @@ static bool value_is(const char *sql, const char *want)
     char *v = value_of(sql);
     bool ok = want ? v && strcmp(v, want) == 0 : v == NULL;
     if (!ok)
-        fprintf(stderr, "    value of %s: %s, want %s\n", sql, v ? v : "(refused)", want ? want : "(refused)");
+        fprintf(stderr, "    value of %s: %s, want %s\n", sql, v ? v : "(refused)",
+                want ? want : "(refused)");
     free(v);
     return ok;
 }
@@ -315,5 +318,5 @@ static void test_next_word(void)
 
 TEST_MAIN(TEST_ENTRY(test_words_numbers_operators), TEST_ENTRY(test_strings_and_quoted_names),
           TEST_ENTRY(test_dollar_quotes_and_params), TEST_ENTRY(test_comments_and_space),
-          TEST_ENTRY(test_unterminated), TEST_ENTRY(test_statements), TEST_ENTRY(test_split_agrees_with_duckdb),
-          TEST_ENTRY(test_values), TEST_ENTRY(test_next_word))
+          TEST_ENTRY(test_unterminated), TEST_ENTRY(test_statements),
+          TEST_ENTRY(test_split_agrees_with_duckdb), TEST_ENTRY(test_values), TEST_ENTRY(test_next_word))

@@ -51,7 +51,8 @@ static void test_lifts_ints_decimals_strings(void)
 {
     struct sql_shape sh;
     CHECK_OK(scan_str("INSERT INTO t VALUES (1, -23, 4.50, 'it''s', '')", &sh));
-    CHECK(key_is(&sh, "INSERT INTO t VALUES (\x01i, \x01i, \x01" "d, \x01s, \x01s)"));
+    CHECK(key_is(&sh, "INSERT INTO t VALUES (\x01i, \x01i, \x01"
+                      "d, \x01s, \x01s)"));
     CHECK_EQ_INT(sh.nrows, 1);
     CHECK_EQ_INT(sh.width, 5);
     CHECK_EQ_INT(sh.nlits, 5);
@@ -70,7 +71,10 @@ static void test_decimal_text_and_bigint_range(void)
     CHECK_OK(scan_str("insert into t values (007.10, -0.00, -00.5, 999999999999999999, -999999999999999999, "
                       "'caf\xc3\xa9 \xf0\x9f\xa6\x86')",
                       &sh));
-    CHECK(key_is(&sh, "insert into t values (\x01" "d, \x01" "d, \x01" "d, \x01i, \x01i, \x01s)"));
+    CHECK(key_is(&sh, "insert into t values (\x01"
+                      "d, \x01"
+                      "d, \x01"
+                      "d, \x01i, \x01i, \x01s)"));
     CHECK(lit_text(&sh, 0, 0, 0, "7.10"));
     CHECK(lit_text(&sh, 1, 0, 1, "0.00")); /* no sign on zero */
     CHECK(lit_text(&sh, 2, 0, 2, "-0.5"));
@@ -121,11 +125,14 @@ static void test_non_literals_stay_in_key(void)
 static void test_lifts_casts_typed_and_signed(void)
 {
     struct sql_shape sh;
-    CHECK_OK(scan_str("INSERT INTO t VALUES ('2026-11-29T10:00:00.123456'::timestamp, TIMESTAMP '2024-01-01', "
-                      "CAST('7' AS decimal(10, 2)), + 3, - 2.50, -/* c */4, 'x'::\"my type\"[], '\\x01'::bytea)",
-                      &sh));
-    CHECK(key_is(&sh, "INSERT INTO t VALUES (\x01s::timestamp, TIMESTAMP \x01s, CAST(\x01s AS decimal(10, 2)), "
-                      "+ \x01i, \x01" "d, \x01i, \x01s::\"my type\"[], \x01s::bytea)"));
+    CHECK_OK(
+        scan_str("INSERT INTO t VALUES ('2026-11-29T10:00:00.123456'::timestamp, TIMESTAMP '2024-01-01', "
+                 "CAST('7' AS decimal(10, 2)), + 3, - 2.50, -/* c */4, 'x'::\"my type\"[], '\\x01'::bytea)",
+                 &sh));
+    CHECK(key_is(&sh,
+                 "INSERT INTO t VALUES (\x01s::timestamp, TIMESTAMP \x01s, CAST(\x01s AS decimal(10, 2)), "
+                 "+ \x01i, \x01"
+                 "d, \x01i, \x01s::\"my type\"[], \x01s::bytea)"));
     CHECK_EQ_INT(sh.nlits, 8);
     CHECK(lit_text(&sh, 0, 0, 0, "2026-11-29T10:00:00.123456"));
     CHECK(lit_text(&sh, 1, 0, 1, "2024-01-01"));
@@ -159,7 +166,8 @@ static void test_comments_and_tail_kept(void)
 {
     struct sql_shape sh;
     CHECK_OK(scan_str("/* lead */ INSERT INTO t VALUES /* c */ (1, -- note\n 'a' /* d */) RETURNING a", &sh));
-    CHECK(key_is(&sh, "/* lead */ INSERT INTO t VALUES /* c */ (\x01i, -- note\n \x01s /* d */) RETURNING a"));
+    CHECK(
+        key_is(&sh, "/* lead */ INSERT INTO t VALUES /* c */ (\x01i, -- note\n \x01s /* d */) RETURNING a"));
     CHECK(lit_int(&sh, 0, 0, 0, 1));
     CHECK(lit_text(&sh, 1, 0, 1, "a"));
     sqlshape_free(&sh);
@@ -202,8 +210,8 @@ static void test_refused(void)
         "INSERT INTO t VALUES ('abc)",
         "INSERT INTO t VALUES ('\xff')",
         "INSERT INTO t VALUES ('\xc3')",
-        "INSERT INTO t VALUES ('\xc0\xaf')",     /* overlong */
-        "INSERT INTO t VALUES ('\xed\xa0\x80')", /* a surrogate */
+        "INSERT INTO t VALUES ('\xc0\xaf')",         /* overlong */
+        "INSERT INTO t VALUES ('\xed\xa0\x80')",     /* a surrogate */
         "INSERT INTO t VALUES ('\xf4\x90\x80\x80')", /* past U+10FFFF */
         "INSERT INTO t VALUES (1, '\x01')",
         "INSERT INTO t VALUES (1) -- \x01",
@@ -270,7 +278,8 @@ static void test_key_longer_than_text(void)
     const char *sql = "INSERT INTO t VALUES (1),(2),(3),(4),(5),(6),(7),(8),(9)";
     struct sql_shape sh;
     CHECK_OK(scan_str(sql, &sh));
-    CHECK(key_is(&sh, "INSERT INTO t VALUES (\x01i),(\x01i),(\x01i),(\x01i),(\x01i),(\x01i),(\x01i),(\x01i),(\x01i)"));
+    CHECK(key_is(
+        &sh, "INSERT INTO t VALUES (\x01i),(\x01i),(\x01i),(\x01i),(\x01i),(\x01i),(\x01i),(\x01i),(\x01i)"));
     CHECK_EQ_INT(sh.keylen, strlen(sql) + 9);
     CHECK_EQ_INT(sh.nrows, 9);
     CHECK_EQ_INT(sh.width, 1);
@@ -339,7 +348,8 @@ static void test_skip_item_is_sqllex(void)
 }
 
 TEST_MAIN(TEST_ENTRY(test_lifts_ints_decimals_strings), TEST_ENTRY(test_decimal_text_and_bigint_range),
-          TEST_ENTRY(test_multi_row), TEST_ENTRY(test_non_literals_stay_in_key), TEST_ENTRY(test_lifts_casts_typed_and_signed),
-          TEST_ENTRY(test_comments_and_tail_kept), TEST_ENTRY(test_same_shape_same_key), TEST_ENTRY(test_refused),
-          TEST_ENTRY(test_size_cap), TEST_ENTRY(test_key_longer_than_text), TEST_ENTRY(test_values_keyword_found),
+          TEST_ENTRY(test_multi_row), TEST_ENTRY(test_non_literals_stay_in_key),
+          TEST_ENTRY(test_lifts_casts_typed_and_signed), TEST_ENTRY(test_comments_and_tail_kept),
+          TEST_ENTRY(test_same_shape_same_key), TEST_ENTRY(test_refused), TEST_ENTRY(test_size_cap),
+          TEST_ENTRY(test_key_longer_than_text), TEST_ENTRY(test_values_keyword_found),
           TEST_ENTRY(test_skip_item_is_sqllex))

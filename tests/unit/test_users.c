@@ -14,8 +14,9 @@
 /* RFC 7677 section 3. */
 #define RFC_CLIENT_FIRST "n,,n=user,r=rOprNGfwEbeRWgbNEkqO"
 #define RFC_SERVER_NONCE "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"
-#define RFC_SERVER_FIRST "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"
-#define RFC_CLIENT_FINAL                                                                           \
+#define RFC_SERVER_FIRST \
+    "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"
+#define RFC_CLIENT_FINAL \
     "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
 #define RFC_SERVER_FINAL "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
 
@@ -97,13 +98,15 @@ static void test_rfc_wrong_proof_and_nonce(void)
         "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=!!!!",
         "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=AAAA",
         "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0",
-        "", "c=", "garbage",
+        "",
+        "c=",
+        "garbage",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct scram *s;
         char *sf, *fin = (char *)1;
-        CHECK_OK(scram_begin_verifier(user_verifier(user), RFC_CLIENT_FIRST,
-                                      strlen(RFC_CLIENT_FIRST), RFC_SERVER_NONCE, &s, &sf));
+        CHECK_OK(scram_begin_verifier(user_verifier(user), RFC_CLIENT_FIRST, strlen(RFC_CLIENT_FIRST),
+                                      RFC_SERVER_NONCE, &s, &sf));
         CHECK(scram_finish(s, bad[i], strlen(bad[i]), &fin) != 0);
         CHECK(fin == NULL);
         free(sf);
@@ -113,9 +116,8 @@ static void test_rfc_wrong_proof_and_nonce(void)
 }
 
 /* The client's half of SCRAM, as libpq computes it. */
-static int client_final_for(const char *password, const char *client_first_bare,
-                            const char *server_first, char *out, size_t cap,
-                            unsigned char server_sig[32])
+static int client_final_for(const char *password, const char *client_first_bare, const char *server_first,
+                            char *out, size_t cap, unsigned char server_sig[32])
 {
     const char *r = strstr(server_first, "r="), *s = strstr(server_first, ",s="),
                *i = strstr(server_first, ",i=");
@@ -126,8 +128,7 @@ static int client_final_for(const char *password, const char *client_first_bare,
     int iter = atoi(i + 3);
     if (sl <= 0 || iter <= 0)
         return -1;
-    PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, (int)sl, iter, EVP_sha256(), 32,
-                      salted);
+    PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, (int)sl, iter, EVP_sha256(), 32, salted);
     unsigned int l;
     HMAC(EVP_sha256(), salted, 32, (const unsigned char *)"Client Key", 10, ck, &l);
     HMAC(EVP_sha256(), salted, 32, (const unsigned char *)"Server Key", 10, sk, &l);
@@ -238,9 +239,11 @@ static void test_load_errors(void)
         {"a:rw:{V}:{H}\na:ro:{V}:{H}\n", 2, "twice"},
         {"a:rw:SCRAM-SHA-256$0:W22ZaJ0SNY7soEsUEjb6gQ==$AAAA:AAAA:{H}\n", 1, "iteration"},
         {"a:rw:SCRAM-SHA-256$4096:W22Z*J0SNY7soEsUEjb6gQ==$WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=:"
-         "wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=:{H}\n", 1, "base64"},
+         "wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=:{H}\n",
+         1, "base64"},
         {"a:rw:SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$AAAA:"
-         "wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=:{H}\n", 1, "32 bytes"},
+         "wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=:{H}\n",
+         1, "32 bytes"},
         {"a:rw:MD5$x:y:z:{H}\n", 1, "SCRAM-SHA-256"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -333,8 +336,17 @@ static void test_scram_bad_client_first(void)
     CHECK_OK(users_load(path, &u, err, sizeof err));
     const struct user *user = users_find(u, "user");
     static const char *const bad[] = {
-        "", "n", "n,,", "n,,n=user", "n,,n=user,r=", "p=tls-server-end-point,,n=,r=abc",
-        "x,,n=,r=abc", "n,,r=abc", "n,,n=,r=a,b", "n,,n=,r=a b", "n,zz,n=,r=abc",
+        "",
+        "n",
+        "n,,",
+        "n,,n=user",
+        "n,,n=user,r=",
+        "p=tls-server-end-point,,n=,r=abc",
+        "x,,n=,r=abc",
+        "n,,r=abc",
+        "n,,n=,r=a,b",
+        "n,,n=,r=a b",
+        "n,zz,n=,r=abc",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct scram *s = (struct scram *)1;
@@ -388,5 +400,4 @@ static void test_base64(void)
 
 TEST_MAIN(TEST_ENTRY(test_rfc7677_vector), TEST_ENTRY(test_rfc_wrong_proof_and_nonce),
           TEST_ENTRY(test_passwd_and_full_exchange), TEST_ENTRY(test_load_errors),
-          TEST_ENTRY(test_passwd_bad_input), TEST_ENTRY(test_scram_bad_client_first),
-          TEST_ENTRY(test_base64))
+          TEST_ENTRY(test_passwd_bad_input), TEST_ENTRY(test_scram_bad_client_first), TEST_ENTRY(test_base64))

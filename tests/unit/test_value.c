@@ -30,11 +30,26 @@ static struct bval text(const char *s, size_t len)
     return v;
 }
 
-static struct bval str(const char *s) { return text(s, strlen(s)); }
-static struct bval i64(int64_t x) { return (struct bval){.kind = DUCKPOND_VALUE_INT64, .u.i64 = x}; }
-static struct bval f64(double x) { return (struct bval){.kind = DUCKPOND_VALUE_DOUBLE, .u.f64 = x}; }
-static struct bval boolean(int x) { return (struct bval){.kind = DUCKPOND_VALUE_BOOL, .u.i64 = x != 0}; }
-static struct bval ts(int64_t us) { return (struct bval){.kind = DUCKPOND_VALUE_TIMESTAMP, .u.i64 = us}; }
+static struct bval str(const char *s)
+{
+    return text(s, strlen(s));
+}
+static struct bval i64(int64_t x)
+{
+    return (struct bval){.kind = DUCKPOND_VALUE_INT64, .u.i64 = x};
+}
+static struct bval f64(double x)
+{
+    return (struct bval){.kind = DUCKPOND_VALUE_DOUBLE, .u.f64 = x};
+}
+static struct bval boolean(int x)
+{
+    return (struct bval){.kind = DUCKPOND_VALUE_BOOL, .u.i64 = x != 0};
+}
+static struct bval ts(int64_t us)
+{
+    return (struct bval){.kind = DUCKPOND_VALUE_TIMESTAMP, .u.i64 = us};
+}
 
 static enum conv_result conv_col(struct batcher_col c, struct bval v, struct cval *out)
 {
@@ -49,7 +64,8 @@ static enum conv_result conv(duckdb_type t, struct bval v, struct cval *out)
 
 static struct batcher_col decimal_col(int width, int scale)
 {
-    return (struct batcher_col){.type = DUCKDB_TYPE_DECIMAL, .width = (uint8_t)width, .scale = (uint8_t)scale};
+    return (
+        struct batcher_col){.type = DUCKDB_TYPE_DECIMAL, .width = (uint8_t)width, .scale = (uint8_t)scale};
 }
 
 /* Integers: every column width, both signs, the edges, and one past each edge (left to DuckDB). */
@@ -141,7 +157,8 @@ static void test_text_timestamps_and_other_types(void)
     CHECK_EQ_INT(cv.v.i, -1);
     CHECK_EQ_INT(conv(DUCKDB_TYPE_TIMESTAMP_TZ, str("2024-01-02 03:04:05+05:30"), &cv), CV_OK);
     CHECK_EQ_INT(cv.v.i, 1704164645000000LL - 19800000000LL);
-    CHECK_EQ_INT(conv(DUCKDB_TYPE_TIMESTAMP_TZ, str("2024-01-02 03:04:05"), &cv), CV_VALID); /* the TimeZone's */
+    CHECK_EQ_INT(conv(DUCKDB_TYPE_TIMESTAMP_TZ, str("2024-01-02 03:04:05"), &cv),
+                 CV_VALID); /* the TimeZone's */
     CHECK_EQ_INT(conv(DUCKDB_TYPE_TIMESTAMP, str("2024-01-02 24:00:00"), &cv), CV_GENERIC);
     CHECK_EQ_INT(conv(DUCKDB_TYPE_DATE, str("2024-02-29"), &cv), CV_OK);
     CHECK_EQ_INT(cv.v.i, 19782);
@@ -153,7 +170,7 @@ static void test_text_timestamps_and_other_types(void)
     CHECK_EQ_INT(conv_col(decimal_col(18, 4), i64(7), &cv), CV_OK);
     CHECK(cv.v.dec == 70000);
     CHECK_EQ_INT(conv_col(decimal_col(4, 2), str("123.4"), &cv), CV_GENERIC); /* out of range */
-    CHECK_EQ_INT(conv_col(decimal_col(6, 2), str("1.005"), &cv), CV_VALID);    /* DuckDB rounds */
+    CHECK_EQ_INT(conv_col(decimal_col(6, 2), str("1.005"), &cv), CV_VALID);   /* DuckDB rounds */
     CHECK_EQ_INT(conv_col(decimal_col(18, 4), str("1e3"), &cv), CV_GENERIC);
     /* which values need no check at all */
     CHECK(batcher_always_converts(DUCKDB_TYPE_DECIMAL, DUCKPOND_VALUE_NULL));
@@ -278,9 +295,11 @@ static void gen_time(char *out, size_t len)
 static void temporal_strings(struct strs *s)
 {
     static const char *seps[] = {" ", " ", "T", "t", "_", "  "};
-    static const char *offsets[] = {"", "", "", "Z", "z", "+00", "-00", "+05:30", "-08:00", "+0530", "+14",
-                                    "-12:45", "+5", "+05:3", "+05:30:15", "+24:00", "+05:60", " UTC", " +05:30",
-                                    " America/New_York", " ", "x", "1", "Z ", "ZZ"};
+    static const char *offsets[] = {"",       "",       "",       "Z",       "z",
+                                    "+00",    "-00",    "+05:30", "-08:00",  "+0530",
+                                    "+14",    "-12:45", "+5",     "+05:3",   "+05:30:15",
+                                    "+24:00", "+05:60", " UTC",   " +05:30", " America/New_York",
+                                    " ",      "x",      "1",      "Z ",      "ZZ"};
     char d[32], t[64];
     for (int i = 0; i < 6000; i++) {
         gen_date(d, sizeof d);
@@ -288,22 +307,68 @@ static void temporal_strings(struct strs *s)
         switch (rnd(6)) {
         case 0: add(s, "%s", d); break;
         case 1: add(s, "%s", t); break;
-        default:
-            add(s, "%s%s%s%s", d, seps[rnd(6)], t, offsets[rnd(sizeof offsets / sizeof *offsets)]);
+        default: add(s, "%s%s%s%s", d, seps[rnd(6)], t, offsets[rnd(sizeof offsets / sizeof *offsets)]);
         }
     }
     static const char *edge[] = {
-        "2024-02-29", "2023-02-29", "1900-02-29", "2000-02-29", "0000-02-29", "0000-01-01", "0001-01-01",
-        "9999-12-31", "10000-01-01", "-0001-01-01", "0044-03-15 (BC)", "1-01-01", "99-01-01", "2024-1-2",
-        "2024/01/02", "2024-01-02 ", " 2024-01-02", "2024-01-02x", "2024-01-021", "2024-01-02 24:00:00",
-        "2024-01-02 23:59:60", "2024-01-02 00:00:00.1234567", "2024-01-02 00:00:00.123456789",
-        "2024-01-02 00:00:00.1234567890123", "2024-01-02 00:00:00.", "2024-01-02T10:00", "2024-01-02 10",
-        "2024-01-02 10:00:00+05:30", "2024-01-02 10:00:00-05:30", "2024-01-02 10:00:00Z",
-        "2024-01-02T10:00:00.5Z", "2024-01-02 10:00:00 UTC", "2024-01-02 10:00:00 Asia/Kolkata",
-        "2024-01-02 00:30:00+05:30", "0000-01-01 00:00:00+01", "9999-12-31 23:59:59.999999-12",
-        "infinity", "-infinity", "Infinity", "INFINITY", "epoch", "-epoch", "now", "today", "", " ", "T",
-        "24:00:00", "23:59:59.999999", "00:00", "0:00:00", "00:00:00 ", "12:30:45.000001", "12:30:45+01",
-        "2024-12-31 23:59:59.9999995", "1969-12-31 23:59:59.999999", "1970-01-01", "2024-01-02\t10:00:00",
+        "2024-02-29",
+        "2023-02-29",
+        "1900-02-29",
+        "2000-02-29",
+        "0000-02-29",
+        "0000-01-01",
+        "0001-01-01",
+        "9999-12-31",
+        "10000-01-01",
+        "-0001-01-01",
+        "0044-03-15 (BC)",
+        "1-01-01",
+        "99-01-01",
+        "2024-1-2",
+        "2024/01/02",
+        "2024-01-02 ",
+        " 2024-01-02",
+        "2024-01-02x",
+        "2024-01-021",
+        "2024-01-02 24:00:00",
+        "2024-01-02 23:59:60",
+        "2024-01-02 00:00:00.1234567",
+        "2024-01-02 00:00:00.123456789",
+        "2024-01-02 00:00:00.1234567890123",
+        "2024-01-02 00:00:00.",
+        "2024-01-02T10:00",
+        "2024-01-02 10",
+        "2024-01-02 10:00:00+05:30",
+        "2024-01-02 10:00:00-05:30",
+        "2024-01-02 10:00:00Z",
+        "2024-01-02T10:00:00.5Z",
+        "2024-01-02 10:00:00 UTC",
+        "2024-01-02 10:00:00 Asia/Kolkata",
+        "2024-01-02 00:30:00+05:30",
+        "0000-01-01 00:00:00+01",
+        "9999-12-31 23:59:59.999999-12",
+        "infinity",
+        "-infinity",
+        "Infinity",
+        "INFINITY",
+        "epoch",
+        "-epoch",
+        "now",
+        "today",
+        "",
+        " ",
+        "T",
+        "24:00:00",
+        "23:59:59.999999",
+        "00:00",
+        "0:00:00",
+        "00:00:00 ",
+        "12:30:45.000001",
+        "12:30:45+01",
+        "2024-12-31 23:59:59.9999995",
+        "1969-12-31 23:59:59.999999",
+        "1970-01-01",
+        "2024-01-02\t10:00:00",
     };
     for (size_t i = 0; i < sizeof edge / sizeof *edge; i++)
         add(s, "%s", edge[i]);
@@ -330,10 +395,40 @@ static void decimal_strings(struct strs *s)
         add(s, "%s%s", (const char *[]){"", "", "-", "+"}[rnd(4)], digits);
     }
     static const char *edge[] = {
-        "0", "-0", "+0.00", ".5", "5.", "-.5", "1e3", "1E-2", " 1.5", "1.5 ", "1,5", "--1", "+-1", "0x10",
-        "99.99", "99.995", "99.994", "-99.995", "999.5", "9999.99", "9999.995", "1.00005", "1.00004999",
-        "123456789012345678", "1234567890123456789", "99999999999999999999999999999999999999",
-        "0.1234567890123456789012345678901234567890", "nan", "inf", "", "-", ".", "1.2.3", "١٢",
+        "0",
+        "-0",
+        "+0.00",
+        ".5",
+        "5.",
+        "-.5",
+        "1e3",
+        "1E-2",
+        " 1.5",
+        "1.5 ",
+        "1,5",
+        "--1",
+        "+-1",
+        "0x10",
+        "99.99",
+        "99.995",
+        "99.994",
+        "-99.995",
+        "999.5",
+        "9999.99",
+        "9999.995",
+        "1.00005",
+        "1.00004999",
+        "123456789012345678",
+        "1234567890123456789",
+        "99999999999999999999999999999999999999",
+        "0.1234567890123456789012345678901234567890",
+        "nan",
+        "inf",
+        "",
+        "-",
+        ".",
+        "1.2.3",
+        "١٢",
     };
     for (size_t i = 0; i < sizeof edge / sizeof *edge; i++)
         add(s, "%s", edge[i]);
@@ -369,7 +464,8 @@ static bool raw_equals(const struct batcher_col *c, duckdb_vector v, idx_t i, co
  * DuckDB's value, CV_VALID a value DuckDB accepts. Returns the number of
  * strings our rules decided (OK or VALID), or -1 after a failure (printed).
  */
-static long differ(duckdb_connection conn, const struct batcher_col *c, const char *sql_type, const struct strs *s)
+static long differ(duckdb_connection conn, const struct batcher_col *c, const char *sql_type,
+                   const struct strs *s)
 {
     long accepted = 0;
     duckdb_appender app;
@@ -402,7 +498,8 @@ static long differ(duckdb_connection conn, const struct batcher_col *c, const ch
             memset(&cv, 0, sizeof cv);
             enum conv_result cr = batcher_convert(c, &v, str, &cv);
             bool duck_ok = duckdb_validity_row_is_valid(valid, r);
-            bool bad = (cr == CV_OK && (!duck_ok || !raw_equals(c, vals, r, &cv))) || (cr == CV_VALID && !duck_ok);
+            bool bad = (cr == CV_OK && (!duck_ok || !raw_equals(c, vals, r, &cv))) ||
+                       (cr == CV_VALID && !duck_ok);
             decided += cr == CV_OK || cr == CV_VALID;
             accepted += duck_ok;
             if (bad && wrong++ < 10)
@@ -412,8 +509,8 @@ static long differ(duckdb_connection conn, const struct batcher_col *c, const ch
         duckdb_destroy_data_chunk(&ch);
     }
     duckdb_destroy_result(&res);
-    fprintf(stderr, "    %-14s of %zu strings DuckDB accepts %ld, our rules decide %ld\n", sql_type, s->n, accepted,
-            decided);
+    fprintf(stderr, "    %-14s of %zu strings DuckDB accepts %ld, our rules decide %ld\n", sql_type, s->n,
+            accepted, decided);
     return wrong ? -1 : decided;
 }
 
@@ -451,7 +548,8 @@ static void test_text_conversion_matches_duckdb(void)
         {DUCKDB_TYPE_DECIMAL, 38, 10, "DECIMAL(38,10)", 5000},
     };
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
-        struct batcher_col c = {.type = cases[k].type, .width = (uint8_t)cases[k].width,
+        struct batcher_col c = {.type = cases[k].type,
+                                .width = (uint8_t)cases[k].width,
                                 .scale = (uint8_t)cases[k].scale};
         long decided = differ(conn, &c, cases[k].sql, c.type == DUCKDB_TYPE_DECIMAL ? &d : &t);
         CHECK(decided >= cases[k].min_decided);

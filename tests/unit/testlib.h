@@ -25,7 +25,9 @@ struct test_case {
     void (*fn)(void);
 };
 
+/* clang-format off */
 #define TEST_ENTRY(fn) {#fn, fn}
+/* clang-format on */
 
 static int test_failed_flag;
 
@@ -41,42 +43,40 @@ static void test_fail(const char *file, int line, const char *fmt, ...)
 }
 
 /* Fails the test and returns from the test function. */
-#define CHECK(cond)                                                        \
-    do {                                                                   \
-        if (!(cond)) {                                                     \
-            test_fail(__FILE__, __LINE__, "CHECK(%s) failed", #cond);      \
-            return;                                                        \
-        }                                                                  \
+#define CHECK(cond)                                                   \
+    do {                                                              \
+        if (!(cond)) {                                                \
+            test_fail(__FILE__, __LINE__, "CHECK(%s) failed", #cond); \
+            return;                                                   \
+        }                                                             \
     } while (0)
 
-#define CHECK_EQ_INT(a, b)                                                 \
-    do {                                                                   \
-        long long va_ = (long long)(a), vb_ = (long long)(b);              \
-        if (va_ != vb_) {                                                  \
-            test_fail(__FILE__, __LINE__, "%s == %s: %lld != %lld", #a, #b, \
-                      va_, vb_);                                           \
-            return;                                                        \
-        }                                                                  \
+#define CHECK_EQ_INT(a, b)                                                             \
+    do {                                                                               \
+        long long va_ = (long long)(a), vb_ = (long long)(b);                          \
+        if (va_ != vb_) {                                                              \
+            test_fail(__FILE__, __LINE__, "%s == %s: %lld != %lld", #a, #b, va_, vb_); \
+            return;                                                                    \
+        }                                                                              \
     } while (0)
 
-#define CHECK_STR_CONTAINS(hay, needle)                                    \
-    do {                                                                   \
-        const char *h_ = (hay), *n_ = (needle);                            \
-        if (!h_ || !strstr(h_, n_)) {                                      \
-            test_fail(__FILE__, __LINE__, "\"%s\" does not contain \"%s\"", \
-                      h_ ? h_ : "(null)", n_);                             \
-            return;                                                        \
-        }                                                                  \
+#define CHECK_STR_CONTAINS(hay, needle)                                                              \
+    do {                                                                                             \
+        const char *h_ = (hay), *n_ = (needle);                                                      \
+        if (!h_ || !strstr(h_, n_)) {                                                                \
+            test_fail(__FILE__, __LINE__, "\"%s\" does not contain \"%s\"", h_ ? h_ : "(null)", n_); \
+            return;                                                                                  \
+        }                                                                                            \
     } while (0)
 
 /* A status call that must succeed; prints the status on failure. */
-#define CHECK_OK(expr)                                                     \
-    do {                                                                   \
-        int rc_ = (expr);                                                  \
-        if (rc_ != 0) {                                                    \
-            test_fail(__FILE__, __LINE__, "%s returned %d", #expr, rc_);   \
-            return;                                                        \
-        }                                                                  \
+#define CHECK_OK(expr)                                                   \
+    do {                                                                 \
+        int rc_ = (expr);                                                \
+        if (rc_ != 0) {                                                  \
+            test_fail(__FILE__, __LINE__, "%s returned %d", #expr, rc_); \
+            return;                                                      \
+        }                                                                \
     } while (0)
 
 /* A scratch directory for the test, made fresh in the child. */
@@ -143,10 +143,10 @@ static int test_main(int argc, char **argv, const struct test_case *tests, size_
     return failed ? 1 : 0;
 }
 
-#define TEST_MAIN(...)                                                     \
-    int main(int argc, char **argv)                                        \
-    {                                                                      \
-        static const struct test_case tests_[] = {__VA_ARGS__};            \
+#define TEST_MAIN(...)                                                          \
+    int main(int argc, char **argv)                                             \
+    {                                                                           \
+        static const struct test_case tests_[] = {__VA_ARGS__};                 \
         return test_main(argc, argv, tests_, sizeof tests_ / sizeof tests_[0]); \
     }
 

@@ -50,13 +50,13 @@ static duckdb_state append_value(duckdb_appender a, const struct batcher_col *c,
     case DUCKDB_TYPE_TIMESTAMP: return duckdb_append_timestamp(a, (duckdb_timestamp){cv.v.i});
     case DUCKDB_TYPE_DATE: return duckdb_append_date(a, (duckdb_date){(int32_t)cv.v.i});
     case DUCKDB_TYPE_TIME: return duckdb_append_time(a, (duckdb_time){cv.v.i});
-    case DUCKDB_TYPE_TIMESTAMP_TZ: return append_owned(a, duckdb_create_timestamp_tz((duckdb_timestamp){cv.v.i}));
+    case DUCKDB_TYPE_TIMESTAMP_TZ:
+        return append_owned(a, duckdb_create_timestamp_tz((duckdb_timestamp){cv.v.i}));
     case DUCKDB_TYPE_DECIMAL: {
         duckdb_hugeint h = {(uint64_t)cv.v.dec, (int64_t)(cv.v.dec >> 64)};
         return append_owned(a, duckdb_create_decimal((duckdb_decimal){c->width, c->scale, h}));
     }
-    default:
-        return DuckDBError; /* batcher_convert gives CV_OK for the types above only */
+    default: return DuckDBError; /* batcher_convert gives CV_OK for the types above only */
     }
 }
 

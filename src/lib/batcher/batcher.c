@@ -30,8 +30,8 @@
 #include "journal.h"
 
 const uint64_t duckpond_latency_bounds_us[DUCKPOND_LATENCY_BUCKETS] = {
-    100,    250,    500,     1000,    2500,    5000,    10000,   25000,
-    50000,  100000, 250000,  500000,  1000000, 2500000, 5000000, 10000000,
+    100,   250,    500,    1000,   2500,    5000,    10000,   25000,
+    50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000,
 };
 
 /* ------------------------------------------------------------ batcher */
@@ -128,7 +128,8 @@ int duckpond_batcher_new(duckpond_db *db, const duckpond_batcher_settings *setti
     if (rc == DUCKPOND_OK)
         rc = writer_open(b);
     if (rc == DUCKPOND_OK && b->set.journal_dir && (rc = batcher_journal_start(b)) != DUCKPOND_OK)
-        dp_set_msg(&db->errmsg, "batcher journal: %s", b->journal_report ? b->journal_report : "out of memory");
+        dp_set_msg(&db->errmsg, "batcher journal: %s",
+                   b->journal_report ? b->journal_report : "out of memory");
     if (rc == DUCKPOND_OK && pthread_create(&b->thread, NULL, batcher_writer_main, b) != 0)
         rc = DUCKPOND_NOMEM;
     if (rc != DUCKPOND_OK) {
@@ -484,7 +485,10 @@ static void write_put_row(duckpond_write *w, const duckpond_value *values)
                 memcpy(w->text + w->text_len, v->u.text.ptr, v->u.text.len);
             w->text_len += v->u.text.len;
             break;
-        case DUCKPOND_VALUE_DEFAULT: w->has_default = true; o->u.i64 = 0; break;
+        case DUCKPOND_VALUE_DEFAULT:
+            w->has_default = true;
+            o->u.i64 = 0;
+            break;
         default: o->u.i64 = 0; break;
         }
     }
@@ -516,8 +520,9 @@ static int overloaded(duckpond_batcher *b, duckpond_write *w, bool bytes_only)
     const duckpond_batcher_settings *s = &b->set;
     b->stats.overloaded++;
     if (bytes_only)
-        dp_set_msg(&w->errmsg, "overloaded: %llu bytes wait to be committed, the cap is %zu bytes; "
-                               "no room came within %d ms",
+        dp_set_msg(&w->errmsg,
+                   "overloaded: %llu bytes wait to be committed, the cap is %zu bytes; "
+                   "no room came within %d ms",
                    (unsigned long long)b->stats.queue_bytes, s->queue_max_bytes, s->overload_timeout_ms);
     else
         dp_set_msg(&w->errmsg,

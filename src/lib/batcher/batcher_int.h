@@ -48,12 +48,12 @@
 #include "dbint.h"
 #include "duckpond.h"
 
-#define MASK_COLS 64          /* DEFAULT values are allowed in this many first columns */
-#define TEXT_MAX UINT32_MAX   /* bytes of text in one write */
-#define SHOW_MAX 64           /* bytes of a bad value quoted in a message */
-#define INLINE_VALS 8         /* values a write holds without an allocation */
-#define INLINE_TEXT 48        /* bytes of text likewise */
-#define INLINE_BAD 16         /* rows the writer's scratch marks hold likewise */
+#define MASK_COLS 64        /* DEFAULT values are allowed in this many first columns */
+#define TEXT_MAX UINT32_MAX /* bytes of text in one write */
+#define SHOW_MAX 64         /* bytes of a bad value quoted in a message */
+#define INLINE_VALS 8       /* values a write holds without an allocation */
+#define INLINE_TEXT 48      /* bytes of text likewise */
+#define INLINE_BAD 16       /* rows the writer's scratch marks hold likewise */
 
 /* ------------------------------------------------------------ writes */
 
@@ -89,7 +89,7 @@ struct duckpond_write {
     size_t nrows, cap_rows;
     char *text;
     size_t text_len, text_cap;
-    size_t bytes;      /* what the queue counts for it */
+    size_t bytes; /* what the queue counts for it */
     int64_t submit_us;
     duckpond_write *next; /* in the queue, then in the writer's batch */
 
@@ -98,18 +98,18 @@ struct duckpond_write {
     size_t committed, failed;
     struct wfail *fails;
     size_t nfails, cap_fails;
-    bool all_failed;   /* an atomic write failed whole: every row, errmsg */
+    bool all_failed; /* an atomic write failed whole: every row, errmsg */
     char *errmsg;
-    uint8_t *bad;      /* writer scratch: rows that failed (or will not be written) */
+    uint8_t *bad; /* writer scratch: rows that failed (or will not be written) */
     struct target *tgt;
     uint64_t jseq;     /* its journal record's sequence number, once journaled; else 0 */
     bool internal;     /* the batcher's own copy of a journaled write: the writer frees it */
     size_t pending;    /* writer scratch: its rows in the attempt being committed */
     bool cast_checked; /* writer scratch: every value was checked, by DuckDB's cast where ours cannot tell */
 
-    int state; /* enum wstate; W_DONE is stored (release) by the writer */
-    bool cols_block;   /* cols and its names are one allocation */
-    bool one_block;    /* table, cols, vals and text live in the write's own allocation */
+    int state;       /* enum wstate; W_DONE is stored (release) by the writer */
+    bool cols_block; /* cols and its names are one allocation */
+    bool one_block;  /* table, cols, vals and text live in the write's own allocation */
     /* Small writes (one row of a few values) need no allocation of their own. */
     struct bval inl_vals[INLINE_VALS];
     char inl_text[INLINE_TEXT];
@@ -131,16 +131,16 @@ struct stored_name {
 
 /* A column as the catalog shows it. */
 struct batcher_col {
-    char *name;       /* as stored */
-    char *type_name;  /* as DuckDB spells it, for CAST */
-    duckdb_type type; /* as an Appender reads it; DUCKDB_TYPE_INVALID if none would take it */
+    char *name;           /* as stored */
+    char *type_name;      /* as DuckDB spells it, for CAST */
+    duckdb_type type;     /* as an Appender reads it; DUCKDB_TYPE_INVALID if none would take it */
     uint8_t width, scale; /* of a DECIMAL */
 };
 
 /* A column list of a table, resolved against it (names checked, types known). */
 struct cat_list {
     const struct cat_table *table; /* the table it belongs to */
-    char *key;                /* the write's table and column names (batcher_write_key) */
+    char *key;                     /* the write's table and column names (batcher_write_key) */
     int ncols;
     struct batcher_col *cols; /* in the write's order; their strings belong to the table */
     struct cat_list *next;
@@ -148,15 +148,15 @@ struct cat_list {
 
 /* One table, as the catalog showed it at the cache's generation. */
 struct cat_table {
-    char *name;                /* as writes name it: the lookup key */
+    char *name; /* as writes name it: the lookup key */
     struct stored_name stored;
     int ncols;
-    struct batcher_col *cols;  /* in table order */
+    struct batcher_col *cols; /* in table order */
     /* Why an Appender refuses the table or a column (a view, a generated
      * column...): the status and message a write naming it gets. */
-    int refused_rc;            /* the table's, or 0 */
+    int refused_rc; /* the table's, or 0 */
     char *refused_msg;
-    int *col_refused_rc;       /* per column, or NULL when none is refused */
+    int *col_refused_rc; /* per column, or NULL when none is refused */
     char **col_refused_msg;
     struct cat_list *lists;
     struct cat_table *next;
@@ -177,11 +177,11 @@ struct cast {
  */
 struct batcher_catalog {
     pthread_rwlock_t lock;
-    duckpond_conn *conn;            /* the catalog connection, under the write lock */
+    duckpond_conn *conn;                 /* the catalog connection, under the write lock */
     duckdb_prepared_statement cols_stmt; /* its catalog query */
     struct cat_table *tables;
-    uint64_t tables_gen;            /* the generation the tables were read in */
-    uint64_t gen;                   /* atomic */
+    uint64_t tables_gen; /* the generation the tables were read in */
+    uint64_t gen;        /* atomic */
 };
 
 /* ----------------------------------------------------------- targets */
@@ -191,9 +191,9 @@ struct batcher_catalog {
 
 /* An Appender for the target's columns minus those a row leaves DEFAULT. */
 struct tapp {
-    uint64_t mask; /* columns left out (DEFAULT) */
+    uint64_t mask;       /* columns left out (DEFAULT) */
     duckdb_appender app; /* NULL when every column is DEFAULT: INSERT DEFAULT VALUES */
-    bool used;     /* holds rows of the current attempt */
+    bool used;           /* holds rows of the current attempt */
 };
 
 /*
@@ -204,29 +204,29 @@ struct tapp {
  * probe, the SELECT that names the rows whose values do not cast.
  */
 struct shape {
-    uint64_t dmask;               /* columns left to their DEFAULT */
+    uint64_t dmask; /* columns left to their DEFAULT */
     bool probe;
-    uint8_t casts[MASK_COLS];     /* per column: KIND_BITs of the values cast by the statement */
-    int64_t id;                   /* names it (and its target) to the batch scan function */
-    int nout;                     /* the scan's output columns */
-    int16_t native[MASK_COLS];    /* per column: its output holding our conversion, or -1 */
-    int16_t raw[MASK_COLS][8];    /* per column and kind: its output holding such values as they are, or -1 */
+    uint8_t casts[MASK_COLS];  /* per column: KIND_BITs of the values cast by the statement */
+    int64_t id;                /* names it (and its target) to the batch scan function */
+    int nout;                  /* the scan's output columns */
+    int16_t native[MASK_COLS]; /* per column: its output holding our conversion, or -1 */
+    int16_t raw[MASK_COLS][8]; /* per column and kind: its output holding such values as they are, or -1 */
     duckdb_prepared_statement stmt;
     struct shape *next;
 };
 
 /* A table and a column list, resolved by the writer, with its means of writing. */
 struct target {
-    char *key;      /* the write's table and column names (batcher_write_key) */
+    char *key; /* the write's table and column names (batcher_write_key) */
     struct stored_name stored;
     char *sql_name; /* quoted, for INSERT ... DEFAULT VALUES */
     int ncols;
     struct batcher_col *cols; /* copies, owned */
     struct tapp **apps;       /* for tables the batch scan cannot take */
     size_t napps, cap_apps;
-    struct shape *shapes;     /* prepared on first need, most recently used first */
+    struct shape *shapes; /* prepared on first need, most recently used first */
     int nshapes;
-    bool scan_failed;         /* a statement could not be prepared: use the Appenders */
+    bool scan_failed;                         /* a statement could not be prepared: use the Appenders */
     duckdb_prepared_statement default_values; /* INSERT INTO t DEFAULT VALUES, made on first need */
     /* Writer scratch for the batch being committed. */
     uint64_t batch;           /* the batch the scratch belongs to */
@@ -247,12 +247,12 @@ struct duckpond_batcher {
     duckpond_write *head, *tail;
     pthread_mutex_t stop_mu; /* one stop at a time */
     bool stopping, held, writer_idle, joined;
-    bool drop_targets;   /* writer: forget cached targets after this batch */
+    bool drop_targets;                 /* writer: forget cached targets after this batch */
     size_t queued_writes, queued_rows; /* in the queue, not yet taken by the writer */
-    size_t expect_writes; /* writes the next group is expected to hold */
-    size_t want_writes;   /* wake the writer when this many writes are queued */
+    size_t expect_writes;              /* writes the next group is expected to hold */
+    size_t want_writes;                /* wake the writer when this many writes are queued */
     int64_t last_commit_us;
-    int fatal;           /* a status that fails every write, or 0 */
+    int fatal; /* a status that fails every write, or 0 */
     char *fatal_msg;
     duckpond_batcher_stats stats;
     pthread_t thread;
@@ -266,12 +266,12 @@ struct duckpond_batcher {
     /* Writer thread only. */
     duckpond_conn *conn;
     struct target *targets;
-    uint64_t targets_gen;   /* the schema generation the targets were made in */
-    struct cast *casts;     /* prepared on conn */
-    uint64_t batches;       /* batches processed: names the current one for the targets' scratch */
-    bool casts_probed;      /* the current batch's rows were searched for values DuckDB cannot cast */
+    uint64_t targets_gen; /* the schema generation the targets were made in */
+    struct cast *casts;   /* prepared on conn */
+    uint64_t batches;     /* batches processed: names the current one for the targets' scratch */
+    bool casts_probed;    /* the current batch's rows were searched for values DuckDB cannot cast */
     duckdb_prepared_statement tx_stmt[3]; /* BEGIN, COMMIT, ROLLBACK: parsed once */
-    struct tapp **used;  /* appenders used by the current attempt */
+    struct tapp **used;                   /* appenders used by the current attempt */
     size_t nused, cap_used;
     struct tapp *last_slot; /* the appender of the previous row, in this attempt */
     struct target *last_target;
@@ -279,8 +279,8 @@ struct duckpond_batcher {
     struct batch_scan *scan; /* the batch scan function's state (DuckDB owns it) */
     uint64_t *scan_rows;     /* rows a probe named, as batcher_scan_probe gives them */
     size_t nscan_rows, cap_scan_rows;
-    char scan_name[48];      /* the batch scan function's name */
-    int64_t next_shape_id;   /* shapes are numbered across targets */
+    char scan_name[48];    /* the batch scan function's name */
+    int64_t next_shape_id; /* shapes are numbered across targets */
     uint64_t attempts;
 
     /* Connections that cast journaled values ours cannot decide (check.c):
@@ -294,22 +294,22 @@ struct duckpond_batcher {
 
     /* The journal; NULL without one. */
     struct journal *journal;
-    char *journal_report;       /* what opening it found and did */
-    uint64_t applied_seq;       /* under mu: every journaled write <= it is applied */
-    pthread_cond_t applied;     /* wait_applied waits here for applied_seq */
-    int apply_waiters;          /* under mu: wait_applied callers waiting now */
-    bool direct_queued;         /* under mu: a write not from the journal may be queued */
-    char *journal_failmsg;      /* under mu: the last row failed after its ack */
+    char *journal_report;   /* what opening it found and did */
+    uint64_t applied_seq;   /* under mu: every journaled write <= it is applied */
+    pthread_cond_t applied; /* wait_applied waits here for applied_seq */
+    int apply_waiters;      /* under mu: wait_applied callers waiting now */
+    bool direct_queued;     /* under mu: a write not from the journal may be queued */
+    char *journal_failmsg;  /* under mu: the last row failed after its ack */
     /* Writer thread only (and batcher_new, before the thread starts). */
-    uint64_t db_applied_seq;    /* as duckpond_journal_state holds it */
+    uint64_t db_applied_seq;            /* as duckpond_journal_state holds it */
     duckdb_prepared_statement seq_stmt; /* UPDATE duckpond_journal_state ... */
-    duckpond_write **jbatch;    /* journaled writes of the batch being processed, in order */
+    duckpond_write **jbatch;            /* journaled writes of the batch being processed, in order */
     size_t njbatch, cap_jbatch;
-    uint64_t jbatch_done;       /* the last one processed, for publish_applied */
-    bool probing;               /* commits are trials, rolled back (commit_journaled_rows) */
-    bool journaled_split;       /* inside commit_journaled_rows */
-    int exit_after_commits;     /* tests only: _exit(0) after this many more commits; 0 never */
-    uint64_t recycle_at;        /* recycle old segments once this seq is applied; 0 = none */
+    uint64_t jbatch_done;   /* the last one processed, for publish_applied */
+    bool probing;           /* commits are trials, rolled back (commit_journaled_rows) */
+    bool journaled_split;   /* inside commit_journaled_rows */
+    int exit_after_commits; /* tests only: _exit(0) after this many more commits; 0 never */
+    uint64_t recycle_at;    /* recycle old segments once this seq is applied; 0 = none */
     duckpond_write *replay_head, *replay_tail; /* records read at open, not yet applied */
     size_t replay_writes, replay_rows;
 
@@ -542,7 +542,8 @@ duckpond_write *batcher_free_internal(duckpond_write *batch);
 /* Appends the journal record of w's rows not marked in skip (may be NULL) to out. */
 void batcher_codec_encode(const duckpond_write *w, const uint8_t *skip, struct dp_buf *out);
 /* batcher_decode for the batcher's own use: the write is not counted as the caller's. */
-int batcher_codec_decode(duckpond_batcher *b, const void *payload, size_t len, duckpond_write **out, char **msg);
+int batcher_codec_decode(duckpond_batcher *b, const void *payload, size_t len, duckpond_write **out,
+                         char **msg);
 
 /* ------------------------------------------------ journaled.c: journal acks */
 

@@ -406,7 +406,8 @@ static size_t check_with_caster(duckpond_batcher *b, const struct batcher_col *c
     int rc;
     struct caster *c = caster_take(b, &rc);
     if (!c) {
-        batcher_write_fail_all(w, rc, dp_asprintf("cannot connect to check the values: %s", duckpond_strerror(rc)));
+        batcher_write_fail_all(w, rc,
+                               dp_asprintf("cannot connect to check the values: %s", duckpond_strerror(rc)));
         return SIZE_MAX;
     }
     size_t nbad = check_rows(b, duckpond_conn_duckdb(c->conn), &c->casts, cols, w);

@@ -197,7 +197,8 @@ static int decode_rows(struct crd *c, duckpond_write *w, uint64_t ncols)
     return rc;
 }
 
-int batcher_codec_decode(duckpond_batcher *b, const void *payload, size_t len, duckpond_write **out, char **msg)
+int batcher_codec_decode(duckpond_batcher *b, const void *payload, size_t len, duckpond_write **out,
+                         char **msg)
 {
     struct crd c = {payload, len, 0, false};
     *out = NULL;
@@ -225,8 +226,9 @@ int batcher_codec_decode(duckpond_batcher *b, const void *payload, size_t len, d
     if (!c.failed && c.off != len)
         c.failed = true;
     if (c.failed || rc != DUCKPOND_OK) {
-        *msg = c.failed ? dp_asprintf("journal record is malformed (%zu bytes, stopped at byte %zu)", len, c.off)
-                        : dp_asprintf("journal record cannot be rebuilt: %s", duckpond_strerror(rc));
+        *msg = c.failed
+                   ? dp_asprintf("journal record is malformed (%zu bytes, stopped at byte %zu)", len, c.off)
+                   : dp_asprintf("journal record cannot be rebuilt: %s", duckpond_strerror(rc));
         batcher_write_free_parts(w);
         return c.failed ? DUCKPOND_MISUSE : rc;
     }

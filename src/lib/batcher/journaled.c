@@ -454,9 +454,9 @@ static int state_open(duckpond_batcher *b)
     int rc = duckpond_exec(b->conn, STATE_SQL);
     if (rc == DUCKPOND_OK)
         rc = duckpond_query_int64(b->conn, "SELECT max(applied_seq) FROM duckpond_journal_state", &applied);
-    if (rc == DUCKPOND_OK && duckdb_prepare(duckpond_conn_duckdb(b->conn),
-                                            "UPDATE duckpond_journal_state SET applied_seq = $1",
-                                            &b->seq_stmt) == DuckDBError)
+    if (rc == DUCKPOND_OK &&
+        duckdb_prepare(duckpond_conn_duckdb(b->conn), "UPDATE duckpond_journal_state SET applied_seq = $1",
+                       &b->seq_stmt) == DuckDBError)
         rc = DUCKPOND_ERROR;
     if (rc != DUCKPOND_OK) {
         snprintf(b->journal_report, REPORT_BYTES, "cannot keep the journal state in the database: %s",
@@ -476,7 +476,8 @@ int batcher_journal_start(duckpond_batcher *b)
     if (rc != DUCKPOND_OK)
         return rc;
     struct journal_options opt = {.segment_bytes = b->set.journal_segment_bytes,
-                                  .on_durable = journal_durable, .arg = b};
+                                  .on_durable = journal_durable,
+                                  .arg = b};
     rc = journal_open(b->set.journal_dir, &opt, b->db_applied_seq, replay_record, b, &b->journal,
                       b->journal_report, REPORT_BYTES);
     if (rc == DUCKPOND_OK)

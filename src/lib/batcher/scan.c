@@ -41,12 +41,12 @@
 
 struct batch_scan {
     duckpond_batcher *b;
-    idx_t conn_id;           /* the writer's connection */
-    const struct seg *segs;  /* the attempt's segments; NULL outside an execution */
+    idx_t conn_id;          /* the writer's connection */
+    const struct seg *segs; /* the attempt's segments; NULL outside an execution */
     size_t nsegs;
-    struct target *t;        /* the target being inserted */
-    const struct shape *sh;  /* the shape of the statement being executed */
-    size_t si, row;          /* the cursor: segment and row */
+    struct target *t;       /* the target being inserted */
+    const struct shape *sh; /* the shape of the statement being executed */
+    size_t si, row;         /* the cursor: segment and row */
 };
 
 /* ------------------------------------------------------------ shapes */
@@ -103,7 +103,8 @@ static void insert_expr(struct dp_buf *sql, const struct target *t, const struct
 }
 
 /* The SQL of shape sh of target t (scan named by b). */
-static void shape_sql(const duckpond_batcher *b, const struct target *t, const struct shape *sh, struct dp_buf *sql)
+static void shape_sql(const duckpond_batcher *b, const struct target *t, const struct shape *sh,
+                      struct dp_buf *sql)
 {
     const char *sep = "";
     if (sh->probe) {
@@ -273,8 +274,8 @@ static uint64_t row_dmask(const duckpond_write *w, size_t r)
  * conversion in the native vector, or the value as it is in its kind's.
  * False when the shape has no place for it (the checks said it would).
  */
-static bool put_value(const struct target *t, const struct shape *sh, duckdb_vector *vec, const duckpond_write *w,
-                      size_t r, int i, idx_t at)
+static bool put_value(const struct target *t, const struct shape *sh, duckdb_vector *vec,
+                      const duckpond_write *w, size_t r, int i, idx_t at)
 {
     const struct bval *v = &w->vals[r * (size_t)w->ncols + (size_t)i];
     const int16_t *raw = sh->raw[i];
@@ -444,7 +445,8 @@ static bool target_ready(duckpond_batcher *b, struct target *t, const struct seg
         size_t count;
         ok = default_masks(t, segs, n, &masks, &count);
         for (size_t k = 0; ok && k < count; k++)
-            ok = mask_all(t, masks[k]) ? default_values(b, t) != NULL : shape_get(b, t, masks[k], false) != NULL;
+            ok = mask_all(t, masks[k]) ? default_values(b, t) != NULL
+                                       : shape_get(b, t, masks[k], false) != NULL;
         free(masks);
     }
     t->scan_failed = !ok;
@@ -466,8 +468,9 @@ bool batcher_scan_fits(duckpond_batcher *b, const struct seg *segs, size_t n)
 }
 
 /* Runs statement stmt of shape sh over t's rows of segs[0..n) (sh NULL: no scan). */
-static int scan_run(duckpond_batcher *b, struct target *t, const struct shape *sh, duckdb_prepared_statement stmt,
-                    const struct seg *segs, size_t n, duckdb_result *res, char **msg)
+static int scan_run(duckpond_batcher *b, struct target *t, const struct shape *sh,
+                    duckdb_prepared_statement stmt, const struct seg *segs, size_t n, duckdb_result *res,
+                    char **msg)
 {
     struct batch_scan *sc = b->scan;
     *sc = (struct batch_scan){sc->b, sc->conn_id, segs, n, t, sh, 0, 0};
@@ -484,8 +487,8 @@ static int scan_run(duckpond_batcher *b, struct target *t, const struct shape *s
 }
 
 /* Inserts t's good rows of segs[0..n) leaving dmask DEFAULT (prepared by target_ready). */
-static int insert_shape(duckpond_batcher *b, struct target *t, uint64_t dmask, const struct seg *segs, size_t n,
-                        char **msg)
+static int insert_shape(duckpond_batcher *b, struct target *t, uint64_t dmask, const struct seg *segs,
+                        size_t n, char **msg)
 {
     duckdb_result res;
     int rc = DUCKPOND_OK;

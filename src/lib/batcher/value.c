@@ -152,13 +152,11 @@ static enum conv_result convert_text(const struct batcher_col *c, const char *s,
         r = batcher_parse_date(s, len, &days);
         out->v.i = days;
         return r;
-    case DUCKDB_TYPE_TIME:
-        return batcher_parse_time(s, len, &out->v.i);
+    case DUCKDB_TYPE_TIME: return batcher_parse_time(s, len, &out->v.i);
     case DUCKDB_TYPE_TIMESTAMP:
     case DUCKDB_TYPE_TIMESTAMP_TZ:
         return batcher_parse_timestamp(s, len, c->type == DUCKDB_TYPE_TIMESTAMP_TZ, &out->v.i);
-    case DUCKDB_TYPE_DECIMAL:
-        return batcher_parse_decimal(s, len, c->width, c->scale, &out->v.dec);
+    case DUCKDB_TYPE_DECIMAL: return batcher_parse_decimal(s, len, c->width, c->scale, &out->v.dec);
     case DUCKDB_TYPE_VARCHAR:
         if (!dp_utf8_valid(s, len))
             return CV_BAD;
@@ -209,8 +207,7 @@ enum conv_result batcher_convert(const struct batcher_col *c, const struct bval 
             out->v.b = v->u.i64 != 0;
             return CV_OK;
         }
-        return fit_int(t, v->u.i64 < 0, v->u.i64 < 0 ? 0 - (uint64_t)v->u.i64 : (uint64_t)v->u.i64,
-                       out);
+        return fit_int(t, v->u.i64 < 0, v->u.i64 < 0 ? 0 - (uint64_t)v->u.i64 : (uint64_t)v->u.i64, out);
     case DUCKPOND_VALUE_BOOL:
         if (t == DUCKDB_TYPE_BOOLEAN) {
             out->v.b = v->u.i64 != 0;
@@ -227,8 +224,7 @@ enum conv_result batcher_convert(const struct batcher_col *c, const struct bval 
     case DUCKPOND_VALUE_TIMESTAMP:
         out->v.i = v->u.i64;
         return (t == DUCKDB_TYPE_TIMESTAMP || t == DUCKDB_TYPE_TIMESTAMP_TZ) ? CV_OK : CV_GENERIC;
-    default:
-        return CV_GENERIC;
+    default: return CV_GENERIC;
     }
 }
 
@@ -236,18 +232,13 @@ bool batcher_always_converts(duckdb_type t, uint32_t kind)
 {
     switch (kind) {
     case DUCKPOND_VALUE_NULL:
-    case DUCKPOND_VALUE_DEFAULT:
-        return true;
+    case DUCKPOND_VALUE_DEFAULT: return true;
     case DUCKPOND_VALUE_INT64:
         return t == DUCKDB_TYPE_BIGINT || t == DUCKDB_TYPE_DOUBLE || t == DUCKDB_TYPE_BOOLEAN;
-    case DUCKPOND_VALUE_DOUBLE:
-        return t == DUCKDB_TYPE_DOUBLE;
-    case DUCKPOND_VALUE_BOOL:
-        return t == DUCKDB_TYPE_BOOLEAN;
-    case DUCKPOND_VALUE_TIMESTAMP:
-        return t == DUCKDB_TYPE_TIMESTAMP || t == DUCKDB_TYPE_TIMESTAMP_TZ;
-    default:
-        return false;
+    case DUCKPOND_VALUE_DOUBLE: return t == DUCKDB_TYPE_DOUBLE;
+    case DUCKPOND_VALUE_BOOL: return t == DUCKDB_TYPE_BOOLEAN;
+    case DUCKPOND_VALUE_TIMESTAMP: return t == DUCKDB_TYPE_TIMESTAMP || t == DUCKDB_TYPE_TIMESTAMP_TZ;
+    default: return false;
     }
 }
 
@@ -347,55 +338,36 @@ void batcher_kind_put(duckdb_vector vec, idx_t r, const struct bval *v, const ch
 duckdb_value batcher_make_value(duckdb_type t, const struct bval *v, const char *text)
 {
     switch (v->kind) {
-    case DUCKPOND_VALUE_BOOL:
-        return duckdb_create_bool(v->u.i64 != 0);
-    case DUCKPOND_VALUE_INT64:
-        return duckdb_create_int64(v->u.i64);
-    case DUCKPOND_VALUE_DOUBLE:
-        return duckdb_create_double(v->u.f64);
+    case DUCKPOND_VALUE_BOOL: return duckdb_create_bool(v->u.i64 != 0);
+    case DUCKPOND_VALUE_INT64: return duckdb_create_int64(v->u.i64);
+    case DUCKPOND_VALUE_DOUBLE: return duckdb_create_double(v->u.f64);
     case DUCKPOND_VALUE_TIMESTAMP: {
         duckdb_timestamp ts = {v->u.i64};
         return t == DUCKDB_TYPE_TIMESTAMP_TZ ? duckdb_create_timestamp_tz(ts) : duckdb_create_timestamp(ts);
     }
-    case DUCKPOND_VALUE_TEXT:
-        return duckdb_create_varchar_length(text + v->u.off, v->len);
-    default:
-        return duckdb_create_null_value();
+    case DUCKPOND_VALUE_TEXT: return duckdb_create_varchar_length(text + v->u.off, v->len);
+    default: return duckdb_create_null_value();
     }
 }
 
 void batcher_show_value(const struct bval *v, const char *text, char *buf, size_t len)
 {
     switch (v->kind) {
-    case DUCKPOND_VALUE_NULL:
-        snprintf(buf, len, "NULL");
-        break;
-    case DUCKPOND_VALUE_DEFAULT:
-        snprintf(buf, len, "DEFAULT");
-        break;
-    case DUCKPOND_VALUE_BOOL:
-        snprintf(buf, len, "%s", v->u.i64 ? "true" : "false");
-        break;
-    case DUCKPOND_VALUE_INT64:
-        snprintf(buf, len, "%lld", (long long)v->u.i64);
-        break;
-    case DUCKPOND_VALUE_DOUBLE:
-        snprintf(buf, len, "%.17g", v->u.f64);
-        break;
-    case DUCKPOND_VALUE_TIMESTAMP:
-        snprintf(buf, len, "timestamp %lld us", (long long)v->u.i64);
-        break;
+    case DUCKPOND_VALUE_NULL: snprintf(buf, len, "NULL"); break;
+    case DUCKPOND_VALUE_DEFAULT: snprintf(buf, len, "DEFAULT"); break;
+    case DUCKPOND_VALUE_BOOL: snprintf(buf, len, "%s", v->u.i64 ? "true" : "false"); break;
+    case DUCKPOND_VALUE_INT64: snprintf(buf, len, "%lld", (long long)v->u.i64); break;
+    case DUCKPOND_VALUE_DOUBLE: snprintf(buf, len, "%.17g", v->u.f64); break;
+    case DUCKPOND_VALUE_TIMESTAMP: snprintf(buf, len, "timestamp %lld us", (long long)v->u.i64); break;
     case DUCKPOND_VALUE_TEXT: {
         size_t o = 0, n = v->len < SHOW_MAX ? v->len : SHOW_MAX;
         const unsigned char *t = (const unsigned char *)text + v->u.off;
         o += (size_t)snprintf(buf + o, len - o, "'");
         for (size_t i = 0; i < n && o + 8 < len; i++)
-            o += (size_t)snprintf(buf + o, len - o, (t[i] >= 0x20 && t[i] < 0x7F) ? "%c" : "\\x%02x",
-                                  t[i]);
+            o += (size_t)snprintf(buf + o, len - o, (t[i] >= 0x20 && t[i] < 0x7F) ? "%c" : "\\x%02x", t[i]);
         snprintf(buf + o, len - o, "'%s", v->len > SHOW_MAX ? "..." : "");
         break;
     }
-    default:
-        snprintf(buf, len, "?");
+    default: snprintf(buf, len, "?");
     }
 }
