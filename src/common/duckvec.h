@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "duckdb.h"
+#include "numfmt.h"
 
 /* Whether row of vector v holds a value (not NULL). */
 static inline bool dp_vec_valid(duckdb_vector v, idx_t row)
@@ -44,6 +45,26 @@ static inline uint64_t dp_vec_enum_index(duckdb_type internal, const void *data,
     case DUCKDB_TYPE_UTINYINT: return ((const uint8_t *)data)[row];
     case DUCKDB_TYPE_USMALLINT: return ((const uint16_t *)data)[row];
     default: return ((const uint32_t *)data)[row];
+    }
+}
+
+/*
+ * An integer of a machine width (TINYINT .. UBIGINT) at row as decimal
+ * text in out (at least 21 bytes, not NUL-terminated). Its length, or 0
+ * when id is not such a type.
+ */
+static inline size_t dp_vec_int_text(duckdb_type id, const void *data, idx_t row, char *out)
+{
+    switch (id) {
+    case DUCKDB_TYPE_TINYINT: return numfmt_i64(out, ((const int8_t *)data)[row]);
+    case DUCKDB_TYPE_SMALLINT: return numfmt_i64(out, ((const int16_t *)data)[row]);
+    case DUCKDB_TYPE_INTEGER: return numfmt_i64(out, ((const int32_t *)data)[row]);
+    case DUCKDB_TYPE_BIGINT: return numfmt_i64(out, ((const int64_t *)data)[row]);
+    case DUCKDB_TYPE_UTINYINT: return numfmt_u64(out, ((const uint8_t *)data)[row]);
+    case DUCKDB_TYPE_USMALLINT: return numfmt_u64(out, ((const uint16_t *)data)[row]);
+    case DUCKDB_TYPE_UINTEGER: return numfmt_u64(out, ((const uint32_t *)data)[row]);
+    case DUCKDB_TYPE_UBIGINT: return numfmt_u64(out, ((const uint64_t *)data)[row]);
+    default: return 0;
     }
 }
 

@@ -327,14 +327,14 @@ static bool scalar_text(const struct http_rtype *t, const void *data, idx_t row,
     case DUCKDB_TYPE_BOOLEAN:
         n = (size_t)sprintf(out, "%s", ((const bool *)data)[row] ? "true" : "false");
         break;
-    case DUCKDB_TYPE_TINYINT: n = numfmt_i64(out, ((const int8_t *)data)[row]); break;
-    case DUCKDB_TYPE_SMALLINT: n = numfmt_i64(out, ((const int16_t *)data)[row]); break;
-    case DUCKDB_TYPE_INTEGER: n = numfmt_i64(out, ((const int32_t *)data)[row]); break;
-    case DUCKDB_TYPE_BIGINT: n = numfmt_i64(out, ((const int64_t *)data)[row]); break;
-    case DUCKDB_TYPE_UTINYINT: n = numfmt_u64(out, ((const uint8_t *)data)[row]); break;
-    case DUCKDB_TYPE_USMALLINT: n = numfmt_u64(out, ((const uint16_t *)data)[row]); break;
-    case DUCKDB_TYPE_UINTEGER: n = numfmt_u64(out, ((const uint32_t *)data)[row]); break;
-    case DUCKDB_TYPE_UBIGINT: n = numfmt_u64(out, ((const uint64_t *)data)[row]); break;
+    case DUCKDB_TYPE_TINYINT:
+    case DUCKDB_TYPE_SMALLINT:
+    case DUCKDB_TYPE_INTEGER:
+    case DUCKDB_TYPE_BIGINT:
+    case DUCKDB_TYPE_UTINYINT:
+    case DUCKDB_TYPE_USMALLINT:
+    case DUCKDB_TYPE_UINTEGER:
+    case DUCKDB_TYPE_UBIGINT: n = dp_vec_int_text(t->id, data, row, out); break;
     case DUCKDB_TYPE_FLOAT:
     case DUCKDB_TYPE_DOUBLE: {
         double d = t->id == DUCKDB_TYPE_FLOAT ? ((const float *)data)[row] : ((const double *)data)[row];

@@ -243,14 +243,14 @@ static int fixed_text(struct pgcol *c, const void *data, idx_t row, char *out)
     size_t n;
     switch (c->id) {
     case DUCKDB_TYPE_BOOLEAN: out[0] = ((const bool *)data)[row] ? 't' : 'f'; return 1;
-    case DUCKDB_TYPE_TINYINT: n = numfmt_i64(out, ((const int8_t *)data)[row]); break;
-    case DUCKDB_TYPE_SMALLINT: n = numfmt_i64(out, ((const int16_t *)data)[row]); break;
-    case DUCKDB_TYPE_INTEGER: n = numfmt_i64(out, ((const int32_t *)data)[row]); break;
-    case DUCKDB_TYPE_BIGINT: n = numfmt_i64(out, ((const int64_t *)data)[row]); break;
-    case DUCKDB_TYPE_UTINYINT: n = numfmt_u64(out, ((const uint8_t *)data)[row]); break;
-    case DUCKDB_TYPE_USMALLINT: n = numfmt_u64(out, ((const uint16_t *)data)[row]); break;
-    case DUCKDB_TYPE_UINTEGER: n = numfmt_u64(out, ((const uint32_t *)data)[row]); break;
-    case DUCKDB_TYPE_UBIGINT: n = numfmt_u64(out, ((const uint64_t *)data)[row]); break;
+    case DUCKDB_TYPE_TINYINT:
+    case DUCKDB_TYPE_SMALLINT:
+    case DUCKDB_TYPE_INTEGER:
+    case DUCKDB_TYPE_BIGINT:
+    case DUCKDB_TYPE_UTINYINT:
+    case DUCKDB_TYPE_USMALLINT:
+    case DUCKDB_TYPE_UINTEGER:
+    case DUCKDB_TYPE_UBIGINT: n = dp_vec_int_text(c->id, data, row, out); break;
     case DUCKDB_TYPE_HUGEINT:
         n = numfmt_i128(out, dp_hugeint_i128(((const duckdb_hugeint *)data)[row]));
         break;
