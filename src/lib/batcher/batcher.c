@@ -183,7 +183,6 @@ static void batcher_destroy(duckpond_batcher *b)
     free((char *)b->set.journal_dir);
     pthread_cond_destroy(&b->applied);
     free(b->used);
-    free(b->scan_rows);
     free(b->fatal_msg);
     pthread_mutex_destroy(&b->casters.mu);
     pthread_cond_destroy(&b->casters.idle);

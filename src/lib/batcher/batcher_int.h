@@ -235,6 +235,31 @@ struct target {
     struct target *next;
 };
 
+/*
+ * One connection's use of a batcher's batch scan function (scan.c): the
+ * writer's connection, and each connection duckpond_write_apply ran on
+ * (apply.c). The function finds it by the connection that binds it, so
+ * that statements on different connections never share a cursor.
+ */
+struct scanner {
+    duckdb_connection conn;
+    idx_t conn_id;
+    struct scan_fn *fn;      /* the function it is registered with; NULL when not registered */
+    const char *name;        /* the function's name */
+    struct target **targets; /* its targets, where the function's bind finds a shape */
+    int64_t next_shape_id;   /* shapes are numbered across its targets */
+    uint64_t attempts;       /* marks targets met by one pass over a group (target.mark) */
+    uint64_t *rows;          /* rows a probe named, as batcher_scan_probe gives them */
+    size_t nrows, cap_rows;
+    /* The statement being executed: its rows and cursor. */
+    const struct seg *segs; /* NULL outside an execution */
+    size_t nsegs;
+    struct target *t;
+    const struct shape *sh;
+    size_t si, row;
+    struct scanner *next; /* in fn's list */
+};
+
 /* ----------------------------------------------------------- batcher */
 
 struct duckpond_batcher {
@@ -276,12 +301,7 @@ struct duckpond_batcher {
     struct tapp *last_slot; /* the appender of the previous row, in this attempt */
     struct target *last_target;
     uint64_t batch_commits;
-    struct batch_scan *scan; /* the batch scan function's state (DuckDB owns it) */
-    uint64_t *scan_rows;     /* rows a probe named, as batcher_scan_probe gives them */
-    size_t nscan_rows, cap_scan_rows;
-    char scan_name[48];    /* the batch scan function's name */
-    int64_t next_shape_id; /* shapes are numbered across targets */
-    uint64_t attempts;
+    struct scanner sc; /* the writer's use of the batch scan */
 
     /* Connections that cast journaled values ours cannot decide (check.c):
      * made on first need, at most CASTERS_MAX, each with its prepared casts. */
@@ -312,6 +332,11 @@ struct duckpond_batcher {
     uint64_t recycle_at;    /* recycle old segments once this seq is applied; 0 = none */
     duckpond_write *replay_head, *replay_tail; /* records read at open, not yet applied */
     size_t replay_writes, replay_rows;
+
+    /* The batch scan function (scan.c): its list of connections, which
+     * DuckDB owns (NULL if it could not be registered), and its name. */
+    struct scan_fn *scan_fn;
+    char scan_name[48];
 
     uint64_t values_cast_alone; /* atomic: values DuckDB cast by a statement each (check.c) */
 
@@ -441,8 +466,6 @@ bool batcher_key_matches(const char *k, const duckpond_write *w);
 
 /* w's target, from the writer's cache or the catalog; NULL with *rc and *msg. */
 struct target *batcher_target_get(duckpond_batcher *b, const duckpond_write *w, int *rc, char **msg);
-/* The shape the batch scan function knows by id, or NULL; *t is its target. */
-struct shape *batcher_shape_by_id(duckpond_batcher *b, int64_t id, struct target **t);
 /* Frees every target (and the writer's casts) if the schema generation moved on. */
 void batcher_targets_refresh(duckpond_batcher *b);
 /* Frees a shape and its statement. */
@@ -503,20 +526,28 @@ int batcher_appender_fail(duckdb_appender a, char **msg);
 
 /* ------------------------------------------------ scan.c: the batch scan */
 
-/* Registers b's batch scan function on the writer's connection. */
+/* Registers b's batch scan function on the writer's connection, and the writer's scanner with it. */
 int batcher_scan_register(duckpond_batcher *b);
-/* Cuts the function (which DuckDB keeps until the database closes) loose from b. */
+/* Takes the writer's scanner off the function (which DuckDB keeps until the database closes). */
 void batcher_scan_unregister(duckpond_batcher *b);
-/* Whether segs[0..n) can be inserted by the batch scan (no target too wide, or refused). */
-bool batcher_scan_fits(duckpond_batcher *b, const struct seg *segs, size_t n);
+/*
+ * Registers sc with b's batch scan function, for statements on conn whose
+ * shapes are found among *targets. DUCKPOND_ERROR when b has no function.
+ */
+int batcher_scanner_attach(struct scanner *sc, duckpond_batcher *b, duckdb_connection conn,
+                           struct target **targets);
+/* Takes sc off its function and frees what it holds (its targets are its owner's). */
+void batcher_scanner_detach(struct scanner *sc);
+/* Whether segs[0..n) can be inserted by sc's batch scan (no target too wide, or refused). */
+bool batcher_scan_fits(struct scanner *sc, const struct seg *segs, size_t n);
 /* Inserts the good rows of segs[0..n) that belong to target t, by its prepared INSERTs. */
-int batcher_scan_insert(duckpond_batcher *b, struct target *t, const struct seg *segs, size_t n, char **msg);
+int batcher_scan_insert(struct scanner *sc, struct target *t, const struct seg *segs, size_t n, char **msg);
 /*
  * The good rows of segs[0..n) bound for t with a value DuckDB's cast
- * refuses, into b->scan_rows (b->nscan_rows of them), each as its
- * segment's index << 32 | its row, in order. DUCKPOND_OK or a status with *msg.
+ * refuses, into sc->rows (sc->nrows of them), each as its segment's index
+ * << 32 | its row, in order. DUCKPOND_OK or a status with *msg.
  */
-int batcher_scan_probe(duckpond_batcher *b, struct target *t, const struct seg *segs, size_t n, char **msg);
+int batcher_scan_probe(struct scanner *sc, struct target *t, const struct seg *segs, size_t n, char **msg);
 
 /* ------------------------------------------------ commit.c: groups into transactions */
 

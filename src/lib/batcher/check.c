@@ -284,19 +284,19 @@ bool batcher_check_failed_casts(duckpond_batcher *b, const struct seg *segs, siz
         return false;
     b->casts_probed = true;
     bool failed = false;
-    uint64_t mark = ++b->attempts;
+    uint64_t mark = ++b->sc.attempts;
     for (size_t s = 0; s < n; s++) {
         struct target *t = segs[s].w->tgt;
         char *msg = NULL;
         if (t->mark == mark || t->batch != b->batches)
             continue;
         t->mark = mark;
-        if (batcher_scan_probe(b, t, segs, n, &msg) != DUCKPOND_OK) {
+        if (batcher_scan_probe(&b->sc, t, segs, n, &msg) != DUCKPOND_OK) {
             free(msg); /* the bisection finds the rows instead */
             continue;
         }
-        for (size_t i = 0; i < b->nscan_rows; i++) {
-            size_t si = (size_t)(b->scan_rows[i] >> 32), r = (size_t)(b->scan_rows[i] & 0xffffffffu);
+        for (size_t i = 0; i < b->sc.nrows; i++) {
+            size_t si = (size_t)(b->sc.rows[i] >> 32), r = (size_t)(b->sc.rows[i] & 0xffffffffu);
             if (si < n && r < segs[si].w->nrows)
                 failed |= fail_if_bad(b, t, segs[si].w, r);
         }

@@ -66,15 +66,6 @@ void batcher_targets_drop(duckpond_batcher *b)
     batcher_schema_bump(b);
 }
 
-struct shape *batcher_shape_by_id(duckpond_batcher *b, int64_t id, struct target **t)
-{
-    for (*t = b->targets; *t; *t = (*t)->next)
-        for (struct shape *s = (*t)->shapes; s; s = s->next)
-            if (s->id == id)
-                return s;
-    return NULL;
-}
-
 int batcher_target_appender(duckdb_connection c, const struct target *t, uint64_t mask, duckdb_appender *out,
                             char **msg)
 {
