@@ -256,6 +256,14 @@ int duckpond_batcher_stats_get(duckpond_batcher *b, duckpond_batcher_stats *out)
     return b ? rc : DUCKPOND_MISUSE; /* no batcher: zeros */
 }
 
+void duckpond_batcher_applied(const duckpond_batcher *b, uint64_t *writes, uint64_t *rows)
+{
+    if (writes)
+        *writes = b ? __atomic_load_n(&b->writes_applied, __ATOMIC_RELAXED) : 0;
+    if (rows)
+        *rows = b ? __atomic_load_n(&b->rows_applied, __ATOMIC_RELAXED) : 0;
+}
+
 void duckpond_batcher_schema_changed(duckpond_batcher *b)
 {
     if (b)

@@ -549,8 +549,10 @@ static int scan_run(struct scanner *sc, struct target *t, const struct shape *sh
     sc->segs = NULL;
     sc->t = NULL;
     sc->sh = NULL;
+    sc->runs++;
     if (st != DuckDBError)
         return DUCKPOND_OK;
+    sc->failed++;
     int rc = duckpond_classify(duckdb_result_error_type(res), duckdb_result_error(res));
     *msg = strdup(duckdb_result_error(res));
     duckdb_destroy_result(res);
@@ -581,6 +583,19 @@ static int insert_shape(struct scanner *sc, struct target *t, uint64_t dmask, co
                 duckdb_destroy_result(&res);
         }
     return rc;
+}
+
+bool batcher_scan_one_statement(const struct target *t, const struct seg *segs, size_t n)
+{
+    if (!any_default(t, segs, n))
+        return true;
+    uint64_t *masks;
+    size_t count;
+    if (!default_masks(t, segs, n, &masks, &count))
+        return false;
+    bool one = count == 1 && (!mask_all(t, masks[0]) || (n == 1 && batcher_seg_rows(segs) == 1));
+    free(masks);
+    return one;
 }
 
 int batcher_scan_insert(struct scanner *sc, struct target *t, const struct seg *segs, size_t n, char **msg)
