@@ -90,7 +90,9 @@
  *  - The batcher writes on its own connections, never inside a caller's
  *    transaction: a caller's ROLLBACK does not undo batched rows, and a
  *    caller's open transaction sees them only if they committed before it
- *    began (DuckDB's snapshot isolation).
+ *    began (DuckDB's snapshot isolation). duckpond_write_apply is the
+ *    exception: it writes a write's rows on the caller's connection,
+ *    inside the caller's transaction.
  *
  * Structs the caller allocates
  *  - duckpond_retry, duckpond_pool_stats, duckpond_batcher_settings and
@@ -734,6 +736,69 @@ const char *duckpond_write_errmsg(const duckpond_write *w);
 
 /* Frees a write (NULL: nothing); waits for its commit first if it was submitted. */
 void duckpond_write_free(duckpond_write *w);
+
+/*
+ * Writes all of w's rows on conn, the caller's own connection, inside
+ * conn's open transaction if it has one (else as a transaction of its
+ * own), instead of handing them to the batcher's writer: they are then
+ * the transaction's rows, seen by its next statement, committed by its
+ * COMMIT and gone with its ROLLBACK. w is a write of a batcher of conn's
+ * database, built (duckpond_write_new, _add_row) and not submitted. The
+ * batcher's writer, queue, ack modes and stats play no part
+ * (duckpond_batcher_applied counts these writes).
+ *
+ * Values convert as for a submit (above: the library's conversion of the
+ * common spellings, DuckDB's CAST of a whole column for the rest), and
+ * the rows go in by a prepared INSERT ... SELECT over a scan of w's rows,
+ * which DuckDB neither parses nor plans again. An unqualified table name
+ * is looked up in conn's current schema (current_schema()), among the
+ * tables conn's transaction sees. The statements, and the columns as conn
+ * saw them when it first wrote there, are kept with conn (up to 16 tables
+ * and column lists) until the batcher's schema generation moves on
+ * (duckpond_batcher_schema_changed), and freed with conn. So call it
+ * inside a transaction only if the transaction began in the current
+ * generation (duckpond_batcher_schema_gen read before its BEGIN): one
+ * begun earlier may see tables older than the generation, which would
+ * be kept for later transactions.
+ *
+ * All of w's rows or none, as one INSERT statement. Returns DUCKPOND_OK
+ * when every row was written (duckpond_write_counts counts them as
+ * committed), else the class of the failure, its message in
+ * duckpond_write_errmsg(w) and duckpond_conn_errmsg(conn), no row
+ * written. *ran (may be NULL) says what a failure left behind:
+ *  - false: it was found before the write's statement ran -- no such table
+ *    or column (DUCKPOND_NOTFOUND...), a table or column that cannot take
+ *    rows, a value that does not convert (DUCKPOND_CONVERSION, the message
+ *    naming row, column and value as the writer's do), a table with more
+ *    than 64 columns (DUCKPOND_MISUSE: submit such writes) -- and conn and
+ *    its transaction are as they were: the INSERT in SQL would then give
+ *    DuckDB's own account of the failure;
+ *  - true: DuckDB ran the write's statement and it failed (a constraint,
+ *    a conflict, an interrupt...): DuckDB's message and class, and conn's
+ *    transaction as DuckDB leaves it after a failed statement (aborted,
+ *    for errors found while running: the caller rolls it back).
+ * On success *ran is true. Rows that leave different columns to their
+ * DEFAULT take one statement per set of such columns: in autocommit
+ * inside a transaction of the call's own; inside the caller's, should a
+ * later one fail after an earlier one went in, the call aborts the
+ * caller's transaction, so that no part of w can be committed.
+ *
+ * Afterwards w is done, as after a submit: its counts, failures and
+ * message may be read, and duckpond_write_free frees it; it cannot be
+ * submitted or applied again. DUCKPOND_MISUSE, doing nothing, for a NULL
+ * argument or a write submitted or applied already. A write made with
+ * columns = NULL for an unknown table fails with that error. Same thread
+ * rule as conn (w must be that thread's too); the batcher's writer, and
+ * other connections applying writes of the same batcher, go on meanwhile.
+ */
+int duckpond_write_apply(duckpond_conn *conn, duckpond_write *w, bool *ran);
+
+/*
+ * The writes duckpond_write_apply applied with writes of b, and their rows
+ * (in callers' transactions: committed or not), since b started; either
+ * pointer may be NULL; zeros for a NULL b. Any thread.
+ */
+void duckpond_batcher_applied(const duckpond_batcher *b, uint64_t *writes, uint64_t *rows);
 
 /*
  * The journal sequence number of a write acknowledged with

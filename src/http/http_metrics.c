@@ -66,6 +66,10 @@ static void emit_batcher(struct dp_buf *b, duckpond_batcher *batcher)
     metrics_emit_counter(b, "duckpond_batcher_commits_total", "DuckDB transactions the batcher committed.",
                          s.commits);
     metrics_emit_counter(b, "duckpond_batcher_writes_acked_total", "Writes acknowledged.", s.writes_acked);
+    uint64_t applied_rows = 0;
+    duckpond_batcher_applied(batcher, NULL, &applied_rows);
+    metrics_emit_counter(b, "duckpond_batcher_rows_applied_total",
+                         "Rows written by the batcher's means inside sessions' transactions.", applied_rows);
     metrics_emit_counter(b, "duckpond_batcher_overloaded_total", "Writes refused for lack of room.",
                          s.overloaded);
     metrics_emit_gauge(b, "duckpond_batcher_queue_rows", "Rows accepted, not yet committed.", s.queue_rows);

@@ -246,6 +246,8 @@ int duckpond_disconnect(duckpond_conn *conn)
         return DUCKPOND_MISUSE; /* a pooled connection goes back with duckpond_pool_put */
     if (conn->rollback)
         duckdb_destroy_prepare(&conn->rollback);
+    if (conn->apply_free)
+        conn->apply_free(conn);     /* its prepared statements go before the connection */
     duckdb_disconnect(&conn->duck); /* rolls back an open transaction */
     dp_count(&conn->db->open_conns, -1);
     free(conn->errmsg);

@@ -34,6 +34,10 @@ struct duckpond_conn {
      * through us since we last knew, or the DuckDB handle was handed out
      * (raw: from then on we never know). */
     bool tx_maybe_open, raw;
+    /* What duckpond_write_apply keeps on this connection (batcher/apply.c),
+     * freed by apply_free before the connection closes; NULL if nothing. */
+    void *apply;
+    void (*apply_free)(duckpond_conn *conn);
 };
 
 /* Replaces *slot with a formatted, malloc'd message (NULL if out of memory). */

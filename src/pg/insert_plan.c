@@ -8,9 +8,19 @@
  * INSERT's top-level VALUES keyword. Which values are plain, and what a
  * cast or a clock needs of its column, is insert_value.c's to say.
  *
+ * The table is named as DuckDB resolves it for the session, database and
+ * schema included (the batcher's connection has a current schema of its
+ * own, and cannot see the session's temporary tables): an unqualified
+ * name in the session's current schema, a schema's in its current
+ * database; what the session's connection says of both is read once per
+ * catalog generation, which SET schema and USE end.
+ *
  * A plain INSERT run in autocommit becomes a duckpond_write (atomic when
  * it has several rows) acknowledged in the session's ack mode: at commit,
- * or once in the journal on disk.
+ * or once in the journal on disk. Inside a transaction the same write is
+ * applied on the session's own connection (duckpond_write_apply), its
+ * rows the transaction's; should that fail before DuckDB ran anything,
+ * DuckDB runs the statement as written, and its account is the client's.
  */
 #include "insert_plan.h"
 
@@ -151,6 +161,73 @@ static int plan_target(json_t *node, struct insert_plan *plan)
     return 0;
 }
 
+/*
+ * Where the session's connection looks up names, and whether it has
+ * temporary tables or views: DuckDB's own functions, named in full (the
+ * pgcatalog overlay has a current_schema() of PostgreSQL's).
+ */
+static const char WHERE_SQL[] =
+    "SELECT system.main.current_database(), system.main.current_schema(), "
+    "(SELECT count(*) FROM system.main.duckdb_tables() WHERE database_name = 'temp') + "
+    "(SELECT count(*) FROM system.main.duckdb_views() WHERE database_name = 'temp' AND NOT internal)";
+
+/* A malloc'd copy of the string at (col, 0) of a result, or NULL. */
+static char *result_str(duckdb_result *res, idx_t col)
+{
+    char *v = duckdb_value_varchar(res, col, 0);
+    char *copy = v ? strdup(v) : NULL;
+    duckdb_free(v);
+    return copy;
+}
+
+/* Reads s->where (once per catalog generation: SET schema and USE end one). False when it cannot be read. */
+static bool where_known(struct session *s)
+{
+    uint64_t gen = plancache_gen(s);
+    if (s->where.known && s->where.gen == gen)
+        return true;
+    free(s->where.db);
+    free(s->where.schema);
+    s->where.db = s->where.schema = NULL;
+    s->where.known = false;
+    duckdb_result res;
+    if (duckdb_query(s->dcon, WHERE_SQL, &res) == DuckDBSuccess && duckdb_row_count(&res) == 1) {
+        s->where.db = result_str(&res, 0);
+        s->where.schema = result_str(&res, 1);
+        s->where.temps = duckdb_value_int64(&res, 2, 0) > 0;
+        s->where.known = s->where.db && s->where.schema;
+        s->where.gen = gen;
+    }
+    duckdb_destroy_result(&res);
+    return s->where.known;
+}
+
+/*
+ * Names plan's table database.schema.table, as DuckDB resolves it for
+ * the session. -1 when the batcher cannot take it so: a temporary table
+ * or view, which DuckDB looks up first, may be meant (the batcher's
+ * connection cannot see them), or a name holds a dot.
+ */
+static int plan_locate(struct session *s, struct insert_plan *plan)
+{
+    if (!where_known(s))
+        return -1;
+    const char *dot = strchr(plan->table, '.');
+    char *schema = dot ? strndup(plan->table, (size_t)(dot - plan->table)) : NULL;
+    bool maybe_temp = !dot || (schema && !strcasecmp(schema, "main"));
+    char *name = NULL;
+    if ((!dot || schema) && !(s->where.temps && maybe_temp) && !strchr(s->where.db, '.') &&
+        (dot || !strchr(s->where.schema, '.')))
+        name =
+            dp_asprintf("%s.%s.%s", s->where.db, dot ? schema : s->where.schema, dot ? dot + 1 : plan->table);
+    free(schema);
+    if (!name)
+        return -1;
+    free(plan->table);
+    plan->table = name;
+    return 0;
+}
+
 /* The two halves DuckDB serialises of "INSERT INTO <target> VALUES ...", or -1 when it has no such form. */
 static int insert_halves(const char *sql, char **select, const char **values)
 {
@@ -182,7 +259,8 @@ void insert_plan_check(struct session *s, struct stmt *st)
         plan->refs = 1;
     json_t *t = serialize_sql(s, select), *v = plan ? serialize_sql(s, values) : NULL;
     json_t *tn = t ? plain_select_node(t) : NULL, *vn = v ? plain_select_node(v) : NULL;
-    if (plan && tn && vn && plan_target(tn, plan) == 0 && insert_value_read(vn, plan, &vs) == 0) {
+    if (plan && tn && vn && plan_target(tn, plan) == 0 && plan_locate(s, plan) == 0 &&
+        insert_value_read(vn, plan, &vs) == 0) {
         bool params_ok = true;
         for (int i = 0; i < plan->nrows * plan->width; i++)
             if (plan->values[i].param > st->nparams)
@@ -239,15 +317,16 @@ struct clock_now {
 };
 
 /*
- * Reads the clock once for a statement: DuckDB's now() is its
- * transaction's start, in microseconds, and current_date that instant's
- * day in its TimeZone (UTC: resolve_needs checked).
+ * The clock of a statement: DuckDB's now() is its transaction's start, in
+ * microseconds (*at, or for a statement in autocommit the time now), and
+ * current_date that instant's day in its TimeZone (UTC: resolve_needs
+ * checked).
  */
-static void clock_read(struct clock_now *c)
+static void clock_read(struct clock_now *c, const int64_t *at)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    c->us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    c->us = at ? *at : (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
     int64_t days = c->us / 86400000000LL - (c->us % 86400000000LL < 0);
     c->midnight_us = days * 86400000000LL;
     /* the civil date of a day number (H. Hinnant's days_from_civil, inverted) */
@@ -274,17 +353,18 @@ static duckpond_value clock_value(enum plan_clock clock, const struct clock_now 
 
 /*
  * Adds the plan's rows to w, with the portal's parameters, the
- * statement's literals and the clock in their slots. DUCKPOND_OK,
- * DUCKPOND_CONVERSION for a parameter the batcher cannot take (its
- * reason in err), or another status.
+ * statement's literals and the clock (its transaction's start *at, or
+ * NULL: now) in their slots. DUCKPOND_OK, DUCKPOND_CONVERSION for a
+ * parameter the batcher cannot take (its reason in err), or another
+ * status.
  */
-static int add_rows(const struct stmt *st, const struct portal *p, duckpond_write *w, char *err,
-                    size_t errlen)
+static int add_rows(const struct stmt *st, const struct portal *p, const int64_t *at, duckpond_write *w,
+                    char *err, size_t errlen)
 {
     const struct insert_plan *plan = st->plan;
     struct clock_now now;
     if (plan->has_clock)
-        clock_read(&now);
+        clock_read(&now, at);
     duckpond_value row[64], *vals = plan->width <= 64 ? row : malloc(sizeof *vals * (size_t)plan->width);
     char scratch[64][40];
     int rc = vals ? DUCKPOND_OK : DUCKPOND_NOMEM;
@@ -314,6 +394,54 @@ static int add_rows(const struct stmt *st, const struct portal *p, duckpond_writ
     return rc;
 }
 
+/*
+ * The start of the session's open transaction, DuckDB's now() in it, in
+ * microseconds (read once per transaction). 0, or -1 if it cannot be read.
+ */
+static int tx_clock(struct session *s, int64_t *at)
+{
+    if (!s->tx_clock.known) {
+        duckdb_result res;
+        if (duckdb_query(s->dcon, "SELECT epoch_us(system.main.get_current_timestamp())", &res) ==
+                DuckDBSuccess &&
+            duckdb_row_count(&res) == 1) {
+            s->tx_clock.us = duckdb_value_int64(&res, 0, 0);
+            s->tx_clock.known = true;
+        }
+        duckdb_destroy_result(&res);
+    }
+    *at = s->tx_clock.us;
+    return s->tx_clock.known ? 0 : -1;
+}
+
+int insert_plan_apply(struct session *s, struct stmt *st, struct portal *p, char *tag, size_t taglen)
+{
+    struct insert_plan *plan = st->plan;
+    duckpond_write *w = NULL;
+    char err[256] = "";
+    int64_t at = 0;
+    if ((plan->has_clock && tx_clock(s, &at) != 0) ||
+        duckpond_write_new(s->env->batcher, plan->table, (const char *const *)plan->columns, plan->ncolumns,
+                           DUCKPOND_WRITE_ATOMIC, &w) != DUCKPOND_OK ||
+        add_rows(st, p, &at, w, err, sizeof err) != DUCKPOND_OK) {
+        duckpond_write_free(w);
+        return 1; /* DuckDB runs it, and says what is wrong with it */
+    }
+    bool ran = false;
+    registry_run_begin(&s->reg);
+    int rc = duckpond_write_apply(s->conn, w, &ran);
+    registry_run_end(&s->reg);
+    if (rc == DUCKPOND_OK) {
+        size_t committed = 0;
+        duckpond_write_counts(w, &committed, NULL);
+        insert_tag(tag, taglen, committed);
+    } else if (ran) { /* DuckDB ran it and failed: its error, its transaction state */
+        session_duckdb_error(s, DUCKDB_ERROR_INVALID, duckpond_write_errmsg(w));
+    }
+    duckpond_write_free(w);
+    return rc == DUCKPOND_OK ? 0 : ran ? -1 : 1;
+}
+
 int insert_plan_run(struct session *s, struct stmt *st, struct portal *p, char *tag, size_t taglen,
                     bool can_retry)
 {
@@ -327,7 +455,7 @@ int insert_plan_run(struct session *s, struct stmt *st, struct portal *p, char *
         return -1;
     }
     char err[256] = "";
-    rc = add_rows(st, p, w, err, sizeof err);
+    rc = add_rows(st, p, NULL, w, err, sizeof err);
     if (rc == DUCKPOND_CONVERSION) { /* a binary value the batcher cannot take: DuckDB runs it */
         duckpond_write_free(w);
         return 1;

@@ -6,7 +6,8 @@
  *
  * Whether an INSERT is plain is decided from DuckDB's own parse trees
  * (json_serialize_sql), once per statement; the write then goes to the
- * batcher as a duckpond_write acknowledged in the session's ack mode.
+ * batcher as a duckpond_write acknowledged in the session's ack mode, or,
+ * inside a transaction, is applied on the session's connection.
  */
 #ifndef DUCKPOND_INSERT_PLAN_H
 #define DUCKPOND_INSERT_PLAN_H
@@ -41,10 +42,10 @@ struct plan_value {
 };
 
 struct insert_plan {
-    int refs; /* statements and the plan cache share a plan */
-    char *table;
+    int refs;    /* statements and the plan cache share a plan */
+    char *table; /* database.schema.table, as DuckDB resolves the INSERT's for the session */
     char **columns;
-    int ncolumns; /* 0: all columns in table order */
+    int ncolumns; /* the INSERT's list, or the table's columns when it named none */
     int nrows, width;
     bool has_clock;
     struct plan_value *values; /* nrows * width */
@@ -72,5 +73,16 @@ void insert_plan_check(struct session *s, struct stmt *st);
  */
 int insert_plan_run(struct session *s, struct stmt *st, struct portal *p, char *tag, size_t taglen,
                     bool can_retry);
+
+/*
+ * Runs st's plan, with the portal's parameters, inside the session's open
+ * transaction on its own connection (duckpond_write_apply). Returns 0
+ * with the tag written, -1 with DuckDB's error queued (the statement ran
+ * and failed: the transaction fails), or 1 when DuckDB must run the
+ * statement (nothing was done: a binary parameter the batcher cannot
+ * take, or a failure found before anything ran, which DuckDB's own run
+ * then reports as DuckDB would).
+ */
+int insert_plan_apply(struct session *s, struct stmt *st, struct portal *p, char *tag, size_t taglen);
 
 #endif

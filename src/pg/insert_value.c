@@ -15,7 +15,10 @@
  * such as JSON) leaves the statement to DuckDB. The columns' types come
  * from preparing "SELECT <columns> FROM <table> LIMIT 0" on the session's
  * connection, once per analysis (that is, per shape and catalog
- * generation).
+ * generation); so do the names of the columns of an INSERT that lists
+ * none, which the plan then lists, so that its write names the columns
+ * the session saw (in a transaction, the batcher's own catalog may see
+ * others).
  */
 #include "insert_value.h"
 
@@ -391,8 +394,36 @@ static struct col_type col_type_of(duckdb_logical_type t)
     return ct;
 }
 
-/* The target columns' types, from "SELECT <columns> FROM <table> LIMIT 0" prepared on the session's connection. */
-static int column_types(struct session *s, const struct insert_plan *plan, struct col_type *out)
+/* Lists the names of prep's width columns as plan's column list (the INSERT named none). 0, or -1. */
+static int list_columns(struct insert_plan *plan, duckdb_prepared_statement prep)
+{
+    char **names = calloc((size_t)plan->width, sizeof *names);
+    int n = 0;
+    for (; names && n < plan->width; n++) {
+        char *name = (char *)duckdb_prepared_statement_column_name(prep, (idx_t)n); /* ours to free */
+        names[n] = name ? strdup(name) : NULL;
+        duckdb_free(name);
+        if (!names[n])
+            break;
+    }
+    if (n < plan->width) {
+        for (int i = 0; names && i < n; i++)
+            free(names[i]);
+        free(names);
+        return -1;
+    }
+    plan->columns = names;
+    plan->ncolumns = plan->width;
+    return 0;
+}
+
+/*
+ * The target columns' types, from "SELECT <columns> FROM <table> LIMIT 0"
+ * prepared on the session's connection (the table's parts, separated by
+ * dots, quoted one by one); and for an INSERT that lists no columns, their
+ * names into plan's list.
+ */
+static int column_types(struct session *s, struct insert_plan *plan, struct col_type *out)
 {
     struct dp_buf sql = {0};
     dp_buf_str(&sql, "SELECT ");
@@ -402,14 +433,15 @@ static int column_types(struct session *s, const struct insert_plan *plan, struc
         dp_sql_ident(&sql, plan->columns[i]);
     }
     dp_buf_str(&sql, plan->ncolumns ? " FROM " : "* FROM ");
-    const char *dot = strchr(plan->table, '.');
-    if (dot) {
-        char *schema = strndup(plan->table, (size_t)(dot - plan->table));
-        dp_sql_ident(&sql, schema ? schema : "");
-        free(schema);
+    for (const char *part = plan->table, *dot;; part = dot + 1) {
+        dot = strchr(part, '.');
+        char *name = strndup(part, dot ? (size_t)(dot - part) : strlen(part));
+        dp_sql_ident(&sql, name ? name : "");
+        free(name);
+        if (!dot)
+            break;
         dp_buf_byte(&sql, '.');
     }
-    dp_sql_ident(&sql, dot ? dot + 1 : plan->table);
     dp_buf_str(&sql, " LIMIT 0");
     duckdb_prepared_statement prep = NULL;
     int rc = -1;
@@ -420,7 +452,7 @@ static int column_types(struct session *s, const struct insert_plan *plan, struc
             out[i] = col_type_of(t);
             duckdb_destroy_logical_type(&t);
         }
-        rc = 0;
+        rc = plan->ncolumns ? 0 : list_columns(plan, prep);
     }
     duckdb_destroy_prepare(&prep);
     dp_buf_free(&sql);
@@ -450,7 +482,7 @@ int insert_value_resolve(struct session *s, struct insert_plan *plan, const stru
     bool clocks = false;
     for (int i = 0; i < plan->nrows * plan->width; i++)
         clocks |= vs->needs[i].kind == NEED_CLOCK;
-    if (vs->needs_types && column_types(s, plan, types) != 0)
+    if ((vs->needs_types || !plan->ncolumns) && column_types(s, plan, types) != 0)
         return -1;
     if ((vs->uses_functions || clocks) && !functions_are_duckdbs(s, clocks))
         return -1;

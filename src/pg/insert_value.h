@@ -52,8 +52,9 @@ int insert_value_read(json_t *node, struct insert_plan *plan, struct values_scan
  * Settles what the values need of their columns, on the session's
  * connection: the target columns' types for casts, blobs and clocks,
  * whether DuckDB's own functions answer to the names called, and its
- * TimeZone. Sets each clock's form in plan. 0, or -1 when DuckDB must run
- * the statement.
+ * TimeZone. Sets each clock's form in plan, and lists the table's columns
+ * in plan when the INSERT named none. 0, or -1 when DuckDB must run the
+ * statement.
  */
 int insert_value_resolve(struct session *s, struct insert_plan *plan, const struct values_scan *vs);
 

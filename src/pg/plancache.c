@@ -44,7 +44,9 @@
  * changed the catalog, again when it ends). Entries are used and made in
  * autocommit, or in a transaction begun in the current generation: one
  * begun before sees, in its snapshot, a catalog older than the
- * generation's.
+ * generation's. (Shapes also need batching on: a statement made from one
+ * has no DuckDB statement, and goes through the batcher in autocommit or
+ * is applied on the session's connection in a transaction.)
  *
  * Memory: at most PLANCACHE_SIZE entries and PLANCACHE_MAX_BYTES of what
  * they hold (DuckDB's prepared statements counted by an estimate), the
@@ -123,7 +125,7 @@ void plancache_free(struct plancache *c)
 
 bool plancache_usable(const struct session *s)
 {
-    return session_may_batch(s);
+    return session_may_batch(s) || session_may_apply(s);
 }
 
 /*

@@ -5,7 +5,9 @@
  * and suspended after max_rows when the client asks for that.
  *
  * A portal runs a DuckDB statement through the batcher when it is a plain
- * INSERT in autocommit (insert_plan.c), else with DuckDB's streaming
+ * INSERT in autocommit, or applies it by the batcher's means on the
+ * session's connection inside a transaction (insert_plan.c), else with
+ * DuckDB's streaming
  * execution, after the session's journaled writes are applied
  * (read-your-writes). A read-only user may run only what DuckDB types as a
  * read.
@@ -274,13 +276,16 @@ static int bind_params(struct session *s, struct portal *p)
 }
 
 /*
- * A plain INSERT in autocommit, through the batcher: 0 or -1 (done, the
- * tag written or an error queued), or 1 when DuckDB must run it after all.
+ * A plain INSERT through the batcher in autocommit, or applied by its
+ * means on the session's connection inside a transaction: 0 or -1 (done,
+ * the tag written or an error queued), or 1 when DuckDB must run it after
+ * all.
  */
 static int try_batcher(struct session *s, struct portal *p, char *tag, size_t taglen)
 {
     struct stmt *st = p->st;
-    if (!session_may_batch(s))
+    bool apply = session_may_apply(s);
+    if (!apply && !session_may_batch(s))
         return 1;
     if (st->plan_checked && st->plan_gen != plancache_gen(s)) {
         /* the catalog changed since the analysis: the columns' types, or what a name calls, may have too */
@@ -294,7 +299,8 @@ static int try_batcher(struct session *s, struct portal *p, char *tag, size_t ta
         insert_plan_check(s, st);
     if (!st->plan)
         return 1;
-    int rc = insert_plan_run(s, st, p, tag, taglen, !st->prep);
+    int rc = apply ? insert_plan_apply(s, st, p, tag, taglen)
+                   : insert_plan_run(s, st, p, tag, taglen, !st->prep);
     if (rc == 2) /* a cached shape failed: DuckDB analyses the text, as it would have first */
         rc = stmt_prepare_late(s, st) != 0 ? -1 : insert_plan_run(s, st, p, tag, taglen, false);
     if (rc <= 0)

@@ -16,6 +16,10 @@
  * ROLLBACK are then accepted, and both roll back), a transaction ended
  * (-> I). Catalog changes made inside a transaction are announced to the
  * batcher again when it ends, since only then do they show (or vanish).
+ * A plain INSERT goes to the batcher in autocommit (session_may_batch);
+ * inside a transaction begun in the current catalog generation it is
+ * applied on the session's own connection by the batcher's means
+ * (session_may_apply, duckpond_write_apply), its rows the transaction's.
  *
  * Ack modes (SET duckpond.ack, the server's --ack by default): "commit"
  * acknowledges a batched INSERT or COPY once DuckDB has committed it;
@@ -83,7 +87,10 @@ enum tx_event {
 static void tx_transition(struct session *s, enum tx_event ev)
 {
     switch (ev) {
-    case TX_BEGAN: s->tx = TX_OPEN; break;
+    case TX_BEGAN:
+        s->tx = TX_OPEN;
+        s->tx_clock.known = false;
+        break;
     case TX_ERROR:
         if (s->tx == TX_OPEN)
             s->tx = TX_FAILED;
@@ -180,6 +187,12 @@ void session_catalog_changed(struct session *s)
 bool session_may_batch(const struct session *s)
 {
     return s->tx == TX_IDLE && s->env->batcher && s->env->batch && s->batch_on;
+}
+
+bool session_may_apply(const struct session *s)
+{
+    return s->tx == TX_OPEN && s->env->batcher && s->env->batch && s->batch_on &&
+           s->tx_gen == plancache_gen(s);
 }
 
 /* ------------------------------------------------------ read-your-writes */
@@ -283,6 +296,8 @@ static void session_free(struct session *s)
     stmt_drop_all(s);
     if (s->json_stmt)
         duckdb_destroy_prepare(&s->json_stmt);
+    free(s->where.db);
+    free(s->where.schema);
     plancache_free(s->plans);
     settings_free(s);
     registry_set_dcon(&s->reg, NULL);

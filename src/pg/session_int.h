@@ -128,6 +128,10 @@ struct session {
     enum tx_state tx;
     bool tx_ddl;     /* the open transaction changed the catalog */
     uint64_t tx_gen; /* the catalog's generation (plancache_gen) when the open transaction began */
+    struct {
+        bool known;
+        int64_t us;
+    } tx_clock; /* the open transaction's start, DuckDB's now() in it, once insert_plan.c read it */
 
     struct stmt *stmts;
     struct portal *portals;
@@ -141,6 +145,13 @@ struct session {
         bool known, builtin, utc;
         uint64_t gen;
     } clockcheck;
+    /* where DuckDB looks up the session's unqualified table names (its current database and schema), and
+     * whether it has temporary tables or views, which come first: what insert_plan.c last found, and when */
+    struct {
+        bool known, temps;
+        char *db, *schema;
+        uint64_t gen;
+    } where;
 
     /* read-your-writes: the highest journal sequence number acknowledged to
      * this session, and the highest it has seen applied */
@@ -168,6 +179,12 @@ void session_tx_end_implicit(struct session *s, bool ok);
 void session_catalog_changed(struct session *s);
 /* Whether an INSERT may go through the batcher now (autocommit, batching on). */
 bool session_may_batch(const struct session *s);
+/*
+ * Whether an INSERT may be applied by the batcher's means on the session's
+ * own connection now: inside a transaction begun in the current catalog
+ * generation (no DDL since, here or elsewhere), batching on.
+ */
+bool session_may_apply(const struct session *s);
 
 /* Records the sequence number of a write acknowledged from the journal. */
 void session_note_seq(struct session *s, uint64_t seq);

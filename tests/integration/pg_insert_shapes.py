@@ -6,7 +6,11 @@ one with --no-batch, must give the same command tags, the same SQLSTATEs
 and messages for bad values, and the same rows. Each shape is repeated
 with other values, so later statements come from the cache, including
 bad values after good ones of the same shape; a table dropped and made
-again with other types must not reuse the old shapes."""
+again with other types must not reuse the old shapes. The same statements
+run again each in a transaction of its own (BEGIN ... COMMIT, or ROLLBACK
+after an error), where the batching server applies them on the session's
+connection, must agree too; so must transactions mixing such INSERTs with
+UPDATEs, DELETEs, SELECTs, errors and DDL, and an INSERT after SET schema."""
 import datetime, os, sys, tempfile, shutil
 import psycopg2
 
@@ -25,11 +29,13 @@ def start(name, *extra):
     return dptest.start(d, *extra, env={"TZ": "America/New_York"})
 
 
-def accepted(http_port):
-    """The batcher's duckpond_batcher_rows_accepted_total (GET /metrics), or 0 without an HTTP port."""
+def accepted(http_port, in_tx=False):
+    """Rows the fast path took (GET /metrics), or 0 without an HTTP port: the batcher's rows accepted,
+    or in_tx, the rows applied on sessions' connections inside their transactions."""
     if not http_port:
         return 0
-    return dptest.metric(http_port, "duckpond_batcher_rows_accepted_total")
+    return dptest.metric(http_port, "duckpond_batcher_rows_applied_total" if in_tx
+                         else "duckpond_batcher_rows_accepted_total")
 
 
 TABLE = ("create table {t}(seq int, i int, b bigint, s varchar, d double, n decimal(10,2), f boolean,"
@@ -167,19 +173,21 @@ CLOCKS = [
 ]
 
 
-def run_clocks(port, http_port=None):
-    """Runs CLOCKS; returns (outcomes, the bad values found, rows the batcher took per statement)."""
+def run_clocks(port, http_port=None, in_tx=False):
+    """Runs CLOCKS (in_tx: each in a transaction of its own, where the clock is the transaction's start);
+    returns (outcomes, the bad values found, rows the fast path took per statement)."""
     conn = psycopg2.connect(f"host=127.0.0.1 port={port} user=clocks dbname=duckpond")
     conn.autocommit = True
     cur = conn.cursor()
+    cur.execute("drop table if exists clocks")
     cur.execute(CLOCK_TABLE)
     outcomes, bad, took = [], [], []
     for sql, _ in CLOCKS:
         cur.execute("select now()")
         before = cur.fetchone()[0].replace(tzinfo=None)
-        acc = accepted(http_port)
-        outcomes.append((sql, outcome(cur, sql, "clocks")))
-        took.append(accepted(http_port) - acc)
+        acc = accepted(http_port, in_tx)
+        outcomes.append((sql, outcome(cur, sql, "clocks", in_tx)))
+        took.append(accepted(http_port, in_tx) - acc)
         cur.execute("select now()")
         after = cur.fetchone()[0].replace(tzinfo=None)
         seq = int(sql.split("(")[2].split(",")[0])
@@ -208,17 +216,26 @@ def rows_of(cur, sql):
     return [tuple(repr(bytes(v) if isinstance(v, memoryview) else v) for v in r) for r in cur.fetchall()]
 
 
-def outcome(cur, sql, table):
+def outcome(cur, sql, table, in_tx=False):
+    """How sql ends: ("ok", tag, rows) or ("error", SQLSTATE, first line of the message, the table's name
+    replaced). in_tx: inside a transaction of its own, committed, or rolled back after an error."""
+    if in_tx:
+        cur.execute("begin")
     try:
         cur.execute(sql)
         rows = cur.fetchall() if cur.description else None
-        return ("ok", cur.statusmessage, rows)
+        tag = cur.statusmessage
+        if in_tx:
+            cur.execute("commit")
+        return ("ok", tag, rows)
     except psycopg2.Error as e:
+        if in_tx:
+            cur.execute("rollback")
         msg = (e.pgerror or "").split("\n")[0]
         return ("error", e.pgcode, msg.replace(f'"{table}"', '"T"').replace(f" {table}:", " T:"))
 
 
-def run_all(port, table, options="", http_port=None):
+def run_all(port, table, options="", http_port=None, in_tx=False):
     conn = psycopg2.connect(f"host=127.0.0.1 port={port} user=shapes dbname=duckpond", options=options)
     conn.autocommit = True
     cur = conn.cursor()
@@ -230,22 +247,22 @@ def run_all(port, table, options="", http_port=None):
         for shape, rows in shapes:
             for vals in rows:
                 sql = shape.replace("{t}", table).format(*vals)
-                before = accepted(http_port)
-                results.append((sql, outcome(cur, sql, table)))
-                batched[int(vals[0])] = accepted(http_port) - before
+                before = accepted(http_port, in_tx)
+                results.append((sql, outcome(cur, sql, table, in_tx)))
+                batched[int(vals[0])] = accepted(http_port, in_tx) - before
     stored = rows_of(cur, f"select * from {table} order by seq") + rows_of(cur, f"select * from {table}2 order by seq")
     # the column's type changes under cached cast shapes: the casts now run in DuckDB
     cur.execute(f"alter table {table}2 alter ts type date")
     for vals in SHAPES2[0][1][:4]:
         sql = SHAPES2[0][0].replace("{t}", table).format(str(int(vals[0]) + 100), vals[1])
-        results.append((sql, outcome(cur, sql, table)))
+        results.append((sql, outcome(cur, sql, table, in_tx)))
     # a macro shadows a function the batcher would have read itself
     cur.execute("create macro now() as TIMESTAMP '2001-02-03 04:05:06'")
     cur.execute("create macro get_current_timestamp() as TIMESTAMPTZ '2001-02-03 04:05:06+00'")
     cur.execute('create macro "+"(a) as 42')
     for sql in (f"insert into {table}2 (seq, tz, i) values (301, now(), +3)",
                 f"insert into {table}2 (seq, tz, i) values (302, current_timestamp, + 4)"):
-        results.append((sql, outcome(cur, sql, table)))
+        results.append((sql, outcome(cur, sql, table, in_tx)))
     cur.execute("drop macro now")
     cur.execute("drop macro get_current_timestamp")
     cur.execute('drop macro "+"')
@@ -256,11 +273,87 @@ def run_all(port, table, options="", http_port=None):
     again = SHAPES[0][1] + [("80", "9", "'12'", "1.5"), ("81", "9", "'x'", "1.5")]
     for vals in again:
         sql = SHAPES[0][0].replace("{t}", table).format(*vals)
-        results.append((sql, outcome(cur, sql, table)))
+        results.append((sql, outcome(cur, sql, table, in_tx)))
     cur.execute(f"select * from {table} order by seq")
     stored += [tuple(repr(v) for v in r) for r in cur.fetchall()]
     conn.close()
     return results, stored, batched
+
+
+# One session's statements, several in a transaction: INSERTs of cached shapes (applied on the session's
+# connection by the batching server) among UPDATEs, DELETEs and SELECTs that must see them, errors that
+# fail the transaction, DDL that ends the fast path for the rest of its transaction, SET schema.
+MIX = [
+    "create table mix(k int primary key, v varchar, n int default 0, ts timestamp)",
+    "begin",
+    "insert into mix (k, v) values (1, 'a')",
+    "insert into mix (k, v) values (2, 'b'), (3, 'c')",
+    "select k, v, n from mix order by k",
+    "update mix set n = n + 1 where k >= 2",
+    "insert into mix (k, v, ts) values (4, 'd', '2024-01-02 03:04:05')",
+    "select k, v, n, ts from mix order by k",
+    "delete from mix where k = 1",
+    "insert into mix (k, v) values (1, 'again')",
+    "insert into mix values (10, 'all', 5, timestamp '2024-02-03 04:05:06')",
+    "insert into mix values (11, 'all', DEFAULT, NULL), (12, 'all', 6, DEFAULT)",
+    "select count(*), sum(n), min(v), max(v) from mix",
+    "commit",
+    "begin",
+    "insert into mix (k, v) values (5, 'e')",
+    "insert into mix (k, v) values (2, 'dup')",
+    "select 1",
+    "rollback",
+    "select k, v, n from mix order by k",
+    "begin",
+    "insert into mix (k, v) values (6, 'f')",
+    "insert into mix (k, n) values (7, 'x')",
+    "rollback",
+    "begin",
+    "insert into mix (k, ts) values (7, 'garbage')",
+    "rollback",
+    "begin",
+    "insert into mix (k, v) values (8, 'g')",
+    "create table mix2(i int)",
+    "insert into mix (k, v) values (9, 'h')",
+    "insert into mix2 values (1)",
+    "select count(*) from mix where k in (8, 9)",
+    "commit",
+    "begin",
+    "insert into mix (k, v) values (20, 'x'), (21, 'y')",
+    "insert into mix (k, v) values (22, 'z')",
+    "rollback",
+    "select k, v, n, ts from mix order by k",
+    "select * from mix2",
+    # an unqualified name after SET schema: DuckDB's INSERT goes to the current schema's table
+    "create schema other",
+    "create table other.mix(k int, v varchar)",
+    "set schema = 'other'",
+    "insert into mix (k, v) values (100, 'other')",
+    "insert into mix values (101, 'other')",
+    "begin",
+    "insert into mix (k, v) values (102, 'other tx')",
+    "commit",
+    "set schema = 'main'",
+    "insert into mix (k, v) values (103, 'main')",
+    "use other",
+    "insert into mix (k, v) values (104, 'use')",
+    "use main",
+    "select k, v from other.mix order by k",
+    "select k, v from main.mix where k >= 100 order by k",
+]
+
+
+def run_mix(port, http_port=None):
+    """Runs MIX on one session (autocommit, the transactions its BEGINs open); returns the outcomes and
+    the rows the fast path applied inside transactions and accepted outside them."""
+    conn = psycopg2.connect(f"host=127.0.0.1 port={port} user=mix dbname=duckpond")
+    conn.autocommit = True
+    cur = conn.cursor()
+    applied, acc = accepted(http_port, True), accepted(http_port)
+    got = [(sql, outcome(cur, sql, "mix")) for sql in MIX]
+    applied, acc = accepted(http_port, True) - applied, accepted(http_port) - acc
+    conn.close()
+    return got, applied, acc
 
 
 procs = []
@@ -289,6 +382,43 @@ try:
         check(f"{label}: the stored rows are DuckDB's ({len(base_rows)} rows)", got_rows == base_rows,
               "\n".join(f"{a} | {b}" for a, b in zip(base_rows, got_rows) if a != b)[:3000] +
               f"\n({len(base_rows)} vs {len(got_rows)} rows)")
+    # the same statements, each in a transaction of its own
+    base_tx, base_tx_rows, _ = run_all(port_b, "tx", in_tx=True)
+    got, got_rows, applied = run_all(port_a, "tx", "", http_a, in_tx=True)
+    missed = sorted(k for k in TAKE_BATCHER if not applied[k])
+    check("in transactions: casts to the column's type, typed literals and signed numbers took the fast path",
+          not missed, repr(missed))
+    wrong = sorted(k for k in LEAVE_TO_DUCKDB if applied[k])
+    check("in transactions: other casts and expressions ran in DuckDB", not wrong, repr(wrong))
+    diffs = [(sql, b, g) for (sql, b), (_, g) in zip(base_tx, got) if b != g]
+    diffs += [("statement count", len(base_tx), len(got))] if len(base_tx) != len(got) else []
+    check(f"in transactions: every statement ends as with --no-batch ({len(base_tx)} statements)", not diffs,
+          "\n".join(f"{s!r}\n   no-batch: {b}\n   batched:  {g}" for s, b, g in diffs[:10]))
+    check(f"in transactions: the stored rows are DuckDB's ({len(base_tx_rows)} rows)", got_rows == base_tx_rows,
+          "\n".join(f"{a} | {b}" for a, b in zip(base_tx_rows, got_rows) if a != b)[:3000])
+    base_mix, _, _ = run_mix(port_b)
+    got_mix, mix_applied, mix_accepted = run_mix(port_a, http_a)
+    diffs = [(sql, b, g) for (sql, b), (_, g) in zip(base_mix, got_mix) if b != g]
+    check(f"a session mixing transactions, DML, errors and DDL ends as with --no-batch ({len(MIX)} statements)",
+          not diffs, "\n".join(f"{s!r}\n   no-batch: {b}\n   batched:  {g}" for s, b, g in diffs[:10]))
+    # applied in transactions: 8 rows of the first; then 5, 6, 8 (not 9: after DDL), 20-22 (rolled back), 102
+    check("... its INSERTs in transactions took the fast path until DDL", mix_applied == 15, mix_applied)
+    check("... and those in autocommit the batcher", mix_accepted == 4, mix_accepted)
+    # a transaction begun before another session's DDL runs its INSERTs in DuckDB
+    c1 = psycopg2.connect(f"host=127.0.0.1 port={port_a} user=mix dbname=duckpond")
+    c2 = psycopg2.connect(f"host=127.0.0.1 port={port_a} user=mix dbname=duckpond")
+    c2.autocommit = True
+    cur1 = c1.cursor()
+    cur1.execute("insert into mix (k, v) values (30, 'before')")  # psycopg2 has begun a transaction
+    c2.cursor().execute("create table unrelated(i int)")
+    before = accepted(http_a, True)
+    cur1.execute("insert into mix (k, v) values (31, 'after ddl')")
+    check("an INSERT in a transaction begun before DDL elsewhere runs in DuckDB", accepted(http_a, True) == before)
+    c1.commit()
+    cur1.execute("select count(*) from mix where k in (30, 31)")
+    check("... and both rows of that transaction are stored", cur1.fetchone()[0] == 2)
+    c1.close()
+    c2.close()
     base_clocks, base_bad, _ = run_clocks(port_b)
     check("the reference server's clocks read between before and after", not base_bad, repr(base_bad[:3]))
     got_clocks, got_bad, took = run_clocks(port_a, http_a)
@@ -297,6 +427,16 @@ try:
           repr([(q, a, b) for (q, a), (_, b) in zip(base_clocks, got_clocks) if a[:2] != b[:2]]))
     check("the batcher's clocks read between before and after, once per statement", not got_bad, repr(got_bad[:3]))
     check("now(), current_timestamp, localtimestamp and current_date took the batcher",
+          took == [n for _, n in CLOCKS], repr(took))
+    base_clocks, base_bad, _ = run_clocks(port_b, in_tx=True)
+    check("in transactions, the reference server's clocks read between before and after", not base_bad,
+          repr(base_bad[:3]))
+    got_clocks, got_bad, took = run_clocks(port_a, http_a, in_tx=True)
+    check("in transactions, clock statements end as with --no-batch",
+          [(q, o[:2]) for q, o in got_clocks] == [(q, o[:2]) for q, o in base_clocks],
+          repr([(q, a, b) for (q, a), (_, b) in zip(base_clocks, got_clocks) if a[:2] != b[:2]]))
+    check("in transactions, the fast path's clocks are the transaction's start", not got_bad, repr(got_bad[:3]))
+    check("in transactions, now(), current_timestamp, localtimestamp and current_date took the fast path",
           took == [n for _, n in CLOCKS], repr(took))
     # many sessions' worth of shapes: more than the cache holds, then the first again
     conn = psycopg2.connect(f"host=127.0.0.1 port={port_a} user=shapes dbname=duckpond")
@@ -321,7 +461,7 @@ try:
     cur.execute("select count(*), count(distinct k), sum(k), count(distinct v), min(w) from big")
     check("large multi-row shapes past the cache's bytes all stored",
           cur.fetchone() == (n, n, n * (n - 1) // 2, n, "w"))
-    # inside a transaction nothing is batched, and the shapes still read right
+    # inside a transaction the cached shape is applied on the session's connection: a rollback undoes it
     cur.execute("begin")
     cur.execute("insert into wide (k, v) values (200, 'in tx')")
     cur.execute("rollback")

@@ -2,7 +2,9 @@
 """psycopg2 against a real duckpond server on 127.0.0.1 and a free port:
 types both ways, transactions and error codes, executemany through the
 batcher, client-bound datetimes, dates, decimals and strings through the
-batcher (one row a statement, executemany, execute_values), COPY in and
+batcher (one row a statement, executemany, execute_values), the same in
+psycopg2's default transaction (applied on the session's connection: seen
+by the transaction, gone after rollback, stored after commit), COPY in and
 out, cancel, and the connection limit."""
 import os, sys, tempfile, threading, time, datetime, decimal, shutil
 import psycopg2, psycopg2.errors, psycopg2.extensions, psycopg2.extras
@@ -22,6 +24,11 @@ def start(*extra):
 def accepted(http_port):
     """The batcher's duckpond_batcher_rows_accepted_total, from GET /metrics."""
     return dptest.metric(http_port, "duckpond_batcher_rows_accepted_total")
+
+
+def applied(http_port):
+    """Rows written by the batcher's means inside sessions' transactions, from GET /metrics."""
+    return dptest.metric(http_port, "duckpond_batcher_rows_applied_total")
 
 
 def client_bound_inserts(dsn, http_port):
@@ -73,6 +80,66 @@ def client_bound_inserts(dsn, http_port):
     cur.execute("select count(*) from ticks where id >= 3000")
     check("... and none of its rows is stored", cur.fetchone()[0] == 0)
     conn.close()
+
+
+def transaction_inserts(dsn, http_port):
+    """psycopg2's default connection opens a transaction that the code commits or rolls back. Its
+    execute_values and executemany are applied on the session's connection: its own queries see the
+    rows, other sessions do not, rollback takes them away, commit stores them; a bad value or a
+    duplicate key fails the statement as DuckDB does and the transaction with it."""
+    conn = psycopg2.connect(dsn)
+    other = psycopg2.connect(dsn)
+    other.autocommit = True
+    cur, ocur = conn.cursor(), other.cursor()
+    cur.execute("create table txticks(id int primary key, ts timestamp, d date, px decimal(12,4), qty double,"
+                " side varchar, ok boolean)")
+    conn.commit()
+    t0 = datetime.datetime(2026, 11, 29, 10, 0, 0, 250000)
+
+    def row(i):
+        return (i, t0 + datetime.timedelta(milliseconds=7 * i), datetime.date(2026, 1, 1) + datetime.timedelta(days=i % 90),
+                decimal.Decimal(i) / 8 - 20, 0.5 * i, "it's" if i % 2 else "b\\s", i % 3 == 0)
+    many = "insert into txticks values (%s, %s, %s, %s, %s, %s, %s)"
+    for outcome in ("rollback", "commit"):
+        before = applied(http_port)
+        psycopg2.extras.execute_values(cur, "insert into txticks values %s", [row(i) for i in range(3000)],
+                                       page_size=1000)
+        cur.executemany(many, [row(i) for i in range(3000, 3300)])
+        check(f"in a transaction ({outcome}): execute_values and executemany took the fast path",
+              applied(http_port) - before == 3300, applied(http_port) - before)
+        cur.execute("select count(*), sum(id) from txticks")
+        check(f"... the transaction sees its rows ({outcome})", cur.fetchone() == (3300, sum(range(3300))))
+        ocur.execute("select count(*) from txticks")
+        check(f"... another session does not ({outcome})", ocur.fetchone()[0] == 0)
+        getattr(conn, outcome)()
+    cur.execute("select * from txticks order by id")
+    got = cur.fetchall()
+    want = [row(i) for i in range(3300)]
+    diffs = [(g, w) for g, w in zip(got, want) if g != w]
+    check("after rollback then commit, the rows stored are the committed ones", len(got) == 3300 and not diffs,
+          repr((len(got), diffs[:3])))
+    conn.commit()
+    bad = [row(i) for i in range(5000, 5003)]
+    bad[2] = bad[2][:2] + ("not a date",) + bad[2][3:]
+    for label, rows, code in (("a bad value", bad, "22"), ("a duplicate key", [row(5), row(5010)], "23505")):
+        cur.executemany(many, [row(i) for i in range(6000, 6010)])
+        try:
+            psycopg2.extras.execute_values(cur, "insert into txticks values %s", rows)
+            check(f"{label} fails its statement in a transaction", False)
+        except psycopg2.Error as e:
+            check(f"{label} fails its statement in a transaction", (e.pgcode or "").startswith(code),
+                  (e.pgcode, e.pgerror))
+        try:
+            cur.execute("select 1")
+            check(f"... then the transaction is failed ({label})", False)
+        except psycopg2.Error as e:
+            check(f"... then the transaction is failed ({label})", e.pgcode == "25P02", e.pgcode)
+        conn.rollback()
+        cur.execute("select count(*) from txticks where id >= 5000")
+        check(f"... and its rollback leaves nothing ({label})", cur.fetchone()[0] == 0)
+        conn.commit()
+    conn.close()
+    other.close()
 
 
 http_port = dptest.free_port()
@@ -129,6 +196,7 @@ try:
     check("executemany of 200 inserts", cur.fetchone() == (200, 100, 299))
 
     client_bound_inserts(dsn, http_port)
+    transaction_inserts(dsn, http_port)
 
     # COPY
     import io

@@ -2169,6 +2169,297 @@ static void test_versioned_settings_and_stats(void)
     fx_close(&f);
 }
 
+/* ------------------------------------------------ duckpond_write_apply */
+
+/* A write of rows (n values each, columns cols) for table, applied on conn; *ran as the call set it. */
+static int apply_rows(struct fixture *f, duckpond_conn *conn, const char *table, const char *const *cols,
+                      int ncols, const duckpond_value *vals, int nrows, bool *ran, char *err, size_t errlen)
+{
+    duckpond_write *w;
+    int rc = duckpond_write_new(f->b, table, cols, ncols, DUCKPOND_WRITE_ATOMIC, &w);
+    for (int r = 0; rc == DUCKPOND_OK && r < nrows; r++)
+        rc = duckpond_write_add_row(w, vals + (size_t)r * (size_t)ncols);
+    if (rc == DUCKPOND_OK)
+        rc = duckpond_write_apply(conn, w, ran);
+    if (err)
+        snprintf(err, errlen, "%s", duckpond_write_errmsg(w));
+    size_t committed = 0, failed = 0;
+    duckpond_write_counts(w, &committed, &failed);
+    if (rc == DUCKPOND_OK && (committed != (size_t)nrows || failed != 0))
+        rc = -1;
+    duckpond_write_free(w);
+    return rc;
+}
+
+/*
+ * Rows applied inside a transaction are that transaction's: its next
+ * query sees them, other connections do not until COMMIT, ROLLBACK takes
+ * them away. Values our conversion computes, values DuckDB's cast
+ * converts (a UUID, an INTERVAL) and DEFAULTs all go in; the statements
+ * are kept, so the same write again works as well.
+ */
+static void test_apply_in_transaction(void)
+{
+    struct fixture f;
+    CHECK_OK(fx_open(&f,
+                     "CREATE TABLE t(id INTEGER PRIMARY KEY, ts TIMESTAMP, s VARCHAR, d DECIMAL(10,2),"
+                     " u UUID, iv INTERVAL, k INTEGER DEFAULT 7)",
+                     NULL));
+    duckpond_conn *other;
+    CHECK_OK(duckpond_connect(f.db, &other));
+    static const char *cols[] = {"id", "ts", "s", "d", "u", "iv", "k"};
+    duckpond_value rows[3][7] = {
+        {v_int(1), v_text("2026-11-25 10:00:00.5"), v_text("it's"), v_text("12.34"),
+         v_text("0b8a7e10-31d6-4d8e-9a3c-6e1f0d2b4c5a"), v_text("1 day 2 hours"), v_def()},
+        {v_int(2), v_ts(1000000), v_null(), v_dbl(-0.5), v_null(), v_text("3 months"), v_int(9)},
+        {v_int(3), v_text("2026-01-01"), v_text("ünï"), v_int(5), v_null(), v_null(), v_def()},
+    };
+    bool ran = false;
+    CHECK_OK(duckpond_exec(f.conn, "BEGIN"));
+    CHECK_OK(apply_rows(&f, f.conn, "t", cols, 7, &rows[0][0], 3, &ran, NULL, 0));
+    CHECK(ran);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM t"), 3);
+    int64_t n = -1;
+    CHECK_OK(duckpond_query_int64(other, "SELECT count(*) FROM t", &n));
+    CHECK_EQ_INT(n, 0);
+    CHECK_OK(duckpond_exec(f.conn, "ROLLBACK"));
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM t"), 0);
+    for (int round = 0; round < 2; round++) { /* the second round runs the kept statements */
+        CHECK_OK(duckpond_exec(f.conn, "BEGIN"));
+        CHECK_OK(apply_rows(&f, f.conn, "t", cols, 7, &rows[0][0], 3, &ran, NULL, 0));
+        CHECK_OK(duckpond_exec(f.conn, round ? "COMMIT" : "ROLLBACK"));
+    }
+    CHECK_OK(duckpond_query_int64(other, "SELECT count(*) FROM t", &n));
+    CHECK_EQ_INT(n, 3);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM t WHERE id = 1 AND ts = TIMESTAMP '2026-11-25 10:00:00.5'"
+                         " AND s = 'it''s' AND d = 12.34 AND u = '0b8a7e10-31d6-4d8e-9a3c-6e1f0d2b4c5a'"
+                         " AND iv = INTERVAL '1 day 2 hours' AND k = 7"),
+                 1);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM t WHERE id = 2 AND ts = TIMESTAMP '1970-01-01 00:00:01'"
+                         " AND s IS NULL AND d = -0.5 AND iv = INTERVAL '3 months' AND k = 9"),
+                 1);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM t WHERE id = 3 AND ts = TIMESTAMP '2026-01-01' AND s = 'ünï'"
+                         " AND d = 5 AND k = 7"),
+                 1);
+    /* in autocommit, one write is one statement that commits by itself */
+    duckpond_value more[2] = {v_int(4), v_text("2026-02-03 04:05:06")};
+    CHECK_OK(apply_rows(&f, f.conn, "t", cols, 2, more, 1, &ran, NULL, 0));
+    CHECK_OK(duckpond_query_int64(other, "SELECT count(*) FROM t", &n));
+    CHECK_EQ_INT(n, 4);
+    uint64_t writes = 0, nrows = 0;
+    duckpond_batcher_applied(f.b, &writes, &nrows);
+    CHECK_EQ_INT(writes, 4);
+    CHECK_EQ_INT(nrows, 10);
+    duckpond_batcher_stats st = DUCKPOND_BATCHER_STATS_INIT();
+    CHECK_OK(duckpond_batcher_stats_get(f.b, &st));
+    CHECK_EQ_INT(st.rows_accepted, 0); /* the writer saw none of it */
+    duckpond_disconnect(other);
+    fx_close(&f);
+}
+
+/*
+ * What fails before the statement runs leaves the transaction as it was
+ * (ran false): an unknown table or column, a value our conversion or
+ * DuckDB's cast refuses, text that is not UTF-8. What fails while it runs
+ * (a duplicate key) is DuckDB's error, with the transaction aborted as
+ * DuckDB leaves it. Nothing of a failed write is written.
+ */
+static void test_apply_failures(void)
+{
+    struct fixture f;
+    CHECK_OK(fx_open(&f, "CREATE TABLE t(id INTEGER PRIMARY KEY, u UUID, s VARCHAR)", NULL));
+    static const char *cols[] = {"id", "u", "s"}, *nosuch[] = {"id", "nosuch"};
+    char err[512];
+    bool ran = true;
+    CHECK_OK(duckpond_exec(f.conn, "BEGIN"));
+    duckpond_value good[3] = {v_int(1), v_null(), v_text("a")};
+    CHECK_OK(apply_rows(&f, f.conn, "t", cols, 3, good, 1, &ran, NULL, 0));
+    duckpond_value bad_int[2][3] = {{v_int(2), v_null(), v_text("b")}, {v_text("x"), v_null(), v_text("c")}};
+    CHECK_EQ_INT(apply_rows(&f, f.conn, "t", cols, 3, &bad_int[0][0], 2, &ran, err, sizeof err),
+                 DUCKPOND_CONVERSION);
+    CHECK(!ran);
+    CHECK_STR_CONTAINS(err, "row 1: column \"id\"");
+    duckpond_value bad_uuid[3] = {v_int(3), v_text("not-a-uuid"), v_text("d")};
+    CHECK_EQ_INT(apply_rows(&f, f.conn, "t", cols, 3, bad_uuid, 1, &ran, err, sizeof err),
+                 DUCKPOND_CONVERSION);
+    CHECK(!ran);
+    CHECK_STR_CONTAINS(err, "Conversion Error");
+    CHECK_STR_CONTAINS(err, "not-a-uuid");
+    duckpond_value not_utf8[3] = {v_int(4), v_null(), v_text("\xff\xfe")};
+    CHECK_EQ_INT(apply_rows(&f, f.conn, "t", cols, 3, not_utf8, 1, &ran, err, sizeof err),
+                 DUCKPOND_CONVERSION);
+    CHECK(!ran);
+    CHECK_EQ_INT(apply_rows(&f, f.conn, "nosuch", cols, 3, good, 1, &ran, err, sizeof err),
+                 DUCKPOND_NOTFOUND);
+    CHECK(!ran);
+    CHECK_EQ_INT(apply_rows(&f, f.conn, "t", nosuch, 2, good, 1, &ran, err, sizeof err), DUCKPOND_NOTFOUND);
+    CHECK(!ran);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM t"), 1); /* the transaction goes on, with its one row */
+    duckpond_value dup[2][3] = {{v_int(5), v_null(), v_text("e")}, {v_int(1), v_null(), v_text("f")}};
+    CHECK_EQ_INT(apply_rows(&f, f.conn, "t", cols, 3, &dup[0][0], 2, &ran, err, sizeof err),
+                 DUCKPOND_CONSTRAINT);
+    CHECK(ran);
+    CHECK_STR_CONTAINS(err, "Constraint Error");
+    CHECK_STR_CONTAINS(duckpond_conn_errmsg(f.conn), "Constraint Error");
+    int64_t n;
+    CHECK(duckpond_query_int64(f.conn, "SELECT count(*) FROM t", &n) != DUCKPOND_OK);
+    CHECK_STR_CONTAINS(duckpond_conn_errmsg(f.conn), "aborted");
+    CHECK_OK(duckpond_exec(f.conn, "ROLLBACK"));
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM t"), 0);
+    /* a write is applied once; one submitted cannot be applied */
+    duckpond_write *w;
+    CHECK_OK(duckpond_write_new(f.b, "t", cols, 3, 0, &w));
+    CHECK_OK(duckpond_write_add_row(w, good));
+    CHECK_OK(duckpond_write_apply(f.conn, w, NULL));
+    CHECK_EQ_INT(duckpond_write_apply(f.conn, w, NULL), DUCKPOND_MISUSE);
+    CHECK_EQ_INT(duckpond_write_submit(w, DUCKPOND_ACK_COMMIT), DUCKPOND_MISUSE);
+    duckpond_write_free(w);
+    CHECK_OK(duckpond_write_new(f.b, "t", cols, 3, 0, &w));
+    CHECK_EQ_INT(duckpond_write_apply(NULL, w, NULL), DUCKPOND_MISUSE);
+    CHECK_EQ_INT(duckpond_write_apply(f.conn, NULL, NULL), DUCKPOND_MISUSE);
+    duckpond_write_free(w);
+    /* columns = NULL for an unknown table: the write carries the error */
+    CHECK_OK(duckpond_write_new(f.b, "nosuch", NULL, 0, 0, &w));
+    CHECK_EQ_INT(duckpond_write_apply(f.conn, w, &ran), DUCKPOND_NOTFOUND);
+    CHECK(!ran);
+    duckpond_write_free(w);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM t"), 1);
+    fx_close(&f);
+}
+
+/*
+ * The table is read on the caller's connection, in its transaction: a
+ * table it made and has not committed takes rows, in the schema it chose
+ * (SET schema). After a schema change (the generation moves on), the
+ * columns are read again.
+ */
+static void test_apply_sees_callers_catalog(void)
+{
+    struct fixture f;
+    CHECK_OK(
+        fx_open(&f, "CREATE SCHEMA other; CREATE TABLE t(i INTEGER); CREATE TABLE other.t(v VARCHAR)", NULL));
+    static const char *col_i[] = {"i"}, *col_v[] = {"v"};
+    duckpond_value one = v_text("007");
+    bool ran;
+    CHECK_OK(duckpond_exec(f.conn, "BEGIN; CREATE TABLE fresh(i INTEGER)"));
+    CHECK_OK(apply_rows(&f, f.conn, "fresh", col_i, 1, &one, 1, &ran, NULL, 0));
+    CHECK_EQ_INT(q64(&f, "SELECT sum(i) FROM fresh"), 7);
+    CHECK_OK(duckpond_exec(f.conn, "ROLLBACK"));
+    CHECK(duckpond_exec(f.conn, "SELECT * FROM fresh") != DUCKPOND_OK);
+    CHECK_OK(apply_rows(&f, f.conn, "t", col_i, 1, &one, 1, &ran, NULL, 0));
+    CHECK_OK(duckpond_exec(f.conn, "SET schema = 'other'"));
+    duckpond_batcher_schema_changed(f.b);
+    CHECK_OK(apply_rows(&f, f.conn, "t", col_v, 1, &one, 1, &ran, NULL, 0));
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM other.t WHERE v = '007'"), 1);
+    CHECK_OK(duckpond_exec(f.conn, "SET schema = 'main'"));
+    CHECK_OK(duckpond_exec(f.conn, "ALTER TABLE t ALTER i TYPE VARCHAR"));
+    duckpond_batcher_schema_changed(f.b);
+    CHECK_OK(apply_rows(&f, f.conn, "t", col_i, 1, &one, 1, &ran, NULL, 0));
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM main.t WHERE i = '007'"), 1); /* text now, as written */
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM main.t WHERE i = '7'"), 1);
+    fx_close(&f);
+}
+
+/*
+ * Rows leaving different columns to their DEFAULT take one statement
+ * each: in autocommit inside a transaction of the call's own, all or
+ * none; inside the caller's, a later one failing after an earlier went in
+ * aborts the caller's transaction, so no part can be committed.
+ */
+static void test_apply_defaults_all_or_none(void)
+{
+    struct fixture f;
+    CHECK_OK(fx_open(&f, "CREATE TABLE g(id INTEGER PRIMARY KEY, k INTEGER DEFAULT 7, s VARCHAR DEFAULT 'x')",
+                     NULL));
+    static const char *cols[] = {"id", "k", "s"};
+    duckpond_value ok[3][3] = {{v_int(1), v_def(), v_text("a")},
+                               {v_int(2), v_int(3), v_def()},
+                               {v_int(3), v_def(), v_def()}};
+    bool ran;
+    CHECK_OK(apply_rows(&f, f.conn, "g", cols, 3, &ok[0][0], 3, &ran, NULL, 0));
+    CHECK_EQ_INT(
+        q64(&f, "SELECT count(*) FROM g WHERE (id, k, s) IN ((1, 7, 'a'), (2, 3, 'x'), (3, 7, 'x'))"), 3);
+    duckpond_value dup[2][3] = {{v_int(4), v_def(), v_text("b")}, {v_int(1), v_int(1), v_def()}};
+    CHECK_EQ_INT(apply_rows(&f, f.conn, "g", cols, 3, &dup[0][0], 2, &ran, NULL, 0), DUCKPOND_CONSTRAINT);
+    CHECK(ran);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM g"), 3); /* autocommit: the own transaction rolled back */
+    CHECK_OK(duckpond_exec(f.conn, "BEGIN"));
+    CHECK_EQ_INT(apply_rows(&f, f.conn, "g", cols, 3, &dup[0][0], 2, &ran, NULL, 0), DUCKPOND_CONSTRAINT);
+    CHECK(ran);
+    duckpond_exec(f.conn, "COMMIT"); /* refused, or commits nothing of the write */
+    duckpond_exec(f.conn, "ROLLBACK");
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM g"), 3);
+    fx_close(&f);
+}
+
+struct applier_thread {
+    duckpond_db *db;
+    duckpond_batcher *b;
+    int id, failures;
+};
+
+/* Transactions of 10 applied writes of 10 rows each on a connection of its own; every other one rolled back. */
+static void *applier_main(void *arg)
+{
+    struct applier_thread *a = arg;
+    static const char *cols[] = {"id", "v"};
+    duckpond_conn *c;
+    if (duckpond_connect(a->db, &c) != DUCKPOND_OK) {
+        a->failures++;
+        return NULL;
+    }
+    for (int tx = 0; tx < 20; tx++) {
+        a->failures += duckpond_exec(c, "BEGIN") != DUCKPOND_OK;
+        for (int i = 0; i < 10; i++) {
+            duckpond_write *w;
+            a->failures += duckpond_write_new(a->b, "t", cols, 2, 0, &w) != DUCKPOND_OK;
+            for (int r = 0; r < 10; r++) {
+                int64_t id = ((int64_t)(a->id + 100) << 32) | (tx * 100 + i * 10 + r);
+                duckpond_value row[2] = {v_int(id), v_text("5")};
+                a->failures += duckpond_write_add_row(w, row) != DUCKPOND_OK;
+            }
+            a->failures += duckpond_write_apply(c, w, NULL) != DUCKPOND_OK;
+            duckpond_write_free(w);
+        }
+        a->failures += duckpond_exec(c, tx % 2 ? "COMMIT" : "ROLLBACK") != DUCKPOND_OK;
+    }
+    duckpond_disconnect(c); /* frees its statements with it */
+    return NULL;
+}
+
+/*
+ * Connections applying writes in their transactions while producers
+ * submit to the writer: each keeps its own scan state, the writer is not
+ * disturbed, and the counts are exact.
+ */
+static void test_apply_beside_the_writer(void)
+{
+    struct fixture f;
+    CHECK_OK(fx_open(&f, "CREATE TABLE t(id BIGINT PRIMARY KEY, v INTEGER)", NULL));
+    pthread_t th[6];
+    struct producer p[3];
+    struct applier_thread a[3];
+    for (int i = 0; i < 3; i++) {
+        p[i] = (struct producer){.b = f.b,
+                                 .id = i,
+                                 .nwrites = 200,
+                                 .rows_per_write = 3,
+                                 .ack = DUCKPOND_ACK_COMMIT};
+        a[i] = (struct applier_thread){.db = f.db, .b = f.b, .id = i};
+        CHECK(pthread_create(&th[i], NULL, producer_main, &p[i]) == 0);
+        CHECK(pthread_create(&th[3 + i], NULL, applier_main, &a[i]) == 0);
+    }
+    for (int i = 0; i < 6; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ_INT(p[i].failures, 0);
+        CHECK_EQ_INT(a[i].failures, 0);
+    }
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM t WHERE id < 100::BIGINT << 32"), 3 * 200 * 3);
+    CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM t WHERE id >= 100::BIGINT << 32 AND v = 5"), 3 * 10 * 100);
+    fx_close(&f);
+}
+
 TEST_MAIN(TEST_ENTRY(test_concurrent_exact_counts), TEST_ENTRY(test_column_subset_defaults),
           TEST_ENTRY(test_text_values_convert_in_bulk), TEST_ENTRY(test_defaults_in_one_group),
           TEST_ENTRY(test_bulk_failures_atomic_and_journaled), TEST_ENTRY(test_wide_table_through_appenders),
@@ -2186,4 +2477,6 @@ TEST_MAIN(TEST_ENTRY(test_concurrent_exact_counts), TEST_ENTRY(test_column_subse
           TEST_ENTRY(test_journal_schema_changed), TEST_ENTRY(test_journal_split_write_survives_crash),
           TEST_ENTRY(test_writer_rereads_table_after_schema_change),
           TEST_ENTRY(test_generated_column_refused), TEST_ENTRY(test_refuses_read_only_database),
-          TEST_ENTRY(test_versioned_settings_and_stats))
+          TEST_ENTRY(test_versioned_settings_and_stats), TEST_ENTRY(test_apply_in_transaction),
+          TEST_ENTRY(test_apply_failures), TEST_ENTRY(test_apply_sees_callers_catalog),
+          TEST_ENTRY(test_apply_defaults_all_or_none), TEST_ENTRY(test_apply_beside_the_writer))

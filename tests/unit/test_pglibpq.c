@@ -1431,6 +1431,74 @@ static void test_disconnect_reasons(void)
     CHECK(log_line_has(who, "closed: the server is shutting down"));
 }
 
+/* Runs INSERT INTO pt VALUES ($1..$4) with k binary (int4) or text; the result's SQLSTATE, or "" when it succeeded. */
+static const char *insert_pt(PGconn *c, int k, bool binary_k, const char *ts)
+{
+    static char state[8];
+    static const Oid types[4] = {23, 1114, 25, 1700};
+    char ktext[16], kbin[4], v[32];
+    snprintf(ktext, sizeof ktext, "%d", k);
+    uint32_t be = htonl((uint32_t)k);
+    memcpy(kbin, &be, 4);
+    snprintf(v, sizeof v, "v%d", k);
+    const char *vals[4] = {binary_k ? kbin : ktext, ts, v, "12.50"};
+    int lens[4] = {binary_k ? 4 : 0, 0, 0, 0}, fmts[4] = {binary_k, 0, 0, 0};
+    PGresult *r = PQexecParams(c, "INSERT INTO pt VALUES ($1, $2, $3, $4)", 4, types, vals, lens, fmts, 0);
+    const char *st = PQresultStatus(r) == PGRES_COMMAND_OK ? "" : PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    snprintf(state, sizeof state, "%s", st ? st : "?");
+    if (!*state && strcmp(PQcmdStatus(r), "INSERT 0 1") != 0)
+        snprintf(state, sizeof state, "tag");
+    PQclear(r);
+    return state;
+}
+
+/*
+ * INSERTs with parameters inside a transaction (the unnamed statement
+ * parsed each time, as node-postgres and psycopg 3 send them), text and
+ * binary, are the transaction's: its SELECT sees them, ROLLBACK takes
+ * them away, COMMIT keeps them; a duplicate key fails the transaction
+ * with 23505 and a bad value with DuckDB's error. A temporary table named
+ * like a table of the database takes the INSERTs that name it, as DuckDB
+ * resolves the name, in autocommit and in a transaction.
+ */
+static void test_insert_params_in_transaction(void)
+{
+    CHECK_OK(start_server());
+    PGconn *c = connect_db();
+    CHECK(exec_ok(c, "CREATE TABLE pt(k int primary key, ts timestamp, v varchar, n decimal(10,2))"));
+    for (int round = 0; round < 2; round++) {
+        CHECK(exec_ok(c, "BEGIN"));
+        for (int k = 0; k < 50; k++)
+            CHECK(strcmp(insert_pt(c, k, k % 2, "2026-01-02 03:04:05.5"), "") == 0);
+        CHECK(strcmp(value_of(c, "SELECT count(*) FROM pt"), "50") == 0);
+        CHECK(exec_ok(c, round ? "COMMIT" : "ROLLBACK"));
+        CHECK(strcmp(value_of(c, "SELECT count(*) FROM pt"), round ? "50" : "0") == 0);
+    }
+    CHECK(strcmp(value_of(c, "SELECT v || ' ' || n || ' ' || ts FROM pt WHERE k = 7"),
+                 "v7 12.50 2026-01-02 03:04:05.5") == 0);
+    CHECK(exec_ok(c, "BEGIN"));
+    CHECK(strcmp(insert_pt(c, 60, false, "2026-01-02"), "") == 0);
+    CHECK(strcmp(insert_pt(c, 3, true, "2026-01-02"), "23505") == 0);
+    CHECK(strcmp(value_of(c, "SELECT 1"), "ERROR:25P02") == 0);
+    CHECK(exec_ok(c, "ROLLBACK"));
+    CHECK(exec_ok(c, "BEGIN"));
+    CHECK(strcmp(insert_pt(c, 61, false, "2026-01-02"), "") == 0);
+    CHECK(strncmp(insert_pt(c, 62, false, "nonsense"), "22", 2) == 0);
+    CHECK(exec_ok(c, "ROLLBACK"));
+    CHECK(strcmp(value_of(c, "SELECT count(*) FROM pt"), "50") == 0);
+    /* a temporary table comes first in DuckDB's search: the INSERTs go there */
+    CHECK(exec_ok(c, "CREATE TEMP TABLE pt(k int, note varchar)"));
+    CHECK(exec_ok(c, "INSERT INTO pt VALUES (1, 'temp')"));
+    CHECK(exec_ok(c, "BEGIN; INSERT INTO pt VALUES (2, 'temp tx'); COMMIT"));
+    CHECK(exec_ok(c, "BEGIN"));
+    CHECK(exec_ok(c, "INSERT INTO pt (k, note) VALUES (3, 'temp tx')"));
+    CHECK(exec_ok(c, "COMMIT"));
+    CHECK(strcmp(value_of(c, "SELECT count(*) FROM temp.pt"), "3") == 0);
+    CHECK(strcmp(value_of(c, "SELECT count(*) FROM db.main.pt"), "50") == 0);
+    PQfinish(c);
+    CHECK_EQ_INT(stop_server(), 0);
+}
+
 TEST_MAIN(TEST_ENTRY(test_set_values_and_version), TEST_ENTRY(test_prepared_clock_after_ddl),
           TEST_ENTRY(test_binary_results), TEST_ENTRY(test_binary_params), TEST_ENTRY(test_text_formats),
           TEST_ENTRY(test_prepared), TEST_ENTRY(test_prepared_sees_later_commits),
@@ -1439,4 +1507,4 @@ TEST_MAIN(TEST_ENTRY(test_set_values_and_version), TEST_ENTRY(test_prepared_cloc
           TEST_ENTRY(test_copy_atomic), TEST_ENTRY(test_copy_shapes), TEST_ENTRY(test_copy_binary),
           TEST_ENTRY(test_copy_cancel), TEST_ENTRY(test_cancel), TEST_ENTRY(test_too_many_connections),
           TEST_ENTRY(test_scram_and_read_only), TEST_ENTRY(test_bad_input),
-          TEST_ENTRY(test_disconnect_reasons))
+          TEST_ENTRY(test_disconnect_reasons), TEST_ENTRY(test_insert_params_in_transaction))

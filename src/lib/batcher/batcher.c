@@ -183,7 +183,6 @@ static void batcher_destroy(duckpond_batcher *b)
     free((char *)b->set.journal_dir);
     pthread_cond_destroy(&b->applied);
     free(b->used);
-    free(b->scan_rows);
     free(b->fatal_msg);
     pthread_mutex_destroy(&b->casters.mu);
     pthread_cond_destroy(&b->casters.idle);
@@ -255,6 +254,14 @@ int duckpond_batcher_stats_get(duckpond_batcher *b, duckpond_batcher_stats *out)
     }
     int rc = dp_struct_out(out, &s, sizeof s, DP_BATCHER_STATS_FIRST);
     return b ? rc : DUCKPOND_MISUSE; /* no batcher: zeros */
+}
+
+void duckpond_batcher_applied(const duckpond_batcher *b, uint64_t *writes, uint64_t *rows)
+{
+    if (writes)
+        *writes = b ? __atomic_load_n(&b->writes_applied, __ATOMIC_RELAXED) : 0;
+    if (rows)
+        *rows = b ? __atomic_load_n(&b->rows_applied, __ATOMIC_RELAXED) : 0;
 }
 
 void duckpond_batcher_schema_changed(duckpond_batcher *b)

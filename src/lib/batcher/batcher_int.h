@@ -27,13 +27,18 @@
  *   codec.c      a write <-> a journal record
  *   journaled.c  journal acks: submit, the order of apply, wait-applied,
  *                replay at start
+ *   apply.c      a write's rows on the caller's connection, in its
+ *                transaction (duckpond_write_apply), by the same means
  *
  * Locks: b->mu guards the queue, the flags and the counters; b->cat.lock
  * guards the catalog cache and its connection; b->casters.mu the
  * connections that cast journaled values (check.c); the writer's connection,
  * targets, appenders and scratch belong to the writer thread alone (and
  * to batcher_new's thread while it replays the journal, before the writer
- * starts). A write's state becomes W_DONE through an atomic store.
+ * starts); the batch scan function's list of scanners is guarded by its
+ * own mutex (scan.c), and what duckpond_write_apply keeps on a connection
+ * belongs to that connection's thread. A write's state becomes W_DONE
+ * through an atomic store.
  */
 #ifndef DUCKPOND_BATCHER_INT_H
 #define DUCKPOND_BATCHER_INT_H
@@ -235,6 +240,32 @@ struct target {
     struct target *next;
 };
 
+/*
+ * One connection's use of a batcher's batch scan function (scan.c): the
+ * writer's connection, and each connection duckpond_write_apply ran on
+ * (apply.c). The function finds it by the connection that binds it, so
+ * that statements on different connections never share a cursor.
+ */
+struct scanner {
+    duckdb_connection conn;
+    idx_t conn_id;
+    struct scan_fn *fn;      /* the function it is registered with; NULL when not registered */
+    const char *name;        /* the function's name */
+    struct target **targets; /* its targets, where the function's bind finds a shape */
+    int64_t next_shape_id;   /* shapes are numbered across its targets */
+    uint64_t attempts;       /* marks targets met by one pass over a group (target.mark) */
+    uint64_t runs, failed;   /* its statements executed, and those that failed */
+    uint64_t *rows;          /* rows a probe named, as batcher_scan_probe gives them */
+    size_t nrows, cap_rows;
+    /* The statement being executed: its rows and cursor. */
+    const struct seg *segs; /* NULL outside an execution */
+    size_t nsegs;
+    struct target *t;
+    const struct shape *sh;
+    size_t si, row;
+    struct scanner *next; /* in fn's list */
+};
+
 /* ----------------------------------------------------------- batcher */
 
 struct duckpond_batcher {
@@ -276,12 +307,7 @@ struct duckpond_batcher {
     struct tapp *last_slot; /* the appender of the previous row, in this attempt */
     struct target *last_target;
     uint64_t batch_commits;
-    struct batch_scan *scan; /* the batch scan function's state (DuckDB owns it) */
-    uint64_t *scan_rows;     /* rows a probe named, as batcher_scan_probe gives them */
-    size_t nscan_rows, cap_scan_rows;
-    char scan_name[48];    /* the batch scan function's name */
-    int64_t next_shape_id; /* shapes are numbered across targets */
-    uint64_t attempts;
+    struct scanner sc; /* the writer's use of the batch scan */
 
     /* Connections that cast journaled values ours cannot decide (check.c):
      * made on first need, at most CASTERS_MAX, each with its prepared casts. */
@@ -313,7 +339,13 @@ struct duckpond_batcher {
     duckpond_write *replay_head, *replay_tail; /* records read at open, not yet applied */
     size_t replay_writes, replay_rows;
 
-    uint64_t values_cast_alone; /* atomic: values DuckDB cast by a statement each (check.c) */
+    /* The batch scan function (scan.c): its list of connections, which
+     * DuckDB owns (NULL if it could not be registered), and its name. */
+    struct scan_fn *scan_fn;
+    char scan_name[48];
+
+    uint64_t values_cast_alone;            /* atomic: values DuckDB cast by a statement each (check.c) */
+    uint64_t writes_applied, rows_applied; /* atomic: duckpond_write_apply's (apply.c) */
 
     /* Atomic: writes made on b and not yet freed. Last, among fields the
      * writer touches once a batch, away from the futex words every
@@ -425,6 +457,18 @@ int batcher_catalog_columns(duckpond_batcher *b, const char *table, char ***cols
 const struct cat_list *batcher_catalog_acquire(duckpond_batcher *b, const duckpond_write *w, bool exclusive,
                                                int *rc, char **msg);
 void batcher_catalog_release(duckpond_batcher *b);
+/*
+ * Reads w's table and columns on conn, inside its open transaction if it
+ * has one, as the cache would but outside it: an entry of its own (free
+ * it with batcher_catalog_table_free) with w's column list resolved in
+ * *list. *stmt is the catalog query on conn, prepared on first need (the
+ * caller destroys it). NULL, with *rc and *msg (malloc'd), when the table
+ * or a column cannot be written.
+ */
+struct cat_table *batcher_catalog_read_on(duckdb_connection conn, duckdb_prepared_statement *stmt,
+                                          const duckpond_write *w, const struct cat_list **list, int *rc,
+                                          char **msg);
+void batcher_catalog_table_free(struct cat_table *t);
 /* Frees the strings of a stored name / of n columns and the array. */
 void batcher_stored_name_free(struct stored_name *n);
 void batcher_cols_free(struct batcher_col *cols, int n);
@@ -439,10 +483,12 @@ bool batcher_key_matches(const char *k, const duckpond_write *w);
 
 /* ------------------------------------------------ target.c: the writer's targets */
 
+/* A new target for w's table and columns as the catalog resolved them (l); NULL with *rc if out of memory. */
+struct target *batcher_target_make(const duckpond_write *w, const struct cat_list *l, int *rc);
+/* Frees a target, its Appenders and prepared statements. */
+void batcher_target_free(struct target *t);
 /* w's target, from the writer's cache or the catalog; NULL with *rc and *msg. */
 struct target *batcher_target_get(duckpond_batcher *b, const duckpond_write *w, int *rc, char **msg);
-/* The shape the batch scan function knows by id, or NULL; *t is its target. */
-struct shape *batcher_shape_by_id(duckpond_batcher *b, int64_t id, struct target **t);
 /* Frees every target (and the writer's casts) if the schema generation moved on. */
 void batcher_targets_refresh(duckpond_batcher *b);
 /* Frees a shape and its statement. */
@@ -458,6 +504,19 @@ int batcher_target_appender(duckdb_connection c, const struct target *t, uint64_
 void batcher_casts_free(struct cast **casts);
 /* Closes the connections that cast journaled values (no check may run). */
 void batcher_casters_close(duckpond_batcher *b);
+/*
+ * Notes in t->casts the kinds of w's values that only DuckDB's cast
+ * converts. True when a value of w can never be stored (CV_BAD).
+ */
+bool batcher_note_casts(struct target *t, const duckpond_write *w);
+/*
+ * Checks row r of w against cols as the writer's check does, with
+ * DuckDB's casts on one of b's casters (outside any transaction of the
+ * caller's) where our conversion cannot decide: DUCKPOND_OK, or a status
+ * with *msg (malloc'd) naming the row, column and value.
+ */
+int batcher_check_row_apart(duckpond_batcher *b, const struct batcher_col *cols, const duckpond_write *w,
+                            size_t r, char **msg);
 /* Gives w cleared marks for its rows (w->bad); false if out of memory. */
 bool batcher_marks_alloc(duckpond_write *w);
 void batcher_marks_release(duckpond_write *w);
@@ -503,20 +562,30 @@ int batcher_appender_fail(duckdb_appender a, char **msg);
 
 /* ------------------------------------------------ scan.c: the batch scan */
 
-/* Registers b's batch scan function on the writer's connection. */
+/* Registers b's batch scan function on the writer's connection, and the writer's scanner with it. */
 int batcher_scan_register(duckpond_batcher *b);
-/* Cuts the function (which DuckDB keeps until the database closes) loose from b. */
+/* Takes the writer's scanner off the function (which DuckDB keeps until the database closes). */
 void batcher_scan_unregister(duckpond_batcher *b);
-/* Whether segs[0..n) can be inserted by the batch scan (no target too wide, or refused). */
-bool batcher_scan_fits(duckpond_batcher *b, const struct seg *segs, size_t n);
+/*
+ * Registers sc with b's batch scan function, for statements on conn whose
+ * shapes are found among *targets. DUCKPOND_ERROR when b has no function.
+ */
+int batcher_scanner_attach(struct scanner *sc, duckpond_batcher *b, duckdb_connection conn,
+                           struct target **targets);
+/* Takes sc off its function and frees what it holds (its targets are its owner's). */
+void batcher_scanner_detach(struct scanner *sc);
+/* Whether segs[0..n) can be inserted by sc's batch scan (no target too wide, or refused). */
+bool batcher_scan_fits(struct scanner *sc, const struct seg *segs, size_t n);
+/* Whether batcher_scan_insert inserts t's rows of segs[0..n) by one statement (else one per DEFAULT pattern). */
+bool batcher_scan_one_statement(const struct target *t, const struct seg *segs, size_t n);
 /* Inserts the good rows of segs[0..n) that belong to target t, by its prepared INSERTs. */
-int batcher_scan_insert(duckpond_batcher *b, struct target *t, const struct seg *segs, size_t n, char **msg);
+int batcher_scan_insert(struct scanner *sc, struct target *t, const struct seg *segs, size_t n, char **msg);
 /*
  * The good rows of segs[0..n) bound for t with a value DuckDB's cast
- * refuses, into b->scan_rows (b->nscan_rows of them), each as its
- * segment's index << 32 | its row, in order. DUCKPOND_OK or a status with *msg.
+ * refuses, into sc->rows (sc->nrows of them), each as its segment's index
+ * << 32 | its row, in order. DUCKPOND_OK or a status with *msg.
  */
-int batcher_scan_probe(duckpond_batcher *b, struct target *t, const struct seg *segs, size_t n, char **msg);
+int batcher_scan_probe(struct scanner *sc, struct target *t, const struct seg *segs, size_t n, char **msg);
 
 /* ------------------------------------------------ commit.c: groups into transactions */
 

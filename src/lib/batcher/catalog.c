@@ -16,6 +16,11 @@
  * column lists that writes named, each resolved against it once. What an
  * Appender refuses (a view, a generated column) is kept with DuckDB's
  * message, so that a write naming it fails as it would at the writer.
+ *
+ * duckpond_write_apply reads a table the same way on its caller's
+ * connection, inside the caller's transaction (batcher_catalog_read_on),
+ * without the cache: what that transaction sees may not be what others
+ * see.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,10 +207,11 @@ static int table_fill(struct cat_table *t, duckdb_result *res, idx_t n)
 }
 
 /*
- * Looks table `name` up on the catalog connection into t. DUCKPOND_NOTFOUND
- * with *msg when there is no such table.
+ * Looks table `name` up into t with stmt, the catalog query (COLS_SQL)
+ * prepared on some connection. DUCKPOND_NOTFOUND with *msg when there is
+ * no such table.
  */
-static int table_lookup(struct batcher_catalog *cat, const char *name, struct cat_table *t, char **msg)
+static int table_lookup(duckdb_prepared_statement stmt, const char *name, struct cat_table *t, char **msg)
 {
     char *catalog, *schema, *table;
     int rc = split_name(name, &catalog, &schema, &table);
@@ -213,7 +219,6 @@ static int table_lookup(struct batcher_catalog *cat, const char *name, struct ca
         *msg = dp_asprintf("bad table name \"%s\"", name);
         goto out;
     }
-    duckdb_prepared_statement stmt = cat->cols_stmt;
     duckdb_clear_bindings(stmt);
     catalog ? duckdb_bind_varchar(stmt, 1, catalog) : duckdb_bind_null(stmt, 1);
     schema ? duckdb_bind_varchar(stmt, 2, schema) : duckdb_bind_null(stmt, 2);
@@ -263,15 +268,15 @@ static int col_refused(struct cat_table *t, int i, duckdb_appender a)
 }
 
 /*
- * Reads the column types of t with an Appender, which also tells what it
- * refuses (a view, a generated column). Only memory running out fails.
+ * Reads the column types of t with an Appender on conn, which also tells
+ * what it refuses (a view, a generated column). Only memory running out
+ * fails.
  */
-static int table_types(struct batcher_catalog *cat, struct cat_table *t)
+static int table_types(duckdb_connection conn, struct cat_table *t)
 {
     duckdb_appender a;
     const struct stored_name *n = &t->stored;
-    if (duckdb_appender_create_ext(duckpond_conn_duckdb(cat->conn), n->catalog, n->schema, n->table, &a) ==
-        DuckDBError) {
+    if (duckdb_appender_create_ext(conn, n->catalog, n->schema, n->table, &a) == DuckDBError) {
         t->refused_rc = batcher_appender_refusal(a, t->stored.table, &t->refused_msg);
         duckdb_appender_destroy(&a);
         return t->refused_msg ? DUCKPOND_OK : DUCKPOND_NOMEM;
@@ -304,8 +309,9 @@ static struct cat_table *table_find(struct batcher_catalog *cat, const char *nam
     return t;
 }
 
-/* Reads table `name` from the catalog into a new entry (write lock held). */
-static struct cat_table *table_load(struct batcher_catalog *cat, const char *name, int *rc, char **msg)
+/* Reads table `name` on conn, through its catalog query stmt, into a new entry; NULL with *rc, *msg. */
+static struct cat_table *table_read(duckdb_connection conn, duckdb_prepared_statement stmt, const char *name,
+                                    int *rc, char **msg)
 {
     struct cat_table *t = calloc(1, sizeof *t);
     if (!t || !(t->name = strdup(name))) {
@@ -313,15 +319,24 @@ static struct cat_table *table_load(struct batcher_catalog *cat, const char *nam
         *rc = DUCKPOND_NOMEM;
         return NULL;
     }
-    *rc = table_lookup(cat, name, t, msg);
+    *rc = table_lookup(stmt, name, t, msg);
     if (*rc == DUCKPOND_OK)
-        *rc = table_types(cat, t);
+        *rc = table_types(conn, t);
     if (*rc != DUCKPOND_OK) {
         table_free(t);
         return NULL;
     }
-    t->next = cat->tables;
-    cat->tables = t;
+    return t;
+}
+
+/* Reads table `name` from the catalog into a new entry of the cache (write lock held). */
+static struct cat_table *table_load(struct batcher_catalog *cat, const char *name, int *rc, char **msg)
+{
+    struct cat_table *t = table_read(duckpond_conn_duckdb(cat->conn), cat->cols_stmt, name, rc, msg);
+    if (t) {
+        t->next = cat->tables;
+        cat->tables = t;
+    }
     return t;
 }
 
@@ -481,4 +496,30 @@ int batcher_catalog_columns(duckpond_batcher *b, const char *table, char ***cols
     }
     pthread_rwlock_unlock(&cat->lock);
     return rc;
+}
+
+struct cat_table *batcher_catalog_read_on(duckdb_connection conn, duckdb_prepared_statement *stmt,
+                                          const duckpond_write *w, const struct cat_list **list, int *rc,
+                                          char **msg)
+{
+    *list = NULL;
+    if (!*stmt && duckdb_prepare(conn, COLS_SQL, stmt) == DuckDBError) {
+        *rc = DUCKPOND_ERROR;
+        *msg = dp_asprintf("cannot read the catalog: %s", duckdb_prepare_error(*stmt));
+        duckdb_destroy_prepare(stmt);
+        *stmt = NULL;
+        return NULL;
+    }
+    struct cat_table *t = table_read(conn, *stmt, w->table, rc, msg);
+    if (t && !(*list = list_load(t, w, rc, msg))) {
+        table_free(t);
+        t = NULL;
+    }
+    return t;
+}
+
+void batcher_catalog_table_free(struct cat_table *t)
+{
+    if (t)
+        table_free(t);
 }

@@ -205,11 +205,7 @@ static size_t check_rows(duckpond_batcher *b, duckdb_connection conn, struct cas
     return nbad;
 }
 
-/*
- * Notes in t->casts the kinds of w's values that only DuckDB's cast
- * converts. True when a value of w can never be stored (CV_BAD).
- */
-static bool note_casts(struct target *t, const duckpond_write *w)
+bool batcher_note_casts(struct target *t, const duckpond_write *w)
 {
     bool never = false;
     const struct bval *v = w->vals;
@@ -246,7 +242,7 @@ bool batcher_check_write(duckpond_batcher *b, duckpond_write *w)
         memset(t->casts, 0, sizeof t->casts);
     }
     w->cast_checked = false;
-    bool never = note_casts(t, w);
+    bool never = batcher_note_casts(t, w);
     if (!never && w->ncols <= MASK_COLS && !t->scan_failed)
         return w->nrows > 0; /* DuckDB's cast judges the rest in bulk, as the rows go in */
     size_t nbad = check_rows(b, duckpond_conn_duckdb(b->conn), &b->casts, t->cols, w);
@@ -284,19 +280,19 @@ bool batcher_check_failed_casts(duckpond_batcher *b, const struct seg *segs, siz
         return false;
     b->casts_probed = true;
     bool failed = false;
-    uint64_t mark = ++b->attempts;
+    uint64_t mark = ++b->sc.attempts;
     for (size_t s = 0; s < n; s++) {
         struct target *t = segs[s].w->tgt;
         char *msg = NULL;
         if (t->mark == mark || t->batch != b->batches)
             continue;
         t->mark = mark;
-        if (batcher_scan_probe(b, t, segs, n, &msg) != DUCKPOND_OK) {
+        if (batcher_scan_probe(&b->sc, t, segs, n, &msg) != DUCKPOND_OK) {
             free(msg); /* the bisection finds the rows instead */
             continue;
         }
-        for (size_t i = 0; i < b->nscan_rows; i++) {
-            size_t si = (size_t)(b->scan_rows[i] >> 32), r = (size_t)(b->scan_rows[i] & 0xffffffffu);
+        for (size_t i = 0; i < b->sc.nrows; i++) {
+            size_t si = (size_t)(b->sc.rows[i] >> 32), r = (size_t)(b->sc.rows[i] & 0xffffffffu);
             if (si < n && r < segs[si].w->nrows)
                 failed |= fail_if_bad(b, t, segs[si].w, r);
         }
@@ -390,6 +386,20 @@ void batcher_casters_close(duckpond_batcher *b)
         free(c);
     }
     b->casters.made = 0;
+}
+
+int batcher_check_row_apart(duckpond_batcher *b, const struct batcher_col *cols, const duckpond_write *w,
+                            size_t r, char **msg)
+{
+    int rc;
+    struct caster *c = caster_take(b, &rc);
+    if (!c) {
+        *msg = dp_asprintf("cannot connect to check the values: %s", duckpond_strerror(rc));
+        return rc;
+    }
+    rc = check_row(b, duckpond_conn_duckdb(c->conn), &c->casts, cols, w, r, msg);
+    caster_put(b, c);
+    return rc;
 }
 
 /*

@@ -110,13 +110,13 @@ static int scan_commit(duckpond_batcher *b, const struct seg *segs, size_t n, ui
     int rc = in_tx ? batcher_writer_tx(b, TX_BEGIN, msg) : DUCKPOND_OK;
     if (rc != DUCKPOND_OK)
         return rc;
-    uint64_t mark = ++b->attempts;
+    uint64_t mark = ++b->sc.attempts;
     for (size_t s = 0; s < n && rc == DUCKPOND_OK; s++) {
         struct target *t = segs[s].w->tgt;
         if (t->mark == mark)
             continue;
         t->mark = mark;
-        rc = batcher_scan_insert(b, t, segs + s, n - s, msg);
+        rc = batcher_scan_insert(&b->sc, t, segs + s, n - s, msg);
     }
     if (rc == DUCKPOND_OK && seq)
         rc = batcher_store_applied_seq(b, seq, msg);
@@ -143,7 +143,7 @@ static int scan_commit(duckpond_batcher *b, const struct seg *segs, size_t n, ui
 static int try_commit(duckpond_batcher *b, const struct seg *segs, size_t n, char **msg)
 {
     uint64_t seq = b->probing ? 0 : batcher_seq_after(b, segs, n);
-    if (batcher_scan_fits(b, segs, n))
+    if (batcher_scan_fits(&b->sc, segs, n))
         return scan_commit(b, segs, n, seq, msg);
     batcher_check_segs_whole(b, segs, n); /* a failed Appender call cannot be taken back */
     bool in_tx = seq || b->probing || !single_flush(segs, n);

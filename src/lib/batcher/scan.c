@@ -25,10 +25,17 @@
  * TRY_CAST(k0_5 AS type) IS NULL AND k0_5 IS NOT NULL OR ..." -- names in
  * one query the rows whose values DuckDB's cast refuses (check.c).
  *
- * The function's state is owned by DuckDB (freed when the database
- * closes); b is cleared when the batcher is freed. Only the writer's
- * connection may bind the function, and the writer sets the rows to scan
- * before each execution and clears them after.
+ * One function serves a batcher, and every connection that runs
+ * statements over it: the writer's, and those duckpond_write_apply ran on
+ * (apply.c). Each registers a scanner of its own with the function: its
+ * targets (where the function's bind finds a shape by its number) and the
+ * cursor of the statement it executes, set before each execution and
+ * cleared after. The function's bind finds the scanner of the connection
+ * binding it (any other connection is refused) and hands it to the scan
+ * as its bind data, so that connections never share a cursor. The list of
+ * scanners is owned by DuckDB with the function (freed when the database
+ * closes, after every connection); a scanner takes itself off it when its
+ * owner is done.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,14 +46,10 @@
 
 #define SHAPES_MAX 16 /* prepared shapes kept per target */
 
-struct batch_scan {
-    duckpond_batcher *b;
-    idx_t conn_id;          /* the writer's connection */
-    const struct seg *segs; /* the attempt's segments; NULL outside an execution */
-    size_t nsegs;
-    struct target *t;       /* the target being inserted */
-    const struct shape *sh; /* the shape of the statement being executed */
-    size_t si, row;         /* the cursor: segment and row */
+/* The function's extra info: the scanners registered with it. */
+struct scan_fn {
+    pthread_mutex_t mu;
+    struct scanner *scanners;
 };
 
 /* ------------------------------------------------------------ shapes */
@@ -102,13 +105,13 @@ static void insert_expr(struct dp_buf *sql, const struct target *t, const struct
         dp_buf_byte(sql, ')');
 }
 
-/* The SQL of shape sh of target t (scan named by b). */
-static void shape_sql(const duckpond_batcher *b, const struct target *t, const struct shape *sh,
+/* The SQL of shape sh of target t (over sc's function). */
+static void shape_sql(const struct scanner *sc, const struct target *t, const struct shape *sh,
                       struct dp_buf *sql)
 {
     const char *sep = "";
     if (sh->probe) {
-        dp_buf_printf(sql, "SELECT r FROM %s(%lld) WHERE ", b->scan_name, (long long)sh->id);
+        dp_buf_printf(sql, "SELECT r FROM %s(%lld) WHERE ", sc->name, (long long)sh->id);
         for (int i = 0; i < t->ncols; i++)
             for (int k = 0; k < 8; k++) {
                 if (sh->raw[i][k] < 0)
@@ -139,7 +142,7 @@ static void shape_sql(const duckpond_batcher *b, const struct target *t, const s
         insert_expr(sql, t, sh, i);
         sep = ", ";
     }
-    dp_buf_printf(sql, " FROM %s(%lld)", b->scan_name, (long long)sh->id);
+    dp_buf_printf(sql, " FROM %s(%lld)", sc->name, (long long)sh->id);
 }
 
 void batcher_shape_free(struct shape *s)
@@ -163,7 +166,7 @@ static void shapes_trim(struct target *t)
 }
 
 /* A new shape of t for rows leaving dmask DEFAULT, with t's current casts, prepared. NULL if it cannot be. */
-static struct shape *shape_make(duckpond_batcher *b, struct target *t, uint64_t dmask, bool probe)
+static struct shape *shape_make(struct scanner *sc, struct target *t, uint64_t dmask, bool probe)
 {
     struct shape *sh = calloc(1, sizeof *sh);
     if (!sh)
@@ -171,15 +174,15 @@ static struct shape *shape_make(duckpond_batcher *b, struct target *t, uint64_t 
     sh->dmask = dmask;
     sh->probe = probe;
     memcpy(sh->casts, t->casts, sizeof sh->casts);
-    sh->id = ++b->next_shape_id;
+    sh->id = ++sc->next_shape_id;
     shape_layout(t, sh);
     struct dp_buf sql = DP_BUF_INIT;
-    shape_sql(b, t, sh, &sql);
+    shape_sql(sc, t, sh, &sql);
     shapes_trim(t);
     sh->next = t->shapes; /* the scan's bind looks it up while it is prepared */
     t->shapes = sh;
     t->nshapes++;
-    if (sql.failed || duckdb_prepare(duckpond_conn_duckdb(b->conn), sql.data, &sh->stmt) == DuckDBError) {
+    if (sql.failed || duckdb_prepare(sc->conn, sql.data, &sh->stmt) == DuckDBError) {
         t->shapes = sh->next;
         t->nshapes--;
         batcher_shape_free(sh);
@@ -190,7 +193,7 @@ static struct shape *shape_make(duckpond_batcher *b, struct target *t, uint64_t 
 }
 
 /* t's shape for rows leaving dmask DEFAULT under t's current casts, made on first need; NULL if it cannot be. */
-static struct shape *shape_get(duckpond_batcher *b, struct target *t, uint64_t dmask, bool probe)
+static struct shape *shape_get(struct scanner *sc, struct target *t, uint64_t dmask, bool probe)
 {
     struct shape **p = &t->shapes;
     for (; *p; p = &(*p)->next) {
@@ -202,15 +205,45 @@ static struct shape *shape_get(duckpond_batcher *b, struct target *t, uint64_t d
         t->shapes = s;
         return s;
     }
-    return shape_make(b, t, dmask, probe);
+    return shape_make(sc, t, dmask, probe);
 }
 
 /* -------------------------------------------------------- the function */
 
-/* Bind: the output columns are the shape's (named by the argument). */
+/* The scanner registered for a connection, or NULL. */
+static struct scanner *scanner_of(struct scan_fn *fn, idx_t conn_id)
+{
+    pthread_mutex_lock(&fn->mu);
+    struct scanner *sc = fn->scanners;
+    while (sc && sc->conn_id != conn_id)
+        sc = sc->next;
+    pthread_mutex_unlock(&fn->mu);
+    return sc;
+}
+
+/* The shape of sc's targets numbered id, or NULL; *t is its target. */
+static const struct shape *shape_by_id(const struct scanner *sc, int64_t id, struct target **t)
+{
+    for (*t = *sc->targets; *t; *t = (*t)->next)
+        for (const struct shape *s = (*t)->shapes; s; s = s->next)
+            if (s->id == id)
+                return s;
+    return NULL;
+}
+
+/* Nothing to free: the bind data is the scanner, its owner's. */
+static void scanner_unowned(void *p)
+{
+    (void)p;
+}
+
+/*
+ * Bind: the output columns are the shape's (named by the argument), among
+ * the targets of the scanner of the connection binding it, which becomes
+ * the bind data the scan reads its rows through.
+ */
 static void scan_bind(duckdb_bind_info info)
 {
-    struct batch_scan *sc = duckdb_bind_get_extra_info(info);
     duckdb_client_context ctx;
     duckdb_table_function_get_client_context(info, &ctx);
     idx_t conn_id = duckdb_client_context_get_connection_id(ctx);
@@ -218,12 +251,14 @@ static void scan_bind(duckdb_bind_info info)
     duckdb_value v = duckdb_bind_get_parameter(info, 0);
     int64_t id = duckdb_get_int64(v);
     duckdb_destroy_value(&v);
+    struct scanner *sc = scanner_of(duckdb_bind_get_extra_info(info), conn_id);
     struct target *t = NULL;
-    const struct shape *sh = sc->b && conn_id == sc->conn_id ? batcher_shape_by_id(sc->b, id, &t) : NULL;
+    const struct shape *sh = sc ? shape_by_id(sc, id, &t) : NULL;
     if (!sh) {
-        duckdb_bind_set_error(info, "this function belongs to a duckpond batcher's writer");
+        duckdb_bind_set_error(info, "this function belongs to a duckpond batcher");
         return;
     }
+    duckdb_bind_set_bind_data(info, sc, scanner_unowned);
     if (sh->probe) {
         duckdb_logical_type lt = duckdb_create_logical_type(DUCKDB_TYPE_BIGINT);
         duckdb_bind_add_result_column(info, "r", lt);
@@ -243,10 +278,10 @@ static void scan_bind(duckdb_bind_info info)
         }
 }
 
-/* Init: one thread; the writer must have set the rows. */
+/* Init: one thread; the scanner's owner must have set the rows. */
 static void scan_init(duckdb_init_info info)
 {
-    struct batch_scan *sc = duckdb_init_get_extra_info(info);
+    const struct scanner *sc = duckdb_init_get_bind_data(info);
     duckdb_init_set_max_threads(info, 1);
     if (!sc->segs)
         duckdb_init_set_error(info, "no batch is being committed");
@@ -304,7 +339,7 @@ static bool put_value(const struct target *t, const struct shape *sh, duckdb_vec
 /* Fills out with the next good rows of the scan's target and shape, up to a vector. */
 static void scan_next(duckdb_function_info info, duckdb_data_chunk out)
 {
-    struct batch_scan *sc = duckdb_function_get_extra_info(info);
+    struct scanner *sc = duckdb_function_get_bind_data(info);
     const struct target *t = sc->t;
     const struct shape *sh = sc->sh;
     idx_t cap = duckdb_vector_size(), fill = 0;
@@ -337,17 +372,20 @@ static void scan_next(duckdb_function_info info, duckdb_data_chunk out)
     duckdb_data_chunk_set_size(out, fill);
 }
 
+static void scan_fn_free(void *p)
+{
+    struct scan_fn *fn = p;
+    pthread_mutex_destroy(&fn->mu);
+    free(fn);
+}
+
 int batcher_scan_register(duckpond_batcher *b)
 {
     static int64_t counter;
-    struct batch_scan *sc = calloc(1, sizeof *sc);
-    if (!sc)
+    struct scan_fn *fn = calloc(1, sizeof *fn);
+    if (!fn)
         return DUCKPOND_NOMEM;
-    duckdb_client_context ctx;
-    duckdb_connection_get_client_context(duckpond_conn_duckdb(b->conn), &ctx);
-    sc->conn_id = duckdb_client_context_get_connection_id(ctx);
-    duckdb_destroy_client_context(&ctx);
-    sc->b = b;
+    pthread_mutex_init(&fn->mu, NULL);
     snprintf(b->scan_name, sizeof b->scan_name, "duckpond_batch_scan_%lld_%lld", (long long)getpid(),
              (long long)__atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
     duckdb_table_function f = duckdb_create_table_function();
@@ -355,23 +393,53 @@ int batcher_scan_register(duckpond_batcher *b)
     duckdb_logical_type bigint = duckdb_create_logical_type(DUCKDB_TYPE_BIGINT);
     duckdb_table_function_add_parameter(f, bigint); /* the shape */
     duckdb_destroy_logical_type(&bigint);
-    duckdb_table_function_set_extra_info(f, sc, free);
+    duckdb_table_function_set_extra_info(f, fn, scan_fn_free);
     duckdb_table_function_set_bind(f, scan_bind);
     duckdb_table_function_set_init(f, scan_init);
     duckdb_table_function_set_function(f, scan_next);
     duckdb_state st = duckdb_register_table_function(duckpond_conn_duckdb(b->conn), f);
     duckdb_destroy_table_function(&f);
     if (st == DuckDBError)
-        return DUCKPOND_ERROR; /* sc went with the function */
-    b->scan = sc;
-    return DUCKPOND_OK;
+        return DUCKPOND_ERROR; /* fn went with the function */
+    b->scan_fn = fn;
+    return batcher_scanner_attach(&b->sc, b, duckpond_conn_duckdb(b->conn), &b->targets);
 }
 
 void batcher_scan_unregister(duckpond_batcher *b)
 {
-    if (b->scan)
-        b->scan->b = NULL; /* DuckDB keeps the function until the database closes */
-    b->scan = NULL;
+    batcher_scanner_detach(&b->sc);
+}
+
+int batcher_scanner_attach(struct scanner *sc, duckpond_batcher *b, duckdb_connection conn,
+                           struct target **targets)
+{
+    if (!b->scan_fn)
+        return DUCKPOND_ERROR;
+    duckdb_client_context ctx;
+    duckdb_connection_get_client_context(conn, &ctx);
+    *sc = (struct scanner){.conn = conn, .fn = b->scan_fn, .name = b->scan_name, .targets = targets};
+    sc->conn_id = duckdb_client_context_get_connection_id(ctx);
+    duckdb_destroy_client_context(&ctx);
+    pthread_mutex_lock(&sc->fn->mu);
+    sc->next = sc->fn->scanners;
+    sc->fn->scanners = sc;
+    pthread_mutex_unlock(&sc->fn->mu);
+    return DUCKPOND_OK;
+}
+
+void batcher_scanner_detach(struct scanner *sc)
+{
+    if (sc->fn) {
+        pthread_mutex_lock(&sc->fn->mu);
+        struct scanner **p = &sc->fn->scanners;
+        while (*p && *p != sc)
+            p = &(*p)->next;
+        if (*p)
+            *p = sc->next;
+        pthread_mutex_unlock(&sc->fn->mu);
+    }
+    free(sc->rows);
+    *sc = (struct scanner){0};
 }
 
 /* ---------------------------------------------------------- inserting */
@@ -421,65 +489,70 @@ static bool any_default(const struct target *t, const struct seg *segs, size_t n
 }
 
 /* t's INSERT ... DEFAULT VALUES, prepared on first need; NULL if it cannot be. */
-static duckdb_prepared_statement default_values(duckpond_batcher *b, struct target *t)
+static duckdb_prepared_statement default_values(struct scanner *sc, struct target *t)
 {
     if (t->default_values)
         return t->default_values;
     char *sql = dp_asprintf("INSERT INTO %s DEFAULT VALUES", t->sql_name);
-    if (sql && duckdb_prepare(duckpond_conn_duckdb(b->conn), sql, &t->default_values) == DuckDBError)
+    if (sql && duckdb_prepare(sc->conn, sql, &t->default_values) == DuckDBError)
         duckdb_destroy_prepare(&t->default_values);
     free(sql);
     return t->default_values;
 }
 
 /* Prepares what inserting t's rows of segs[0..n) needs; false (and t->scan_failed) if it cannot be. */
-static bool target_ready(duckpond_batcher *b, struct target *t, const struct seg *segs, size_t n)
+static bool target_ready(struct scanner *sc, struct target *t, const struct seg *segs, size_t n)
 {
-    if (t->scan_failed || t->ncols > MASK_COLS || !b->scan)
+    if (t->scan_failed || t->ncols > MASK_COLS || !sc->fn)
         return false;
     bool ok;
     if (!any_default(t, segs, n)) {
-        ok = shape_get(b, t, 0, false) != NULL;
+        ok = shape_get(sc, t, 0, false) != NULL;
     } else {
         uint64_t *masks;
         size_t count;
         ok = default_masks(t, segs, n, &masks, &count);
         for (size_t k = 0; ok && k < count; k++)
-            ok = mask_all(t, masks[k]) ? default_values(b, t) != NULL
-                                       : shape_get(b, t, masks[k], false) != NULL;
+            ok = mask_all(t, masks[k]) ? default_values(sc, t) != NULL
+                                       : shape_get(sc, t, masks[k], false) != NULL;
         free(masks);
     }
     t->scan_failed = !ok;
     return ok;
 }
 
-bool batcher_scan_fits(duckpond_batcher *b, const struct seg *segs, size_t n)
+bool batcher_scan_fits(struct scanner *sc, const struct seg *segs, size_t n)
 {
-    uint64_t mark = ++b->attempts;
+    uint64_t mark = ++sc->attempts;
     for (size_t s = 0; s < n; s++) {
         struct target *t = segs[s].w->tgt;
         if (t->mark == mark)
             continue;
         t->mark = mark;
-        if (!target_ready(b, t, segs + s, n - s))
+        if (!target_ready(sc, t, segs + s, n - s))
             return false;
     }
     return true;
 }
 
 /* Runs statement stmt of shape sh over t's rows of segs[0..n) (sh NULL: no scan). */
-static int scan_run(duckpond_batcher *b, struct target *t, const struct shape *sh,
+static int scan_run(struct scanner *sc, struct target *t, const struct shape *sh,
                     duckdb_prepared_statement stmt, const struct seg *segs, size_t n, duckdb_result *res,
                     char **msg)
 {
-    struct batch_scan *sc = b->scan;
-    *sc = (struct batch_scan){sc->b, sc->conn_id, segs, n, t, sh, 0, 0};
+    sc->segs = segs;
+    sc->nsegs = n;
+    sc->t = t;
+    sc->sh = sh;
+    sc->si = sc->row = 0;
     duckdb_state st = duckdb_execute_prepared(stmt, res);
     sc->segs = NULL;
     sc->t = NULL;
     sc->sh = NULL;
+    sc->runs++;
     if (st != DuckDBError)
         return DUCKPOND_OK;
+    sc->failed++;
     int rc = duckpond_classify(duckdb_result_error_type(res), duckdb_result_error(res));
     *msg = strdup(duckdb_result_error(res));
     duckdb_destroy_result(res);
@@ -487,14 +560,14 @@ static int scan_run(duckpond_batcher *b, struct target *t, const struct shape *s
 }
 
 /* Inserts t's good rows of segs[0..n) leaving dmask DEFAULT (prepared by target_ready). */
-static int insert_shape(duckpond_batcher *b, struct target *t, uint64_t dmask, const struct seg *segs,
+static int insert_shape(struct scanner *sc, struct target *t, uint64_t dmask, const struct seg *segs,
                         size_t n, char **msg)
 {
     duckdb_result res;
     int rc = DUCKPOND_OK;
     if (!mask_all(t, dmask)) {
-        const struct shape *sh = shape_get(b, t, dmask, false);
-        rc = sh ? scan_run(b, t, sh, sh->stmt, segs, n, &res, msg) : DUCKPOND_ERROR;
+        const struct shape *sh = shape_get(sc, t, dmask, false);
+        rc = sh ? scan_run(sc, t, sh, sh->stmt, segs, n, &res, msg) : DUCKPOND_ERROR;
         if (rc == DUCKPOND_OK)
             duckdb_destroy_result(&res);
         else if (!sh)
@@ -506,23 +579,36 @@ static int insert_shape(duckpond_batcher *b, struct target *t, uint64_t dmask, c
             const duckpond_write *w = segs[s].w;
             if (w->tgt != t || w->bad[r] || !w->has_default || row_dmask(w, r) != dmask)
                 continue;
-            if ((rc = scan_run(b, t, NULL, t->default_values, segs, n, &res, msg)) == DUCKPOND_OK)
+            if ((rc = scan_run(sc, t, NULL, t->default_values, segs, n, &res, msg)) == DUCKPOND_OK)
                 duckdb_destroy_result(&res);
         }
     return rc;
 }
 
-int batcher_scan_insert(duckpond_batcher *b, struct target *t, const struct seg *segs, size_t n, char **msg)
+bool batcher_scan_one_statement(const struct target *t, const struct seg *segs, size_t n)
 {
     if (!any_default(t, segs, n))
-        return insert_shape(b, t, 0, segs, n, msg);
+        return true;
+    uint64_t *masks;
+    size_t count;
+    if (!default_masks(t, segs, n, &masks, &count))
+        return false;
+    bool one = count == 1 && (!mask_all(t, masks[0]) || (n == 1 && batcher_seg_rows(segs) == 1));
+    free(masks);
+    return one;
+}
+
+int batcher_scan_insert(struct scanner *sc, struct target *t, const struct seg *segs, size_t n, char **msg)
+{
+    if (!any_default(t, segs, n))
+        return insert_shape(sc, t, 0, segs, n, msg);
     uint64_t *masks;
     size_t count;
     if (!default_masks(t, segs, n, &masks, &count))
         return DUCKPOND_NOMEM;
     int rc = DUCKPOND_OK;
     for (size_t k = 0; k < count && rc == DUCKPOND_OK; k++)
-        rc = insert_shape(b, t, masks[k], segs, n, msg);
+        rc = insert_shape(sc, t, masks[k], segs, n, msg);
     free(masks);
     return rc;
 }
@@ -535,15 +621,15 @@ static int u64_cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Appends the ids of a probe's result to b->scan_rows; false if out of memory. */
-static bool probe_collect(duckpond_batcher *b, duckdb_result *res)
+/* Appends the ids of a probe's result to sc->rows; false if out of memory. */
+static bool probe_collect(struct scanner *sc, duckdb_result *res)
 {
     for (duckdb_data_chunk c; (c = duckdb_fetch_chunk(*res));) {
         idx_t rows = duckdb_data_chunk_get_size(c);
         const int64_t *ids = duckdb_vector_get_data(duckdb_data_chunk_get_vector(c, 0));
-        bool ok = dp_grow(&b->scan_rows, &b->cap_scan_rows, b->nscan_rows + rows, sizeof *b->scan_rows) == 0;
+        bool ok = dp_grow(&sc->rows, &sc->cap_rows, sc->nrows + rows, sizeof *sc->rows) == 0;
         for (idx_t i = 0; ok && i < rows; i++)
-            b->scan_rows[b->nscan_rows++] = (uint64_t)ids[i];
+            sc->rows[sc->nrows++] = (uint64_t)ids[i];
         duckdb_destroy_data_chunk(&c);
         if (!ok)
             return false;
@@ -551,29 +637,29 @@ static bool probe_collect(duckpond_batcher *b, duckdb_result *res)
     return true;
 }
 
-int batcher_scan_probe(duckpond_batcher *b, struct target *t, const struct seg *segs, size_t n, char **msg)
+int batcher_scan_probe(struct scanner *sc, struct target *t, const struct seg *segs, size_t n, char **msg)
 {
-    b->nscan_rows = 0;
+    sc->nrows = 0;
     bool casts = false;
     for (int i = 0; i < t->ncols && i < MASK_COLS; i++)
         casts = casts || t->casts[i];
-    if (!casts || t->ncols > MASK_COLS || !b->scan)
+    if (!casts || t->ncols > MASK_COLS || !sc->fn)
         return DUCKPOND_OK; /* no value of t went to DuckDB's cast */
-    const struct shape *sh = shape_get(b, t, 0, true);
+    const struct shape *sh = shape_get(sc, t, 0, true);
     if (!sh) {
         *msg = strdup("batch scan: the probe cannot be prepared");
         return DUCKPOND_ERROR;
     }
     duckdb_result res;
-    int rc = scan_run(b, t, sh, sh->stmt, segs, n, &res, msg);
+    int rc = scan_run(sc, t, sh, sh->stmt, segs, n, &res, msg);
     if (rc != DUCKPOND_OK)
         return rc;
-    if (!probe_collect(b, &res)) {
+    if (!probe_collect(sc, &res)) {
         *msg = strdup("out of memory");
         rc = DUCKPOND_NOMEM;
     }
     duckdb_destroy_result(&res);
-    if (b->nscan_rows > 1)
-        qsort(b->scan_rows, b->nscan_rows, sizeof *b->scan_rows, u64_cmp);
+    if (sc->nrows > 1)
+        qsort(sc->rows, sc->nrows, sizeof *sc->rows, u64_cmp);
     return rc;
 }

@@ -16,7 +16,7 @@
 
 #include "batcher_int.h"
 
-static void target_free(struct target *t)
+void batcher_target_free(struct target *t)
 {
     for (size_t i = 0; i < t->napps; i++) {
         if (t->apps[i]->app)
@@ -44,7 +44,7 @@ static void targets_free(duckpond_batcher *b)
     while (b->targets) {
         struct target *t = b->targets;
         b->targets = t->next;
-        target_free(t);
+        batcher_target_free(t);
     }
     batcher_casts_free(&b->casts);
     b->last_slot = NULL;
@@ -64,15 +64,6 @@ void batcher_targets_drop(duckpond_batcher *b)
 {
     targets_free(b);
     batcher_schema_bump(b);
-}
-
-struct shape *batcher_shape_by_id(duckpond_batcher *b, int64_t id, struct target **t)
-{
-    for (*t = b->targets; *t; *t = (*t)->next)
-        for (struct shape *s = (*t)->shapes; s; s = s->next)
-            if (s->id == id)
-                return s;
-    return NULL;
 }
 
 int batcher_target_appender(duckdb_connection c, const struct target *t, uint64_t mask, duckdb_appender *out,
@@ -119,16 +110,15 @@ static int target_fill(struct target *t, const struct cat_list *l)
     return t->sql_name ? DUCKPOND_OK : DUCKPOND_NOMEM;
 }
 
-/* Resolves w's table and columns through the catalog cache into t. */
-static int target_resolve(duckpond_batcher *b, struct target *t, const duckpond_write *w, char **msg)
+struct target *batcher_target_make(const duckpond_write *w, const struct cat_list *l, int *rc)
 {
-    int rc;
-    const struct cat_list *l = batcher_catalog_acquire(b, w, false, &rc, msg);
-    if (!l)
-        return rc;
-    rc = target_fill(t, l);
-    batcher_catalog_release(b);
-    return rc;
+    struct target *t = calloc(1, sizeof *t);
+    *rc = t && (t->key = batcher_write_key(w)) ? target_fill(t, l) : DUCKPOND_NOMEM;
+    if (*rc != DUCKPOND_OK && t) {
+        batcher_target_free(t);
+        t = NULL;
+    }
+    return t;
 }
 
 /* Gives t its first Appender slot: every column (mask 0). */
@@ -154,18 +144,18 @@ struct target *batcher_target_get(duckpond_batcher *b, const duckpond_write *w, 
     for (struct target *t = b->targets; t; t = t->next)
         if (batcher_key_matches(t->key, w))
             return t;
-    struct target *t = calloc(1, sizeof *t);
-    *rc = t && (t->key = batcher_write_key(w)) ? DUCKPOND_OK : DUCKPOND_NOMEM;
-    if (*rc == DUCKPOND_OK)
-        *rc = target_resolve(b, t, w, msg);
+    const struct cat_list *l = batcher_catalog_acquire(b, w, false, rc, msg);
+    if (!l)
+        return NULL;
+    struct target *t = batcher_target_make(w, l, rc);
+    batcher_catalog_release(b);
     /* The full Appender also proves the names on the writer's connection. */
-    if (*rc == DUCKPOND_OK)
-        *rc = target_first_slot(b, t, msg);
-    if (*rc != DUCKPOND_OK) {
-        if (t)
-            target_free(t);
+    if (t && (*rc = target_first_slot(b, t, msg)) != DUCKPOND_OK) {
+        batcher_target_free(t);
         return NULL;
     }
+    if (!t)
+        return NULL;
     t->next = b->targets;
     b->targets = t;
     return t;
