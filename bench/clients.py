@@ -228,9 +228,9 @@ def print_rates(labels, order, res, w):
 
 
 def print_batcher_rss(labels, order, res, w):
-    print("batcher rows accepted (share of the rows written), rows per batcher commit, and peak RSS in MiB,")
+    print("rows that took a fast path (batcher, in-transaction apply or COPY; share of the rows written), rows per batcher commit, and peak RSS in MiB,")
     print("last run (PG: peak summed PSS of its processes, sampled each 0.1 s; duckpond: VmHWM reset per case)")
-    print(f"{'case':<{w}} {'dp commit batcher':>22} {'dp journal batcher':>22} "
+    print(f"{'case':<{w}} {'dp commit fast':>22} {'dp journal fast':>22} "
           f"{'rows/commit c/j':>15} {'RSS PG':>7} {'commit':>7} {'journal':>7}")
     peak = {s: 0.0 for s in SERVERS}
     for c in order:
