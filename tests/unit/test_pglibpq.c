@@ -1499,6 +1499,31 @@ static void test_insert_params_in_transaction(void)
     CHECK_EQ_INT(stop_server(), 0);
 }
 
+/*
+ * The startup packet's parameters are applied after SCRAM, whose messages
+ * are read into the same input buffer: they must still be the client's.
+ */
+static void test_startup_params_after_scram(void)
+{
+    const char *users = test_path("users");
+    CHECK_OK(add_user(users, "alice", "s3cret", 0));
+    const char *extra[] = {"--users", users, NULL};
+    CHECK_OK(start_server_args(extra));
+    char info[512];
+    snprintf(info, sizeof info,
+             "host=127.0.0.1 port=%d user=alice password=s3cret dbname=duckpond "
+             "application_name=an_application_name_set_at_startup options='-c statement_timeout=4321'",
+             server_port);
+    for (int i = 0; i < 3; i++) {
+        PGconn *c = PQconnectdb(info);
+        CHECK(PQstatus(c) == CONNECTION_OK);
+        CHECK(strcmp(value_of(c, "SHOW application_name"), "an_application_name_set_at_startup") == 0);
+        CHECK_STR_CONTAINS(value_of(c, "SHOW statement_timeout"), "4321");
+        PQfinish(c);
+    }
+    CHECK_EQ_INT(stop_server(), 0);
+}
+
 TEST_MAIN(TEST_ENTRY(test_set_values_and_version), TEST_ENTRY(test_prepared_clock_after_ddl),
           TEST_ENTRY(test_binary_results), TEST_ENTRY(test_binary_params), TEST_ENTRY(test_text_formats),
           TEST_ENTRY(test_prepared), TEST_ENTRY(test_prepared_sees_later_commits),
@@ -1507,4 +1532,5 @@ TEST_MAIN(TEST_ENTRY(test_set_values_and_version), TEST_ENTRY(test_prepared_cloc
           TEST_ENTRY(test_copy_atomic), TEST_ENTRY(test_copy_shapes), TEST_ENTRY(test_copy_binary),
           TEST_ENTRY(test_copy_cancel), TEST_ENTRY(test_cancel), TEST_ENTRY(test_too_many_connections),
           TEST_ENTRY(test_scram_and_read_only), TEST_ENTRY(test_bad_input),
-          TEST_ENTRY(test_disconnect_reasons), TEST_ENTRY(test_insert_params_in_transaction))
+          TEST_ENTRY(test_disconnect_reasons), TEST_ENTRY(test_insert_params_in_transaction),
+          TEST_ENTRY(test_startup_params_after_scram))
