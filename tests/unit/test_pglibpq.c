@@ -1524,6 +1524,43 @@ static void test_startup_params_after_scram(void)
     CHECK_EQ_INT(stop_server(), 0);
 }
 
+/*
+ * A Query whose COPY FROM STDIN is followed by more statements: the rest
+ * runs as sent, however much CopyData came in between (here more than the
+ * input buffer held, so it is moved and grown).
+ */
+static void test_copy_in_multi_statement_query(void)
+{
+    CHECK_OK(start_server());
+    PGconn *c = connect_db();
+    CHECK(exec_ok(c, "CREATE TABLE cq(id int, note text)"));
+    CHECK(PQsendQuery(c, "COPY cq FROM STDIN; INSERT INTO cq VALUES (-1, 'after'); "
+                         "SELECT count(*) || ' rows, ' || max(note) FROM cq"));
+    PGresult *r = PQgetResult(c);
+    CHECK_EQ_INT(PQresultStatus(r), PGRES_COPY_IN);
+    PQclear(r);
+    struct dp_buf data = DP_BUF_INIT;
+    for (int i = 0; i < 20000; i++)
+        dp_buf_printf(&data, "%d\tline %d of the copy, long enough to fill buffers\n", i, i);
+    CHECK_EQ_INT(PQputCopyData(c, data.data, (int)data.len), 1);
+    dp_buf_free(&data);
+    CHECK_EQ_INT(PQputCopyEnd(c, NULL), 1);
+    r = PQgetResult(c);
+    CHECK(strcmp(PQcmdStatus(r), "COPY 20000") == 0);
+    PQclear(r);
+    r = PQgetResult(c);
+    CHECK_EQ_INT(PQresultStatus(r), PGRES_COMMAND_OK);
+    CHECK(strcmp(PQcmdStatus(r), "INSERT 0 1") == 0);
+    PQclear(r);
+    r = PQgetResult(c);
+    CHECK_EQ_INT(PQresultStatus(r), PGRES_TUPLES_OK);
+    CHECK(strcmp(PQgetvalue(r, 0, 0), "20001 rows, line 9999 of the copy, long enough to fill buffers") == 0);
+    PQclear(r);
+    CHECK(PQgetResult(c) == NULL);
+    PQfinish(c);
+    CHECK_EQ_INT(stop_server(), 0);
+}
+
 TEST_MAIN(TEST_ENTRY(test_set_values_and_version), TEST_ENTRY(test_prepared_clock_after_ddl),
           TEST_ENTRY(test_binary_results), TEST_ENTRY(test_binary_params), TEST_ENTRY(test_text_formats),
           TEST_ENTRY(test_prepared), TEST_ENTRY(test_prepared_sees_later_commits),
@@ -1533,4 +1570,4 @@ TEST_MAIN(TEST_ENTRY(test_set_values_and_version), TEST_ENTRY(test_prepared_cloc
           TEST_ENTRY(test_copy_cancel), TEST_ENTRY(test_cancel), TEST_ENTRY(test_too_many_connections),
           TEST_ENTRY(test_scram_and_read_only), TEST_ENTRY(test_bad_input),
           TEST_ENTRY(test_disconnect_reasons), TEST_ENTRY(test_insert_params_in_transaction),
-          TEST_ENTRY(test_startup_params_after_scram))
+          TEST_ENTRY(test_startup_params_after_scram), TEST_ENTRY(test_copy_in_multi_statement_query))
