@@ -1561,6 +1561,47 @@ static void test_copy_in_multi_statement_query(void)
     CHECK_EQ_INT(stop_server(), 0);
 }
 
+/* An INSERT of more than 64 binary uuid parameters: each column keeps its own value. */
+static void test_insert_many_binary_uuids(void)
+{
+    enum { N = 70 };
+    CHECK_OK(start_server());
+    PGconn *c = connect_db();
+    struct dp_buf create = DP_BUF_INIT, insert = DP_BUF_INIT;
+    dp_buf_str(&create, "CREATE TABLE wide(");
+    dp_buf_str(&insert, "INSERT INTO wide VALUES (");
+    for (int i = 0; i < N; i++) {
+        dp_buf_printf(&create, "%su%d uuid", i ? ", " : "", i);
+        dp_buf_printf(&insert, "%s$%d", i ? ", " : "", i + 1);
+    }
+    dp_buf_str(&create, ")");
+    dp_buf_str(&insert, ")");
+    CHECK(exec_ok(c, create.data));
+    char bytes[N][16];
+    const char *vals[N];
+    int lens[N], fmts[N];
+    Oid types[N];
+    for (int i = 0; i < N; i++) {
+        memset(bytes[i], 0, 16);
+        bytes[i][15] = (char)i;
+        vals[i] = bytes[i];
+        lens[i] = 16;
+        fmts[i] = 1;
+        types[i] = 2950;
+    }
+    PGresult *r = PQexecParams(c, insert.data, N, types, vals, lens, fmts, 0);
+    CHECK_EQ_INT(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    dp_buf_free(&create);
+    dp_buf_free(&insert);
+    CHECK(strcmp(value_of(c, "SELECT u0 FROM wide"), "00000000-0000-0000-0000-000000000000") == 0);
+    CHECK(strcmp(value_of(c, "SELECT u1 FROM wide"), "00000000-0000-0000-0000-000000000001") == 0);
+    CHECK(strcmp(value_of(c, "SELECT u64 FROM wide"), "00000000-0000-0000-0000-000000000040") == 0);
+    CHECK(strcmp(value_of(c, "SELECT u69 FROM wide"), "00000000-0000-0000-0000-000000000045") == 0);
+    PQfinish(c);
+    CHECK_EQ_INT(stop_server(), 0);
+}
+
 TEST_MAIN(TEST_ENTRY(test_set_values_and_version), TEST_ENTRY(test_prepared_clock_after_ddl),
           TEST_ENTRY(test_binary_results), TEST_ENTRY(test_binary_params), TEST_ENTRY(test_text_formats),
           TEST_ENTRY(test_prepared), TEST_ENTRY(test_prepared_sees_later_commits),
@@ -1570,4 +1611,5 @@ TEST_MAIN(TEST_ENTRY(test_set_values_and_version), TEST_ENTRY(test_prepared_cloc
           TEST_ENTRY(test_copy_cancel), TEST_ENTRY(test_cancel), TEST_ENTRY(test_too_many_connections),
           TEST_ENTRY(test_scram_and_read_only), TEST_ENTRY(test_bad_input),
           TEST_ENTRY(test_disconnect_reasons), TEST_ENTRY(test_insert_params_in_transaction),
-          TEST_ENTRY(test_startup_params_after_scram), TEST_ENTRY(test_copy_in_multi_statement_query))
+          TEST_ENTRY(test_startup_params_after_scram), TEST_ENTRY(test_copy_in_multi_statement_query),
+          TEST_ENTRY(test_insert_many_binary_uuids))
