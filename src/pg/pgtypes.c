@@ -380,6 +380,11 @@ static int hexval(char c)
                                         : -1;
 }
 
+static bool is_octal(char c)
+{
+    return c >= '0' && c <= '7';
+}
+
 /* bytea in text: PostgreSQL's hex form (\x0aff) or its escape form (\\ and \ooo). */
 static int bind_bytea_text(duckdb_prepared_statement st, idx_t idx, const char *d, size_t n, char *err,
                            size_t errlen)
@@ -400,7 +405,8 @@ static int bind_bytea_text(duckdb_prepared_statement st, idx_t idx, const char *
             } else if (i + 1 < n && d[i + 1] == '\\') {
                 out[o++] = '\\';
                 i++;
-            } else if (i + 3 < n && d[i + 1] >= '0' && d[i + 1] <= '3') {
+            } else if (i + 3 < n && d[i + 1] >= '0' && d[i + 1] <= '3' && is_octal(d[i + 2]) &&
+                       is_octal(d[i + 3])) { /* \ooo, and no other escape: as PostgreSQL's byteain */
                 out[o++] = (char)((d[i + 1] - '0') * 64 + (d[i + 2] - '0') * 8 + (d[i + 3] - '0'));
                 i += 3;
             } else {

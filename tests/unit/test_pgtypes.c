@@ -663,19 +663,16 @@ static void test_binary_infinities_out(void)
     db_close();
 }
 
-/* A binary parameter bound as type oid into SELECT $1::VARCHAR: the text, or "ERROR: ..." (static buffer). */
-static const char *bound_binary(uint32_t oid, int64_t v, int len)
+/* A parameter (format 0 text, 1 binary) bound as type oid into SELECT $1::VARCHAR: the text, or "ERROR: ..." (static buffer). */
+static const char *bound_value(uint32_t oid, int16_t format, const char *data, int len)
 {
     static char out[320];
-    char data[8];
-    for (int i = 0; i < len; i++)
-        data[i] = (char)((uint64_t)v >> (8 * (len - 1 - i)));
     duckdb_prepared_statement st;
     duckdb_result res;
     char err[256] = "";
     snprintf(out, sizeof out, "ERROR: prepare");
     if (duckdb_prepare(con, "SELECT $1::VARCHAR", &st) == DuckDBSuccess) {
-        if (pgtypes_bind(st, 1, oid, 1, data, len, err, sizeof err) != 0)
+        if (pgtypes_bind(st, 1, oid, format, data, len, err, sizeof err) != 0)
             snprintf(out, sizeof out, "ERROR: %s", err);
         else if (duckdb_execute_prepared(st, &res) == DuckDBSuccess) {
             char *text = duckdb_value_varchar(&res, 0, 0);
@@ -686,6 +683,15 @@ static const char *bound_binary(uint32_t oid, int64_t v, int len)
     }
     duckdb_destroy_prepare(&st);
     return out;
+}
+
+/* An integer of len bytes, big-endian, bound in binary as type oid. */
+static const char *bound_binary(uint32_t oid, int64_t v, int len)
+{
+    char data[8];
+    for (int i = 0; i < len; i++)
+        data[i] = (char)((uint64_t)v >> (8 * (len - 1 - i)));
+    return bound_value(oid, 1, data, len);
 }
 
 /* Binary dates and timestamps in Bind: the infinities, and no overflow of the shift to 1970. */
@@ -712,6 +718,27 @@ static void test_binary_infinities_in(void)
     big[7] = (char)0xfe;
     CHECK_EQ_INT(pgtypes_value(PGOID_TIMESTAMP, 1, big, 8, &v, scratch, sizeof scratch, err, sizeof err), -1);
     CHECK_STR_CONTAINS(err, "timestamp out of range");
+    db_close();
+}
+
+/* bytea in text, as PostgreSQL's byteain reads it: hex, or escapes of a backslash and three octal digits only. */
+static void test_bytea_text_escapes(void)
+{
+    CHECK(db_open());
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"\\x41ff", "A\\xFF"}, {"a\\\\b", "a\\x5Cb"}, {"\\101\\102", "AB"}, {"\\377", "\\xFF"},
+        {"\\3xy", NULL},       {"\\19", NULL},        {"\\400", NULL},      {"\\8", NULL},
+        {"\\1", NULL},         {"x\\", NULL},         {"\\x4", NULL},       {"\\xzz", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *got = bound_value(PGOID_BYTEA, 0, cases[i].in, (int)strlen(cases[i].in));
+        if (cases[i].out ? strcmp(got, cases[i].out) != 0
+                         : strncmp(got, "ERROR: invalid input syntax", 27) != 0)
+            fprintf(stderr, "    %s: %s\n", cases[i].in, got);
+        CHECK(cases[i].out ? !strcmp(got, cases[i].out) : !strncmp(got, "ERROR: invalid input syntax", 27));
+    }
     db_close();
 }
 
@@ -872,4 +899,4 @@ TEST_MAIN(TEST_ENTRY(test_shortest_double_matches_printf), TEST_ENTRY(test_short
           TEST_ENTRY(test_data_rows_text), TEST_ENTRY(test_data_rows_binary),
           TEST_ENTRY(test_numeric_binary_as_postgresql), TEST_ENTRY(test_data_row_without_encoder),
           TEST_ENTRY(test_http_render_as_before), TEST_ENTRY(test_binary_infinities_out),
-          TEST_ENTRY(test_binary_infinities_in))
+          TEST_ENTRY(test_binary_infinities_in), TEST_ENTRY(test_bytea_text_escapes))
