@@ -29,6 +29,7 @@ struct duckpond_conn {
     duckdb_connection duck;
     char *errmsg;
     duckpond_pool *pool;                /* the pool it is checked out of, or NULL */
+    bool returning;                     /* on its way back into pool (under the pool's lock) */
     duckdb_prepared_statement rollback; /* a pooled connection's ROLLBACK, prepared once */
     /* Whether a transaction may be open: SQL that may have begun one ran
      * through us since we last knew, or the DuckDB handle was handed out

@@ -13,6 +13,7 @@
  * fails harmlessly when no transaction is open.
  */
 #define _GNU_SOURCE
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -46,11 +47,7 @@ int duckpond_pool_new(duckpond_db *db, int size, duckpond_pool **out)
         free(p);
         return DUCKPOND_NOMEM;
     }
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->returned, &ca);
-    pthread_condattr_destroy(&ca);
+    dp_cond_init_monotonic(&p->returned);
     pthread_mutex_init(&p->lock, NULL);
     p->db = db;
     p->size = size;
@@ -170,17 +167,34 @@ static int rollback_left(duckpond_conn *conn, bool *rolled)
     return rc;
 }
 
+/*
+ * Claims conn for its way back into p, under the lock: of two puts of one
+ * connection at once, one is taken and the other refused. False when conn
+ * is not checked out of p (or is on its way back already).
+ */
+static bool claim_return(duckpond_pool *p, duckpond_conn *conn)
+{
+    pthread_mutex_lock(&p->lock);
+    bool ours = conn->pool == p && !conn->returning;
+    if (ours)
+        conn->returning = true;
+    pthread_mutex_unlock(&p->lock);
+    return ours;
+}
+
 int duckpond_pool_put(duckpond_pool *p, duckpond_conn *conn)
 {
-    if (!p || !conn || conn->pool != p || dp_forked(p->db))
+    if (!p || !conn || dp_forked(p->db) || !claim_return(p, conn))
         return DUCKPOND_MISUSE; /* not ours: nothing changes */
     bool rolled;
     int rc = rollback_left(conn, &rolled);
     pthread_mutex_lock(&p->lock);
     conn->pool = NULL;
+    conn->returning = false;
     conn->tx_maybe_open = false;
     p->in_use--;
     if (rc == DUCKPOND_OK) {
+        assert(p->n_idle < p->size); /* every idle connection was checked out once, and claimed back once */
         p->idle[p->n_idle++] = conn;
         p->rolled_back += rolled;
     } else {

@@ -18,10 +18,9 @@
 #include "buf.h"
 #include "copy_int.h"
 #include "pgconn.h"
+#include "pgtypes.h"
 #include "utf8.h"
 
-#define PG_EPOCH_DAYS 10957 /* 2000-01-01 - 1970-01-01 */
-#define PG_EPOCH_US (10957LL * 86400LL * 1000000LL)
 #define TUPLE_MAX (64u << 20) /* the largest tuple accepted */
 
 static const char signature[11] = "PGCOPY\n\377\r\n";
@@ -128,20 +127,6 @@ static int numeric_text(const unsigned char *d, int32_t len, char *out, size_t o
     return 0;
 }
 
-/* A uuid's 16 bytes as its text into out (37 bytes). */
-static void uuid_text(const unsigned char *p, char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    int o = 0;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            out[o++] = '-';
-        out[o++] = hex[p[i] >> 4];
-        out[o++] = hex[p[i] & 15];
-    }
-    out[o] = 0;
-}
-
 /* A signed integer of 2, 4 or 8 bytes. */
 static bool read_int(const unsigned char *d, int32_t len, int64_t *v)
 {
@@ -167,22 +152,6 @@ static bool read_float(const unsigned char *d, int32_t len, double *v)
         memcpy(v, &u, 8);
     }
     return len == 4 || len == 8;
-}
-
-/* PostgreSQL's timestamp (µs since 2000, ±infinity at the int64 ends) as DuckDB's. */
-static duckdb_timestamp pg_timestamp(const unsigned char *d)
-{
-    int64_t us = (int64_t)be(d, 8);
-    return (duckdb_timestamp){us == INT64_MAX ? INT64_MAX : us == INT64_MIN ? -INT64_MAX : us + PG_EPOCH_US};
-}
-
-/* PostgreSQL's date (days since 2000, ±infinity at the int32 ends) as DuckDB's. */
-static duckdb_date pg_date(const unsigned char *d)
-{
-    int32_t days = (int32_t)be(d, 4);
-    return (duckdb_date){days == INT32_MAX   ? INT32_MAX
-                         : days == INT32_MIN ? -INT32_MAX
-                                             : days + PG_EPOCH_DAYS};
 }
 
 /* Appends a value made with duckdb_create_*, and frees it. */
@@ -220,6 +189,7 @@ static int append_field(struct binary *b, const struct copy_column *c, const uns
 {
     duckdb_appender a = b->app;
     int64_t i;
+    int32_t i32;
     double f;
     duckdb_state st;
     int32_t want = fixed_len(c->id);
@@ -240,24 +210,34 @@ static int append_field(struct binary *b, const struct copy_column *c, const uns
         st = duckdb_append_varchar_length(a, (const char *)d, (idx_t)len);
         break;
     case DUCKDB_TYPE_BLOB: st = duckdb_append_blob(a, d, (idx_t)len); break;
-    case DUCKDB_TYPE_DATE: st = duckdb_append_date(a, pg_date(d)); break;
+    case DUCKDB_TYPE_DATE:
+        if (pgtypes_date_from_pg((int32_t)be(d, 4), &i32) != 0)
+            return 1;
+        st = duckdb_append_date(a, (duckdb_date){i32});
+        break;
     case DUCKDB_TYPE_TIME: st = duckdb_append_time(a, (duckdb_time){(int64_t)be(d, 8)}); break;
     case DUCKDB_TYPE_TIME_TZ:
         st = append_made(
             a, duckdb_create_time_tz_value(duckdb_create_time_tz((int64_t)be(d, 8), -(int32_t)be(d + 8, 4))));
         break;
-    case DUCKDB_TYPE_TIMESTAMP_TZ: st = append_made(a, duckdb_create_timestamp_tz(pg_timestamp(d))); break;
+    case DUCKDB_TYPE_TIMESTAMP_TZ:
     case DUCKDB_TYPE_TIMESTAMP:
     case DUCKDB_TYPE_TIMESTAMP_S:
     case DUCKDB_TYPE_TIMESTAMP_MS:
-    case DUCKDB_TYPE_TIMESTAMP_NS: st = duckdb_append_timestamp(a, pg_timestamp(d)); break;
+    case DUCKDB_TYPE_TIMESTAMP_NS:
+        if (pgtypes_timestamp_from_pg((int64_t)be(d, 8), &i) != 0)
+            return 1;
+        st = c->id == DUCKDB_TYPE_TIMESTAMP_TZ
+                 ? append_made(a, duckdb_create_timestamp_tz((duckdb_timestamp){i}))
+                 : duckdb_append_timestamp(a, (duckdb_timestamp){i});
+        break;
     case DUCKDB_TYPE_INTERVAL:
         st = duckdb_append_interval(a, (duckdb_interval){.micros = (int64_t)be(d, 8),
                                                          .days = (int32_t)be(d + 8, 4),
                                                          .months = (int32_t)be(d + 12, 4)});
         break;
     case DUCKDB_TYPE_UUID:
-        uuid_text(d, b->text);
+        pgtypes_uuid_text(d, b->text);
         st = duckdb_append_varchar(a, b->text);
         break;
     case DUCKDB_TYPE_UBIGINT:

@@ -608,6 +608,8 @@ int copy_csv_feed(struct copy_csv *cv, const char *p, size_t n, struct dp_buf *o
             dp_buf_add(&cv->carry, p + i, n - i);
             return cv->carry.failed ? out_of_memory(cv) : 0;
         }
+        if (cv->carry.len + (end - i) > COPY_CSV_MAX_LINE) /* refused before a byte of it is copied */
+            return fail(cv, "54000", cv->lineno + 1, "COPY line is longer than %u bytes", COPY_CSV_MAX_LINE);
         int rc;
         if (cv->carry.len) {
             dp_buf_add(&cv->carry, p + i, end - i);

@@ -365,9 +365,14 @@ static int add_rows(const struct stmt *st, const struct portal *p, const int64_t
     struct clock_now now;
     if (plan->has_clock)
         clock_read(&now, at);
-    duckpond_value row[64], *vals = plan->width <= 64 ? row : malloc(sizeof *vals * (size_t)plan->width);
-    char scratch[64][40];
-    int rc = vals ? DUCKPOND_OK : DUCKPOND_NOMEM;
+    /* a row's values, and room per column for the text of a binary uuid: each is read when the row is added */
+    duckpond_value row[64], *vals = row;
+    char row_scratch[64][40], (*scratch)[40] = row_scratch;
+    if (plan->width > 64) {
+        vals = malloc(sizeof *vals * (size_t)plan->width);
+        scratch = malloc(sizeof *scratch * (size_t)plan->width);
+    }
+    int rc = vals && scratch ? DUCKPOND_OK : DUCKPOND_NOMEM;
     for (int r = 0; r < plan->nrows && rc == DUCKPOND_OK; r++) {
         for (int c = 0; c < plan->width && rc == DUCKPOND_OK; c++) {
             const struct plan_value *pv = &plan->values[r * plan->width + c];
@@ -382,7 +387,7 @@ static int add_rows(const struct stmt *st, const struct portal *p, const int64_t
                 rc = DUCKPOND_MISUSE;
                 snprintf(err, errlen, "no value for parameter $%d", pv->param);
             } else if (pgtypes_value(st->param_oids[i], p->pfmts[i], p->pvals[i], p->plens[i], &vals[c],
-                                     scratch[c % 64], sizeof scratch[0], err, errlen) != 0) {
+                                     scratch[c], sizeof scratch[0], err, errlen) != 0) {
                 rc = DUCKPOND_CONVERSION;
             }
         }
@@ -391,6 +396,8 @@ static int add_rows(const struct stmt *st, const struct portal *p, const int64_t
     }
     if (vals != row)
         free(vals);
+    if (scratch != row_scratch)
+        free(scratch);
     return rc;
 }
 

@@ -193,7 +193,9 @@ int pgconn_read(struct pgconn *c, bool startup, struct pgmsg *m)
     for (;;) {
         size_t need = 0;
         const char *err = NULL;
-        long r = pgwire_parse(c->in + c->in_start, c->in_len - c->in_start, startup, m, &need, &err);
+        /* no buffer yet (a new connection, or one given back): nothing to parse, and no pointer to offset */
+        long r = c->in ? pgwire_parse(c->in + c->in_start, c->in_len - c->in_start, startup, m, &need, &err)
+                       : PGWIRE_NEED_MORE;
         if (r > 0) {
             c->in_start += (size_t)r;
             return 0;

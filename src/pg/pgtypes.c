@@ -157,18 +157,96 @@ static bool read_double(const char *s, double *out)
     return true;
 }
 
-/* Formats a binary uuid as text into out (37 bytes). */
-static void uuid_text(const char *p, char *out)
+void pgtypes_uuid_text(const unsigned char *p, char *out)
 {
     static const char hex[] = "0123456789abcdef";
     int o = 0;
     for (int i = 0; i < 16; i++) {
         if (i == 4 || i == 6 || i == 8 || i == 10)
             out[o++] = '-';
-        out[o++] = hex[(unsigned char)p[i] >> 4];
-        out[o++] = hex[(unsigned char)p[i] & 15];
+        out[o++] = hex[p[i] >> 4];
+        out[o++] = hex[p[i] & 15];
     }
     out[o] = 0;
+}
+
+/* ----------------------------------------------- dates and timestamps */
+
+int pgtypes_date_from_pg(int32_t pg, int32_t *out)
+{
+    if (pg == INT32_MAX || pg == INT32_MIN) {
+        *out = pg == INT32_MAX ? INT32_MAX : -INT32_MAX;
+        return 0;
+    }
+    int64_t days = (int64_t)pg + PGTYPES_EPOCH_DAYS;
+    if (days >= INT32_MAX || days <= -INT32_MAX)
+        return -1;
+    *out = (int32_t)days;
+    return 0;
+}
+
+int pgtypes_date_to_pg(int32_t days, int32_t *out)
+{
+    if (days == INT32_MAX || days == -INT32_MAX) {
+        *out = days == INT32_MAX ? INT32_MAX : INT32_MIN;
+        return 0;
+    }
+    int64_t pg = (int64_t)days - PGTYPES_EPOCH_DAYS;
+    if (pg >= INT32_MAX || pg <= INT32_MIN)
+        return -1;
+    *out = (int32_t)pg;
+    return 0;
+}
+
+int pgtypes_timestamp_from_pg(int64_t pg, int64_t *out)
+{
+    if (pg == INT64_MAX || pg == INT64_MIN) {
+        *out = pg == INT64_MAX ? INT64_MAX : -INT64_MAX;
+        return 0;
+    }
+    int64_t us;
+    if (__builtin_add_overflow(pg, PGTYPES_EPOCH_US, &us) || us == INT64_MAX)
+        return -1;
+    *out = us;
+    return 0;
+}
+
+int pgtypes_timestamp_to_pg(int64_t us, int64_t *out)
+{
+    if (us == INT64_MAX || us == -INT64_MAX) {
+        *out = us == INT64_MAX ? INT64_MAX : INT64_MIN;
+        return 0;
+    }
+    int64_t pg;
+    if (__builtin_sub_overflow(us, PGTYPES_EPOCH_US, &pg) || pg == INT64_MIN || pg == INT64_MAX)
+        return -1;
+    *out = pg;
+    return 0;
+}
+
+/* Binds a binary date (PostgreSQL's form, 4 bytes at d). 0, or -1 with a message in err. */
+static int bind_binary_date(duckdb_prepared_statement st, idx_t idx, const char *d, char *err, size_t errlen)
+{
+    int32_t days;
+    if (pgtypes_date_from_pg((int32_t)be(d, 4), &days) != 0) {
+        snprintf(err, errlen, "date out of range in bind parameter %llu", (unsigned long long)idx);
+        return -1;
+    }
+    return duckdb_bind_date(st, idx, (duckdb_date){days}) == DuckDBSuccess ? 0 : -1;
+}
+
+/* Binds a binary timestamp (with time zone when tz; 8 bytes at d). 0, or -1 with a message in err. */
+static int bind_binary_timestamp(duckdb_prepared_statement st, idx_t idx, const char *d, bool tz, char *err,
+                                 size_t errlen)
+{
+    int64_t us;
+    if (pgtypes_timestamp_from_pg((int64_t)be(d, 8), &us) != 0) {
+        snprintf(err, errlen, "timestamp out of range in bind parameter %llu", (unsigned long long)idx);
+        return -1;
+    }
+    duckdb_timestamp ts = {us};
+    duckdb_state s = tz ? duckdb_bind_timestamp_tz(st, idx, ts) : duckdb_bind_timestamp(st, idx, ts);
+    return s == DuckDBSuccess ? 0 : -1;
 }
 
 static int bind_binary(duckdb_prepared_statement st, idx_t idx, uint32_t oid, const char *d, int32_t len,
@@ -216,22 +294,15 @@ static int bind_binary(duckdb_prepared_statement st, idx_t idx, uint32_t oid, co
         break;
     }
     case PGOID_BYTEA: s = duckdb_bind_blob(st, idx, d, (idx_t)len); break;
-    case PGOID_DATE:
-        NEED(4);
-        s = duckdb_bind_date(st, idx, (duckdb_date){(int32_t)be(d, 4) + PGTYPES_EPOCH_DAYS});
-        break;
+    case PGOID_DATE: NEED(4); return bind_binary_date(st, idx, d, err, errlen);
     case PGOID_TIME:
         NEED(8);
         s = duckdb_bind_time(st, idx, (duckdb_time){(int64_t)be(d, 8)});
         break;
     case PGOID_TIMESTAMP:
-        NEED(8);
-        s = duckdb_bind_timestamp(st, idx, (duckdb_timestamp){(int64_t)be(d, 8) + PGTYPES_EPOCH_US});
-        break;
     case PGOID_TIMESTAMPTZ:
         NEED(8);
-        s = duckdb_bind_timestamp_tz(st, idx, (duckdb_timestamp){(int64_t)be(d, 8) + PGTYPES_EPOCH_US});
-        break;
+        return bind_binary_timestamp(st, idx, d, oid == PGOID_TIMESTAMPTZ, err, errlen);
     case PGOID_INTERVAL:
         NEED(16);
         s = duckdb_bind_interval(st, idx,
@@ -242,7 +313,7 @@ static int bind_binary(duckdb_prepared_statement st, idx_t idx, uint32_t oid, co
     case PGOID_UUID: {
         NEED(16);
         char text[40];
-        uuid_text(d, text);
+        pgtypes_uuid_text((const unsigned char *)d, text);
         s = duckdb_bind_varchar(st, idx, text);
         break;
     }
@@ -309,6 +380,11 @@ static int hexval(char c)
                                         : -1;
 }
 
+static bool is_octal(char c)
+{
+    return c >= '0' && c <= '7';
+}
+
 /* bytea in text: PostgreSQL's hex form (\x0aff) or its escape form (\\ and \ooo). */
 static int bind_bytea_text(duckdb_prepared_statement st, idx_t idx, const char *d, size_t n, char *err,
                            size_t errlen)
@@ -329,7 +405,8 @@ static int bind_bytea_text(duckdb_prepared_statement st, idx_t idx, const char *
             } else if (i + 1 < n && d[i + 1] == '\\') {
                 out[o++] = '\\';
                 i++;
-            } else if (i + 3 < n && d[i + 1] >= '0' && d[i + 1] <= '3') {
+            } else if (i + 3 < n && d[i + 1] >= '0' && d[i + 1] <= '3' && is_octal(d[i + 2]) &&
+                       is_octal(d[i + 3])) { /* \ooo, and no other escape: as PostgreSQL's byteain */
                 out[o++] = (char)((d[i + 1] - '0') * 64 + (d[i + 2] - '0') * 8 + (d[i + 3] - '0'));
                 i += 3;
             } else {
@@ -433,13 +510,16 @@ int pgtypes_value(uint32_t oid, int16_t format, const char *d, int32_t len, duck
     case PGOID_TIMESTAMPTZ:
         if (len != 8)
             break;
+        if (pgtypes_timestamp_from_pg((int64_t)be(d, 8), &out->u.timestamp_us) != 0) {
+            snprintf(err, errlen, "timestamp out of range");
+            return -1;
+        }
         out->kind = DUCKPOND_VALUE_TIMESTAMP;
-        out->u.timestamp_us = (int64_t)be(d, 8) + PGTYPES_EPOCH_US;
         return 0;
     case PGOID_UUID:
         if (len != 16 || scratchlen < 40)
             break;
-        uuid_text(d, scratch);
+        pgtypes_uuid_text((const unsigned char *)d, scratch);
         out->u.text.ptr = scratch;
         out->u.text.len = 36;
         return 0;

@@ -47,6 +47,22 @@ enum {
 #define PGTYPES_EPOCH_DAYS 10957
 #define PGTYPES_EPOCH_US (10957LL * 86400LL * 1000000LL)
 
+/*
+ * Dates and timestamps between PostgreSQL's binary form (days and
+ * microseconds since 2000-01-01; infinity and -infinity at the int32 and
+ * int64 ends: MAX and MIN) and DuckDB's (since 1970-01-01; infinity and
+ * -infinity at +MAX and -MAX). Each returns 0 with *out set, or -1 when
+ * the value has no form on the other side (beyond its range): the epoch
+ * shift never overflows, and a finite value never turns into an infinity.
+ */
+int pgtypes_date_from_pg(int32_t pg, int32_t *out);
+int pgtypes_date_to_pg(int32_t days, int32_t *out);
+int pgtypes_timestamp_from_pg(int64_t pg, int64_t *out);
+int pgtypes_timestamp_to_pg(int64_t us, int64_t *out);
+
+/* A uuid's 16 bytes as its text (36 characters and a NUL) into out. */
+void pgtypes_uuid_text(const unsigned char *p, char *out);
+
 /* The OID and typlen (-1: variable) a DuckDB type is reported as. */
 uint32_t pgtypes_oid(duckdb_logical_type type, int16_t *typlen);
 

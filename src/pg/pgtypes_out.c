@@ -694,8 +694,10 @@ static int fixed_binary(const struct pgcol *c, const void *data, idx_t row, unsi
         return 8;
     }
     case DUCKDB_TYPE_DATE: {
-        int32_t d = ((const duckdb_date *)data)[row].days;
-        put_be(out, (uint64_t)(int64_t)(d == INT32_MAX || d == -INT32_MAX ? d : d - PGTYPES_EPOCH_DAYS), 4);
+        int32_t d;
+        if (pgtypes_date_to_pg(((const duckdb_date *)data)[row].days, &d) != 0)
+            return -1; /* before PostgreSQL's first day: no binary form */
+        put_be(out, (uint64_t)(int64_t)d, 4);
         return 4;
     }
     case DUCKDB_TYPE_TIME: put_be(out, (uint64_t)((const duckdb_time *)data)[row].micros, 8); return 8;
@@ -704,8 +706,9 @@ static int fixed_binary(const struct pgcol *c, const void *data, idx_t row, unsi
     case DUCKDB_TYPE_TIMESTAMP_MS:
     case DUCKDB_TYPE_TIMESTAMP_NS:
     case DUCKDB_TYPE_TIMESTAMP_TZ: {
-        int64_t us = timestamp_micros(c->id, ((const int64_t *)data)[row]);
-        us = us == INT64_MAX ? INT64_MAX : us == -INT64_MAX ? INT64_MIN : us - PGTYPES_EPOCH_US;
+        int64_t us;
+        if (pgtypes_timestamp_to_pg(timestamp_micros(c->id, ((const int64_t *)data)[row]), &us) != 0)
+            return -1;
         put_be(out, (uint64_t)us, 8);
         return 8;
     }

@@ -41,9 +41,12 @@ void query_simple(struct session *s, const struct pgmsg *m)
     }
     stmt_drop(s, "");
     portal_drop(s, "");
+    /* the statements are read from a copy: a COPY FROM STDIN among them
+     * reads CopyData into the input buffer that holds this message */
+    char *text = strdup(sql);
     struct piece *pieces = NULL;
     int n = 0;
-    if (stmt_split(sql, strlen(sql), &pieces, &n) != 0)
+    if (!text || stmt_split(text, strlen(text), &pieces, &n) != 0)
         session_error(s, "53200", "out of memory");
     else if (n == 0)
         pgwire_empty(&s->pc.out, 'I');
@@ -58,6 +61,7 @@ void query_simple(struct session *s, const struct pgmsg *m)
     if (implicit)
         session_tx_end_implicit(s, rc == 0);
     free(pieces);
+    free(text);
     pgwire_ready(&s->pc.out, s->tx);
 }
 

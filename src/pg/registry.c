@@ -35,8 +35,8 @@ void registry_init(struct registry *r, int max_connections)
     atomic_init(&r->stopping, 0);
     atomic_init(&r->next_pid, 1000);
     pthread_mutex_init(&r->lock, NULL);
-    pthread_cond_init(&r->idle, NULL);
-    pthread_cond_init(&r->timer_wake, NULL);
+    dp_cond_init_monotonic(&r->idle);
+    dp_cond_init_monotonic(&r->timer_wake);
 }
 
 /* Stops the timer thread, if it runs. */
@@ -220,7 +220,7 @@ static void *timer_main(void *arg)
     while (!atomic_load(&r->stopping)) {
         for (struct registry_entry *e = r->entries; e; e = e->next)
             check_timeout(e); /* the entry cannot go while we hold the lock */
-        struct timespec ts = dp_deadline(CLOCK_REALTIME, TIMEOUT_TICK_MS);
+        struct timespec ts = dp_deadline(CLOCK_MONOTONIC, TIMEOUT_TICK_MS);
         pthread_cond_timedwait(&r->timer_wake, &r->lock, &ts);
     }
     pthread_mutex_unlock(&r->lock);
@@ -238,7 +238,7 @@ int registry_start_timer(struct registry *r)
 /* Waits until no session thread is left, up to ms (< 0: forever). Returns true if none is left. */
 static bool wait_sessions(struct registry *r, int ms)
 {
-    struct timespec deadline = dp_deadline(CLOCK_REALTIME, ms > 0 ? ms : 0);
+    struct timespec deadline = dp_deadline(CLOCK_MONOTONIC, ms > 0 ? ms : 0);
     pthread_mutex_lock(&r->lock);
     while (r->nthreads > 0) {
         if (ms < 0)

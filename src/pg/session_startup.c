@@ -279,10 +279,25 @@ int session_startup(struct session *s)
     struct pgmsg m;
     int32_t code;
     struct startup_params p = {0};
-    if (read_startup(s, &m, &code) != 0 || read_params(s, &m, &p) != 0)
+    if (read_startup(s, &m, &code) != 0)
         return -1;
-    negotiate_protocol(s, &p);
-    if (admit_and_authenticate(s, &p) != 0 || connect_database(s) != 0 || apply_params(s, &p) != 0)
+    /* the parameters point into the packet, and the reads of authentication
+     * reuse the input buffer: they are read from a copy of their own */
+    char *packet = malloc(m.len ? m.len : 1);
+    if (!packet) {
+        pgconn_fatal(&s->pc, "53200", "out of memory");
+        return -1;
+    }
+    memcpy(packet, m.body, m.len);
+    m.body = packet;
+    int rc = -1;
+    if (read_params(s, &m, &p) == 0) {
+        negotiate_protocol(s, &p);
+        if (admit_and_authenticate(s, &p) == 0 && connect_database(s) == 0 && apply_params(s, &p) == 0)
+            rc = 0;
+    }
+    free(packet);
+    if (rc != 0)
         return -1;
     pgwire_backend_key(&s->pc.out, s->reg.pid, s->reg.secret);
     pgwire_ready(&s->pc.out, TX_IDLE);

@@ -13,6 +13,7 @@
 
 #include "batcher.h"
 #include "buf.h"
+#include "clock.h"
 #include "duckpond.h"
 #include "testlib.h"
 
@@ -1005,6 +1006,63 @@ static void test_journal_record_roundtrip(void)
     CHECK_EQ_INT(q64(&f, "SELECT count(*) FROM r WHERE i = 42 AND d = 2.5 AND bo AND s = 'a' || chr(0) || 'b'"
                          " AND ts = TIMESTAMP '2024-01-02 03:04:05' AND x IS NULL"),
                  1);
+    fx_close(&f);
+}
+
+/* A record of n columns (all named "a") of table "t" and a row count it cannot hold, into rec; its length. */
+static size_t bogus_record(unsigned char *rec, uint32_t ncols, uint64_t nrows)
+{
+    size_t o = 0;
+    rec[o++] = 1; /* version */
+    rec[o++] = 0; /* flags */
+    rec[o++] = 0;
+    rec[o++] = 0;
+    for (int i = 0; i < 4; i++)
+        rec[o++] = (unsigned char)(ncols >> (8 * i));
+    const unsigned char table[] = {1, 0, 0, 0, 't'}, column[] = {1, 0, 0, 0, 'a'};
+    memcpy(rec + o, table, sizeof table);
+    o += sizeof table;
+    for (uint32_t c = 0; c < ncols; c++) {
+        memcpy(rec + o, column, sizeof column);
+        o += sizeof column;
+    }
+    for (int i = 0; i < 8; i++)
+        rec[o++] = (unsigned char)(nrows >> (8 * i));
+    rec[o++] = DUCKPOND_VALUE_NULL; /* one value, for one row of one column at most */
+    return o;
+}
+
+/* A record that names no column, or counts more rows than its bytes can hold, is refused at once. */
+static void test_journal_record_row_count_checked(void)
+{
+    struct fixture f;
+    CHECK_OK(fx_open(&f, "CREATE TABLE t(a INTEGER)", NULL));
+    unsigned char rec[64];
+    static const struct {
+        uint32_t ncols;
+        uint64_t nrows;
+    } bad[] = {{0, 1u << 24}, {0, UINT64_MAX}, {0, 1}, {1, 2}, {1, UINT64_MAX}, {2, 1}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        size_t len = bogus_record(rec, bad[i].ncols, bad[i].nrows);
+        duckpond_write *x = NULL;
+        char *msg = NULL;
+        int64_t t0 = dp_now_us();
+        CHECK_EQ_INT(batcher_decode(f.b, rec, len, &x, &msg), DUCKPOND_MISUSE);
+        CHECK(x == NULL);
+        CHECK_STR_CONTAINS(msg, "malformed");
+        free(msg);
+        CHECK(dp_now_us() - t0 < 1000000);
+    }
+    /* the same record with a count it holds is one row: encoded again, the same bytes */
+    duckpond_write *w = NULL;
+    char *msg = NULL;
+    size_t len = bogus_record(rec, 1, 1), len2;
+    void *again;
+    CHECK_OK(batcher_decode(f.b, rec, len, &w, &msg));
+    CHECK_OK(batcher_encode(w, &again, &len2));
+    CHECK(len2 == len && memcmp(again, rec, len) == 0);
+    free(again);
+    duckpond_write_free(w);
     fx_close(&f);
 }
 
@@ -2470,9 +2528,9 @@ TEST_MAIN(TEST_ENTRY(test_concurrent_exact_counts), TEST_ENTRY(test_column_subse
           TEST_ENTRY(test_stop_wakes_waiting_producer), TEST_ENTRY(test_visible_after_commit_ack),
           TEST_ENTRY(test_multi_table_group), TEST_ENTRY(test_acked_rows_survive_sigkill),
           TEST_ENTRY(test_misuse_and_free), TEST_ENTRY(test_journal_record_roundtrip),
-          TEST_ENTRY(test_journal_ack_checks_and_applies), TEST_ENTRY(test_journal_sigkill_loop),
-          TEST_ENTRY(test_journal_recovery_reports_damage), TEST_ENTRY(test_journal_disk_full),
-          TEST_ENTRY(test_journal_read_your_writes_under_load),
+          TEST_ENTRY(test_journal_record_row_count_checked), TEST_ENTRY(test_journal_ack_checks_and_applies),
+          TEST_ENTRY(test_journal_sigkill_loop), TEST_ENTRY(test_journal_recovery_reports_damage),
+          TEST_ENTRY(test_journal_disk_full), TEST_ENTRY(test_journal_read_your_writes_under_load),
           TEST_ENTRY(test_journal_fsync_failure_poisons), TEST_ENTRY(test_group_mixes_scan_and_appender),
           TEST_ENTRY(test_journal_schema_changed), TEST_ENTRY(test_journal_split_write_survives_crash),
           TEST_ENTRY(test_writer_rereads_table_after_schema_change),

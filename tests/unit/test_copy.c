@@ -9,6 +9,7 @@
 #include "copy.h"
 #include "copy_csv.h"
 #include "copy_format.h"
+#include "pgwire.h"
 
 #include "testlib.h"
 
@@ -249,5 +250,90 @@ static void test_csv_errors_and_lines(void)
     copy_spec_free(c);
 }
 
+/* Feeds the pieces (NULL-ended) of one stream under sql; the result's code, the error in *err, and the largest output held. */
+static int feed_pieces(const char *sql, const char *const *pieces, const size_t *lens,
+                       struct copy_csv_error *err, size_t *out_cap)
+{
+    struct copy_spec *c = NULL;
+    char msg[128];
+    if (copy_parse(sql, &c, msg, sizeof msg) != 1)
+        return -2;
+    struct copy_csv cv;
+    struct dp_buf out = DP_BUF_INIT;
+    int rc = copy_csv_init(&cv, c, 1, names3);
+    for (int i = 0; rc == 0 && pieces[i]; i++)
+        rc = copy_csv_feed(&cv, pieces[i], lens[i], &out);
+    if (rc == 0)
+        rc = copy_csv_finish(&cv, &out);
+    *err = cv.err;
+    *out_cap = out.cap;
+    dp_buf_free(&out);
+    copy_csv_free(&cv);
+    copy_spec_free(c);
+    return rc;
+}
+
+/* A line past COPY_CSV_MAX_LINE is refused (54000) before it is copied, however it arrives. */
+static void test_line_cap(void)
+{
+    size_t big = COPY_CSV_MAX_LINE + (1u << 20);
+    char *line = malloc(big + 1);
+    memset(line, 'x', big);
+    line[big] = '\n';
+    static const char *const sqls[] = {"COPY t FROM STDIN", "COPY t FROM STDIN (FORMAT csv)"};
+    for (int k = 0; k < 2; k++) {
+        struct copy_csv_error err;
+        size_t cap;
+        /* in one chunk, with its newline */
+        const char *one[] = {line, NULL};
+        size_t one_len[] = {big + 1};
+        CHECK_EQ_INT(feed_pieces(sqls[k], one, one_len, &err, &cap), -1);
+        CHECK(!strcmp(err.sqlstate, "54000") && err.line == 1);
+        CHECK_STR_CONTAINS(err.message, "COPY line is longer than");
+        CHECK(cap < (1u << 20)); /* nothing of it was written out */
+        /* begun in one chunk, ended in the next */
+        const char *two[] = {line, line + big / 2, NULL};
+        size_t two_len[] = {big / 2, big - big / 2 + 1};
+        CHECK_EQ_INT(feed_pieces(sqls[k], two, two_len, &err, &cap), -1);
+        CHECK(!strcmp(err.sqlstate, "54000") && err.line == 1);
+        CHECK_STR_CONTAINS(err.message, "COPY line is longer than");
+        CHECK(cap < (1u << 20));
+    }
+    /* a line just under the limit is taken (its record, with the newline, is within DuckDB's) */
+    line[COPY_CSV_MAX_LINE - 1] = '\n';
+    const char *ok[] = {line, NULL};
+    size_t ok_len[] = {COPY_CSV_MAX_LINE};
+    struct copy_csv_error err;
+    size_t cap;
+    CHECK_EQ_INT(feed_pieces("COPY t FROM STDIN", ok, ok_len, &err, &cap), 0);
+    free(line);
+}
+
+/* CSV's ESCAPE, both ways: inside quotes it escapes the quote and itself; elsewhere it is data. */
+static void test_csv_escape_both_ways(void)
+{
+    const char *sql = "COPY t FROM STDIN (FORMAT csv, ESCAPE '\\')";
+    struct result r = convert(sql, 3, "\"a\\\"b\",\"c\\\\d\",e\\f\n\"g\\\"\nh\",\"\\x\",\"\\\"\"\n", 0);
+    CHECK_EQ_INT(r.rc, 0);
+    CHECK(!strcmp(r.out, "\"a\"\"b\",c\\d,e\\f\n\"g\"\"\nh\",\\x,\"\"\"\"\n"));
+    CHECK_EQ_INT(r.line_of[2], 3); /* the escaped quote did not end the quoted newline's field */
+    CHECK(same_in_chunks(sql, 3, "\"a\\\"b\",\"c\\\\d\",e\\f\n\"g\\\"\nh\",\"\\x\",\"\\\"\"\n"));
+    /* COPY TO: a quoted value escapes its quotes and escapes; one with neither quote nor delimiter is as is */
+    struct copy_spec *c = NULL;
+    char err[128];
+    CHECK_EQ_INT(copy_parse("COPY t TO STDOUT (FORMAT csv, ESCAPE '\\')", &c, err, sizeof err), 1);
+    struct pgbuf out;
+    pgbuf_init(&out);
+    copy_put_field(&out, c, "a\"b\\c", 5);
+    pgbuf_byte(&out, '|');
+    copy_put_field(&out, c, "d\\e", 3);
+    pgbuf_byte(&out, '|');
+    copy_put_field(&out, c, "f,\\", 3);
+    CHECK(out.len == 20 && !memcmp(out.data, "\"a\\\"b\\\\c\"|d\\e|\"f,\\\\\"", 20));
+    pgbuf_free(&out);
+    copy_spec_free(c);
+}
+
 TEST_MAIN(TEST_ENTRY(test_parse_options), TEST_ENTRY(test_text_format), TEST_ENTRY(test_text_errors),
-          TEST_ENTRY(test_csv_format), TEST_ENTRY(test_csv_errors_and_lines))
+          TEST_ENTRY(test_csv_format), TEST_ENTRY(test_csv_errors_and_lines), TEST_ENTRY(test_line_cap),
+          TEST_ENTRY(test_csv_escape_both_ways))

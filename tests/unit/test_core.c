@@ -888,6 +888,53 @@ static void test_pool_put_rolls_back(void)
     CHECK_OK(duckpond_close(db));
 }
 
+struct racing_put {
+    duckpond_pool *pool;
+    duckpond_conn *conn;
+    pthread_barrier_t *start;
+    int rc;
+};
+
+static void *put_at_once(void *arg)
+{
+    struct racing_put *r = arg;
+    pthread_barrier_wait(r->start);
+    r->rc = duckpond_pool_put(r->pool, r->conn);
+    return NULL;
+}
+
+/* One connection put back by two threads at once (a misuse): one put is taken, the other refused, every time. */
+static void test_pool_put_twice_at_once(void)
+{
+    duckpond_db *db;
+    duckpond_pool *pool;
+    OPEN(test_path("pool.duckdb"), &db);
+    CHECK_OK(duckpond_pool_new(db, 1, &pool));
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, 2);
+    for (int round = 0; round < 300; round++) {
+        duckpond_conn *c;
+        CHECK_OK(duckpond_pool_get(pool, 0, &c));
+        if (round % 2)
+            CHECK_OK(duckpond_exec(c, "BEGIN")); /* its put runs a ROLLBACK: a wider window */
+        struct racing_put a = {pool, c, &start, -1}, b = {pool, c, &start, -1};
+        pthread_t ta, tb;
+        pthread_create(&ta, NULL, put_at_once, &a);
+        pthread_create(&tb, NULL, put_at_once, &b);
+        pthread_join(ta, NULL);
+        pthread_join(tb, NULL);
+        CHECK((a.rc == DUCKPOND_OK) + (b.rc == DUCKPOND_OK) == 1);
+        CHECK((a.rc == DUCKPOND_MISUSE) + (b.rc == DUCKPOND_MISUSE) == 1);
+        duckpond_pool_stats st = DUCKPOND_POOL_STATS_INIT();
+        CHECK_OK(duckpond_pool_stats_get(pool, &st));
+        CHECK_EQ_INT(st.in_use, 0);
+        CHECK_EQ_INT(st.open, 1);
+    }
+    pthread_barrier_destroy(&start);
+    CHECK_OK(duckpond_pool_free(pool));
+    CHECK_OK(duckpond_close(db));
+}
+
 static int count_calls(duckpond_conn *c, int attempt, void *arg)
 {
     ++*(int *)arg;
@@ -1027,5 +1074,5 @@ TEST_MAIN(TEST_ENTRY(test_open_bad_input), TEST_ENTRY(test_open_config), TEST_EN
           TEST_ENTRY(test_snapshot_read_only_processes), TEST_ENTRY(test_pool_contention),
           TEST_ENTRY(test_locked_write_processes), TEST_ENTRY(test_version_and_soname),
           TEST_ENTRY(test_close_refuses_while_in_use), TEST_ENTRY(test_pool_put_rolls_back),
-          TEST_ENTRY(test_calls_inside_a_transaction), TEST_ENTRY(test_fork_child_refused),
-          TEST_ENTRY(test_versioned_structs))
+          TEST_ENTRY(test_pool_put_twice_at_once), TEST_ENTRY(test_calls_inside_a_transaction),
+          TEST_ENTRY(test_fork_child_refused), TEST_ENTRY(test_versioned_structs))

@@ -1499,6 +1499,109 @@ static void test_insert_params_in_transaction(void)
     CHECK_EQ_INT(stop_server(), 0);
 }
 
+/*
+ * The startup packet's parameters are applied after SCRAM, whose messages
+ * are read into the same input buffer: they must still be the client's.
+ */
+static void test_startup_params_after_scram(void)
+{
+    const char *users = test_path("users");
+    CHECK_OK(add_user(users, "alice", "s3cret", 0));
+    const char *extra[] = {"--users", users, NULL};
+    CHECK_OK(start_server_args(extra));
+    char info[512];
+    snprintf(info, sizeof info,
+             "host=127.0.0.1 port=%d user=alice password=s3cret dbname=duckpond "
+             "application_name=an_application_name_set_at_startup options='-c statement_timeout=4321'",
+             server_port);
+    for (int i = 0; i < 3; i++) {
+        PGconn *c = PQconnectdb(info);
+        CHECK(PQstatus(c) == CONNECTION_OK);
+        CHECK(strcmp(value_of(c, "SHOW application_name"), "an_application_name_set_at_startup") == 0);
+        CHECK_STR_CONTAINS(value_of(c, "SHOW statement_timeout"), "4321");
+        PQfinish(c);
+    }
+    CHECK_EQ_INT(stop_server(), 0);
+}
+
+/*
+ * A Query whose COPY FROM STDIN is followed by more statements: the rest
+ * runs as sent, however much CopyData came in between (here more than the
+ * input buffer held, so it is moved and grown).
+ */
+static void test_copy_in_multi_statement_query(void)
+{
+    CHECK_OK(start_server());
+    PGconn *c = connect_db();
+    CHECK(exec_ok(c, "CREATE TABLE cq(id int, note text)"));
+    CHECK(PQsendQuery(c, "COPY cq FROM STDIN; INSERT INTO cq VALUES (-1, 'after'); "
+                         "SELECT count(*) || ' rows, ' || max(note) FROM cq"));
+    PGresult *r = PQgetResult(c);
+    CHECK_EQ_INT(PQresultStatus(r), PGRES_COPY_IN);
+    PQclear(r);
+    struct dp_buf data = DP_BUF_INIT;
+    for (int i = 0; i < 20000; i++)
+        dp_buf_printf(&data, "%d\tline %d of the copy, long enough to fill buffers\n", i, i);
+    CHECK_EQ_INT(PQputCopyData(c, data.data, (int)data.len), 1);
+    dp_buf_free(&data);
+    CHECK_EQ_INT(PQputCopyEnd(c, NULL), 1);
+    r = PQgetResult(c);
+    CHECK(strcmp(PQcmdStatus(r), "COPY 20000") == 0);
+    PQclear(r);
+    r = PQgetResult(c);
+    CHECK_EQ_INT(PQresultStatus(r), PGRES_COMMAND_OK);
+    CHECK(strcmp(PQcmdStatus(r), "INSERT 0 1") == 0);
+    PQclear(r);
+    r = PQgetResult(c);
+    CHECK_EQ_INT(PQresultStatus(r), PGRES_TUPLES_OK);
+    CHECK(strcmp(PQgetvalue(r, 0, 0), "20001 rows, line 9999 of the copy, long enough to fill buffers") == 0);
+    PQclear(r);
+    CHECK(PQgetResult(c) == NULL);
+    PQfinish(c);
+    CHECK_EQ_INT(stop_server(), 0);
+}
+
+/* An INSERT of more than 64 binary uuid parameters: each column keeps its own value. */
+static void test_insert_many_binary_uuids(void)
+{
+    enum { N = 70 };
+    CHECK_OK(start_server());
+    PGconn *c = connect_db();
+    struct dp_buf create = DP_BUF_INIT, insert = DP_BUF_INIT;
+    dp_buf_str(&create, "CREATE TABLE wide(");
+    dp_buf_str(&insert, "INSERT INTO wide VALUES (");
+    for (int i = 0; i < N; i++) {
+        dp_buf_printf(&create, "%su%d uuid", i ? ", " : "", i);
+        dp_buf_printf(&insert, "%s$%d", i ? ", " : "", i + 1);
+    }
+    dp_buf_str(&create, ")");
+    dp_buf_str(&insert, ")");
+    CHECK(exec_ok(c, create.data));
+    char bytes[N][16];
+    const char *vals[N];
+    int lens[N], fmts[N];
+    Oid types[N];
+    for (int i = 0; i < N; i++) {
+        memset(bytes[i], 0, 16);
+        bytes[i][15] = (char)i;
+        vals[i] = bytes[i];
+        lens[i] = 16;
+        fmts[i] = 1;
+        types[i] = 2950;
+    }
+    PGresult *r = PQexecParams(c, insert.data, N, types, vals, lens, fmts, 0);
+    CHECK_EQ_INT(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    dp_buf_free(&create);
+    dp_buf_free(&insert);
+    CHECK(strcmp(value_of(c, "SELECT u0 FROM wide"), "00000000-0000-0000-0000-000000000000") == 0);
+    CHECK(strcmp(value_of(c, "SELECT u1 FROM wide"), "00000000-0000-0000-0000-000000000001") == 0);
+    CHECK(strcmp(value_of(c, "SELECT u64 FROM wide"), "00000000-0000-0000-0000-000000000040") == 0);
+    CHECK(strcmp(value_of(c, "SELECT u69 FROM wide"), "00000000-0000-0000-0000-000000000045") == 0);
+    PQfinish(c);
+    CHECK_EQ_INT(stop_server(), 0);
+}
+
 TEST_MAIN(TEST_ENTRY(test_set_values_and_version), TEST_ENTRY(test_prepared_clock_after_ddl),
           TEST_ENTRY(test_binary_results), TEST_ENTRY(test_binary_params), TEST_ENTRY(test_text_formats),
           TEST_ENTRY(test_prepared), TEST_ENTRY(test_prepared_sees_later_commits),
@@ -1507,4 +1610,6 @@ TEST_MAIN(TEST_ENTRY(test_set_values_and_version), TEST_ENTRY(test_prepared_cloc
           TEST_ENTRY(test_copy_atomic), TEST_ENTRY(test_copy_shapes), TEST_ENTRY(test_copy_binary),
           TEST_ENTRY(test_copy_cancel), TEST_ENTRY(test_cancel), TEST_ENTRY(test_too_many_connections),
           TEST_ENTRY(test_scram_and_read_only), TEST_ENTRY(test_bad_input),
-          TEST_ENTRY(test_disconnect_reasons), TEST_ENTRY(test_insert_params_in_transaction))
+          TEST_ENTRY(test_disconnect_reasons), TEST_ENTRY(test_insert_params_in_transaction),
+          TEST_ENTRY(test_startup_params_after_scram), TEST_ENTRY(test_copy_in_multi_statement_query),
+          TEST_ENTRY(test_insert_many_binary_uuids))

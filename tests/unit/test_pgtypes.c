@@ -621,6 +621,127 @@ static void test_data_rows_binary(void)
     db_close();
 }
 
+/* The first row of a query in binary, into c (b freed by the caller); false when a value has no binary form. */
+static bool query_binary(const char *sql, struct pgbuf *b, struct cells *c)
+{
+    duckdb_result res;
+    if (duckdb_query(con, sql, &res) != DuckDBSuccess)
+        return false;
+    bool ok = first_row_binary(&res, b, c);
+    duckdb_destroy_result(&res);
+    return ok;
+}
+
+/* Infinite dates and timestamps in binary as PostgreSQL sends them; DuckDB's earliest ones have no such form. */
+static void test_binary_infinities_out(void)
+{
+    CHECK(db_open());
+    struct pgbuf b;
+    struct cells c;
+    CHECK(
+        query_binary("SELECT DATE 'infinity', DATE '-infinity', TIMESTAMP 'infinity', TIMESTAMP '-infinity',"
+                     " TIMESTAMPTZ '-infinity', DATE '2000-01-01', TIMESTAMP '294246-12-31 23:59:59'",
+                     &b, &c));
+    CHECK_EQ_INT(c.n, 7);
+    CHECK(c.len[0] == 4 && (int32_t)be_at(c.val[0], 4) == INT32_MAX);
+    CHECK(c.len[1] == 4 && (int32_t)be_at(c.val[1], 4) == INT32_MIN);
+    CHECK(c.len[2] == 8 && (int64_t)be_at(c.val[2], 8) == INT64_MAX);
+    CHECK(c.len[3] == 8 && (int64_t)be_at(c.val[3], 8) == INT64_MIN);
+    CHECK(c.len[4] == 8 && (int64_t)be_at(c.val[4], 8) == INT64_MIN);
+    CHECK(c.len[5] == 4 && be_at(c.val[5], 4) == 0);
+    CHECK(c.len[6] == 8 && (int64_t)be_at(c.val[6], 8) == 9222424559999000000LL);
+    pgbuf_free(&b);
+    /* DuckDB's first day and first instant lie before what the shift to 2000 can hold */
+    CHECK(!query_binary("SELECT DATE '5877642-06-25 (BC)'", &b, &c));
+    pgbuf_free(&b);
+    CHECK(!query_binary("SELECT TIMESTAMP '290309-12-22 (BC) 00:00:00'", &b, &c));
+    pgbuf_free(&b);
+    CHECK(query_binary("SELECT DATE '4714-11-24 (BC)', TIMESTAMP '4714-11-24 (BC) 00:00:00'", &b, &c));
+    CHECK((int32_t)be_at(c.val[0], 4) == -2451545); /* PostgreSQL's first day */
+    CHECK((int64_t)be_at(c.val[1], 8) == -211813488000000000LL);
+    pgbuf_free(&b);
+    db_close();
+}
+
+/* A parameter (format 0 text, 1 binary) bound as type oid into SELECT $1::VARCHAR: the text, or "ERROR: ..." (static buffer). */
+static const char *bound_value(uint32_t oid, int16_t format, const char *data, int len)
+{
+    static char out[320];
+    duckdb_prepared_statement st;
+    duckdb_result res;
+    char err[256] = "";
+    snprintf(out, sizeof out, "ERROR: prepare");
+    if (duckdb_prepare(con, "SELECT $1::VARCHAR", &st) == DuckDBSuccess) {
+        if (pgtypes_bind(st, 1, oid, format, data, len, err, sizeof err) != 0)
+            snprintf(out, sizeof out, "ERROR: %s", err);
+        else if (duckdb_execute_prepared(st, &res) == DuckDBSuccess) {
+            char *text = duckdb_value_varchar(&res, 0, 0);
+            snprintf(out, sizeof out, "%s", text);
+            duckdb_free(text);
+            duckdb_destroy_result(&res);
+        }
+    }
+    duckdb_destroy_prepare(&st);
+    return out;
+}
+
+/* An integer of len bytes, big-endian, bound in binary as type oid. */
+static const char *bound_binary(uint32_t oid, int64_t v, int len)
+{
+    char data[8];
+    for (int i = 0; i < len; i++)
+        data[i] = (char)((uint64_t)v >> (8 * (len - 1 - i)));
+    return bound_value(oid, 1, data, len);
+}
+
+/* Binary dates and timestamps in Bind: the infinities, and no overflow of the shift to 1970. */
+static void test_binary_infinities_in(void)
+{
+    CHECK(db_open());
+    CHECK(!strcmp(bound_binary(PGOID_DATE, INT32_MAX, 4), "infinity"));
+    CHECK(!strcmp(bound_binary(PGOID_DATE, INT32_MIN, 4), "-infinity"));
+    CHECK(!strcmp(bound_binary(PGOID_DATE, 1, 4), "2000-01-02"));
+    CHECK_STR_CONTAINS(bound_binary(PGOID_DATE, INT32_MAX - 1, 4), "date out of range");
+    CHECK(!strcmp(bound_binary(PGOID_TIMESTAMP, INT64_MAX, 8), "infinity"));
+    CHECK(!strcmp(bound_binary(PGOID_TIMESTAMP, INT64_MIN, 8), "-infinity"));
+    CHECK(!strcmp(bound_binary(PGOID_TIMESTAMP, 1000000, 8), "2000-01-01 00:00:01"));
+    CHECK_STR_CONTAINS(bound_binary(PGOID_TIMESTAMP, INT64_MAX - 1, 8), "timestamp out of range");
+    CHECK_STR_CONTAINS(bound_binary(PGOID_TIMESTAMPTZ, INT64_MAX - 1, 8), "timestamp out of range");
+    CHECK_STR_CONTAINS(bound_binary(PGOID_TIMESTAMPTZ, INT64_MAX, 8), "infinity");
+    /* the batcher's values likewise */
+    char big[8], scratch[40], err[128];
+    duckpond_value v;
+    memset(big, 0x7f, 1);
+    memset(big + 1, 0xff, 7);
+    CHECK_OK(pgtypes_value(PGOID_TIMESTAMP, 1, big, 8, &v, scratch, sizeof scratch, err, sizeof err));
+    CHECK(v.kind == DUCKPOND_VALUE_TIMESTAMP && v.u.timestamp_us == INT64_MAX);
+    big[7] = (char)0xfe;
+    CHECK_EQ_INT(pgtypes_value(PGOID_TIMESTAMP, 1, big, 8, &v, scratch, sizeof scratch, err, sizeof err), -1);
+    CHECK_STR_CONTAINS(err, "timestamp out of range");
+    db_close();
+}
+
+/* bytea in text, as PostgreSQL's byteain reads it: hex, or escapes of a backslash and three octal digits only. */
+static void test_bytea_text_escapes(void)
+{
+    CHECK(db_open());
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"\\x41ff", "A\\xFF"}, {"a\\\\b", "a\\x5Cb"}, {"\\101\\102", "AB"}, {"\\377", "\\xFF"},
+        {"\\3xy", NULL},       {"\\19", NULL},        {"\\400", NULL},      {"\\8", NULL},
+        {"\\1", NULL},         {"x\\", NULL},         {"\\x4", NULL},       {"\\xzz", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *got = bound_value(PGOID_BYTEA, 0, cases[i].in, (int)strlen(cases[i].in));
+        if (cases[i].out ? strcmp(got, cases[i].out) != 0
+                         : strncmp(got, "ERROR: invalid input syntax", 27) != 0)
+            fprintf(stderr, "    %s: %s\n", cases[i].in, got);
+        CHECK(cases[i].out ? !strcmp(got, cases[i].out) : !strncmp(got, "ERROR: invalid input syntax", 27));
+    }
+    db_close();
+}
+
 /* DECIMAL and the integers sent as numeric, in binary: the bytes PostgreSQL 15's numeric_send gives. */
 static void test_numeric_binary_as_postgresql(void)
 {
@@ -777,4 +898,5 @@ TEST_MAIN(TEST_ENTRY(test_shortest_double_matches_printf), TEST_ENTRY(test_short
           TEST_ENTRY(test_civil_dates_match_duckdb), TEST_ENTRY(test_temporal_text_matches_duckdb_cast),
           TEST_ENTRY(test_data_rows_text), TEST_ENTRY(test_data_rows_binary),
           TEST_ENTRY(test_numeric_binary_as_postgresql), TEST_ENTRY(test_data_row_without_encoder),
-          TEST_ENTRY(test_http_render_as_before))
+          TEST_ENTRY(test_http_render_as_before), TEST_ENTRY(test_binary_infinities_out),
+          TEST_ENTRY(test_binary_infinities_in), TEST_ENTRY(test_bytea_text_escapes))

@@ -117,11 +117,11 @@ int duckpond_batcher_new(duckpond_db *db, const duckpond_batcher_settings *setti
         free(b);
         return DUCKPOND_NOMEM;
     }
-    pthread_cond_init(&b->applied, NULL);
+    dp_cond_init_monotonic(&b->applied);
     pthread_mutex_init(&b->mu, NULL);
     pthread_mutex_init(&b->stop_mu, NULL);
-    pthread_cond_init(&b->work, NULL);
-    pthread_cond_init(&b->room, NULL);
+    dp_cond_init_monotonic(&b->work);
+    dp_cond_init_monotonic(&b->room);
     pthread_mutex_init(&b->casters.mu, NULL);
     pthread_cond_init(&b->casters.idle, NULL);
     rc = batcher_catalog_open(b);
@@ -550,7 +550,7 @@ int batcher_admit(duckpond_batcher *b, duckpond_write *w)
         return DUCKPOND_OVERLOADED;
     }
     struct timespec until =
-        dp_deadline(CLOCK_REALTIME, s->overload_timeout_ms > 0 ? s->overload_timeout_ms : 0);
+        dp_deadline(CLOCK_MONOTONIC, s->overload_timeout_ms > 0 ? s->overload_timeout_ms : 0);
     for (;;) {
         if (b->stopping) {
             dp_set_msg(&w->errmsg, "the batcher is stopped");

@@ -170,7 +170,8 @@ static int decode_names(struct crd *c, duckpond_write *w, uint64_t *ncols)
     cr_uint(c, 2);
     *ncols = cr_uint(c, 4);
     w->table = cr_name(c);
-    if (!c->failed && *ncols > (uint64_t)(c->len / 5)) /* each column takes at least 5 bytes */
+    /* a write names at least one column, and each name takes at least 5 bytes */
+    if (!c->failed && (*ncols == 0 || *ncols > (uint64_t)(c->len / 5)))
         c->failed = true;
     if (!c->failed && *ncols && !(w->cols = calloc((size_t)*ncols, sizeof *w->cols)))
         return DUCKPOND_NOMEM;
@@ -183,6 +184,11 @@ static int decode_names(struct crd *c, duckpond_write *w, uint64_t *ncols)
 static int decode_rows(struct crd *c, duckpond_write *w, uint64_t ncols)
 {
     uint64_t nrows = cr_uint(c, 8);
+    /* each value takes at least its kind byte: a count the rest cannot hold is refused before any row */
+    if (!c->failed && (ncols == 0 || nrows > (uint64_t)(c->len - c->off) / ncols))
+        c->failed = true;
+    if (c->failed)
+        return DUCKPOND_OK;
     duckpond_value *row = calloc(ncols ? (size_t)ncols : 1, sizeof *row);
     if (!row)
         return DUCKPOND_NOMEM;

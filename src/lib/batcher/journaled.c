@@ -337,7 +337,7 @@ int duckpond_batcher_wait_applied(duckpond_batcher *b, uint64_t seq, int timeout
     int rc = DUCKPOND_OK;
     if (b->applied_seq < seq) {
         int64_t start = dp_now_us();
-        struct timespec until = dp_deadline(CLOCK_REALTIME, timeout_ms > 0 ? timeout_ms : 0);
+        struct timespec until = dp_deadline(CLOCK_MONOTONIC, timeout_ms > 0 ? timeout_ms : 0);
         b->stats.applied_waits++;
         b->apply_waiters++;
         if (b->writer_idle)

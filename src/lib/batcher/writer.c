@@ -133,7 +133,7 @@ static void linger(duckpond_batcher *b)
     int64_t us = b->last_commit_us < b->set.max_delay_us ? b->last_commit_us : b->set.max_delay_us;
     if (us <= 0)
         return;
-    struct timespec until = dp_deadline_us(CLOCK_REALTIME, us);
+    struct timespec until = dp_deadline_us(CLOCK_MONOTONIC, us);
     b->want_writes = b->expect_writes;
     b->writer_idle = true;
     while (!b->stopping && !b->held && b->queued_writes < b->expect_writes &&
@@ -159,7 +159,7 @@ static void apply_linger(duckpond_batcher *b)
     int64_t at = b->head->submit_us + delay_us - dp_now_us();
     if (at <= 0)
         return;
-    struct timespec until = dp_deadline_us(CLOCK_REALTIME, at);
+    struct timespec until = dp_deadline_us(CLOCK_MONOTONIC, at);
     b->want_writes = SIZE_MAX;
     b->writer_idle = true;
     while (!b->stopping && !b->held && !b->apply_waiters && !b->direct_queued &&
