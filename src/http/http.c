@@ -213,7 +213,7 @@ static enum MHD_Result route_post(struct http_server *h, struct MHD_Connection *
         r->kind = REQ_QUERY;
         return MHD_YES;
     }
-    if (r->user && user_read_only(r->user))
+    if (r->user ? user_read_only(r->user) : h->env.opt.trust_role == ACCESS_RO)
         return http_send_error(c, MHD_HTTP_FORBIDDEN, DUCKPOND_READONLY, "25006",
                                "this user is read-only and may not write rows");
     const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);

@@ -121,7 +121,7 @@ struct session {
     bool started; /* its thread runs */
     char peer[64];
     char user[64];
-    bool read_only;
+    enum access_role role; /* the user's, or the trusted role; set by authentication (access.h) */
 
     duckpond_conn *conn;
     duckdb_connection dcon;

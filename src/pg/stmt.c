@@ -6,7 +6,8 @@
  * one to pgcatalog_rewrite and to the SET/SHOW/transaction emulation);
  * then DuckDB parses it (duckdb_extract_statements) and prepares it.
  * DuckDB's statement type decides the command tag, whether rows come back,
- * and what a read-only user may run. The forms the session answers itself
+ * and, with the text read before DuckDB binds it, what the session's role
+ * may run (access.h: the same decision as HTTP's). The forms the session answers itself
  * (transaction control, SET/RESET/SHOW of its own settings, version(),
  * COPY with STDIN/STDOUT, and the commands it accepts or refuses without
  * DuckDB) are recognised from their first words, by the tables below.
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access.h"
 #include "buf.h"
 #include "copy.h"
 #include "insert_plan.h"
@@ -628,6 +630,22 @@ done:
     return rc;
 }
 
+/*
+ * The session's role may have DuckDB read this text (access_check_text),
+ * or, for the COPY to or from the client the session runs itself, the
+ * functions it calls (access_check_calls). 0, or -1 with the refusal queued.
+ */
+static int gate_text(struct session *s, const struct stmt *st, bool own_copy)
+{
+    struct access_refusal why;
+    size_t len = strlen(st->sql);
+    int rc = own_copy ? access_check_calls(s->role, st->sql, len, &why)
+                      : access_check_text(s->role, st->sql, len, &why);
+    if (rc != 0)
+        session_error(s, why.sqlstate, "%s", why.message);
+    return rc;
+}
+
 struct stmt *stmt_make(struct session *s, const char *name, const char *sql, size_t len, const uint32_t *oids,
                        int noids)
 {
@@ -646,7 +664,7 @@ struct stmt *stmt_make(struct session *s, const char *name, const char *sql, siz
     }
     bool failed;
     if (classify_session(s, st, &failed)) {
-        if (!failed)
+        if (!failed && (st->kind != STMT_COPY || gate_text(s, st, true) == 0))
             return st;
         stmt_unref(st);
         return NULL;
@@ -658,7 +676,7 @@ struct stmt *stmt_make(struct session *s, const char *name, const char *sql, siz
      * not wait here. */
     char word[16];
     first_word(st->sql, len, word, sizeof word);
-    if ((strcmp(word, "INSERT") != 0 && session_wait_own_writes(s) != 0) ||
+    if (gate_text(s, st, false) != 0 || (strcmp(word, "INSERT") != 0 && session_wait_own_writes(s) != 0) ||
         make_duckdb(s, st, word, oids, noids) != 0) {
         stmt_unref(st);
         return NULL;
