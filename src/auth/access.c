@@ -133,7 +133,9 @@ static int check_calls(enum access_role role, const char *sql, size_t len, struc
         if (call) {
             const char *name = sql + prev.start;
             size_t n = prev.len;
-            if (prev.kind == SQLLEX_QIDENT && n >= 2 && name[0] == '"') {
+            if (prev.kind == SQLLEX_QIDENT && name[0] != '"') /* U&"\0072ead_csv"(: no name to match */
+                return refuse(why, "0A000", "function names written with U& escapes are not supported");
+            if (prev.kind == SQLLEX_QIDENT && n >= 2) {
                 name++; /* "read_csv"( : DuckDB calls the same function */
                 n -= 2;
             }

@@ -296,13 +296,6 @@ static bool statement_allowed(const struct http_env *env, duckdb_connection dc, 
         return false;
     default: break;
     }
-    if (user && user_read_only(user) && t != DUCKDB_STATEMENT_TYPE_SELECT &&
-        t != DUCKDB_STATEMENT_TYPE_EXPLAIN) {
-        http_err_set(e, DUCKPOND_READONLY, 403, "25006",
-                     "user %s is read-only: %s statements are not allowed", user_name(user),
-                     http_stmt_kind(t));
-        return false;
-    }
     struct access_refusal why;
     if (access_check_type(role_of(env, user), t, sql, strlen(sql), dc, &why) != 0) {
         http_err_set(e, DUCKPOND_READONLY, 403, why.sqlstate, "%s", why.message);

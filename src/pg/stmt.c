@@ -15,6 +15,7 @@
  * that splitting, keywords and SET values agree with DuckDB on where a
  * string, a quoted name or a comment ends.
  */
+#define _GNU_SOURCE /* strcasestr */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -676,7 +677,9 @@ struct stmt *stmt_make(struct session *s, const char *name, const char *sql, siz
      * not wait here. */
     char word[16];
     first_word(st->sql, len, word, sizeof word);
-    if (gate_text(s, st, false) != 0 || (strcmp(word, "INSERT") != 0 && session_wait_own_writes(s) != 0) ||
+    if (gate_text(s, st, false) != 0 ||
+        (strcasestr(st->sql, "current_setting") && settings_sync_duckdb(s) != 0) ||
+        (strcmp(word, "INSERT") != 0 && session_wait_own_writes(s) != 0) ||
         make_duckdb(s, st, word, oids, noids) != 0) {
         stmt_unref(st);
         return NULL;
