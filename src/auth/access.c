@@ -186,14 +186,54 @@ static bool pragma_name(struct sqllex lx, char *buf, size_t n)
     return true;
 }
 
+/*
+ * Where the statement an EXPLAIN explains starts: after EXPLAIN, and
+ * ANALYZE or a list of (options). *analyze: whether the EXPLAIN runs it.
+ */
+static size_t explained_start(const char *sql, size_t len, bool *analyze)
+{
+    struct sqllex lx;
+    struct sqllex_token tok;
+    char w[32];
+    *analyze = false;
+    sqllex_init(&lx, sql, len);
+    sqllex_next_word(&lx, w, sizeof w); /* EXPLAIN */
+    struct sqllex peek = lx;
+    if (sqllex_next_word(&peek, w, sizeof w) && (!strcmp(w, "ANALYZE") || !strcmp(w, "ANALYSE"))) {
+        *analyze = true;
+        lx = peek;
+    } else if (sqllex_next(&peek, &tok) && tok.kind == SQLLEX_PUNCT && sql[tok.start] == '(') {
+        /* EXPLAIN (ANALYZE, FORMAT json) ...: any ANALYZE among the options */
+        int depth = 1;
+        while (depth > 0 && sqllex_next(&peek, &tok)) {
+            if (tok.kind == SQLLEX_PUNCT && sql[tok.start] == '(')
+                depth++;
+            else if (tok.kind == SQLLEX_PUNCT && sql[tok.start] == ')')
+                depth--;
+            else if (sqllex_is_word(sql, &tok, "ANALYZE") || sqllex_is_word(sql, &tok, "ANALYSE"))
+                *analyze = true;
+        }
+        lx = peek;
+    }
+    return lx.pos;
+}
+
 /* ------------------------------------------------------------ the text */
 
 int access_check_text(enum access_role role, const char *sql, size_t len, struct access_refusal *why)
 {
     struct sqllex lx;
     char w1[32], w2[32];
-    sqllex_init(&lx, sql, len);
-    sqllex_next_word(&lx, w1, sizeof w1);
+    /* EXPLAIN binds its statement (and with ANALYZE runs it): the words that count are that statement's */
+    size_t at = 0;
+    for (;;) {
+        sqllex_init(&lx, sql + at, len - at);
+        sqllex_next_word(&lx, w1, sizeof w1);
+        if (strcmp(w1, "EXPLAIN") != 0)
+            break;
+        bool analyze;
+        at += explained_start(sql + at, len - at, &analyze);
+    }
     struct sqllex after = lx;
     sqllex_next_word(&after, w2, sizeof w2);
     if (!strcmp(w1, "INSTALL") || !strcmp(w1, "LOAD") || (!strcmp(w1, "FORCE") && !strcmp(w2, "INSTALL")) ||
@@ -362,31 +402,21 @@ static int check_set(enum access_role role, const char *sql, size_t len, struct 
     if (t.use || t.variable)
         return 0;
     size_t n = strlen(t.name);
+    const char *reason = NULL;
     if (name_in(t.name, n, never_settings))
-        return refuse(
-            why, "42501",
-            "permission denied to set parameter \"%s\": it names server files or undoes the server's "
-            "file and extension limits, and is fixed by its operator",
-            t.name);
-    if (role == ACCESS_ADMIN)
+        reason =
+            ": it names server files or undoes the server's file and extension limits, and is fixed by its "
+            "operator";
+    else if (role == ACCESS_ADMIN)
         return 0;
-    if (t.global)
-        return refuse(why, "42501",
-                      "permission denied to set parameter \"%s\" globally: SET GLOBAL changes every session, "
-                      "reserved to admin users",
-                      t.name);
-    if (name_in(t.name, n, admin_session_settings))
-        return refuse(
-            why, "42501",
-            "permission denied to set parameter \"%s\": it writes to the server's output, reserved to "
-            "admin users",
-            t.name);
-    if (!name_in(t.name, n, session_settings))
-        return refuse(
-            why, "42501",
-            "permission denied to set parameter \"%s\": it is one of DuckDB's global settings, shared "
-            "by every session, reserved to admin users",
-            t.name);
+    else if (t.global)
+        reason = " globally: SET GLOBAL changes every session, reserved to admin users";
+    else if (name_in(t.name, n, admin_session_settings))
+        reason = ": it writes to the server's output, reserved to admin users";
+    else if (!name_in(t.name, n, session_settings))
+        reason = ": it is one of DuckDB's global settings, shared by every session, reserved to admin users";
+    if (reason)
+        return refuse(why, "42501", "permission denied to set parameter \"%s\"%s", t.name, reason);
     return 0;
 }
 
@@ -398,44 +428,17 @@ bool access_type_is_read(duckdb_statement_type type)
            type == DUCKDB_STATEMENT_TYPE_TRANSACTION;
 }
 
-/* Where the statement of EXPLAIN ANALYZE [(options)] starts, or len when the EXPLAIN does not analyse. */
-static size_t explained_start(const char *sql, size_t len)
-{
-    struct sqllex lx;
-    struct sqllex_token tok;
-    char w[32];
-    bool analyze = false;
-    sqllex_init(&lx, sql, len);
-    sqllex_next_word(&lx, w, sizeof w); /* EXPLAIN */
-    struct sqllex peek = lx;
-    if (sqllex_next_word(&peek, w, sizeof w) && !strcmp(w, "ANALYZE")) {
-        analyze = true;
-        lx = peek;
-    } else if (sqllex_next(&peek, &tok) && tok.kind == SQLLEX_PUNCT && sql[tok.start] == '(') {
-        /* EXPLAIN (ANALYZE, FORMAT json) ...: any ANALYZE among the options */
-        int depth = 1;
-        while (depth > 0 && sqllex_next(&peek, &tok)) {
-            if (tok.kind == SQLLEX_PUNCT && sql[tok.start] == '(')
-                depth++;
-            else if (tok.kind == SQLLEX_PUNCT && sql[tok.start] == ')')
-                depth--;
-            else if (sqllex_is_word(sql, &tok, "ANALYZE") || sqllex_is_word(sql, &tok, "ANALYSE"))
-                analyze = true;
-        }
-        lx = peek;
-    }
-    return analyze ? lx.pos : len;
-}
-
 /*
- * EXPLAIN ANALYZE runs its statement: a read-only user may run it only
- * when DuckDB types that statement as a read. 0, or -1 with *why.
+ * EXPLAIN ANALYZE runs its statement: it is checked as that statement,
+ * by the type DuckDB gives it on dcon. A plain EXPLAIN only binds (what
+ * binding reads, access_check_text refused). 0, or -1 with *why.
  */
 static int check_explain(enum access_role role, const char *sql, size_t len, duckdb_connection dcon,
                          struct access_refusal *why)
 {
-    size_t start = explained_start(sql, len);
-    if (role != ACCESS_RO || start >= len)
+    bool analyze;
+    size_t start = explained_start(sql, len, &analyze);
+    if (!analyze || role == ACCESS_ADMIN)
         return 0;
     duckdb_statement_type inner = DUCKDB_STATEMENT_TYPE_INVALID;
     struct dp_buf text = DP_BUF_INIT;
@@ -448,12 +451,14 @@ static int check_explain(enum access_role role, const char *sql, size_t len, duc
         duckdb_destroy_prepare(&prep);
     }
     duckdb_destroy_extracted(&ex);
+    int rc = -1;
+    if (inner == DUCKDB_STATEMENT_TYPE_INVALID || inner == DUCKDB_STATEMENT_TYPE_EXPLAIN)
+        refuse(why, role == ACCESS_RO ? "25006" : "0A000",
+               "EXPLAIN ANALYZE runs its statement, and this one could not be checked on its own");
+    else
+        rc = access_check_type(role, inner, text.data, text.len, dcon, why);
     dp_buf_free(&text);
-    if (inner == DUCKDB_STATEMENT_TYPE_SELECT)
-        return 0;
-    return refuse(why, "25006",
-                  "cannot execute EXPLAIN ANALYZE of a statement other than SELECT in a "
-                  "read-only transaction (it runs the statement)");
+    return rc;
 }
 
 /* The name of a statement type for a message. */
@@ -479,6 +484,38 @@ static const char *type_name(duckdb_statement_type t)
     case DUCKDB_STATEMENT_TYPE_PRAGMA: return "PRAGMA";
     default: return "this statement";
     }
+}
+
+/*
+ * Whether the text names one of the server's own objects: a name that
+ * starts with duckpond_ (its bookkeeping tables, duckpond_journal_state,
+ * and the catalog overlay, duckpond_pg), which every session relies on.
+ */
+static bool names_server_object(const char *sql, size_t len)
+{
+    static const char prefix[] = "duckpond_";
+    const size_t plen = sizeof prefix - 1;
+    bool anywhere = false; /* most statements name none: one plain pass before the lexer's */
+    for (size_t i = 0; i + plen <= len && !anywhere; i++)
+        anywhere = (sql[i] | 0x20) == 'd' && strncasecmp(sql + i, prefix, plen) == 0;
+    if (!anywhere)
+        return false;
+    struct sqllex lx;
+    struct sqllex_token tok;
+    sqllex_init(&lx, sql, len);
+    while (sqllex_next(&lx, &tok)) {
+        const char *p = sql + tok.start;
+        size_t n = tok.len;
+        if (tok.kind == SQLLEX_QIDENT && n >= 2 && *p == '"') {
+            p++;
+            n -= 2;
+        } else if (tok.kind != SQLLEX_IDENT) {
+            continue;
+        }
+        if (n >= plen && strncasecmp(p, prefix, plen) == 0)
+            return true;
+    }
+    return false;
 }
 
 /* CHECKPOINT and FORCE CHECKPOINT are CALLs that DuckDB does not spell CALL. */
@@ -513,6 +550,11 @@ int access_check_type(enum access_role role, duckdb_statement_type type, const c
     case DUCKDB_STATEMENT_TYPE_PREPARE:
         if (role == ACCESS_RO)
             return refuse(why, "25006", "cannot execute %s in a read-only transaction", type_name(type));
+        if (role != ACCESS_ADMIN && names_server_object(sql, len))
+            return refuse(why, "42501",
+                          "permission denied for %s of the server's own objects (names starting with "
+                          "duckpond_): reserved to admin users",
+                          type_name(type));
         return 0;
     case DUCKDB_STATEMENT_TYPE_CALL:
         if (is_checkpoint(sql, len) && role != ACCESS_ADMIN)

@@ -94,6 +94,10 @@ def attacks(port_files):
         ("CHECKPOINT", "CHECKPOINT", None, "CHECKPOINT"),
         ("checkpoint()", "SELECT * FROM checkpoint()", None, "checkpoint"),
         ("CALL enable_logging()", "CALL enable_logging()", None, "enable_logging"),
+        ("EXPLAIN ANALYZE COPY TO a file", f"EXPLAIN ANALYZE COPY (SELECT 'x') TO '{files}/explained.csv'",
+         f"{files}/explained.csv", "COPY"),
+        ("U&\"...\" escapes in a function name", "SELECT * FROM U&\"\\0072ead_text\"('/etc/passwd')", None,
+         "U&"),
     ]
 
 
@@ -165,6 +169,16 @@ try:
     try_attacks("rw", rw, admin)
     try_attacks("trusted", trusted, admin)
     check("the victim table is empty", run(admin, "SELECT count(*) FROM victim") == (None, [(0,)]))
+    # the server's own objects: the catalog overlay every session uses, the journal's bookkeeping
+    for label, conn in (("rw", rw), ("trusted", trusted)):
+        for sql in ["CREATE OR REPLACE MACRO duckpond_pg.current_setting(x) AS 'mine'",
+                    "DROP VIEW duckpond_pg.pg_class",
+                    "CREATE TABLE duckpond_journal_state (applied_seq UBIGINT)"]:
+            state, msg = run(conn, sql)
+            check(f"{label}: {sql.split(' AS')[0]} refused ({state})", state == "42501" and "duckpond_" in msg,
+                  f"{state} {msg!r}")
+    check("... the overlay is whole", run(rw, "SELECT count(*) > 0 FROM pg_class")[0] is None
+          and run(rw, "SELECT current_setting('TimeZone')") == (None, [("UTC",)]))
 
     for sql in ["INSERT INTO t VALUES (1)", "UPDATE t SET a = 0", "DELETE FROM t", "CREATE TABLE u (a INT)",
                 "DROP TABLE t", "EXPLAIN ANALYZE DELETE FROM t"]:

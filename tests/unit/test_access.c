@@ -147,6 +147,14 @@ static void test_types(void)
         {DUCKDB_STATEMENT_TYPE_PRAGMA, "PRAGMA enable_checkpoint_on_shutdown", "42501", "42501", ""},
         {DUCKDB_STATEMENT_TYPE_EXTENSION, "UPDATE EXTENSIONS", "42501", "42501", "42501"},
         {DUCKDB_STATEMENT_TYPE_LOGICAL_PLAN, "?", "0A000", "0A000", "0A000"},
+        /* the server's own objects: read by anyone, written by admins */
+        {DUCKDB_STATEMENT_TYPE_SELECT, "SELECT * FROM duckpond_pg.pg_class", "", "", ""},
+        {DUCKDB_STATEMENT_TYPE_UPDATE, "UPDATE duckpond_journal_state SET applied_seq = 0", "25006", "42501",
+         ""},
+        {DUCKDB_STATEMENT_TYPE_CREATE, "CREATE OR REPLACE MACRO duckpond_pg.current_setting(x) AS 1", "25006",
+         "42501", ""},
+        {DUCKDB_STATEMENT_TYPE_DROP, "DROP VIEW \"DUCKPOND_PG\".pg_class", "25006", "42501", ""},
+        {DUCKDB_STATEMENT_TYPE_INSERT, "INSERT INTO t VALUES ('duckpond_x')", "25006", "", ""},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         CHECK_STATE(type_state(ACCESS_RO, cases[i].t, cases[i].sql), cases[i].ro);
@@ -224,6 +232,19 @@ static void test_explain_analyze(void)
         {"EXPLAIN (ANALYZE, FORMAT json) UPDATE t SET a = 2", 0},
         {"EXPLAIN (FORMAT json) UPDATE t SET a = 2", 1},
     };
+    /* EXPLAIN ANALYZE is checked as the statement it runs, for every role */
+    static const char *const rw_refused[] = {
+        "EXPLAIN ANALYZE COPY (SELECT 1) TO '/srv/files/x.csv'", "EXPLAIN ANALYZE CHECKPOINT",
+        "EXPLAIN ANALYZE SET threads = 1",
+        "EXPLAIN ANALYZE UPDATE duckpond_journal_state SET applied_seq = 0"};
+    for (size_t i = 0; i < sizeof rw_refused / sizeof *rw_refused; i++) {
+        const char *sql = rw_refused[i];
+        if (access_check_type(ACCESS_RW, DUCKDB_STATEMENT_TYPE_EXPLAIN, sql, strlen(sql), con, &why) == 0)
+            test_fail(__FILE__, __LINE__, "%s: allowed to rw", sql);
+    }
+    CHECK_STATE(text_state(ACCESS_RW, "EXPLAIN ANALYZE COPY t FROM '/etc/passwd'"), "42501");
+    CHECK_STATE(text_state(ACCESS_RW, "explain (analyze) explain attach '/tmp/x.duckdb'"), "42501");
+    CHECK_STATE(text_state(ACCESS_RW, "EXPLAIN SELECT 1"), "");
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         const char *sql = cases[i].sql;
         int rc = access_check_type(ACCESS_RO, DUCKDB_STATEMENT_TYPE_EXPLAIN, sql, strlen(sql), con, &why);
