@@ -634,7 +634,9 @@ done:
 /*
  * The session's role may have DuckDB read this text (access_check_text),
  * or, for the COPY to or from the client the session runs itself, the
- * functions it calls (access_check_calls). 0, or -1 with the refusal queued.
+ * functions it calls (access_check_calls) -- and a COPY FROM STDIN is
+ * checked as the INSERT it is (a read-only user's is refused when it
+ * runs, as COPY FROM). 0, or -1 with the refusal queued.
  */
 static int gate_text(struct session *s, const struct stmt *st, bool own_copy)
 {
@@ -642,6 +644,8 @@ static int gate_text(struct session *s, const struct stmt *st, bool own_copy)
     size_t len = strlen(st->sql);
     int rc = own_copy ? access_check_calls(s->role, st->sql, len, &why)
                       : access_check_text(s->role, st->sql, len, &why);
+    if (rc == 0 && own_copy && s->role != ACCESS_RO && copy_is_from(st->copy))
+        rc = access_check_type(s->role, DUCKDB_STATEMENT_TYPE_INSERT, st->sql, len, s->dcon, &why);
     if (rc != 0)
         session_error(s, why.sqlstate, "%s", why.message);
     return rc;

@@ -177,6 +177,11 @@ try:
             state, msg = run(conn, sql)
             check(f"{label}: {sql.split(' AS')[0]} refused ({state})", state == "42501" and "duckpond_" in msg,
                   f"{state} {msg!r}")
+        try:
+            conn.cursor().copy_expert("COPY duckpond_journal_state FROM STDIN", __import__("io").StringIO("0\n"))
+            check(f"{label}: COPY duckpond_journal_state FROM STDIN refused", False)
+        except psycopg2.Error as e:
+            check(f"{label}: COPY duckpond_journal_state FROM STDIN refused", e.pgcode == "42501", e.pgcode)
     check("... the overlay is whole", run(rw, "SELECT count(*) > 0 FROM pg_class")[0] is None
           and run(rw, "SELECT current_setting('TimeZone')") == (None, [("UTC",)]))
 
@@ -230,16 +235,16 @@ try:
     check("current_setting of statement_timeout, DateStyle, duckpond.ack",
           run(rw, "SELECT current_setting('statement_timeout'), current_setting('DateStyle'), "
                   "current_setting('duckpond.ack')") == (None, [("5s", "ISO, DMY", "commit")]))
-    check("current_setting of DuckDB's own (TimeZone)",
-          run(rw, "SELECT current_setting('TimeZone')") == (None, [("UTC",)]))
+    tz = run(rw, "SELECT current_setting('TimeZone')")
+    check("current_setting of DuckDB's own (TimeZone)", tz == (None, [("UTC",)]), tz)
     state, _ = run(rw, "SET integer_division = true")
     check("a DuckDB setting of the connection: allowed", state is None, state)
     check("... and kept to the session", run(rw, "SELECT 7 / 2") == (None, [(3,)])
           and run(ro, "SELECT 7 / 2") == (None, [(3.5,)]))
     run(rw, "RESET integer_division")
     check("SET search_path (the session's)", run(rw, "SET search_path = 'main'")[0] is None)
-    check("admin: SET GLOBAL threads", run(admin, "SET GLOBAL threads = 2")[0] is None
-          and run(rw, "SELECT current_setting('threads')") == (None, [("2",)]))
+    got = run(admin, "SET GLOBAL threads = 2"), run(rw, "SELECT current_setting('threads')")
+    check("admin: SET GLOBAL threads", got[0][0] is None and got[1] == (None, [("2",)]), got)
     run(admin, f"SET GLOBAL threads = {THREADS}")
 
     # ------------------------------------------------------------ HTTP
