@@ -518,6 +518,23 @@ static bool names_server_object(const char *sql, size_t len)
     return false;
 }
 
+int access_check_ingest(enum access_role role, const char *table, struct access_refusal *why)
+{
+    static const char prefix[] = "duckpond_";
+    if (role == ACCESS_RO)
+        return refuse(why, "25006", "this user is read-only and may not write rows");
+    for (const char *part = table; role != ACCESS_ADMIN && part; part = strchr(part, '.')) {
+        part += *part == '.';
+        part += *part == '"';
+        if (strncasecmp(part, prefix, sizeof prefix - 1) == 0)
+            return refuse(why, "42501",
+                          "permission denied to write rows into %s: the server's own tables (names starting "
+                          "with duckpond_) are reserved to admin users",
+                          table);
+    }
+    return 0;
+}
+
 /* CHECKPOINT and FORCE CHECKPOINT are CALLs that DuckDB does not spell CALL. */
 static bool is_checkpoint(const char *sql, size_t len)
 {

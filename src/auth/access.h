@@ -75,6 +75,14 @@ int access_check_type(enum access_role role, duckdb_statement_type type, const c
                       duckdb_connection dcon, struct access_refusal *why);
 
 /*
+ * Rows written into table without SQL (HTTP ingest): refused to a
+ * read-only user (25006), and into the server's own tables (a name, or a
+ * part of a dotted name, starting with duckpond_) to all but admins
+ * (42501). 0, or -1 with *why filled in.
+ */
+int access_check_ingest(enum access_role role, const char *table, struct access_refusal *why);
+
+/*
  * Whether a read-only user may run a statement of this type (a read:
  * SELECT, EXPLAIN, transaction control) -- the plain test, for the
  * statements the server builds itself around a client's query.

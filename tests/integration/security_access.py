@@ -282,6 +282,17 @@ try:
                   body[:200])
             if path:
                 check(f"HTTP {who}: ... {os.path.basename(path)} not written", not os.path.exists(path))
+    for who, token in (("ro token", ro_token), ("rw token", rw_token)):
+        req = urllib.request.Request(f"{base}/v1/tables/duckpond_journal_state/rows", data=b'{"applied_seq": 0}\n',
+                                     headers={"Authorization": f"Bearer {token}",
+                                              "Content-Type": "application/x-ndjson"})
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                status, body = r.status, r.read()
+        except urllib.error.HTTPError as e:
+            status, body = e.code, e.read()
+        check(f"HTTP {who}: ingest into duckpond_journal_state refused ({status} {state_of(body)})",
+              status == 403 and state_of(body) in ("25006", "42501"), body[:200])
     status, body = post("INSERT INTO t VALUES (9)", ro_token)
     check("HTTP ro token: INSERT refused (25006)", status == 403 and state_of(body) == "25006", body[:200])
     status, body = post("SELECT count(*) AS n FROM t", ro_token, "application/vnd.apache.parquet")

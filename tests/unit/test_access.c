@@ -259,6 +259,22 @@ static void test_explain_analyze(void)
     duckdb_close(&db);
 }
 
+/* Rows written without SQL (HTTP ingest): not by ro, not into the server's own tables but by admins. */
+static void test_ingest(void)
+{
+    struct access_refusal why;
+    CHECK_OK(access_check_ingest(ACCESS_RW, "trades", &why));
+    CHECK_OK(access_check_ingest(ACCESS_RW, "main.trades", &why));
+    CHECK(access_check_ingest(ACCESS_RO, "trades", &why) != 0 && !strcmp(why.sqlstate, "25006"));
+    static const char *const own[] = {"duckpond_journal_state", "DUCKPOND_journal_state", "main.duckpond_x",
+                                      "duckpond_pg.main.pg_class", "\"duckpond_journal_state\""};
+    for (size_t i = 0; i < sizeof own / sizeof *own; i++) {
+        if (access_check_ingest(ACCESS_RW, own[i], &why) == 0 || strcmp(why.sqlstate, "42501") != 0)
+            test_fail(__FILE__, __LINE__, "%s: rows allowed to rw", own[i]);
+        CHECK_OK(access_check_ingest(ACCESS_ADMIN, own[i], &why));
+    }
+}
+
 /* Roles in the users file: written by passwd, read back; a line from before roles is rw. */
 static void test_roles_in_users_file(void)
 {
@@ -313,4 +329,5 @@ static void test_roles_in_users_file(void)
 }
 
 TEST_MAIN(TEST_ENTRY(test_files_before_binding), TEST_ENTRY(test_never), TEST_ENTRY(test_types),
-          TEST_ENTRY(test_settings), TEST_ENTRY(test_explain_analyze), TEST_ENTRY(test_roles_in_users_file))
+          TEST_ENTRY(test_settings), TEST_ENTRY(test_explain_analyze), TEST_ENTRY(test_ingest),
+          TEST_ENTRY(test_roles_in_users_file))
