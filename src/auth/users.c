@@ -3,6 +3,7 @@
  * bearer token, and `duckpond passwd` adding or replacing a line.
  *
  * Line format (users.h): name:role:SCRAM-SHA-256$iter:salt$StoredKey:ServerKey:tokenhash
+ * (or, written before roles, the same without role: read-write).
  * Loading is strict: any bad line fails the whole load with file:line and
  * the reason, so a typo never silently locks a user out or lets one in.
  * Writing goes to a temporary file in the same directory, fsync'd and
@@ -32,7 +33,7 @@
 
 struct user {
     char *name;
-    bool read_only;
+    enum access_role role;
     struct scram_verifier v;
     unsigned char token_hash[SHA256_DIGEST_LENGTH];
 };
@@ -47,9 +48,14 @@ const char *user_name(const struct user *user)
     return user ? user->name : NULL;
 }
 
+enum access_role user_role(const struct user *user)
+{
+    return user ? user->role : ACCESS_RO;
+}
+
 bool user_read_only(const struct user *user)
 {
-    return user ? user->read_only : true;
+    return user_role(user) == ACCESS_RO;
 }
 
 const struct scram_verifier *user_verifier(const struct user *user)
@@ -110,32 +116,41 @@ static int parse_hex32(const char *p, size_t n, unsigned char out[32])
     return 0;
 }
 
-/* Parses one user line (no newline) into *u. Returns 0, or -1 with *why. */
-static int parse_line(char *line, struct user *u, const char **why)
+/* Splits line at ':' into at most 6 fields: their count, or 7 when there are more. */
+static int split_fields(char *line, char *f[6])
 {
-    /* name:role:SCRAM-SHA-256$iter:salt$stored:server:token -> 6 fields */
-    char *f[6];
     int nf = 0;
     char *p = line;
     f[nf++] = p;
     while ((p = strchr(p, ':')) != NULL) {
         *p++ = '\0';
-        if (nf == 6) {
-            *why = "too many ':'-separated fields (expected 6)";
-            return -1;
-        }
+        if (nf == 6)
+            return 7;
         f[nf++] = p;
     }
-    if (nf != 6) {
-        *why = "expected name:role:SCRAM-SHA-256$iter:salt$StoredKey:ServerKey:tokenhash";
+    return nf;
+}
+
+/* Parses one user line (no newline) into *u. Returns 0, or -1 with *why. */
+static int parse_line(char *line, struct user *u, const char **why)
+{
+    /* name:role:SCRAM-SHA-256$iter:salt$stored:server:token -> 6 fields; without the role, 5 */
+    char *f[6];
+    int nf = split_fields(line, f);
+    if (nf == 5) { /* a line written before roles: read-write */
+        memmove(f + 2, f + 1, 4 * sizeof *f);
+        f[1] = "rw";
+    } else if (nf != 6) {
+        *why = nf > 6 ? "too many ':'-separated fields (expected 6)"
+                      : "expected name:role:SCRAM-SHA-256$iter:salt$StoredKey:ServerKey:tokenhash";
         return -1;
     }
     if (!name_ok(f[0], strlen(f[0]))) {
         *why = "bad user name (1-63 bytes, no ':' or control characters)";
         return -1;
     }
-    if (strcmp(f[1], "rw") != 0 && strcmp(f[1], "ro") != 0) {
-        *why = "role must be rw or ro";
+    if (access_role_parse(f[1], &u->role) != 0 || strchr(f[1], '-')) {
+        *why = "role must be ro, rw or admin";
         return -1;
     }
     /* the verifier spans fields 2..4: put its ':' back */
@@ -152,7 +167,6 @@ static int parse_line(char *line, struct user *u, const char **why)
         *why = "out of memory";
         return -1;
     }
-    u->read_only = strcmp(f[1], "ro") == 0;
     return 0;
 }
 
@@ -286,7 +300,7 @@ const struct user *users_by_token(const struct users *u, const char *token)
 /* ------------------------------------------------------------------ */
 
 /* The line for a new user, and the token shown once. */
-static char *make_line(const char *name, const char *password, bool read_only, char **token_out)
+static char *make_line(const char *name, const char *password, enum access_role role, char **token_out)
 {
     unsigned char salt[16], token[TOKEN_BYTES], h[SHA256_DIGEST_LENGTH];
     struct scram_verifier v;
@@ -305,7 +319,7 @@ static char *make_line(const char *name, const char *password, bool read_only, c
     OPENSSL_cleanse(token, sizeof token);
     if (!verifier)
         return NULL;
-    char *line = dp_asprintf("%s:%s:%s:%s\n", name, read_only ? "ro" : "rw", verifier, hhex);
+    char *line = dp_asprintf("%s:%s:%s:%s\n", name, access_role_name(role), verifier, hhex);
     *token_out = line ? strdup(hex) : NULL;
     free(verifier);
     OPENSSL_cleanse(hex, sizeof hex);
@@ -368,6 +382,12 @@ static bool line_is_user(const char *p, size_t n, const char *name)
 int users_passwd(const char *path, const char *name, const char *password, bool read_only, char **token_out,
                  char *err, size_t errlen)
 {
+    return users_passwd_role(path, name, password, read_only ? ACCESS_RO : ACCESS_RW, token_out, err, errlen);
+}
+
+int users_passwd_role(const char *path, const char *name, const char *password, enum access_role role,
+                      char **token_out, char *err, size_t errlen)
+{
     if (token_out)
         *token_out = NULL;
     if (!path || !name || !password || !token_out) {
@@ -405,7 +425,7 @@ int users_passwd(const char *path, const char *name, const char *password, bool 
             return -1;
         }
     }
-    char *line = make_line(name, password, read_only, token_out);
+    char *line = make_line(name, password, role, token_out);
     if (!line) {
         free(text);
         snprintf(err, errlen, "%s: could not make a verifier (random source or memory)", path);

@@ -5,8 +5,10 @@
  *
  * One line per user, written by `duckpond passwd`:
  *   name:role:SCRAM-SHA-256$<iter>:<salt b64>$<StoredKey b64>:<ServerKey b64>:<token sha256 hex>
- * role is "rw" or "ro". No clear password or token is ever stored. Lines
- * starting with '#' and empty lines are ignored.
+ * role is "ro", "rw" or "admin" (access.h). A line of a file written
+ * before roles had no role field (name:SCRAM-...:tokenhash): that user is
+ * read-write, as they all were then. No clear password or token is ever
+ * stored. Lines starting with '#' and empty lines are ignored.
  */
 #ifndef DUCKPOND_USERS_H
 #define DUCKPOND_USERS_H
@@ -14,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "access.h"
 #include "scram.h"
 
 struct users;
@@ -26,6 +29,8 @@ void users_free(struct users *u);
 /* The user called name, or NULL. Owned by u. */
 const struct user *users_find(const struct users *u, const char *name);
 const char *user_name(const struct user *user);
+/* The user's role; a NULL user (none) is read-only. */
+enum access_role user_role(const struct user *user);
 bool user_read_only(const struct user *user);
 
 /* The user whose token this is (constant-time compare of hashes), or NULL. */
@@ -36,6 +41,9 @@ const struct user *users_by_token(const struct users *u, const char *token);
  * a fresh random salt, 4096 iterations, and a fresh random token, written
  * to *token_out (hex, caller frees) so that it can be shown once.
  */
+int users_passwd_role(const char *path, const char *name, const char *password, enum access_role role,
+                      char **token_out, char *err, size_t errlen);
+/* users_passwd_role with role ro (read_only) or rw. */
 int users_passwd(const char *path, const char *name, const char *password, bool read_only, char **token_out,
                  char *err, size_t errlen);
 

@@ -213,9 +213,9 @@ static enum MHD_Result route_post(struct http_server *h, struct MHD_Connection *
         r->kind = REQ_QUERY;
         return MHD_YES;
     }
-    if (r->user && user_read_only(r->user))
-        return http_send_error(c, MHD_HTTP_FORBIDDEN, DUCKPOND_READONLY, "25006",
-                               "this user is read-only and may not write rows");
+    struct access_refusal refusal;
+    if (access_check_ingest(r->user ? user_role(r->user) : h->env.opt.trust_role, table, &refusal) != 0)
+        return http_send_error(c, MHD_HTTP_FORBIDDEN, DUCKPOND_READONLY, refusal.sqlstate, refusal.message);
     const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     bool csv = ct && strncasecmp(ct, "text/csv", 8) == 0;
     /* curl's --data-binary says form-urlencoded unless told: read as NDJSON */

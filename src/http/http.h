@@ -12,17 +12,18 @@
 #include "users.h"
 
 struct http_options {
-    const char *listen;       /* address, default "127.0.0.1" */
-    int port;                 /* default 8080; 0 disables HTTP */
-    int max_connections;      /* default 256 */
-    size_t max_body_bytes;    /* default 64 MiB */
-    int request_timeout_s;    /* default 30 */
-    int statement_timeout_ms; /* cap on a query's time, default 60000 */
-    long row_limit;           /* cap on rows a query returns, default 1000000 */
-    bool open_health;         /* /health and /metrics need no token; default true */
-    duckpond_ack default_ack; /* ingest ack mode when a request names none; default commit */
-    const char *temp_dir;     /* where a private directory for Parquet answers is made;
+    const char *listen;          /* address, default "127.0.0.1" */
+    int port;                    /* default 8080; 0 disables HTTP */
+    int max_connections;         /* default 256 */
+    size_t max_body_bytes;       /* default 64 MiB */
+    int request_timeout_s;       /* default 30 */
+    int statement_timeout_ms;    /* cap on a query's time, default 60000 */
+    long row_limit;              /* cap on rows a query returns, default 1000000 */
+    bool open_health;            /* /health and /metrics need no token; default true */
+    duckpond_ack default_ack;    /* ingest ack mode when a request names none; default commit */
+    const char *temp_dir;        /* where a private directory for Parquet answers is made;
                                   default $TMPDIR, else /tmp */
+    enum access_role trust_role; /* the role of requests when there is no users file; default rw */
 };
 
 struct http_server;

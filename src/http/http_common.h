@@ -44,6 +44,8 @@ struct http_env {
     struct http_stmt_cache *caches; /* pool_size of them */
     /* a private directory (0700) for Parquet answers being written (http_parquet.c) */
     char *temp_dir;
+    /* the directory it was made in, where DuckDB is given the answer's name for the COPY's time */
+    char *link_dir;
 };
 
 /* Milliseconds on the monotonic clock. */

@@ -8,7 +8,7 @@
  * like any statement's, so the answer is
  *
  *   COPY (FROM (\n<the request's SQL>\n) LIMIT <row_limit + 1>)
- *     TO '/proc/self/fd/<N>' (FORMAT parquet, USE_TMP_FILE false)
+ *     TO '<private dir>/fd-<random>' (FORMAT parquet, USE_TMP_FILE false)
  *
  * prepared on the request's pooled connection, with the request's JSON
  * parameters bound by duckdb_bind_* (http_stmt.c) exactly as for a JSON
@@ -29,8 +29,11 @@
  * JSON error as every other answer's. The file never has a name: it is
  * made with O_TMPFILE in a private directory (on a file system without
  * O_TMPFILE, with mkostemp and unlinked at once), DuckDB writes it through
- * /proc/self/fd/N (USE_TMP_FILE false: else it writes a sibling file and
- * renames it over), and libmicrohttpd sends it from the descriptor and
+ * a link to /proc/self/fd/N made for the COPY's time in the directory the
+ * private one is in (fdpath.h: the server's DuckDB may open files in the
+ * server's own directory only, and the private one stays empty), with
+ * USE_TMP_FILE false (else it writes a sibling file and renames it over),
+ * and libmicrohttpd sends it from the descriptor and
  * closes it when the answer is done or the client is gone. Nothing is
  * left behind on any path: an error, a timeout, a client that went away,
  * or a crash. The private directory is made at start and removed at stop.
@@ -44,6 +47,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fdpath.h"
 #include "http_parquet.h"
 #include "http_watchdog.h"
 
@@ -64,6 +68,13 @@ int http_parquet_dir_new(struct http_env *env, const char *parent)
         errno = saved;
         return -1;
     }
+    env->link_dir = strdup(parent);
+    if (!env->link_dir) {
+        rmdir(dir);
+        free(dir);
+        errno = ENOMEM;
+        return -1;
+    }
     env->temp_dir = dir;
     return 0;
 }
@@ -74,7 +85,8 @@ void http_parquet_dir_free(struct http_env *env)
         return;
     rmdir(env->temp_dir);
     free(env->temp_dir);
-    env->temp_dir = NULL;
+    free(env->link_dir);
+    env->temp_dir = env->link_dir = NULL;
 }
 
 /* A new file without a name in dir, open for reading and writing: its fd, or -1. */
@@ -103,11 +115,9 @@ static size_t trimmed_len(const char *sql)
     return n;
 }
 
-/* The COPY that writes at most row_limit + 1 rows of sql into the file behind fd (malloc'd). */
-static char *copy_text(const char *sql, long row_limit, int fd)
+/* The COPY that writes at most row_limit + 1 rows of sql into the file at path (malloc'd). */
+static char *copy_text(const char *sql, long row_limit, const char *path)
 {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     struct dp_buf b = DP_BUF_INIT;
     dp_buf_str(&b, "COPY (FROM (\n");
     dp_buf_add(&b, sql, trimmed_len(sql));
@@ -188,11 +198,15 @@ int http_parquet_answer(struct http_env *env, struct MHD_Connection *c, duckdb_c
                      strerror(errno));
         return -1;
     }
-    char *copy = copy_text(sql, row_limit, fd);
+    char *link = fdpath_new(env->link_dir, fd);
+    char *copy = link ? copy_text(sql, row_limit, link) : NULL;
     duckdb_prepared_statement prep = NULL;
     uint64_t rows = 0;
     int rc = -1;
-    if (!copy)
+    if (!link)
+        http_err_set(e, DUCKPOND_IO, 500, "58030", "cannot name the file of the Parquet answer: %s",
+                     strerror(errno));
+    else if (!copy)
         http_err_set(e, DUCKPOND_NOMEM, 500, "53200", "out of memory");
     else if (prepare_copy(dc, copy, &prep, e) == 0 && http_stmt_bind(prep, params, e) == 0 &&
              run_copy(env, c, dc, prep, deadline_ms, &rows, e) == 0)
@@ -207,6 +221,7 @@ int http_parquet_answer(struct http_env *env, struct MHD_Connection *c, duckdb_c
     if (prep)
         duckdb_destroy_prepare(&prep);
     free(copy);
+    fdpath_free(link);
     if (rc != 0) {
         close(fd);
         return -1;

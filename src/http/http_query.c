@@ -11,8 +11,10 @@
  * the Accept header. The SQL is split with duckdb_extract_statements and
  * must hold exactly one statement; it is prepared, and each parameter is
  * bound with duckdb_bind_* by its JSON type -- never spliced into the text.
- * What a statement may do is decided by DuckDB's statement type: a
- * read-only user may run SELECT and EXPLAIN only, and no one may run
+ * What a statement may do is decided as for the PostgreSQL protocol
+ * (access.h: its text before DuckDB binds it, then DuckDB's statement
+ * type; a bearer token's user has the user's role, a request without a
+ * users file the server's trusted role), and here also no one may run
  * statements that would leave state on a pooled connection (transactions,
  * SET, PREPARE, ATTACH...).
  *
@@ -256,9 +258,26 @@ static int parse_args(struct http_env *env, struct MHD_Connection *c, struct que
 
 /* ------------------------------------------------------ preparing */
 
+/* The role a request runs with: its user's, or the server's trusted role without a users file. */
+static enum access_role role_of(const struct http_env *env, const struct user *user)
+{
+    return user ? user_role(user) : env->opt.trust_role;
+}
+
+/* Whether the request's role may have DuckDB read this text (access_check_text). */
+static bool text_allowed(const struct http_env *env, const char *sql, const struct user *user,
+                         struct http_err *e)
+{
+    struct access_refusal why;
+    if (access_check_text(role_of(env, user), sql, strlen(sql), &why) == 0)
+        return true;
+    http_err_set(e, DUCKPOND_READONLY, 403, why.sqlstate, "%s", why.message);
+    return false;
+}
+
 /* Whether a statement of this type may run for this user over HTTP (a GET: reads_only). */
-static bool statement_allowed(duckdb_statement_type t, const struct user *user, bool reads_only,
-                              struct http_err *e)
+static bool statement_allowed(const struct http_env *env, duckdb_connection dc, duckdb_statement_type t,
+                              const char *sql, const struct user *user, bool reads_only, struct http_err *e)
 {
     switch (t) {
     case DUCKDB_STATEMENT_TYPE_TRANSACTION:
@@ -277,11 +296,9 @@ static bool statement_allowed(duckdb_statement_type t, const struct user *user, 
         return false;
     default: break;
     }
-    if (user && user_read_only(user) && t != DUCKDB_STATEMENT_TYPE_SELECT &&
-        t != DUCKDB_STATEMENT_TYPE_EXPLAIN) {
-        http_err_set(e, DUCKPOND_READONLY, 403, "25006",
-                     "user %s is read-only: %s statements are not allowed", user_name(user),
-                     http_stmt_kind(t));
+    struct access_refusal why;
+    if (access_check_type(role_of(env, user), t, sql, strlen(sql), dc, &why) != 0) {
+        http_err_set(e, DUCKPOND_READONLY, 403, why.sqlstate, "%s", why.message);
         return false;
     }
     if (reads_only && t != DUCKDB_STATEMENT_TYPE_SELECT && t != DUCKDB_STATEMENT_TYPE_EXPLAIN) {
@@ -369,7 +386,8 @@ static bool cache_put(struct http_stmt_cache *c, const char *sql, duckdb_prepare
 static int check_and_bind(struct query *qy, const struct query_req *q, const struct user *user,
                           struct http_err *e)
 {
-    if (!statement_allowed(duckdb_prepared_statement_type(qy->prep), user, q->reads_only, e))
+    if (!statement_allowed(qy->env, duckpond_conn_duckdb(qy->conn), duckdb_prepared_statement_type(qy->prep),
+                           q->sql, user, q->reads_only, e))
         return -1;
     return http_stmt_bind(qy->prep, q->params, e);
 }
@@ -381,6 +399,8 @@ static int check_and_bind(struct query *qy, const struct query_req *q, const str
  */
 static int prepare(struct query *qy, const struct query_req *q, const struct user *user, struct http_err *e)
 {
+    if (!text_allowed(qy->env, q->sql, user, e))
+        return -1;
     qy->cache = cache_of(qy->env, qy->conn);
     qy->prep = cache_find(qy->cache, q->sql);
     if (qy->prep) {

@@ -93,6 +93,7 @@ static const struct state_rule state_rules[] = {
     {-1, "No space left on device", "53100"},
     {-1, "disk full", "53100"},
     {-1, "Disk quota exceeded", "53100"},
+    {DUCKPOND_READONLY, "Permission Error", "42501"}, /* a file or extension DuckDB's settings forbid */
     {DUCKPOND_CONSTRAINT, "Duplicate key", "23505"},
     {DUCKPOND_CONSTRAINT, "PRIMARY KEY or UNIQUE", "23505"},
     {DUCKPOND_CONSTRAINT, "unique constraint", "23505"},

@@ -37,6 +37,7 @@ struct copy_ctx {
     struct registry_entry *run; /* marks DuckDB work as running, for cancel and statement_timeout */
     bool in_tx;                 /* inside the session's transaction: FROM joins it; else it runs in its own */
     bool read_only;             /* TO STDOUT may run only a query DuckDB types as SELECT */
+    const char *run_dir;        /* the server's private directory DuckDB may read (fdpath.h); NULL: none */
 };
 
 /*

@@ -2,9 +2,10 @@
  * copy_stream.c -- COPY FROM STDIN in text and CSV format: the rows
  * streamed into DuckDB's own CSV reader (copy_int.h).
  *
- * DuckDB runs `INSERT INTO t (cols) SELECT ... FROM read_csv('/dev/fd/N',
+ * DuckDB runs `INSERT INTO t (cols) SELECT ... FROM read_csv('<link>',
  * ...)` on the session's connection in a second thread, reading the read
- * end of a pipe; every option is given (no detection) and every column's
+ * end of a pipe through a link in the server's private directory (the one
+ * place of the server's DuckDB may open, fdpath.h); every option is given (no detection) and every column's
  * type is the table's, so the CSV reader converts each value once, in bulk,
  * and names the record, column and value of the first one that does not
  * convert. The session's thread reads CopyData, rewrites it (copy_csv.c)
@@ -33,6 +34,7 @@
 
 #include "copy_csv.h"
 #include "copy_int.h"
+#include "fdpath.h"
 #include "pgconn.h"
 
 #define STREAM_WRITE_BYTES (128u << 10) /* rewritten rows gather this much before a write */
@@ -49,6 +51,7 @@ struct stream {
     bool ran;             /* the rows were read whole instead, on the session's thread */
     atomic_bool finished; /* DuckDB's statement returned: nothing reads the pipe any more */
     char *sql;
+    char *link;         /* the name DuckDB reads the pipe or file by (fdpath.h), or /dev/fd/N */
     duckdb_state state; /* DuckDB's, once finished */
     duckdb_result res;
 };
@@ -128,8 +131,32 @@ static void select_item(struct dp_buf *q, const struct copy_column *c, int i)
     }
 }
 
-/* The INSERT ... SELECT ... FROM read_csv(...) that reads fd, with buffers of buffer bytes (the longest line too). */
-static char *stream_sql(const struct stream *s, int fd, unsigned buffer)
+/*
+ * The name DuckDB opens fd by: a link in the server's private directory,
+ * or /dev/fd/N where DuckDB's files are not locked down (no run_dir).
+ * Malloc'd into s->link; 0, or -1 with an error queued.
+ */
+static int stream_link(struct stream *s, int fd)
+{
+    s->link = s->ctx->run_dir ? fdpath_new(s->ctx->run_dir, fd) : dp_asprintf("/dev/fd/%d", fd);
+    if (s->link)
+        return 0;
+    pgconn_error(s->ctx->pc, "53000", "COPY could not name its pipe for DuckDB: %s", strerror(errno));
+    return -1;
+}
+
+/* Drops the name of stream_link. */
+static void stream_unlink(struct stream *s)
+{
+    if (s->ctx->run_dir)
+        fdpath_free(s->link);
+    else
+        free(s->link);
+    s->link = NULL;
+}
+
+/* The INSERT ... SELECT ... FROM read_csv(...) that reads s->link, with buffers of buffer bytes (the longest line too). */
+static char *stream_sql(const struct stream *s, unsigned buffer)
 {
     const struct copy_target *t = s->t;
     struct dp_buf q = DP_BUF_INIT;
@@ -146,7 +173,9 @@ static char *stream_sql(const struct stream *s, int fd, unsigned buffer)
         select_item(&q, &t->cols[i], i + 1);
     }
     char quote = s->cv.out_quote;
-    dp_buf_printf(&q, " FROM read_csv('/dev/fd/%d', auto_detect = false, header = false, delim = ", fd);
+    dp_buf_str(&q, " FROM read_csv(");
+    dp_sql_literal(&q, s->link, strlen(s->link));
+    dp_buf_str(&q, ", auto_detect = false, header = false, delim = ");
     dp_sql_literal(&q, &s->cv.delim, 1);
     dp_buf_str(&q, ", quote = ");
     dp_sql_literal(&q, &quote, 1);
@@ -187,7 +216,11 @@ static int stream_start(struct stream *s)
     s->rfd = fds[0];
     s->wfd = fds[1];
     (void)fcntl(s->wfd, F_SETPIPE_SZ, STREAM_PIPE_BYTES); /* fewer wake-ups; the default works too */
-    s->sql = stream_sql(s, s->rfd, COPY_CSV_MAX_RECORD + 1);
+    if (stream_link(s, s->rfd) != 0) {
+        close(s->rfd);
+        return -1;
+    }
+    s->sql = stream_sql(s, COPY_CSV_MAX_RECORD + 1);
     if (!s->sql || pthread_create(&s->thread, NULL, stream_main, s) != 0) {
         pgconn_error(s->ctx->pc, "53200", "COPY could not start: out of memory");
         close(s->rfd);
@@ -246,7 +279,11 @@ static int stream_whole(struct stream *s)
         return -1;
     }
     unsigned buffer = s->out.len + 2 > (64u << 10) ? (unsigned)s->out.len + 2 : (64u << 10);
-    s->sql = stream_sql(s, fd, buffer);
+    if (stream_link(s, fd) != 0) {
+        close(fd);
+        return -1;
+    }
+    s->sql = stream_sql(s, buffer);
     int rc = -1;
     if (!s->sql)
         pgconn_error(s->ctx->pc, "53200", "out of memory");
@@ -266,6 +303,7 @@ static void stream_free(struct stream *s)
 {
     if (s->started || s->ran)
         duckdb_destroy_result(&s->res);
+    stream_unlink(s);
     free(s->sql);
     dp_buf_free(&s->out);
     copy_csv_free(&s->cv);

@@ -125,6 +125,15 @@ CREATE OR REPLACE MACRO duckpond_pg.type_mod(dt, prec, scale) AS CASE
 CREATE OR REPLACE MACRO duckpond_pg.user_name() AS
     coalesce(CAST(getvariable('duckpond_user') AS VARCHAR), 'duckpond');
 
+-- current_setting(name) as PostgreSQL answers it: the session's own
+-- settings (application_name, DateStyle, statement_timeout, duckpond.*),
+-- which the session hands DuckDB as the variable duckpond_settings (a map
+-- by lower-case name) before a statement that names current_setting, else
+-- DuckDB's (TimeZone, search_path, threads ...), as text.
+CREATE OR REPLACE MACRO duckpond_pg.current_setting(p_name) AS coalesce(
+    getvariable('duckpond_settings')[lower(p_name)],
+    (SELECT any_value(value) FROM duckdb_settings() WHERE lower(name) = lower(p_name)));
+
 CREATE OR REPLACE MACRO duckpond_pg.nsp_name(s) AS CASE WHEN s = 'main' THEN 'public' ELSE s END;
 
 CREATE OR REPLACE VIEW duckpond_pg.pg_namespace AS

@@ -245,11 +245,17 @@ static void final_tag(struct stmt *st, uint64_t n, char *tag, size_t len)
 
 /* ------------------------------------------------------ DuckDB statements */
 
-/* Statements a read-only user may run, by DuckDB's own statement type. */
-static bool read_only_allows(duckdb_statement_type t)
+/*
+ * Whether the session's role may run a statement DuckDB prepared, by
+ * DuckDB's own type (access.h). 0, or -1 with the refusal queued.
+ */
+static int gate_type(struct session *s, duckdb_statement_type t, const char *sql)
 {
-    return t == DUCKDB_STATEMENT_TYPE_SELECT || t == DUCKDB_STATEMENT_TYPE_EXPLAIN ||
-           t == DUCKDB_STATEMENT_TYPE_TRANSACTION;
+    struct access_refusal why;
+    if (access_check_type(s->role, t, sql, strlen(sql), s->dcon, &why) == 0)
+        return 0;
+    session_error(s, why.sqlstate, "%s", why.message);
+    return -1;
 }
 
 /* Binds a portal's parameters into its statement. 0, or -1 with an error queued. */
@@ -313,10 +319,8 @@ int portal_start_duckdb(struct session *s, struct portal *p, bool describe, char
 {
     struct stmt *st = p->st;
     *has_rows = false;
-    if (s->read_only && !read_only_allows(st->dtype)) {
-        session_error(s, "25006", "cannot execute %s in a read-only transaction", st->tag);
+    if (gate_type(s, st->dtype, st->sql) != 0)
         return -1;
-    }
     int rc = try_batcher(s, p, tag, taglen);
     if (rc <= 0)
         return rc;
@@ -367,8 +371,7 @@ static int run_multi(struct session *s, struct stmt *st, char *tag, size_t len)
         if (duckdb_prepare_extracted_statement(s->dcon, ex, i, &prep) != DuckDBSuccess) {
             session_duckdb_error(s, DUCKDB_ERROR_INVALID, duckdb_prepare_error(prep));
             rc = -1;
-        } else if (s->read_only && !read_only_allows(duckdb_prepared_statement_type(prep))) {
-            session_error(s, "25006", "cannot execute this statement in a read-only transaction");
+        } else if (gate_type(s, duckdb_prepared_statement_type(prep), st->sql) != 0) {
             rc = -1;
         } else {
             duckdb_result res;
@@ -438,7 +441,7 @@ static void run_show_all(struct session *s, struct stmt *st, bool describe)
  */
 static int run_copy(struct session *s, struct stmt *st)
 {
-    if (s->read_only && copy_is_from(st->copy)) {
+    if (s->role == ACCESS_RO && copy_is_from(st->copy)) {
         session_error(s, "25006", "cannot execute COPY FROM in a read-only transaction");
         return -1;
     }
@@ -450,7 +453,8 @@ static int run_copy(struct session *s, struct stmt *st)
         .dcon = s->dcon,
         .run = &s->reg,
         .in_tx = s->tx != TX_IDLE,
-        .read_only = s->read_only,
+        .read_only = s->role == ACCESS_RO,
+        .run_dir = s->env->run_dir,
     };
     int rc = copy_run(&ctx, st->copy);
     if (rc != 0)

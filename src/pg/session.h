@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 
+#include "access.h"
 #include "duckpond.h"
 
 struct users;
@@ -20,12 +21,14 @@ struct registry;
  */
 struct pg_env {
     duckpond_db *db;
-    duckpond_batcher *batcher; /* the ingest batcher (NULL: none) */
-    bool journal;              /* the batcher has a journal: ack mode journal is available */
-    const struct users *users; /* NULL: trust, on loopback only */
-    struct registry *registry; /* the server's list of sessions */
-    bool batch;                /* single-row INSERTs may take the batcher (--no-batch clears it) */
-    duckpond_ack ack;          /* the default of SET duckpond.ack */
+    duckpond_batcher *batcher;   /* the ingest batcher (NULL: none) */
+    bool journal;                /* the batcher has a journal: ack mode journal is available */
+    const struct users *users;   /* NULL: trust, on loopback only */
+    struct registry *registry;   /* the server's list of sessions */
+    bool batch;                  /* single-row INSERTs may take the batcher (--no-batch clears it) */
+    duckpond_ack ack;            /* the default of SET duckpond.ack */
+    enum access_role trust_role; /* the role of trusted loopback users (no users file) */
+    const char *run_dir;         /* the server's private directory DuckDB may open (fdpath.h); NULL: none */
 };
 
 /*

@@ -121,7 +121,7 @@ struct session {
     bool started; /* its thread runs */
     char peer[64];
     char user[64];
-    bool read_only;
+    enum access_role role; /* the user's, or the trusted role; set by authentication (access.h) */
 
     duckpond_conn *conn;
     duckdb_connection dcon;
@@ -136,6 +136,7 @@ struct session {
     struct stmt *stmts;
     struct portal *portals;
     struct setting *settings;
+    bool settings_synced;    /* DuckDB's variable duckpond_settings holds them (settings_sync_duckdb) */
     bool batch_on;           /* duckpond.batch, kept current by every settings change */
     duckpond_ack ack;        /* duckpond.ack likewise */
     struct plancache *plans; /* analysed INSERT shapes, and INSERT texts with parameters (plancache.h) */
@@ -205,6 +206,12 @@ const char *settings_get(struct session *s, const char *name);
 int settings_put(struct session *s, const struct pg_setting *d, const char *value);
 /* RESET ALL. */
 void settings_reset_all(struct session *s);
+/*
+ * Hands the session's own settings to DuckDB (the variable
+ * duckpond_settings, which the overlay's current_setting() reads), when
+ * they changed since the last time. 0, or -1 with an error queued.
+ */
+int settings_sync_duckdb(struct session *s);
 /* Re-reads the settings the statement path consults (batch_on, ack, statement_timeout). */
 void settings_refresh(struct session *s);
 /* Sends ParameterStatus for each reported setting still at its default (startup). */

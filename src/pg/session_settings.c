@@ -10,12 +10,14 @@
  * path consults on every Execute are re-read into the session after each
  * change (settings_refresh), not looked up each time.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "buf.h"
 #include "session_int.h"
 
 static const struct pg_setting pg_settings[] = {
@@ -131,6 +133,7 @@ static int ack_parse(const char *name, duckpond_ack *out)
 
 void settings_refresh(struct session *s)
 {
+    s->settings_synced = false;
     const char *v = settings_get(s, "duckpond.batch");
     s->batch_on = v && (strcasecmp(v, "on") == 0 || strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0);
     if (ack_parse(settings_get(s, "duckpond.ack"), &s->ack) != 0)
@@ -237,6 +240,49 @@ void settings_reset_all(struct session *s)
 {
     settings_free(s);
     settings_refresh(s);
+}
+
+int settings_sync_duckdb(struct session *s)
+{
+    /* DuckDB's own answer stays for the names it keeps itself */
+    static const char *const duckdb_owns[] = {"TimeZone", "search_path"};
+    if (s->settings_synced)
+        return 0;
+    struct dp_buf sql = DP_BUF_INIT;
+    dp_buf_str(&sql, "SET VARIABLE duckpond_settings = MAP {");
+    bool first = true;
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const char *name = pg_settings[i].name, *value = settings_get(s, name);
+        bool owned = false;
+        for (size_t k = 0; k < sizeof duckdb_owns / sizeof *duckdb_owns; k++)
+            owned = owned || !strcasecmp(name, duckdb_owns[k]);
+        if (!pg_settings[i].def || owned || !value)
+            continue;
+        char lower[64];
+        size_t n = strlen(name) < sizeof lower - 1 ? strlen(name) : sizeof lower - 1;
+        for (size_t k = 0; k < n; k++)
+            lower[k] = (char)tolower((unsigned char)name[k]);
+        dp_buf_str(&sql, first ? "" : ", ");
+        dp_sql_literal(&sql, lower, n);
+        dp_buf_str(&sql, ": ");
+        dp_sql_literal(&sql, value, strlen(value));
+        first = false;
+    }
+    dp_buf_str(&sql, "}");
+    duckdb_result res;
+    int rc = -1;
+    if (sql.failed) {
+        session_error(s, "53200", "out of memory");
+    } else if (duckdb_query(s->dcon, sql.data, &res) != DuckDBSuccess) {
+        session_duckdb_error(s, duckdb_result_error_type(&res), duckdb_result_error(&res));
+        duckdb_destroy_result(&res);
+    } else {
+        duckdb_destroy_result(&res);
+        s->settings_synced = true;
+        rc = 0;
+    }
+    dp_buf_free(&sql);
+    return rc;
 }
 
 void settings_report_defaults(struct session *s)

@@ -126,7 +126,7 @@ static int authenticate_scram(struct session *s)
     if (scram_finish(sc, m.body, m.len, &out) != 0)
         goto fail;
     pgwire_auth(&s->pc.out, 12, out, strlen(out));
-    s->read_only = user_read_only(u);
+    s->role = user_role(u);
     rc = 0;
     goto done;
 fail:
@@ -231,6 +231,8 @@ static int admit_and_authenticate(struct session *s, const struct startup_params
     } else if (!s->loopback) {
         pgconn_fatal(&s->pc, "28000", "connections from other hosts need a users file (--users)");
         return -1;
+    } else {
+        s->role = s->env->trust_role;
     }
     pgwire_auth(&s->pc.out, 0, NULL, 0);
     return 0;
@@ -257,8 +259,8 @@ static int connect_database(struct session *s)
 static int apply_params(struct session *s, const struct startup_params *p)
 {
     settings_put(s, settings_find("session_authorization"), s->user);
-    settings_put(s, settings_find("is_superuser"), s->read_only ? "off" : "on");
-    settings_put(s, settings_find("default_transaction_read_only"), s->read_only ? "on" : "off");
+    settings_put(s, settings_find("is_superuser"), s->role == ACCESS_ADMIN ? "on" : "off");
+    settings_put(s, settings_find("default_transaction_read_only"), s->role == ACCESS_RO ? "on" : "off");
     settings_report_defaults(s);
     for (int i = 0; i < p->n; i++) {
         const struct pg_setting *d = settings_find(p->keys[i]);

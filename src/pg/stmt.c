@@ -6,7 +6,8 @@
  * one to pgcatalog_rewrite and to the SET/SHOW/transaction emulation);
  * then DuckDB parses it (duckdb_extract_statements) and prepares it.
  * DuckDB's statement type decides the command tag, whether rows come back,
- * and what a read-only user may run. The forms the session answers itself
+ * and, with the text read before DuckDB binds it, what the session's role
+ * may run (access.h: the same decision as HTTP's). The forms the session answers itself
  * (transaction control, SET/RESET/SHOW of its own settings, version(),
  * COPY with STDIN/STDOUT, and the commands it accepts or refuses without
  * DuckDB) are recognised from their first words, by the tables below.
@@ -14,10 +15,12 @@
  * that splitting, keywords and SET values agree with DuckDB on where a
  * string, a quoted name or a comment ends.
  */
+#define _GNU_SOURCE /* strcasestr */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "access.h"
 #include "buf.h"
 #include "copy.h"
 #include "insert_plan.h"
@@ -628,6 +631,26 @@ done:
     return rc;
 }
 
+/*
+ * The session's role may have DuckDB read this text (access_check_text),
+ * or, for the COPY to or from the client the session runs itself, the
+ * functions it calls (access_check_calls) -- and a COPY FROM STDIN is
+ * checked as the INSERT it is (a read-only user's is refused when it
+ * runs, as COPY FROM). 0, or -1 with the refusal queued.
+ */
+static int gate_text(struct session *s, const struct stmt *st, bool own_copy)
+{
+    struct access_refusal why;
+    size_t len = strlen(st->sql);
+    int rc = own_copy ? access_check_calls(s->role, st->sql, len, &why)
+                      : access_check_text(s->role, st->sql, len, &why);
+    if (rc == 0 && own_copy && s->role != ACCESS_RO && copy_is_from(st->copy))
+        rc = access_check_type(s->role, DUCKDB_STATEMENT_TYPE_INSERT, st->sql, len, s->dcon, &why);
+    if (rc != 0)
+        session_error(s, why.sqlstate, "%s", why.message);
+    return rc;
+}
+
 struct stmt *stmt_make(struct session *s, const char *name, const char *sql, size_t len, const uint32_t *oids,
                        int noids)
 {
@@ -646,7 +669,7 @@ struct stmt *stmt_make(struct session *s, const char *name, const char *sql, siz
     }
     bool failed;
     if (classify_session(s, st, &failed)) {
-        if (!failed)
+        if (!failed && (st->kind != STMT_COPY || gate_text(s, st, true) == 0))
             return st;
         stmt_unref(st);
         return NULL;
@@ -658,7 +681,9 @@ struct stmt *stmt_make(struct session *s, const char *name, const char *sql, siz
      * not wait here. */
     char word[16];
     first_word(st->sql, len, word, sizeof word);
-    if ((strcmp(word, "INSERT") != 0 && session_wait_own_writes(s) != 0) ||
+    if (gate_text(s, st, false) != 0 ||
+        (strcasestr(st->sql, "current_setting") && settings_sync_duckdb(s) != 0) ||
+        (strcmp(word, "INSERT") != 0 && session_wait_own_writes(s) != 0) ||
         make_duckdb(s, st, word, oids, noids) != 0) {
         stmt_unref(st);
         return NULL;

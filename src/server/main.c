@@ -5,7 +5,8 @@
  *                  [--users FILE] [--max-connections N] [--no-batch] [--port-file FILE]
  *                  [--ack commit|journal] [--journal-dir DIR | --no-journal]
  *                  [--journal-segment-bytes N] [--journal-apply-delay-ms N]
- *   duckpond passwd --users FILE [--read-only] NAME   (password on stdin)
+ *                  [--files-dir DIR] [--trust-role ro|rw|admin]
+ *   duckpond passwd --users FILE [--role ro|rw|admin | --read-only] NAME   (password on stdin)
  *   duckpond version
  */
 #include <stdio.h>
@@ -24,13 +25,17 @@ static void usage(FILE *f)
                "                 [--users FILE] [--max-connections N] [--no-batch] [--port-file FILE]\n"
                "                 [--ack commit|journal] [--journal-dir DIR | --no-journal]\n"
                "                 [--journal-segment-bytes N] [--journal-apply-delay-ms N]\n"
+               "                 [--files-dir DIR] [--trust-role ro|rw|admin]\n"
                "      FILE defaults to ./duckpond.duckdb, ADDR to 127.0.0.1, the PostgreSQL port\n"
                "      to 5433 (0: any free port), HTTP to 8080 (0: off); --ack is the default\n"
                "      ack mode of sessions (commit); the journal lives in FILE.journal;\n"
                "      journaled rows gather up to --journal-apply-delay-ms (50; 0: none)\n"
-               "      before DuckDB commits them, unless a reader waits for its own writes\n"
-               "  duckpond passwd --users FILE [--read-only] NAME\n"
-               "      adds or replaces a user; the password is read from standard input\n"
+               "      before DuckDB commits them, unless a reader waits for its own writes;\n"
+               "      admin users may read and write server files inside --files-dir only (none\n"
+               "      by default); trusted loopback users (no --users) have --trust-role (rw)\n"
+               "  duckpond passwd --users FILE [--role ro|rw|admin | --read-only] NAME\n"
+               "      adds or replaces a user (role rw unless told); the password is read from\n"
+               "      standard input\n"
                "  duckpond version\n");
 }
 
@@ -79,6 +84,10 @@ static int cmd_serve(int argc, char **argv)
         else if (!strcmp(a, "--ack") && duckpond_ack_parse(v, &opt.ack) == 0 &&
                  opt.ack != DUCKPOND_ACK_QUEUED) {
             /* stored by the parse */
+        } else if (!strcmp(a, "--files-dir") && *v) {
+            opt.files_dir = v;
+        } else if (!strcmp(a, "--trust-role") && access_role_parse(v, &opt.trust_role) == 0) {
+            /* stored by the parse */
         } else if (!strcmp(a, "--journal-dir") && *v)
             opt.journal_dir = v;
         else if (!strcmp(a, "--journal-segment-bytes") && n >= 4096)
@@ -119,12 +128,14 @@ static int read_password(char *buf, size_t n)
 static int cmd_passwd(int argc, char **argv)
 {
     const char *users = NULL, *name = NULL;
-    bool read_only = false;
+    enum access_role role = ACCESS_RW;
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--users") && i + 1 < argc)
             users = argv[++i];
         else if (!strcmp(argv[i], "--read-only"))
-            read_only = true;
+            role = ACCESS_RO;
+        else if (!strcmp(argv[i], "--role") && i + 1 < argc && access_role_parse(argv[i + 1], &role) == 0)
+            i++;
         else if (argv[i][0] != '-' && !name)
             name = argv[i];
         else {
@@ -142,14 +153,17 @@ static int cmd_passwd(int argc, char **argv)
         return 2;
     }
     char *token = NULL;
-    int rc = users_passwd(users, name, password, read_only, &token, err, sizeof err);
+    int rc = users_passwd_role(users, name, password, role, &token, err, sizeof err);
     memset(password, 0, sizeof password);
     if (rc != 0) {
         fprintf(stderr, "duckpond passwd: %s\n", err);
         return 1;
     }
     printf("user %s (%s) written to %s\nHTTP token (shown once): %s\n", name,
-           read_only ? "read-only" : "read-write", users, token ? token : "");
+           role == ACCESS_RO   ? "read-only"
+           : role == ACCESS_RW ? "read-write"
+                               : "admin",
+           users, token ? token : "");
     free(token);
     return 0;
 }

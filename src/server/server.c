@@ -64,6 +64,8 @@
 
 struct server {
     struct server_options opt;
+    char *run_dir;   /* the private directory (0700) of the server's own files DuckDB opens (fdpath.h) */
+    char *files_dir; /* --files-dir, resolved (owned), or NULL */
     duckpond_db *db;
     duckpond_batcher *batcher;
     bool journal;      /* the batcher has a journal: ack mode journal is available */
@@ -87,6 +89,7 @@ void server_options_default(struct server_options *opt)
     opt->batch = true;
     opt->max_message = 64u << 20;
     opt->shutdown_grace_ms = 5000;
+    opt->trust_role = ACCESS_RW;
 }
 
 /* ------------------------------------------------------------ listening */
@@ -235,7 +238,9 @@ static int start_http(struct server *srv)
     struct http_options ho = {.listen = srv->opt.listen,
                               .port = srv->opt.http_port,
                               .open_health = true,
-                              .default_ack = srv->opt.ack};
+                              .default_ack = srv->opt.ack,
+                              .temp_dir = srv->run_dir,
+                              .trust_role = srv->opt.trust_role};
     char err[256] = "";
     if (http_start(&ho, srv->db, srv->batcher, srv->users, &srv->http, err, sizeof err) != 0) {
         fprintf(stderr, "duckpond: cannot start HTTP on port %d: %s\n", srv->opt.http_port, err);
@@ -334,6 +339,73 @@ static int set_utc(duckpond_conn *conn, char *err, size_t n)
     return -1;
 }
 
+/*
+ * Makes the server's private directory, and resolves --files-dir (which
+ * must be a directory: DuckDB compares the names it is given with it,
+ * so it is held as an absolute path without symbolic links). 0, or -1
+ * with the reason printed.
+ */
+static int make_dirs(struct server *srv)
+{
+    const char *parent = srv->opt.run_dir_parent;
+    if (!parent || !*parent)
+        parent = getenv("TMPDIR");
+    if (!parent || !*parent)
+        parent = "/tmp";
+    srv->run_dir = dp_asprintf("%s/duckpond-run.XXXXXX", parent);
+    if (!srv->run_dir || !mkdtemp(srv->run_dir)) {
+        fprintf(stderr, "duckpond: cannot make a private directory in %s: %s\n", parent, strerror(errno));
+        free(srv->run_dir);
+        srv->run_dir = NULL;
+        return -1;
+    }
+    if (!srv->opt.files_dir)
+        return 0;
+    struct stat st;
+    srv->files_dir = realpath(srv->opt.files_dir, NULL);
+    if (!srv->files_dir || stat(srv->files_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "duckpond: --files-dir %s is not a directory%s%s\n", srv->opt.files_dir,
+                srv->files_dir ? "" : ": ", srv->files_dir ? "" : strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Locks DuckDB's file and extension surface for every connection opened
+ * from now on, once the server's own set-up has run: no file outside the
+ * server's private directory and --files-dir (DuckDB checks every name it
+ * opens; the database file, its WAL and its spill directory stay allowed
+ * by DuckDB itself), no extension installed or loaded, no persistent
+ * secret. Once enable_external_access is off DuckDB refuses to change any
+ * of this again, an admin's SET included. 0, or -1 with the reason in err.
+ */
+static int lock_down(struct server *srv, duckpond_conn *conn, char *err, size_t n)
+{
+    struct dp_buf dirs = DP_BUF_INIT;
+    dp_buf_str(&dirs, "SET GLOBAL allowed_directories = [");
+    dp_sql_literal(&dirs, srv->run_dir, strlen(srv->run_dir));
+    if (srv->files_dir) {
+        dp_buf_str(&dirs, ", ");
+        dp_sql_literal(&dirs, srv->files_dir, strlen(srv->files_dir));
+    }
+    dp_buf_str(&dirs, "]");
+    const char *const steps[] = {
+        dirs.failed ? "out of memory" : dirs.data,      "SET GLOBAL autoinstall_known_extensions = false",
+        "SET GLOBAL autoload_known_extensions = false", "SET GLOBAL allow_persistent_secrets = false",
+        "SET GLOBAL enable_external_access = false",
+    };
+    int rc = 0;
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0] && rc == 0; i++)
+        if (duckpond_exec(conn, steps[i]) != DUCKPOND_OK) {
+            snprintf(err, n, "cannot lock DuckDB's files down (%s): %s", steps[i],
+                     duckpond_conn_errmsg(conn));
+            rc = -1;
+        }
+    dp_buf_free(&dirs);
+    return rc;
+}
+
 /* Opens the database, installs the catalog overlay and starts the batcher. */
 static int open_database(struct server *srv)
 {
@@ -361,7 +433,8 @@ static int open_database(struct server *srv)
      * machine (DuckDB's default). Set before the batcher's and the
      * sessions' connections exist, so each of them starts with it. */
     if (duckpond_connect(srv->db, &conn) != DUCKPOND_OK || set_utc(conn, err, sizeof err) != 0 ||
-        pgcatalog_install(duckpond_conn_duckdb(conn), err, sizeof err) != 0) {
+        pgcatalog_install(duckpond_conn_duckdb(conn), err, sizeof err) != 0 ||
+        lock_down(srv, conn, err, sizeof err) != 0) {
         fprintf(stderr, "duckpond: cannot prepare the database: %s\n", err);
         if (conn)
             duckpond_disconnect(conn);
@@ -408,6 +481,10 @@ static void server_free(struct server *srv)
         duckpond_close(srv->db);
     }
     free(srv->journal_dir);
+    if (srv->run_dir)
+        rmdir(srv->run_dir); /* empty: links and the HTTP directory are gone with their users */
+    free(srv->run_dir);
+    free(srv->files_dir);
     if (srv->users)
         users_free(srv->users);
     if (srv->listen_fd >= 0)
@@ -439,7 +516,8 @@ int server_run(const struct server_options *opt)
     pgwire_set_max_message(opt->max_message);
     sigset_t unblocked;
     signals_setup(&unblocked);
-    if (open_database(&srv) != 0 || open_listener(&srv, err, sizeof err) != 0 || start_http(&srv) != 0) {
+    if (make_dirs(&srv) != 0 || open_database(&srv) != 0 || open_listener(&srv, err, sizeof err) != 0 ||
+        start_http(&srv) != 0) {
         if (*err)
             fprintf(stderr, "duckpond: %s\n", err);
         server_free(&srv);
@@ -451,7 +529,9 @@ int server_run(const struct server_options *opt)
                               .users = srv.users,
                               .registry = &srv.sessions,
                               .batch = opt->batch,
-                              .ack = opt->ack};
+                              .ack = opt->ack,
+                              .trust_role = opt->trust_role,
+                              .run_dir = srv.run_dir};
     write_port_file(&srv);
     fprintf(stderr, "duckpond: serving %s on %s port %d (PostgreSQL)%s, ack mode %s\n", opt->db_path,
             opt->listen, srv.pg_port, opt->batch ? "" : ", batching off", duckpond_ack_name(opt->ack));

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "access.h"
 #include "duckpond.h"
 
 struct server_options {
@@ -24,6 +25,9 @@ struct server_options {
     const char *journal_dir;      /* NULL: "<db_path>.journal"; "" (or an in-memory db): none */
     size_t journal_segment_bytes; /* 0: the library's default */
     int journal_apply_delay_ms;   /* 0: the library's default (50); -1: apply at once */
+    const char *files_dir;        /* the one directory of server files admins may use (NULL: none) */
+    enum access_role trust_role;  /* the role of trusted loopback users (no users file); default rw */
+    const char *run_dir_parent;   /* where the server's private directory is made; NULL: $TMPDIR or /tmp */
 };
 
 /* Fills in the defaults. */

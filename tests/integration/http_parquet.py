@@ -3,7 +3,8 @@
 read_parquet(url, storage_options={"Authorization": "Bearer ..."}) does
 for an http:// URL (urllib.request with the options as headers: a plain
 GET), and read back by DuckDB itself (read_parquet through the server's
-PostgreSQL port, with psycopg2), beside the same rows queried directly.
+PostgreSQL port, with psycopg2, by an admin user in the server's
+--files-dir: reading a server file is an admin's), beside the same rows queried directly.
 Also: a POST asking by Accept header, errors as JSON, tokens required."""
 import json, os, shutil, subprocess, sys, tempfile, urllib.error, urllib.parse, urllib.request
 import psycopg2
@@ -12,7 +13,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib
 import dptest  # noqa: E402
 from dptest import check, stop  # noqa: E402
 
-work = tempfile.mkdtemp(prefix="duckpond-pq-")
+work = os.path.realpath(tempfile.mkdtemp(prefix="duckpond-pq-"))
 PARQUET = "application/vnd.apache.parquet"
 
 
@@ -49,8 +50,10 @@ def sqlstate(body):
 
 writer = passwd("writer", "pw-w")
 reader = passwd("reader", "pw-r", "--read-only")
+passwd("auditor", "pw-a", "--role", "admin")
 http_port = dptest.free_port()
-proc, port = dptest.start(work, "--users", os.path.join(work, "users"), "--http-port", str(http_port))
+proc, port = dptest.start(work, "--users", os.path.join(work, "users"), "--http-port", str(http_port),
+                          "--files-dir", work)
 base = f"http://127.0.0.1:{http_port}"
 try:
     auth_w = {"Authorization": f"Bearer {writer}"}
@@ -73,7 +76,7 @@ try:
     with open(path, "wb") as f:
         f.write(data)
 
-    conn = psycopg2.connect(host="127.0.0.1", port=port, user="reader", password="pw-r", dbname="duckpond")
+    conn = psycopg2.connect(host="127.0.0.1", port=port, user="auditor", password="pw-a", dbname="duckpond")
     cur = conn.cursor()
     summary = ("count(*), sum(quantity), min(ts)::VARCHAR, max(ts)::VARCHAR, "
                "count(DISTINCT symbol), string_agg(DISTINCT typeof(ts) || typeof(price), ',')")

@@ -62,7 +62,8 @@ def connect(port, autocommit=True):
 
 
 http_port = dptest.free_port()
-proc, port = dptest.start(work, "--http-port", str(http_port))
+# admin: the memory test below changes DuckDB's global memory_limit, an admin's setting
+proc, port = dptest.start(work, "--http-port", str(http_port), "--trust-role", "admin")
 try:
     c = connect(port)
     cur = c.cursor()

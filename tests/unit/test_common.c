@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "fdpath.h"
 
 #include "testlib.h"
 
@@ -101,6 +102,36 @@ static void test_sql_quoting(void)
     dp_buf_free(&b);
 }
 
+/* A link to a descriptor opens what the descriptor holds (a pipe here), and goes with fdpath_free. */
+static void test_fdpath(void)
+{
+    int fds[2];
+    CHECK_OK(pipe(fds));
+    const char *dir = test_path("");
+    char *link = fdpath_new(dir, fds[0]);
+    CHECK(link != NULL);
+    CHECK(strncmp(link, dir, strlen(dir)) == 0 && strstr(link, "/fd-") != NULL);
+    char *other = fdpath_new(dir, fds[0]);
+    CHECK(other != NULL && strcmp(other, link) != 0); /* random names: two links, two names */
+    fdpath_free(other);
+    CHECK(write(fds[1], "rows\n", 5) == 5);
+    close(fds[1]);
+    FILE *f = fopen(link, "r");
+    char got[16] = "";
+    CHECK(f != NULL);
+    CHECK(fgets(got, sizeof got, f) != NULL);
+    fclose(f);
+    CHECK(strcmp(got, "rows\n") == 0);
+    char path[4096];
+    snprintf(path, sizeof path, "%s", link);
+    fdpath_free(link);
+    CHECK(access(path, F_OK) != 0);
+    close(fds[0]);
+    CHECK(fdpath_new("/nonexistent-dir", 0) == NULL);
+    CHECK(fdpath_new(dir, -1) == NULL);
+    fdpath_free(NULL);
+}
+
 TEST_MAIN(TEST_ENTRY(test_buf_appends_and_terminates), TEST_ENTRY(test_buf_limit_is_sticky),
           TEST_ENTRY(test_grow_doubles_and_refuses_overflow), TEST_ENTRY(test_asprintf),
-          TEST_ENTRY(test_sql_quoting))
+          TEST_ENTRY(test_sql_quoting), TEST_ENTRY(test_fdpath))
