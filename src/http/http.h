@@ -23,6 +23,8 @@ struct http_options {
     duckpond_ack default_ack; /* ingest ack mode when a request names none; default commit */
     const char *temp_dir;     /* where a private directory for Parquet answers is made;
                                   default $TMPDIR, else /tmp */
+    const char *tls_cert;     /* PEM certificate chain file: HTTPS only (with tls_key); NULL: HTTP */
+    const char *tls_key;      /* PEM private key file of tls_cert */
 };
 
 struct http_server;

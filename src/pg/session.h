@@ -12,6 +12,7 @@
 
 struct users;
 struct registry;
+struct pgtls_ctx;
 
 /*
  * What sessions need of the server, filled in once before the first
@@ -20,12 +21,15 @@ struct registry;
  */
 struct pg_env {
     duckpond_db *db;
-    duckpond_batcher *batcher; /* the ingest batcher (NULL: none) */
-    bool journal;              /* the batcher has a journal: ack mode journal is available */
-    const struct users *users; /* NULL: trust, on loopback only */
-    struct registry *registry; /* the server's list of sessions */
-    bool batch;                /* single-row INSERTs may take the batcher (--no-batch clears it) */
-    duckpond_ack ack;          /* the default of SET duckpond.ack */
+    duckpond_batcher *batcher;   /* the ingest batcher (NULL: none) */
+    bool journal;                /* the batcher has a journal: ack mode journal is available */
+    const struct users *users;   /* NULL: trust, on loopback only */
+    struct registry *registry;   /* the server's list of sessions */
+    bool batch;                  /* single-row INSERTs may take the batcher (--no-batch clears it) */
+    duckpond_ack ack;            /* the default of SET duckpond.ack */
+    struct pgtls_ctx *tls;       /* the server's certificate: SSLRequest is answered 'S' (NULL: 'N') */
+    bool tls_required;           /* a startup without TLS is refused (28000) */
+    const char *idle_tx_timeout; /* the default of idle_in_transaction_session_timeout ("0": none) */
 };
 
 /*

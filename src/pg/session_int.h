@@ -136,9 +136,10 @@ struct session {
     struct stmt *stmts;
     struct portal *portals;
     struct setting *settings;
-    bool batch_on;           /* duckpond.batch, kept current by every settings change */
-    duckpond_ack ack;        /* duckpond.ack likewise */
-    struct plancache *plans; /* analysed INSERT shapes, and INSERT texts with parameters (plancache.h) */
+    bool batch_on;              /* duckpond.batch, kept current by every settings change */
+    int64_t idle_tx_timeout_ms; /* idle_in_transaction_session_timeout likewise; 0 none */
+    duckpond_ack ack;           /* duckpond.ack likewise */
+    struct plancache *plans;    /* analysed INSERT shapes, and INSERT texts with parameters (plancache.h) */
     duckdb_prepared_statement json_stmt; /* SELECT json_serialize_sql($1), made once */
     /* what insert_plan.c last found of DuckDB's functions and TimeZone, and in which catalog generation */
     struct {
@@ -205,7 +206,7 @@ const char *settings_get(struct session *s, const char *name);
 int settings_put(struct session *s, const struct pg_setting *d, const char *value);
 /* RESET ALL. */
 void settings_reset_all(struct session *s);
-/* Re-reads the settings the statement path consults (batch_on, ack, statement_timeout). */
+/* Re-reads the settings the statement path consults (batch_on, ack, the timeouts). */
 void settings_refresh(struct session *s);
 /* Sends ParameterStatus for each reported setting still at its default (startup). */
 void settings_report_defaults(struct session *s);

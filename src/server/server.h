@@ -24,6 +24,13 @@ struct server_options {
     const char *journal_dir;      /* NULL: "<db_path>.journal"; "" (or an in-memory db): none */
     size_t journal_segment_bytes; /* 0: the library's default */
     int journal_apply_delay_ms;   /* 0: the library's default (50); -1: apply at once */
+    const char *tls_cert;         /* PEM certificate chain: TLS for PostgreSQL and HTTPS (with tls_key) */
+    const char *tls_key;          /* PEM private key of tls_cert */
+    bool tls_required;            /* PostgreSQL startups without TLS are refused (needs tls_cert) */
+    bool allow_plaintext;         /* a non-loopback listen address may go without TLS */
+    int auth_timeout_ms;          /* the deadline of startup and authentication; default 60000 */
+    int max_unauthenticated;      /* connections waiting to authenticate at once; default 1000 */
+    int idle_tx_timeout_ms;       /* default idle_in_transaction_session_timeout; 0 (default): none */
 };
 
 /* Fills in the defaults. */
