@@ -60,7 +60,7 @@ def make_server_cert(ca):
 
 
 def log_text(proc):
-    with open(proc.log_path) as f:
+    with open(proc.log_path, errors="backslashreplace") as f:
         return f.read()
 
 
@@ -242,5 +242,8 @@ def main():
 try:
     main()
 finally:
-    shutil.rmtree(work, ignore_errors=True)
+    if os.environ.get("KEEP_WORK"):
+        print("work kept in", work)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
 dptest.finish()
