@@ -6,16 +6,19 @@ connect with sslmode=verify-full and run a query; a wrong CA is refused
 by the clients; TLS 1.1 is refused by the server and the failure logged;
 plaintext to a server with --tls-required is refused with 28000 "no
 encryption"; bytes sent after SSLRequest and before the handshake end the
-connection; curl --cacert reaches the HTTPS API and plain HTTP does not;
+connection; a handshake that stalls is closed at the authentication
+deadline; curl --cacert reaches the HTTPS API and plain HTTP does not;
 an unknown user's SCRAM salt is the same on every try and another for
 another name; the start-up refusals of a non-loopback listen address."""
 import os
 import shutil
+import socket
 import ssl
 import struct
 import subprocess
 import sys
 import tempfile
+import time
 import warnings
 
 import psycopg2
@@ -117,6 +120,28 @@ c.connect().then(() => c.query('select $1::int * 2 as v', [21]))
           p.stdout + p.stderr)
 
 
+def stalled_handshakes(port):
+    """An SSLRequest and then nothing, or half a ClientHello: closed at the authentication deadline."""
+    socks = []
+    for tail in (b"", b"\x16\x03\x01\x02"):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        sock.sendall(struct.pack("!ii", 8, pgraw.SSL_REQUEST))
+        answer = sock.recv(1)
+        sock.sendall(tail)
+        socks.append((sock, answer))
+    t0 = time.monotonic()
+    ends = []
+    for sock, answer in socks:
+        try:
+            data = sock.recv(100)  # blocks until the server closes it (10 s at most)
+        except OSError:
+            data = b""
+        ends.append((answer, data, time.monotonic() - t0))
+        sock.close()
+    check("a stalled TLS handshake is closed at --authentication-timeout",
+          all(a == b"S" and d == b"" and 1.5 <= t < 6 for a, d, t in ends), ends)
+
+
 def plaintext_refused(proc, port, ca):
     """--tls-required: plaintext refused with 28000; TLS 1.1 refused and logged; data before the handshake."""
     sock = pgraw.connect(port)
@@ -158,6 +183,8 @@ def plaintext_refused(proc, port, ca):
     check("the TLS 1.1 handshake failure is logged with its reason",
           "closed: TLS handshake failed:" in log and "unsupported protocol" in log, log[-2000:])
     check("the refused plaintext startup is logged", "FATAL 28000: no encryption" in log, log[-2000:])
+    check("the stalled handshakes are logged as authentication timeouts",
+          log.count("closed: authentication timeout") == 2, log[-2000:])
 
 
 def https(http_port, ca):
@@ -214,11 +241,12 @@ def main():
     http_port = dptest.free_port()
     tls_args = ["--tls-cert", f"{work}/server.crt", "--tls-key", f"{work}/server.key"]
     proc, port = dptest.start(work, "--users", users_file, *tls_args, "--tls-required",
-                              "--http-port", str(http_port))
+                              "--http-port", str(http_port), "--authentication-timeout", "2")
     try:
         clients_verify_full(port, ca, wrong_ca)
         https(http_port, ca)
         mock_salts(port, ca, users_file)
+        stalled_handshakes(port)
         plaintext_refused(proc, port, ca)
     finally:
         if proc.poll() is None:
