@@ -7,7 +7,10 @@
  * channel binding ("n,," or "y,,"; "p=" needs TLS, which is not offered),
  * printable nonces, and a client-final message whose c= repeats the GS2
  * header. The proof is checked in constant time. An unknown user gets a
- * made-up verifier and fails only at the proof, like a wrong password.
+ * made-up verifier and fails only at the proof, like a wrong password;
+ * its salt is derived from a server secret and the name (PostgreSQL's
+ * scram_mock_salt), so that asking twice for the same name gives the
+ * same salt, as a real user's would, and a prober learns nothing from it.
  */
 #include "scram.h"
 
@@ -245,14 +248,23 @@ static int parse_client_first(const char *m, size_t len, size_t *gs2_len, const 
     return 0;
 }
 
-/* A verifier nobody can match, for a user that does not exist. */
+/* A verifier nobody can match, for a user that does not exist: random keys, the salt made by the caller. */
 static int fake_verifier(struct scram_verifier *v)
 {
     v->iterations = SCRAM_ITER_DEFAULT;
-    v->salt_len = 16;
-    if (RAND_bytes(v->salt, (int)v->salt_len) != 1 || RAND_bytes(v->stored_key, SCRAM_KEY_LEN) != 1 ||
-        RAND_bytes(v->server_key, SCRAM_KEY_LEN) != 1)
+    v->salt_len = SCRAM_MOCK_SALT_LEN;
+    if (RAND_bytes(v->stored_key, SCRAM_KEY_LEN) != 1 || RAND_bytes(v->server_key, SCRAM_KEY_LEN) != 1)
         return -1;
+    return 0;
+}
+
+int scram_mock_salt(const unsigned char *secret, size_t secret_len, const char *name,
+                    unsigned char salt[SCRAM_MOCK_SALT_LEN])
+{
+    unsigned char mac[SCRAM_KEY_LEN];
+    if (!secret || !name || hmac_sha256(secret, secret_len, name, strlen(name), mac) != 0)
+        return -1;
+    memcpy(salt, mac, SCRAM_MOCK_SALT_LEN);
     return 0;
 }
 
@@ -266,8 +278,13 @@ static int fresh_nonce(char out[SCRAM_NONCE_RAW * 2])
     return 0;
 }
 
-int scram_begin_verifier(const struct scram_verifier *v, const char *client_first, size_t len,
-                         const char *server_nonce, struct scram **out, char **server_first)
+/*
+ * scram_begin_verifier and scram_begin_unknown: v is the user's verifier
+ * (known) or NULL; for NULL, mock_salt (SCRAM_MOCK_SALT_LEN bytes) is the
+ * made-up verifier's salt, or NULL for a random one.
+ */
+static int begin(const struct scram_verifier *v, const unsigned char *mock_salt, const char *client_first,
+                 size_t len, const char *server_nonce, struct scram **out, char **server_first)
 {
     *out = NULL;
     *server_first = NULL;
@@ -289,6 +306,10 @@ int scram_begin_verifier(const struct scram_verifier *v, const char *client_firs
         s->v = *v;
     else if (fake_verifier(&s->v) != 0)
         goto fail;
+    else if (mock_salt)
+        memcpy(s->v.salt, mock_salt, SCRAM_MOCK_SALT_LEN);
+    else if (RAND_bytes(s->v.salt, SCRAM_MOCK_SALT_LEN) != 1)
+        goto fail;
     s->gs2_header = strndup(client_first, gs2_len);
     s->client_bare = strndup(client_first + gs2_len, len - gs2_len);
     s->nonce = dp_asprintf("%.*s%s", (int)cn_len, cn, server_nonce);
@@ -306,6 +327,18 @@ int scram_begin_verifier(const struct scram_verifier *v, const char *client_firs
 fail:
     scram_free(s);
     return -1;
+}
+
+int scram_begin_verifier(const struct scram_verifier *v, const char *client_first, size_t len,
+                         const char *server_nonce, struct scram **out, char **server_first)
+{
+    return begin(v, NULL, client_first, len, server_nonce, out, server_first);
+}
+
+int scram_begin_unknown(const unsigned char mock_salt[SCRAM_MOCK_SALT_LEN], const char *client_first,
+                        size_t len, struct scram **out, char **server_first)
+{
+    return begin(NULL, mock_salt, client_first, len, NULL, out, server_first);
 }
 
 /* Checks c= and r= of the client-final message and finds the proof.

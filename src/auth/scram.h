@@ -15,6 +15,7 @@
 #define SCRAM_SALT_MAX 64
 #define SCRAM_ITER_DEFAULT 4096
 #define SCRAM_ITER_MAX 10000000
+#define SCRAM_MOCK_SALT_LEN 16 /* the length of salts `duckpond passwd` makes, and of made-up ones */
 
 /* What a user's line stores: never the password. */
 struct scram_verifier {
@@ -56,6 +57,20 @@ char *scram_format_verifier(const struct scram_verifier *v);
 struct scram;
 int scram_begin_verifier(const struct scram_verifier *v, const char *client_first, size_t len,
                          const char *server_nonce, struct scram **out, char **server_first);
+/*
+ * Like scram_begin_verifier(NULL, ...), but the made-up verifier's salt is
+ * mock_salt (from scram_mock_salt), so that an unknown name shows the same
+ * salt on every try.
+ */
+int scram_begin_unknown(const unsigned char mock_salt[SCRAM_MOCK_SALT_LEN], const char *client_first,
+                        size_t len, struct scram **out, char **server_first);
+/*
+ * The salt shown for an unknown user name: the first SCRAM_MOCK_SALT_LEN
+ * bytes of HMAC-SHA-256(secret, name). The same secret and name give the
+ * same salt; without the secret it cannot be told from a real one. 0 or -1.
+ */
+int scram_mock_salt(const unsigned char *secret, size_t secret_len, const char *name,
+                    unsigned char salt[SCRAM_MOCK_SALT_LEN]);
 int scram_finish(struct scram *s, const char *client_final, size_t len, char **server_final);
 void scram_free(struct scram *s);
 

@@ -41,6 +41,9 @@ struct user {
 struct users {
     struct user *v;
     size_t n;
+    /* the key of unknown users' salts: a hash of the file, whose verifiers and
+     * token hashes no client knows, so it stays the same across restarts */
+    unsigned char mock_secret[SHA256_DIGEST_LENGTH];
 };
 
 const char *user_name(const struct user *user)
@@ -69,10 +72,26 @@ int scram_begin(const struct user *user, const char *client_first, size_t len, s
     return scram_begin_verifier(user_verifier(user), client_first, len, NULL, out, server_first);
 }
 
+int users_scram_begin(const struct users *u, const char *name, const char *client_first, size_t len,
+                      struct scram **out, char **server_first)
+{
+    const struct user *user = users_find(u, name);
+    if (user || !u)
+        return scram_begin(user, client_first, len, out, server_first);
+    unsigned char salt[SCRAM_MOCK_SALT_LEN];
+    if (scram_mock_salt(u->mock_secret, sizeof u->mock_secret, name ? name : "", salt) != 0) {
+        *out = NULL;
+        *server_first = NULL;
+        return -1;
+    }
+    return scram_begin_unknown(salt, client_first, len, out, server_first);
+}
+
 void users_free(struct users *u)
 {
     if (!u)
         return;
+    OPENSSL_cleanse(u->mock_secret, sizeof u->mock_secret);
     for (size_t i = 0; i < u->n; i++) {
         free(u->v[i].name);
         OPENSSL_cleanse(&u->v[i].v, sizeof u->v[i].v);
@@ -259,6 +278,7 @@ int users_load(const char *path, struct users **out, char *err, size_t errlen)
         return -1;
     }
     int rc = parse_users(path, text, len, u, err, errlen);
+    SHA256((const unsigned char *)text, len, u->mock_secret);
     OPENSSL_cleanse(text, len);
     free(text);
     if (rc != 0) {

@@ -61,4 +61,13 @@ const struct scram_verifier *user_verifier(const struct user *user);
 int scram_begin(const struct user *user, const char *client_first, size_t len, struct scram **out,
                 char **server_first);
 
+/*
+ * scram_begin for the user called name in u. An unknown name gets a
+ * made-up verifier whose salt comes from the file's secret and the name
+ * (scram_mock_salt): the same on every try, another for another name,
+ * like a real user's, so a prober cannot tell which names exist. 0 or -1.
+ */
+int users_scram_begin(const struct users *u, const char *name, const char *client_first, size_t len,
+                      struct scram **out, char **server_first);
+
 #endif

@@ -26,6 +26,11 @@
  * its statement timeout, and drops a client that stays unable to read its
  * answer well past that. A shut-down socket ends only that client's thread.
  *
+ * HTTPS: given a certificate and key (the PostgreSQL protocol's), the
+ * daemon serves TLS only, through libmicrohttpd's GnuTLS support (which
+ * Debian's build has; a build without it is refused at start with a
+ * message), TLS 1.2 at least. Every accepted socket gets TCP keepalive.
+ *
  * The endpoints: http_query.c (/v1/query, POST, or GET with ?sql=;
  * Parquet answers in http_parquet.c), http_ingest.c (POST
  * /v1/tables/{table}/rows), http_status.c (the status page, /health,
@@ -34,6 +39,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,15 +54,21 @@
 #include "http_status.h"
 #include "http_watchdog.h"
 #include "metrics.h"
+#include "netopt.h"
 
 #define HTTP_POOL_SIZE 16
 #define HTTP_HEADER_MEMORY (64 * 1024)
+/* A certificate chain or key file larger than this is refused. */
+#define HTTP_PEM_MAX (1u << 20)
+/* GnuTLS's defaults without what comes before TLS 1.2. */
+#define HTTP_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 /* The running server: what the endpoints share, and the daemon. */
 struct http_server {
     struct http_env env;
     char listen[64]; /* env.opt.listen points here */
     struct MHD_Daemon *daemon;
+    char *tls_cert_pem, *tls_key_pem; /* the files' contents, NUL-ended; NULL without TLS */
 };
 
 /* What one request needs between MHD's calls of the access handler. */
@@ -78,6 +90,8 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     struct http_server *h = cls;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (ci)
+            dp_socket_keepalive(ci->connect_fd);
         *socket_context = http_watchdog_open(h->env.watchdog, ci ? ci->connect_fd : -1);
         if (*socket_context)
             metrics_conn_open(METRICS_HTTP);
@@ -362,7 +376,52 @@ static void server_free(struct http_server *h)
     if (h->env.pool)
         duckpond_pool_free(h->env.pool);
     pthread_mutex_destroy(&h->env.cache_lock);
+    if (h->tls_key_pem)
+        OPENSSL_cleanse(h->tls_key_pem, strlen(h->tls_key_pem));
+    free(h->tls_key_pem);
+    free(h->tls_cert_pem);
     free(h);
+}
+
+/* The whole of a PEM file, NUL-ended (caller frees), or NULL with the reason in err. */
+static char *read_pem(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "https: cannot read %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct dp_buf b = {0};
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len <= HTTP_PEM_MAX)
+        dp_buf_add(&b, chunk, n);
+    bool bad = ferror(f) || b.failed || b.len > HTTP_PEM_MAX || b.len == 0;
+    fclose(f);
+    if (bad) {
+        snprintf(err, errlen, "https: cannot read %s: %s", path,
+                 b.len > HTTP_PEM_MAX ? "larger than 1 MiB"
+                 : b.len == 0         ? "empty"
+                                      : "read failed");
+        OPENSSL_cleanse(b.data, b.cap);
+        dp_buf_free(&b);
+        return NULL;
+    }
+    return dp_buf_take(&b, NULL);
+}
+
+/* Loads the certificate and key for HTTPS when they are given. 0, or -1 with the reason in err. */
+static int tls_load(struct http_server *h, char *err, size_t errlen)
+{
+    if (!h->env.opt.tls_cert)
+        return 0;
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        snprintf(err, errlen, "https: this libmicrohttpd was built without TLS support");
+        return -1;
+    }
+    h->tls_cert_pem = read_pem(h->env.opt.tls_cert, err, errlen);
+    h->tls_key_pem = h->tls_cert_pem ? read_pem(h->env.opt.tls_key, err, errlen) : NULL;
+    return h->tls_key_pem ? 0 : -1;
 }
 
 static struct MHD_Daemon *start_daemon(struct http_server *h, const struct sockaddr_storage *sa, bool v6)
@@ -371,13 +430,22 @@ static struct MHD_Daemon *start_daemon(struct http_server *h, const struct socka
                      MHD_USE_ITC;
     if (v6)
         flags |= MHD_USE_IPv6;
-    return MHD_start_daemon(flags, (uint16_t)h->env.opt.port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
-                            (const struct sockaddr *)sa, MHD_OPTION_CONNECTION_LIMIT,
-                            (unsigned)h->env.opt.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-                            (unsigned)h->env.opt.request_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                            (size_t)HTTP_HEADER_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
-                            MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
+    /* HTTPS: the certificate, key and versions, through an option array that stays empty without TLS */
+    struct MHD_OptionItem tls[] = {
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert_pem},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key_pem},
+        {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)HTTP_TLS_PRIORITIES},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    if (h->tls_cert_pem)
+        flags |= MHD_USE_TLS;
+    return MHD_start_daemon(
+        flags, (uint16_t)h->env.opt.port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
+        (const struct sockaddr *)sa, MHD_OPTION_CONNECTION_LIMIT, (unsigned)h->env.opt.max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)h->env.opt.request_timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_HEADER_MEMORY, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+        1, MHD_OPTION_ARRAY, h->tls_cert_pem ? tls : tls + 3, MHD_OPTION_END);
 }
 
 /*
@@ -443,7 +511,7 @@ int http_start(const struct http_options *opt, duckpond_db *db, duckpond_batcher
     h->env.batcher = b;
     h->env.users = users;
     pthread_mutex_init(&h->env.cache_lock, NULL);
-    int rc = env_init(&h->env, err, errlen);
+    int rc = tls_load(h, err, errlen) != 0 ? DUCKPOND_MISUSE : env_init(&h->env, err, errlen);
     if (rc != DUCKPOND_OK) {
         server_free(h);
         return rc;

@@ -24,6 +24,8 @@ struct http_options {
     const char *temp_dir;        /* where a private directory for Parquet answers is made;
                                   default $TMPDIR, else /tmp */
     enum access_role trust_role; /* the role of requests when there is no users file; default rw */
+    const char *tls_cert;     /* PEM certificate chain file: HTTPS only (with tls_key); NULL: HTTP */
+    const char *tls_key;      /* PEM private key file of tls_cert */
 };
 
 struct http_server;

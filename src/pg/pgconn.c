@@ -12,10 +12,15 @@
  * The end of a connection is decided here (pgconn_disconnect, with a
  * reason) and carried out by the owner's thread when the message at hand
  * is done, never inside the code that noticed it.
+ *
+ * The socket is read and written in two functions only, io_send and
+ * io_recv: through TLS once pgconn_start_tls succeeded (pgtls.c), plain
+ * before, so that nothing else of the protocol knows which it is.
  */
 #include "pgconn.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +32,7 @@
 #include "buf.h"
 #include "duckpond.h"
 #include "metrics.h"
+#include "pgtls.h"
 
 /* Input and output buffers larger than this are given back once empty. */
 #define PGCONN_KEEP_BYTES (64u << 10)
@@ -42,6 +48,8 @@ void pgconn_init(struct pgconn *c, int fd)
 
 void pgconn_free(struct pgconn *c)
 {
+    pgtls_free(c->tls);
+    c->tls = NULL;
     pgbuf_free(&c->out);
     free(c->in);
     c->in = NULL;
@@ -61,6 +69,81 @@ void pgconn_disconnect(struct pgconn *c, const char *fmt, ...)
     c->closing = true;
 }
 
+/* ------------------------------------------------ the socket, plain or TLS */
+
+/* Sends all n bytes. 0, or -1 with the reason in err. */
+static int io_send(struct pgconn *c, const char *p, size_t n, char *err, size_t errlen)
+{
+    if (c->tls)
+        return pgtls_write(c->tls, p, n, err, errlen) < 0 ? -1 : 0;
+    size_t off = 0;
+    while (off < n) {
+        ssize_t r = send(c->fd, p + off, n - off, MSG_NOSIGNAL);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            snprintf(err, errlen, "%s", r < 0 ? strerror(errno) : "connection closed");
+            return -1;
+        }
+        off += (size_t)r;
+    }
+    return 0;
+}
+
+/* Receives up to n bytes: > 0, 0 when the client closed the connection, -1 with the reason in err. */
+static ssize_t io_recv(struct pgconn *c, char *p, size_t n, char *err, size_t errlen)
+{
+    if (c->tls)
+        return pgtls_read(c->tls, p, n, err, errlen);
+    for (;;) {
+        ssize_t r = recv(c->fd, p, n, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            snprintf(err, errlen, "%s", strerror(errno));
+        return r;
+    }
+}
+
+int pgconn_start_tls(struct pgconn *c, struct pgtls_ctx *ctx)
+{
+    if (c->in_start != c->in_len) {
+        /* bytes sent before the handshake would pass for protected ones (CVE-2021-23214) */
+        pgconn_fatal(c, "08P01", "received unencrypted data after SSL request");
+        pgconn_flush(c);
+        return -1;
+    }
+    pgbuf_byte(&c->out, 'S');
+    if (pgconn_flush(c) != 0)
+        return -1;
+    char err[300];
+    if (pgtls_accept(ctx, c->fd, &c->tls, err, sizeof err) != 0) {
+        pgconn_disconnect(c, "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+bool pgconn_has_tls(const struct pgconn *c)
+{
+    return c->tls != NULL;
+}
+
+int pgconn_wait_input(struct pgconn *c, int timeout_ms)
+{
+    if (c->in_start != c->in_len || (c->tls && pgtls_pending(c->tls)))
+        return 1;
+    if (pgconn_flush(c) != 0)
+        return -1;
+    struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+    for (;;) {
+        int n = poll(&pfd, 1, timeout_ms);
+        if (n < 0 && errno == EINTR)
+            continue; /* waits up to the timeout again: a signal here is rare, and it only lengthens it */
+        return n > 0 ? 1 : n == 0 ? 0 : 1; /* a poll error: the read that follows reports it */
+    }
+}
+
 /* -------------------------------------------------------------- output */
 
 int pgconn_flush(struct pgconn *c)
@@ -72,18 +155,11 @@ int pgconn_flush(struct pgconn *c)
         pgconn_disconnect(c, "out of memory building a reply");
         return -1;
     }
-    size_t off = 0;
-    while (off < c->out.len) {
-        ssize_t n = send(c->fd, c->out.data + off, c->out.len - off, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            c->write_failed = true;
-            pgconn_disconnect(c, "could not send to the client: %s",
-                              n < 0 ? strerror(errno) : "connection closed");
-            return -1;
-        }
-        off += (size_t)n;
+    char err[300];
+    if (io_send(c, c->out.data, c->out.len, err, sizeof err) != 0) {
+        c->write_failed = true;
+        pgconn_disconnect(c, "could not send to the client: %s", err);
+        return -1;
     }
     pgbuf_clear(&c->out, PGCONN_KEEP_BYTES);
     return 0;
@@ -169,22 +245,19 @@ static int input_fill(struct pgconn *c, size_t need)
     }
     if (pgconn_flush(c) != 0)
         return -1;
-    for (;;) {
-        ssize_t n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n == 0) {
-            c->peer_closed = true;
-            pgconn_disconnect(c, "the client closed the connection");
-            return -1;
-        }
-        if (n < 0) {
-            pgconn_disconnect(c, "could not receive from the client: %s", strerror(errno));
-            return -1;
-        }
-        c->in_len += (size_t)n;
-        return 0;
+    char err[300];
+    ssize_t n = io_recv(c, c->in + c->in_len, c->in_cap - c->in_len, err, sizeof err);
+    if (n == 0) {
+        c->peer_closed = true;
+        pgconn_disconnect(c, "the client closed the connection");
+        return -1;
     }
+    if (n < 0) {
+        pgconn_disconnect(c, "could not receive from the client: %s", err);
+        return -1;
+    }
+    c->in_len += (size_t)n;
+    return 0;
 }
 
 int pgconn_read(struct pgconn *c, bool startup, struct pgmsg *m)

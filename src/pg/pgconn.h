@@ -16,9 +16,13 @@
 #include "duckdb.h"
 #include "pgwire.h"
 
+struct pgtls;
+struct pgtls_ctx;
+
 struct pgconn {
     int fd;
-    char *in; /* bytes received, parsed from in_start */
+    struct pgtls *tls; /* after pgconn_start_tls: every byte goes through it */
+    char *in;          /* bytes received, parsed from in_start */
     size_t in_len, in_start, in_cap;
     struct pgbuf out; /* replies not yet written */
     bool extended;    /* inside an extended-protocol batch: an error skips to Sync */
@@ -33,6 +37,25 @@ struct pgconn {
 void pgconn_init(struct pgconn *c, int fd);
 /* Frees the buffers and closes the socket. */
 void pgconn_free(struct pgconn *c);
+
+/*
+ * The client's SSLRequest is accepted: answers 'S' and runs the TLS
+ * handshake; from then on the connection reads and writes through TLS.
+ * Bytes the client sent after its SSLRequest and before the handshake
+ * end the connection (08P01). 0, or -1 when the connection ends (reason
+ * recorded).
+ */
+int pgconn_start_tls(struct pgconn *c, struct pgtls_ctx *ctx);
+/* Whether the connection runs over TLS. */
+bool pgconn_has_tls(const struct pgconn *c);
+
+/*
+ * Writes out what is buffered, then waits up to timeout_ms (< 0: forever)
+ * for input: 1 when some is buffered or arrives (or the socket has an
+ * error or end for the next read to report), 0 when the time passed, -1
+ * when the write failed.
+ */
+int pgconn_wait_input(struct pgconn *c, int timeout_ms);
 
 /*
  * Reads one message (a startup-phase packet when startup is true), first

@@ -1,6 +1,7 @@
 /*
  * registry.c -- the list of PostgreSQL sessions (registry.h): admission,
- * cancel requests, the statement_timeout timer, and shutdown.
+ * the connections waiting to authenticate and their deadline, cancel
+ * requests, the statement_timeout timer, and shutdown.
  *
  * One mutex guards the list and the counts. A session's entry stays
  * listed until its own thread releases it, just before freeing it, so
@@ -24,14 +25,17 @@
 /*
  * statement_timeout: every TIMEOUT_TICK_MS the timer thread interrupts the
  * statements that ran past their session's deadline (so a timeout fires
- * up to one tick late); the statement's session reports 57014.
+ * up to one tick late); the statement's session reports 57014. The same
+ * tick closes connections past their authentication deadline.
  */
 #define TIMEOUT_TICK_MS 20
 
-void registry_init(struct registry *r, int max_connections)
+void registry_init(struct registry *r, int max_connections, int max_preauth, int64_t auth_timeout_ms)
 {
     memset(r, 0, sizeof *r);
     r->max_connections = max_connections;
+    r->max_preauth = max_preauth > 0 ? max_preauth : 1;
+    r->auth_timeout_ms = auth_timeout_ms > 0 ? auth_timeout_ms : 0;
     atomic_init(&r->stopping, 0);
     atomic_init(&r->next_pid, 1000);
     pthread_mutex_init(&r->lock, NULL);
@@ -74,19 +78,61 @@ void registry_entry_destroy(struct registry_entry *e)
 
 /* ------------------------------------------------------- list and counts */
 
+/*
+ * Ends a connection that waits to authenticate, under the lock: shuts its
+ * socket down (its own thread then sees the end and frees it) and records
+ * why; it stops counting as waiting at once.
+ */
+static void close_preauth(struct registry *r, struct registry_entry *e, const char *why)
+{
+    e->preauth = false;
+    e->ended_why = why;
+    r->npreauth--;
+    shutdown(e->fd, SHUT_RDWR);
+}
+
+/* The connection waiting to authenticate that came first, under the lock; NULL when none. */
+static struct registry_entry *oldest_preauth(struct registry *r)
+{
+    struct registry_entry *oldest = NULL;
+    for (struct registry_entry *e = r->entries; e; e = e->next)
+        if (e->preauth && (!oldest || e->added_ms < oldest->added_ms))
+            oldest = e;
+    return oldest;
+}
+
 int registry_add(struct registry *r, struct registry_entry *e)
 {
     int rc = -1;
+    int64_t now = dp_now_us() / 1000;
     pthread_mutex_lock(&r->lock);
-    if (r->nthreads < r->max_connections + REGISTRY_REJECT_MARGIN) {
+    if (r->nthreads < r->max_connections + r->max_preauth + REGISTRY_REJECT_MARGIN) {
+        if (r->npreauth >= r->max_preauth) {
+            struct registry_entry *victim = oldest_preauth(r);
+            if (victim)
+                close_preauth(r, victim,
+                              "too many connections waiting to authenticate: the oldest was closed");
+        }
         e->next = r->entries;
         r->entries = e;
         e->listed = true;
+        e->preauth = true;
+        e->added_ms = now;
+        e->auth_deadline_ms = r->auth_timeout_ms ? now + r->auth_timeout_ms : 0;
+        r->npreauth++;
         r->nthreads++;
         rc = 0;
     }
     pthread_mutex_unlock(&r->lock);
     return rc;
+}
+
+const char *registry_end_reason(struct registry *r, struct registry_entry *e)
+{
+    pthread_mutex_lock(&r->lock);
+    const char *why = e->ended_why;
+    pthread_mutex_unlock(&r->lock);
+    return why;
 }
 
 /* A secret key for cancel requests: random, positive. */
@@ -102,6 +148,14 @@ int registry_admit(struct registry *r, struct registry_entry *e)
 {
     int rc = -1;
     pthread_mutex_lock(&r->lock);
+    if (!e->preauth && e->ended_why) {
+        pthread_mutex_unlock(&r->lock);
+        return -2;
+    }
+    if (e->preauth) {
+        e->preauth = false;
+        r->npreauth--;
+    }
     if (r->nadmitted < r->max_connections && !atomic_load(&r->stopping)) {
         r->nadmitted++;
         e->admitted = true;
@@ -123,8 +177,10 @@ bool registry_release(struct registry *r, struct registry_entry *e)
         }
     if (e->admitted)
         r->nadmitted--;
+    if (e->preauth)
+        r->npreauth--;
     bool listed = e->listed;
-    e->admitted = e->listed = false;
+    e->admitted = e->listed = e->preauth = false;
     pthread_mutex_unlock(&r->lock);
     return listed;
 }
@@ -218,8 +274,12 @@ static void *timer_main(void *arg)
     struct registry *r = arg;
     pthread_mutex_lock(&r->lock);
     while (!atomic_load(&r->stopping)) {
-        for (struct registry_entry *e = r->entries; e; e = e->next)
+        int64_t now = dp_now_us() / 1000;
+        for (struct registry_entry *e = r->entries; e; e = e->next) {
+            if (e->preauth && e->auth_deadline_ms && now >= e->auth_deadline_ms)
+                close_preauth(r, e, "authentication timeout: the startup and authentication took too long");
             check_timeout(e); /* the entry cannot go while we hold the lock */
+        }
         struct timespec ts = dp_deadline(CLOCK_MONOTONIC, TIMEOUT_TICK_MS);
         pthread_cond_timedwait(&r->timer_wake, &r->lock, &ts);
     }

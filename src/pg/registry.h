@@ -5,6 +5,13 @@
  * requests, the statement_timeout tick, the count of session threads that
  * shutdown waits for, and the shutdown of every session.
  *
+ * Before authentication a connection is counted apart from the admitted
+ * sessions: at most max_preauth wait at once (the oldest is closed to make
+ * room for a new one, so that silent sockets cannot lock anyone out), and
+ * each has until its authentication deadline (auth_timeout_ms from its
+ * accept) to be admitted, after which the timer shuts its socket down.
+ * Only an authenticated session takes one of the max_connections slots.
+ *
  * A session embeds a struct registry_entry. What other threads may touch
  * of it is the socket (shutdown only), the pid and secret, and the running
  * statement, under run_lock; an entry stays in the list until its
@@ -22,10 +29,14 @@
 #include "duckdb.h"
 
 struct registry_entry {
-    int fd;              /* the session's socket (shut down at stop, never closed here) */
-    int32_t pid, secret; /* set when admitted; 0 before */
-    bool listed;         /* in the list and counted as a thread (registry_add) */
-    bool admitted;       /* counted against the connection limit (registry_admit) */
+    int fd;                   /* the session's socket (shut down at stop, never closed here) */
+    int32_t pid, secret;      /* set when admitted; 0 before */
+    bool listed;              /* in the list and counted as a thread (registry_add) */
+    bool admitted;            /* counted against the connection limit (registry_admit) */
+    bool preauth;             /* counted as waiting to authenticate (registry_add until admitted or closed) */
+    int64_t added_ms;         /* when it was listed (monotonic ms) */
+    int64_t auth_deadline_ms; /* while preauth: when the timer closes it */
+    const char *ended_why;    /* set when the registry shut its socket down: why (a static string) */
     struct registry_entry *next;
 
     /* the running statement, for cancel requests and statement_timeout */
@@ -42,8 +53,11 @@ struct registry {
     pthread_cond_t idle;  /* signalled when a session thread ends */
     struct registry_entry *entries;
     int max_connections;
-    int nadmitted; /* sessions counted against the limit */
-    int nthreads;  /* session threads alive, admitted or not */
+    int max_preauth;         /* connections waiting to authenticate at once */
+    int64_t auth_timeout_ms; /* how long one may wait (0: forever) */
+    int nadmitted;           /* sessions counted against the limit */
+    int npreauth;            /* connections waiting to authenticate */
+    int nthreads;            /* session threads alive, admitted or not */
     atomic_int stopping;
     atomic_uint next_pid;
     pthread_t timer; /* interrupts statements past their statement_timeout */
@@ -51,10 +65,15 @@ struct registry {
     pthread_cond_t timer_wake; /* signalled at stop */
 };
 
-/* Connections past the limit by more than this are closed before their startup is read. */
+/*
+ * Threads past max_connections + max_preauth by more than this are closed
+ * before their startup is read (closed connections whose threads have not
+ * ended yet still count).
+ */
 #define REGISTRY_REJECT_MARGIN 64
 
-void registry_init(struct registry *r, int max_connections);
+/* max_preauth < 1 is taken as 1; auth_timeout_ms 0: no deadline. */
+void registry_init(struct registry *r, int max_connections, int max_preauth, int64_t auth_timeout_ms);
 /* Stops the timer if it still runs and frees the locks; the list must be empty. */
 void registry_destroy(struct registry *r);
 
@@ -65,17 +84,25 @@ void registry_entry_init(struct registry_entry *e, int fd);
 void registry_entry_destroy(struct registry_entry *e);
 
 /*
- * Lists a session whose thread is about to start: 0, or -1 (nothing
- * changed) when the threads alive are already the limit plus
- * REGISTRY_REJECT_MARGIN.
+ * Lists a connection whose thread is about to start, as waiting to
+ * authenticate, with its deadline. When max_preauth wait already, the
+ * oldest of them is closed (its socket shut down, ended_why set). 0, or
+ * -1 (nothing changed) when the threads alive are already past both
+ * limits by REGISTRY_REJECT_MARGIN.
  */
 int registry_add(struct registry *r, struct registry_entry *e);
 
 /*
- * Admits a session that finished its startup: 0 with its pid and secret
- * assigned, or -1 when the connection limit is reached or the server stops.
+ * Admits a session that authenticated: it stops counting as waiting and
+ * takes one of max_connections, with its pid and secret assigned. 0; -1
+ * when the connection limit is reached or the server stops; -2 when the
+ * registry closed it meanwhile (its deadline passed, or it was the oldest
+ * waiting): registry_end_reason says why.
  */
 int registry_admit(struct registry *r, struct registry_entry *e);
+
+/* Why the registry shut the entry's socket down (a static string), or NULL when it did not. */
+const char *registry_end_reason(struct registry *r, struct registry_entry *e);
 
 /*
  * Takes a session out of the list (and out of the admitted count); after

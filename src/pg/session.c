@@ -28,15 +28,23 @@
  * statement that DuckDB runs, until its own journaled writes are applied
  * (read-your-writes), for at most SESSION_APPLIED_WAIT_MS.
  *
+ * idle_in_transaction_session_timeout: a session inside a transaction
+ * that waits longer than that for its client's next command is ended
+ * with FATAL 25P03, as PostgreSQL does, so that a forgotten BEGIN does
+ * not hold its snapshot and its slot for ever.
+ *
  * The end: every way a connection ends is decided with a reason
  * (pgconn_disconnect: a FATAL error, Terminate, the client gone, a failed
- * write, a refused startup) and carried out in one place, session_end,
- * which logs the reason and frees the session on its own thread after its
- * loop, never from inside the code that noticed the end.
+ * write, a refused startup; or the registry, which shuts down the socket
+ * of a connection past its authentication deadline or crowded out before
+ * authenticating) and carried out in one place, session_end, which logs
+ * the reason and frees the session on its own thread after its loop,
+ * never from inside the code that noticed the end.
  */
 #include "session.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -318,7 +326,10 @@ static void session_free(struct session *s)
 static void session_end(struct session *s, const char *reason)
 {
     struct registry *reg = s->env->registry;
-    if (s->pc.peer_closed && registry_stopping(reg))
+    const char *registry_why = registry_end_reason(reg, &s->reg);
+    if (registry_why)
+        reason = registry_why; /* the read that failed was only its consequence */
+    else if (s->pc.peer_closed && registry_stopping(reg))
         reason = "the server is shutting down";
     pgconn_flush(&s->pc);
     if (s->reg.pid)
@@ -336,6 +347,22 @@ static void session_end(struct session *s, const char *reason)
         registry_thread_done(reg);
 }
 
+/*
+ * Before the next command inside a transaction: waits for it at most
+ * idle_in_transaction_session_timeout. 0 to read on, or -1 when the
+ * session ends (FATAL 25P03 queued on a timeout).
+ */
+static int wait_idle_in_transaction(struct session *s)
+{
+    if (s->tx == TX_IDLE || s->idle_tx_timeout_ms <= 0 || s->pc.extended)
+        return 0;
+    int ms = s->idle_tx_timeout_ms > INT_MAX ? INT_MAX : (int)s->idle_tx_timeout_ms;
+    int rc = pgconn_wait_input(&s->pc, ms);
+    if (rc == 0)
+        pgconn_fatal(&s->pc, "25P03", "terminating connection due to idle-in-transaction timeout");
+    return rc > 0 ? 0 : -1;
+}
+
 /* The thread body of a session: startup, then messages until the connection ends. */
 static void *session_main(void *arg)
 {
@@ -345,7 +372,7 @@ static void *session_main(void *arg)
     if (session_startup(s) == 0) {
         while (!s->pc.closing) {
             struct pgmsg m;
-            if (pgconn_read(&s->pc, false, &m) != 0)
+            if (wait_idle_in_transaction(s) != 0 || pgconn_read(&s->pc, false, &m) != 0)
                 break;
             dispatch(s, &m);
         }

@@ -13,6 +13,7 @@
 
 struct users;
 struct registry;
+struct pgtls_ctx;
 
 /*
  * What sessions need of the server, filled in once before the first
@@ -29,6 +30,9 @@ struct pg_env {
     duckpond_ack ack;            /* the default of SET duckpond.ack */
     enum access_role trust_role; /* the role of trusted loopback users (no users file) */
     const char *run_dir;         /* the server's private directory DuckDB may open (fdpath.h); NULL: none */
+    struct pgtls_ctx *tls;       /* the server's certificate: SSLRequest is answered 'S' (NULL: 'N') */
+    bool tls_required;           /* a startup without TLS is refused (28000) */
+    const char *idle_tx_timeout; /* the default of idle_in_transaction_session_timeout ("0": none) */
 };
 
 /*

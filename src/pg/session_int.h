@@ -136,10 +136,11 @@ struct session {
     struct stmt *stmts;
     struct portal *portals;
     struct setting *settings;
-    bool settings_synced;    /* DuckDB's variable duckpond_settings holds them (settings_sync_duckdb) */
-    bool batch_on;           /* duckpond.batch, kept current by every settings change */
-    duckpond_ack ack;        /* duckpond.ack likewise */
-    struct plancache *plans; /* analysed INSERT shapes, and INSERT texts with parameters (plancache.h) */
+    bool settings_synced;       /* DuckDB's variable duckpond_settings holds them (settings_sync_duckdb) */
+    bool batch_on;              /* duckpond.batch, kept current by every settings change */
+    int64_t idle_tx_timeout_ms; /* idle_in_transaction_session_timeout likewise; 0 none */
+    duckpond_ack ack;           /* duckpond.ack likewise */
+    struct plancache *plans;    /* analysed INSERT shapes, and INSERT texts with parameters (plancache.h) */
     duckdb_prepared_statement json_stmt; /* SELECT json_serialize_sql($1), made once */
     /* what insert_plan.c last found of DuckDB's functions and TimeZone, and in which catalog generation */
     struct {

@@ -91,6 +91,8 @@ const char *settings_get(struct session *s, const char *name)
         return v;
     if (strcasecmp(name, "duckpond.ack") == 0)
         return duckpond_ack_name(s->env->ack);
+    if (strcasecmp(name, "idle_in_transaction_session_timeout") == 0 && s->env->idle_tx_timeout)
+        return s->env->idle_tx_timeout; /* the server's --idle-in-transaction-session-timeout */
     const struct pg_setting *d = settings_find(name);
     return d ? d->def : NULL;
 }
@@ -140,6 +142,8 @@ void settings_refresh(struct session *s)
         s->ack = DUCKPOND_ACK_COMMIT;
     int64_t timeout = parse_duration_ms(settings_get(s, "statement_timeout"));
     s->reg.statement_timeout_ms = timeout > 0 ? timeout : 0;
+    timeout = parse_duration_ms(settings_get(s, "idle_in_transaction_session_timeout"));
+    s->idle_tx_timeout_ms = timeout > 0 ? timeout : 0;
 }
 
 /*
@@ -181,11 +185,13 @@ static int value_check(struct session *s, const struct pg_setting *d, const char
         return 0;
     if (strcasecmp(d->name, "duckpond.ack") == 0)
         return ack_check(s, v, value);
-    if (strcasecmp(d->name, "statement_timeout") == 0 && parse_duration_ms(v) < 0) {
+    if ((strcasecmp(d->name, "statement_timeout") == 0 ||
+         strcasecmp(d->name, "idle_in_transaction_session_timeout") == 0) &&
+        parse_duration_ms(v) < 0) {
         session_error(s, "22023",
-                      "invalid value for parameter \"statement_timeout\": \"%s\" "
+                      "invalid value for parameter \"%s\": \"%s\" "
                       "(expected milliseconds, or a number with ms, s, min, h or d)",
-                      v);
+                      d->name, v);
         return -1;
     }
     return 0;

@@ -1,11 +1,14 @@
 /*
  * session_startup.c -- the startup phase of a PostgreSQL connection: the
- * startup packet (answering SSL and GSS requests with 'N', acting on
- * cancel requests), protocol negotiation, admission against the connection
- * limit, authentication (SCRAM-SHA-256 against the users file, or trust on
- * loopback without one), the session's DuckDB connection, and the startup
- * parameters and PGOPTIONS as settings. Ends with BackendKeyData and the
- * first ReadyForQuery.
+ * startup packet (an SSLRequest answered 'S' and TLS begun when the server
+ * has a certificate, 'N' otherwise; GSS requests 'N'; cancel requests
+ * acted on), the refusal of plaintext when TLS is required, protocol
+ * negotiation, authentication (SCRAM-SHA-256 against the users file, or
+ * trust on loopback without one), admission against the connection limit
+ * (only once authenticated: until then the registry counts the connection
+ * apart, under its deadline), the session's DuckDB connection, and the
+ * startup parameters and PGOPTIONS as settings. Ends with BackendKeyData
+ * and the first ReadyForQuery.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -114,7 +117,7 @@ static int authenticate_scram(struct session *s)
         pgconn_fatal(&s->pc, "08P01", "expected SASLInitialResponse for SCRAM-SHA-256");
         return -1;
     }
-    if (scram_begin(u, data, (size_t)len, &sc, &out) != 0)
+    if (users_scram_begin(s->env->users, s->user, data, (size_t)len, &sc, &out) != 0)
         goto fail;
     pgwire_auth(&s->pc.out, 11, out, strlen(out));
     free(out);
@@ -146,6 +149,11 @@ static int read_startup(struct session *s, struct pgmsg *m, int32_t *code)
         struct pgreader r;
         pgreader_init(&r, m);
         *code = pgreader_int32(&r);
+        if (*code == PGWIRE_SSL_REQUEST && s->env->tls && !pgconn_has_tls(&s->pc)) {
+            if (pgconn_start_tls(&s->pc, s->env->tls) != 0)
+                return -1;
+            continue;
+        }
         if (*code == PGWIRE_SSL_REQUEST || *code == PGWIRE_GSSENC_REQUEST) {
             pgbuf_byte(&s->pc.out, 'N');
             continue;
@@ -214,15 +222,23 @@ static void negotiate_protocol(struct session *s, const struct startup_params *p
     pgbuf_end(&s->pc.out);
 }
 
-/* Admission, then authentication. 0, or -1: the connection ends. */
-static int admit_and_authenticate(struct session *s, const struct startup_params *p)
+/*
+ * Authentication, then admission: a connection takes one of the
+ * max_connections slots only once it proved who it is. 0, or -1: the
+ * connection ends.
+ */
+static int authenticate_and_admit(struct session *s, const struct startup_params *p)
 {
-    if (p->database && *p->database && strcmp(p->database, "duckpond") != 0) {
-        pgconn_fatal(&s->pc, "3D000", "database \"%s\" does not exist", p->database);
+    if (s->env->tls_required && !pgconn_has_tls(&s->pc)) {
+        /* PostgreSQL's words for a hostssl-only pg_hba.conf, and what to do about it */
+        pgconn_fatal(&s->pc, "28000",
+                     "no encryption: this server accepts only TLS connections (user \"%s\" from %s); "
+                     "connect with sslmode=require or verify-full",
+                     s->user, s->peer);
         return -1;
     }
-    if (registry_admit(s->env->registry, &s->reg) != 0) {
-        pgconn_fatal(&s->pc, "53300", "sorry, too many clients already");
+    if (p->database && *p->database && strcmp(p->database, "duckpond") != 0) {
+        pgconn_fatal(&s->pc, "3D000", "database \"%s\" does not exist", p->database);
         return -1;
     }
     if (s->env->users) {
@@ -233,6 +249,15 @@ static int admit_and_authenticate(struct session *s, const struct startup_params
         return -1;
     } else {
         s->role = s->env->trust_role;
+    }
+    int rc = registry_admit(s->env->registry, &s->reg);
+    if (rc == -2) {
+        pgconn_disconnect(&s->pc, "%s", registry_end_reason(s->env->registry, &s->reg));
+        return -1;
+    }
+    if (rc != 0) {
+        pgconn_fatal(&s->pc, "53300", "sorry, too many clients already");
+        return -1;
     }
     pgwire_auth(&s->pc.out, 0, NULL, 0);
     return 0;
@@ -295,7 +320,7 @@ int session_startup(struct session *s)
     int rc = -1;
     if (read_params(s, &m, &p) == 0) {
         negotiate_protocol(s, &p);
-        if (admit_and_authenticate(s, &p) == 0 && connect_database(s) == 0 && apply_params(s, &p) == 0)
+        if (authenticate_and_admit(s, &p) == 0 && connect_database(s) == 0 && apply_params(s, &p) == 0)
             rc = 0;
     }
     free(packet);

@@ -6,9 +6,13 @@
  *                  [--ack commit|journal] [--journal-dir DIR | --no-journal]
  *                  [--journal-segment-bytes N] [--journal-apply-delay-ms N]
  *                  [--files-dir DIR] [--trust-role ro|rw|admin]
+ *                  [--tls-cert FILE --tls-key FILE [--tls-required]] [--allow-plaintext]
+ *                  [--authentication-timeout SECONDS] [--max-unauthenticated N]
+ *                  [--idle-in-transaction-session-timeout MS]
  *   duckpond passwd --users FILE [--role ro|rw|admin | --read-only] NAME   (password on stdin)
  *   duckpond version
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +30,9 @@ static void usage(FILE *f)
                "                 [--ack commit|journal] [--journal-dir DIR | --no-journal]\n"
                "                 [--journal-segment-bytes N] [--journal-apply-delay-ms N]\n"
                "                 [--files-dir DIR] [--trust-role ro|rw|admin]\n"
+               "                 [--tls-cert FILE --tls-key FILE [--tls-required]] [--allow-plaintext]\n"
+               "                 [--authentication-timeout SECONDS] [--max-unauthenticated N]\n"
+               "                 [--idle-in-transaction-session-timeout MS]\n"
                "      FILE defaults to ./duckpond.duckdb, ADDR to 127.0.0.1, the PostgreSQL port\n"
                "      to 5433 (0: any free port), HTTP to 8080 (0: off); --ack is the default\n"
                "      ack mode of sessions (commit); the journal lives in FILE.journal;\n"
@@ -33,6 +40,11 @@ static void usage(FILE *f)
                "      before DuckDB commits them, unless a reader waits for its own writes;\n"
                "      admin users may read and write server files inside --files-dir only (none\n"
                "      by default); trusted loopback users (no --users) have --trust-role (rw)\n"
+               "      --tls-cert/--tls-key (PEM) serve PostgreSQL over TLS and HTTP as HTTPS;\n"
+               "      --tls-required refuses PostgreSQL connections without TLS; a listen\n"
+               "      address other than loopback needs --users and TLS or --allow-plaintext;\n"
+               "      a connection has --authentication-timeout (60 s; \"500ms\" also reads)\n"
+               "      to authenticate, and at most --max-unauthenticated (1000) wait at once\n"
                "  duckpond passwd --users FILE [--role ro|rw|admin | --read-only] NAME\n"
                "      adds or replaces a user (role rw unless told); the password is read from\n"
                "      standard input\n"
@@ -45,6 +57,22 @@ static long parse_num(const char *s)
     char *end;
     long v = strtol(s, &end, 10);
     return *s && !*end && v >= 0 ? v : -1;
+}
+
+/* A duration in seconds ("30"), or in milliseconds with "ms" ("500ms"), as milliseconds; or -1. */
+static long parse_seconds_ms(const char *s)
+{
+    size_t len = strlen(s);
+    if (len > 2 && !strcmp(s + len - 2, "ms")) {
+        char digits[32];
+        if (len - 2 >= sizeof digits)
+            return -1;
+        memcpy(digits, s, len - 2);
+        digits[len - 2] = 0;
+        return parse_num(digits);
+    }
+    long n = parse_num(s);
+    return n >= 0 && n <= 600 ? n * 1000 : -1;
 }
 
 static int cmd_serve(int argc, char **argv)
@@ -60,6 +88,14 @@ static int cmd_serve(int argc, char **argv)
         }
         if (!strcmp(a, "--no-journal")) {
             opt.journal_dir = "";
+            continue;
+        }
+        if (!strcmp(a, "--tls-required")) {
+            opt.tls_required = true;
+            continue;
+        }
+        if (!strcmp(a, "--allow-plaintext")) {
+            opt.allow_plaintext = true;
             continue;
         }
         if (!v) {
@@ -94,6 +130,16 @@ static int cmd_serve(int argc, char **argv)
             opt.journal_segment_bytes = (size_t)n;
         else if (!strcmp(a, "--journal-apply-delay-ms") && n >= 0 && n <= 60000)
             opt.journal_apply_delay_ms = n ? (int)n : -1;
+        else if (!strcmp(a, "--tls-cert") && *v)
+            opt.tls_cert = v;
+        else if (!strcmp(a, "--tls-key") && *v)
+            opt.tls_key = v;
+        else if (!strcmp(a, "--authentication-timeout") && (n = parse_seconds_ms(v)) > 0 && n <= 600000)
+            opt.auth_timeout_ms = (int)n;
+        else if (!strcmp(a, "--max-unauthenticated") && n > 0 && n <= 100000)
+            opt.max_unauthenticated = (int)n;
+        else if (!strcmp(a, "--idle-in-transaction-session-timeout") && n >= 0 && n <= INT_MAX)
+            opt.idle_tx_timeout_ms = (int)n;
         else {
             fprintf(stderr, "duckpond serve: bad option %s %s\n", a, v);
             usage(stderr);

@@ -16,12 +16,22 @@
  * stay within tens of MiB.
  *
  * The main thread accepts connections (poll with the termination signals
- * unblocked only there) and starts a session for each. Connections beyond
- * the limit still get a thread long enough to read the startup packet and
- * answer 53300 "too many clients", as PostgreSQL does; past the limit plus
- * a small margin they are closed at once. The registry of sessions
- * (registry.c) admits them, routes cancel requests, and runs the timer
- * that interrupts statements past their session's statement_timeout.
+ * unblocked only there), turns TCP keepalive on, and starts a session for
+ * each. Until it authenticates, a connection is counted apart from the
+ * sessions (at most --max-unauthenticated at once, the oldest closed to
+ * make room) and has --authentication-timeout to finish: a thousand
+ * silent sockets neither hold slots nor stay for ever. Authenticated
+ * connections beyond the limit are answered 53300 "too many clients", as
+ * PostgreSQL does; past both limits plus a small margin they are closed
+ * at once. The registry of sessions (registry.c) admits them, routes
+ * cancel requests, and runs the timer that enforces the authentication
+ * deadline and interrupts statements past their statement_timeout.
+ *
+ * TLS (--tls-cert, --tls-key): one OpenSSL context (pg/pgtls.c) for the
+ * PostgreSQL protocol, and the same files for HTTPS (http.c). A listen
+ * address other than loopback needs a users file, and TLS or an explicit
+ * --allow-plaintext: passwords' proofs are safe in the clear, but the
+ * data and the HTTP bearer tokens are not.
  *
  * SIGTERM / SIGINT: stop accepting; shut the read side of every session
  * so idle ones end at once while running statements finish and send their
@@ -56,7 +66,9 @@
 
 #include "buf.h"
 #include "http.h"
+#include "netopt.h"
 #include "pgcatalog.h"
+#include "pgtls.h"
 #include "pgwire.h"
 #include "registry.h"
 #include "session.h"
@@ -75,7 +87,9 @@ struct server {
     int listen_fd;
     int pg_port; /* the bound port */
     struct registry sessions;
-    struct pg_env env; /* what every session gets; filled in before the first accept */
+    struct pgtls_ctx *tls;
+    char idle_tx_timeout[32]; /* the default of idle_in_transaction_session_timeout, as text */
+    struct pg_env env;        /* what every session gets; filled in before the first accept */
 };
 
 void server_options_default(struct server_options *opt)
@@ -90,6 +104,8 @@ void server_options_default(struct server_options *opt)
     opt->max_message = 64u << 20;
     opt->shutdown_grace_ms = 5000;
     opt->trust_role = ACCESS_RW;
+    opt->auth_timeout_ms = 60000;
+    opt->max_unauthenticated = 1000;
 }
 
 /* ------------------------------------------------------------ listening */
@@ -174,6 +190,7 @@ static void start_session(struct server *srv, int fd, const struct sockaddr *pee
 {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    dp_socket_keepalive(fd);
     char who[96];
     peer_text(peer, len, who, sizeof who);
     session_start(&srv->env, fd, addr_is_loopback(peer), who);
@@ -240,7 +257,9 @@ static int start_http(struct server *srv)
                               .open_health = true,
                               .default_ack = srv->opt.ack,
                               .temp_dir = srv->run_dir,
-                              .trust_role = srv->opt.trust_role};
+                              .trust_role = srv->opt.trust_role,
+                              .tls_cert = srv->opt.tls_cert,
+                              .tls_key = srv->opt.tls_key};
     char err[256] = "";
     if (http_start(&ho, srv->db, srv->batcher, srv->users, &srv->http, err, sizeof err) != 0) {
         fprintf(stderr, "duckpond: cannot start HTTP on port %d: %s\n", srv->opt.http_port, err);
@@ -490,6 +509,42 @@ static void server_free(struct server *srv)
     if (srv->listen_fd >= 0)
         close(srv->listen_fd);
     registry_destroy(&srv->sessions);
+    pgtls_ctx_free(srv->tls);
+}
+
+/*
+ * The rules on who may be served how, checked before anything starts:
+ * TLS needs both files, --tls-required needs TLS, and a listen address
+ * other than loopback needs a users file and TLS (or --allow-plaintext).
+ * 0, or -1 with the reason printed.
+ */
+static int check_exposure(const struct server_options *opt)
+{
+    if (!opt->tls_cert != !opt->tls_key) {
+        fprintf(stderr, "duckpond: TLS needs both --tls-cert FILE and --tls-key FILE\n");
+        return -1;
+    }
+    if (opt->tls_required && !opt->tls_cert) {
+        fprintf(stderr, "duckpond: --tls-required needs a certificate (--tls-cert FILE --tls-key FILE)\n");
+        return -1;
+    }
+    if (listen_is_loopback(opt->listen))
+        return 0;
+    if (!opt->users_path) {
+        fprintf(stderr,
+                "duckpond: refusing to listen on %s without a users file: "
+                "trust is allowed on loopback only (give --users FILE)\n",
+                opt->listen);
+        return -1;
+    }
+    if (!opt->tls_cert && !opt->allow_plaintext) {
+        fprintf(stderr,
+                "duckpond: refusing to listen on %s without TLS: give --tls-cert FILE --tls-key FILE, "
+                "or --allow-plaintext to send queries, results and HTTP tokens unencrypted\n",
+                opt->listen);
+        return -1;
+    }
+    return 0;
 }
 
 int server_run(const struct server_options *opt)
@@ -498,21 +553,19 @@ int server_run(const struct server_options *opt)
     memset(&srv, 0, sizeof srv);
     srv.opt = *opt;
     srv.listen_fd = -1;
-    registry_init(&srv.sessions, opt->max_connections);
-    if (!opt->users_path && !listen_is_loopback(opt->listen)) {
-        fprintf(stderr,
-                "duckpond: refusing to listen on %s without a users file: "
-                "trust is allowed on loopback only (give --users FILE)\n",
-                opt->listen);
+    registry_init(&srv.sessions, opt->max_connections, opt->max_unauthenticated, opt->auth_timeout_ms);
+    if (check_exposure(opt) != 0) {
         server_free(&srv);
         return 2;
     }
     char err[512] = "";
-    if (opt->users_path && users_load(opt->users_path, &srv.users, err, sizeof err) != 0) {
+    if ((opt->users_path && users_load(opt->users_path, &srv.users, err, sizeof err) != 0) ||
+        (opt->tls_cert && pgtls_ctx_new(opt->tls_cert, opt->tls_key, &srv.tls, err, sizeof err) != 0)) {
         fprintf(stderr, "duckpond: %s\n", err);
         server_free(&srv);
         return 2;
     }
+    snprintf(srv.idle_tx_timeout, sizeof srv.idle_tx_timeout, "%d", opt->idle_tx_timeout_ms);
     pgwire_set_max_message(opt->max_message);
     sigset_t unblocked;
     signals_setup(&unblocked);
@@ -531,10 +584,17 @@ int server_run(const struct server_options *opt)
                               .batch = opt->batch,
                               .ack = opt->ack,
                               .trust_role = opt->trust_role,
-                              .run_dir = srv.run_dir};
+                              .run_dir = srv.run_dir,
+                              .tls = srv.tls,
+                              .tls_required = opt->tls_required,
+                              .idle_tx_timeout = srv.idle_tx_timeout};
     write_port_file(&srv);
-    fprintf(stderr, "duckpond: serving %s on %s port %d (PostgreSQL)%s, ack mode %s\n", opt->db_path,
-            opt->listen, srv.pg_port, opt->batch ? "" : ", batching off", duckpond_ack_name(opt->ack));
+    fprintf(stderr, "duckpond: serving %s on %s port %d (PostgreSQL%s)%s, ack mode %s\n", opt->db_path,
+            opt->listen, srv.pg_port,
+            !srv.tls            ? ""
+            : opt->tls_required ? ", TLS required"
+                                : ", TLS offered",
+            opt->batch ? "" : ", batching off", duckpond_ack_name(opt->ack));
     registry_start_timer(&srv.sessions);
     accept_loop(&srv, &unblocked);
     fprintf(stderr, "duckpond: shutting down\n");

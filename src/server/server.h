@@ -28,6 +28,13 @@ struct server_options {
     const char *files_dir;        /* the one directory of server files admins may use (NULL: none) */
     enum access_role trust_role;  /* the role of trusted loopback users (no users file); default rw */
     const char *run_dir_parent;   /* where the server's private directory is made; NULL: $TMPDIR or /tmp */
+    const char *tls_cert;         /* PEM certificate chain: TLS for PostgreSQL and HTTPS (with tls_key) */
+    const char *tls_key;          /* PEM private key of tls_cert */
+    bool tls_required;            /* PostgreSQL startups without TLS are refused (needs tls_cert) */
+    bool allow_plaintext;         /* a non-loopback listen address may go without TLS */
+    int auth_timeout_ms;          /* the deadline of startup and authentication; default 60000 */
+    int max_unauthenticated;      /* connections waiting to authenticate at once; default 1000 */
+    int idle_tx_timeout_ms;       /* default idle_in_transaction_session_timeout; 0 (default): none */
 };
 
 /* Fills in the defaults. */

@@ -398,6 +398,54 @@ static void test_base64(void)
     CHECK(strcmp(enc, "YWI=") == 0);
 }
 
+/* The salt (s=...) of the server-first message users_scram_begin gives for name, into out. */
+static void salt_for(const struct users *u, const char *name, char *out, size_t n)
+{
+    struct scram *s = NULL;
+    char *sf = NULL;
+    *out = 0;
+    if (users_scram_begin(u, name, RFC_CLIENT_FIRST, strlen(RFC_CLIENT_FIRST), &s, &sf) == 0) {
+        const char *p = strstr(sf, ",s="), *e = p ? strstr(p, ",i=") : NULL;
+        if (p && e)
+            snprintf(out, n, "%.*s", (int)(e - p - 3), p + 3);
+    }
+    free(sf);
+    scram_free(s);
+}
+
+/* An unknown name shows the same salt on every try, another for another name or another file. */
+static void test_scram_mock_salt(void)
+{
+    const char *path = test_path("users");
+    CHECK_OK(write_rfc_user(path, "rw"));
+    struct users *u;
+    char err[256], a[64], b[64], c[64], known[64];
+    CHECK_OK(users_load(path, &u, err, sizeof err));
+    salt_for(u, "nobody", a, sizeof a);
+    salt_for(u, "nobody", b, sizeof b);
+    salt_for(u, "somebody", c, sizeof c);
+    salt_for(u, "user", known, sizeof known);
+    CHECK(strlen(a) == 24); /* 16 bytes, like the salts `duckpond passwd` makes */
+    CHECK(strcmp(a, b) == 0);
+    CHECK(strcmp(a, c) != 0);
+    CHECK(strcmp(known, "W22ZaJ0SNY7soEsUEjb6gQ==") == 0);
+    /* the exchange of an unknown user still fails at the proof, even the right one of a known salt */
+    CHECK(login(u, "nobody", "pencil") != 0);
+    users_free(u);
+    /* another server secret (another file): another salt for the same name */
+    CHECK_OK(write_rfc_user(path, "ro"));
+    CHECK_OK(users_load(path, &u, err, sizeof err));
+    salt_for(u, "nobody", b, sizeof b);
+    CHECK(strlen(b) == 24 && strcmp(a, b) != 0);
+    users_free(u);
+    unsigned char s1[SCRAM_MOCK_SALT_LEN], s2[SCRAM_MOCK_SALT_LEN];
+    CHECK_OK(scram_mock_salt((const unsigned char *)"k", 1, "x", s1));
+    CHECK_OK(scram_mock_salt((const unsigned char *)"k", 1, "x", s2));
+    CHECK(memcmp(s1, s2, sizeof s1) == 0);
+    CHECK(scram_mock_salt(NULL, 0, "x", s1) != 0);
+}
+
 TEST_MAIN(TEST_ENTRY(test_rfc7677_vector), TEST_ENTRY(test_rfc_wrong_proof_and_nonce),
           TEST_ENTRY(test_passwd_and_full_exchange), TEST_ENTRY(test_load_errors),
-          TEST_ENTRY(test_passwd_bad_input), TEST_ENTRY(test_scram_bad_client_first), TEST_ENTRY(test_base64))
+          TEST_ENTRY(test_passwd_bad_input), TEST_ENTRY(test_scram_bad_client_first), TEST_ENTRY(test_base64),
+          TEST_ENTRY(test_scram_mock_salt))
