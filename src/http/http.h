@@ -23,9 +23,12 @@ struct http_options {
     duckpond_ack default_ack; /* ingest ack mode when a request names none; default commit */
     const char *temp_dir;     /* where a private directory for Parquet answers is made;
                                   default $TMPDIR, else /tmp */
+    struct ilp_env *ilp;      /* the line protocol (ilp_ingest.h), or NULL: /write and
+                                 /api/v2/write answer 404 */
 };
 
 struct http_server;
+struct ilp_env;
 
 /*
  * Starts serving. users may be NULL (open on loopback only: a non-loopback

@@ -30,6 +30,14 @@
  * gone, stop HTTP, flush the batcher (every accepted row is committed),
  * checkpoint, close the database, exit 0.
  *
+ * The line protocol (src/ilp): one shared part (its DDL connection and
+ * table cache) serves the HTTP endpoints and the TCP listener, which
+ * listens on 127.0.0.1 unless --ilp-allow-remote says --listen's address.
+ * The default port (9009) is taken if free: when another process holds
+ * it, the server says so and runs without the TCP listener; a port asked
+ * for (--ilp-port) must be bound. At shutdown the TCP connections end
+ * first (what they sent is written), then HTTP, then the batcher.
+ *
  * The journal: unless told otherwise, the batcher keeps a journal in
  * "<db>.journal" beside a database file, so that any session may choose
  * ack mode journal (acknowledged once on disk, applied behind). Opening
@@ -56,6 +64,8 @@
 
 #include "buf.h"
 #include "http.h"
+#include "ilp_ingest.h"
+#include "ilp_tcp.h"
 #include "pgcatalog.h"
 #include "pgwire.h"
 #include "registry.h"
@@ -70,6 +80,8 @@ struct server {
     char *journal_dir; /* the journal's directory (owned), or NULL */
     struct users *users;
     struct http_server *http;
+    struct ilp_env *ilp;
+    struct ilp_tcp *ilp_tcp;
     int listen_fd;
     int pg_port; /* the bound port */
     struct registry sessions;
@@ -87,6 +99,7 @@ void server_options_default(struct server_options *opt)
     opt->batch = true;
     opt->max_message = 64u << 20;
     opt->shutdown_grace_ms = 5000;
+    opt->ilp_port = 9009;
 }
 
 /* ------------------------------------------------------------ listening */
@@ -228,6 +241,40 @@ static void accept_loop(struct server *srv, const sigset_t *unblocked)
 
 /* ------------------------------------------------------------- start-up */
 
+/*
+ * The line protocol's shared part, and its TCP listener when a port is
+ * set (see the top of this file for the default port). 0, or -1 with the
+ * reason printed.
+ */
+static int start_ilp(struct server *srv)
+{
+    struct ilp_options o = srv->opt.ilp;
+    if (!srv->opt.ilp_ack_given)
+        o.ack = srv->opt.ack;
+    if (o.ack == DUCKPOND_ACK_JOURNAL && !srv->journal) {
+        fprintf(stderr, "duckpond: --ilp-ack journal needs a journal (give --journal-dir DIR)\n");
+        return -1;
+    }
+    int rc = ilp_env_new(srv->db, srv->batcher, &o, &srv->ilp);
+    if (rc != DUCKPOND_OK) {
+        fprintf(stderr, "duckpond: cannot start the line protocol: %s\n", duckpond_strerror(rc));
+        return -1;
+    }
+    if (srv->opt.ilp_port == 0)
+        return 0;
+    const char *addr = srv->opt.ilp_allow_remote ? srv->opt.listen : "127.0.0.1";
+    char err[256] = "";
+    rc = ilp_tcp_start(srv->ilp, addr, srv->opt.ilp_port, srv->opt.max_connections, &srv->ilp_tcp, err,
+                       sizeof err);
+    if (rc == DUCKPOND_OK) {
+        fprintf(stderr, "duckpond: line protocol over TCP on %s port %d\n", addr, ilp_tcp_port(srv->ilp_tcp));
+        return 0;
+    }
+    fprintf(stderr, "duckpond: line protocol over TCP: %s%s\n", err,
+            srv->opt.ilp_port_given ? "" : " (the default port; going on without it, give --ilp-port)");
+    return srv->opt.ilp_port_given ? -1 : 0;
+}
+
 static int start_http(struct server *srv)
 {
     if (srv->opt.http_port == 0)
@@ -235,7 +282,8 @@ static int start_http(struct server *srv)
     struct http_options ho = {.listen = srv->opt.listen,
                               .port = srv->opt.http_port,
                               .open_health = true,
-                              .default_ack = srv->opt.ack};
+                              .default_ack = srv->opt.ack,
+                              .ilp = srv->ilp};
     char err[256] = "";
     if (http_start(&ho, srv->db, srv->batcher, srv->users, &srv->http, err, sizeof err) != 0) {
         fprintf(stderr, "duckpond: cannot start HTTP on port %d: %s\n", srv->opt.http_port, err);
@@ -397,8 +445,10 @@ static void write_port_file(struct server *srv)
 
 static void server_free(struct server *srv)
 {
+    ilp_tcp_stop(srv->ilp_tcp);
     if (srv->http)
         http_stop(srv->http);
+    ilp_env_free(srv->ilp);
     if (srv->batcher) {
         duckpond_batcher_stop(srv->batcher);
         duckpond_batcher_free(srv->batcher);
@@ -439,7 +489,8 @@ int server_run(const struct server_options *opt)
     pgwire_set_max_message(opt->max_message);
     sigset_t unblocked;
     signals_setup(&unblocked);
-    if (open_database(&srv) != 0 || open_listener(&srv, err, sizeof err) != 0 || start_http(&srv) != 0) {
+    if (open_database(&srv) != 0 || open_listener(&srv, err, sizeof err) != 0 || start_ilp(&srv) != 0 ||
+        start_http(&srv) != 0) {
         if (*err)
             fprintf(stderr, "duckpond: %s\n", err);
         server_free(&srv);

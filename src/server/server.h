@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "duckpond.h"
+#include "ilp_ingest.h"
 
 struct server_options {
     const char *db_path;          /* default "./duckpond.duckdb" */
@@ -24,6 +25,11 @@ struct server_options {
     const char *journal_dir;      /* NULL: "<db_path>.journal"; "" (or an in-memory db): none */
     size_t journal_segment_bytes; /* 0: the library's default */
     int journal_apply_delay_ms;   /* 0: the library's default (50); -1: apply at once */
+    int ilp_port;                 /* line protocol over TCP; default 9009; 0 disables it */
+    bool ilp_port_given;          /* the port was asked for: failing to bind it is fatal */
+    bool ilp_allow_remote;        /* TCP on --listen's address rather than 127.0.0.1 */
+    struct ilp_options ilp;       /* ilp.ack defaults to ack */
+    bool ilp_ack_given;
 };
 
 /* Fills in the defaults. */
