@@ -19,7 +19,7 @@ DBFILE  ?= duckpond.duckdb
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 $(WARN) -isystem $(DUCKDB)/include -pthread -fPIC -MMD -MP
-LDLIBS  := -L$(DUCKDB)/lib -lduckdb -lmicrohttpd -ljansson -lpq -lssl -lcrypto -lpthread -lm
+LDLIBS  := -L$(DUCKDB)/lib -lduckdb -lmicrohttpd -ljansson -lpq -lssl -lcrypto -lz -lpthread -lm
 ifneq ($(SAN),)
 CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined

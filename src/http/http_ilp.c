@@ -15,11 +15,14 @@
  * is 204 once they are durable in the request's ack mode (Duckpond-Ack:
  * commit|journal, or ?ack=, else the server's --ilp-ack). No room in the
  * batcher's queue within its overload timeout: 503 with Retry-After.
+ * A body sent with Content-Encoding: gzip (as InfluxDB's clients and
+ * Telegraf send larger batches) is inflated as it arrives.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <zlib.h>
 
 #include "clock.h"
 #include "http_ilp.h"
@@ -29,7 +32,27 @@
 struct http_ilp {
     struct ilp_sink *sink;
     struct ilp_stream st;
+    bool gzip, gzip_bad;
+    z_stream z;
 };
+
+/* Inflates n bytes of a gzip body into the stream. */
+static void feed_gzip(struct http_ilp *in, const char *p, size_t n)
+{
+    char out[64 * 1024];
+    in->z.next_in = (Bytef *)p;
+    in->z.avail_in = (uInt)n;
+    while (!in->gzip_bad && (in->z.avail_in || in->z.avail_out == 0)) {
+        in->z.next_out = (Bytef *)out;
+        in->z.avail_out = sizeof out;
+        int zr = inflate(&in->z, Z_NO_FLUSH);
+        if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR)
+            in->gzip_bad = true;
+        ilp_stream_feed(&in->st, out, sizeof out - in->z.avail_out, dp_now_us() * 1000);
+        if (zr == Z_STREAM_END || (zr == Z_BUF_ERROR && in->z.avail_out))
+            break;
+    }
+}
 
 /* Queues the line protocol's error answer: {"code", "message", "line"?}. */
 static enum MHD_Result send_ilp_error(struct MHD_Connection *c, unsigned status, const char *code,
@@ -87,16 +110,29 @@ struct http_ilp *http_ilp_new(struct http_env *env, struct MHD_Connection *c, en
         return NULL;
     }
     ilp_stream_init(&in->st, in->sink, o->max_line);
+    const char *enc = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING);
+    if (enc && !strcasecmp(enc, "gzip")) {
+        in->gzip = true;
+        if (inflateInit2(&in->z, 16 + MAX_WBITS) != Z_OK)
+            in->gzip_bad = true;
+    }
     return in;
 }
 
 void http_ilp_feed(struct http_ilp *in, const char *p, size_t n)
 {
-    ilp_stream_feed(&in->st, p, n, dp_now_us() * 1000);
+    if (in->gzip)
+        feed_gzip(in, p, n);
+    else
+        ilp_stream_feed(&in->st, p, n, dp_now_us() * 1000);
 }
 
 enum MHD_Result http_ilp_finish(struct http_ilp *in, struct MHD_Connection *c)
 {
+    if (in->gzip_bad) {
+        metrics_error("22P02");
+        return send_ilp_error(c, MHD_HTTP_BAD_REQUEST, "invalid", "the gzip body cannot be inflated", 0);
+    }
     if (ilp_stream_end(&in->st, dp_now_us() * 1000)) {
         metrics_error("22P02");
         return send_ilp_error(c, MHD_HTTP_BAD_REQUEST, "invalid", in->st.why, in->st.bad_line);
@@ -120,6 +156,8 @@ void http_ilp_free(struct http_ilp *in)
 {
     if (!in)
         return;
+    if (in->gzip)
+        inflateEnd(&in->z);
     ilp_stream_free(&in->st);
     ilp_sink_free(in->sink);
     free(in);

@@ -220,6 +220,8 @@ def test_tcp(tcp, http, conn):
     tcp_send(tcp, [big[i:i + 65000] for i in range(0, len(big), 65000)])
     got = wait_rows(conn, "select count(*), sum(qty) from fast", [(200000, 200000 * 199999 // 2)], timeout=120)
     check("200,000 rows over one connection", got == [(200000, 200000 * 199999 // 2)], got)
+    page = urllib.request.urlopen(f"http://127.0.0.1:{http}/", timeout=10).read().decode()
+    check("the status page's line protocol tile", all(f'id="ilp_{k}"' in page for k in ("lines", "rows", "errors")))
     check("connections counted", metric_labeled(http, "duckpond_connections_total", 'protocol="line"') > 50)
 
 
