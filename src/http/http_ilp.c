@@ -69,34 +69,18 @@ static enum MHD_Result send_ilp_error(struct MHD_Connection *c, unsigned status,
     return http_send_json(c, status, &b);
 }
 
-/* The ack mode asked (header Duckpond-Ack, else ?ack=, else the default): 0, or -1. */
-static int request_ack(struct MHD_Connection *c, duckpond_ack *ack)
-{
-    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Duckpond-Ack");
-    if (!v)
-        v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "ack");
-    if (!v)
-        return 0;
-    if (!strcasecmp(v, "commit"))
-        *ack = DUCKPOND_ACK_COMMIT;
-    else if (!strcasecmp(v, "journal"))
-        *ack = DUCKPOND_ACK_JOURNAL;
-    else
-        return -1;
-    return 0;
-}
-
 struct http_ilp *http_ilp_new(struct http_env *env, struct MHD_Connection *c, enum MHD_Result *ret)
 {
     const struct ilp_options *o = ilp_env_options(env->opt.ilp);
     enum ilp_precision prec = ILP_NS;
-    duckpond_ack ack = o->ack;
+    duckpond_ack ack;
+    const char *asked;
     const char *p = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "precision");
     if (p && ilp_precision_parse(p, &prec) != 0) {
         *ret = send_ilp_error(c, MHD_HTTP_BAD_REQUEST, "invalid", "precision must be ns, us, ms or s", 0);
         return NULL;
     }
-    if (request_ack(c, &ack) != 0) {
+    if (http_request_ack(c, o->ack, &ack, &asked) != 0) {
         *ret =
             send_ilp_error(c, MHD_HTTP_BAD_REQUEST, "invalid", "the ack mode must be commit or journal", 0);
         return NULL;

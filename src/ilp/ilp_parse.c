@@ -191,29 +191,7 @@ static enum ilp_result read_string(struct cursor *c, struct ilp_str *out)
     return fail(c, "a string field value is not closed by a double quote");
 }
 
-/* Parses an optionally negative decimal integer s[0..n) into *out: 0, 1 for no digits, 2 for overflow. */
-static int parse_int64(const char *s, size_t n, int64_t *out)
-{
-    bool neg = n && s[0] == '-';
-    size_t i = neg;
-    if (i == n)
-        return 1;
-    uint64_t m = 0;
-    for (; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return 1;
-        unsigned d = (unsigned)(s[i] - '0');
-        if (m > (UINT64_MAX - d) / 10)
-            return 2;
-        m = m * 10 + d;
-    }
-    if (neg ? m > (uint64_t)INT64_MAX + 1 : m > (uint64_t)INT64_MAX)
-        return 2;
-    *out = neg ? (int64_t)(0 - m) : (int64_t)m;
-    return 0;
-}
-
-/* Parses an unsigned decimal integer s[0..n): 0, 1 for no digits, 2 for overflow. */
+/* Parses an unsigned decimal integer s[0..n): 0, 1 for no digits (or another character), 2 for overflow. */
 static int parse_uint64(const char *s, size_t n, uint64_t *out)
 {
     if (n == 0)
@@ -228,6 +206,20 @@ static int parse_uint64(const char *s, size_t n, uint64_t *out)
         m = m * 10 + d;
     }
     *out = m;
+    return 0;
+}
+
+/* Parses an optionally negative decimal integer s[0..n): as parse_uint64, 2 also past int64's range. */
+static int parse_int64(const char *s, size_t n, int64_t *out)
+{
+    bool neg = n && s[0] == '-';
+    uint64_t m;
+    int rc = parse_uint64(s + neg, n - neg, &m);
+    if (rc != 0)
+        return rc;
+    if (neg ? m > (uint64_t)INT64_MAX + 1 : m > (uint64_t)INT64_MAX)
+        return 2;
+    *out = neg ? (int64_t)(0 - m) : (int64_t)m;
     return 0;
 }
 

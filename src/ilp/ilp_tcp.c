@@ -24,7 +24,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -36,6 +35,7 @@
 
 #include "clock.h"
 #include "metrics.h"
+#include "net.h"
 
 #define ILP_READ_BUF (256 * 1024)
 
@@ -57,16 +57,6 @@ struct ilp_tcp {
     int nconns;
     bool stopping;
 };
-
-/* The peer's address as "host:port". */
-static void peer_text(const struct sockaddr *sa, socklen_t len, char *out, size_t n)
-{
-    char host[64], port[16];
-    if (getnameinfo(sa, len, host, sizeof host, port, sizeof port, NI_NUMERICHOST | NI_NUMERICSERV) != 0)
-        snprintf(out, n, "?");
-    else
-        snprintf(out, n, sa->sa_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
-}
 
 /* Submits what the sink holds, waiting for room as long as it takes (or the batcher stops). */
 static int flush_sink(struct ilp_sink *sink, bool wait)
@@ -151,7 +141,7 @@ static void conn_start(struct ilp_tcp *t, int fd, const struct sockaddr *sa, soc
     if (room) {
         c->t = t;
         c->fd = fd;
-        peer_text(sa, len, c->who, sizeof c->who);
+        dp_peer_text(sa, len, c->who, sizeof c->who);
         c->next = t->conns;
         t->conns = c;
         t->nconns++;
@@ -196,43 +186,6 @@ static void *accept_main(void *arg)
     return NULL;
 }
 
-/* Binds and listens; the bound port in t->port. 0, or -1 with err. */
-static int open_listener(struct ilp_tcp *t, const char *listen_addr, int port, char *err, size_t errlen)
-{
-    char ps[16];
-    snprintf(ps, sizeof ps, "%d", port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE},
-                    *res;
-    int gai = getaddrinfo(listen_addr, ps, &hints, &res);
-    if (gai != 0) {
-        snprintf(err, errlen, "cannot resolve %s: %s", listen_addr, gai_strerror(gai));
-        return -1;
-    }
-    int fd = -1;
-    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0)
-            continue;
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
-            snprintf(err, errlen, "cannot listen on %s port %d: %s", listen_addr, port, strerror(errno));
-            close(fd);
-            fd = -1;
-        }
-    }
-    freeaddrinfo(res);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    getsockname(fd, (struct sockaddr *)&ss, &len);
-    t->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                             : ((struct sockaddr_in *)&ss)->sin_port);
-    t->listen_fd = fd;
-    return 0;
-}
-
 int ilp_tcp_start(struct ilp_env *e, const char *listen_addr, int port, int max_conns, struct ilp_tcp **out,
                   char *err, size_t errlen)
 {
@@ -245,7 +198,8 @@ int ilp_tcp_start(struct ilp_env *e, const char *listen_addr, int port, int max_
     t->e = e;
     t->max_conns = max_conns > 0 ? max_conns : 1000;
     t->listen_fd = t->wake[0] = t->wake[1] = -1;
-    if (open_listener(t, listen_addr, port, err, errlen) != 0 || pipe2(t->wake, O_CLOEXEC) != 0) {
+    if (dp_listen_tcp(listen_addr, port, &t->listen_fd, &t->port, err, errlen) != 0 ||
+        pipe2(t->wake, O_CLOEXEC) != 0) {
         if (t->listen_fd >= 0)
             close(t->listen_fd);
         free(t);

@@ -66,6 +66,7 @@
 #include "http.h"
 #include "ilp_ingest.h"
 #include "ilp_tcp.h"
+#include "net.h"
 #include "pgcatalog.h"
 #include "pgwire.h"
 #include "registry.h"
@@ -134,49 +135,7 @@ static bool listen_is_loopback(const char *listen)
 
 static int open_listener(struct server *srv, char *err, size_t errlen)
 {
-    char port[16];
-    snprintf(port, sizeof port, "%d", srv->opt.pg_port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE},
-                    *res;
-    int gai = getaddrinfo(srv->opt.listen, port, &hints, &res);
-    if (gai != 0) {
-        snprintf(err, errlen, "cannot resolve listen address %s: %s", srv->opt.listen, gai_strerror(gai));
-        return -1;
-    }
-    int fd = -1;
-    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0)
-            continue;
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
-            snprintf(err, errlen, "cannot listen on %s port %d: %s", srv->opt.listen, srv->opt.pg_port,
-                     strerror(errno));
-            close(fd);
-            fd = -1;
-        }
-    }
-    freeaddrinfo(res);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    getsockname(fd, (struct sockaddr *)&ss, &len);
-    srv->pg_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                                  : ((struct sockaddr_in *)&ss)->sin_port);
-    srv->listen_fd = fd;
-    return 0;
-}
-
-/* The client's address as text, "host:port", for the log. */
-static void peer_text(const struct sockaddr *peer, socklen_t len, char *out, size_t n)
-{
-    char host[64], port[16];
-    if (getnameinfo(peer, len, host, sizeof host, port, sizeof port, NI_NUMERICHOST | NI_NUMERICSERV) != 0)
-        snprintf(out, n, "?");
-    else
-        snprintf(out, n, peer->sa_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+    return dp_listen_tcp(srv->opt.listen, srv->opt.pg_port, &srv->listen_fd, &srv->pg_port, err, errlen);
 }
 
 /* Hands an accepted socket to a session of its own. */
@@ -185,7 +144,7 @@ static void start_session(struct server *srv, int fd, const struct sockaddr *pee
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     char who[96];
-    peer_text(peer, len, who, sizeof who);
+    dp_peer_text(peer, len, who, sizeof who);
     session_start(&srv->env, fd, addr_is_loopback(peer), who);
 }
 

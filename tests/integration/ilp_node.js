@@ -3,56 +3,16 @@
 // HTTP (/write) and TCP, and @influxdata/influxdb-client over
 // /api/v2/write; the rows read back with node-postgres, and a bad row's
 // error as each client reports it.
-// The clients are installed from the committed package-lock.json into a
-// git-ignored node_modules beside this file, only when one is missing.
+// The clients are installed by lib/dpnode.js (npm ci of the committed lock file) when missing.
 'use strict';
-const { execFileSync, spawn } = require('child_process');
 const fs = require('fs');
-const net = require('net');
 const os = require('os');
 const path = require('path');
+const { requireModules, check, finish, freePort, startServer } = require('./lib/dpnode.js');
 
-const here = __dirname;
-const mods = ['pg', '@questdb/nodejs-client', '@influxdata/influxdb-client'];
-if (mods.some((m) => !fs.existsSync(path.join(here, 'node_modules', m)))) {
-  execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--prefix', here], { stdio: 'inherit' });
-}
-const { Client } = require(path.join(here, 'node_modules', 'pg'));
-const { Sender } = require(path.join(here, 'node_modules', '@questdb/nodejs-client'));
-const { InfluxDB, Point } = require(path.join(here, 'node_modules', '@influxdata/influxdb-client'));
-const BIN = process.env.DUCKPOND_BIN || path.join(here, '../../build/duckpond');
+const [{ Client }, { Sender }, { InfluxDB, Point }] =
+  requireModules(['pg', '@questdb/nodejs-client', '@influxdata/influxdb-client']);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'duckpond-ilp-node-'));
-let passed = 0, failed = 0;
-
-function check(name, cond, detail) {
-  if (cond) { passed++; console.log('ok   ' + name); }
-  else { failed++; console.log('FAIL ' + name + (detail !== undefined ? ' ' + JSON.stringify(detail) : '')); }
-}
-
-function freePort() {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
-  });
-}
-
-function startServer(httpPort, ilpPort) {
-  const portfile = path.join(work, 'port');
-  const log = fs.openSync(path.join(work, 'server.log'), 'a');
-  const proc = spawn(BIN, ['serve', '--db', path.join(work, 'db.duckdb'), '--pg-port', '0', '--http-port',
-    String(httpPort), '--ilp-port', String(ilpPort), '--port-file', portfile], { stdio: ['ignore', log, log] });
-  return new Promise((resolve, reject) => {
-    let tries = 0;
-    const poll = () => {
-      if (fs.existsSync(portfile) && fs.readFileSync(portfile, 'utf8').trim()) {
-        return resolve({ proc, port: parseInt(fs.readFileSync(portfile, 'utf8'), 10) });
-      }
-      if (++tries > 100) return reject(new Error('server did not start'));
-      setTimeout(poll, 100);
-    };
-    poll();
-  });
-}
 
 async function waitCount(pg, sql, want) {
   for (let i = 0; i < 200; i++) {
@@ -119,7 +79,7 @@ async function influx(httpPort, pg) {
 
 async function main() {
   const httpPort = await freePort(), ilpPort = await freePort();
-  const { proc, port } = await startServer(httpPort, ilpPort);
+  const { proc, port } = await startServer(work, ['--http-port', String(httpPort), '--ilp-port', String(ilpPort)]);
   const pg = new Client({ host: '127.0.0.1', port, user: 'node', database: 'duckpond' });
   try {
     await pg.connect();
@@ -133,8 +93,7 @@ async function main() {
     await new Promise((res) => proc.on('exit', res));
     fs.rmSync(work, { recursive: true, force: true });
   }
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exit(failed ? 1 : 0);
+  finish();
 }
 
 main();
