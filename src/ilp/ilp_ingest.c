@@ -368,8 +368,10 @@ struct pending {
 /* One table's rows being gathered. */
 struct batch {
     char table[ILP_NAME_MAX + 1];
+    size_t table_len;
     int ncols; /* the write's columns; [0] is the timestamp */
     char **cols;
+    size_t *col_len; /* strlen of each of cols: a line's keys are matched by length first */
     duckdb_type *types;
     int cap_cols;
     uint64_t gen;      /* schema generation the types were read in */
@@ -414,6 +416,7 @@ static void batch_free(struct batch *bt)
     for (int i = 0; i < bt->ncols; i++)
         free(bt->cols[i]);
     free(bt->cols);
+    free(bt->col_len);
     free(bt->types);
     free(bt->lines);
     free(bt->row);
@@ -442,13 +445,15 @@ static int batch_add_col(struct batch *bt, const char *name, duckdb_type type)
         dp_grow(&bt->types, &cap2, (size_t)bt->ncols + 1, sizeof *bt->types) != 0 ||
         dp_grow(&bt->row, &cap3, (size_t)bt->ncols + 1, sizeof *bt->row) != 0)
         return -1;
-    size_t c4 = (size_t)bt->cap_cols;
-    if (dp_grow(&bt->seen, &c4, (size_t)bt->ncols + 1, sizeof *bt->seen) != 0)
+    size_t c4 = (size_t)bt->cap_cols, c5 = c4;
+    if (dp_grow(&bt->seen, &c4, (size_t)bt->ncols + 1, sizeof *bt->seen) != 0 ||
+        dp_grow(&bt->col_len, &c5, (size_t)bt->ncols + 1, sizeof *bt->col_len) != 0)
         return -1;
     bt->cap_cols = (int)cap;
     bt->cols[bt->ncols] = strdup(name);
     if (!bt->cols[bt->ncols])
         return -1;
+    bt->col_len[bt->ncols] = strlen(name);
     bt->types[bt->ncols] = type;
     bt->seen[bt->ncols] = 0;
     bt->ncols++;
@@ -492,6 +497,7 @@ static int batch_new(struct ilp_sink *s, const char *table, const struct ilp_lin
         return sink_fail(s, ILP_ERR_TABLE, "out of memory");
     }
     snprintf(bt->table, sizeof bt->table, "%s", table);
+    bt->table_len = strlen(bt->table);
     bt->gen = duckpond_batcher_schema_gen(s->e->b);
     *out = bt;
     return 0;
@@ -512,13 +518,13 @@ static bool name_ok(struct ilp_str n)
 static int sink_batch(struct ilp_sink *s, const struct ilp_line *ln, struct batch **out)
 {
     struct ilp_str m = ln->measurement;
-    if (s->nbatches && strlen(s->batches[s->last]->table) == m.n &&
+    if (s->nbatches && s->batches[s->last]->table_len == m.n &&
         !memcmp(s->batches[s->last]->table, m.p, m.n)) {
         *out = s->batches[s->last];
         return 0;
     }
     for (int i = 0; i < s->nbatches; i++) {
-        if (strlen(s->batches[i]->table) == m.n && !memcmp(s->batches[i]->table, m.p, m.n)) {
+        if (s->batches[i]->table_len == m.n && !memcmp(s->batches[i]->table, m.p, m.n)) {
             s->last = i;
             *out = s->batches[i];
             return 0;
@@ -571,11 +577,11 @@ static int batch_refresh(struct ilp_sink *s, struct batch *bt)
 /* The column of key in the batch (adding it, and sealing the write, when new); -1 with a reason in *r. */
 static int batch_col(struct ilp_sink *s, struct batch *bt, struct ilp_str key, int kind, int hint, int *r)
 {
-    if (hint > 0 && hint < bt->ncols && strlen(bt->cols[hint]) == key.n &&
+    if (hint > 0 && hint < bt->ncols && bt->col_len[hint] == key.n &&
         !strncasecmp(bt->cols[hint], key.p, key.n))
         return hint;
     for (int i = 1; i < bt->ncols; i++)
-        if (strlen(bt->cols[i]) == key.n && !strncasecmp(bt->cols[i], key.p, key.n))
+        if (bt->col_len[i] == key.n && !strncasecmp(bt->cols[i], key.p, key.n))
             return i;
     if (!name_ok(key) || memchr(key.p, '"', key.n) || memchr(key.p, '.', key.n)) {
         *r = sink_fail(s, ILP_ERR_NAME,
@@ -982,7 +988,7 @@ static int stream_line(struct ilp_stream *st, const char *p, size_t n, int64_t n
     enum ilp_result r = ilp_parse_line(&st->ps, p, n, &ln);
     if (r == ILP_SKIP)
         return 0;
-    ilp_count_lines(1);
+    st->uncounted++;
     if (r == ILP_ERROR)
         return stream_fail(st, ILP_ERR_SYNTAX, st->ps.why);
     int reason = ilp_sink_line(st->sink, &ln, st->line_no, now_ns);
@@ -998,6 +1004,8 @@ static size_t stream_lines(struct ilp_stream *st, const char *p, size_t n, int64
         stream_line(st, p + at, (size_t)len, now_ns);
         at += (size_t)len + 1;
     }
+    ilp_count_lines(st->uncounted); /* one atomic add a piece, not a line */
+    st->uncounted = 0;
     return at;
 }
 
@@ -1032,6 +1040,8 @@ int ilp_stream_end(struct ilp_stream *st, int64_t now_ns)
     if (st->reason || !st->partial.len)
         return st->reason;
     stream_line(st, st->partial.data, st->partial.len, now_ns);
+    ilp_count_lines(st->uncounted);
+    st->uncounted = 0;
     dp_buf_clear(&st->partial, 0);
     return st->reason;
 }

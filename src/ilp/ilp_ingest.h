@@ -105,8 +105,9 @@ struct ilp_stream {
     struct ilp_framer fr;
     struct dp_buf partial; /* the start of a line whose end has not come */
     size_t max_line;
-    size_t line_no; /* lines begun so far */
-    int reason;     /* the first failure's enum ilp_reason + 1, or 0 */
+    size_t line_no;   /* lines begun so far */
+    size_t uncounted; /* lines parsed and not yet added to the counter */
+    int reason;       /* the first failure's enum ilp_reason + 1, or 0 */
     size_t bad_line;
     char why[700]; /* "line N: ..." */
 };
