@@ -27,6 +27,7 @@
 #include "clock.h"
 #include "http_ilp.h"
 #include "ilp_ingest.h"
+#include "ilp_stream.h"
 #include "metrics.h"
 
 struct http_ilp {

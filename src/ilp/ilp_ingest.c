@@ -3,14 +3,8 @@
  *
  * A measurement is a table and each tag or field a column, named as the
  * line names them (matched to existing columns without regard to case, as
- * DuckDB matches names). A line for a table that does not exist creates
- * it; a tag or field a table lacks adds its column: tags VARCHAR, "i"
- * integers BIGINT, "u" UBIGINT, floats DOUBLE, booleans BOOLEAN, strings
- * VARCHAR, and the designated timestamp column "timestamp" TIMESTAMP (or
- * TIMESTAMP_NS when the server is told so). That DDL runs on one
- * connection of the server's own, one statement at a time under one
- * mutex, and then tells the batcher that the schema changed, so that its
- * catalog cache reads the new columns before the next write needs them.
+ * DuckDB matches names); tables and columns a line needs are made by
+ * ilp_schema.c.
  *
  * A value goes into an existing column of another type when it converts
  * without loss of meaning: an integer into any integer, floating or
@@ -33,22 +27,18 @@
  */
 #include "ilp_ingest.h"
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "metrics.h"
 #include "utf8.h"
 
-#define ILP_NAME_MAX 256 /* bytes in a table or column name */
 #define ILP_MAX_BATCHES 16
 #define ILP_INFLIGHT 4 /* writes submitted and not yet acknowledged, per sink */
-#define ILP_TS_COLUMN "timestamp"
 
 /* ------------------------------------------------------------- counters */
 
@@ -79,280 +69,6 @@ void ilp_metrics_prometheus(struct dp_buf *b)
     for (int r = 0; r < ILP_ERR_NREASONS; r++)
         dp_buf_printf(b, "duckpond_ilp_errors_total{reason=\"%s\"} %llu\n", reason_names[r],
                       (unsigned long long)atomic_load_explicit(&errors_total[r], memory_order_relaxed));
-}
-
-/* ------------------------------------------------------------ the env */
-
-/* What the env knows of one table: its columns as stored, and their types. */
-struct ilp_table {
-    char *name;
-    int ncols;
-    char **cols;
-    duckdb_type *types;
-    uint64_t gen; /* the batcher's schema generation when read */
-};
-
-struct ilp_env {
-    duckpond_db *db;
-    duckpond_batcher *b;
-    struct ilp_options opt;
-    pthread_mutex_t mu; /* the connection and the tables */
-    duckpond_conn *conn;
-    struct ilp_table *tables;
-    size_t ntables, cap_tables;
-};
-
-int ilp_env_new(duckpond_db *db, duckpond_batcher *b, const struct ilp_options *opt, struct ilp_env **out)
-{
-    *out = NULL;
-    struct ilp_env *e = calloc(1, sizeof *e);
-    if (!e)
-        return DUCKPOND_NOMEM;
-    e->db = db;
-    e->b = b;
-    if (opt)
-        e->opt = *opt;
-    if (!e->opt.batch_rows)
-        e->opt.batch_rows = 10000;
-    if (!e->opt.max_line)
-        e->opt.max_line = 16u << 20;
-    int rc = duckpond_connect(db, &e->conn);
-    if (rc != DUCKPOND_OK) {
-        free(e);
-        return rc;
-    }
-    pthread_mutex_init(&e->mu, NULL);
-    *out = e;
-    return DUCKPOND_OK;
-}
-
-const struct ilp_options *ilp_env_options(const struct ilp_env *e)
-{
-    return &e->opt;
-}
-
-static void table_clear(struct ilp_table *t)
-{
-    for (int i = 0; i < t->ncols; i++)
-        free(t->cols[i]);
-    free(t->cols);
-    free(t->types);
-    t->cols = NULL;
-    t->types = NULL;
-    t->ncols = 0;
-}
-
-void ilp_env_free(struct ilp_env *e)
-{
-    if (!e)
-        return;
-    for (size_t i = 0; i < e->ntables; i++) {
-        table_clear(&e->tables[i]);
-        free(e->tables[i].name);
-    }
-    free(e->tables);
-    duckpond_disconnect(e->conn);
-    pthread_mutex_destroy(&e->mu);
-    free(e);
-}
-
-/*
- * Reads table t->name's columns on the env's connection (under e->mu):
- * DUCKPOND_OK, DUCKPOND_NOTFOUND when there is no such table, or another
- * status with DuckDB's message in why.
- */
-static int table_read(struct ilp_env *e, struct ilp_table *t, char *why, size_t wn)
-{
-    struct dp_buf sql = DP_BUF_INIT;
-    dp_buf_str(&sql, "SELECT * FROM ");
-    dp_sql_ident(&sql, t->name);
-    dp_buf_str(&sql, " LIMIT 0");
-    if (sql.failed)
-        return DUCKPOND_NOMEM;
-    uint64_t gen = duckpond_batcher_schema_gen(e->b);
-    duckdb_result res;
-    int rc = DUCKPOND_OK;
-    if (duckdb_query(duckpond_conn_duckdb(e->conn), sql.data, &res) == DuckDBError) {
-        const char *msg = duckdb_result_error(&res);
-        rc = duckpond_classify(duckdb_result_error_type(&res), msg ? msg : "");
-        if (rc == DUCKPOND_SYNTAX && msg && strstr(msg, "does not exist"))
-            rc = DUCKPOND_NOTFOUND;
-        snprintf(why, wn, "table \"%.100s\": %.300s", t->name, msg ? msg : "error");
-    } else {
-        table_clear(t);
-        int n = (int)duckdb_column_count(&res);
-        t->cols = calloc((size_t)n + 1, sizeof *t->cols);
-        t->types = calloc((size_t)n + 1, sizeof *t->types);
-        for (int i = 0; t->cols && t->types && i < n; i++) {
-            t->cols[i] = strdup(duckdb_column_name(&res, (idx_t)i));
-            t->types[i] = duckdb_column_type(&res, (idx_t)i);
-            if (t->cols[i])
-                t->ncols = i + 1;
-        }
-        if (t->ncols != n)
-            rc = DUCKPOND_NOMEM;
-        t->gen = gen;
-    }
-    duckdb_destroy_result(&res);
-    dp_buf_free(&sql);
-    return rc;
-}
-
-/* The cached entry for name (made empty, gen 0, when new), or NULL when memory runs out. Under e->mu. */
-static struct ilp_table *table_entry(struct ilp_env *e, const char *name)
-{
-    for (size_t i = 0; i < e->ntables; i++)
-        if (!strcasecmp(e->tables[i].name, name))
-            return &e->tables[i];
-    if (dp_grow(&e->tables, &e->cap_tables, e->ntables + 1, sizeof *e->tables) != 0)
-        return NULL;
-    struct ilp_table *t = &e->tables[e->ntables];
-    memset(t, 0, sizeof *t);
-    t->name = strdup(name);
-    if (!t->name)
-        return NULL;
-    e->ntables++;
-    return t;
-}
-
-/* Runs one DDL statement, retrying transaction conflicts a few times; tells the batcher. */
-static int run_ddl(struct ilp_env *e, const char *sql, char *why, size_t wn)
-{
-    int rc = DUCKPOND_ERROR;
-    for (int attempt = 0; attempt < 8; attempt++) {
-        rc = duckpond_exec(e->conn, sql);
-        if (rc != DUCKPOND_CONFLICT)
-            break;
-        usleep(1000u << attempt);
-    }
-    if (rc != DUCKPOND_OK)
-        snprintf(why, wn, "%.400s", duckpond_conn_errmsg(e->conn));
-    duckpond_batcher_schema_changed(e->b);
-    return rc;
-}
-
-/* What a new column is made for: a tag, a field of a type, or the designated timestamp. */
-enum col_kind { COL_TAG = -1, COL_TS = -2 }; /* else an enum ilp_type */
-
-static const char *sql_type_for(const struct ilp_env *e, int kind)
-{
-    switch (kind) {
-    case COL_TS: return e->opt.timestamp_ns ? "TIMESTAMP_NS" : "TIMESTAMP";
-    case ILP_INT: return "BIGINT";
-    case ILP_UINT: return "UBIGINT";
-    case ILP_FLOAT: return "DOUBLE";
-    case ILP_BOOL: return "BOOLEAN";
-    default: return "VARCHAR";
-    }
-}
-
-/* Appends ", name TYPE" for a new table's column. */
-static void add_coldef(struct dp_buf *b, const struct ilp_env *e, struct ilp_str name, int kind)
-{
-    char tmp[ILP_NAME_MAX + 1];
-    memcpy(tmp, name.p, name.n);
-    tmp[name.n] = '\0';
-    dp_buf_str(b, ", ");
-    dp_sql_ident(b, tmp);
-    dp_buf_printf(b, " %s", sql_type_for(e, kind));
-}
-
-/* CREATE TABLE for a line: the timestamp, then its tags and fields. Under e->mu. */
-static int table_create(struct ilp_env *e, const char *name, const struct ilp_line *ln, char *why, size_t wn)
-{
-    struct dp_buf sql = DP_BUF_INIT;
-    dp_buf_str(&sql, "CREATE TABLE IF NOT EXISTS ");
-    dp_sql_ident(&sql, name);
-    dp_buf_printf(&sql, " (" ILP_TS_COLUMN " %s", sql_type_for(e, COL_TS));
-    for (size_t i = 0; i < ln->ntags; i++)
-        add_coldef(&sql, e, ln->tags[i].key, COL_TAG);
-    for (size_t i = 0; i < ln->nfields; i++)
-        add_coldef(&sql, e, ln->fields[i].key, (int)ln->fields[i].type);
-    dp_buf_str(&sql, ")");
-    int rc = sql.failed ? DUCKPOND_NOMEM : run_ddl(e, sql.data, why, wn);
-    dp_buf_free(&sql);
-    return rc;
-}
-
-/*
- * The table name's entry, read afresh when the schema moved on, created
- * from ln when missing and allowed. Under e->mu. NULL with a status in
- * *rc and the reason in why.
- */
-static struct ilp_table *table_get(struct ilp_env *e, const char *name, const struct ilp_line *ln, int *rc,
-                                   char *why, size_t wn)
-{
-    struct ilp_table *t = table_entry(e, name);
-    if (!t) {
-        *rc = DUCKPOND_NOMEM;
-        snprintf(why, wn, "out of memory");
-        return NULL;
-    }
-    *rc = DUCKPOND_OK;
-    if (t->ncols && t->gen == duckpond_batcher_schema_gen(e->b))
-        return t;
-    *rc = table_read(e, t, why, wn);
-    if (*rc == DUCKPOND_NOTFOUND && ln && !e->opt.no_auto_create) {
-        *rc = table_create(e, name, ln, why, wn);
-        if (*rc == DUCKPOND_OK)
-            *rc = table_read(e, t, why, wn);
-    } else if (*rc == DUCKPOND_NOTFOUND) {
-        snprintf(why, wn, "table \"%.100s\" does not exist (auto-creation is off)", name);
-    }
-    return *rc == DUCKPOND_OK ? t : NULL;
-}
-
-/*
- * Finds column key of table (creating it for kind when missing and
- * allowed): its name as stored in out (ILP_NAME_MAX + 1 bytes) and its
- * type. Takes e->mu. 0, or an enum ilp_reason with why.
- */
-static int env_column(struct ilp_env *e, const char *table, const char *key, int kind, char *out,
-                      duckdb_type *type, char *why, size_t wn)
-{
-    pthread_mutex_lock(&e->mu);
-    int rc, reason = 0;
-    struct ilp_table *t = table_get(e, table, NULL, &rc, why, wn);
-    for (int pass = 0; t && pass < 2; pass++) {
-        for (int i = 0; i < t->ncols; i++) {
-            if (!strcasecmp(t->cols[i], key)) {
-                snprintf(out, ILP_NAME_MAX + 1, "%s", t->cols[i]);
-                *type = t->types[i];
-                pthread_mutex_unlock(&e->mu);
-                return 0;
-            }
-        }
-        if (pass == 1 || e->opt.no_auto_create) {
-            snprintf(why, wn, "table \"%.100s\" has no column \"%.100s\"%s", table, key,
-                     e->opt.no_auto_create ? " (auto-creation is off)" : "");
-            break;
-        }
-        struct dp_buf sql = DP_BUF_INIT;
-        dp_buf_str(&sql, "ALTER TABLE ");
-        dp_sql_ident(&sql, table);
-        dp_buf_str(&sql, " ADD COLUMN IF NOT EXISTS ");
-        dp_sql_ident(&sql, key);
-        dp_buf_printf(&sql, " %s", sql_type_for(e, kind));
-        rc = sql.failed ? DUCKPOND_NOMEM : run_ddl(e, sql.data, why, wn);
-        dp_buf_free(&sql);
-        if (rc == DUCKPOND_OK)
-            rc = table_read(e, t, why, wn);
-        if (rc != DUCKPOND_OK)
-            t = NULL;
-    }
-    reason = ILP_ERR_TABLE;
-    pthread_mutex_unlock(&e->mu);
-    return reason;
-}
-
-/* Makes sure table name exists (created from ln when allowed). Takes e->mu. 0 or ILP_ERR_TABLE with why. */
-static int env_table(struct ilp_env *e, const char *name, const struct ilp_line *ln, char *why, size_t wn)
-{
-    pthread_mutex_lock(&e->mu);
-    int rc;
-    struct ilp_table *t = table_get(e, name, ln, &rc, why, wn);
-    pthread_mutex_unlock(&e->mu);
-    return t ? 0 : ILP_ERR_TABLE;
 }
 
 /* ----------------------------------------------------------- the sink */
@@ -482,14 +198,12 @@ static int batch_seal(struct ilp_sink *s, struct batch *bt)
 /* A new table in this sink: its table made if needed, the timestamp column found. */
 static int batch_new(struct ilp_sink *s, const char *table, const struct ilp_line *ln, struct batch **out)
 {
-    int r = env_table(s->e, table, ln, s->why, sizeof s->why);
-    if (r)
-        return r;
+    if (ilp_schema_table(s->e, table, ln, s->why, sizeof s->why) != 0)
+        return ILP_ERR_TABLE;
     char name[ILP_NAME_MAX + 1];
     duckdb_type type;
-    r = env_column(s->e, table, ILP_TS_COLUMN, COL_TS, name, &type, s->why, sizeof s->why);
-    if (r)
-        return r;
+    if (ilp_schema_column(s->e, table, ILP_TS_COLUMN, ILP_COL_TS, name, &type, s->why, sizeof s->why) != 0)
+        return ILP_ERR_TABLE;
     struct batch *bt = calloc(1, sizeof *bt);
     if (!bt || batch_add_col(bt, name, type) != 0) {
         if (bt)
@@ -498,7 +212,7 @@ static int batch_new(struct ilp_sink *s, const char *table, const struct ilp_lin
     }
     snprintf(bt->table, sizeof bt->table, "%s", table);
     bt->table_len = strlen(bt->table);
-    bt->gen = duckpond_batcher_schema_gen(s->e->b);
+    bt->gen = duckpond_batcher_schema_gen(ilp_env_batcher(s->e));
     *out = bt;
     return 0;
 }
@@ -560,15 +274,14 @@ static int sink_batch(struct ilp_sink *s, const struct ilp_line *ln, struct batc
 /* Reads the batch's column types again when the schema moved on (before a new write). */
 static int batch_refresh(struct ilp_sink *s, struct batch *bt)
 {
-    uint64_t gen = duckpond_batcher_schema_gen(s->e->b);
+    uint64_t gen = duckpond_batcher_schema_gen(ilp_env_batcher(s->e));
     if (gen == bt->gen)
         return 0;
     for (int i = 0; i < bt->ncols; i++) {
         char name[ILP_NAME_MAX + 1];
-        int r = env_column(s->e, bt->table, bt->cols[i], i ? ILP_STRING : COL_TS, name, &bt->types[i], s->why,
-                           sizeof s->why);
-        if (r)
-            return r;
+        if (ilp_schema_column(s->e, bt->table, bt->cols[i], i ? ILP_STRING : ILP_COL_TS, name, &bt->types[i],
+                              s->why, sizeof s->why) != 0)
+            return ILP_ERR_TABLE;
     }
     bt->gen = gen;
     return 0;
@@ -591,16 +304,17 @@ static int batch_col(struct ilp_sink *s, struct batch *bt, struct ilp_str key, i
     }
     if (key.n == strlen(ILP_TS_COLUMN) && !strncasecmp(key.p, ILP_TS_COLUMN, key.n)) {
         *r = sink_fail(s, ILP_ERR_NAME, "\"" ILP_TS_COLUMN "\" is the designated timestamp column, not a %s",
-                       kind == COL_TAG ? "tag" : "field");
+                       kind == ILP_COL_TAG ? "tag" : "field");
         return -1;
     }
     char want[ILP_NAME_MAX + 1], name[ILP_NAME_MAX + 1];
     memcpy(want, key.p, key.n);
     want[key.n] = '\0';
     duckdb_type type;
-    *r = env_column(s->e, bt->table, want, kind, name, &type, s->why, sizeof s->why);
-    if (*r)
+    if (ilp_schema_column(s->e, bt->table, want, kind, name, &type, s->why, sizeof s->why) != 0) {
+        *r = ILP_ERR_TABLE;
         return -1;
+    }
     if (batch_seal(s, bt) != 0 || batch_add_col(bt, name, type) != 0) {
         *r = sink_fail(s, ILP_ERR_TABLE, "out of memory");
         return -1;
@@ -740,7 +454,7 @@ static int batch_start_write(struct ilp_sink *s, struct batch *bt)
     int r = batch_refresh(s, bt);
     if (r)
         return r;
-    int rc = duckpond_write_new(s->e->b, bt->table, (const char *const *)bt->cols, bt->ncols,
+    int rc = duckpond_write_new(ilp_env_batcher(s->e), bt->table, (const char *const *)bt->cols, bt->ncols,
                                 s->hold ? DUCKPOND_WRITE_ATOMIC : 0, &bt->w);
     if (rc != DUCKPOND_OK)
         return sink_fail(s, ILP_ERR_TABLE, "cannot start a write into \"%s\": %s", bt->table,
@@ -767,7 +481,7 @@ static int fill_row(struct ilp_sink *s, struct batch *bt, const struct ilp_line 
     for (size_t k = 0; k < nkeys; k++) {
         bool tag = k < ln->ntags;
         struct ilp_str key = tag ? ln->tags[k].key : ln->fields[k - ln->ntags].key;
-        int r = place(s, bt, k, key, tag ? COL_TAG : (int)ln->fields[k - ln->ntags].type, &cols[k]);
+        int r = place(s, bt, k, key, tag ? ILP_COL_TAG : (int)ln->fields[k - ln->ntags].type, &cols[k]);
         if (r)
             return r;
     }
@@ -909,7 +623,7 @@ int ilp_sink_line(struct ilp_sink *s, const struct ilp_line *ln, size_t line_no,
         duckpond_write_add_row(bt->w, bt->row) != DUCKPOND_OK)
         return sink_fail(s, ILP_ERR_TABLE, "out of memory");
     bt->lines[bt->nrows++] = line_no;
-    if (bt->nrows >= s->e->opt.batch_rows && !s->hold) {
+    if (bt->nrows >= ilp_env_options(s->e)->batch_rows && !s->hold) {
         if (batch_seal(s, bt) != 0)
             return sink_fail(s, ILP_ERR_TABLE, "out of memory");
         int rc;
@@ -947,101 +661,4 @@ void ilp_sink_free(struct ilp_sink *s)
         batch_free(s->batches[i]);
     dp_buf_free(&s->text);
     free(s);
-}
-
-/* ------------------------------------------------------------ a stream */
-
-void ilp_stream_init(struct ilp_stream *st, struct ilp_sink *sink, size_t max_line)
-{
-    memset(st, 0, sizeof *st);
-    st->sink = sink;
-    st->max_line = max_line;
-    ilp_parser_init(&st->ps);
-}
-
-void ilp_stream_free(struct ilp_stream *st)
-{
-    ilp_parser_free(&st->ps);
-    dp_buf_free(&st->partial);
-}
-
-/* Records the stream's failure on its current line; returns reason + 1. */
-static int stream_fail(struct ilp_stream *st, int reason, const char *why)
-{
-    st->reason = reason + 1;
-    st->bad_line = st->line_no;
-    snprintf(st->why, sizeof st->why, "line %zu: %s", st->line_no, why);
-    ilp_count_error((enum ilp_reason)reason);
-    return st->reason;
-}
-
-/* One complete line, p[0..n) without its newline. */
-static int stream_line(struct ilp_stream *st, const char *p, size_t n, int64_t now_ns)
-{
-    st->line_no++;
-    if (n > st->max_line) {
-        char why[96];
-        snprintf(why, sizeof why, "the line is longer than the limit of %zu bytes", st->max_line);
-        return stream_fail(st, ILP_ERR_TOO_LONG, why);
-    }
-    struct ilp_line ln;
-    enum ilp_result r = ilp_parse_line(&st->ps, p, n, &ln);
-    if (r == ILP_SKIP)
-        return 0;
-    st->uncounted++;
-    if (r == ILP_ERROR)
-        return stream_fail(st, ILP_ERR_SYNTAX, st->ps.why);
-    int reason = ilp_sink_line(st->sink, &ln, st->line_no, now_ns);
-    return reason ? stream_fail(st, reason, ilp_sink_why(st->sink)) : 0;
-}
-
-/* The lines that p[0..n) completes; returns how many bytes they took (the rest is an unfinished line). */
-static size_t stream_lines(struct ilp_stream *st, const char *p, size_t n, int64_t now_ns)
-{
-    size_t at = 0;
-    long len;
-    while (!st->reason && at < n && (len = ilp_frame(&st->fr, p + at, n - at)) >= 0) {
-        stream_line(st, p + at, (size_t)len, now_ns);
-        at += (size_t)len + 1;
-    }
-    ilp_count_lines(st->uncounted); /* one atomic add a piece, not a line */
-    st->uncounted = 0;
-    return at;
-}
-
-int ilp_stream_feed(struct ilp_stream *st, const char *p, size_t n, int64_t now_ns)
-{
-    if (st->reason || !n)
-        return st->reason;
-    if (st->partial.len) {
-        dp_buf_add(&st->partial, p, n);
-        if (st->partial.failed)
-            return stream_fail(st, ILP_ERR_TOO_LONG, "out of memory");
-        size_t used = stream_lines(st, st->partial.data, st->partial.len, now_ns);
-        memmove(st->partial.data, st->partial.data + used, st->partial.len - used);
-        dp_buf_truncate(&st->partial, st->partial.len - used);
-    } else {
-        size_t used = stream_lines(st, p, n, now_ns);
-        dp_buf_add(&st->partial, p + used, n - used);
-    }
-    if (!st->reason && st->partial.len > st->max_line) {
-        st->line_no++;
-        char why[96];
-        snprintf(why, sizeof why, "the line is longer than the limit of %zu bytes", st->max_line);
-        stream_fail(st, ILP_ERR_TOO_LONG, why);
-    }
-    if (st->reason)
-        dp_buf_clear(&st->partial, 0);
-    return st->reason;
-}
-
-int ilp_stream_end(struct ilp_stream *st, int64_t now_ns)
-{
-    if (st->reason || !st->partial.len)
-        return st->reason;
-    stream_line(st, st->partial.data, st->partial.len, now_ns);
-    ilp_count_lines(st->uncounted);
-    st->uncounted = 0;
-    dp_buf_clear(&st->partial, 0);
-    return st->reason;
 }

@@ -15,27 +15,7 @@
 #include "buf.h"
 #include "duckpond.h"
 #include "ilp_parse.h"
-
-struct ilp_options {
-    bool no_auto_create; /* a line for a missing table or column fails instead */
-    bool timestamp_ns;   /* new tables' "timestamp" column is TIMESTAMP_NS, not TIMESTAMP */
-    size_t batch_rows;   /* rows per write handed to the batcher; 0 = 10000 */
-    size_t max_line;     /* bytes in one line, at most; 0 = 16 MiB */
-    duckpond_ack ack;    /* the ack mode of streams that name none (TCP, and HTTP by default) */
-};
-
-/* The server-wide part: the DDL connection and what it knows of tables. */
-struct ilp_env;
-
-/*
- * Makes the shared part on db and b (both must outlive it), with its own
- * connection for DDL, in *out: DUCKPOND_OK or a status.
- */
-int ilp_env_new(duckpond_db *db, duckpond_batcher *b, const struct ilp_options *opt, struct ilp_env **out);
-void ilp_env_free(struct ilp_env *e);
-
-/* The options in force (defaults filled in). */
-const struct ilp_options *ilp_env_options(const struct ilp_env *e);
+#include "ilp_schema.h"
 
 /* Why a line, a connection or a request failed: the label of /metrics' errors. */
 enum ilp_reason {
@@ -91,39 +71,5 @@ const char *ilp_sink_why(const struct ilp_sink *s);
 
 /* Frees s: held writes are dropped unwritten; writes in flight are waited for. */
 void ilp_sink_free(struct ilp_sink *s);
-
-/* ------------------------------------------------------------ a stream */
-
-/*
- * Bytes of one stream (a request's body, a connection) into a sink:
- * framed into lines across pieces, parsed, counted, handed on. It stops
- * at the first line that fails: the lines before it stay in the sink.
- */
-struct ilp_stream {
-    struct ilp_sink *sink;
-    struct ilp_parser ps;
-    struct ilp_framer fr;
-    struct dp_buf partial; /* the start of a line whose end has not come */
-    size_t max_line;
-    size_t line_no;   /* lines begun so far */
-    size_t uncounted; /* lines parsed and not yet added to the counter */
-    int reason;       /* the first failure's enum ilp_reason + 1, or 0 */
-    size_t bad_line;
-    char why[700]; /* "line N: ..." */
-};
-
-/* Starts a stream into sink (which the caller frees after the stream). */
-void ilp_stream_init(struct ilp_stream *st, struct ilp_sink *sink, size_t max_line);
-void ilp_stream_free(struct ilp_stream *st);
-
-/*
- * Takes the next n bytes. Returns 0, or once a line has failed its enum
- * ilp_reason + 1 (st->why says what; further bytes are ignored). Lines
- * without a timestamp get now_ns.
- */
-int ilp_stream_feed(struct ilp_stream *st, const char *p, size_t n, int64_t now_ns);
-
-/* The stream has ended: a last line without a newline is taken. As ilp_stream_feed. */
-int ilp_stream_end(struct ilp_stream *st, int64_t now_ns);
 
 #endif

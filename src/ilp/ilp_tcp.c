@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "ilp_stream.h"
 #include "metrics.h"
 #include "net.h"
 
