@@ -33,7 +33,8 @@
  *
  * The endpoints: http_query.c (/v1/query, POST, or GET with ?sql=;
  * Parquet answers in http_parquet.c), http_ingest.c (POST
- * /v1/tables/{table}/rows), http_status.c (the status page, /health,
+ * /v1/tables/{table}/rows), http_ilp.c (the line protocol: POST /write,
+ * /api/v2/write, GET /ping), http_status.c (the status page, /health,
  * /metrics, /v1/status).
  */
 #define _GNU_SOURCE
@@ -48,11 +49,13 @@
 #include <unistd.h>
 
 #include "http_common.h"
+#include "http_ilp.h"
 #include "http_ingest.h"
 #include "http_parquet.h"
 #include "http_query.h"
 #include "http_status.h"
 #include "http_watchdog.h"
+#include "ilp_ingest.h"
 #include "metrics.h"
 #include "netopt.h"
 
@@ -72,13 +75,14 @@ struct http_server {
 };
 
 /* What one request needs between MHD's calls of the access handler. */
-enum req_kind { REQ_DONE, REQ_QUERY, REQ_INGEST };
+enum req_kind { REQ_DONE, REQ_QUERY, REQ_INGEST, REQ_ILP };
 
 struct request {
     enum req_kind kind;
     const struct user *user;
     struct dp_buf body;         /* POST /v1/query's body */
     struct http_ingest *ingest; /* POST /v1/tables/{table}/rows */
+    struct http_ilp *ilp;       /* POST /write, /api/v2/write */
     size_t received;
     bool too_large;
 };
@@ -107,7 +111,8 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 /* ------------------------------------------------------------ the request */
 
 /*
- * The user a request's bearer token names. Returns 0 and sets *user (NULL
+ * The user a request's bearer token names ("Authorization: Bearer T", or
+ * InfluxDB's "Authorization: Token T"). Returns 0 and sets *user (NULL
  * when no users file is in force), or the HTTP status to refuse with.
  */
 static unsigned authenticate(struct http_server *h, struct MHD_Connection *c, const struct user **user,
@@ -117,11 +122,14 @@ static unsigned authenticate(struct http_server *h, struct MHD_Connection *c, co
     if (!h->env.users)
         return 0;
     const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0) {
+    size_t skip = auth && !strncasecmp(auth, "Bearer ", 7)  ? 7
+                  : auth && !strncasecmp(auth, "Token ", 6) ? 6
+                                                            : 0;
+    if (!skip) {
         *why = "an Authorization: Bearer token is required";
         return MHD_HTTP_UNAUTHORIZED;
     }
-    const char *token = auth + 7;
+    const char *token = auth + skip;
     while (*token == ' ')
         token++;
     *user = users_by_token(h->env.users, token);
@@ -178,6 +186,8 @@ static enum MHD_Result route_get(struct http_server *h, struct MHD_Connection *c
 {
     if (strcmp(url, "/") == 0)
         return http_status_page(c);
+    if (strcmp(url, "/ping") == 0)
+        return http_ilp_ping(c);
     if (strcmp(url, "/favicon.ico") == 0) /* browsers ask; nothing to count as an error */
         return http_send_buffer(c, MHD_HTTP_NO_CONTENT, "image/x-icon", NULL, 0);
     char table[512];
@@ -214,22 +224,39 @@ static enum MHD_Result route_post(struct http_server *h, struct MHD_Connection *
 {
     char table[512];
     bool query = strcmp(url, "/v1/query") == 0;
-    bool ingest = !query && ingest_table(url, table, sizeof table);
-    if (!query && !ingest)
+    bool ilp = h->env.opt.ilp && (strcmp(url, "/write") == 0 || strcmp(url, "/api/v2/write") == 0);
+    bool ingest = !query && !ilp && ingest_table(url, table, sizeof table);
+    if (!query && !ingest && !ilp)
         return http_send_error(c, MHD_HTTP_NOT_FOUND, DUCKPOND_NOTFOUND, "42704", "no such endpoint");
     const char *why;
     unsigned st = authenticate(h, c, &r->user, &why);
-    if (st)
+    if (st) {
+        if (ilp)
+            ilp_count_error(ILP_ERR_AUTH);
         return http_send_error(c, st, DUCKPOND_MISUSE, "28000", why);
+    }
     if (declared_too_large(h, c))
         return send_too_large(h, c);
     if (query) {
         r->kind = REQ_QUERY;
         return MHD_YES;
     }
+    /* the line protocol names its tables line by line (and keeps duckpond_ names to itself) */
     struct access_refusal refusal;
-    if (access_check_ingest(r->user ? user_role(r->user) : h->env.opt.trust_role, table, &refusal) != 0)
+    if (access_check_ingest(r->user ? user_role(r->user) : h->env.opt.trust_role, ilp ? "" : table,
+                            &refusal) != 0) {
+        if (ilp)
+            ilp_count_error(ILP_ERR_AUTH);
         return http_send_error(c, MHD_HTTP_FORBIDDEN, DUCKPOND_READONLY, refusal.sqlstate, refusal.message);
+    }
+    if (ilp) {
+        enum MHD_Result ret = MHD_NO;
+        r->ilp = http_ilp_new(&h->env, c, &ret);
+        if (!r->ilp)
+            return ret;
+        r->kind = REQ_ILP;
+        return MHD_YES;
+    }
     const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     bool csv = ct && strncasecmp(ct, "text/csv", 8) == 0;
     /* curl's --data-binary says form-urlencoded unless told: read as NDJSON */
@@ -259,6 +286,8 @@ static void take_body(struct http_server *h, struct request *r, const char *p, s
         dp_buf_add(&r->body, p, n);
     else if (r->kind == REQ_INGEST)
         http_ingest_feed(r->ingest, p, n);
+    else if (r->kind == REQ_ILP)
+        http_ilp_feed(r->ilp, p, n);
 }
 
 /* The whole body is in: answer. */
@@ -272,6 +301,8 @@ static enum MHD_Result finish_post(struct http_server *h, struct MHD_Connection 
             return http_send_error(c, 0, DUCKPOND_NOMEM, NULL, NULL);
         return http_query(&h->env, c, r->user, r->body.data ? r->body.data : "", r->body.len);
     }
+    if (r->kind == REQ_ILP)
+        return http_ilp_finish(r->ilp, c);
     return http_ingest_finish(r->ingest, c);
 }
 
@@ -317,6 +348,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
         dp_buf_free(&r->body);
         if (r->ingest)
             http_ingest_free(r->ingest);
+        http_ilp_free(r->ilp);
         free(r);
         *req_cls = NULL;
     }

@@ -24,11 +24,14 @@ struct http_options {
     const char *temp_dir;        /* where a private directory for Parquet answers is made;
                                   default $TMPDIR, else /tmp */
     enum access_role trust_role; /* the role of requests when there is no users file; default rw */
-    const char *tls_cert;     /* PEM certificate chain file: HTTPS only (with tls_key); NULL: HTTP */
-    const char *tls_key;      /* PEM private key file of tls_cert */
+    const char *tls_cert;        /* PEM certificate chain file: HTTPS only (with tls_key); NULL: HTTP */
+    const char *tls_key;         /* PEM private key file of tls_cert */
+    struct ilp_env *ilp;         /* the line protocol (ilp_ingest.h), or NULL: /write and
+                                 /api/v2/write answer 404 */
 };
 
 struct http_server;
+struct ilp_env;
 
 /*
  * Starts serving. users may be NULL (open on loopback only: a non-loopback

@@ -8,6 +8,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "clock.h"
 #include "http_common.h"
@@ -137,4 +138,22 @@ void http_csv_field(struct dp_buf *b, const char *s, size_t n)
     }
     dp_buf_add(b, p, (size_t)(end - p));
     dp_buf_byte(b, '"');
+}
+
+int http_request_ack(struct MHD_Connection *c, duckpond_ack dflt, duckpond_ack *out, const char **asked)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Duckpond-Ack");
+    if (!v)
+        v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "ack");
+    *out = dflt;
+    *asked = v;
+    if (!v)
+        return 0;
+    if (!strcasecmp(v, "commit"))
+        *out = DUCKPOND_ACK_COMMIT;
+    else if (!strcasecmp(v, "journal"))
+        *out = DUCKPOND_ACK_JOURNAL;
+    else
+        return -1;
+    return 0;
 }

@@ -74,6 +74,13 @@ enum MHD_Result http_send_json(struct MHD_Connection *c, unsigned status, struct
 enum MHD_Result http_send_error(struct MHD_Connection *c, unsigned status, int code, const char *sqlstate,
                                 const char *message);
 
+/*
+ * The ack mode a write request asks for: its header Duckpond-Ack, else its
+ * ?ack= parameter, else dflt, in *out; *asked is the value given (NULL for
+ * none). 0, or -1 when that value is neither "commit" nor "journal".
+ */
+int http_request_ack(struct MHD_Connection *c, duckpond_ack dflt, duckpond_ack *out, const char **asked);
+
 /* Appends the member "error":{"sqlstate":...,"message":...} of an answer. */
 void http_error_member(struct dp_buf *b, const char *sqlstate, const char *message);
 

@@ -29,7 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "http_ingest.h"
 #include "metrics.h"
@@ -518,28 +517,6 @@ static enum MHD_Result answer_error(struct http_ingest *in, struct MHD_Connectio
     return http_send_json(c, status ? status : http_status_for(code), &b);
 }
 
-/*
- * The request's ack mode (header Duckpond-Ack, else ?ack=, else the
- * server's default) in *out: 0, or -1 when the value is not a mode.
- */
-static int request_ack(struct http_ingest *in, struct MHD_Connection *c, duckpond_ack *out, const char **bad)
-{
-    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Duckpond-Ack");
-    if (!v)
-        v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "ack");
-    *out = in->env->opt.default_ack;
-    *bad = v;
-    if (!v)
-        return 0;
-    if (!strcasecmp(v, "commit"))
-        *out = DUCKPOND_ACK_COMMIT;
-    else if (!strcasecmp(v, "journal"))
-        *out = DUCKPOND_ACK_JOURNAL;
-    else
-        return -1;
-    return 0;
-}
-
 /* The answer to a write that failed as a whole: disk full is 507. */
 static enum MHD_Result answer_write_failed(struct http_ingest *in, struct MHD_Connection *c, int rc,
                                            bool row_level)
@@ -557,7 +534,7 @@ enum MHD_Result http_ingest_finish(struct http_ingest *in, struct MHD_Connection
 {
     duckpond_ack ack;
     const char *bad;
-    if (request_ack(in, c, &ack, &bad) != 0) {
+    if (http_request_ack(c, in->env->opt.default_ack, &ack, &bad) != 0) {
         char msg[160];
         snprintf(msg, sizeof msg, "invalid ack mode \"%.60s\" (expected commit or journal)", bad);
         return answer_error(in, c, 400, DUCKPOND_MISUSE, "22023", msg);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "http_metrics.h"
+#include "ilp_ingest.h"
 #include "metrics.h"
 
 /* The batcher's journal, when it has one. */
@@ -101,6 +102,7 @@ int http_metrics_text(duckpond_db *db, duckpond_batcher *b, char **out, size_t *
 {
     struct dp_buf m = DP_BUF_INIT;
     metrics_prometheus(&m);
+    ilp_metrics_prometheus(&m);
     if (b)
         emit_batcher(&m, b);
     if (db)

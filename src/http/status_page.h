@@ -4,7 +4,8 @@
  * One self-contained page: no external scripts, styles or fonts. It polls
  * GET /metrics (the Prometheus text) every second and shows throughput,
  * statement rate, the batcher's ack latency (mean and histogram p50/p99
- * over the last interval), connections, queue depth and DuckDB memory,
+ * over the last interval), connections (the line protocol's with its
+ * lines, rows and errors), queue depth and DuckDB memory,
  * and polls GET /v1/status for the tables and their row counts. Every
  * number shown carries an id (and the raw counters a data-value) so tests
  * can compare the page with /metrics.
@@ -55,7 +56,9 @@ static const char status_page_html[] =
     "<div class=\"card\"><div class=\"label\">HTTP</div>"
     "<div class=\"value\" id=\"conn_http\">-</div></div>\n"
     "<div class=\"card\"><div class=\"label\">line protocol</div>"
-    "<div class=\"value\" id=\"conn_line\">-</div></div>\n"
+    "<div class=\"value\" id=\"conn_line\">-</div>"
+    "<div class=\"label\">lines <span id=\"ilp_lines\">-</span> &middot; rows <span id=\"ilp_rows\">-</span>"
+    " &middot; errors <span id=\"ilp_errors\">-</span></div></div>\n"
     "</div>\n"
     "<h2>Totals</h2>\n"
     "<div class=\"grid\">\n"
@@ -134,6 +137,10 @@ static const char status_page_html[] =
     "  prev = s;\n"
     "  const conn = p => sum(m, 'duckpond_connections_open', l => l.protocol === p);\n"
     "  for (const p of ['pg', 'http', 'line']) show('conn_' + p, conn(p), conn(p));\n"
+    "  for (const k of ['lines', 'rows', 'errors']) {\n"
+    "    const v = sum(m, 'duckpond_ilp_' + k + '_total');\n"
+    "    show('ilp_' + k, v, v);\n"
+    "  }\n"
     "  const q = sum(m, 'duckpond_batcher_queue_rows');\n"
     "  show('queue_rows', q, q);\n"
     "  const mem = sum(m, 'duckpond_duckdb_memory_bytes');\n"

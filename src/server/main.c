@@ -9,6 +9,9 @@
  *                  [--tls-cert FILE --tls-key FILE [--tls-required]] [--allow-plaintext]
  *                  [--authentication-timeout SECONDS] [--max-unauthenticated N]
  *                  [--idle-in-transaction-session-timeout MS]
+ *                  [--ilp-port N] [--ilp-allow-remote] [--ilp-ack commit|journal]
+ *                  [--ilp-auto-create true|false] [--ilp-timestamp timestamp|timestamp_ns]
+ *                  [--ilp-max-line-bytes N] [--ilp-batch-rows N]
  *   duckpond passwd --users FILE [--role ro|rw|admin | --read-only] NAME   (password on stdin)
  *   duckpond version
  */
@@ -33,6 +36,9 @@ static void usage(FILE *f)
                "                 [--tls-cert FILE --tls-key FILE [--tls-required]] [--allow-plaintext]\n"
                "                 [--authentication-timeout SECONDS] [--max-unauthenticated N]\n"
                "                 [--idle-in-transaction-session-timeout MS]\n"
+               "                 [--ilp-port N] [--ilp-allow-remote] [--ilp-ack commit|journal]\n"
+               "                 [--ilp-auto-create true|false] [--ilp-timestamp timestamp|timestamp_ns]\n"
+               "                 [--ilp-max-line-bytes N] [--ilp-batch-rows N]\n"
                "      FILE defaults to ./duckpond.duckdb, ADDR to 127.0.0.1, the PostgreSQL port\n"
                "      to 5433 (0: any free port), HTTP to 8080 (0: off); --ack is the default\n"
                "      ack mode of sessions (commit); the journal lives in FILE.journal;\n"
@@ -45,6 +51,8 @@ static void usage(FILE *f)
                "      address other than loopback needs --users and TLS or --allow-plaintext;\n"
                "      a connection has --authentication-timeout (60 s; \"500ms\" also reads)\n"
                "      to authenticate, and at most --max-unauthenticated (1000) wait at once\n"
+               "      the line protocol over TCP listens on 127.0.0.1 port 9009 (0: off) unless\n"
+               "      --ilp-allow-remote, and over HTTP on POST /write and /api/v2/write\n"
                "  duckpond passwd --users FILE [--role ro|rw|admin | --read-only] NAME\n"
                "      adds or replaces a user (role rw unless told); the password is read from\n"
                "      standard input\n"
@@ -75,13 +83,60 @@ static long parse_seconds_ms(const char *s)
     return n >= 0 && n <= 600 ? n * 1000 : -1;
 }
 
+/* A boolean option value ("true", "false", "on", "off", "1", "0") into *b: 0, or -1. */
+static int parse_bool(const char *s, bool *b)
+{
+    if (!strcmp(s, "true") || !strcmp(s, "on") || !strcmp(s, "1"))
+        return *b = true, 0;
+    if (!strcmp(s, "false") || !strcmp(s, "off") || !strcmp(s, "0"))
+        return *b = false, 0;
+    return -1;
+}
+
+/* The line protocol's options; false when a is not one of them or v is bad. */
+static bool ilp_option(struct server_options *opt, const char *a, const char *v, long n)
+{
+    bool b;
+    if (!strcmp(a, "--ilp-port") && n >= 0 && n < 65536) {
+        opt->ilp_port = (int)n;
+        opt->ilp_port_given = true;
+    } else if (!strcmp(a, "--ilp-ack") && duckpond_ack_parse(v, &opt->ilp.ack) == 0 &&
+               opt->ilp.ack != DUCKPOND_ACK_QUEUED) {
+        opt->ilp_ack_given = true;
+    } else if (!strcmp(a, "--ilp-auto-create") && parse_bool(v, &b) == 0) {
+        opt->ilp.no_auto_create = !b;
+    } else if (!strcmp(a, "--ilp-timestamp") && (!strcmp(v, "timestamp") || !strcmp(v, "timestamp_ns"))) {
+        opt->ilp.timestamp_ns = !strcmp(v, "timestamp_ns");
+    } else if (!strcmp(a, "--ilp-max-line-bytes") && n >= 1024) {
+        opt->ilp.max_line = (size_t)n;
+    } else if (!strcmp(a, "--ilp-batch-rows") && n >= 1 && n <= 1000000) {
+        opt->ilp.batch_rows = (size_t)n;
+    } else {
+        return false;
+    }
+    return true;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
     struct server_options opt;
     server_options_default(&opt);
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        char name[64];
+        const char *eq = strchr(a, '=');
+        if (eq && !strncmp(a, "--", 2) && (size_t)(eq - a) < sizeof name) { /* --name=value */
+            memcpy(name, a, (size_t)(eq - a));
+            name[eq - a] = '\0';
+            a = name;
+            v = eq + 1;
+            i--; /* no separate value to skip */
+        }
         long n = v ? parse_num(v) : -1;
+        if (!strcmp(a, "--ilp-allow-remote")) {
+            opt.ilp_allow_remote = true;
+            continue;
+        }
         if (!strcmp(a, "--no-batch")) {
             opt.batch = false;
             continue;
@@ -140,6 +195,8 @@ static int cmd_serve(int argc, char **argv)
             opt.max_unauthenticated = (int)n;
         else if (!strcmp(a, "--idle-in-transaction-session-timeout") && n >= 0 && n <= INT_MAX)
             opt.idle_tx_timeout_ms = (int)n;
+        else if (ilp_option(&opt, a, v, n))
+            ; /* stored */
         else {
             fprintf(stderr, "duckpond serve: bad option %s %s\n", a, v);
             usage(stderr);

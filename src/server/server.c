@@ -40,6 +40,14 @@
  * gone, stop HTTP, flush the batcher (every accepted row is committed),
  * checkpoint, close the database, exit 0.
  *
+ * The line protocol (src/ilp): one shared part (its DDL connection and
+ * table cache) serves the HTTP endpoints and the TCP listener, which
+ * listens on 127.0.0.1 unless --ilp-allow-remote says --listen's address.
+ * The default port (9009) is taken if free: when another process holds
+ * it, the server says so and runs without the TCP listener; a port asked
+ * for (--ilp-port) must be bound. At shutdown the TCP connections end
+ * first (what they sent is written), then HTTP, then the batcher.
+ *
  * The journal: unless told otherwise, the batcher keeps a journal in
  * "<db>.journal" beside a database file, so that any session may choose
  * ack mode journal (acknowledged once on disk, applied behind). Opening
@@ -67,6 +75,9 @@
 #include "buf.h"
 #include "http.h"
 #include "netopt.h"
+#include "ilp_ingest.h"
+#include "ilp_tcp.h"
+#include "net.h"
 #include "pgcatalog.h"
 #include "pgtls.h"
 #include "pgwire.h"
@@ -84,6 +95,8 @@ struct server {
     char *journal_dir; /* the journal's directory (owned), or NULL */
     struct users *users;
     struct http_server *http;
+    struct ilp_env *ilp;
+    struct ilp_tcp *ilp_tcp;
     int listen_fd;
     int pg_port; /* the bound port */
     struct registry sessions;
@@ -106,6 +119,7 @@ void server_options_default(struct server_options *opt)
     opt->trust_role = ACCESS_RW;
     opt->auth_timeout_ms = 60000;
     opt->max_unauthenticated = 1000;
+    opt->ilp_port = 9009;
 }
 
 /* ------------------------------------------------------------ listening */
@@ -140,49 +154,7 @@ static bool listen_is_loopback(const char *listen)
 
 static int open_listener(struct server *srv, char *err, size_t errlen)
 {
-    char port[16];
-    snprintf(port, sizeof port, "%d", srv->opt.pg_port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE},
-                    *res;
-    int gai = getaddrinfo(srv->opt.listen, port, &hints, &res);
-    if (gai != 0) {
-        snprintf(err, errlen, "cannot resolve listen address %s: %s", srv->opt.listen, gai_strerror(gai));
-        return -1;
-    }
-    int fd = -1;
-    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0)
-            continue;
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
-            snprintf(err, errlen, "cannot listen on %s port %d: %s", srv->opt.listen, srv->opt.pg_port,
-                     strerror(errno));
-            close(fd);
-            fd = -1;
-        }
-    }
-    freeaddrinfo(res);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    getsockname(fd, (struct sockaddr *)&ss, &len);
-    srv->pg_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                                  : ((struct sockaddr_in *)&ss)->sin_port);
-    srv->listen_fd = fd;
-    return 0;
-}
-
-/* The client's address as text, "host:port", for the log. */
-static void peer_text(const struct sockaddr *peer, socklen_t len, char *out, size_t n)
-{
-    char host[64], port[16];
-    if (getnameinfo(peer, len, host, sizeof host, port, sizeof port, NI_NUMERICHOST | NI_NUMERICSERV) != 0)
-        snprintf(out, n, "?");
-    else
-        snprintf(out, n, peer->sa_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+    return dp_listen_tcp(srv->opt.listen, srv->opt.pg_port, &srv->listen_fd, &srv->pg_port, err, errlen);
 }
 
 /* Hands an accepted socket to a session of its own. */
@@ -192,7 +164,7 @@ static void start_session(struct server *srv, int fd, const struct sockaddr *pee
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     dp_socket_keepalive(fd);
     char who[96];
-    peer_text(peer, len, who, sizeof who);
+    dp_peer_text(peer, len, who, sizeof who);
     session_start(&srv->env, fd, addr_is_loopback(peer), who);
 }
 
@@ -248,6 +220,40 @@ static void accept_loop(struct server *srv, const sigset_t *unblocked)
 
 /* ------------------------------------------------------------- start-up */
 
+/*
+ * The line protocol's shared part, and its TCP listener when a port is
+ * set (see the top of this file for the default port). 0, or -1 with the
+ * reason printed.
+ */
+static int start_ilp(struct server *srv)
+{
+    struct ilp_options o = srv->opt.ilp;
+    if (!srv->opt.ilp_ack_given)
+        o.ack = srv->opt.ack;
+    if (o.ack == DUCKPOND_ACK_JOURNAL && !srv->journal) {
+        fprintf(stderr, "duckpond: --ilp-ack journal needs a journal (give --journal-dir DIR)\n");
+        return -1;
+    }
+    int rc = ilp_env_new(srv->db, srv->batcher, &o, &srv->ilp);
+    if (rc != DUCKPOND_OK) {
+        fprintf(stderr, "duckpond: cannot start the line protocol: %s\n", duckpond_strerror(rc));
+        return -1;
+    }
+    if (srv->opt.ilp_port == 0)
+        return 0;
+    const char *addr = srv->opt.ilp_allow_remote ? srv->opt.listen : "127.0.0.1";
+    char err[256] = "";
+    rc = ilp_tcp_start(srv->ilp, addr, srv->opt.ilp_port, srv->opt.max_connections, &srv->ilp_tcp, err,
+                       sizeof err);
+    if (rc == DUCKPOND_OK) {
+        fprintf(stderr, "duckpond: line protocol over TCP on %s port %d\n", addr, ilp_tcp_port(srv->ilp_tcp));
+        return 0;
+    }
+    fprintf(stderr, "duckpond: line protocol over TCP: %s%s\n", err,
+            srv->opt.ilp_port_given ? "" : " (the default port; going on without it, give --ilp-port)");
+    return srv->opt.ilp_port_given ? -1 : 0;
+}
+
 static int start_http(struct server *srv)
 {
     if (srv->opt.http_port == 0)
@@ -259,7 +265,8 @@ static int start_http(struct server *srv)
                               .temp_dir = srv->run_dir,
                               .trust_role = srv->opt.trust_role,
                               .tls_cert = srv->opt.tls_cert,
-                              .tls_key = srv->opt.tls_key};
+                              .tls_key = srv->opt.tls_key,
+                              .ilp = srv->ilp};
     char err[256] = "";
     if (http_start(&ho, srv->db, srv->batcher, srv->users, &srv->http, err, sizeof err) != 0) {
         fprintf(stderr, "duckpond: cannot start HTTP on port %d: %s\n", srv->opt.http_port, err);
@@ -489,8 +496,10 @@ static void write_port_file(struct server *srv)
 
 static void server_free(struct server *srv)
 {
+    ilp_tcp_stop(srv->ilp_tcp);
     if (srv->http)
         http_stop(srv->http);
+    ilp_env_free(srv->ilp);
     if (srv->batcher) {
         duckpond_batcher_stop(srv->batcher);
         duckpond_batcher_free(srv->batcher);
@@ -570,7 +579,7 @@ int server_run(const struct server_options *opt)
     sigset_t unblocked;
     signals_setup(&unblocked);
     if (make_dirs(&srv) != 0 || open_database(&srv) != 0 || open_listener(&srv, err, sizeof err) != 0 ||
-        start_http(&srv) != 0) {
+        start_ilp(&srv) != 0 || start_http(&srv) != 0) {
         if (*err)
             fprintf(stderr, "duckpond: %s\n", err);
         server_free(&srv);

@@ -9,6 +9,7 @@
 
 #include "access.h"
 #include "duckpond.h"
+#include "ilp_ingest.h"
 
 struct server_options {
     const char *db_path;          /* default "./duckpond.duckdb" */
@@ -35,6 +36,11 @@ struct server_options {
     int auth_timeout_ms;          /* the deadline of startup and authentication; default 60000 */
     int max_unauthenticated;      /* connections waiting to authenticate at once; default 1000 */
     int idle_tx_timeout_ms;       /* default idle_in_transaction_session_timeout; 0 (default): none */
+    int ilp_port;                 /* line protocol over TCP; default 9009; 0 disables it */
+    bool ilp_port_given;          /* the port was asked for: failing to bind it is fatal */
+    bool ilp_allow_remote;        /* TCP on --listen's address rather than 127.0.0.1 */
+    struct ilp_options ilp;       /* ilp.ack defaults to ack */
+    bool ilp_ack_given;
 };
 
 /* Fills in the defaults. */

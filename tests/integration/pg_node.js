@@ -3,37 +3,16 @@
 // prepared statements, types, transactions, error codes, pipelined queries,
 // Date, number and string parameters of INSERTs through the batcher, and the same INSERT text parsed
 // again and again (around another client's DDL).
-// pg is installed from the committed package-lock.json into a git-ignored
-// node_modules beside this file, only when it is missing.
+// pg is installed by lib/dpnode.js (npm ci of the committed lock file) when missing.
 'use strict';
-const { execFileSync, spawn } = require('child_process');
 const fs = require('fs');
 const http = require('http');
-const net = require('net');
 const os = require('os');
 const path = require('path');
+const { requireModules, check, finish, freePort, startServer } = require('./lib/dpnode.js');
 
-const here = __dirname;
-if (!fs.existsSync(path.join(here, 'node_modules', 'pg'))) {
-  execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--prefix', here], { stdio: 'inherit' });
-}
-const { Client } = require(path.join(here, 'node_modules', 'pg'));
-const BIN = process.env.DUCKPOND_BIN || path.join(here, '../../build/duckpond');
+const [{ Client }] = requireModules(['pg']);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'duckpond-node-'));
-let passed = 0, failed = 0;
-
-function check(name, cond, detail) {
-  if (cond) { passed++; console.log('ok   ' + name); }
-  else { failed++; console.log('FAIL ' + name + (detail !== undefined ? ' ' + JSON.stringify(detail) : '')); }
-}
-
-// A TCP port on 127.0.0.1 that was free a moment ago.
-function freePort() {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
-  });
-}
 
 // The batcher's duckpond_batcher_rows_accepted_total, from GET /metrics.
 function accepted(httpPort) {
@@ -43,24 +22,6 @@ function accepted(httpPort) {
       res.on('data', (d) => { body += d; });
       res.on('end', () => resolve(Number(/^duckpond_batcher_rows_accepted_total (\d+)$/m.exec(body)[1])));
     }).on('error', reject);
-  });
-}
-
-function startServer(httpPort) {
-  const portfile = path.join(work, 'port');
-  const log = fs.openSync(path.join(work, 'server.log'), 'a');
-  const proc = spawn(BIN, ['serve', '--db', path.join(work, 'db.duckdb'), '--pg-port', '0', '--http-port',
-    String(httpPort), '--port-file', portfile], { stdio: ['ignore', log, log] });
-  return new Promise((resolve, reject) => {
-    let tries = 0;
-    const poll = () => {
-      if (fs.existsSync(portfile) && fs.readFileSync(portfile, 'utf8').trim()) {
-        return resolve({ proc, port: parseInt(fs.readFileSync(portfile, 'utf8'), 10) });
-      }
-      if (++tries > 100) return reject(new Error('server did not start'));
-      setTimeout(poll, 100);
-    };
-    poll();
   });
 }
 
@@ -141,7 +102,7 @@ async function repeatedParses(client, other, httpPort) {
 
 async function main() {
   const httpPort = await freePort();
-  const { proc, port } = await startServer(httpPort);
+  const { proc, port } = await startServer(work, ['--http-port', String(httpPort)]);
   const exited = new Promise((resolve) => proc.on('exit', (code) => resolve(code)));
   const client = new Client({ host: '127.0.0.1', port, user: 'node', database: 'duckpond' });
   const other = new Client({ host: '127.0.0.1', port, user: 'node2', database: 'duckpond' });
@@ -190,8 +151,7 @@ async function main() {
     check('SIGTERM exits 0', (await exited) === 0);
     fs.rmSync(work, { recursive: true, force: true });
   }
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exit(failed ? 1 : 0);
+  finish();
 }
 
 main();
