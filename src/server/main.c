@@ -5,6 +5,7 @@
  *                  [--users FILE] [--max-connections N] [--no-batch] [--port-file FILE]
  *                  [--ack commit|journal] [--journal-dir DIR | --no-journal]
  *                  [--journal-segment-bytes N] [--journal-apply-delay-ms N]
+ *                  [--sync CONNINFO --sync-publication NAME [--sync-slot NAME] [--sync-schema NAME]]
  *   duckpond passwd --users FILE [--read-only] NAME   (password on stdin)
  *   duckpond version
  */
@@ -24,11 +25,15 @@ static void usage(FILE *f)
                "                 [--users FILE] [--max-connections N] [--no-batch] [--port-file FILE]\n"
                "                 [--ack commit|journal] [--journal-dir DIR | --no-journal]\n"
                "                 [--journal-segment-bytes N] [--journal-apply-delay-ms N]\n"
+               "                 [--sync CONNINFO --sync-publication NAME [--sync-slot NAME]\n"
+               "                  [--sync-schema NAME]]\n"
                "      FILE defaults to ./duckpond.duckdb, ADDR to 127.0.0.1, the PostgreSQL port\n"
                "      to 5433 (0: any free port), HTTP to 8080 (0: off); --ack is the default\n"
                "      ack mode of sessions (commit); the journal lives in FILE.journal;\n"
                "      journaled rows gather up to --journal-apply-delay-ms (50; 0: none)\n"
-               "      before DuckDB commits them, unless a reader waits for its own writes\n"
+               "      before DuckDB commits them, unless a reader waits for its own writes;\n"
+               "      --sync mirrors a PostgreSQL publication's tables into schema NAME (pg)\n"
+               "      through the logical replication slot NAME (duckpond_<publication>)\n"
                "  duckpond passwd --users FILE [--read-only] NAME\n"
                "      adds or replaces a user; the password is read from standard input\n"
                "  duckpond version\n");
@@ -85,11 +90,23 @@ static int cmd_serve(int argc, char **argv)
             opt.journal_segment_bytes = (size_t)n;
         else if (!strcmp(a, "--journal-apply-delay-ms") && n >= 0 && n <= 60000)
             opt.journal_apply_delay_ms = n ? (int)n : -1;
+        else if (!strcmp(a, "--sync") && !opt.sync_conninfo)
+            opt.sync_conninfo = v;
+        else if (!strcmp(a, "--sync-publication") && *v && !opt.sync_publication)
+            opt.sync_publication = v;
+        else if (!strcmp(a, "--sync-slot") && *v)
+            opt.sync_slot = v;
+        else if (!strcmp(a, "--sync-schema") && *v)
+            opt.sync_schema = v;
         else {
             fprintf(stderr, "duckpond serve: bad option %s %s\n", a, v);
             usage(stderr);
             return 2;
         }
+    }
+    if (!opt.sync_conninfo != !opt.sync_publication) {
+        fprintf(stderr, "duckpond serve: --sync and --sync-publication go together\n");
+        return 2;
     }
     return server_run(&opt);
 }

@@ -60,6 +60,7 @@
 #include "pgwire.h"
 #include "registry.h"
 #include "session.h"
+#include "sync.h"
 #include "users.h"
 
 struct server {
@@ -70,6 +71,7 @@ struct server {
     char *journal_dir; /* the journal's directory (owned), or NULL */
     struct users *users;
     struct http_server *http;
+    struct sync *sync; /* the PostgreSQL publication mirrored, or NULL */
     int listen_fd;
     int pg_port; /* the bound port */
     struct registry sessions;
@@ -395,8 +397,27 @@ static void write_port_file(struct server *srv)
     rename(tmp, srv->opt.port_file);
 }
 
+/* Starts the PostgreSQL sync when asked for. 0, or -1 with the reason printed. */
+static int start_sync(struct server *srv)
+{
+    if (!srv->opt.sync_conninfo)
+        return 0;
+    struct sync_options so = {.conninfo = srv->opt.sync_conninfo,
+                              .publication = srv->opt.sync_publication,
+                              .slot = srv->opt.sync_slot,
+                              .schema = srv->opt.sync_schema};
+    char err[512] = "";
+    if (sync_start(srv->db, &so, &srv->sync, err, sizeof err) != 0) {
+        fprintf(stderr, "duckpond: cannot start the sync: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
 static void server_free(struct server *srv)
 {
+    if (srv->sync)
+        sync_stop(srv->sync);
     if (srv->http)
         http_stop(srv->http);
     if (srv->batcher) {
@@ -439,7 +460,8 @@ int server_run(const struct server_options *opt)
     pgwire_set_max_message(opt->max_message);
     sigset_t unblocked;
     signals_setup(&unblocked);
-    if (open_database(&srv) != 0 || open_listener(&srv, err, sizeof err) != 0 || start_http(&srv) != 0) {
+    if (open_database(&srv) != 0 || open_listener(&srv, err, sizeof err) != 0 || start_http(&srv) != 0 ||
+        start_sync(&srv) != 0) {
         if (*err)
             fprintf(stderr, "duckpond: %s\n", err);
         server_free(&srv);

@@ -24,6 +24,12 @@ struct server_options {
     const char *journal_dir;      /* NULL: "<db_path>.journal"; "" (or an in-memory db): none */
     size_t journal_segment_bytes; /* 0: the library's default */
     int journal_apply_delay_ms;   /* 0: the library's default (50); -1: apply at once */
+    /* PostgreSQL publications mirrored into the database (sync.h): --sync
+     * and --sync-publication are given together, once each. */
+    const char *sync_conninfo;
+    const char *sync_publication;
+    const char *sync_slot;   /* NULL: duckpond_<publication> */
+    const char *sync_schema; /* NULL: pg */
 };
 
 /* Fills in the defaults. */

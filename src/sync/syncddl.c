@@ -1,0 +1,265 @@
+/*
+ * syncddl.c -- the DuckDB side of the sync's tables: made with the mapped
+ * types and the primary key, altered when PostgreSQL's columns change, and
+ * stopped (with the reason kept in duckpond_sync_tables, so that a
+ * restart does not apply changes to a table that missed some).
+ *
+ * A Relation message carries the table's columns as PostgreSQL has them
+ * now. Against what we know: columns missing are dropped, new ones
+ * added; one column gone and one new at the same place with the same
+ * type is a rename; a column whose type maps differently stops the table
+ * (its rows could not be converted without losing something), and the
+ * other tables go on.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sync_int.h"
+
+int syncddl_create(struct sync *s, struct sync_table *t)
+{
+    struct dp_buf *b = &s->sql;
+    dp_buf_clear(b, 4096);
+    dp_buf_printf(b, "DROP TABLE IF EXISTS %s; CREATE TABLE %s (", t->target, t->target);
+    for (int i = 0; i < t->ncols; i++) {
+        if (i)
+            dp_buf_str(b, ", ");
+        dp_sql_ident(b, t->cols[i].name);
+        dp_buf_printf(b, " %s", *t->cols[i].type.duck ? t->cols[i].type.duck : "VARCHAR");
+    }
+    if (t->nkey) {
+        dp_buf_str(b, ", PRIMARY KEY (");
+        for (int k = 0; k < t->nkey; k++) {
+            if (k)
+                dp_buf_str(b, ", ");
+            dp_sql_ident(b, t->cols[t->key[k]].name);
+        }
+        dp_buf_byte(b, ')');
+    }
+    dp_buf_byte(b, ')');
+    return sync_exec(s, b->data);
+}
+
+int syncddl_load_stopped(struct sync *s)
+{
+    dp_buf_clear(&s->sql, 4096);
+    dp_buf_str(&s->sql,
+               "SELECT pg_schema, pg_table, message FROM duckpond_sync_tables WHERE state = 'stopped'"
+               " AND slot = ");
+    dp_sql_literal(&s->sql, s->slot, strlen(s->slot));
+    duckdb_result res;
+    if (duckdb_query(s->dcon, s->sql.data, &res) != DuckDBSuccess) {
+        sync_error(s, "DuckDB: %s", duckdb_result_error(&res));
+        duckdb_destroy_result(&res);
+        return -1;
+    }
+    for (idx_t r = 0; r < duckdb_row_count(&res); r++) {
+        char *nsp = duckdb_value_varchar(&res, 0, r), *rel = duckdb_value_varchar(&res, 1, r),
+             *msg = duckdb_value_varchar(&res, 2, r);
+        struct sync_table *t = nsp && rel ? sync_table_by_name(s, nsp, rel) : NULL;
+        if (t) {
+            pthread_mutex_lock(&s->mu);
+            t->state = SYNC_STOPPED;
+            free(t->why);
+            t->why = msg;
+            msg = NULL;
+            pthread_mutex_unlock(&s->mu);
+        }
+        duckdb_free(nsp);
+        duckdb_free(rel);
+        duckdb_free(msg);
+    }
+    duckdb_destroy_result(&res);
+    /* A table stopped in PostgreSQL's catalog (no key) that was not stopped here stops now. */
+    for (size_t i = 0; i < s->ntables; i++) {
+        struct sync_table *t = s->tables[i];
+        if (t->state == SYNC_STOPPED && t->why && strstr(t->why, "neither a primary key"))
+            fprintf(stderr, "duckpond: sync %s: not followed: %s\n", s->slot, t->why);
+    }
+    return 0;
+}
+
+void syncddl_stop(struct sync *s, struct sync_table *t, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *why = dp_vasprintf(fmt, ap);
+    va_end(ap);
+    syncapply_stage_drop(s, t);
+    pthread_mutex_lock(&s->mu);
+    t->state = SYNC_STOPPED;
+    free(t->why);
+    t->why = why;
+    pthread_mutex_unlock(&s->mu);
+    fprintf(stderr, "duckpond: sync %s: table %s stopped: %s\n", s->slot, t->name, why ? why : "");
+    struct dp_buf b = DP_BUF_INIT;
+    dp_buf_str(&b, "DELETE FROM duckpond_sync_tables WHERE slot = ");
+    dp_sql_literal(&b, s->slot, strlen(s->slot));
+    dp_buf_str(&b, " AND pg_schema = ");
+    dp_sql_literal(&b, t->pg_schema, strlen(t->pg_schema));
+    dp_buf_str(&b, " AND pg_table = ");
+    dp_sql_literal(&b, t->pg_name, strlen(t->pg_name));
+    dp_buf_str(&b, "; INSERT INTO duckpond_sync_tables VALUES (");
+    dp_sql_literal(&b, s->slot, strlen(s->slot));
+    dp_buf_str(&b, ", ");
+    dp_sql_literal(&b, t->pg_schema, strlen(t->pg_schema));
+    dp_buf_str(&b, ", ");
+    dp_sql_literal(&b, t->pg_name, strlen(t->pg_name));
+    dp_buf_str(&b, ", 'stopped', ");
+    dp_sql_literal(&b, why ? why : "", why ? strlen(why) : 0);
+    dp_buf_str(&b, ")");
+    if (!b.failed && s->in_tx)
+        sync_exec(s, b.data);
+    dp_buf_free(&b);
+}
+
+/* Runs "ALTER TABLE target <what>" built from a format. 0 or -1. */
+static int alter(struct sync *s, struct sync_table *t, const char *what, const char *a, const char *b2,
+                 const char *type)
+{
+    struct dp_buf b = DP_BUF_INIT;
+    dp_buf_printf(&b, "ALTER TABLE %s %s ", t->target, what);
+    dp_sql_ident(&b, a);
+    if (b2) {
+        dp_buf_str(&b, " TO ");
+        dp_sql_ident(&b, b2);
+    }
+    if (type)
+        dp_buf_printf(&b, " %s", type);
+    int rc = b.failed ? -1 : sync_exec(s, b.data);
+    dp_buf_free(&b);
+    return rc;
+}
+
+static int col_index(const struct sync_table *t, const char *name)
+{
+    for (int i = 0; i < t->ncols; i++)
+        if (!strcmp(t->cols[i].name, name))
+            return i;
+    return -1;
+}
+
+/* Whether m's column j is t's column i renamed: the same place and the same type, a name t lacks. */
+static bool is_rename(const struct sync_table *t, int i, const struct pgo_msg *m, int j)
+{
+    return i == j && t->cols[i].oid == m->cols[j].type && t->cols[i].typmod == m->cols[j].typmod &&
+           col_index(t, m->cols[j].name) < 0;
+}
+
+/* The table's columns replaced by the message's (names, types), the key kept by name. */
+static int adopt_columns(struct sync_table *t, const struct pgo_msg *m, char *why, size_t n)
+{
+    struct sync_col *cols = calloc((size_t)m->ncols + 1, sizeof *cols);
+    if (!cols)
+        return -1;
+    for (int j = 0; j < m->ncols; j++) {
+        int i = col_index(t, m->cols[j].name);
+        cols[j].name = strdup(m->cols[j].name);
+        cols[j].oid = m->cols[j].type;
+        cols[j].typmod = m->cols[j].typmod;
+        cols[j].user = i >= 0 ? t->cols[i].user : SYNCTYPE_USER_NONE;
+        if (synctype_map(cols[j].oid, cols[j].typmod, cols[j].user, &cols[j].type, why, n) != 0 &&
+            i >= 0) /* an enum we knew from the catalog */
+            cols[j].type = t->cols[i].type;
+    }
+    /* the key, by name */
+    char **keys = calloc((size_t)t->nkey + 1, sizeof *keys);
+    for (int k = 0; keys && k < t->nkey; k++)
+        keys[k] = t->cols[t->key[k]].name;
+    int nkey = 0;
+    for (int k = 0; keys && k < t->nkey; k++)
+        for (int j = 0; j < m->ncols; j++)
+            if (!strcmp(cols[j].name, keys[k]))
+                t->key[nkey++] = j;
+    free(keys);
+    for (int i = 0; i < t->ncols; i++)
+        free(t->cols[i].name);
+    free(t->cols);
+    t->cols = cols;
+    t->ncols = m->ncols;
+    t->cols_cap = (size_t)m->ncols + 1;
+    t->nkey = nkey;
+    return 0;
+}
+
+/* Whether the message's columns are the table's, names and types. */
+static bool same_columns(const struct sync_table *t, const struct pgo_msg *m)
+{
+    if (t->ncols != m->ncols)
+        return false;
+    for (int i = 0; i < m->ncols; i++)
+        if (strcmp(t->cols[i].name, m->cols[i].name) || t->cols[i].oid != m->cols[i].type ||
+            t->cols[i].typmod != m->cols[i].typmod)
+            return false;
+    return true;
+}
+
+/* A column whose type changed, by name: its index in the message, or -1. */
+static int changed_type(const struct sync_table *t, const struct pgo_msg *m)
+{
+    for (int j = 0; j < m->ncols; j++) {
+        int i = col_index(t, m->cols[j].name);
+        if (i >= 0 && (t->cols[i].oid != m->cols[j].type || t->cols[i].typmod != m->cols[j].typmod))
+            return j;
+    }
+    return -1;
+}
+
+/* Drops, renames and adds columns so that the DuckDB table has the message's. 0 or -1. */
+static int follow_columns(struct sync *s, struct sync_table *t, const struct pgo_msg *m)
+{
+    for (int i = 0; i < t->ncols; i++) {
+        if (col_index((const struct sync_table *)t, t->cols[i].name) < 0)
+            continue;
+        bool kept = false;
+        for (int j = 0; j < m->ncols && !kept; j++)
+            kept = !strcmp(m->cols[j].name, t->cols[i].name);
+        if (kept)
+            continue;
+        if (i < m->ncols && is_rename(t, i, m, i)) {
+            if (alter(s, t, "RENAME COLUMN", t->cols[i].name, m->cols[i].name, NULL) != 0)
+                return -1;
+        } else if (alter(s, t, "DROP COLUMN", t->cols[i].name, NULL, NULL) != 0) {
+            return -1;
+        }
+    }
+    for (int j = 0; j < m->ncols; j++) {
+        if (col_index(t, m->cols[j].name) >= 0 || (j < t->ncols && is_rename(t, j, m, j)))
+            continue;
+        struct synctype ty;
+        char why[256];
+        if (synctype_map(m->cols[j].type, m->cols[j].typmod, SYNCTYPE_USER_NONE, &ty, why, sizeof why) != 0) {
+            syncddl_stop(s, t, "column %s added to %s.%s: %s", m->cols[j].name, t->pg_schema, t->pg_name,
+                         why);
+            return 0;
+        }
+        if (alter(s, t, "ADD COLUMN", m->cols[j].name, NULL, ty.duck) != 0)
+            return -1;
+    }
+    char why[256];
+    return adopt_columns(t, m, why, sizeof why);
+}
+
+int syncddl_relation(struct sync *s, struct sync_table *t, const struct pgo_msg *m)
+{
+    t->replident = m->replident;
+    if (same_columns(t, m))
+        return 0;
+    /* the staged rows have the old columns: applied first */
+    if (syncapply_round(s, t) != 0)
+        return -1;
+    syncapply_stage_drop(s, t);
+    int j = changed_type(t, m);
+    if (j >= 0) {
+        syncddl_stop(s, t,
+                     "the type of column %s of %s.%s changed in PostgreSQL (OID %u, typmod %d): the "
+                     "table is no longer followed; drop it and restart the sync to copy it again",
+                     m->cols[j].name, t->pg_schema, t->pg_name, m->cols[j].type, m->cols[j].typmod);
+        return 0;
+    }
+    fprintf(stderr, "duckpond: sync %s: the columns of %s.%s changed; following\n", s->slot, t->pg_schema,
+            t->pg_name);
+    return follow_columns(s, t, m);
+}
