@@ -288,7 +288,7 @@ duckdb_database duckpond_db_duckdb(duckpond_db *db);
 const char *duckpond_db_path(const duckpond_db *db);
 
 /*
- * Marks schema.table (DuckDB names; schema NULL is "main"; compared
+ * Marks schema.table (DuckDB names; compared
  * without regard to case, as DuckDB does) as written by duckpond alone
  * (on: the PostgreSQL sync's tables) or no longer (off). Clients' writes
  * to a protected table are refused with DUCKPOND_PROTECTED (SQLSTATE
@@ -296,7 +296,7 @@ const char *duckpond_db_path(const duckpond_db *db);
  */
 int duckpond_db_protect(duckpond_db *db, const char *schema, const char *table, bool on);
 
-/* Whether schema.table is protected (above). Any thread. */
+/* Whether schema.table is protected (above); schema NULL: table in any schema. Any thread. */
 bool duckpond_db_protected(duckpond_db *db, const char *schema, const char *table);
 
 /* ----------------------------------------------------------- connection */

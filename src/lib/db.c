@@ -227,24 +227,27 @@ const char *duckpond_db_path(const duckpond_db *db)
 /* "schema.table" in lower case, as the protected list holds names; NULL when memory runs out. */
 static char *protect_key(const char *schema, const char *table)
 {
-    char *k = dp_asprintf("%s.%s", schema ? schema : "main", table);
+    char *k = dp_asprintf("%s.%s", schema ? schema : "*", table);
     for (char *p = k; p && *p; p++)
         *p = (char)tolower((unsigned char)*p);
     return k;
 }
 
-/* The index of key in db's protected list, or -1; under protect_mu. */
+/* The index of key in db's protected list, or -1; under protect_mu. A key "*.t" matches t in any schema. */
 static long protect_find(duckpond_db *db, const char *key)
 {
-    for (size_t i = 0; i < db->nprotected; i++)
-        if (!strcmp(db->protected_tables[i], key))
+    bool any = !strncmp(key, "*.", 2);
+    for (size_t i = 0; i < db->nprotected; i++) {
+        const char *p = db->protected_tables[i], *dot = strchr(p, '.');
+        if (any ? dot && !strcmp(dot + 1, key + 2) : !strcmp(p, key))
             return (long)i;
+    }
     return -1;
 }
 
 int duckpond_db_protect(duckpond_db *db, const char *schema, const char *table, bool on)
 {
-    if (!db || !table)
+    if (!db || !table || !schema)
         return DUCKPOND_MISUSE;
     char *key = protect_key(schema, table);
     if (!key)

@@ -56,6 +56,7 @@
 
 #include "buf.h"
 #include "http.h"
+#include "metrics.h"
 #include "pgcatalog.h"
 #include "pgwire.h"
 #include "registry.h"
@@ -411,12 +412,13 @@ static int start_sync(struct server *srv)
         fprintf(stderr, "duckpond: cannot start the sync: %s\n", err);
         return -1;
     }
+    metrics_set_report(sync_status_prometheus, sync_status_json);
     return 0;
 }
 
 static void server_free(struct server *srv)
 {
-    if (srv->sync)
+    if (srv->sync) /* the status reports find it no longer once stopped */
         sync_stop(srv->sync);
     if (srv->http)
         http_stop(srv->http);

@@ -40,9 +40,10 @@
 #define BACKOFF_MAX_MS 10000
 
 /* The running syncs, for the status page and /metrics. */
-static pthread_mutex_t syncs_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct sync **syncs;
-static size_t nsyncs, syncs_cap;
+pthread_mutex_t sync_list_mu = PTHREAD_MUTEX_INITIALIZER;
+struct sync **sync_list;
+size_t sync_list_len;
+static size_t sync_list_cap;
 
 int64_t sync_now_us(void)
 {
@@ -230,14 +231,18 @@ static int initial_copy(struct sync *s)
     PQclear(r);
     if (rc == 0)
         rc = syncapply_begin(s);
+    if (rc == 0) {
+        dp_buf_clear(&s->sql, 4096);
+        dp_buf_str(&s->sql, "DELETE FROM duckpond_sync_tables WHERE slot = ");
+        dp_sql_literal(&s->sql, s->slot, strlen(s->slot));
+        rc = sync_exec(s, s->sql.data);
+    }
     if (rc == 0)
         rc = synccopy_run(s, snapshot);
     free(snapshot);
     if (rc == 0) {
         dp_buf_clear(&s->sql, 4096);
-        dp_buf_str(&s->sql, "DELETE FROM duckpond_sync_tables WHERE slot = ");
-        dp_sql_literal(&s->sql, s->slot, strlen(s->slot));
-        dp_buf_str(&s->sql, "; INSERT OR REPLACE INTO duckpond_sync_state VALUES (");
+        dp_buf_str(&s->sql, "INSERT OR REPLACE INTO duckpond_sync_state VALUES (");
         dp_sql_literal(&s->sql, s->slot, strlen(s->slot));
         dp_buf_printf(&s->sql, ", %" PRIu64 ")", lsn);
         rc = sync_exec(s, s->sql.data);
@@ -268,6 +273,7 @@ static int send_status(struct sync *s, bool reply)
         return -1;
     }
     s->last_status_us = sync_now_us();
+    sync_publish(s);
     return 0;
 }
 
@@ -317,7 +323,10 @@ static int on_message(struct sync *s, const uint8_t *data, size_t len)
         return -1;
     }
     switch (m->kind) {
-    case PGO_BEGIN: s->skip_xact = m->lsn < s->applied_lsn; return 0;
+    case PGO_BEGIN:
+        s->skip_xact = m->lsn < s->applied_lsn;
+        s->begin_time_us = m->commit_time + PGO_EPOCH_OFFSET_US;
+        return 0;
     case PGO_COMMIT: on_commit(s, m); return 0;
     case PGO_RELATION: {
         struct sync_table *t = sync_table_by_name(s, m->nspname, m->relname);
@@ -561,11 +570,11 @@ int sync_start(duckpond_db *db, const struct sync_options *opt, struct sync **ou
         return -1;
     }
     s->dcon = duckpond_conn_duckdb(s->conn);
-    pthread_mutex_lock(&syncs_mu);
-    int grown = dp_grow(&syncs, &syncs_cap, nsyncs + 1, sizeof *syncs);
+    pthread_mutex_lock(&sync_list_mu);
+    int grown = dp_grow(&sync_list, &sync_list_cap, sync_list_len + 1, sizeof *sync_list);
     if (grown == 0)
-        syncs[nsyncs++] = s;
-    pthread_mutex_unlock(&syncs_mu);
+        sync_list[sync_list_len++] = s;
+    pthread_mutex_unlock(&sync_list_mu);
     if (grown != 0 || prepare_duckdb(s, err, errlen) != 0) {
         if (grown != 0)
             snprintf(err, errlen, "out of memory");
@@ -589,18 +598,18 @@ void sync_stop(struct sync *s)
     atomic_store(&s->stopping, true);
     if (s->started)
         pthread_join(s->thread, NULL);
-    pthread_mutex_lock(&syncs_mu);
-    for (size_t i = 0; i < nsyncs; i++)
-        if (syncs[i] == s) {
-            syncs[i] = syncs[--nsyncs];
+    pthread_mutex_lock(&sync_list_mu);
+    for (size_t i = 0; i < sync_list_len; i++)
+        if (sync_list[i] == s) {
+            sync_list[i] = sync_list[--sync_list_len];
             break;
         }
-    if (nsyncs == 0) {
-        free(syncs);
-        syncs = NULL;
-        syncs_cap = 0;
+    if (sync_list_len == 0) {
+        free(sync_list);
+        sync_list = NULL;
+        sync_list_cap = 0;
     }
-    pthread_mutex_unlock(&syncs_mu);
+    pthread_mutex_unlock(&sync_list_mu);
     for (size_t i = 0; i < s->ntables; i++)
         duckpond_db_protect(s->db, s->schema, s->tables[i]->name, false);
     sync_free(s);

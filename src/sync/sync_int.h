@@ -96,9 +96,21 @@ struct sync {
     char state[32];
     char last_error[512];
     uint64_t reconnects, xacts_applied, changes_applied;
+    uint64_t shown_applied_lsn, shown_lag_bytes; /* published by sync_publish */
+    int64_t shown_lag_from_us;                   /* commit time of the oldest change not in DuckDB; 0: none */
+    int64_t begin_time_us;                       /* commit time of the transaction being received */
+    int64_t lag_from_us;                         /* that of the first one in the open DuckDB transaction */
 };
 
+/* The sync and its tables as the status page and /metrics show them (syncstatus.c). */
+void sync_publish(struct sync *s);
+
 /* ---- sync.c */
+/* The running syncs, for the status reports; the list and its length under sync_list_mu. */
+extern pthread_mutex_t sync_list_mu;
+extern struct sync **sync_list;
+extern size_t sync_list_len;
+
 int64_t sync_now_us(void);
 /* Records an error for the status page and the log. */
 void sync_error(struct sync *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -137,6 +149,12 @@ void syncddl_stop(struct sync *s, struct sync_table *t, const char *fmt, ...)
 int syncddl_relation(struct sync *s, struct sync_table *t, const struct pgo_msg *m);
 
 /* ---- syncapply.c */
+/*
+ * Appends one value of column c (data NULL: a NULL) from PostgreSQL's
+ * text, converted as the type map says. 0, or -1 with the reason in why.
+ */
+int syncapply_value(struct sync *s, duckdb_appender a, const struct sync_col *c, const char *data, size_t len,
+                    char *why, size_t n);
 /* Stages one Insert, Update or Delete. 0, or -1 when DuckDB failed (the stream must restart). */
 int syncapply_change(struct sync *s, const struct pgo_msg *m);
 /* Applies a Truncate. 0 or -1. */

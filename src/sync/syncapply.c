@@ -155,6 +155,34 @@ static int stage_make(struct sync *s, struct sync_table *t)
     return 0;
 }
 
+int syncapply_value(struct sync *s, duckdb_appender a, const struct sync_col *c, const char *data, size_t len,
+                    char *why, size_t n)
+{
+    if (!data)
+        return duckdb_append_null(a) == DuckDBSuccess ? 0 : -1;
+    duckdb_state st;
+    if (c->type.conv == SYNCTYPE_INTERVAL && !c->type.array) {
+        /* the Appender has no cast from text to INTERVAL */
+        duckdb_interval iv;
+        if (synctype_interval(data, len, &iv.months, &iv.days, &iv.micros) != 0) {
+            snprintf(why, n, "interval value is not in IntervalStyle postgres");
+            return -1;
+        }
+        st = duckdb_append_interval(a, iv);
+    } else {
+        int rc = synctype_text(&c->type, data, len, &s->conv, why, n);
+        if (rc < 0)
+            return -1;
+        st = rc == 0 ? duckdb_append_varchar_length(a, s->conv.data, s->conv.len)
+                     : duckdb_append_varchar_length(a, data, len);
+    }
+    if (st != DuckDBSuccess) {
+        snprintf(why, n, "%s", duckdb_appender_error(a));
+        return -1;
+    }
+    return 0;
+}
+
 /* The key's values of a tuple as text, "k=1, j=x", for messages. malloc'd. */
 static char *key_text(const struct sync_table *t, const struct pgo_tuple *tp)
 {
@@ -187,20 +215,11 @@ static int stage_row(struct sync *s, struct sync_table *t, const struct pgo_tupl
         const struct pgo_value *v = i < tp->ncols ? &tp->vals[i] : NULL;
         if (v && v->kind == 'u' && from && i < from->ncols && from->vals[i].kind != 'u')
             v = &from->vals[i];
-        duckdb_state st = DuckDBSuccess;
-        if (!v || v->kind == 'n' || v->kind == 'u') {
-            if (v && v->kind == 'u')
-                umask |= i < 64 ? 1ULL << i : 0;
-            st = duckdb_append_null(a);
-        } else {
-            int rc = synctype_text(&t->cols[i].type, v->data, v->len, &s->conv, why, sizeof why);
-            if (rc >= 0)
-                st = rc == 0 ? duckdb_append_varchar_length(a, s->conv.data, s->conv.len)
-                             : duckdb_append_varchar_length(a, v->data, v->len);
-            if (rc >= 0 && st != DuckDBSuccess)
-                snprintf(why, sizeof why, "%s", duckdb_appender_error(a));
-        }
-        if (*why || st != DuckDBSuccess) {
+        if (v && v->kind == 'u')
+            umask |= i < 64 ? 1ULL << i : 0;
+        bool null = !v || v->kind != 't';
+        if (syncapply_value(s, a, &t->cols[i], null ? NULL : v->data, null ? 0 : v->len, why, sizeof why) !=
+            0) {
             char *key = key_text(t, tp);
             syncddl_stop(s, t, "row (%s) of %s.%s, column %s: %s", key ? key : "?", t->pg_schema, t->pg_name,
                          t->cols[i].name, *why ? why : "cannot be stored");
@@ -455,6 +474,7 @@ int syncapply_begin(struct sync *s)
         return -1;
     s->in_tx = true;
     s->tx_open_us = sync_now_us();
+    s->lag_from_us = s->begin_time_us ? s->begin_time_us : s->tx_open_us;
     s->tx_changes = 0;
     return 0;
 }

@@ -219,24 +219,6 @@ size_t synccopy_unescape(char *f, size_t len)
     return o;
 }
 
-/* Appends one value (NULL when data is NULL) of column c. 0, or -1 with the reason in why. */
-static int append_value(struct sync *s, duckdb_appender a, const struct sync_col *c, const char *data,
-                        size_t len, char *why, size_t n)
-{
-    if (!data)
-        return duckdb_append_null(a) == DuckDBSuccess ? 0 : -1;
-    int rc = synctype_text(&c->type, data, len, &s->conv, why, n);
-    if (rc < 0)
-        return -1;
-    duckdb_state st = rc == 0 ? duckdb_append_varchar_length(a, s->conv.data, s->conv.len)
-                              : duckdb_append_varchar_length(a, data, len);
-    if (st != DuckDBSuccess) {
-        snprintf(why, n, "%s", duckdb_appender_error(a));
-        return -1;
-    }
-    return 0;
-}
-
 /* One COPY text row into the Appender. 0, or -1 with the reason in why. */
 static int copy_row(struct sync *s, struct sync_table *t, duckdb_appender a, char *row, size_t len, char *why,
                     size_t n)
@@ -252,7 +234,7 @@ static int copy_row(struct sync *s, struct sync_table *t, duckdb_appender a, cha
         bool null = flen == 2 && f[0] == '\\' && f[1] == 'N';
         if (!null)
             flen = synccopy_unescape(f, flen);
-        if (append_value(s, a, &t->cols[i], null ? NULL : f, flen, why, n) != 0) {
+        if (syncapply_value(s, a, &t->cols[i], null ? NULL : f, flen, why, n) != 0) {
             snprintf(why + strlen(why), n - strlen(why), " (column %s)", t->cols[i].name);
             return -1;
         }

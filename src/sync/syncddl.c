@@ -141,11 +141,57 @@ static int col_index(const struct sync_table *t, const char *name)
     return -1;
 }
 
-/* Whether m's column j is t's column i renamed: the same place and the same type, a name t lacks. */
-static bool is_rename(const struct sync_table *t, int i, const struct pgo_msg *m, int j)
+/* Whether the message has a column of this name. */
+static bool msg_has(const struct pgo_msg *m, const char *name)
 {
-    return i == j && t->cols[i].oid == m->cols[j].type && t->cols[i].typmod == m->cols[j].typmod &&
-           col_index(t, m->cols[j].name) < 0;
+    for (int j = 0; j < m->ncols; j++)
+        if (!strcmp(m->cols[j].name, name))
+            return true;
+    return false;
+}
+
+/* How many of t's columns before i the message still has (by name). */
+static int kept_before_t(const struct sync_table *t, const struct pgo_msg *m, int i)
+{
+    int n = 0;
+    for (int k = 0; k < i; k++)
+        n += msg_has(m, t->cols[k].name);
+    return n;
+}
+
+/* How many of the message's columns before j t already has (by name). */
+static int kept_before_m(const struct sync_table *t, const struct pgo_msg *m, int j)
+{
+    int n = 0;
+    for (int k = 0; k < j; k++)
+        n += col_index(t, m->cols[k].name) >= 0;
+    return n;
+}
+
+/*
+ * The message's column that t's column i became by a rename: one whose
+ * name is new, of the same type, standing after as many kept columns as
+ * i did (a rename keeps the column's place; PostgreSQL adds new columns
+ * at the end). Its index, or -1.
+ */
+static int renamed_to(const struct sync_table *t, const struct pgo_msg *m, int i)
+{
+    if (msg_has(m, t->cols[i].name))
+        return -1;
+    for (int j = 0; j < m->ncols; j++)
+        if (col_index(t, m->cols[j].name) < 0 && t->cols[i].oid == m->cols[j].type &&
+            t->cols[i].typmod == m->cols[j].typmod && kept_before_t(t, m, i) == kept_before_m(t, m, j))
+            return j;
+    return -1;
+}
+
+/* Whether the message's column j is one of t's renamed. */
+static bool is_renamed(const struct sync_table *t, const struct pgo_msg *m, int j)
+{
+    for (int i = 0; i < t->ncols; i++)
+        if (renamed_to(t, m, i) == j)
+            return true;
+    return false;
 }
 
 /* The table's columns replaced by the message's (names, types), the key kept by name. */
@@ -211,22 +257,18 @@ static int changed_type(const struct sync_table *t, const struct pgo_msg *m)
 static int follow_columns(struct sync *s, struct sync_table *t, const struct pgo_msg *m)
 {
     for (int i = 0; i < t->ncols; i++) {
-        if (col_index((const struct sync_table *)t, t->cols[i].name) < 0)
+        if (msg_has(m, t->cols[i].name))
             continue;
-        bool kept = false;
-        for (int j = 0; j < m->ncols && !kept; j++)
-            kept = !strcmp(m->cols[j].name, t->cols[i].name);
-        if (kept)
-            continue;
-        if (i < m->ncols && is_rename(t, i, m, i)) {
-            if (alter(s, t, "RENAME COLUMN", t->cols[i].name, m->cols[i].name, NULL) != 0)
+        int j = renamed_to(t, m, i);
+        if (j >= 0) {
+            if (alter(s, t, "RENAME COLUMN", t->cols[i].name, m->cols[j].name, NULL) != 0)
                 return -1;
         } else if (alter(s, t, "DROP COLUMN", t->cols[i].name, NULL, NULL) != 0) {
             return -1;
         }
     }
     for (int j = 0; j < m->ncols; j++) {
-        if (col_index(t, m->cols[j].name) >= 0 || (j < t->ncols && is_rename(t, j, m, j)))
+        if (col_index(t, m->cols[j].name) >= 0 || is_renamed(t, m, j))
             continue;
         struct synctype ty;
         char why[256];

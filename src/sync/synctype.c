@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,45 +133,54 @@ static int interval_time(const char *t, long long *us)
     return 0;
 }
 
-/*
- * IntervalStyle postgres output ("1 year 2 mons -3 days +04:05:06.5") as
- * "M months D days U microseconds", which DuckDB's cast reads whatever
- * the signs.
- */
-static int interval_text(const char *in, size_t len, struct dp_buf *out, char *why, size_t n)
+int synctype_interval(const char *in, size_t len, int32_t *months, int32_t *days, int64_t *micros)
 {
     char tmp[256];
     if (len >= sizeof tmp)
-        goto bad;
+        return -1;
     memcpy(tmp, in, len);
     tmp[len] = 0;
-    long long months = 0, days = 0, us = 0;
+    long long mo = 0, d = 0, us = 0;
     char *save = NULL;
     for (char *tok = strtok_r(tmp, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
         if (strchr(tok, ':')) {
             if (interval_time(tok, &us) != 0)
-                goto bad;
+                return -1;
             continue;
         }
         char *end;
         long long v = strtoll(tok, &end, 10);
         const char *unit = strtok_r(NULL, " ", &save);
         if (*end || !unit)
-            goto bad;
+            return -1;
         if (!strncmp(unit, "year", 4))
-            months += v * 12;
+            mo += v * 12;
         else if (!strncmp(unit, "mon", 3))
-            months += v;
+            mo += v;
         else if (!strncmp(unit, "day", 3))
-            days += v;
+            d += v;
         else
-            goto bad;
+            return -1;
     }
-    dp_buf_printf(out, "%lld months %lld days %lld microseconds", months, days, us);
+    if (mo < INT32_MIN || mo > INT32_MAX || d < INT32_MIN || d > INT32_MAX)
+        return -1;
+    *months = (int32_t)mo;
+    *days = (int32_t)d;
+    *micros = us;
     return 0;
-bad:
-    snprintf(why, n, "interval value is not in IntervalStyle postgres");
-    return -1;
+}
+
+/* An interval as "M months D days U microseconds", which DuckDB's cast reads whatever the signs. */
+static int interval_text(const char *in, size_t len, struct dp_buf *out, char *why, size_t n)
+{
+    int32_t months, days;
+    int64_t us;
+    if (synctype_interval(in, len, &months, &days, &us) != 0) {
+        snprintf(why, n, "interval value is not in IntervalStyle postgres");
+        return -1;
+    }
+    dp_buf_printf(out, "%d months %d days %lld microseconds", months, days, (long long)us);
+    return 0;
 }
 
 /* A NaN or an infinity, which DECIMAL cannot hold. */

@@ -62,4 +62,11 @@ int synctype_map(uint32_t oid, int32_t typmod, enum synctype_user user, struct s
 int synctype_text(const struct synctype *t, const char *in, size_t len, struct dp_buf *out, char *why,
                   size_t n);
 
+/*
+ * An interval in IntervalStyle postgres ("1 year 2 mons -3 days
+ * +04:05:06.5") as months, days and microseconds. 0, or -1 when the text
+ * is not such an interval.
+ */
+int synctype_interval(const char *in, size_t len, int32_t *months, int32_t *days, int64_t *micros);
+
 #endif
