@@ -450,6 +450,9 @@ static int session(struct sync *s)
         s->applied_lsn = s->pending_lsn = lsn;
         if (syncddl_load_stopped(s) != 0)
             return -1;
+        for (size_t i = 0; i < s->ntables; i++)
+            if (s->tables[i]->state != SYNC_STOPPED && syncddl_reconcile(s, s->tables[i]) != 0)
+                return -1;
     } else if (initial_copy(s) != 0) {
         return -1;
     }

@@ -136,6 +136,12 @@ int synccopy_run(struct sync *s, const char *snapshot);
 /* ---- syncddl.c */
 /* CREATE TABLE of t in the sync's schema (dropping one left there). 0 or -1. */
 int syncddl_create(struct sync *s, struct sync_table *t);
+/*
+ * Makes t's columns DuckDB's when they differ from what the catalog said
+ * (a column change that a crash rolled back in DuckDB): the next Relation
+ * message then alters them again. 0 or -1.
+ */
+int syncddl_reconcile(struct sync *s, struct sync_table *t);
 /* Loads the names of the tables stopped before (from duckpond_sync_tables) into their state. */
 int syncddl_load_stopped(struct sync *s);
 /* Stops a table: its state, the reason, and the row in duckpond_sync_tables (in the open transaction). */

@@ -26,6 +26,7 @@
  * the position are one DuckDB transaction, so a crash anywhere resumes
  * from a position that matches the data.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,13 +156,62 @@ static int stage_make(struct sync *s, struct sync_table *t)
     return 0;
 }
 
+/*
+ * A value of a type whose text is read here (synctype_native): appended
+ * as a C value, with *st DuckDB's answer. 0 when appended, 1 when the
+ * type is not one of those (or the text is one strtod would misread),
+ * -1 when the text is not a value of the type.
+ */
+static int native_value(duckdb_appender a, const struct synctype *t, const char *data, size_t len,
+                        duckdb_state *st)
+{
+    char buf[64], *end;
+    if (t->native == SYNCTYPE_TEXT) {
+        *st = duckdb_append_varchar_length(a, data, len);
+        return 0;
+    }
+    if (t->native == SYNCTYPE_CAST || len >= sizeof buf)
+        return 1;
+    memcpy(buf, data, len);
+    buf[len] = 0;
+    errno = 0;
+    switch (t->native) {
+    case SYNCTYPE_INT: {
+        long long v = strtoll(buf, &end, 10);
+        if (*end || end == buf || errno)
+            return -1;
+        *st = duckdb_append_int64(a, v);
+        return 0;
+    }
+    case SYNCTYPE_FLOAT: {
+        double v = strtod(buf, &end);
+        if (*end || end == buf)
+            return -1;
+        *st = duckdb_append_double(a, v);
+        return 0;
+    }
+    case SYNCTYPE_BOOL:
+        if (len != 1 || (buf[0] != 't' && buf[0] != 'f'))
+            return -1;
+        *st = duckdb_append_bool(a, buf[0] == 't');
+        return 0;
+    default: return 1;
+    }
+}
+
 int syncapply_value(struct sync *s, duckdb_appender a, const struct sync_col *c, const char *data, size_t len,
                     char *why, size_t n)
 {
     if (!data)
         return duckdb_append_null(a) == DuckDBSuccess ? 0 : -1;
     duckdb_state st;
-    if (c->type.conv == SYNCTYPE_INTERVAL && !c->type.array) {
+    int fast = native_value(a, &c->type, data, len, &st);
+    if (fast == 0) {
+        /* appended as a C value */
+    } else if (fast < 0) {
+        snprintf(why, n, "%s value %.*s does not convert", c->type.duck, (int)(len > 64 ? 64 : len), data);
+        return -1;
+    } else if (c->type.conv == SYNCTYPE_INTERVAL && !c->type.array) {
         /* the Appender has no cast from text to INTERVAL */
         duckdb_interval iv;
         if (synctype_interval(data, len, &iv.months, &iv.days, &iv.micros) != 0) {

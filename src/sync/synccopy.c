@@ -131,7 +131,7 @@ int synccopy_load_tables(struct sync *s)
     struct sync_table **list = NULL, *t = NULL;
     size_t n = 0, cap = 0;
     int rc = 0;
-    char why[256] = "";
+    char why[1024] = "";
     for (int row = 0; row < PQntuples(r) && rc == 0; row++) {
         uint32_t relid = (uint32_t)strtoul(PQgetvalue(r, row, 0), NULL, 10);
         if (!t || t->relid != relid) {

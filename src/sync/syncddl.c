@@ -305,3 +305,70 @@ int syncddl_relation(struct sync *s, struct sync_table *t, const struct pgo_msg 
             t->pg_name);
     return follow_columns(s, t, m);
 }
+
+/* The DuckDB columns of t's target, in order, into names (malloc'd each). Their count, or -1. */
+static int duck_columns(struct sync *s, struct sync_table *t, char ***names)
+{
+    dp_buf_clear(&s->sql, 4096);
+    dp_buf_str(&s->sql, "SELECT column_name FROM duckdb_columns() WHERE schema_name = ");
+    dp_sql_literal(&s->sql, s->schema, strlen(s->schema));
+    dp_buf_str(&s->sql, " AND table_name = ");
+    dp_sql_literal(&s->sql, t->name, strlen(t->name));
+    dp_buf_str(&s->sql, " ORDER BY column_index");
+    duckdb_result res;
+    if (duckdb_query(s->dcon, s->sql.data, &res) != DuckDBSuccess) {
+        sync_error(s, "DuckDB: %s", duckdb_result_error(&res));
+        duckdb_destroy_result(&res);
+        return -1;
+    }
+    int n = (int)duckdb_row_count(&res);
+    *names = calloc((size_t)n + 1, sizeof **names);
+    for (int i = 0; *names && i < n; i++)
+        (*names)[i] = duckdb_value_varchar(&res, 0, (idx_t)i);
+    duckdb_destroy_result(&res);
+    return *names ? n : -1;
+}
+
+int syncddl_reconcile(struct sync *s, struct sync_table *t)
+{
+    char **names = NULL;
+    int n = duck_columns(s, t, &names);
+    if (n < 0)
+        return -1;
+    bool same = n == t->ncols;
+    for (int i = 0; same && i < n; i++)
+        same = names[i] && !strcmp(names[i], t->cols[i].name);
+    int rc = 0;
+    if (!same && n > 0) {
+        /* DuckDB is behind PostgreSQL's catalog (a column change rolled back by a crash):
+         * know DuckDB's columns, so that the next Relation message alters them again */
+        struct sync_col *cols = calloc((size_t)n, sizeof *cols);
+        rc = cols ? 0 : -1;
+        for (int i = 0; cols && i < n; i++) {
+            int pgi = col_index(t, names[i] ? names[i] : "");
+            const struct sync_col *from = pgi >= 0 ? &t->cols[pgi] : i < t->ncols ? &t->cols[i] : NULL;
+            cols[i].name = strdup(names[i] ? names[i] : "");
+            if (from) {
+                cols[i].oid = from->oid;
+                cols[i].typmod = from->typmod;
+                cols[i].user = from->user;
+                cols[i].type = from->type;
+            }
+        }
+        if (cols) {
+            fprintf(stderr,
+                    "duckpond: sync %s: %s has other columns in DuckDB than in PostgreSQL; following\n",
+                    s->slot, t->name);
+            for (int i = 0; i < t->ncols; i++)
+                free(t->cols[i].name);
+            free(t->cols);
+            t->cols = cols;
+            t->ncols = n;
+            t->cols_cap = (size_t)n;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        duckdb_free(names[i]);
+    free(names);
+    return rc;
+}

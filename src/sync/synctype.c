@@ -18,29 +18,31 @@ static const struct {
     uint32_t oid, array_oid;
     const char *duck;
     enum synctype_conv conv;
+    enum synctype_native native;
 } builtin[] = {
-    {16, 1000, "BOOLEAN", SYNCTYPE_PLAIN},
-    {17, 1001, "BLOB", SYNCTYPE_BYTEA},
-    {18, 1002, "VARCHAR", SYNCTYPE_PLAIN}, /* "char" */
-    {19, 1003, "VARCHAR", SYNCTYPE_PLAIN}, /* name */
-    {20, 1016, "BIGINT", SYNCTYPE_PLAIN},
-    {21, 1005, "SMALLINT", SYNCTYPE_PLAIN},
-    {23, 1007, "INTEGER", SYNCTYPE_PLAIN},
-    {25, 1009, "VARCHAR", SYNCTYPE_PLAIN},
-    {26, 1028, "BIGINT", SYNCTYPE_PLAIN}, /* oid */
-    {114, 199, "JSON", SYNCTYPE_PLAIN},
-    {700, 1021, "FLOAT", SYNCTYPE_PLAIN},
-    {701, 1022, "DOUBLE", SYNCTYPE_PLAIN},
-    {1042, 1014, "VARCHAR", SYNCTYPE_PLAIN}, /* char(n): the blanks PostgreSQL pads with are kept */
-    {1043, 1015, "VARCHAR", SYNCTYPE_PLAIN},
-    {1082, 1182, "DATE", SYNCTYPE_BC},
-    {1083, 1183, "TIME", SYNCTYPE_PLAIN},
-    {1114, 1115, "TIMESTAMP", SYNCTYPE_BC},
-    {1184, 1185, "TIMESTAMPTZ", SYNCTYPE_BC},
-    {1186, 1187, "INTERVAL", SYNCTYPE_INTERVAL},
-    {1700, 1231, "DECIMAL", SYNCTYPE_PLAIN}, /* the precision comes from the typmod */
-    {2950, 2951, "UUID", SYNCTYPE_PLAIN},
-    {3802, 3807, "JSON", SYNCTYPE_PLAIN},
+    {16, 1000, "BOOLEAN", SYNCTYPE_PLAIN, SYNCTYPE_BOOL},
+    {17, 1001, "BLOB", SYNCTYPE_BYTEA, SYNCTYPE_CAST},
+    {18, 1002, "VARCHAR", SYNCTYPE_PLAIN, SYNCTYPE_TEXT}, /* "char" */
+    {19, 1003, "VARCHAR", SYNCTYPE_PLAIN, SYNCTYPE_TEXT}, /* name */
+    {20, 1016, "BIGINT", SYNCTYPE_PLAIN, SYNCTYPE_INT},
+    {21, 1005, "SMALLINT", SYNCTYPE_PLAIN, SYNCTYPE_INT},
+    {23, 1007, "INTEGER", SYNCTYPE_PLAIN, SYNCTYPE_INT},
+    {25, 1009, "VARCHAR", SYNCTYPE_PLAIN, SYNCTYPE_TEXT},
+    {26, 1028, "BIGINT", SYNCTYPE_PLAIN, SYNCTYPE_INT}, /* oid */
+    {114, 199, "JSON", SYNCTYPE_PLAIN, SYNCTYPE_CAST},
+    {700, 1021, "FLOAT", SYNCTYPE_PLAIN, SYNCTYPE_FLOAT},
+    {701, 1022, "DOUBLE", SYNCTYPE_PLAIN, SYNCTYPE_FLOAT},
+    {1042, 1014, "VARCHAR", SYNCTYPE_PLAIN,
+     SYNCTYPE_TEXT}, /* char(n): the blanks PostgreSQL pads with are kept */
+    {1043, 1015, "VARCHAR", SYNCTYPE_PLAIN, SYNCTYPE_TEXT},
+    {1082, 1182, "DATE", SYNCTYPE_BC, SYNCTYPE_CAST},
+    {1083, 1183, "TIME", SYNCTYPE_PLAIN, SYNCTYPE_CAST},
+    {1114, 1115, "TIMESTAMP", SYNCTYPE_BC, SYNCTYPE_CAST},
+    {1184, 1185, "TIMESTAMPTZ", SYNCTYPE_BC, SYNCTYPE_CAST},
+    {1186, 1187, "INTERVAL", SYNCTYPE_INTERVAL, SYNCTYPE_CAST},
+    {1700, 1231, "DECIMAL", SYNCTYPE_PLAIN, SYNCTYPE_CAST}, /* the precision comes from the typmod */
+    {2950, 2951, "UUID", SYNCTYPE_PLAIN, SYNCTYPE_CAST},
+    {3802, 3807, "JSON", SYNCTYPE_PLAIN, SYNCTYPE_CAST},
 };
 
 #define NUMERIC_OID 1700
@@ -65,6 +67,7 @@ int synctype_map(uint32_t oid, int32_t typmod, enum synctype_user user, struct s
     memset(out, 0, sizeof *out);
     if (user == SYNCTYPE_USER_ENUM || user == SYNCTYPE_USER_ENUM_ARRAY) {
         out->array = user == SYNCTYPE_USER_ENUM_ARRAY;
+        out->native = out->array ? SYNCTYPE_CAST : SYNCTYPE_TEXT;
         snprintf(out->duck, sizeof out->duck, "VARCHAR%s", out->array ? "[]" : "");
         return 0;
     }
@@ -73,6 +76,7 @@ int synctype_map(uint32_t oid, int32_t typmod, enum synctype_user user, struct s
             continue;
         out->array = builtin[i].array_oid == oid;
         out->conv = builtin[i].conv;
+        out->native = out->array ? SYNCTYPE_CAST : builtin[i].native;
         if (builtin[i].oid == NUMERIC_OID)
             numeric_type(typmod, out);
         else
