@@ -54,7 +54,7 @@ struct sync_table {
     duckdb_appender app;
     uint64_t staged;      /* rows in the stage */
     uint64_t umask_any;   /* columns some staged row left unchanged (TOAST) */
-    bool staged_deletes;  /* keyless: the round deletes rows */
+    bool staged_deletes;  /* the round deletes rows */
     struct hashset round; /* keys (keyed) or whole rows (keyless) inserted this round */
     /* figures for the status page */
     int64_t rows;

@@ -332,40 +332,80 @@ static int run(struct sync *s, struct dp_buf *b, int64_t *n)
     return 0;
 }
 
-/* A keyed table's round: unchanged values filled in, keys deleted, last rows inserted. */
-static int round_keyed(struct sync *s, struct sync_table *t, int64_t *deleted, int64_t *inserted)
+/* Whether column i is part of t's key. */
+static bool is_key(const struct sync_table *t, int i)
 {
-    struct dp_buf *b = &s->sql;
-    for (int i = 0; i < t->ncols && i < 64; i++) {
-        if (!(t->umask_any >> i & 1))
-            continue;
-        dp_buf_clear(b, 4096);
-        dp_buf_printf(b, "UPDATE %s AS s SET ", t->stage);
-        dp_sql_ident(b, t->cols[i].name);
-        dp_buf_str(b, " = g.");
-        dp_sql_ident(b, t->cols[i].name);
-        dp_buf_printf(b, " FROM %s AS g WHERE (s._dp_umask >> %d) & 1 = 1 AND ", t->target, i);
-        key_match(b, t, "s", "g");
-        if (run(s, b, NULL) != 0)
-            return -1;
-    }
-    dp_buf_clear(b, 4096);
-    dp_buf_printf(b, "DELETE FROM %s AS g USING %s AS s WHERE ", t->target, t->stage);
-    key_match(b, t, "g", "s");
-    if (run(s, b, deleted) != 0)
-        return -1;
-    dp_buf_clear(b, 4096);
-    dp_buf_printf(b, "INSERT INTO %s (", t->target);
-    col_list(b, t, NULL);
-    dp_buf_str(b, ") SELECT ");
-    col_list(b, t, NULL);
-    dp_buf_str(b, " FROM (SELECT *, row_number() OVER (PARTITION BY ");
+    for (int k = 0; k < t->nkey; k++)
+        if (t->key[k] == i)
+            return true;
+    return false;
+}
+
+/* The key's column list. */
+static void key_list(struct dp_buf *b, const struct sync_table *t)
+{
     for (int k = 0; k < t->nkey; k++) {
         dp_buf_str(b, k ? ", " : "");
         dp_sql_ident(b, t->cols[t->key[k]].name);
     }
-    dp_buf_printf(b, " ORDER BY _dp_seq DESC) AS _dp_rn FROM %s) WHERE _dp_rn = 1 AND _dp_op = 1", t->stage);
-    return run(s, b, inserted);
+}
+
+/*
+ * A keyed table's round. The stage keeps the last change of each key;
+ * rows whose key the target has are updated in place (only the columns
+ * that are not the key: no index changes, the cheap path for the usual
+ * UPDATE), keys gone are deleted, and the rest inserted (INSERT OR
+ * IGNORE: a key the update found is already there). A value PostgreSQL
+ * left out as an unchanged TOASTed one keeps the target's.
+ */
+static int round_keyed(struct sync *s, struct sync_table *t, int64_t *deleted, int64_t *inserted)
+{
+    struct dp_buf *b = &s->sql;
+    dp_buf_clear(b, 4096);
+    dp_buf_printf(b, "DELETE FROM %s WHERE rowid NOT IN (SELECT arg_max(rowid, _dp_seq) FROM %s GROUP BY ",
+                  t->stage, t->stage);
+    key_list(b, t);
+    dp_buf_byte(b, ')');
+    if (run(s, b, NULL) != 0)
+        return -1;
+    bool set_any = false;
+    dp_buf_clear(b, 4096);
+    dp_buf_printf(b, "UPDATE %s AS g SET ", t->target);
+    for (int i = 0; i < t->ncols; i++) {
+        if (is_key(t, i))
+            continue;
+        dp_buf_str(b, set_any ? ", " : "");
+        set_any = true;
+        dp_sql_ident(b, t->cols[i].name);
+        if (i < 64 && (t->umask_any >> i & 1)) {
+            dp_buf_printf(b, " = CASE WHEN (s._dp_umask >> %d) & 1 = 1 THEN g.", i);
+            dp_sql_ident(b, t->cols[i].name);
+            dp_buf_str(b, " ELSE s.");
+            dp_sql_ident(b, t->cols[i].name);
+            dp_buf_str(b, " END");
+        } else {
+            dp_buf_str(b, " = s.");
+            dp_sql_ident(b, t->cols[i].name);
+        }
+    }
+    dp_buf_printf(b, " FROM %s AS s WHERE s._dp_op = 1 AND ", t->stage);
+    key_match(b, t, "g", "s");
+    if (set_any && run(s, b, NULL) != 0)
+        return -1;
+    if (t->staged_deletes) {
+        dp_buf_clear(b, 4096);
+        dp_buf_printf(b, "DELETE FROM %s AS g USING %s AS s WHERE s._dp_op = 0 AND ", t->target, t->stage);
+        key_match(b, t, "g", "s");
+        if (run(s, b, deleted) != 0)
+            return -1;
+    }
+    dp_buf_clear(b, 4096);
+    dp_buf_printf(b, "INSERT OR IGNORE INTO %s (", t->target);
+    col_list(b, t, NULL);
+    dp_buf_str(b, ") SELECT ");
+    col_list(b, t, NULL);
+    dp_buf_printf(b, " FROM %s WHERE _dp_op = 1", t->stage);
+    return run(s, b, inserted); /* counts the rows it inserted, not those it ignored */
 }
 
 /* A keyless table's round: each staged gone row deletes one equal target row; then the inserts. */
@@ -437,11 +477,9 @@ int syncapply_round(struct sync *s, struct sync_table *t)
 /* A row gone: its key (keyed) or the whole row (keyless) staged with op 0. */
 static int stage_gone(struct sync *s, struct sync_table *t, const struct pgo_tuple *old)
 {
-    if (!t->nkey) {
-        if (hashset_has(&t->round, tuple_hash(old, NULL, 0)) && syncapply_round(s, t) != 0)
-            return -1;
-        t->staged_deletes = true;
-    }
+    if (!t->nkey && hashset_has(&t->round, tuple_hash(old, NULL, 0)) && syncapply_round(s, t) != 0)
+        return -1;
+    t->staged_deletes = true;
     return stage_row(s, t, old, NULL, 0);
 }
 
