@@ -134,8 +134,13 @@ size_t synccopy_unescape(char *f, size_t len);
 int synccopy_run(struct sync *s, const char *snapshot);
 
 /* ---- syncddl.c */
-/* CREATE TABLE of t in the sync's schema (dropping one left there). 0 or -1. */
+/*
+ * CREATE TABLE of t in the sync's schema (dropping one left there),
+ * without its key: the copy goes in first, syncddl_add_key then builds
+ * the primary key's index once, much faster than row by row. 0 or -1.
+ */
 int syncddl_create(struct sync *s, struct sync_table *t);
+int syncddl_add_key(struct sync *s, struct sync_table *t);
 /*
  * Makes t's columns DuckDB's when they differ from what the catalog said
  * (a column change that a crash rolled back in DuckDB): the next Relation

@@ -315,6 +315,7 @@ int synccopy_run(struct sync *s, const char *snapshot)
         t->state = SYNC_COPYING;
         rc = syncddl_create(s, t);
         if (rc == 0 && refused) {
+            rc = syncddl_add_key(s, t);
             char *why = t->why;
             t->why = NULL;
             syncddl_stop(s, t, "%s", why);
@@ -322,6 +323,13 @@ int synccopy_run(struct sync *s, const char *snapshot)
         } else if (rc == 0) {
             sync_set_state(s, "copying");
             rc = copy_table(s, t);
+            if (rc == 0 && t->state == SYNC_STOPPED) { /* what went in before the bad row goes */
+                char *sql = dp_asprintf("DELETE FROM %s", t->target);
+                rc = sql ? sync_exec(s, sql) : -1;
+                free(sql);
+            }
+            if (rc == 0)
+                rc = syncddl_add_key(s, t);
             if (t->state == SYNC_COPYING)
                 t->state = SYNC_STREAMING;
         }

@@ -18,6 +18,18 @@
 
 #include "sync_int.h"
 
+/* ", PRIMARY KEY (k1, k2)" or "(k1, k2)": the key's columns in parentheses. */
+static void key_columns(struct dp_buf *b, const struct sync_table *t)
+{
+    dp_buf_byte(b, '(');
+    for (int k = 0; k < t->nkey; k++) {
+        if (k)
+            dp_buf_str(b, ", ");
+        dp_sql_ident(b, t->cols[t->key[k]].name);
+    }
+    dp_buf_byte(b, ')');
+}
+
 int syncddl_create(struct sync *s, struct sync_table *t)
 {
     struct dp_buf *b = &s->sql;
@@ -29,16 +41,18 @@ int syncddl_create(struct sync *s, struct sync_table *t)
         dp_sql_ident(b, t->cols[i].name);
         dp_buf_printf(b, " %s", *t->cols[i].type.duck ? t->cols[i].type.duck : "VARCHAR");
     }
-    if (t->nkey) {
-        dp_buf_str(b, ", PRIMARY KEY (");
-        for (int k = 0; k < t->nkey; k++) {
-            if (k)
-                dp_buf_str(b, ", ");
-            dp_sql_ident(b, t->cols[t->key[k]].name);
-        }
-        dp_buf_byte(b, ')');
-    }
     dp_buf_byte(b, ')');
+    return sync_exec(s, b->data);
+}
+
+int syncddl_add_key(struct sync *s, struct sync_table *t)
+{
+    if (!t->nkey)
+        return 0;
+    struct dp_buf *b = &s->sql;
+    dp_buf_clear(b, 4096);
+    dp_buf_printf(b, "ALTER TABLE %s ADD PRIMARY KEY ", t->target);
+    key_columns(b, t);
     return sync_exec(s, b->data);
 }
 
