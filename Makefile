@@ -25,7 +25,7 @@ CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitiz
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-# The layers (README, "Layout"): common <- lib <- {auth, pg, ilp, http} <- server,
+# The layers (README, "Layout"): common <- lib <- {auth, pg, ilp, http, sync} <- server,
 # with http also above ilp (its line-protocol endpoints). ilp's parser
 # (ilp_parse.c) needs common alone; its ingest sees the library through
 # include/duckpond.h.
@@ -38,14 +38,15 @@ INC_auth     := -Iinclude -Isrc/common -Isrc/auth
 INC_pg       := -Iinclude -Isrc/common -Isrc/auth -Isrc/pg
 INC_ilp      := -Iinclude -Isrc/common -Isrc/ilp
 INC_http     := -Iinclude -Isrc/common -Isrc/auth -Isrc/ilp -Isrc/http
-INC_server   := -Iinclude -Isrc/common -Isrc/auth -Isrc/pg -Isrc/ilp -Isrc/http -Isrc/server
+INC_sync     := -Iinclude -Isrc/common -Isrc/sync $(shell pkg-config --cflags libpq 2>/dev/null)
+INC_server   := -Iinclude -Isrc/common -Isrc/auth -Isrc/pg -Isrc/ilp -Isrc/http -Isrc/sync -Isrc/server
 INC_examples := -Iinclude
-INC_tests    := -Iinclude -Isrc/common -Isrc/lib -Isrc/lib/batcher -Isrc/auth -Isrc/pg -Isrc/ilp -Isrc/http -Isrc/server -Itests/unit
+INC_tests    := -Iinclude -Isrc/common -Isrc/lib -Isrc/lib/batcher -Isrc/auth -Isrc/pg -Isrc/ilp -Isrc/http -Isrc/sync -Isrc/server -Itests/unit $(shell pkg-config --cflags libpq 2>/dev/null)
 # The include list of a source file: its top folder under src/ (src/lib/batcher is lib).
 inc_of = $(INC_$(word 2,$(subst /, ,$(1))))
 
 LIB_SRCS    := $(wildcard src/common/*.c src/lib/*.c src/lib/*/*.c)
-SERVER_SRCS := $(filter-out src/server/main.c,$(wildcard src/auth/*.c src/pg/*.c src/ilp/*.c src/http/*.c src/server/*.c))
+SERVER_SRCS := $(filter-out src/server/main.c,$(wildcard src/auth/*.c src/pg/*.c src/ilp/*.c src/http/*.c src/sync/*.c src/server/*.c))
 LIB_OBJS    := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 SERVER_OBJS := $(SERVER_SRCS:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/gen/pgcatalog_sql.o
 UNIT_TESTS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))

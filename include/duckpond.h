@@ -181,7 +181,8 @@ const char *duckpond_libversion(int *major, int *minor, int *patch);
     X(CONVERSION, 13, "22P02", "value cannot be converted to the column's type")          \
     X(NOTFOUND, 14, "42P01", "no such object")                                            \
     X(CLOSED, 15, "57P01", "shutting down")                                               \
-    X(READONLY, 16, "25006", "read-only")
+    X(READONLY, 16, "25006", "read-only")                                                 \
+    X(PROTECTED, 17, "42501", "table written by duckpond alone (mirrored from PostgreSQL)")
 
 enum duckpond_status {
 #define DUCKPOND_X_ENUM(name, value, sqlstate, text) DUCKPOND_##name = value,
@@ -285,6 +286,18 @@ duckdb_database duckpond_db_duckdb(duckpond_db *db);
 
 /* The path given to duckpond_open, owned by db. */
 const char *duckpond_db_path(const duckpond_db *db);
+
+/*
+ * Marks schema.table (DuckDB names; compared
+ * without regard to case, as DuckDB does) as written by duckpond alone
+ * (on: the PostgreSQL sync's tables) or no longer (off). Clients' writes
+ * to a protected table are refused with DUCKPOND_PROTECTED (SQLSTATE
+ * 42501) by the batcher and the server. 0, or DUCKPOND_NOMEM. Any thread.
+ */
+int duckpond_db_protect(duckpond_db *db, const char *schema, const char *table, bool on);
+
+/* Whether schema.table is protected (above); schema NULL: table in any schema. Any thread. */
+bool duckpond_db_protected(duckpond_db *db, const char *schema, const char *table);
 
 /* ----------------------------------------------------------- connection */
 

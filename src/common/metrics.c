@@ -226,6 +226,21 @@ static void emit_slots(struct dp_buf *b, struct metrics_slot *slots, int n, cons
     }
 }
 
+static void (*report_prometheus)(struct dp_buf *b);
+static void (*report_json)(struct dp_buf *b);
+
+void metrics_set_report(void (*prometheus)(struct dp_buf *b), void (*json)(struct dp_buf *b))
+{
+    report_prometheus = prometheus;
+    report_json = json;
+}
+
+void metrics_report_json(struct dp_buf *b)
+{
+    if (report_json)
+        report_json(b);
+}
+
 void metrics_prometheus(struct dp_buf *b)
 {
     emit_connections(b);
@@ -233,4 +248,6 @@ void metrics_prometheus(struct dp_buf *b)
                "Statements run, by kind.");
     emit_slots(b, state_slots, METRICS_STATE_SLOTS, "duckpond_errors_total", "sqlstate",
                "Errors sent to clients, by SQLSTATE.");
+    if (report_prometheus)
+        report_prometheus(b);
 }

@@ -49,6 +49,16 @@ void metrics_get(struct metrics_snapshot *out);
  * counts, the last for +Inf.
  */
 void metrics_prometheus(struct dp_buf *b);
+
+/*
+ * A report of a part above the protocols (the PostgreSQL sync): set once
+ * by the server before it serves. prometheus appends Prometheus text to
+ * what metrics_prometheus writes; json appends members (",\"name\":...")
+ * to the object of GET /v1/status. Either may be NULL.
+ */
+void metrics_set_report(void (*prometheus)(struct dp_buf *b), void (*json)(struct dp_buf *b));
+/* Appends the report's members to a JSON object being written (nothing when none is set). */
+void metrics_report_json(struct dp_buf *b);
 void metrics_emit_head(struct dp_buf *b, const char *name, const char *type, const char *help);
 void metrics_emit_counter(struct dp_buf *b, const char *name, const char *help, uint64_t v);
 void metrics_emit_gauge(struct dp_buf *b, const char *name, const char *help, uint64_t v);

@@ -13,6 +13,7 @@
 
 #include "http_metrics.h"
 #include "http_status.h"
+#include "metrics.h"
 #include "status_page.h"
 
 #define STATUS_POOL_WAIT_MS 5000
@@ -125,7 +126,9 @@ static int status_tables(duckpond_conn *conn, struct dp_buf *b)
         duckdb_destroy_data_chunk(&ch);
     }
     duckdb_destroy_result(&res);
-    dp_buf_str(b, "]}");
+    dp_buf_str(b, "]");
+    metrics_report_json(b);
+    dp_buf_str(b, "}");
     return DUCKPOND_OK;
 }
 

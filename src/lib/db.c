@@ -14,6 +14,7 @@
  * transaction may be open on it, since DuckDB cannot be asked.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -147,6 +148,7 @@ int duckpond_open(const char *path, const duckpond_config *cfg, duckpond_db **ou
     if (!db)
         return DUCKPOND_NOMEM;
     db->pid = getpid();
+    pthread_mutex_init(&db->protect_mu, NULL);
     int rc = check_path(db, path);
     if (rc != DUCKPOND_OK)
         return rc;
@@ -197,6 +199,10 @@ int duckpond_close(duckpond_db *db)
         return DUCKPOND_MISUSE; /* nothing closed: the caller may free the rest and try again */
     if (db->duck)
         duckdb_close(&db->duck);
+    for (size_t i = 0; i < db->nprotected; i++)
+        free(db->protected_tables[i]);
+    free(db->protected_tables);
+    pthread_mutex_destroy(&db->protect_mu);
     free(db->path);
     free(db->errmsg);
     free(db);
@@ -216,6 +222,65 @@ duckdb_database duckpond_db_duckdb(duckpond_db *db)
 const char *duckpond_db_path(const duckpond_db *db)
 {
     return db ? db->path : NULL;
+}
+
+/* "schema.table" in lower case, as the protected list holds names; NULL when memory runs out. */
+static char *protect_key(const char *schema, const char *table)
+{
+    char *k = dp_asprintf("%s.%s", schema ? schema : "*", table);
+    for (char *p = k; p && *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return k;
+}
+
+/* The index of key in db's protected list, or -1; under protect_mu. A key "*.t" matches t in any schema. */
+static long protect_find(duckpond_db *db, const char *key)
+{
+    bool any = !strncmp(key, "*.", 2);
+    for (size_t i = 0; i < db->nprotected; i++) {
+        const char *p = db->protected_tables[i], *dot = strchr(p, '.');
+        if (any ? dot && !strcmp(dot + 1, key + 2) : !strcmp(p, key))
+            return (long)i;
+    }
+    return -1;
+}
+
+int duckpond_db_protect(duckpond_db *db, const char *schema, const char *table, bool on)
+{
+    if (!db || !table || !schema)
+        return DUCKPOND_MISUSE;
+    char *key = protect_key(schema, table);
+    if (!key)
+        return DUCKPOND_NOMEM;
+    int rc = DUCKPOND_OK;
+    pthread_mutex_lock(&db->protect_mu);
+    long i = protect_find(db, key);
+    if (on && i < 0) {
+        if (dp_grow(&db->protected_tables, &db->protected_cap, db->nprotected + 1, sizeof(char *)) == 0) {
+            db->protected_tables[db->nprotected++] = key;
+            key = NULL;
+        } else {
+            rc = DUCKPOND_NOMEM;
+        }
+    } else if (!on && i >= 0) {
+        free(db->protected_tables[i]);
+        db->protected_tables[i] = db->protected_tables[--db->nprotected];
+    }
+    pthread_mutex_unlock(&db->protect_mu);
+    free(key);
+    return rc;
+}
+
+bool duckpond_db_protected(duckpond_db *db, const char *schema, const char *table)
+{
+    if (!db || !table)
+        return false;
+    char *key = protect_key(schema, table);
+    pthread_mutex_lock(&db->protect_mu);
+    bool found = key && protect_find(db, key) >= 0;
+    pthread_mutex_unlock(&db->protect_mu);
+    free(key);
+    return found;
 }
 
 int duckpond_connect(duckpond_db *db, duckpond_conn **out)

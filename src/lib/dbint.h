@@ -5,6 +5,7 @@
 #ifndef DUCKPOND_DBINT_H
 #define DUCKPOND_DBINT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -22,6 +23,10 @@ struct duckpond_db {
     /* What duckpond_close waits to see closed (atomic). Connections count
      * those that pools and batchers hold. */
     int open_conns, open_pools, open_batchers;
+    /* Tables written by duckpond alone ("schema.table", lower case), under protect_mu. */
+    pthread_mutex_t protect_mu;
+    char **protected_tables;
+    size_t nprotected, protected_cap;
 };
 
 struct duckpond_conn {

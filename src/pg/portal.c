@@ -258,6 +258,21 @@ static int gate_type(struct session *s, duckdb_statement_type t, const char *sql
     return -1;
 }
 
+/*
+ * Refuses a statement that writes a table duckpond writes alone (the
+ * PostgreSQL sync's, duckpond_db_protect): true with 42501 queued.
+ */
+static bool refuse_protected(struct session *s, const char *sql)
+{
+    char schema[128], table[128];
+    if (!sql || !stmt_write_target(sql, schema, sizeof schema, table, sizeof table) ||
+        !duckpond_db_protected(s->env->db, *schema ? schema : NULL, table))
+        return false;
+    session_error(s, "42501", "table %s%s%s is mirrored from PostgreSQL and read-only for clients", schema,
+                  *schema ? "." : "", table);
+    return true;
+}
+
 /* Binds a portal's parameters into its statement. 0, or -1 with an error queued. */
 static int bind_params(struct session *s, struct portal *p)
 {
@@ -321,6 +336,8 @@ int portal_start_duckdb(struct session *s, struct portal *p, bool describe, char
     *has_rows = false;
     if (gate_type(s, st->dtype, st->sql) != 0)
         return -1;
+    if (!access_type_is_read(st->dtype) && refuse_protected(s, st->sql))
+        return -1;
     int rc = try_batcher(s, p, tag, taglen);
     if (rc <= 0)
         return rc;
@@ -356,7 +373,7 @@ int portal_start_duckdb(struct session *s, struct portal *p, bool describe, char
 /* Runs each statement of a rewritten multi-statement text; no rows are sent. 0, or -1 with an error queued. */
 static int run_multi(struct session *s, struct stmt *st, char *tag, size_t len)
 {
-    if (session_wait_own_writes(s) != 0)
+    if (refuse_protected(s, st->sql) || session_wait_own_writes(s) != 0)
         return -1;
     session_catalog_changed(s);
     duckdb_extracted_statements ex = NULL;
@@ -445,6 +462,8 @@ static int run_copy(struct session *s, struct stmt *st)
         session_error(s, "25006", "cannot execute COPY FROM in a read-only transaction");
         return -1;
     }
+    if (copy_is_from(st->copy) && refuse_protected(s, st->sql))
+        return -1;
     /* DuckDB runs either direction itself: it must see the session's journaled rows first */
     if (session_wait_own_writes(s) != 0)
         return -1;

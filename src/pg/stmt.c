@@ -350,6 +350,70 @@ static char *set_value_text(struct sqllex lx)
     return strndup(lx.text + first, last - first);
 }
 
+static bool next_is_char(struct sqllex *lx, char c);
+
+/* Reads a possibly qualified name (a.b.c): its last two parts into schema ("" if none) and table. */
+static bool read_table_name(struct sqllex *lx, char *schema, size_t sn, char *table, size_t tn)
+{
+    char parts[3][128] = {"", "", ""};
+    int n = 0;
+    struct sqllex_token tok;
+    while (n < 3 && sqllex_next(lx, &tok) && (tok.kind == SQLLEX_IDENT || tok.kind == SQLLEX_QIDENT)) {
+        struct dp_buf v = DP_BUF_INIT;
+        if (sqllex_value(lx->text, &tok, &v) == 0)
+            snprintf(parts[n], sizeof parts[n], "%s", v.data ? v.data : "");
+        dp_buf_free(&v);
+        n++;
+        if (!next_is_char(lx, '.'))
+            break;
+    }
+    if (n == 0)
+        return false;
+    snprintf(table, tn, "%s", parts[n - 1]);
+    snprintf(schema, sn, "%s", n >= 2 ? parts[n - 2] : "");
+    return true;
+}
+
+/* Consumes the bare word w if it comes next. */
+static bool next_word_is(struct sqllex *lx, const char *w)
+{
+    struct sqllex peek = *lx;
+    char buf[16];
+    if (!sqllex_next_word(&peek, buf, sizeof buf) || strcmp(buf, w))
+        return false;
+    *lx = peek;
+    return true;
+}
+
+bool stmt_write_target(const char *sql, char *schema, size_t sn, char *table, size_t tn)
+{
+    struct sqllex lx;
+    char w[16];
+    sqllex_init(&lx, sql, strlen(sql));
+    if (!sqllex_next_word(&lx, w, sizeof w))
+        return false;
+    if (!strcmp(w, "INSERT") || !strcmp(w, "MERGE")) {
+        while (sqllex_next_word(&lx, w, sizeof w) && strcmp(w, "INTO")) /* INSERT OR REPLACE INTO */
+            ;
+        if (strcmp(w, "INTO"))
+            return false;
+    } else if (!strcmp(w, "DELETE")) {
+        if (!next_word_is(&lx, "FROM"))
+            return false;
+    } else if (!strcmp(w, "ALTER") || !strcmp(w, "DROP")) {
+        if (!next_word_is(&lx, "TABLE"))
+            return false;
+        if (next_word_is(&lx, "IF"))
+            next_word_is(&lx, "EXISTS");
+    } else if (!strcmp(w, "TRUNCATE")) {
+        next_word_is(&lx, "TABLE");
+    } else if (strcmp(w, "UPDATE") && strcmp(w, "COPY")) {
+        return false;
+    }
+    next_word_is(&lx, "ONLY");
+    return read_table_name(&lx, schema, sn, table, tn);
+}
+
 /* Whether the next token is the single byte c, punctuation or an operator (consumed if so). */
 static bool next_is_char(struct sqllex *lx, char c)
 {

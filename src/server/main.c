@@ -12,6 +12,7 @@
  *                  [--ilp-port N] [--ilp-allow-remote] [--ilp-ack commit|journal]
  *                  [--ilp-auto-create true|false] [--ilp-timestamp timestamp|timestamp_ns]
  *                  [--ilp-max-line-bytes N] [--ilp-batch-rows N]
+ *                  [--sync CONNINFO --sync-publication NAME [--sync-slot NAME] [--sync-schema NAME]]
  *   duckpond passwd --users FILE [--role ro|rw|admin | --read-only] NAME   (password on stdin)
  *   duckpond version
  */
@@ -39,6 +40,8 @@ static void usage(FILE *f)
                "                 [--ilp-port N] [--ilp-allow-remote] [--ilp-ack commit|journal]\n"
                "                 [--ilp-auto-create true|false] [--ilp-timestamp timestamp|timestamp_ns]\n"
                "                 [--ilp-max-line-bytes N] [--ilp-batch-rows N]\n"
+               "                 [--sync CONNINFO --sync-publication NAME [--sync-slot NAME]\n"
+               "                  [--sync-schema NAME]]\n"
                "      FILE defaults to ./duckpond.duckdb, ADDR to 127.0.0.1, the PostgreSQL port\n"
                "      to 5433 (0: any free port), HTTP to 8080 (0: off); --ack is the default\n"
                "      ack mode of sessions (commit); the journal lives in FILE.journal;\n"
@@ -53,6 +56,8 @@ static void usage(FILE *f)
                "      to authenticate, and at most --max-unauthenticated (1000) wait at once\n"
                "      the line protocol over TCP listens on 127.0.0.1 port 9009 (0: off) unless\n"
                "      --ilp-allow-remote, and over HTTP on POST /write and /api/v2/write\n"
+               "      --sync mirrors a PostgreSQL publication's tables into schema NAME (pg)\n"
+               "      through the logical replication slot NAME (duckpond_<publication>)\n"
                "  duckpond passwd --users FILE [--role ro|rw|admin | --read-only] NAME\n"
                "      adds or replaces a user (role rw unless told); the password is read from\n"
                "      standard input\n"
@@ -197,11 +202,23 @@ static int cmd_serve(int argc, char **argv)
             opt.idle_tx_timeout_ms = (int)n;
         else if (ilp_option(&opt, a, v, n))
             ; /* stored */
+        else if (!strcmp(a, "--sync") && !opt.sync_conninfo)
+            opt.sync_conninfo = v;
+        else if (!strcmp(a, "--sync-publication") && *v && !opt.sync_publication)
+            opt.sync_publication = v;
+        else if (!strcmp(a, "--sync-slot") && *v)
+            opt.sync_slot = v;
+        else if (!strcmp(a, "--sync-schema") && *v)
+            opt.sync_schema = v;
         else {
             fprintf(stderr, "duckpond serve: bad option %s %s\n", a, v);
             usage(stderr);
             return 2;
         }
+    }
+    if (!opt.sync_conninfo != !opt.sync_publication) {
+        fprintf(stderr, "duckpond serve: --sync and --sync-publication go together\n");
+        return 2;
     }
     return server_run(&opt);
 }

@@ -78,11 +78,13 @@
 #include "ilp_ingest.h"
 #include "ilp_tcp.h"
 #include "net.h"
+#include "metrics.h"
 #include "pgcatalog.h"
 #include "pgtls.h"
 #include "pgwire.h"
 #include "registry.h"
 #include "session.h"
+#include "sync.h"
 #include "users.h"
 
 struct server {
@@ -97,6 +99,7 @@ struct server {
     struct http_server *http;
     struct ilp_env *ilp;
     struct ilp_tcp *ilp_tcp;
+    struct sync *sync; /* the PostgreSQL publication mirrored, or NULL */
     int listen_fd;
     int pg_port; /* the bound port */
     struct registry sessions;
@@ -494,9 +497,29 @@ static void write_port_file(struct server *srv)
     rename(tmp, srv->opt.port_file);
 }
 
+/* Starts the PostgreSQL sync when asked for. 0, or -1 with the reason printed. */
+static int start_sync(struct server *srv)
+{
+    if (!srv->opt.sync_conninfo)
+        return 0;
+    struct sync_options so = {.conninfo = srv->opt.sync_conninfo,
+                              .publication = srv->opt.sync_publication,
+                              .slot = srv->opt.sync_slot,
+                              .schema = srv->opt.sync_schema};
+    char err[512] = "";
+    if (sync_start(srv->db, &so, &srv->sync, err, sizeof err) != 0) {
+        fprintf(stderr, "duckpond: cannot start the sync: %s\n", err);
+        return -1;
+    }
+    metrics_set_report(sync_status_prometheus, sync_status_json);
+    return 0;
+}
+
 static void server_free(struct server *srv)
 {
     ilp_tcp_stop(srv->ilp_tcp);
+    if (srv->sync) /* the status reports find it no longer once stopped */
+        sync_stop(srv->sync);
     if (srv->http)
         http_stop(srv->http);
     ilp_env_free(srv->ilp);
@@ -579,7 +602,7 @@ int server_run(const struct server_options *opt)
     sigset_t unblocked;
     signals_setup(&unblocked);
     if (make_dirs(&srv) != 0 || open_database(&srv) != 0 || open_listener(&srv, err, sizeof err) != 0 ||
-        start_ilp(&srv) != 0 || start_http(&srv) != 0) {
+        start_ilp(&srv) != 0 || start_http(&srv) != 0 || start_sync(&srv) != 0) {
         if (*err)
             fprintf(stderr, "duckpond: %s\n", err);
         server_free(&srv);

@@ -41,6 +41,12 @@ struct server_options {
     bool ilp_allow_remote;        /* TCP on --listen's address rather than 127.0.0.1 */
     struct ilp_options ilp;       /* ilp.ack defaults to ack */
     bool ilp_ack_given;
+    /* PostgreSQL publications mirrored into the database (sync.h): --sync
+     * and --sync-publication are given together, once each. */
+    const char *sync_conninfo;
+    const char *sync_publication;
+    const char *sync_slot;   /* NULL: duckpond_<publication> */
+    const char *sync_schema; /* NULL: pg */
 };
 
 /* Fills in the defaults. */

@@ -224,6 +224,20 @@ bool batcher_note_casts(struct target *t, const duckpond_write *w)
     return never;
 }
 
+/*
+ * Refuses a write to a table duckpond writes alone (the PostgreSQL sync's,
+ * duckpond_db_protect): true when it was refused.
+ */
+static bool refuse_protected(duckpond_batcher *b, duckpond_write *w, const struct stored_name *n)
+{
+    if (!duckpond_db_protected(b->db, n->schema, n->table))
+        return false;
+    batcher_write_fail_all(w, DUCKPOND_PROTECTED,
+                           dp_asprintf("table %s.%s is mirrored from PostgreSQL and read-only for clients",
+                                       n->schema, n->table));
+    return true;
+}
+
 bool batcher_check_write(duckpond_batcher *b, duckpond_write *w)
 {
     int rc;
@@ -233,6 +247,8 @@ bool batcher_check_write(duckpond_batcher *b, duckpond_write *w)
         batcher_write_fail_all(w, rc, msg);
         return false;
     }
+    if (refuse_protected(b, w, &t->stored))
+        return false;
     if (!batcher_marks_alloc(w)) {
         batcher_write_fail_all(w, DUCKPOND_NOMEM, NULL);
         return false;
@@ -440,6 +456,10 @@ bool batcher_check_journaled(duckpond_batcher *b, duckpond_write *w)
     const struct cat_list *l = batcher_catalog_acquire(b, w, false, &rc, &msg);
     if (!l) {
         batcher_write_fail_all(w, rc, msg);
+        return false;
+    }
+    if (refuse_protected(b, w, &l->table->stored)) {
+        batcher_catalog_release(b);
         return false;
     }
     size_t nbad = 0;
