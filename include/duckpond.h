@@ -448,6 +448,48 @@ typedef struct duckpond_pool_stats {
  */
 int duckpond_pool_stats_get(duckpond_pool *pool, duckpond_pool_stats *out);
 
+/* ------------------------------------------------------------ write lane */
+
+/*
+ * The write lane: writing transactions of one database handle, one at a
+ * time, first come first served, so that writers updating the same rows
+ * queue instead of failing with DUCKPOND_CONFLICT. A connection enters
+ * before its transaction's first write and leaves once the transaction
+ * has ended (committed or rolled back). DuckDB takes a transaction's
+ * snapshot at its first read of a table: a transaction whose first table
+ * access comes after entering sees every change of the holders before it
+ * and conflicts with none of them; one that read before entering may
+ * still conflict, as under PostgreSQL's REPEATABLE READ. Writers that do
+ * not use the lane (the ingest batcher's appends among them) are not held
+ * by it. Never wait in the lane for something that waits on the lane
+ * holder's progress.
+ *
+ * duckpond_lane_enter waits (timeout_ms <= 0: without limit) until conn
+ * holds the lane: DUCKPOND_OK (also when it holds it already),
+ * DUCKPOND_LOCKED when timeout_ms passed first (SQLSTATE 55P03, as
+ * PostgreSQL's lock_timeout), DUCKPOND_INTERRUPTED when
+ * duckpond_lane_interrupt woke it; the message is conn's. The thread of
+ * conn.
+ */
+int duckpond_lane_enter(duckpond_conn *conn, int timeout_ms);
+
+/*
+ * Leaves the lane (nothing if conn does not hold it); the next in line
+ * holds it then. Call after the transaction ended. duckpond_disconnect
+ * and duckpond_pool_put leave it themselves, after rolling back. The
+ * thread of conn.
+ */
+void duckpond_lane_leave(duckpond_conn *conn);
+
+/*
+ * Makes a duckpond_lane_enter waiting on conn return DUCKPOND_INTERRUPTED
+ * (nothing if none waits). Any thread, while conn is open.
+ */
+void duckpond_lane_interrupt(duckpond_conn *conn);
+
+/* Whether conn holds the lane. The thread of conn. */
+int duckpond_lane_held(const duckpond_conn *conn);
+
 /* ---------------------------------------------------- lock-file writer */
 
 /* The body of a locked write: the database is open read-write for it. */

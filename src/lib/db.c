@@ -147,6 +147,7 @@ int duckpond_open(const char *path, const duckpond_config *cfg, duckpond_db **ou
     if (!db)
         return DUCKPOND_NOMEM;
     db->pid = getpid();
+    dp_lane_init(&db->lane);
     int rc = check_path(db, path);
     if (rc != DUCKPOND_OK)
         return rc;
@@ -197,6 +198,7 @@ int duckpond_close(duckpond_db *db)
         return DUCKPOND_MISUSE; /* nothing closed: the caller may free the rest and try again */
     if (db->duck)
         duckdb_close(&db->duck);
+    dp_lane_destroy(&db->lane);
     free(db->path);
     free(db->errmsg);
     free(db);
@@ -249,6 +251,7 @@ int duckpond_disconnect(duckpond_conn *conn)
     if (conn->apply_free)
         conn->apply_free(conn);     /* its prepared statements go before the connection */
     duckdb_disconnect(&conn->duck); /* rolls back an open transaction */
+    duckpond_lane_leave(conn);      /* after the rollback: the next writer sees none of it */
     dp_count(&conn->db->open_conns, -1);
     free(conn->errmsg);
     free(conn);

@@ -5,6 +5,7 @@
 #ifndef DUCKPOND_DBINT_H
 #define DUCKPOND_DBINT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -14,6 +15,12 @@
 #include "clock.h"
 #include "duckpond.h"
 
+/* The write lane of a database (lane.c): a FIFO queue whose head holds it. */
+struct dp_lane {
+    pthread_mutex_t mu;
+    struct lane_waiter *head, *tail;
+};
+
 struct duckpond_db {
     duckdb_database duck;
     char *path;
@@ -22,6 +29,7 @@ struct duckpond_db {
     /* What duckpond_close waits to see closed (atomic). Connections count
      * those that pools and batchers hold. */
     int open_conns, open_pools, open_batchers;
+    struct dp_lane lane;
 };
 
 struct duckpond_conn {
@@ -38,7 +46,13 @@ struct duckpond_conn {
      * freed by apply_free before the connection closes; NULL if nothing. */
     void *apply;
     void (*apply_free)(duckpond_conn *conn);
+    /* The write lane (lane.c): its place while it holds the lane, and
+     * while it waits (under the lane's mutex, for an interrupt). */
+    struct lane_waiter *lane, *lane_wait;
 };
+
+void dp_lane_init(struct dp_lane *l);
+void dp_lane_destroy(struct dp_lane *l);
 
 /* Replaces *slot with a formatted, malloc'd message (NULL if out of memory). */
 void dp_set_msg(char **slot, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

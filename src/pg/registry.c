@@ -144,10 +144,11 @@ bool registry_stopping(struct registry *r)
 
 /* ----------------------------------------------------- running statements */
 
-void registry_set_dcon(struct registry_entry *e, duckdb_connection dcon)
+void registry_set_dcon(struct registry_entry *e, duckdb_connection dcon, duckpond_conn *conn)
 {
     pthread_mutex_lock(&e->run_lock);
     e->dcon = dcon;
+    e->conn = conn;
     pthread_mutex_unlock(&e->run_lock);
 }
 
@@ -187,6 +188,8 @@ static void interrupt(struct registry_entry *e)
     pthread_mutex_lock(&e->run_lock);
     if (e->running && e->dcon)
         duckdb_interrupt(e->dcon);
+    if (e->running && e->conn)
+        duckpond_lane_interrupt(e->conn); /* a wait for the write lane is a statement's too */
     pthread_mutex_unlock(&e->run_lock);
 }
 
@@ -198,6 +201,8 @@ static void check_timeout(struct registry_entry *e)
         e->dcon) {
         e->timed_out = true;
         duckdb_interrupt(e->dcon);
+        if (e->conn)
+            duckpond_lane_interrupt(e->conn);
     }
     pthread_mutex_unlock(&e->run_lock);
 }

@@ -26,6 +26,7 @@ struct pg_env {
     struct registry *registry; /* the server's list of sessions */
     bool batch;                /* single-row INSERTs may take the batcher (--no-batch clears it) */
     duckpond_ack ack;          /* the default of SET duckpond.ack */
+    bool write_lane;           /* the default of SET duckpond.write_lane (--write-lane) */
 };
 
 /*

@@ -2,7 +2,7 @@
  * main.c -- the duckpond command line.
  *
  *   duckpond serve [--db FILE] [--listen ADDR] [--pg-port N] [--http-port N]
- *                  [--users FILE] [--max-connections N] [--no-batch] [--port-file FILE]
+ *                  [--users FILE] [--max-connections N] [--no-batch] [--write-lane] [--port-file FILE]
  *                  [--ack commit|journal] [--journal-dir DIR | --no-journal]
  *                  [--journal-segment-bytes N] [--journal-apply-delay-ms N]
  *   duckpond passwd --users FILE [--read-only] NAME   (password on stdin)
@@ -21,14 +21,16 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage:\n"
                "  duckpond serve [--db FILE] [--listen ADDR] [--pg-port N] [--http-port N]\n"
-               "                 [--users FILE] [--max-connections N] [--no-batch] [--port-file FILE]\n"
+               "                 [--users FILE] [--max-connections N] [--no-batch] [--write-lane]\n"
+               "                 [--port-file FILE]\n"
                "                 [--ack commit|journal] [--journal-dir DIR | --no-journal]\n"
                "                 [--journal-segment-bytes N] [--journal-apply-delay-ms N]\n"
                "      FILE defaults to ./duckpond.duckdb, ADDR to 127.0.0.1, the PostgreSQL port\n"
                "      to 5433 (0: any free port), HTTP to 8080 (0: off); --ack is the default\n"
                "      ack mode of sessions (commit); the journal lives in FILE.journal;\n"
                "      journaled rows gather up to --journal-apply-delay-ms (50; 0: none)\n"
-               "      before DuckDB commits them, unless a reader waits for its own writes\n"
+               "      before DuckDB commits them, unless a reader waits for its own writes;\n"
+               "      --write-lane makes sessions queue their transactions' writes by default\n"
                "  duckpond passwd --users FILE [--read-only] NAME\n"
                "      adds or replaces a user; the password is read from standard input\n"
                "  duckpond version\n");
@@ -51,6 +53,10 @@ static int cmd_serve(int argc, char **argv)
         long n = v ? parse_num(v) : -1;
         if (!strcmp(a, "--no-batch")) {
             opt.batch = false;
+            continue;
+        }
+        if (!strcmp(a, "--write-lane")) {
+            opt.write_lane = true;
             continue;
         }
         if (!strcmp(a, "--no-journal")) {

@@ -451,7 +451,8 @@ int server_run(const struct server_options *opt)
                               .users = srv.users,
                               .registry = &srv.sessions,
                               .batch = opt->batch,
-                              .ack = opt->ack};
+                              .ack = opt->ack,
+                              .write_lane = opt->write_lane};
     write_port_file(&srv);
     fprintf(stderr, "duckpond: serving %s on %s port %d (PostgreSQL)%s, ack mode %s\n", opt->db_path,
             opt->listen, srv.pg_port, opt->batch ? "" : ", batching off", duckpond_ack_name(opt->ack));
