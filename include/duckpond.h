@@ -448,6 +448,34 @@ typedef struct duckpond_pool_stats {
  */
 int duckpond_pool_stats_get(duckpond_pool *pool, duckpond_pool_stats *out);
 
+/* ------------------------------------------------------------- live bars */
+
+/*
+ * Live bars: OHLCV tables that the ingest batcher keeps in the same DuckDB
+ * transaction as each group of ticks it commits. Declared in SQL, on any
+ * connection of a database whose batcher runs:
+ *
+ *   CALL duckpond_bars('trades', ts => 'ts', symbol => 'symbol',
+ *                      price => 'price', size => 'qty', every => ['1 second', '1 minute']);
+ *
+ * (every defaults to ['1 second', '1 minute'], each column to its role's
+ * name). For each interval it makes <table>_bars_<label> (1s, 1m, 5m, 1h,
+ * 1d...) with columns symbol, bucket, open, high, low, close, volume,
+ * vwap, trades, open_ts, close_ts, notional and PRIMARY KEY (symbol,
+ * bucket), filled from the ticks already there, and records it in
+ * main.duckpond_bars; it answers one row per interval (tick_table,
+ * bar_table, every). It commits on its own, even inside a transaction;
+ * declaring the same interval again does nothing.
+ *
+ * Only the batcher writes bars: other writes to a tick or bar table would
+ * leave them wrong, and duckpond_bars_check lets a caller refuse them.
+ * It returns DUCKPOND_OK when sql (one statement that writes, as DuckDB
+ * types it) names no table with live bars nor a bar table, else
+ * DUCKPOND_READONLY with conn's message naming the table. It costs nothing
+ * while no bars are declared. The thread of conn.
+ */
+int duckpond_bars_check(duckpond_conn *conn, const char *sql);
+
 /* ------------------------------------------------------------ write lane */
 
 /*

@@ -148,6 +148,7 @@ int duckpond_open(const char *path, const duckpond_config *cfg, duckpond_db **ou
         return DUCKPOND_NOMEM;
     db->pid = getpid();
     dp_lane_init(&db->lane);
+    pthread_mutex_init(&db->bars_names.mu, NULL);
     int rc = check_path(db, path);
     if (rc != DUCKPOND_OK)
         return rc;
@@ -199,6 +200,10 @@ int duckpond_close(duckpond_db *db)
     if (db->duck)
         duckdb_close(&db->duck);
     dp_lane_destroy(&db->lane);
+    for (size_t i = 0; i < db->bars_names.count; i++)
+        free(db->bars_names.names[i]);
+    free(db->bars_names.names);
+    pthread_mutex_destroy(&db->bars_names.mu);
     free(db->path);
     free(db->errmsg);
     free(db);

@@ -21,6 +21,15 @@ struct dp_lane {
     struct lane_waiter *head, *tail;
 };
 
+/* The tables with live bars (batcher/bars.c), as duckpond_bars_check sees them. */
+struct dp_bars_names {
+    pthread_mutex_t mu;
+    char **names; /* tick and bar tables */
+    size_t count, cap;
+    bool any;           /* atomic: count > 0, read without the lock */
+    struct bars_fn *fn; /* the duckpond_bars function's state, once registered (DuckDB owns it) */
+};
+
 struct duckpond_db {
     duckdb_database duck;
     char *path;
@@ -30,6 +39,7 @@ struct duckpond_db {
      * those that pools and batchers hold. */
     int open_conns, open_pools, open_batchers;
     struct dp_lane lane;
+    struct dp_bars_names bars_names;
 };
 
 struct duckpond_conn {

@@ -318,11 +318,15 @@ int portal_start_duckdb(struct session *s, struct portal *p, bool describe, char
         return -1;
     }
     /* inside a transaction its INSERTs are its writes too, applied on its connection */
-    if (s->tx != TX_IDLE && (session_lane_enter(s, st->dtype) != 0 || session_tx_start(s) != 0))
+    bool in_tx = s->tx != TX_IDLE;
+    if (in_tx && (session_write_allowed(s, st->sql, st->dtype) != 0 ||
+                  session_lane_enter(s, st->dtype) != 0 || session_tx_start(s) != 0))
         return -1;
     int rc = try_batcher(s, p, tag, taglen);
     if (rc <= 0)
         return rc;
+    if (!in_tx && session_write_allowed(s, st->sql, st->dtype) != 0)
+        return -1;
     if (!st->prep && stmt_prepare_late(s, st) != 0)
         return -1;
     if (session_wait_own_writes(s) != 0 || bind_params(s, p) != 0 || session_lane_enter(s, st->dtype) != 0)
@@ -449,7 +453,8 @@ static int run_copy(struct session *s, struct stmt *st)
     /* DuckDB runs either direction itself: it must see the session's journaled rows first */
     if (session_wait_own_writes(s) != 0)
         return -1;
-    if ((copy_is_from(st->copy) && session_lane_enter(s, DUCKDB_STATEMENT_TYPE_COPY) != 0) ||
+    if ((copy_is_from(st->copy) && (session_write_allowed(s, st->sql, DUCKDB_STATEMENT_TYPE_COPY) != 0 ||
+                                    session_lane_enter(s, DUCKDB_STATEMENT_TYPE_COPY) != 0)) ||
         session_tx_start(s) != 0)
         return -1;
     struct copy_ctx ctx = {

@@ -37,6 +37,11 @@
  * the batcher's writer never waits for the lane, so a holder waiting for
  * the batcher cannot deadlock.
  *
+ * Live bars (CALL duckpond_bars): only the batcher's writer keeps them, so
+ * any other write naming a tick or bar table -- what DuckDB runs itself,
+ * an INSERT applied inside a transaction, COPY FROM -- is refused with
+ * 55000 (session_write_allowed, duckpond_bars_check).
+ *
  * Ack modes (SET duckpond.ack, the server's --ack by default): "commit"
  * acknowledges a batched INSERT or COPY once DuckDB has committed it;
  * "journal" once it is in the batcher's journal on disk, applied behind.
@@ -265,6 +270,14 @@ int session_lane_enter(struct session *s, duckdb_statement_type type)
     else
         session_error(s, duckpond_sqlstate(rc, NULL), "cannot enter the write lane: %s",
                       duckpond_strerror(rc));
+    return -1;
+}
+
+int session_write_allowed(struct session *s, const char *sql, duckdb_statement_type type)
+{
+    if (!statement_writes(type) || duckpond_bars_check(s->conn, sql) == DUCKPOND_OK)
+        return 0;
+    session_error(s, "55000", "%s", duckpond_conn_errmsg(s->conn));
     return -1;
 }
 

@@ -199,6 +199,12 @@ bool session_may_apply(const struct session *s);
  * when cancelled).
  */
 int session_lane_enter(struct session *s, duckdb_statement_type type);
+/*
+ * Before a statement of DuckDB's type `type` that the batcher does not
+ * commit: a write naming a table with live bars (or a bar table) is
+ * refused. 0, or -1 with a 55000 error queued.
+ */
+int session_write_allowed(struct session *s, const char *sql, duckdb_statement_type type);
 /* After a statement outside a transaction: the lane it took is left. */
 void session_lane_statement_done(struct session *s);
 
