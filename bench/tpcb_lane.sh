@@ -12,7 +12,7 @@
 # pgbench retries them, --max-tries=1000000) and duckpond --write-lane
 # (each transaction's first write waits its turn). Each is loaded with
 # pgbench -i -s 1 (one branch: every transaction updates the same branch
-# row). pgbench -M prepared -j 2; per case the median tps of RUNS runs, and
+# row). pgbench -M prepared -j CLIENTS (a thread a client); per case the median tps of RUNS runs, and
 # over all runs the transactions retried, the retries and the failed
 # transactions. At the end every duckpond database is checked: the sum of
 # the accounts' balances equals the sum of the history's deltas.
@@ -55,7 +55,7 @@ for c in $CLIENTS; do
         for r in $(seq "$RUNS"); do
             log="$WORK/run-$s-$c-$r.log"
             # shellcheck disable=SC2046
-            pgbench -n -M prepared -c "$c" -j 2 -T "$DURATION" --max-tries=1000000 $(conn_args "$s") >"$log" 2>&1 ||
+            pgbench -n -M prepared -c "$c" -j "$c" -T "$DURATION" --max-tries=1000000 $(conn_args "$s") >"$log" 2>&1 ||
                 { echo "pgbench against $s failed:" >&2; cat "$log" >&2; exit 1; }
             tps+=("$(field "$log" "tps = ")")
             retried=$((retried + $(field "$log" "number of transactions retried:")))
