@@ -1,10 +1,12 @@
 /*
  * clock.h -- the time helpers the library and the server share: a
- * monotonic clock in microseconds and absolute deadlines for timed waits.
+ * monotonic clock in microseconds, absolute deadlines for timed waits, and
+ * condition variables that take them.
  */
 #ifndef DUCKPOND_CLOCK_H
 #define DUCKPOND_CLOCK_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -16,5 +18,8 @@ int64_t dp_now_us(void);
 struct timespec dp_deadline(clockid_t clock, int ms);
 /* Likewise, us microseconds from now. */
 struct timespec dp_deadline_us(clockid_t clock, int64_t us);
+
+/* Initialises a condition variable whose timed waits take CLOCK_MONOTONIC deadlines. */
+void dp_cond_init_monotonic(pthread_cond_t *cond);
 
 #endif

@@ -73,11 +73,7 @@ int duckpond_lane_enter(duckpond_conn *conn, int timeout_ms)
     struct lane_waiter *w = calloc(1, sizeof *w);
     if (!w)
         return DUCKPOND_NOMEM;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&w->turn, &ca);
-    pthread_condattr_destroy(&ca);
+    dp_cond_init_monotonic(&w->turn);
     struct timespec until =
         dp_deadline_us(CLOCK_MONOTONIC, (int64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000);
     int rc = DUCKPOND_OK;

@@ -46,11 +46,7 @@ int duckpond_pool_new(duckpond_db *db, int size, duckpond_pool **out)
         free(p);
         return DUCKPOND_NOMEM;
     }
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->returned, &ca);
-    pthread_condattr_destroy(&ca);
+    dp_cond_init_monotonic(&p->returned);
     pthread_mutex_init(&p->lock, NULL);
     p->db = db;
     p->size = size;

@@ -20,7 +20,7 @@ import psycopg2
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import dptest  # noqa: E402
-from dptest import check, stop  # noqa: E402
+from dptest import check, one, stop  # noqa: E402
 
 work = tempfile.mkdtemp(prefix="duckpond-bars-")
 T0 = datetime.datetime(2027, 1, 1, 10, 0, 0)
@@ -42,16 +42,7 @@ WHERE r.trades IS NULL OR b.trades IS NULL OR r.open <> b.open OR r.high <> b.hi
 
 
 def connect(port, ack=None, autocommit=True):
-    opts = {"options": "-c duckpond.ack=%s" % ack} if ack else {}
-    c = psycopg2.connect(host="127.0.0.1", port=port, user="py", dbname="duckpond", connect_timeout=10, **opts)
-    c.autocommit = autocommit
-    return c
-
-
-def one(conn, sql, args=None):
-    cur = conn.cursor()
-    cur.execute(sql, args)
-    return cur.fetchone()
+    return dptest.pg_connect(port, "-c duckpond.ack=%s" % ack if ack else None, autocommit)
 
 
 class Clock:

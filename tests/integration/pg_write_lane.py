@@ -20,31 +20,14 @@ import psycopg2, psycopg2.errors
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import dptest  # noqa: E402
-from dptest import check, stop  # noqa: E402
+from dptest import check, one, pgcode_of, stop  # noqa: E402
 
 work = tempfile.mkdtemp(prefix="duckpond-lane-")
 THREADS, ROUNDS = 16, 25
 
 
 def connect(port, lane=None, autocommit=True):
-    opts = {"options": "-c duckpond.write_lane=%s" % lane} if lane else {}
-    c = psycopg2.connect(host="127.0.0.1", port=port, user="py", dbname="duckpond", connect_timeout=10, **opts)
-    c.autocommit = autocommit
-    return c
-
-
-def one(conn, sql, args=None):
-    cur = conn.cursor()
-    cur.execute(sql, args)
-    return cur.fetchone()
-
-
-def pgcode_of(fn):
-    try:
-        fn()
-        return None
-    except psycopg2.Error as e:
-        return e.pgcode
+    return dptest.pg_connect(port, "-c duckpond.write_lane=%s" % lane if lane else None, autocommit)
 
 
 def test_settings(port):

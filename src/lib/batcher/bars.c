@@ -655,12 +655,8 @@ static struct bars_fn *fn_register(duckpond_batcher *b)
     duckdb_table_function_add_named_parameter(f, "every", any);
     duckdb_destroy_logical_type(&vc);
     duckdb_destroy_logical_type(&any);
-    duckdb_table_function_set_extra_info(f, fn, fn_free);
-    duckdb_table_function_set_bind(f, fn_bind);
-    duckdb_table_function_set_init(f, fn_init);
-    duckdb_table_function_set_function(f, fn_run);
-    duckdb_state st = duckdb_register_table_function(duckpond_conn_duckdb(b->conn), f);
-    duckdb_destroy_table_function(&f);
+    duckdb_state st = batcher_table_function_register(duckpond_conn_duckdb(b->conn), f, fn, fn_free, fn_bind,
+                                                      fn_init, fn_run);
     return st == DuckDBError ? NULL : fn; /* on failure fn went with the function */
 }
 

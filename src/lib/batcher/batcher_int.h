@@ -583,6 +583,15 @@ int batcher_appender_fail(duckdb_appender a, char **msg);
 
 /* ------------------------------------------------ scan.c: the batch scan */
 
+/*
+ * Gives table function f its extra info and callbacks, registers it on c
+ * and destroys the handle: DuckDBSuccess, or DuckDBError (extra is then
+ * freed with the function).
+ */
+duckdb_state batcher_table_function_register(duckdb_connection c, duckdb_table_function f, void *extra,
+                                             duckdb_delete_callback_t free_extra,
+                                             duckdb_table_function_bind_t bind,
+                                             duckdb_table_function_init_t init, duckdb_table_function_t fn);
 /* Registers b's batch scan function on the writer's connection, and the writer's scanner with it. */
 int batcher_scan_register(duckpond_batcher *b);
 /* Takes the writer's scanner off the function (which DuckDB keeps until the database closes). */

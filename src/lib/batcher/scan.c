@@ -381,6 +381,20 @@ static void scan_fn_free(void *p)
     free(fn);
 }
 
+duckdb_state batcher_table_function_register(duckdb_connection c, duckdb_table_function f, void *extra,
+                                             duckdb_delete_callback_t free_extra,
+                                             duckdb_table_function_bind_t bind,
+                                             duckdb_table_function_init_t init, duckdb_table_function_t fn)
+{
+    duckdb_table_function_set_extra_info(f, extra, free_extra);
+    duckdb_table_function_set_bind(f, bind);
+    duckdb_table_function_set_init(f, init);
+    duckdb_table_function_set_function(f, fn);
+    duckdb_state st = duckdb_register_table_function(c, f);
+    duckdb_destroy_table_function(&f);
+    return st;
+}
+
 int batcher_scan_register(duckpond_batcher *b)
 {
     static int64_t counter;
@@ -395,12 +409,8 @@ int batcher_scan_register(duckpond_batcher *b)
     duckdb_logical_type bigint = duckdb_create_logical_type(DUCKDB_TYPE_BIGINT);
     duckdb_table_function_add_parameter(f, bigint); /* the shape */
     duckdb_destroy_logical_type(&bigint);
-    duckdb_table_function_set_extra_info(f, fn, scan_fn_free);
-    duckdb_table_function_set_bind(f, scan_bind);
-    duckdb_table_function_set_init(f, scan_init);
-    duckdb_table_function_set_function(f, scan_next);
-    duckdb_state st = duckdb_register_table_function(duckpond_conn_duckdb(b->conn), f);
-    duckdb_destroy_table_function(&f);
+    duckdb_state st = batcher_table_function_register(duckpond_conn_duckdb(b->conn), f, fn, scan_fn_free,
+                                                      scan_bind, scan_init, scan_next);
     if (st == DuckDBError)
         return DUCKPOND_ERROR; /* fn went with the function */
     b->scan_fn = fn;
