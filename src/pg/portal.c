@@ -319,8 +319,8 @@ int portal_start_duckdb(struct session *s, struct portal *p, bool describe, char
     }
     /* inside a transaction its INSERTs are its writes too, applied on its connection */
     bool in_tx = s->tx != TX_IDLE;
-    if (in_tx && (session_write_allowed(s, st->sql, st->dtype) != 0 ||
-                  session_lane_enter(s, st->dtype) != 0 || session_tx_start(s) != 0))
+    if (in_tx && (session_write_allowed(s, st->sql, st->dtype) != 0 || session_tx_start(s) != 0 ||
+                  session_lane_enter(s, st->dtype) != 0))
         return -1;
     int rc = try_batcher(s, p, tag, taglen);
     if (rc <= 0)
@@ -359,8 +359,8 @@ int portal_start_duckdb(struct session *s, struct portal *p, bool describe, char
 /* Runs each statement of a rewritten multi-statement text; no rows are sent. 0, or -1 with an error queued. */
 static int run_multi(struct session *s, struct stmt *st, char *tag, size_t len)
 {
-    if (session_wait_own_writes(s) != 0 || session_lane_enter(s, DUCKDB_STATEMENT_TYPE_CREATE) != 0 ||
-        session_tx_start(s) != 0)
+    if (session_wait_own_writes(s) != 0 || session_tx_start(s) != 0 ||
+        session_lane_enter(s, DUCKDB_STATEMENT_TYPE_CREATE) != 0)
         return -1;
     session_catalog_changed(s);
     duckdb_extracted_statements ex = NULL;
@@ -453,9 +453,9 @@ static int run_copy(struct session *s, struct stmt *st)
     /* DuckDB runs either direction itself: it must see the session's journaled rows first */
     if (session_wait_own_writes(s) != 0)
         return -1;
-    if ((copy_is_from(st->copy) && (session_write_allowed(s, st->sql, DUCKDB_STATEMENT_TYPE_COPY) != 0 ||
-                                    session_lane_enter(s, DUCKDB_STATEMENT_TYPE_COPY) != 0)) ||
-        session_tx_start(s) != 0)
+    if ((copy_is_from(st->copy) && session_write_allowed(s, st->sql, DUCKDB_STATEMENT_TYPE_COPY) != 0) ||
+        session_tx_start(s) != 0 ||
+        (copy_is_from(st->copy) && session_lane_enter(s, DUCKDB_STATEMENT_TYPE_COPY) != 0))
         return -1;
     struct copy_ctx ctx = {
         .pc = &s->pc,

@@ -31,8 +31,10 @@
  * DuckDB takes a transaction's snapshot when it first binds a table,
  * preparing statements included (a Parse after BEGIN would take it before
  * the lane): with the lane on, BEGIN reaches DuckDB only with the
- * transaction's first statement that DuckDB runs, after its wait in the
- * lane (session_tx_start), so that statements parsed before run outside it.
+ * transaction's first statement that DuckDB runs (session_tx_start), so
+ * that statements parsed before run outside it. It goes just before the
+ * wait in the lane (BEGIN binds no table), which keeps it out of the time
+ * the lane is held.
  * INSERTs the batcher commits take no place in it: they only append, and
  * the batcher's writer never waits for the lane, so a holder waiting for
  * the batcher cannot deadlock.
