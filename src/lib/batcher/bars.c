@@ -175,15 +175,13 @@ int batcher_bars_load(duckpond_batcher *b)
         "duckdb_columns() c WHERE c.schema_name = d.tick_schema AND c.table_name = d.tick_table AND "
         "c.column_name = d.price_col), (SELECT any_value(column_default) FROM duckdb_columns() c WHERE "
         "c.schema_name = d.tick_schema AND c.table_name = d.tick_table AND c.column_name = d.size_col) "
-        "FROM duckpond_bars d WHERE (SELECT count(*) FROM duckdb_tables() WHERE table_name = 'duckpond_bars' "
-        "AND schema_name = 'main' AND database_name = current_database()) > 0 ORDER BY d.bar_table";
-    int64_t exists = 0;
-    int rc =
-        duckpond_query_int64(b->conn,
-                             "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'duckpond_bars' AND "
-                             "schema_name = 'main' AND database_name = current_database()",
-                             &exists);
-    if (rc != DUCKPOND_OK || !exists) {
+        "FROM main.duckpond_bars d ORDER BY d.bar_table";
+    /* a table description asks the catalog alone: no statement is planned at every batcher start */
+    duckdb_table_description desc = NULL;
+    bool exists = duckdb_table_description_create(c, "main", "duckpond_bars", &desc) == DuckDBSuccess;
+    duckdb_table_description_destroy(&desc);
+    int rc = DUCKPOND_OK;
+    if (!exists) {
         publish_names(b);
         return rc;
     }
