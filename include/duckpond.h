@@ -461,6 +461,76 @@ typedef struct duckpond_pool_stats {
  */
 int duckpond_pool_stats_get(duckpond_pool *pool, duckpond_pool_stats *out);
 
+/* ------------------------------------------------------------- live bars */
+
+/*
+ * Live bars: OHLCV tables that the ingest batcher keeps in the same DuckDB
+ * transaction as each group of ticks it commits. Declared in SQL, on any
+ * connection of a database whose batcher runs:
+ *
+ *   CALL duckpond_bars('trades', ts => 'ts', symbol => 'symbol',
+ *                      price => 'price', size => 'qty', every => ['1 second', '1 minute']);
+ *
+ * (every defaults to ['1 second', '1 minute'], each column to its role's
+ * name). For each interval it makes <table>_bars_<label> (1s, 1m, 5m, 1h,
+ * 1d...) with columns symbol, bucket, open, high, low, close, volume,
+ * vwap, trades, open_ts, close_ts, notional and PRIMARY KEY (symbol,
+ * bucket), filled from the ticks already there, and records it in
+ * main.duckpond_bars; it answers one row per interval (tick_table,
+ * bar_table, every). It commits on its own, even inside a transaction;
+ * declaring the same interval again does nothing.
+ *
+ * Only the batcher writes bars: other writes to a tick or bar table would
+ * leave them wrong, and duckpond_bars_check lets a caller refuse them.
+ * It returns DUCKPOND_OK when sql (one statement that writes, as DuckDB
+ * types it) names no table with live bars nor a bar table, else
+ * DUCKPOND_READONLY with conn's message naming the table. It costs nothing
+ * while no bars are declared. The thread of conn.
+ */
+int duckpond_bars_check(duckpond_conn *conn, const char *sql);
+
+/* ------------------------------------------------------------ write lane */
+
+/*
+ * The write lane: writing transactions of one database handle, one at a
+ * time, first come first served, so that writers updating the same rows
+ * queue instead of failing with DUCKPOND_CONFLICT. A connection enters
+ * before its transaction's first write and leaves once the transaction
+ * has ended (committed or rolled back). DuckDB takes a transaction's
+ * snapshot at its first read of a table: a transaction whose first table
+ * access comes after entering sees every change of the holders before it
+ * and conflicts with none of them; one that read before entering may
+ * still conflict, as under PostgreSQL's REPEATABLE READ. Writers that do
+ * not use the lane (the ingest batcher's appends among them) are not held
+ * by it. Never wait in the lane for something that waits on the lane
+ * holder's progress.
+ *
+ * duckpond_lane_enter waits (timeout_ms <= 0: without limit) until conn
+ * holds the lane: DUCKPOND_OK (also when it holds it already),
+ * DUCKPOND_LOCKED when timeout_ms passed first (SQLSTATE 55P03, as
+ * PostgreSQL's lock_timeout), DUCKPOND_INTERRUPTED when
+ * duckpond_lane_interrupt woke it; the message is conn's. The thread of
+ * conn.
+ */
+int duckpond_lane_enter(duckpond_conn *conn, int timeout_ms);
+
+/*
+ * Leaves the lane (nothing if conn does not hold it); the next in line
+ * holds it then. Call after the transaction ended. duckpond_disconnect
+ * and duckpond_pool_put leave it themselves, after rolling back. The
+ * thread of conn.
+ */
+void duckpond_lane_leave(duckpond_conn *conn);
+
+/*
+ * Makes a duckpond_lane_enter waiting on conn return DUCKPOND_INTERRUPTED
+ * (nothing if none waits). Any thread, while conn is open.
+ */
+void duckpond_lane_interrupt(duckpond_conn *conn);
+
+/* Whether conn holds the lane. The thread of conn. */
+int duckpond_lane_held(const duckpond_conn *conn);
+
 /* ---------------------------------------------------- lock-file writer */
 
 /* The body of a locked write: the database is open read-write for it. */

@@ -386,9 +386,15 @@ static bool cache_put(struct http_stmt_cache *c, const char *sql, duckdb_prepare
 static int check_and_bind(struct query *qy, const struct query_req *q, const struct user *user,
                           struct http_err *e)
 {
-    if (!statement_allowed(qy->env, duckpond_conn_duckdb(qy->conn), duckdb_prepared_statement_type(qy->prep),
-                           q->sql, user, q->reads_only, e))
+    duckdb_statement_type t = duckdb_prepared_statement_type(qy->prep);
+    if (!statement_allowed(qy->env, duckpond_conn_duckdb(qy->conn), t, q->sql, user, q->reads_only, e))
         return -1;
+    /* live bars: only the batcher writes tick and bar tables (HTTP ingest goes through it) */
+    if (t != DUCKDB_STATEMENT_TYPE_SELECT && t != DUCKDB_STATEMENT_TYPE_EXPLAIN &&
+        duckpond_bars_check(qy->conn, q->sql) != DUCKPOND_OK) {
+        http_err_set(e, DUCKPOND_READONLY, 409, "55000", "%s", duckpond_conn_errmsg(qy->conn));
+        return -1;
+    }
     return http_stmt_bind(qy->prep, q->params, e);
 }
 

@@ -149,6 +149,8 @@ int duckpond_open(const char *path, const duckpond_config *cfg, duckpond_db **ou
         return DUCKPOND_NOMEM;
     db->pid = getpid();
     pthread_mutex_init(&db->protect_mu, NULL);
+    dp_lane_init(&db->lane);
+    pthread_mutex_init(&db->bars_names.mu, NULL);
     int rc = check_path(db, path);
     if (rc != DUCKPOND_OK)
         return rc;
@@ -203,6 +205,11 @@ int duckpond_close(duckpond_db *db)
         free(db->protected_tables[i]);
     free(db->protected_tables);
     pthread_mutex_destroy(&db->protect_mu);
+    dp_lane_destroy(&db->lane);
+    for (size_t i = 0; i < db->bars_names.count; i++)
+        free(db->bars_names.names[i]);
+    free(db->bars_names.names);
+    pthread_mutex_destroy(&db->bars_names.mu);
     free(db->path);
     free(db->errmsg);
     free(db);
@@ -314,6 +321,7 @@ int duckpond_disconnect(duckpond_conn *conn)
     if (conn->apply_free)
         conn->apply_free(conn);     /* its prepared statements go before the connection */
     duckdb_disconnect(&conn->duck); /* rolls back an open transaction */
+    duckpond_lane_leave(conn);      /* after the rollback: the next writer sees none of it */
     dp_count(&conn->db->open_conns, -1);
     free(conn->errmsg);
     free(conn);

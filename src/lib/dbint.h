@@ -15,6 +15,21 @@
 #include "clock.h"
 #include "duckpond.h"
 
+/* The write lane of a database (lane.c): a FIFO queue whose head holds it. */
+struct dp_lane {
+    pthread_mutex_t mu;
+    struct lane_waiter *head, *tail;
+};
+
+/* The tables with live bars (batcher/bars.c), as duckpond_bars_check sees them. */
+struct dp_bars_names {
+    pthread_mutex_t mu;
+    char **names; /* tick and bar tables */
+    size_t count, cap;
+    bool any;           /* atomic: count > 0, read without the lock */
+    struct bars_fn *fn; /* the duckpond_bars function's state, once registered (DuckDB owns it) */
+};
+
 struct duckpond_db {
     duckdb_database duck;
     char *path;
@@ -27,6 +42,8 @@ struct duckpond_db {
     pthread_mutex_t protect_mu;
     char **protected_tables;
     size_t nprotected, protected_cap;
+    struct dp_lane lane;
+    struct dp_bars_names bars_names;
 };
 
 struct duckpond_conn {
@@ -44,7 +61,13 @@ struct duckpond_conn {
      * freed by apply_free before the connection closes; NULL if nothing. */
     void *apply;
     void (*apply_free)(duckpond_conn *conn);
+    /* The write lane (lane.c): its place while it holds the lane, and
+     * while it waits (under the lane's mutex, for an interrupt). */
+    struct lane_waiter *lane, *lane_wait;
 };
+
+void dp_lane_init(struct dp_lane *l);
+void dp_lane_destroy(struct dp_lane *l);
 
 /* Replaces *slot with a formatted, malloc'd message (NULL if out of memory). */
 void dp_set_msg(char **slot, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -188,6 +188,7 @@ int duckpond_pool_put(duckpond_pool *p, duckpond_conn *conn)
         return DUCKPOND_MISUSE; /* not ours: nothing changes */
     bool rolled;
     int rc = rollback_left(conn, &rolled);
+    duckpond_lane_leave(conn); /* after the rollback */
     pthread_mutex_lock(&p->lock);
     conn->pool = NULL;
     conn->returning = false;

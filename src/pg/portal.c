@@ -338,12 +338,19 @@ int portal_start_duckdb(struct session *s, struct portal *p, bool describe, char
         return -1;
     if (!access_type_is_read(st->dtype) && refuse_protected(s, st->sql))
         return -1;
+    /* inside a transaction its INSERTs are its writes too, applied on its connection */
+    bool in_tx = s->tx != TX_IDLE;
+    if (in_tx && (session_write_allowed(s, st->sql, st->dtype) != 0 || session_tx_start(s) != 0 ||
+                  session_lane_enter(s, st->dtype) != 0))
+        return -1;
     int rc = try_batcher(s, p, tag, taglen);
     if (rc <= 0)
         return rc;
+    if (!in_tx && session_write_allowed(s, st->sql, st->dtype) != 0)
+        return -1;
     if (!st->prep && stmt_prepare_late(s, st) != 0)
         return -1;
-    if (session_wait_own_writes(s) != 0 || bind_params(s, p) != 0)
+    if (session_wait_own_writes(s) != 0 || bind_params(s, p) != 0 || session_lane_enter(s, st->dtype) != 0)
         return -1;
     registry_run_begin(&s->reg);
     duckdb_state state = duckdb_execute_prepared_streaming(st->prep, &p->res);
@@ -373,7 +380,8 @@ int portal_start_duckdb(struct session *s, struct portal *p, bool describe, char
 /* Runs each statement of a rewritten multi-statement text; no rows are sent. 0, or -1 with an error queued. */
 static int run_multi(struct session *s, struct stmt *st, char *tag, size_t len)
 {
-    if (refuse_protected(s, st->sql) || session_wait_own_writes(s) != 0)
+    if (refuse_protected(s, st->sql) || session_wait_own_writes(s) != 0 || session_tx_start(s) != 0 ||
+        session_lane_enter(s, DUCKDB_STATEMENT_TYPE_CREATE) != 0)
         return -1;
     session_catalog_changed(s);
     duckdb_extracted_statements ex = NULL;
@@ -467,6 +475,10 @@ static int run_copy(struct session *s, struct stmt *st)
     /* DuckDB runs either direction itself: it must see the session's journaled rows first */
     if (session_wait_own_writes(s) != 0)
         return -1;
+    if ((copy_is_from(st->copy) && session_write_allowed(s, st->sql, DUCKDB_STATEMENT_TYPE_COPY) != 0) ||
+        session_tx_start(s) != 0 ||
+        (copy_is_from(st->copy) && session_lane_enter(s, DUCKDB_STATEMENT_TYPE_COPY) != 0))
+        return -1;
     struct copy_ctx ctx = {
         .pc = &s->pc,
         .dcon = s->dcon,
@@ -519,7 +531,8 @@ static int execute_rows(struct session *s, struct portal *p, int64_t max_rows)
     return 0;
 }
 
-int portal_execute(struct session *s, struct portal *p, int64_t max_rows, bool describe)
+/* portal_execute, but for the lane a statement outside a transaction leaves. */
+static int execute(struct session *s, struct portal *p, int64_t max_rows, bool describe)
 {
     struct stmt *st = p->st;
     char tag[96] = "";
@@ -568,5 +581,13 @@ int portal_execute(struct session *s, struct portal *p, int64_t max_rows, bool d
     p->done = true;
     if (rc == 0)
         pgwire_command_complete(&s->pc.out, tag);
+    return rc;
+}
+
+int portal_execute(struct session *s, struct portal *p, int64_t max_rows, bool describe)
+{
+    int rc = execute(s, p, max_rows, describe);
+    if (p->done)
+        session_lane_statement_done(s);
     return rc;
 }

@@ -360,7 +360,9 @@ void query_close(struct session *s, const struct pgmsg *m)
 void query_sync(struct session *s)
 {
     pgconn_end_extended(&s->pc);
-    if (s->tx == TX_IDLE)
+    if (s->tx == TX_IDLE) {
         portal_drop_all(s); /* portals live until the (implicit) transaction ends */
+        session_lane_statement_done(s);
+    }
     pgwire_ready(&s->pc.out, s->tx);
 }

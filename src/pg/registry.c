@@ -200,10 +200,11 @@ bool registry_stopping(struct registry *r)
 
 /* ----------------------------------------------------- running statements */
 
-void registry_set_dcon(struct registry_entry *e, duckdb_connection dcon)
+void registry_set_dcon(struct registry_entry *e, duckdb_connection dcon, duckpond_conn *conn)
 {
     pthread_mutex_lock(&e->run_lock);
     e->dcon = dcon;
+    e->conn = conn;
     pthread_mutex_unlock(&e->run_lock);
 }
 
@@ -243,6 +244,8 @@ static void interrupt(struct registry_entry *e)
     pthread_mutex_lock(&e->run_lock);
     if (e->running && e->dcon)
         duckdb_interrupt(e->dcon);
+    if (e->running && e->conn)
+        duckpond_lane_interrupt(e->conn); /* a wait for the write lane is a statement's too */
     pthread_mutex_unlock(&e->run_lock);
 }
 
@@ -254,6 +257,8 @@ static void check_timeout(struct registry_entry *e)
         e->dcon) {
         e->timed_out = true;
         duckdb_interrupt(e->dcon);
+        if (e->conn)
+            duckpond_lane_interrupt(e->conn);
     }
     pthread_mutex_unlock(&e->run_lock);
 }

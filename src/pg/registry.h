@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "duckdb.h"
+#include "duckpond.h"
 
 struct registry_entry {
     int fd;                   /* the session's socket (shut down at stop, never closed here) */
@@ -41,10 +42,11 @@ struct registry_entry {
 
     /* the running statement, for cancel requests and statement_timeout */
     pthread_mutex_t run_lock;
-    duckdb_connection dcon;       /* under run_lock: what an interrupt reaches; NULL when none */
-    bool running;                 /* under run_lock */
-    int64_t run_deadline_ms;      /* under run_lock: when the running statement times out; 0 never */
-    bool timed_out;               /* under run_lock: the timeout interrupted it */
+    duckdb_connection dcon;  /* under run_lock: what an interrupt reaches; NULL when none */
+    duckpond_conn *conn;     /* under run_lock: its handle, whose wait for the write lane an interrupt ends */
+    bool running;            /* under run_lock */
+    int64_t run_deadline_ms; /* under run_lock: when the running statement times out; 0 never */
+    bool timed_out;          /* under run_lock: the timeout interrupted it */
     int64_t statement_timeout_ms; /* the session's statement_timeout; 0 none (its own thread only) */
 };
 
@@ -128,8 +130,8 @@ bool registry_stopping(struct registry *r);
  */
 void registry_stop(struct registry *r, int grace_ms);
 
-/* The entry's DuckDB connection, reachable by interrupts (NULL: none). */
-void registry_set_dcon(struct registry_entry *e, duckdb_connection dcon);
+/* The entry's DuckDB connection and its handle, reachable by interrupts (NULL: none). */
+void registry_set_dcon(struct registry_entry *e, duckdb_connection dcon, duckpond_conn *conn);
 
 /*
  * Marks DuckDB work of the session's thread as running (cancel requests

@@ -21,6 +21,29 @@
  * applied on the session's own connection by the batcher's means
  * (session_may_apply, duckpond_write_apply), its rows the transaction's.
  *
+ * The write lane (SET duckpond.write_lane = on, the server's --write-lane
+ * by default): a transaction's first write, as DuckDB types the statement,
+ * waits its turn in the database's FIFO write lane (duckpond_lane_enter,
+ * bounded by lock_timeout) and holds it until the transaction ends, so
+ * that writers of the same rows queue instead of failing with 40001. The
+ * lane is left in tx_transition when the transaction ends, after DuckDB's
+ * COMMIT or ROLLBACK, and by the connection's close when the client goes.
+ * DuckDB takes a transaction's snapshot when it first binds a table,
+ * preparing statements included (a Parse after BEGIN would take it before
+ * the lane): with the lane on, BEGIN reaches DuckDB only with the
+ * transaction's first statement that DuckDB runs (session_tx_start), so
+ * that statements parsed before run outside it. It goes just before the
+ * wait in the lane (BEGIN binds no table), which keeps it out of the time
+ * the lane is held.
+ * INSERTs the batcher commits take no place in it: they only append, and
+ * the batcher's writer never waits for the lane, so a holder waiting for
+ * the batcher cannot deadlock.
+ *
+ * Live bars (CALL duckpond_bars): only the batcher's writer keeps them, so
+ * any other write naming a tick or bar table -- what DuckDB runs itself,
+ * an INSERT applied inside a transaction, COPY FROM -- is refused with
+ * 55000 (session_write_allowed, duckpond_bars_check).
+ *
  * Ack modes (SET duckpond.ack, the server's --ack by default): "commit"
  * acknowledges a batched INSERT or COPY once DuckDB has committed it;
  * "journal" once it is in the batcher's journal on disk, applied behind.
@@ -105,7 +128,9 @@ static void tx_transition(struct session *s, enum tx_event ev)
         break;
     case TX_ENDED:
         s->tx = TX_IDLE;
-        if (s->tx_ddl) { /* its catalog changes now show, or are gone */
+        s->tx_pending = false;
+        duckpond_lane_leave(s->conn); /* DuckDB's transaction is over: the next writer may go */
+        if (s->tx_ddl) {              /* its catalog changes now show, or are gone */
             s->tx_ddl = false;
             duckpond_batcher_schema_changed(s->env->batcher);
         }
@@ -144,11 +169,20 @@ int session_tx_begin(struct session *s, char *tag, size_t len)
     }
     /* read before DuckDB's snapshot is taken: a later change of the catalog then shows as another generation */
     uint64_t gen = plancache_gen(s);
-    if (session_wait_own_writes(s) != 0 || run_plain(s, "BEGIN TRANSACTION", true) != 0)
+    if (session_wait_own_writes(s) != 0 || (!s->lane_on && run_plain(s, "BEGIN TRANSACTION", true) != 0))
         return -1;
     s->tx_gen = gen;
     tx_transition(s, TX_BEGAN);
+    s->tx_pending = s->lane_on; /* begun in DuckDB by its first statement (see the top) */
     return 0;
+}
+
+int session_tx_start(struct session *s)
+{
+    if (!s->tx_pending)
+        return 0;
+    s->tx_pending = false;
+    return run_plain(s, "BEGIN TRANSACTION", true);
 }
 
 int session_tx_end(struct session *s, bool commit, char *tag, size_t len)
@@ -156,6 +190,10 @@ int session_tx_end(struct session *s, bool commit, char *tag, size_t len)
     snprintf(tag, len, "%s", commit ? "COMMIT" : "ROLLBACK");
     if (s->tx == TX_IDLE) {
         pgwire_notice(&s->pc.out, "25P01", "there is no transaction in progress");
+        return 0;
+    }
+    if (s->tx_pending) { /* DuckDB never saw it */
+        tx_transition(s, TX_ENDED);
         return 0;
     }
     if (s->tx == TX_FAILED || !commit) {
@@ -173,7 +211,9 @@ void session_tx_end_implicit(struct session *s, bool ok)
 {
     if (s->tx == TX_IDLE)
         return;
-    if (ok && s->tx == TX_OPEN)
+    if (s->tx_pending)
+        s->tx_pending = false; /* DuckDB never saw it */
+    else if (ok && s->tx == TX_OPEN)
         run_plain(s, "COMMIT", true); /* a failed COMMIT has ended it too */
     else
         run_plain(s, "ROLLBACK", false);
@@ -201,6 +241,60 @@ bool session_may_apply(const struct session *s)
 {
     return s->tx == TX_OPEN && s->env->batcher && s->env->batch && s->batch_on &&
            s->tx_gen == plancache_gen(s);
+}
+
+/* ------------------------------------------------------------ write lane */
+
+/* Whether a statement of DuckDB's type t may write (everything but reads and session-level statements). */
+static bool statement_writes(duckdb_statement_type t)
+{
+    switch (t) {
+    case DUCKDB_STATEMENT_TYPE_SELECT:
+    case DUCKDB_STATEMENT_TYPE_EXPLAIN:
+    case DUCKDB_STATEMENT_TYPE_TRANSACTION:
+    case DUCKDB_STATEMENT_TYPE_SET:
+    case DUCKDB_STATEMENT_TYPE_VARIABLE_SET:
+    case DUCKDB_STATEMENT_TYPE_PREPARE:
+    case DUCKDB_STATEMENT_TYPE_RELATION: return false;
+    default: return true;
+    }
+}
+
+int session_lane_enter(struct session *s, duckdb_statement_type type)
+{
+    if (!s->lane_on || !statement_writes(type) || duckpond_lane_held(s->conn))
+        return 0;
+    registry_run_begin(&s->reg); /* a cancel or statement_timeout ends the wait */
+    int rc =
+        duckpond_lane_enter(s->conn, s->lock_timeout_ms > INT32_MAX ? INT32_MAX : (int)s->lock_timeout_ms);
+    bool timed_out = registry_timed_out(&s->reg);
+    registry_run_end(&s->reg);
+    if (rc == DUCKPOND_OK)
+        return 0;
+    if (rc == DUCKPOND_LOCKED)
+        session_error(s, "55P03", "%s", duckpond_conn_errmsg(s->conn));
+    else if (rc == DUCKPOND_INTERRUPTED)
+        session_error(s, "57014", "%s",
+                      timed_out ? "canceling statement due to statement timeout"
+                                : "canceling statement due to user request");
+    else
+        session_error(s, duckpond_sqlstate(rc, NULL), "cannot enter the write lane: %s",
+                      duckpond_strerror(rc));
+    return -1;
+}
+
+int session_write_allowed(struct session *s, const char *sql, duckdb_statement_type type)
+{
+    if (!statement_writes(type) || duckpond_bars_check(s->conn, sql) == DUCKPOND_OK)
+        return 0;
+    session_error(s, "55000", "%s", duckpond_conn_errmsg(s->conn));
+    return -1;
+}
+
+void session_lane_statement_done(struct session *s)
+{
+    if (s->tx == TX_IDLE)
+        duckpond_lane_leave(s->conn);
 }
 
 /* ------------------------------------------------------ read-your-writes */
@@ -308,7 +402,7 @@ static void session_free(struct session *s)
     free(s->where.schema);
     plancache_free(s->plans);
     settings_free(s);
-    registry_set_dcon(&s->reg, NULL);
+    registry_set_dcon(&s->reg, NULL, NULL);
     if (s->conn)
         duckpond_disconnect(s->conn); /* rolls back an open transaction */
     registry_entry_destroy(&s->reg);

@@ -33,6 +33,7 @@ struct pg_env {
     struct pgtls_ctx *tls;       /* the server's certificate: SSLRequest is answered 'S' (NULL: 'N') */
     bool tls_required;           /* a startup without TLS is refused (28000) */
     const char *idle_tx_timeout; /* the default of idle_in_transaction_session_timeout ("0": none) */
+    bool write_lane;             /* the default of SET duckpond.write_lane (--write-lane) */
 };
 
 /*

@@ -127,6 +127,7 @@ struct session {
     duckdb_connection dcon;
     enum tx_state tx;
     bool tx_ddl;     /* the open transaction changed the catalog */
+    bool tx_pending; /* open, but DuckDB's BEGIN waits for its first statement (write lane on) */
     uint64_t tx_gen; /* the catalog's generation (plancache_gen) when the open transaction began */
     struct {
         bool known;
@@ -138,6 +139,8 @@ struct session {
     struct setting *settings;
     bool settings_synced;       /* DuckDB's variable duckpond_settings holds them (settings_sync_duckdb) */
     bool batch_on;              /* duckpond.batch, kept current by every settings change */
+    bool lane_on;               /* duckpond.write_lane likewise */
+    int64_t lock_timeout_ms;    /* lock_timeout likewise: the longest wait for the write lane; 0 none */
     int64_t idle_tx_timeout_ms; /* idle_in_transaction_session_timeout likewise; 0 none */
     duckpond_ack ack;           /* duckpond.ack likewise */
     struct plancache *plans;    /* analysed INSERT shapes, and INSERT texts with parameters (plancache.h) */
@@ -172,6 +175,8 @@ void session_tx_failed(struct session *s);
 
 /* BEGIN: tag "BEGIN"; a notice when one is open already. 0, or -1 with an error queued. */
 int session_tx_begin(struct session *s, char *tag, size_t len);
+/* Begins in DuckDB an open transaction whose BEGIN was deferred (write lane). 0, or -1 with an error queued. */
+int session_tx_start(struct session *s);
 /* COMMIT (commit true) or ROLLBACK: the tag; a failed transaction rolls back. 0, or -1 with an error queued. */
 int session_tx_end(struct session *s, bool commit, char *tag, size_t len);
 /* Ends the implicit transaction of a multi-statement Query: commits if ok and still open, else rolls back. */
@@ -187,6 +192,23 @@ bool session_may_batch(const struct session *s);
  * generation (no DDL since, here or elsewhere), batching on.
  */
 bool session_may_apply(const struct session *s);
+
+/*
+ * Before a statement of DuckDB's type `type` runs on the session's own
+ * connection: with duckpond.write_lane on, a write waits for the write
+ * lane, held then to the transaction's end (or the statement's, outside
+ * one). 0, or -1 with an error queued (55P03 after lock_timeout, 57014
+ * when cancelled).
+ */
+int session_lane_enter(struct session *s, duckdb_statement_type type);
+/*
+ * Before a statement of DuckDB's type `type` that the batcher does not
+ * commit: a write naming a table with live bars (or a bar table) is
+ * refused. 0, or -1 with a 55000 error queued.
+ */
+int session_write_allowed(struct session *s, const char *sql, duckdb_statement_type type);
+/* After a statement outside a transaction: the lane it took is left. */
+void session_lane_statement_done(struct session *s);
 
 /* Records the sequence number of a write acknowledged from the journal. */
 void session_note_seq(struct session *s, uint64_t seq);

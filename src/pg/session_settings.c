@@ -5,7 +5,7 @@
  * DuckDB has settings of its own, under other names; the ones here are
  * PostgreSQL's that clients send or ask for (client_encoding, DateStyle,
  * statement_timeout, ...) and duckpond's own (duckpond.batch,
- * duckpond.ack). A session stores only the values it changed; the rest
+ * duckpond.ack, duckpond.write_lane). A session stores only the values it changed; the rest
  * are the defaults of the table below. The few values that the statement
  * path consults on every Execute are re-read into the session after each
  * change (settings_refresh), not looked up each time.
@@ -62,7 +62,8 @@ static const struct pg_setting pg_settings[] = {
     {"lc_time", "C", false},
     {"datestyle", NULL, false}, /* aliases resolved by case-insensitive lookup */
     {"duckpond.batch", "on", false},
-    {"duckpond.ack", "commit", false}, /* the default is the server's --ack */
+    {"duckpond.ack", "commit", false},     /* the default is the server's --ack */
+    {"duckpond.write_lane", "off", false}, /* the default is the server's --write-lane */
 };
 
 #define NSETTINGS (sizeof pg_settings / sizeof pg_settings[0])
@@ -93,6 +94,8 @@ const char *settings_get(struct session *s, const char *name)
         return duckpond_ack_name(s->env->ack);
     if (strcasecmp(name, "idle_in_transaction_session_timeout") == 0 && s->env->idle_tx_timeout)
         return s->env->idle_tx_timeout; /* the server's --idle-in-transaction-session-timeout */
+    if (strcasecmp(name, "duckpond.write_lane") == 0)
+        return s->env->write_lane ? "on" : "off";
     const struct pg_setting *d = settings_find(name);
     return d ? d->def : NULL;
 }
@@ -133,11 +136,26 @@ static int ack_parse(const char *name, duckpond_ack *out)
     return 0;
 }
 
+/* A boolean setting's value as PostgreSQL spells it (on, true, yes, 1 and their opposites), or -1. */
+static int parse_bool(const char *v)
+{
+    static const char *const yes[] = {"on", "true", "yes", "1"}, *const no[] = {"off", "false", "no", "0"};
+    for (size_t i = 0; v && i < sizeof yes / sizeof *yes; i++) {
+        if (strcasecmp(v, yes[i]) == 0)
+            return 1;
+        if (strcasecmp(v, no[i]) == 0)
+            return 0;
+    }
+    return -1;
+}
+
 void settings_refresh(struct session *s)
 {
     s->settings_synced = false;
-    const char *v = settings_get(s, "duckpond.batch");
-    s->batch_on = v && (strcasecmp(v, "on") == 0 || strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0);
+    s->batch_on = parse_bool(settings_get(s, "duckpond.batch")) == 1;
+    s->lane_on = parse_bool(settings_get(s, "duckpond.write_lane")) == 1;
+    int64_t lock_timeout = parse_duration_ms(settings_get(s, "lock_timeout"));
+    s->lock_timeout_ms = lock_timeout > 0 ? lock_timeout : 0;
     if (ack_parse(settings_get(s, "duckpond.ack"), &s->ack) != 0)
         s->ack = DUCKPOND_ACK_COMMIT;
     int64_t timeout = parse_duration_ms(settings_get(s, "statement_timeout"));
@@ -185,7 +203,7 @@ static int value_check(struct session *s, const struct pg_setting *d, const char
         return 0;
     if (strcasecmp(d->name, "duckpond.ack") == 0)
         return ack_check(s, v, value);
-    if ((strcasecmp(d->name, "statement_timeout") == 0 ||
+    if ((strcasecmp(d->name, "statement_timeout") == 0 || strcasecmp(d->name, "lock_timeout") == 0 ||
          strcasecmp(d->name, "idle_in_transaction_session_timeout") == 0) &&
         parse_duration_ms(v) < 0) {
         session_error(s, "22023",
@@ -193,6 +211,15 @@ static int value_check(struct session *s, const struct pg_setting *d, const char
                       "(expected milliseconds, or a number with ms, s, min, h or d)",
                       d->name, v);
         return -1;
+    }
+    if (strcasecmp(d->name, "duckpond.write_lane") == 0) {
+        if (parse_bool(v) < 0) {
+            session_error(s, "22023",
+                          "invalid value for parameter \"duckpond.write_lane\": \"%s\" (expected on or off)",
+                          v);
+            return -1;
+        }
+        *value = parse_bool(v) ? "on" : "off";
     }
     return 0;
 }

@@ -272,7 +272,7 @@ static int connect_database(struct session *s)
         return -1;
     }
     s->dcon = duckpond_conn_duckdb(s->conn);
-    registry_set_dcon(&s->reg, s->dcon);
+    registry_set_dcon(&s->reg, s->dcon, s->conn);
     if (pgcatalog_session_init(s->dcon, err, sizeof err) != 0) {
         pgconn_fatal(&s->pc, "58000", "%s", err);
         return -1;

@@ -2,7 +2,7 @@
  * main.c -- the duckpond command line.
  *
  *   duckpond serve [--db FILE] [--listen ADDR] [--pg-port N] [--http-port N]
- *                  [--users FILE] [--max-connections N] [--no-batch] [--port-file FILE]
+ *                  [--users FILE] [--max-connections N] [--no-batch] [--write-lane] [--port-file FILE]
  *                  [--ack commit|journal] [--journal-dir DIR | --no-journal]
  *                  [--journal-segment-bytes N] [--journal-apply-delay-ms N]
  *                  [--files-dir DIR] [--trust-role ro|rw|admin]
@@ -30,7 +30,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage:\n"
                "  duckpond serve [--db FILE] [--listen ADDR] [--pg-port N] [--http-port N]\n"
-               "                 [--users FILE] [--max-connections N] [--no-batch] [--port-file FILE]\n"
+               "                 [--users FILE] [--max-connections N] [--no-batch] [--write-lane]\n"
+               "                 [--port-file FILE]\n"
                "                 [--ack commit|journal] [--journal-dir DIR | --no-journal]\n"
                "                 [--journal-segment-bytes N] [--journal-apply-delay-ms N]\n"
                "                 [--files-dir DIR] [--trust-role ro|rw|admin]\n"
@@ -58,6 +59,7 @@ static void usage(FILE *f)
                "      --ilp-allow-remote, and over HTTP on POST /write and /api/v2/write\n"
                "      --sync mirrors a PostgreSQL publication's tables into schema NAME (pg)\n"
                "      through the logical replication slot NAME (duckpond_<publication>)\n"
+               "      --write-lane makes sessions queue their transactions' writes by default\n"
                "  duckpond passwd --users FILE [--role ro|rw|admin | --read-only] NAME\n"
                "      adds or replaces a user (role rw unless told); the password is read from\n"
                "      standard input\n"
@@ -144,6 +146,10 @@ static int cmd_serve(int argc, char **argv)
         }
         if (!strcmp(a, "--no-batch")) {
             opt.batch = false;
+            continue;
+        }
+        if (!strcmp(a, "--write-lane")) {
+            opt.write_lane = true;
             continue;
         }
         if (!strcmp(a, "--no-journal")) {

@@ -619,7 +619,8 @@ int server_run(const struct server_options *opt)
                               .run_dir = srv.run_dir,
                               .tls = srv.tls,
                               .tls_required = opt->tls_required,
-                              .idle_tx_timeout = srv.idle_tx_timeout};
+                              .idle_tx_timeout = srv.idle_tx_timeout,
+                              .write_lane = opt->write_lane};
     write_port_file(&srv);
     fprintf(stderr, "duckpond: serving %s on %s port %d (PostgreSQL%s)%s, ack mode %s\n", opt->db_path,
             opt->listen, srv.pg_port,

@@ -19,6 +19,7 @@ struct server_options {
     const char *users_path;       /* NULL: trust (loopback only) */
     int max_connections;          /* default 1000 */
     bool batch;                   /* single-row INSERTs through the batcher; default on */
+    bool write_lane;              /* the default of SET duckpond.write_lane; default off */
     size_t max_message;           /* cap on a Query/Parse/Bind/CopyData body; default 64 MiB */
     int shutdown_grace_ms;        /* running statements get this long at shutdown; default 5000 */
     const char *port_file;        /* if set, the bound PostgreSQL port is written here */

@@ -89,6 +89,8 @@ static int writer_open(duckpond_batcher *b)
             rc = DUCKPOND_ERROR;
     if (rc == DUCKPOND_OK)
         batcher_scan_register(b); /* without it, every group goes through the Appenders */
+    if (rc == DUCKPOND_OK)
+        rc = batcher_bars_start(b); /* before the journal's replay: its rows keep the bars too */
     return rc;
 }
 
@@ -122,6 +124,7 @@ int duckpond_batcher_new(duckpond_db *db, const duckpond_batcher_settings *setti
     pthread_mutex_init(&b->stop_mu, NULL);
     dp_cond_init_monotonic(&b->work);
     dp_cond_init_monotonic(&b->room);
+    dp_cond_init_monotonic(&b->bars_done);
     pthread_mutex_init(&b->casters.mu, NULL);
     pthread_cond_init(&b->casters.idle, NULL);
     rc = batcher_catalog_open(b);
@@ -165,6 +168,7 @@ int duckpond_batcher_stop(duckpond_batcher *b)
 /* Stops b and frees everything it holds (also what a failed batcher_new made). */
 static void batcher_destroy(duckpond_batcher *b)
 {
+    batcher_bars_stop(b);
     duckpond_batcher_stop(b);
     batcher_targets_drop(b);
     batcher_scan_unregister(b);
@@ -190,6 +194,7 @@ static void batcher_destroy(duckpond_batcher *b)
     pthread_mutex_destroy(&b->stop_mu);
     pthread_cond_destroy(&b->work);
     pthread_cond_destroy(&b->room);
+    batcher_bars_destroy(b);
     free(b);
 }
 

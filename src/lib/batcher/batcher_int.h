@@ -29,6 +29,8 @@
  *                replay at start
  *   apply.c      a write's rows on the caller's connection, in its
  *                transaction (duckpond_write_apply), by the same means
+ *   bars.c       live bars: declared by CALL duckpond_bars, merged from
+ *                each group in its transaction, guarded from other writes
  *
  * Locks: b->mu guards the queue, the flags and the counters; b->cat.lock
  * guards the catalog cache and its connection; b->casters.mu the
@@ -59,6 +61,7 @@
 #define INLINE_VALS 8       /* values a write holds without an allocation */
 #define INLINE_TEXT 48      /* bytes of text likewise */
 #define INLINE_BAD 16       /* rows the writer's scratch marks hold likewise */
+#define BARS_MAX 8          /* bar tables (intervals) of one tick table */
 
 /* ------------------------------------------------------------ writes */
 
@@ -217,7 +220,16 @@ struct shape {
     int16_t native[MASK_COLS]; /* per column: its output holding our conversion, or -1 */
     int16_t raw[MASK_COLS][8]; /* per column and kind: its output holding such values as they are, or -1 */
     duckdb_prepared_statement stmt;
+    duckdb_prepared_statement
+        bars[BARS_MAX]; /* per bar table of its target: the merge (bars.c), on first need */
     struct shape *next;
+};
+
+/* A declaration of live bars (bars.c): a row of duckpond_bars, with the tick columns' DEFAULTs. */
+struct bar_decl {
+    char *tick_schema, *tick_table, *bar_table, *every;
+    char *col[4];  /* ts, symbol, price, size */
+    char *dflt[4]; /* their DEFAULT expressions, or NULL */
 };
 
 /* A table and a column list, resolved by the writer, with its means of writing. */
@@ -233,6 +245,8 @@ struct target {
     int nshapes;
     bool scan_failed;                         /* a statement could not be prepared: use the Appenders */
     duckdb_prepared_statement default_values; /* INSERT INTO t DEFAULT VALUES, made on first need */
+    const struct bar_decl *bars[BARS_MAX];    /* the live bars of the table (the writer's targets only) */
+    int nbars;
     /* Writer scratch for the batch being committed. */
     uint64_t batch;           /* the batch the scratch belongs to */
     uint8_t casts[MASK_COLS]; /* per column: KIND_BITs of values only DuckDB's cast converts */
@@ -343,6 +357,13 @@ struct duckpond_batcher {
      * DuckDB owns (NULL if it could not be registered), and its name. */
     struct scan_fn *scan_fn;
     char scan_name[48];
+
+    /* Live bars (bars.c): the declarations, the writer's; one declaration
+     * handed to the writer (under mu) and the signal of its answer. */
+    struct bar_decl *bars;
+    size_t nbars, cap_bars;
+    struct bars_req *bars_req;
+    pthread_cond_t bars_done;
 
     uint64_t values_cast_alone;            /* atomic: values DuckDB cast by a statement each (check.c) */
     uint64_t writes_applied, rows_applied; /* atomic: duckpond_write_apply's (apply.c) */
@@ -562,6 +583,15 @@ int batcher_appender_fail(duckdb_appender a, char **msg);
 
 /* ------------------------------------------------ scan.c: the batch scan */
 
+/*
+ * Gives table function f its extra info and callbacks, registers it on c
+ * and destroys the handle: DuckDBSuccess, or DuckDBError (extra is then
+ * freed with the function).
+ */
+duckdb_state batcher_table_function_register(duckdb_connection c, duckdb_table_function f, void *extra,
+                                             duckdb_delete_callback_t free_extra,
+                                             duckdb_table_function_bind_t bind,
+                                             duckdb_table_function_init_t init, duckdb_table_function_t fn);
 /* Registers b's batch scan function on the writer's connection, and the writer's scanner with it. */
 int batcher_scan_register(duckpond_batcher *b);
 /* Takes the writer's scanner off the function (which DuckDB keeps until the database closes). */
@@ -586,6 +616,31 @@ int batcher_scan_insert(struct scanner *sc, struct target *t, const struct seg *
  * << 32 | its row, in order. DUCKPOND_OK or a status with *msg.
  */
 int batcher_scan_probe(struct scanner *sc, struct target *t, const struct seg *segs, size_t n, char **msg);
+
+/* Appends the expression of column i of an INSERT of shape sh: its native value, else its raw values cast. */
+void batcher_insert_expr(struct dp_buf *sql, const struct target *t, const struct shape *sh, int i);
+/* Runs statement stmt of shape sh over t's rows of segs[0..n) (sh NULL: no scan); *res to destroy on success. */
+int batcher_scan_run(struct scanner *sc, struct target *t, const struct shape *sh,
+                     duckdb_prepared_statement stmt, const struct seg *segs, size_t n, duckdb_result *res,
+                     char **msg);
+
+/* ------------------------------------------------ bars.c: live bars */
+
+/* Registers duckpond_bars (once per database), makes b serve it, loads the declarations. */
+int batcher_bars_start(duckpond_batcher *b);
+/* b serves declarations no more (waits for one it serves now). Before the writer stops. */
+void batcher_bars_stop(duckpond_batcher *b);
+void batcher_bars_destroy(duckpond_batcher *b);
+/* (Re)reads duckpond_bars on the writer's connection, and publishes the table names for the guard. */
+int batcher_bars_load(duckpond_batcher *b);
+void batcher_bars_free(duckpond_batcher *b);
+/* Gives a new target of the writer the bars of its table. */
+void batcher_bars_attach(duckpond_batcher *b, struct target *t);
+/* Merges t's rows of segs[0..n) of shape sh into each of t's bar tables (inside the group's transaction). */
+int batcher_bars_merge(struct scanner *sc, struct target *t, struct shape *sh, const struct seg *segs,
+                       size_t n, char **msg);
+/* The writer runs the declaration handed to it (b->mu held on entry and exit). */
+void batcher_bars_serve(duckpond_batcher *b);
 
 /* ------------------------------------------------ commit.c: groups into transactions */
 

@@ -105,8 +105,8 @@ static void attempt_failed(duckpond_batcher *b, int rc)
 static int scan_commit(duckpond_batcher *b, const struct seg *segs, size_t n, uint64_t seq, char **msg)
 {
     bool in_tx = seq != 0 || b->probing;
-    for (size_t s = 0; s < n && !in_tx; s++) /* rows with DEFAULTs may take several statements */
-        in_tx = segs[s].w->tgt != segs[0].w->tgt || segs[s].w->has_default;
+    for (size_t s = 0; s < n && !in_tx; s++) /* rows with DEFAULTs, or live bars, take several statements */
+        in_tx = segs[s].w->tgt != segs[0].w->tgt || segs[s].w->has_default || segs[s].w->tgt->nbars;
     int rc = in_tx ? batcher_writer_tx(b, TX_BEGIN, msg) : DUCKPOND_OK;
     if (rc != DUCKPOND_OK)
         return rc;
@@ -145,6 +145,12 @@ static int try_commit(duckpond_batcher *b, const struct seg *segs, size_t n, cha
     uint64_t seq = b->probing ? 0 : batcher_seq_after(b, segs, n);
     if (batcher_scan_fits(&b->sc, segs, n))
         return scan_commit(b, segs, n, seq, msg);
+    for (size_t s = 0; s < n; s++)
+        if (segs[s].w->tgt->nbars) { /* only the batch scan merges into bars */
+            *msg = dp_asprintf("table \"%s\" has live bars, and its rows cannot go through the batch scan",
+                               segs[s].w->tgt->stored.table);
+            return DUCKPOND_ERROR;
+        }
     batcher_check_segs_whole(b, segs, n); /* a failed Appender call cannot be taken back */
     bool in_tx = seq || b->probing || !single_flush(segs, n);
     int rc = in_tx ? batcher_writer_tx(b, TX_BEGIN, msg) : DUCKPOND_OK;

@@ -76,8 +76,7 @@ static void out_name(struct dp_buf *sql, int i, int k)
         dp_buf_printf(sql, "k%d_%d", i, k);
 }
 
-/* Appends the expression of column i of an INSERT shape: its native value, else its raw values cast. */
-static void insert_expr(struct dp_buf *sql, const struct target *t, const struct shape *sh, int i)
+void batcher_insert_expr(struct dp_buf *sql, const struct target *t, const struct shape *sh, int i)
 {
     int sources = sh->native[i] >= 0;
     for (int k = 0; k < 8; k++)
@@ -139,7 +138,7 @@ static void shape_sql(const struct scanner *sc, const struct target *t, const st
         if ((sh->dmask >> i) & 1)
             continue;
         dp_buf_printf(sql, "%s", sep);
-        insert_expr(sql, t, sh, i);
+        batcher_insert_expr(sql, t, sh, i);
         sep = ", ";
     }
     dp_buf_printf(sql, " FROM %s(%lld)", sc->name, (long long)sh->id);
@@ -149,6 +148,9 @@ void batcher_shape_free(struct shape *s)
 {
     if (s->stmt)
         duckdb_destroy_prepare(&s->stmt);
+    for (int i = 0; i < BARS_MAX; i++)
+        if (s->bars[i])
+            duckdb_destroy_prepare(&s->bars[i]);
     free(s);
 }
 
@@ -379,6 +381,20 @@ static void scan_fn_free(void *p)
     free(fn);
 }
 
+duckdb_state batcher_table_function_register(duckdb_connection c, duckdb_table_function f, void *extra,
+                                             duckdb_delete_callback_t free_extra,
+                                             duckdb_table_function_bind_t bind,
+                                             duckdb_table_function_init_t init, duckdb_table_function_t fn)
+{
+    duckdb_table_function_set_extra_info(f, extra, free_extra);
+    duckdb_table_function_set_bind(f, bind);
+    duckdb_table_function_set_init(f, init);
+    duckdb_table_function_set_function(f, fn);
+    duckdb_state st = duckdb_register_table_function(c, f);
+    duckdb_destroy_table_function(&f);
+    return st;
+}
+
 int batcher_scan_register(duckpond_batcher *b)
 {
     static int64_t counter;
@@ -393,12 +409,8 @@ int batcher_scan_register(duckpond_batcher *b)
     duckdb_logical_type bigint = duckdb_create_logical_type(DUCKDB_TYPE_BIGINT);
     duckdb_table_function_add_parameter(f, bigint); /* the shape */
     duckdb_destroy_logical_type(&bigint);
-    duckdb_table_function_set_extra_info(f, fn, scan_fn_free);
-    duckdb_table_function_set_bind(f, scan_bind);
-    duckdb_table_function_set_init(f, scan_init);
-    duckdb_table_function_set_function(f, scan_next);
-    duckdb_state st = duckdb_register_table_function(duckpond_conn_duckdb(b->conn), f);
-    duckdb_destroy_table_function(&f);
+    duckdb_state st = batcher_table_function_register(duckpond_conn_duckdb(b->conn), f, fn, scan_fn_free,
+                                                      scan_bind, scan_init, scan_next);
     if (st == DuckDBError)
         return DUCKPOND_ERROR; /* fn went with the function */
     b->scan_fn = fn;
@@ -535,10 +547,9 @@ bool batcher_scan_fits(struct scanner *sc, const struct seg *segs, size_t n)
     return true;
 }
 
-/* Runs statement stmt of shape sh over t's rows of segs[0..n) (sh NULL: no scan). */
-static int scan_run(struct scanner *sc, struct target *t, const struct shape *sh,
-                    duckdb_prepared_statement stmt, const struct seg *segs, size_t n, duckdb_result *res,
-                    char **msg)
+int batcher_scan_run(struct scanner *sc, struct target *t, const struct shape *sh,
+                     duckdb_prepared_statement stmt, const struct seg *segs, size_t n, duckdb_result *res,
+                     char **msg)
 {
     sc->segs = segs;
     sc->nsegs = n;
@@ -566,12 +577,14 @@ static int insert_shape(struct scanner *sc, struct target *t, uint64_t dmask, co
     duckdb_result res;
     int rc = DUCKPOND_OK;
     if (!mask_all(t, dmask)) {
-        const struct shape *sh = shape_get(sc, t, dmask, false);
-        rc = sh ? scan_run(sc, t, sh, sh->stmt, segs, n, &res, msg) : DUCKPOND_ERROR;
+        struct shape *sh = shape_get(sc, t, dmask, false);
+        rc = sh ? batcher_scan_run(sc, t, sh, sh->stmt, segs, n, &res, msg) : DUCKPOND_ERROR;
         if (rc == DUCKPOND_OK)
             duckdb_destroy_result(&res);
         else if (!sh)
             *msg = strdup("batch scan: a statement is missing");
+        if (rc == DUCKPOND_OK && t->nbars) /* the same rows into the bars, in the same transaction */
+            rc = batcher_bars_merge(sc, t, sh, segs, n, msg);
         return rc;
     }
     for (size_t s = 0; s < n && rc == DUCKPOND_OK; s++)
@@ -579,7 +592,7 @@ static int insert_shape(struct scanner *sc, struct target *t, uint64_t dmask, co
             const duckpond_write *w = segs[s].w;
             if (w->tgt != t || w->bad[r] || !w->has_default || row_dmask(w, r) != dmask)
                 continue;
-            if ((rc = scan_run(sc, t, NULL, t->default_values, segs, n, &res, msg)) == DUCKPOND_OK)
+            if ((rc = batcher_scan_run(sc, t, NULL, t->default_values, segs, n, &res, msg)) == DUCKPOND_OK)
                 duckdb_destroy_result(&res);
         }
     return rc;
@@ -651,7 +664,7 @@ int batcher_scan_probe(struct scanner *sc, struct target *t, const struct seg *s
         return DUCKPOND_ERROR;
     }
     duckdb_result res;
-    int rc = scan_run(sc, t, sh, sh->stmt, segs, n, &res, msg);
+    int rc = batcher_scan_run(sc, t, sh, sh->stmt, segs, n, &res, msg);
     if (rc != DUCKPOND_OK)
         return rc;
     if (!probe_collect(sc, &res)) {

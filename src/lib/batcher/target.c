@@ -156,6 +156,7 @@ struct target *batcher_target_get(duckpond_batcher *b, const duckpond_write *w, 
     }
     if (!t)
         return NULL;
+    batcher_bars_attach(b, t);
     t->next = b->targets;
     b->targets = t;
     return t;

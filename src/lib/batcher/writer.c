@@ -203,9 +203,13 @@ void *batcher_writer_main(void *arg)
     duckpond_batcher *b = arg;
     pthread_mutex_lock(&b->mu);
     for (;;) {
-        while (!b->stopping && (b->held || !b->head)) {
+        while (!b->stopping && !b->bars_req && (b->held || !b->head)) {
             b->writer_idle = true;
             pthread_cond_wait(&b->work, &b->mu);
+        }
+        if (b->bars_req) { /* between two groups, so that none commits half before it */
+            batcher_bars_serve(b);
+            continue;
         }
         if (b->head && !b->stopping && b->head->internal && b->head->jseq)
             apply_linger(b);

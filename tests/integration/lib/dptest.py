@@ -16,6 +16,10 @@ tests/run.sh expects:
 - stop(proc) sends SIGTERM and returns the server's exit status;
 - free_port() gives a free TCP port on 127.0.0.1;
 - metric(http_port, name) reads one counter from the server's GET /metrics;
+- pg_connect(port, options, autocommit) opens a psycopg2 connection as
+  user "py" to database duckpond (options: "-c name=value" settings);
+  one(conn, sql, args) runs a statement and returns its first row;
+  pgcode_of(fn) runs fn and returns the SQLSTATE it failed with, or None;
 - SANITIZED is true when the server is the AddressSanitizer build, whose
   memory figures (shadow memory, quarantine) say nothing of duckpond's.
 
@@ -125,3 +129,29 @@ def stop(proc):
     """SIGTERM, then the server's exit status."""
     proc.terminate()
     return proc.wait(timeout=30)
+
+
+def pg_connect(port, options=None, autocommit=True):
+    """A psycopg2 connection to the server on port (psycopg2 is imported here, for the tests that use it)."""
+    import psycopg2
+    kw = {"options": options} if options else {}
+    c = psycopg2.connect(host="127.0.0.1", port=port, user="py", dbname="duckpond", connect_timeout=10, **kw)
+    c.autocommit = autocommit
+    return c
+
+
+def one(conn, sql, args=None):
+    """The first row of a statement's result."""
+    cur = conn.cursor()
+    cur.execute(sql, args)
+    return cur.fetchone()
+
+
+def pgcode_of(fn):
+    """Runs fn; the SQLSTATE of the PostgreSQL error it raised, or None."""
+    import psycopg2
+    try:
+        fn()
+        return None
+    except psycopg2.Error as e:
+        return e.pgcode

@@ -1,0 +1,784 @@
+/*
+ * bars.c -- live bars: OHLCV tables kept by the batcher's writer in the
+ * same DuckDB transaction as the ticks they summarise.
+ *
+ * An operator declares bars over a tick table with a table function,
+ *
+ *   CALL duckpond_bars('trades', ts => 'ts', symbol => 'symbol',
+ *                      price => 'price', size => 'qty', every => ['1 second', '1 minute'])
+ *
+ * from any connection (psql through the server, HTTP, a library
+ * connection). The function hands the declaration to the writer thread
+ * and waits: the writer runs it between two groups, in one transaction
+ * of its own, so that no group of ticks commits half before and half
+ * after it. For each interval it creates <table>_bars_<label> (symbol,
+ * bucket, open, high, low, close, volume, vwap, trades, open_ts,
+ * close_ts, notional; PRIMARY KEY (symbol, bucket)) filled from the ticks
+ * already there, and records the declaration in duckpond_bars.
+ *
+ * Then every group the writer commits into the tick table is merged into
+ * each bar table by a prepared INSERT ... ON CONFLICT DO UPDATE over the
+ * same batch scan that inserted the ticks (scan.c), inside the group's
+ * transaction: the group's rows are aggregated per (symbol, bucket) and
+ * combined with the bar already there. open and close are the prices of
+ * the first and last tick by time (open_ts, close_ts; equal times are
+ * ordered by price), so a late tick updates its old bucket exactly as a
+ * recompute from scratch would; notional (the sum of price * size) keeps
+ * vwap exact under merging. Prices and sizes are summed as DOUBLE. Ticks
+ * with a NULL time, symbol, price or size are left out of the bars.
+ *
+ * Writes into a tick or bar table other than the batcher's (INSERT ...
+ * SELECT, UPDATE, DELETE, COPY, INSERT inside a transaction) are refused
+ * by duckpond_bars_check for those that ask it (the server asks before
+ * every such statement): the writer alone changes bars, so they never
+ * conflict and never lag.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "batcher_int.h"
+#include "sqllex.h"
+
+/* The table function's extra info: the batcher serving declarations now; owned by DuckDB and the db. */
+struct bars_fn {
+    pthread_mutex_t mu; /* held by a declaration from hand-off to answer */
+    duckpond_batcher *b;
+};
+
+/* A declaration: the function's arguments, and the writer's answer. */
+struct bars_req {
+    char *table, *col[4]; /* col: ts, symbol, price, size */
+    char **every;
+    size_t nevery;
+    /* the answer */
+    bool done;
+    int rc;
+    char *msg;
+    char **out; /* per interval: bar table, then every */
+};
+
+static const char *const col_role[4] = {"ts", "symbol", "price", "size"};
+
+/* ------------------------------------------------------------ SQL */
+
+/*
+ * The bars of src, a relation with columns _ts, _sym, _px, _sz, at the
+ * interval every (unquoted text), in the bar table's column order.
+ */
+static void agg_sql(struct dp_buf *q, const char *every, const char *src)
+{
+    dp_buf_printf(q, "SELECT _sym AS symbol, time_bucket(CAST(");
+    dp_sql_literal(q, every, strlen(every));
+    dp_buf_printf(
+        q,
+        " AS INTERVAL), _ts) AS bucket, "
+        "min({'t': _ts, 'p': CAST(_px AS DOUBLE)}).p AS open, max(CAST(_px AS DOUBLE)) AS high, "
+        "min(CAST(_px AS DOUBLE)) AS low, max({'t': _ts, 'p': CAST(_px AS DOUBLE)}).p AS close, "
+        "sum(CAST(_sz AS DOUBLE)) AS volume, "
+        "sum(CAST(_px AS DOUBLE) * CAST(_sz AS DOUBLE)) / nullif(sum(CAST(_sz AS DOUBLE)), 0) AS vwap, "
+        "count(*) AS trades, min(_ts) AS open_ts, max(_ts) AS close_ts, "
+        "sum(CAST(_px AS DOUBLE) * CAST(_sz AS DOUBLE)) AS notional FROM %s "
+        "WHERE _ts IS NOT NULL AND _sym IS NOT NULL AND _px IS NOT NULL AND _sz IS NOT NULL "
+        "GROUP BY ALL",
+        src);
+}
+
+/* How a bar that exists takes in the bar of new ticks (excluded). */
+static const char upsert_tail[] =
+    " ON CONFLICT (symbol, bucket) DO UPDATE SET "
+    "open = CASE WHEN (excluded.open_ts, excluded.open) < (open_ts, open) THEN excluded.open ELSE open END, "
+    "open_ts = least(excluded.open_ts, open_ts), "
+    "high = greatest(excluded.high, high), low = least(excluded.low, low), "
+    "close = CASE WHEN (excluded.close_ts, excluded.close) > (close_ts, close) THEN excluded.close ELSE close END, "
+    "close_ts = greatest(excluded.close_ts, close_ts), "
+    "volume = volume + excluded.volume, notional = notional + excluded.notional, "
+    "vwap = (notional + excluded.notional) / nullif(volume + excluded.volume, 0), "
+    "trades = trades + excluded.trades";
+
+static const char bar_cols[] =
+    "(symbol, bucket, open, high, low, close, volume, vwap, trades, open_ts, close_ts, notional)";
+
+/* Appends schema.name, each quoted. */
+static void qualified(struct dp_buf *q, const char *schema, const char *name)
+{
+    dp_sql_ident(q, schema);
+    dp_buf_byte(q, '.');
+    dp_sql_ident(q, name);
+}
+
+/* ------------------------------------------------ declarations, loaded */
+
+void batcher_bars_free(duckpond_batcher *b)
+{
+    for (size_t i = 0; i < b->nbars; i++) {
+        struct bar_decl *d = &b->bars[i];
+        free(d->tick_schema);
+        free(d->tick_table);
+        free(d->bar_table);
+        free(d->every);
+        for (int k = 0; k < 4; k++) {
+            free(d->col[k]);
+            free(d->dflt[k]);
+        }
+    }
+    free(b->bars);
+    b->bars = NULL;
+    b->nbars = b->cap_bars = 0;
+}
+
+/* A VARCHAR cell of a materialized result as a malloc'd string (NULL for NULL). */
+static char *cell(duckdb_result *res, idx_t col, idx_t row)
+{
+    if (duckdb_value_is_null(res, col, row))
+        return NULL;
+    char *v = duckdb_value_varchar(res, col, row);
+    char *out = v ? strdup(v) : NULL;
+    duckdb_free(v);
+    return out;
+}
+
+/* Publishes the names of the tick and bar tables for duckpond_bars_check. */
+static void publish_names(duckpond_batcher *b)
+{
+    struct dp_bars_names *n = &b->db->bars_names;
+    pthread_mutex_lock(&n->mu);
+    for (size_t i = 0; i < n->count; i++)
+        free(n->names[i]);
+    n->count = 0;
+    for (size_t i = 0; i < b->nbars; i++)
+        for (int k = 0; k < 2; k++) {
+            const char *name = k ? b->bars[i].bar_table : b->bars[i].tick_table;
+            char *copy = strdup(name);
+            if (copy && dp_grow(&n->names, &n->cap, n->count + 1, sizeof *n->names) == 0)
+                n->names[n->count++] = copy;
+            else
+                free(copy);
+        }
+    __atomic_store_n(&n->any, n->count > 0, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&n->mu);
+}
+
+int batcher_bars_load(duckpond_batcher *b)
+{
+    batcher_bars_free(b);
+    duckdb_connection c = duckpond_conn_duckdb(b->conn);
+    duckdb_result res;
+    /* the columns' DEFAULTs: a write that leaves one out gets it, and so must its bar */
+    const char *sql =
+        "SELECT d.tick_schema, d.tick_table, d.bar_table, d.every, d.ts_col, d.symbol_col, d.price_col, "
+        "d.size_col, (SELECT any_value(column_default) FROM duckdb_columns() c WHERE c.schema_name = "
+        "d.tick_schema AND c.table_name = d.tick_table AND c.column_name = d.ts_col), (SELECT "
+        "any_value(column_default) FROM duckdb_columns() c WHERE c.schema_name = d.tick_schema AND "
+        "c.table_name = d.tick_table AND c.column_name = d.symbol_col), (SELECT any_value(column_default) FROM "
+        "duckdb_columns() c WHERE c.schema_name = d.tick_schema AND c.table_name = d.tick_table AND "
+        "c.column_name = d.price_col), (SELECT any_value(column_default) FROM duckdb_columns() c WHERE "
+        "c.schema_name = d.tick_schema AND c.table_name = d.tick_table AND c.column_name = d.size_col) "
+        "FROM main.duckpond_bars d ORDER BY d.bar_table";
+    /* a table description asks the catalog alone: no statement is planned at every batcher start */
+    duckdb_table_description desc = NULL;
+    bool exists = duckdb_table_description_create(c, "main", "duckpond_bars", &desc) == DuckDBSuccess;
+    duckdb_table_description_destroy(&desc);
+    int rc = DUCKPOND_OK;
+    if (!exists) {
+        publish_names(b);
+        return rc;
+    }
+    if (duckdb_query(c, sql, &res) == DuckDBError) {
+        rc = duckpond_conn_fail(b->conn, duckdb_result_error_type(&res), duckdb_result_error(&res));
+        duckdb_destroy_result(&res);
+        return rc;
+    }
+    idx_t rows = duckdb_row_count(&res);
+    if (rows && dp_grow(&b->bars, &b->cap_bars, rows, sizeof *b->bars) != 0)
+        rc = DUCKPOND_NOMEM;
+    for (idx_t r = 0; r < rows && rc == DUCKPOND_OK; r++) {
+        struct bar_decl *d = &b->bars[b->nbars++];
+        *d = (struct bar_decl){0};
+        d->tick_schema = cell(&res, 0, r);
+        d->tick_table = cell(&res, 1, r);
+        d->bar_table = cell(&res, 2, r);
+        d->every = cell(&res, 3, r);
+        for (int k = 0; k < 4; k++) {
+            d->col[k] = cell(&res, 4 + (idx_t)k, r);
+            d->dflt[k] = cell(&res, 8 + (idx_t)k, r);
+        }
+        if (!d->tick_schema || !d->tick_table || !d->bar_table || !d->every || !d->col[0] || !d->col[1] ||
+            !d->col[2] || !d->col[3])
+            rc = DUCKPOND_NOMEM;
+    }
+    duckdb_destroy_result(&res);
+    publish_names(b);
+    return rc;
+}
+
+void batcher_bars_attach(duckpond_batcher *b, struct target *t)
+{
+    for (size_t i = 0; i < b->nbars && t->nbars < BARS_MAX; i++) {
+        const struct bar_decl *d = &b->bars[i];
+        if (strcmp(d->tick_schema, t->stored.schema) != 0 || strcmp(d->tick_table, t->stored.table) != 0)
+            continue;
+        t->bars[t->nbars++] = d;
+    }
+}
+
+/* ------------------------------------------------ merging a group */
+
+/* The expression of tick column `name` in a shape's statement: its scan output, else its DEFAULT. */
+static void col_expr(struct dp_buf *q, const struct target *t, const struct shape *sh, const char *name,
+                     const char *dflt)
+{
+    for (int i = 0; i < t->ncols && i < MASK_COLS; i++)
+        if (strcasecmp(t->cols[i].name, name) == 0 && !((sh->dmask >> i) & 1)) {
+            batcher_insert_expr(q, t, sh, i);
+            return;
+        }
+    dp_buf_printf(q, "%s", dflt ? dflt : "NULL");
+}
+
+/* The statement merging the rows of shape sh of t into the bars of d. */
+static void merge_sql(struct dp_buf *q, const struct scanner *sc, const struct target *t,
+                      const struct shape *sh, const struct bar_decl *d)
+{
+    static const char *const alias[4] = {"_ts", "_sym", "_px", "_sz"};
+    struct dp_buf src = DP_BUF_INIT;
+    dp_buf_printf(&src, "(SELECT ");
+    for (int k = 0; k < 4; k++) {
+        col_expr(&src, t, sh, d->col[k], d->dflt[k]);
+        dp_buf_printf(&src, " AS %s%s", alias[k], k < 3 ? ", " : "");
+    }
+    dp_buf_printf(&src, " FROM %s(%lld))", sc->name, (long long)sh->id);
+    dp_buf_printf(q, "INSERT INTO ");
+    qualified(q, d->tick_schema, d->bar_table);
+    dp_buf_printf(q, " %s ", bar_cols);
+    agg_sql(q, d->every, src.failed ? "(SELECT NULL)" : src.data);
+    dp_buf_printf(q, "%s", upsert_tail);
+    if (src.failed)
+        q->failed = true;
+    dp_buf_free(&src);
+}
+
+int batcher_bars_merge(struct scanner *sc, struct target *t, struct shape *sh, const struct seg *segs,
+                       size_t n, char **msg)
+{
+    for (int i = 0; i < t->nbars; i++) {
+        if (!sh->bars[i]) {
+            struct dp_buf q = DP_BUF_INIT;
+            merge_sql(&q, sc, t, sh, t->bars[i]);
+            if (q.failed) {
+                dp_buf_free(&q);
+                return DUCKPOND_NOMEM;
+            }
+            if (duckdb_prepare(sc->conn, q.data, &sh->bars[i]) == DuckDBError) {
+                *msg = dp_asprintf("live bars %s of table %s: %s", t->bars[i]->bar_table, t->stored.table,
+                                   duckdb_prepare_error(sh->bars[i]));
+                duckdb_destroy_prepare(&sh->bars[i]);
+                sh->bars[i] = NULL;
+                dp_buf_free(&q);
+                return DUCKPOND_ERROR;
+            }
+            dp_buf_free(&q);
+        }
+        duckdb_result res;
+        int rc = batcher_scan_run(sc, t, sh, sh->bars[i], segs, n, &res, msg);
+        if (rc != DUCKPOND_OK)
+            return rc;
+        duckdb_destroy_result(&res);
+    }
+    return DUCKPOND_OK;
+}
+
+/* ------------------------------------------------ declaring, on the writer */
+
+/* Runs sql on the writer's connection; DuckDB's message in req on failure. */
+static int run(duckpond_batcher *b, struct bars_req *req, const char *sql)
+{
+    if (!sql)
+        return DUCKPOND_NOMEM;
+    int rc = batcher_writer_exec(b, sql, &req->msg);
+    return rc;
+}
+
+/* The label of an interval in a bar table's name (1s, 5m, 1h, 1d, 250ms), or -1 if not a positive interval. */
+static int interval_label(duckpond_batcher *b, struct bars_req *req, const char *every, char *out, size_t len)
+{
+    struct dp_buf q = DP_BUF_INIT;
+    dp_buf_printf(&q, "SELECT CAST(epoch_us(TIMESTAMP '1970-01-01' + CAST(");
+    dp_sql_literal(&q, every, strlen(every));
+    dp_buf_printf(&q, " AS INTERVAL)) AS BIGINT)");
+    int64_t us = 0;
+    int rc = q.failed ? DUCKPOND_NOMEM : duckpond_query_int64(b->conn, q.data, &us);
+    dp_buf_free(&q);
+    if (rc != DUCKPOND_OK || us <= 0) {
+        req->msg = dp_asprintf("duckpond_bars: \"%s\" is not a positive interval%s%s", every,
+                               rc != DUCKPOND_OK ? ": " : "",
+                               rc != DUCKPOND_OK ? duckpond_conn_errmsg(b->conn) : "");
+        return -1;
+    }
+    static const struct {
+        int64_t us;
+        const char *unit;
+    } units[] = {{86400000000, "d"}, {3600000000, "h"}, {60000000, "m"},
+                 {1000000, "s"},     {1000, "ms"},      {1, "us"}};
+    for (size_t i = 0; i < sizeof units / sizeof *units; i++)
+        if (us % units[i].us == 0) {
+            snprintf(out, len, "%lld%s", (long long)(us / units[i].us), units[i].unit);
+            break;
+        }
+    return 0;
+}
+
+/* The tick table's schema and name as the catalog stores them, into schema/table (malloc'd). */
+static int resolve_table(duckpond_batcher *b, struct bars_req *req, char **schema, char **table)
+{
+    const char *dot = strchr(req->table, '.');
+    struct dp_buf q = DP_BUF_INIT;
+    dp_buf_printf(&q, "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = "
+                      "current_database() AND lower(table_name) = lower(");
+    dp_sql_literal(&q, dot ? dot + 1 : req->table, strlen(dot ? dot + 1 : req->table));
+    if (dot) {
+        char *s = strndup(req->table, (size_t)(dot - req->table));
+        dp_buf_printf(&q, ") AND lower(schema_name) = lower(");
+        dp_sql_literal(&q, s ? s : "", strlen(s ? s : ""));
+        free(s);
+        dp_buf_printf(&q, ")");
+    } else {
+        dp_buf_printf(&q, ") AND schema_name = current_schema()");
+    }
+    duckdb_result res;
+    int rc = DUCKPOND_NOTFOUND;
+    if (q.failed) {
+        rc = DUCKPOND_NOMEM;
+    } else if (duckdb_query(duckpond_conn_duckdb(b->conn), q.data, &res) == DuckDBSuccess) {
+        if (duckdb_row_count(&res) == 1) {
+            *schema = cell(&res, 0, 0);
+            *table = cell(&res, 1, 0);
+            rc = *schema && *table ? DUCKPOND_OK : DUCKPOND_NOMEM;
+        }
+        duckdb_destroy_result(&res);
+    } else {
+        duckdb_destroy_result(&res);
+        rc = DUCKPOND_ERROR;
+    }
+    dp_buf_free(&q);
+    if (rc == DUCKPOND_NOTFOUND)
+        req->msg = dp_asprintf("duckpond_bars: no table \"%s\"", req->table);
+    return rc;
+}
+
+/* Whether bar table `bar` of schema is declared already (then nothing is made again). */
+static bool declared(duckpond_batcher *b, const char *schema, const char *bar)
+{
+    for (size_t i = 0; i < b->nbars; i++)
+        if (strcmp(b->bars[i].tick_schema, schema) == 0 && strcmp(b->bars[i].bar_table, bar) == 0)
+            return true;
+    return false;
+}
+
+/* Makes one bar table of the tick table schema.table, filled from its ticks, and records it. */
+static int declare_one(duckpond_batcher *b, struct bars_req *req, const char *schema, const char *table,
+                       const char *every, const char *bar)
+{
+    struct dp_buf src = DP_BUF_INIT, q = DP_BUF_INIT;
+    static const char *const alias[4] = {"_ts", "_sym", "_px", "_sz"};
+    dp_buf_printf(&src, "(SELECT ");
+    for (int k = 0; k < 4; k++) {
+        dp_sql_ident(&src, req->col[k]);
+        dp_buf_printf(&src, " AS %s%s", alias[k], k < 3 ? ", " : "");
+    }
+    dp_buf_printf(&src, " FROM ");
+    qualified(&src, schema, table);
+    dp_buf_byte(&src, ')');
+    dp_buf_printf(&q, "CREATE TABLE ");
+    qualified(&q, schema, bar);
+    dp_buf_printf(&q, " AS ");
+    agg_sql(&q, every, src.failed ? "" : src.data);
+    int rc = q.failed || src.failed ? DUCKPOND_NOMEM : run(b, req, q.data);
+    dp_buf_free(&q);
+    dp_buf_free(&src);
+    if (rc == DUCKPOND_OK) {
+        dp_buf_printf(&q, "ALTER TABLE ");
+        qualified(&q, schema, bar);
+        dp_buf_printf(&q, " ADD PRIMARY KEY (symbol, bucket)");
+        rc = q.failed ? DUCKPOND_NOMEM : run(b, req, q.data);
+        dp_buf_free(&q);
+    }
+    if (rc == DUCKPOND_OK) {
+        const char *vals[8] = {schema, table, bar, every, req->col[0], req->col[1], req->col[2], req->col[3]};
+        dp_buf_printf(&q, "INSERT INTO main.duckpond_bars VALUES (");
+        for (int i = 0; i < 8; i++) {
+            dp_sql_literal(&q, vals[i], strlen(vals[i]));
+            dp_buf_printf(&q, "%s", i < 7 ? ", " : ")");
+        }
+        rc = q.failed ? DUCKPOND_NOMEM : run(b, req, q.data);
+        dp_buf_free(&q);
+    }
+    return rc;
+}
+
+/* The declaration of req, in one transaction of the writer's: the answer in req. */
+static void declare(duckpond_batcher *b, struct bars_req *req)
+{
+    char *schema = NULL, *table = NULL;
+    req->out = calloc(req->nevery * 2 + 1, sizeof *req->out);
+    int rc = req->out ? batcher_writer_tx(b, TX_BEGIN, &req->msg) : DUCKPOND_NOMEM;
+    if (rc == DUCKPOND_OK)
+        rc = run(b, req,
+                 "CREATE TABLE IF NOT EXISTS main.duckpond_bars (tick_schema VARCHAR, tick_table VARCHAR, "
+                 "bar_table VARCHAR, every VARCHAR, ts_col VARCHAR, symbol_col VARCHAR, price_col VARCHAR, "
+                 "size_col VARCHAR)");
+    if (rc == DUCKPOND_OK)
+        rc = resolve_table(b, req, &schema, &table);
+    for (size_t i = 0; i < req->nevery && rc == DUCKPOND_OK; i++) {
+        char label[40];
+        if (interval_label(b, req, req->every[i], label, sizeof label) != 0) {
+            rc = DUCKPOND_MISUSE;
+            break;
+        }
+        char *bar = dp_asprintf("%s_bars_%s", table, label);
+        if (!bar) {
+            rc = DUCKPOND_NOMEM;
+            break;
+        }
+        if (!declared(b, schema, bar))
+            rc = declare_one(b, req, schema, table, req->every[i], bar);
+        req->out[2 * i] = bar;
+        req->out[2 * i + 1] = strdup(req->every[i]);
+    }
+    if (rc == DUCKPOND_OK)
+        rc = batcher_writer_tx(b, TX_COMMIT, &req->msg);
+    else if (req->out)
+        batcher_writer_tx(b, TX_ROLLBACK, NULL);
+    free(schema);
+    free(table);
+    /* the targets made before know nothing of the new bars; nor, after a failure, of what is left */
+    batcher_targets_drop(b);
+    int lrc = batcher_bars_load(b);
+    if (rc == DUCKPOND_OK && lrc != DUCKPOND_OK) {
+        rc = lrc;
+        req->msg = strdup(duckpond_conn_errmsg(b->conn));
+    }
+    req->rc = rc;
+}
+
+void batcher_bars_serve(duckpond_batcher *b)
+{
+    struct bars_req *req = b->bars_req;
+    pthread_mutex_unlock(&b->mu);
+    declare(b, req);
+    pthread_mutex_lock(&b->mu);
+    b->bars_req = NULL;
+    req->done = true;
+    pthread_cond_broadcast(&b->bars_done);
+}
+
+/* Hands req to b's writer and waits for its answer (fn->mu held: b stays). */
+static void submit(duckpond_batcher *b, struct bars_req *req)
+{
+    pthread_mutex_lock(&b->mu);
+    while (b->bars_req && !b->stopping)
+        pthread_cond_wait(&b->bars_done, &b->mu);
+    if (b->stopping) {
+        req->rc = DUCKPOND_CLOSED;
+        req->msg = strdup("duckpond_bars: the batcher is stopping");
+    } else {
+        b->bars_req = req;
+        pthread_cond_signal(&b->work);
+        while (!req->done)
+            pthread_cond_wait(&b->bars_done, &b->mu);
+    }
+    pthread_mutex_unlock(&b->mu);
+}
+
+/* ------------------------------------------------ the table function */
+
+static void req_free(void *p)
+{
+    struct bars_req *req = p;
+    if (!req)
+        return;
+    free(req->table);
+    for (int k = 0; k < 4; k++)
+        free(req->col[k]);
+    for (size_t i = 0; i < req->nevery; i++)
+        free(req->every[i]);
+    free(req->every);
+    free(req->msg);
+    for (size_t i = 0; req->out && req->out[i]; i++)
+        free(req->out[i]);
+    free(req->out);
+    free(req);
+}
+
+/* A named VARCHAR argument, or def. */
+static char *named_text(duckdb_bind_info info, const char *name, const char *def)
+{
+    duckdb_value v = duckdb_bind_get_named_parameter(info, name);
+    char *out = NULL;
+    if (v && !duckdb_is_null_value(v)) {
+        char *s = duckdb_get_varchar(v);
+        out = s ? strdup(s) : NULL;
+        duckdb_free(s);
+    } else {
+        out = strdup(def);
+    }
+    if (v)
+        duckdb_destroy_value(&v);
+    return out;
+}
+
+/* The intervals of `every` (a list of text, or one text) into req; false if none or out of memory. */
+static bool bind_every(duckdb_bind_info info, struct bars_req *req)
+{
+    duckdb_value v = duckdb_bind_get_named_parameter(info, "every");
+    size_t cap = 0;
+    bool ok = true;
+    if (!v || duckdb_is_null_value(v)) {
+        static const char *const def[2] = {"1 second", "1 minute"};
+        for (int i = 0; i < 2 && ok; i++)
+            ok = dp_grow(&req->every, &cap, req->nevery + 1, sizeof *req->every) == 0 &&
+                 (req->every[req->nevery++] = strdup(def[i])) != NULL;
+    } else {
+        duckdb_logical_type lt = duckdb_get_value_type(v);
+        bool list = duckdb_get_type_id(lt) == DUCKDB_TYPE_LIST;
+        idx_t n = list ? duckdb_get_list_size(v) : 1;
+        for (idx_t i = 0; i < n && ok; i++) {
+            duckdb_value e = list ? duckdb_get_list_child(v, i) : v;
+            char *s = duckdb_get_varchar(e);
+            ok = s && dp_grow(&req->every, &cap, req->nevery + 1, sizeof *req->every) == 0 &&
+                 (req->every[req->nevery++] = strdup(s)) != NULL;
+            duckdb_free(s);
+            if (list)
+                duckdb_destroy_value(&e);
+        }
+    }
+    if (v)
+        duckdb_destroy_value(&v);
+    return ok && req->nevery > 0;
+}
+
+/* Bind: the arguments into a request; the answer's columns. */
+static void fn_bind(duckdb_bind_info info)
+{
+    struct bars_req *req = calloc(1, sizeof *req);
+    duckdb_value t = duckdb_bind_get_parameter(info, 0);
+    char *table = t ? duckdb_get_varchar(t) : NULL;
+    if (t)
+        duckdb_destroy_value(&t);
+    bool ok = req && table && (req->table = strdup(table)) != NULL;
+    duckdb_free(table);
+    for (int k = 0; k < 4 && ok; k++)
+        ok = (req->col[k] = named_text(info, col_role[k], col_role[k])) != NULL;
+    if (!ok || !bind_every(info, req)) {
+        duckdb_bind_set_error(info, "duckpond_bars: needs a table name, and at least one interval in every");
+        req_free(req);
+        return;
+    }
+    duckdb_bind_set_bind_data(info, req, req_free);
+    static const char *const cols[3] = {"tick_table", "bar_table", "every"};
+    duckdb_logical_type vc = duckdb_create_logical_type(DUCKDB_TYPE_VARCHAR);
+    for (int i = 0; i < 3; i++)
+        duckdb_bind_add_result_column(info, cols[i], vc);
+    duckdb_destroy_logical_type(&vc);
+}
+
+/* Init: a flag that the one answer was given. */
+static void fn_init(duckdb_init_info info)
+{
+    bool *sent = calloc(1, sizeof *sent);
+    duckdb_init_set_init_data(info, sent, free);
+    duckdb_init_set_max_threads(info, 1);
+}
+
+/* The declaration itself, on the first call: handed to the writer; its answer as rows. */
+static void fn_run(duckdb_function_info info, duckdb_data_chunk out)
+{
+    bool *sent = duckdb_function_get_init_data(info);
+    struct bars_req *req = duckdb_function_get_bind_data(info);
+    struct bars_fn *fn = duckdb_function_get_extra_info(info);
+    if (!sent || *sent) {
+        duckdb_data_chunk_set_size(out, 0);
+        return;
+    }
+    *sent = true;
+    free(req->msg);
+    req->msg = NULL;
+    req->done = false;
+    pthread_mutex_lock(&fn->mu);
+    if (fn->b) {
+        submit(fn->b, req);
+    } else {
+        req->rc = DUCKPOND_CLOSED;
+        req->msg = strdup("duckpond_bars: no ingest batcher runs on this database");
+    }
+    pthread_mutex_unlock(&fn->mu);
+    if (req->rc != DUCKPOND_OK) {
+        duckdb_function_set_error(info, req->msg ? req->msg : duckpond_strerror(req->rc));
+        return;
+    }
+    for (size_t i = 0; i < req->nevery; i++) {
+        duckdb_vector_assign_string_element(duckdb_data_chunk_get_vector(out, 0), i, req->table);
+        duckdb_vector_assign_string_element(duckdb_data_chunk_get_vector(out, 1), i, req->out[2 * i]);
+        duckdb_vector_assign_string_element(duckdb_data_chunk_get_vector(out, 2), i, req->out[2 * i + 1]);
+    }
+    duckdb_data_chunk_set_size(out, req->nevery);
+    for (size_t i = 0; req->out[i]; i++)
+        free(req->out[i]);
+    free(req->out);
+    req->out = NULL;
+}
+
+static void fn_free(void *p)
+{
+    struct bars_fn *fn = p;
+    pthread_mutex_destroy(&fn->mu);
+    free(fn);
+}
+
+/* Registers duckpond_bars once per database (DuckDB owns it from then on); NULL if it could not be. */
+static struct bars_fn *fn_register(duckpond_batcher *b)
+{
+    struct bars_fn *fn = calloc(1, sizeof *fn);
+    if (!fn)
+        return NULL;
+    pthread_mutex_init(&fn->mu, NULL);
+    duckdb_table_function f = duckdb_create_table_function();
+    duckdb_table_function_set_name(f, "duckpond_bars");
+    duckdb_logical_type vc = duckdb_create_logical_type(DUCKDB_TYPE_VARCHAR);
+    duckdb_logical_type any = duckdb_create_logical_type(DUCKDB_TYPE_ANY);
+    duckdb_table_function_add_parameter(f, vc);
+    for (int k = 0; k < 4; k++)
+        duckdb_table_function_add_named_parameter(f, col_role[k], vc);
+    duckdb_table_function_add_named_parameter(f, "every", any);
+    duckdb_destroy_logical_type(&vc);
+    duckdb_destroy_logical_type(&any);
+    duckdb_state st = batcher_table_function_register(duckpond_conn_duckdb(b->conn), f, fn, fn_free, fn_bind,
+                                                      fn_init, fn_run);
+    return st == DuckDBError ? NULL : fn; /* on failure fn went with the function */
+}
+
+int batcher_bars_start(duckpond_batcher *b)
+{
+    struct dp_bars_names *n = &b->db->bars_names;
+    pthread_mutex_lock(&n->mu);
+    if (!n->fn)
+        n->fn = fn_register(b);
+    struct bars_fn *fn = n->fn;
+    pthread_mutex_unlock(&n->mu);
+    if (fn) {
+        pthread_mutex_lock(&fn->mu);
+        if (!fn->b)
+            fn->b = b; /* the first batcher of the database serves declarations */
+        pthread_mutex_unlock(&fn->mu);
+    }
+    return batcher_bars_load(b);
+}
+
+void batcher_bars_stop(duckpond_batcher *b)
+{
+    struct dp_bars_names *n = &b->db->bars_names;
+    pthread_mutex_lock(&n->mu);
+    struct bars_fn *fn = n->fn;
+    pthread_mutex_unlock(&n->mu);
+    if (fn) {
+        pthread_mutex_lock(&fn->mu); /* waits for a declaration b serves now */
+        if (fn->b == b)
+            fn->b = NULL;
+        pthread_mutex_unlock(&fn->mu);
+    }
+}
+
+void batcher_bars_destroy(duckpond_batcher *b)
+{
+    batcher_bars_free(b);
+    pthread_cond_destroy(&b->bars_done);
+}
+
+/* ------------------------------------------------ the guard */
+
+/* Whether tok is one of the words of list (NULL-terminated). */
+static bool word_in(const char *sql, const struct sqllex_token *tok, const char *const *list)
+{
+    for (; tok->kind == SQLLEX_IDENT && *list; list++)
+        if (sqllex_is_word(sql, tok, *list))
+            return true;
+    return false;
+}
+
+/*
+ * The table a write statement names as its target, the last part of a
+ * qualified name (unquoted, a bare word folded to lower case), into out:
+ * the name after INSERT [OR ...] INTO, UPDATE, DELETE FROM, COPY, MERGE
+ * INTO, TRUNCATE [TABLE], outside parentheses (a WITH's queries). False
+ * when none is found.
+ */
+static bool write_target(const char *sql, struct dp_buf *out)
+{
+    static const char *const verbs[] = {"INSERT", "UPDATE", "DELETE", "COPY", "MERGE", "TRUNCATE", NULL};
+    static const char *const fillers[] = {"OR", "REPLACE", "IGNORE", "INTO", "FROM", "TABLE", "ONLY", NULL};
+    struct sqllex lx;
+    struct sqllex_token tok;
+    sqllex_init(&lx, sql, strlen(sql));
+    int depth = 0;
+    bool after_verb = false;
+    while (sqllex_next(&lx, &tok)) {
+        char c = sql[tok.start];
+        if (tok.kind == SQLLEX_PUNCT && (c == '(' || c == ')')) {
+            depth += c == '(' ? 1 : -1;
+            continue;
+        }
+        if (depth)
+            continue;
+        if (!after_verb) {
+            after_verb = word_in(sql, &tok, verbs);
+            continue;
+        }
+        if (word_in(sql, &tok, fillers))
+            continue;
+        if (tok.kind != SQLLEX_IDENT && tok.kind != SQLLEX_QIDENT)
+            return false;
+        for (;;) { /* a.b.c: the last part names the table */
+            dp_buf_truncate(out, 0);
+            if (sqllex_value(sql, &tok, out) != 0)
+                return false;
+            size_t at = lx.pos;
+            struct sqllex_token dot;
+            if (!sqllex_next(&lx, &dot) || dot.kind != SQLLEX_PUNCT || sql[dot.start] != '.' ||
+                !sqllex_next(&lx, &tok) || (tok.kind != SQLLEX_IDENT && tok.kind != SQLLEX_QIDENT)) {
+                lx.pos = at;
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+int duckpond_bars_check(duckpond_conn *conn, const char *sql)
+{
+    if (!conn || !sql)
+        return DUCKPOND_MISUSE;
+    struct dp_bars_names *n = &conn->db->bars_names;
+    if (!__atomic_load_n(&n->any, __ATOMIC_ACQUIRE))
+        return DUCKPOND_OK;
+    struct dp_buf name = DP_BUF_INIT;
+    if (!write_target(sql, &name) || name.failed) {
+        dp_buf_free(&name);
+        return DUCKPOND_OK; /* no table written by name */
+    }
+    int rc = DUCKPOND_OK;
+    pthread_mutex_lock(&n->mu);
+    for (size_t k = 0; k < n->count && rc == DUCKPOND_OK; k++)
+        if (strcasecmp(n->names[k], name.data) == 0)
+            rc = DUCKPOND_READONLY;
+    pthread_mutex_unlock(&n->mu);
+    if (rc != DUCKPOND_OK)
+        dp_set_msg(
+            &conn->errmsg,
+            "table \"%s\" takes part in live bars (duckpond_bars), which only the ingest batcher keeps: write "
+            "ticks by INSERT ... VALUES outside a transaction, or HTTP or line-protocol ingest; INSERT "
+            "... SELECT, UPDATE, DELETE, COPY and writes inside a transaction are refused",
+            name.data);
+    dp_buf_free(&name);
+    return rc;
+}
