@@ -43,7 +43,7 @@ inc_of = $(INC_$(word 2,$(subst /, ,$(1))))
 LIB_SRCS    := $(wildcard src/common/*.c src/lib/*.c src/lib/*/*.c)
 SERVER_SRCS := $(filter-out src/server/main.c,$(wildcard src/auth/*.c src/pg/*.c src/http/*.c src/server/*.c))
 LIB_OBJS    := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
-SERVER_OBJS := $(SERVER_SRCS:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/gen/pgcatalog_sql.o
+SERVER_OBJS := $(SERVER_SRCS:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/gen/pgcatalog_sql.o $(BUILD)/gen/desk_sql.o
 UNIT_TESTS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 BENCHES     := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 EXAMPLES    := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
@@ -82,16 +82,22 @@ $(BUILD)/obj/%.o: src/%.c $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(call inc_of,$<) -c -o $@ $<
 
-# Data compiled in: the catalog overlay stays a plain .sql file (read and run
-# on its own) and becomes the bytes of the array pgcatalog_sql, NUL-ended.
-# od and sed, not xxd: both are in every Debian (coreutils and sed are
-# Essential), and a C file works with any compiler and assembler.
-$(BUILD)/gen/pgcatalog_sql.c: src/pg/pgcatalog.sql
+# Data compiled in: the catalog overlay and the desk's macros stay plain
+# .sql files (read and run on their own) and become the bytes of the arrays
+# pgcatalog_sql and desk_sql, NUL-ended. od and sed, not xxd: both are in
+# every Debian (coreutils and sed are Essential), and a C file works with
+# any compiler and assembler.
+define embed_sql
 	@mkdir -p $(dir $@)
 	@{ echo '/* Generated from $< by the Makefile: edit that file instead. */'; \
-	  echo 'const char pgcatalog_sql[] = {'; \
+	  echo 'const char $(1)[] = {'; \
 	  od -An -v -tx1 $< | sed -e 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
 	  echo '0x00};'; } >$@.tmp && mv $@.tmp $@
+endef
+$(BUILD)/gen/pgcatalog_sql.c: src/pg/pgcatalog.sql
+	$(call embed_sql,pgcatalog_sql)
+$(BUILD)/gen/desk_sql.c: src/server/desk.sql
+	$(call embed_sql,desk_sql)
 
 $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 	$(CC) $(CFLAGS) -c -o $@ $<
