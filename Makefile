@@ -25,7 +25,8 @@ CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitiz
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-# The layers (README, "Layout"): common <- lib <- {auth, pg, http} <- server.
+# The layers (README, "Layout"): common <- lib <- {auth, pg, http} <- server,
+# and common <- tools (commands beside the server: the tick generator) <- server.
 # Each folder compiles with its own include list, so a file that includes a
 # header of a layer above it, or pg and http each other's, fails to build.
 # Above lib, the library is seen through include/duckpond.h alone.
@@ -34,14 +35,15 @@ INC_lib      := -Iinclude -Isrc/common -Isrc/lib
 INC_auth     := -Iinclude -Isrc/common -Isrc/auth
 INC_pg       := -Iinclude -Isrc/common -Isrc/auth -Isrc/pg
 INC_http     := -Iinclude -Isrc/common -Isrc/auth -Isrc/http
-INC_server   := -Iinclude -Isrc/common -Isrc/auth -Isrc/pg -Isrc/http -Isrc/server
+INC_tools    := -Iinclude -Isrc/common -Isrc/tools
+INC_server   := -Iinclude -Isrc/common -Isrc/auth -Isrc/pg -Isrc/http -Isrc/tools -Isrc/server
 INC_examples := -Iinclude
-INC_tests    := -Iinclude -Isrc/common -Isrc/lib -Isrc/lib/batcher -Isrc/auth -Isrc/pg -Isrc/http -Isrc/server -Itests/unit
+INC_tests    := -Iinclude -Isrc/common -Isrc/lib -Isrc/lib/batcher -Isrc/auth -Isrc/pg -Isrc/http -Isrc/tools -Isrc/server -Itests/unit
 # The include list of a source file: its top folder under src/ (src/lib/batcher is lib).
 inc_of = $(INC_$(word 2,$(subst /, ,$(1))))
 
 LIB_SRCS    := $(wildcard src/common/*.c src/lib/*.c src/lib/*/*.c)
-SERVER_SRCS := $(filter-out src/server/main.c,$(wildcard src/auth/*.c src/pg/*.c src/http/*.c src/server/*.c))
+SERVER_SRCS := $(filter-out src/server/main.c,$(wildcard src/auth/*.c src/pg/*.c src/http/*.c src/tools/*.c src/server/*.c))
 LIB_OBJS    := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 SERVER_OBJS := $(SERVER_SRCS:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/gen/pgcatalog_sql.o $(BUILD)/gen/desk_sql.o
 UNIT_TESTS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))

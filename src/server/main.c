@@ -6,6 +6,7 @@
  *                  [--ack commit|journal] [--journal-dir DIR | --no-journal]
  *                  [--journal-segment-bytes N] [--journal-apply-delay-ms N]
  *   duckpond passwd --users FILE [--read-only] NAME   (password on stdin)
+ *   duckpond ticks [--symbols N] [--rate R] [--seed S] ... --to DEST   (tools/ticks.c)
  *   duckpond version
  */
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "server.h"
+#include "ticks.h"
 #include "users.h"
 
 static void usage(FILE *f)
@@ -31,6 +33,9 @@ static void usage(FILE *f)
                "      before DuckDB commits them, unless a reader waits for its own writes\n"
                "  duckpond passwd --users FILE [--read-only] NAME\n"
                "      adds or replaces a user; the password is read from standard input\n"
+               "  duckpond ticks [--symbols N] [--rate R] [--seed S] [--start TIME]\n"
+               "                 [--duration SECONDS | --count ROWS] [--fast] [--to DEST]\n"
+               "      synthetic trades and quotes (duckpond ticks --help)\n"
                "  duckpond version\n");
 }
 
@@ -164,6 +169,8 @@ int main(int argc, char **argv)
         return cmd_serve(argc - 2, argv + 2);
     if (!strcmp(argv[1], "passwd"))
         return cmd_passwd(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "ticks"))
+        return ticks_main(argc - 2, argv + 2);
     if (!strcmp(argv[1], "version")) {
         printf("duckpond %s (DuckDB %s)\n", DUCKPOND_VERSION, duckdb_library_version());
         return 0;
