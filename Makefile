@@ -45,7 +45,8 @@ inc_of = $(INC_$(word 2,$(subst /, ,$(1))))
 LIB_SRCS    := $(wildcard src/common/*.c src/lib/*.c src/lib/*/*.c)
 SERVER_SRCS := $(filter-out src/server/main.c,$(wildcard src/auth/*.c src/pg/*.c src/http/*.c src/tools/*.c src/server/*.c))
 LIB_OBJS    := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
-SERVER_OBJS := $(SERVER_SRCS:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/gen/pgcatalog_sql.o $(BUILD)/gen/desk_sql.o
+SERVER_OBJS := $(SERVER_SRCS:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/gen/pgcatalog_sql.o $(BUILD)/gen/desk_sql.o \
+               $(BUILD)/gen/status_page_html.o
 UNIT_TESTS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 BENCHES     := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 EXAMPLES    := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
@@ -84,12 +85,12 @@ $(BUILD)/obj/%.o: src/%.c $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(call inc_of,$<) -c -o $@ $<
 
-# Data compiled in: the catalog overlay and the desk's macros stay plain
-# .sql files (read and run on their own) and become the bytes of the arrays
-# pgcatalog_sql and desk_sql, NUL-ended. od and sed, not xxd: both are in
-# every Debian (coreutils and sed are Essential), and a C file works with
-# any compiler and assembler.
-define embed_sql
+# Data compiled in: the catalog overlay, the desk's macros and the status
+# page stay plain files (read, run and opened on their own) and become the
+# bytes of the arrays pgcatalog_sql, desk_sql and status_page_html,
+# NUL-ended. od and sed, not xxd: both are in every Debian (coreutils and
+# sed are Essential), and a C file works with any compiler and assembler.
+define embed_file
 	@mkdir -p $(dir $@)
 	@{ echo '/* Generated from $< by the Makefile: edit that file instead. */'; \
 	  echo 'const char $(1)[] = {'; \
@@ -97,9 +98,11 @@ define embed_sql
 	  echo '0x00};'; } >$@.tmp && mv $@.tmp $@
 endef
 $(BUILD)/gen/pgcatalog_sql.c: src/pg/pgcatalog.sql
-	$(call embed_sql,pgcatalog_sql)
+	$(call embed_file,pgcatalog_sql)
 $(BUILD)/gen/desk_sql.c: src/server/desk.sql
-	$(call embed_sql,desk_sql)
+	$(call embed_file,desk_sql)
+$(BUILD)/gen/status_page_html.c: src/http/status_page.html
+	$(call embed_file,status_page_html)
 
 $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 	$(CC) $(CFLAGS) -c -o $@ $<

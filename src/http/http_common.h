@@ -25,6 +25,7 @@
 
 struct http_watchdog;
 struct http_stmt_cache;
+struct http_history;
 
 /*
  * What the endpoints of a running server share. Filled once by http_start
@@ -44,6 +45,8 @@ struct http_env {
     struct http_stmt_cache *caches; /* pool_size of them */
     /* a private directory (0700) for Parquet answers being written (http_parquet.c) */
     char *temp_dir;
+    /* the last 15 minutes of figures (http_history.c); NULL if it could not start */
+    struct http_history *history;
 };
 
 /* Milliseconds on the monotonic clock. */
