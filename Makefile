@@ -1,6 +1,8 @@
 # duckpond -- plain Makefile.
 #   make            build/libduckpond.a, build/libduckpond.so, build/duckpond
 #   make run        start the server on ./duckpond.duckdb
+#   make demo       a trading desk: the server, the tick generator writing into it, the
+#                   dashboard's URL (scripts/demo.sh; DEMO_RATE, DEMO_DB, ports: see there)
 #   make test       the format check, then every test: plain, under ASan+UBSan, and the
 #                   fuzz drivers briefly; ends "N passed, N failed"
 #   make test-asan  the sanitizer run alone
@@ -157,6 +159,9 @@ benches: all $(BENCHES)
 run: all
 	./$(BUILD)/duckpond serve --db $(DBFILE)
 
+demo: all
+	@DUCKPOND_BIN=$(BUILD)/duckpond scripts/demo.sh
+
 # One run of everything, after the format check: the plain build, the
 # sanitizer build (unit and integration tests each) and the fuzz drivers,
 # one total.
@@ -198,6 +203,6 @@ format-check:
 clean:
 	rm -rf build build-asan $(FUZZ_BUILD)
 
-.PHONY: all deps run test test-asan bench benches tests-bin fuzz fuzzers fuzz-run format format-check clean
+.PHONY: all deps run demo test test-asan bench benches tests-bin fuzz fuzzers fuzz-run format format-check clean
 .SECONDARY:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -52,27 +52,37 @@ CREATE OR REPLACE MACRO desk.bars(tbl, every, since := NULL, until := NULL) AS T
 -- bucket of since (else the first bucket of any symbol) to the bucket
 -- before until (else the last bucket of any symbol). An empty bucket has
 -- volume 0 and, with fill 'previous' (the default), open = high = low =
--- close = the previous close (NULL before a symbol's first trade); with
+-- close = the previous close: the symbol's last trade before it, looked
+-- for up to a day before since (NULL before a symbol's first trade); with
 -- fill 'null', NULL prices; with fill 'none', it is left out.
 CREATE OR REPLACE MACRO desk.ohlcv(tbl, every, since := NULL, until := NULL, fill := 'previous') AS TABLE
     WITH b AS (FROM desk.bars(tbl, every, since := since, until := until)),
+    before AS (
+        SELECT symbol, arg_max(price, ts) AS close
+        FROM query_table(tbl)
+        WHERE fill = 'previous' AND since IS NOT NULL AND ts < since AND ts >= since::TIMESTAMP - INTERVAL 1 DAY
+        GROUP BY symbol),
     span AS (
         SELECT coalesce(time_bucket(every::INTERVAL, since::TIMESTAMP), min(bucket)) AS lo,
                coalesce(time_bucket(every::INTERVAL, until::TIMESTAMP - INTERVAL 1 MICROSECOND), max(bucket)) AS hi
         FROM b),
     grid AS (
         SELECT s.symbol, unnest(range(lo, hi + every::INTERVAL, every::INTERVAL)) AS bucket
-        FROM (SELECT DISTINCT symbol FROM b) s, span
+        FROM (SELECT symbol FROM b UNION SELECT symbol FROM before) s, span
         WHERE fill <> 'none'
         UNION ALL
         SELECT symbol, bucket FROM b WHERE fill = 'none'),
     joined AS (
         SELECT g.symbol, g.bucket, b.open, b.high, b.low, b.close, b.volume, b.vwap, b.trades,
                CASE WHEN fill = 'previous'
-                    THEN last_value(b.close IGNORE NULLS) OVER (PARTITION BY g.symbol ORDER BY g.bucket
-                                                                ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+                    THEN coalesce(last_value(b.close IGNORE NULLS) OVER (PARTITION BY g.symbol ORDER BY g.bucket
+                                                                         ROWS BETWEEN UNBOUNDED PRECEDING
+                                                                         AND CURRENT ROW),
+                                  p.close)
                END AS carried
-        FROM grid g LEFT JOIN b ON g.symbol = b.symbol AND g.bucket = b.bucket)
+        FROM grid g
+        LEFT JOIN b ON g.symbol = b.symbol AND g.bucket = b.bucket
+        LEFT JOIN before p ON g.symbol = p.symbol)
     SELECT symbol, bucket,
            coalesce(open, carried) AS open,
            coalesce(high, carried) AS high,
@@ -110,7 +120,7 @@ CREATE OR REPLACE MACRO desk.twap(tbl, since := NULL, until := NULL) AS TABLE
         WHERE (since IS NULL OR ts >= since) AND (until IS NULL OR ts < until))
     SELECT symbol,
            coalesce(sum(price * held) / nullif(sum(held), 0), avg(price)) AS twap,
-           sum(held) AS seconds,
+           sum(held) AS weighted_seconds,
            count(*) AS trades
     FROM t
     GROUP BY symbol

@@ -129,6 +129,18 @@ static void test_ohlcv_fill_modes(void)
                  "since := '2026-01-02 09:59:00', until := TIMESTAMP '2026-01-02 10:05:00') "
                  "WHERE symbol = 'B'",
                  "09:59||0;10:00|20.0|10;10:01|20.0|0;10:02|22.0|30;10:03|22.0|0;10:04|22.0|0;");
+    /* the close before since fills the window's first empty buckets: A
+     * last traded at 10:01:10 (11), B at 10:00:10 (20) */
+    CHECK_ANSWER(d.con,
+                 "SELECT symbol, strftime(bucket, '%H:%M'), open, close, volume FROM desk.ohlcv('trades', "
+                 "'1 minute', since := '2026-01-02 10:01:30')",
+                 "A|10:01|11.0|11.0|0;A|10:02|11.0|11.0|0;A|10:03|13.0|13.0|100;"
+                 "B|10:01|20.0|20.0|0;B|10:02|22.0|22.0|30;B|10:03|22.0|22.0|0;");
+    /* a symbol with no trade in the window still gets its flat bars */
+    CHECK_ANSWER(d.con,
+                 "SELECT symbol, count(*), min(close), sum(volume) FROM desk.ohlcv('trades', '1 minute', "
+                 "since := '2026-01-02 10:03:00') GROUP BY symbol ORDER BY symbol",
+                 "A|1|13.0|100;B|1|22.0|0;");
     /* until cuts trades out: A's 10:03:05 trade is past it */
     CHECK_ANSWER(d.con,
                  "SELECT count(*), sum(volume) FROM desk.ohlcv('trades', '1 minute', "
@@ -153,11 +165,11 @@ static void test_vwap_twap(void)
                  "until := '2026-01-02 10:02:00')",
                  "A|11.333333333333334|2;"); /* (12*100 + 11*200) / 300 */
     CHECK_ANSWER(d.con,
-                 "SELECT symbol, round(twap, 9), seconds, trades FROM desk.twap('trades', "
+                 "SELECT symbol, round(twap, 9), weighted_seconds, trades FROM desk.twap('trades', "
                  "until := '2026-01-02 10:04:00')",
                  "A|11.5|240.0|4;B|20.869565217|230.0|2;");
     /* without until the last trade weighs nothing: A 2045 / 185 */
-    CHECK_ANSWER(d.con, "SELECT symbol, round(twap, 9), seconds FROM desk.twap('trades')",
+    CHECK_ANSWER(d.con, "SELECT symbol, round(twap, 9), weighted_seconds FROM desk.twap('trades')",
                  "A|11.054054054|185.0;B|20.0|130.0;");
     /* one trade in the window: its price */
     CHECK_ANSWER(d.con, "SELECT symbol, twap FROM desk.twap('trades', since := '2026-01-02 10:03:00')",
