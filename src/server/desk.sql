@@ -126,12 +126,16 @@ CREATE OR REPLACE MACRO desk.twap(tbl, since := NULL, until := NULL) AS TABLE
     GROUP BY symbol
     ORDER BY symbol;
 
--- The latest row of each symbol (by ts), every column of the table.
+-- The latest row of each symbol (by ts), every column of the table (one
+-- row if several share the latest ts). Found as the rows matching each
+-- symbol's max(ts): two aggregating scans, where a window over the whole
+-- table would sort it.
 CREATE OR REPLACE MACRO desk.latest(tbl) AS TABLE
-    SELECT *
-    FROM query_table(tbl)
-    QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY ts DESC) = 1
-    ORDER BY symbol;
+    WITH last AS (SELECT symbol, max(ts) AS ts FROM query_table(tbl) GROUP BY symbol)
+    SELECT t.*
+    FROM query_table(tbl) t SEMI JOIN last ON t.symbol = last.symbol AND t.ts = last.ts
+    QUALIFY row_number() OVER (PARTITION BY t.symbol) = 1
+    ORDER BY t.symbol;
 
 -- Each trade of the window with the symbol's quote in force at its time
 -- (the latest quote at or before it, ASOF JOIN), if that quote is at most

@@ -249,10 +249,10 @@ const char *ticks_table(enum ticks_kind k)
 const char *ticks_table_sql(enum ticks_kind k)
 {
     return k == TICKS_TRADE
-               ? "CREATE TABLE IF NOT EXISTS trades (ts TIMESTAMP, symbol VARCHAR, price DOUBLE, "
+               ? "CREATE TABLE IF NOT EXISTS trades (ts TIMESTAMP, symbol VARCHAR, price DOUBLE PRECISION, "
                  "size BIGINT)"
-               : "CREATE TABLE IF NOT EXISTS quotes (ts TIMESTAMP, symbol VARCHAR, bid DOUBLE, "
-                 "ask DOUBLE, bid_size BIGINT, ask_size BIGINT)";
+               : "CREATE TABLE IF NOT EXISTS quotes (ts TIMESTAMP, symbol VARCHAR, bid DOUBLE PRECISION, "
+                 "ask DOUBLE PRECISION, bid_size BIGINT, ask_size BIGINT)";
 }
 
 /* "YYYY-MM-DD HH:MM:SS.ffffff" of ts_us into out (27 bytes with the NUL). */

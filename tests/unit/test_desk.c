@@ -186,6 +186,10 @@ static void test_latest(void)
                  "2026-01-02 10:03:05|A|13.0|100;2026-01-02 10:02:20|B|22.0|30;");
     CHECK_ANSWER(d.con, "FROM desk.latest('quotes')",
                  "2026-01-02 10:01:05|A|10.95|11.05|5|5;2026-01-02 10:02:00|B|21.8|22.2|6|7;");
+    /* two rows at the latest time: one of them */
+    CHECK_ANSWER(d.con, "INSERT INTO trades VALUES ('2026-01-02 10:03:05', 'A', 14, 1)", "1;");
+    CHECK_ANSWER(d.con, "SELECT symbol, ts, price IN (13, 14) FROM desk.latest('trades')",
+                 "A|2026-01-02 10:03:05|true;B|2026-01-02 10:02:20|false;");
     deskdb_close(&d);
 }
 
