@@ -28,3 +28,12 @@ struct timespec dp_deadline(clockid_t clock, int ms)
 {
     return dp_deadline_us(clock, (int64_t)ms * 1000);
 }
+
+void dp_cond_init_monotonic(pthread_cond_t *c)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(c, &ca);
+    pthread_condattr_destroy(&ca);
+}

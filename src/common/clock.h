@@ -5,6 +5,7 @@
 #ifndef DUCKPOND_CLOCK_H
 #define DUCKPOND_CLOCK_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -16,5 +17,10 @@ int64_t dp_now_us(void);
 struct timespec dp_deadline(clockid_t clock, int ms);
 /* Likewise, us microseconds from now. */
 struct timespec dp_deadline_us(clockid_t clock, int64_t us);
+
+/* Initialises c to time its waits on CLOCK_MONOTONIC (deadlines from
+ * dp_deadline(CLOCK_MONOTONIC, ...)), so a change of the wall clock never
+ * stretches or cuts a wait. */
+void dp_cond_init_monotonic(pthread_cond_t *c);
 
 #endif

@@ -210,11 +210,7 @@ struct http_history *http_history_start(duckpond_db *db, duckpond_batcher *batch
         return NULL;
     h->batcher = batcher;
     pthread_mutex_init(&h->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&h->wake, &ca);
-    pthread_condattr_destroy(&ca);
+    dp_cond_init_monotonic(&h->wake);
     if (duckpond_connect(db, &h->conn) != DUCKPOND_OK ||
         pthread_create(&h->thread, NULL, history_thread, h) != 0) {
         http_history_stop(h);

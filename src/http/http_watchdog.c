@@ -92,11 +92,7 @@ struct http_watchdog *http_watchdog_start(int request_timeout_s)
         return NULL;
     w->request_timeout_s = request_timeout_s;
     pthread_mutex_init(&w->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&w->wake, &ca);
-    pthread_condattr_destroy(&ca);
+    dp_cond_init_monotonic(&w->wake);
     if (pthread_create(&w->thread, NULL, watchdog_main, w) != 0) {
         pthread_cond_destroy(&w->wake);
         pthread_mutex_destroy(&w->lock);

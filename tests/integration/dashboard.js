@@ -11,7 +11,6 @@
 const { execFileSync, spawn } = require('child_process');
 const fs = require('fs');
 const http = require('http');
-const net = require('net');
 const os = require('os');
 const path = require('path');
 
@@ -25,19 +24,7 @@ const OUT = path.join(path.dirname(BIN), 'test-output');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'duckpond-dash-'));
 // Debian's /usr/bin/chromium is a shell wrapper; the browser itself is beside its libraries
 const CHROMIUM = ['/usr/lib/chromium/chromium', '/usr/bin/chromium'].find((p) => fs.existsSync(p));
-let passed = 0, failed = 0;
-
-function check(name, cond, detail) {
-  if (cond) { passed++; console.log('ok   ' + name); }
-  else { failed++; console.log('FAIL ' + name + (detail !== undefined ? ' ' + JSON.stringify(detail) : '')); }
-}
-
-function freePort() {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
-  });
-}
+const { check, finish, freePort } = require(path.join(here, 'lib', 'dptest.js'));
 
 function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
 
@@ -144,8 +131,7 @@ async function main() {
     await new Promise((r) => server.on('exit', r));
     fs.rmSync(work, { recursive: true, force: true });
   }
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exit(failed ? 1 : 0);
+  finish();
 }
 
-main().catch((e) => { console.log('FAIL ' + e.stack); console.log(`${passed} passed, ${failed + 1} failed`); process.exit(1); });
+main().catch((e) => { check('no unexpected error', false, String(e && e.stack)); finish(); });

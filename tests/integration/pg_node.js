@@ -9,7 +9,6 @@
 const { execFileSync, spawn } = require('child_process');
 const fs = require('fs');
 const http = require('http');
-const net = require('net');
 const os = require('os');
 const path = require('path');
 
@@ -20,20 +19,7 @@ if (!fs.existsSync(path.join(here, 'node_modules', 'pg'))) {
 const { Client } = require(path.join(here, 'node_modules', 'pg'));
 const BIN = process.env.DUCKPOND_BIN || path.join(here, '../../build/duckpond');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'duckpond-node-'));
-let passed = 0, failed = 0;
-
-function check(name, cond, detail) {
-  if (cond) { passed++; console.log('ok   ' + name); }
-  else { failed++; console.log('FAIL ' + name + (detail !== undefined ? ' ' + JSON.stringify(detail) : '')); }
-}
-
-// A TCP port on 127.0.0.1 that was free a moment ago.
-function freePort() {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
-  });
-}
+const { check, finish, freePort } = require(path.join(here, 'lib', 'dptest.js'));
 
 // The batcher's duckpond_batcher_rows_accepted_total, from GET /metrics.
 function accepted(httpPort) {
@@ -190,8 +176,7 @@ async function main() {
     check('SIGTERM exits 0', (await exited) === 0);
     fs.rmSync(work, { recursive: true, force: true });
   }
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exit(failed ? 1 : 0);
+  finish();
 }
 
 main();
