@@ -1,6 +1,8 @@
 # duckpond -- plain Makefile.
 #   make            build/libduckpond.a, build/libduckpond.so, build/duckpond
 #   make run        start the server on ./duckpond.duckdb
+#   make demo       a trading desk: the server, the tick generator writing into it, the
+#                   dashboard's URL (scripts/demo.sh; DEMO_RATE, DEMO_DB, ports: see there)
 #   make test       the format check, then every test: plain, under ASan+UBSan, and the
 #                   fuzz drivers briefly; ends "N passed, N failed"
 #   make test-asan  the sanitizer run alone
@@ -26,7 +28,8 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 
 # The layers (README, "Layout"): common <- lib <- {auth, pg, ilp, http, sync} <- server,
-# with http also above ilp (its line-protocol endpoints). ilp's parser
+# with http also above ilp (its line-protocol endpoints), and common <- tools
+# (commands beside the server: the tick generator) <- server. ilp's parser
 # (ilp_parse.c) needs common alone; its ingest sees the library through
 # include/duckpond.h.
 # Each folder compiles with its own include list, so a file that includes a
@@ -39,16 +42,18 @@ INC_pg       := -Iinclude -Isrc/common -Isrc/auth -Isrc/pg
 INC_ilp      := -Iinclude -Isrc/common -Isrc/ilp
 INC_http     := -Iinclude -Isrc/common -Isrc/auth -Isrc/ilp -Isrc/http
 INC_sync     := -Iinclude -Isrc/common -Isrc/sync $(shell pkg-config --cflags libpq 2>/dev/null)
-INC_server   := -Iinclude -Isrc/common -Isrc/auth -Isrc/pg -Isrc/ilp -Isrc/http -Isrc/sync -Isrc/server
+INC_tools    := -Iinclude -Isrc/common -Isrc/tools
+INC_server   := -Iinclude -Isrc/common -Isrc/auth -Isrc/pg -Isrc/ilp -Isrc/http -Isrc/sync -Isrc/tools -Isrc/server
 INC_examples := -Iinclude
-INC_tests    := -Iinclude -Isrc/common -Isrc/lib -Isrc/lib/batcher -Isrc/auth -Isrc/pg -Isrc/ilp -Isrc/http -Isrc/sync -Isrc/server -Itests/unit $(shell pkg-config --cflags libpq 2>/dev/null)
+INC_tests    := -Iinclude -Isrc/common -Isrc/lib -Isrc/lib/batcher -Isrc/auth -Isrc/pg -Isrc/ilp -Isrc/http -Isrc/sync -Isrc/tools -Isrc/server -Itests/unit $(shell pkg-config --cflags libpq 2>/dev/null)
 # The include list of a source file: its top folder under src/ (src/lib/batcher is lib).
 inc_of = $(INC_$(word 2,$(subst /, ,$(1))))
 
 LIB_SRCS    := $(wildcard src/common/*.c src/lib/*.c src/lib/*/*.c)
-SERVER_SRCS := $(filter-out src/server/main.c,$(wildcard src/auth/*.c src/pg/*.c src/ilp/*.c src/http/*.c src/sync/*.c src/server/*.c))
+SERVER_SRCS := $(filter-out src/server/main.c,$(wildcard src/auth/*.c src/pg/*.c src/ilp/*.c src/http/*.c src/sync/*.c src/tools/*.c src/server/*.c))
 LIB_OBJS    := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
-SERVER_OBJS := $(SERVER_SRCS:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/gen/pgcatalog_sql.o
+SERVER_OBJS := $(SERVER_SRCS:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/gen/pgcatalog_sql.o $(BUILD)/gen/desk_sql.o \
+               $(BUILD)/gen/status_page_html.o
 UNIT_TESTS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 BENCHES     := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 EXAMPLES    := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
@@ -87,16 +92,24 @@ $(BUILD)/obj/%.o: src/%.c $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(call inc_of,$<) -c -o $@ $<
 
-# Data compiled in: the catalog overlay stays a plain .sql file (read and run
-# on its own) and becomes the bytes of the array pgcatalog_sql, NUL-ended.
-# od and sed, not xxd: both are in every Debian (coreutils and sed are
-# Essential), and a C file works with any compiler and assembler.
-$(BUILD)/gen/pgcatalog_sql.c: src/pg/pgcatalog.sql
+# Data compiled in: the catalog overlay, the desk's macros and the status
+# page stay plain files (read, run and opened on their own) and become the
+# bytes of the arrays pgcatalog_sql, desk_sql and status_page_html,
+# NUL-ended. od and sed, not xxd: both are in every Debian (coreutils and
+# sed are Essential), and a C file works with any compiler and assembler.
+define embed_file
 	@mkdir -p $(dir $@)
 	@{ echo '/* Generated from $< by the Makefile: edit that file instead. */'; \
-	  echo 'const char pgcatalog_sql[] = {'; \
+	  echo 'const char $(1)[] = {'; \
 	  od -An -v -tx1 $< | sed -e 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
 	  echo '0x00};'; } >$@.tmp && mv $@.tmp $@
+endef
+$(BUILD)/gen/pgcatalog_sql.c: src/pg/pgcatalog.sql
+	$(call embed_file,pgcatalog_sql)
+$(BUILD)/gen/desk_sql.c: src/server/desk.sql
+	$(call embed_file,desk_sql)
+$(BUILD)/gen/status_page_html.c: src/http/status_page.html
+	$(call embed_file,status_page_html)
 
 $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 	$(CC) $(CFLAGS) -c -o $@ $<
@@ -151,6 +164,9 @@ benches: all $(BENCHES)
 run: all
 	./$(BUILD)/duckpond serve --db $(DBFILE)
 
+demo: all
+	@DUCKPOND_BIN=$(BUILD)/duckpond scripts/demo.sh
+
 # One run of everything, after the format check: the plain build, the
 # sanitizer build (unit and integration tests each) and the fuzz drivers,
 # one total.
@@ -192,6 +208,6 @@ format-check:
 clean:
 	rm -rf build build-asan $(FUZZ_BUILD)
 
-.PHONY: all deps run test test-asan bench benches tests-bin fuzz fuzzers fuzz-run format format-check clean
+.PHONY: all deps run demo test test-asan bench benches tests-bin fuzz fuzzers fuzz-run format format-check clean
 .SECONDARY:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -27,7 +27,4 @@ struct timespec dp_deadline(clockid_t clock, int ms);
 /* Likewise, us microseconds from now. */
 struct timespec dp_deadline_us(clockid_t clock, int64_t us);
 
-/* Initialises a condition variable whose timed waits take CLOCK_MONOTONIC deadlines. */
-void dp_cond_init_monotonic(pthread_cond_t *cond);
-
 #endif

@@ -35,7 +35,8 @@
  * Parquet answers in http_parquet.c), http_ingest.c (POST
  * /v1/tables/{table}/rows), http_ilp.c (the line protocol: POST /write,
  * /api/v2/write, GET /ping), http_status.c (the status page, /health,
- * /metrics, /v1/status).
+ * /metrics, /v1/status), http_history.c (/v1/history: the charts' 15
+ * minutes of figures).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -53,6 +54,7 @@
 #include "http_ingest.h"
 #include "http_parquet.h"
 #include "http_query.h"
+#include "http_history.h"
 #include "http_status.h"
 #include "http_watchdog.h"
 #include "ilp_ingest.h"
@@ -197,7 +199,7 @@ static enum MHD_Result route_get(struct http_server *h, struct MHD_Connection *c
         return http_send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, DUCKPOND_MISUSE, "42601",
                                "this endpoint takes POST (/v1/query: or GET with ?sql=)");
     bool known = strcmp(url, "/health") == 0 || strcmp(url, "/metrics") == 0 ||
-                 strcmp(url, "/v1/status") == 0;
+                 strcmp(url, "/v1/status") == 0 || strcmp(url, "/v1/history") == 0;
     if (!known)
         return http_send_error(c, MHD_HTTP_NOT_FOUND, DUCKPOND_NOTFOUND, "42704", "no such endpoint");
     if (!h->env.opt.open_health) {
@@ -211,6 +213,8 @@ static enum MHD_Result route_get(struct http_server *h, struct MHD_Connection *c
         return http_status_health(&h->env, c);
     if (strcmp(url, "/metrics") == 0)
         return http_status_metrics(&h->env, c);
+    if (strcmp(url, "/v1/history") == 0)
+        return http_history_get(&h->env, c);
     return http_status_tables(&h->env, c);
 }
 
@@ -403,6 +407,7 @@ static void apply_defaults(struct http_options *o)
 static void server_free(struct http_server *h)
 {
     http_watchdog_stop(h->env.watchdog);
+    http_history_stop(h->env.history);
     http_parquet_dir_free(&h->env);
     http_query_caches_free(&h->env);
     if (h->env.pool)
@@ -505,6 +510,10 @@ static int env_init(struct http_env *env, char *err, size_t errlen)
         snprintf(err, errlen, "http: cannot start the watchdog thread");
         return DUCKPOND_ERROR;
     }
+    /* the charts' history is worth having, not worth refusing to serve for */
+    env->history = http_history_start(env->db, env->batcher);
+    if (!env->history)
+        fprintf(stderr, "duckpond: http: the history of figures is not kept (no thread or connection)\n");
     return DUCKPOND_OK;
 }
 

@@ -25,6 +25,7 @@
 
 struct http_watchdog;
 struct http_stmt_cache;
+struct http_history;
 
 /*
  * What the endpoints of a running server share. Filled once by http_start
@@ -46,6 +47,8 @@ struct http_env {
     char *temp_dir;
     /* the directory it was made in, where DuckDB is given the answer's name for the COPY's time */
     char *link_dir;
+    /* the last 15 minutes of figures (http_history.c); NULL if it could not start */
+    struct http_history *history;
 };
 
 /* Milliseconds on the monotonic clock. */

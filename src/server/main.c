@@ -14,6 +14,7 @@
  *                  [--ilp-max-line-bytes N] [--ilp-batch-rows N]
  *                  [--sync CONNINFO --sync-publication NAME [--sync-slot NAME] [--sync-schema NAME]]
  *   duckpond passwd --users FILE [--role ro|rw|admin | --read-only] NAME   (password on stdin)
+ *   duckpond ticks [--symbols N] [--rate R] [--seed S] ... --to DEST   (tools/ticks.c)
  *   duckpond version
  */
 #include <limits.h>
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include "server.h"
+#include "ticks.h"
 #include "users.h"
 
 static void usage(FILE *f)
@@ -63,6 +65,9 @@ static void usage(FILE *f)
                "  duckpond passwd --users FILE [--role ro|rw|admin | --read-only] NAME\n"
                "      adds or replaces a user (role rw unless told); the password is read from\n"
                "      standard input\n"
+               "  duckpond ticks [--symbols N] [--rate R] [--seed S] [--start TIME]\n"
+               "                 [--duration SECONDS | --count ROWS] [--fast] [--to DEST]\n"
+               "      synthetic trades and quotes (duckpond ticks --help)\n"
                "  duckpond version\n");
 }
 
@@ -304,6 +309,8 @@ int main(int argc, char **argv)
         return cmd_serve(argc - 2, argv + 2);
     if (!strcmp(argv[1], "passwd"))
         return cmd_passwd(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "ticks"))
+        return ticks_main(argc - 2, argv + 2);
     if (!strcmp(argv[1], "version")) {
         printf("duckpond %s (DuckDB %s)\n", DUCKPOND_VERSION, duckdb_library_version());
         return 0;

@@ -73,6 +73,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "desk.h"
 #include "http.h"
 #include "netopt.h"
 #include "ilp_ingest.h"
@@ -469,6 +470,9 @@ static int open_database(struct server *srv)
             duckpond_disconnect(conn);
         return -1;
     }
+    /* The desk's macros are a convenience: without them the server still serves. */
+    if (desk_install(duckpond_conn_duckdb(conn), err, sizeof err) != 0)
+        fprintf(stderr, "duckpond: the desk macros are not installed: %s\n", err);
     duckpond_disconnect(conn);
     return start_batcher(srv);
 }

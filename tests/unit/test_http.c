@@ -763,6 +763,62 @@ static void test_metrics_tables(void)
     free(text);
 }
 
+/* ------------------------------------------------------------ history */
+
+/* GET /v1/history: a sample a second, each with the rows committed per
+ * second overall and by table; ?since= leaves out what was already seen. */
+static void test_history(void)
+{
+    struct srv s;
+    CHECK_OK(srv_start(&s, NULL));
+    CHECK_OK(sql_ok(&s, "CREATE TABLE ticks (v INT)"));
+    char *out;
+    for (int i = 0; i < 25; i++) { /* 2.5 s of writes, 10 rows each */
+        CHECK_EQ_INT(req(&s, "POST", "/v1/tables/ticks/rows", NULL,
+                         "{\"v\":1}\n{\"v\":2}\n{\"v\":3}\n{\"v\":4}\n{\"v\":5}\n"
+                         "{\"v\":6}\n{\"v\":7}\n{\"v\":8}\n{\"v\":9}\n{\"v\":10}\n",
+                         &out),
+                     200);
+        free(out);
+        usleep(100000);
+    }
+    usleep(1200000); /* the last second sampled */
+    CHECK_EQ_INT(req(&s, "GET", "/v1/history", NULL, NULL, &out), 200);
+    json_t *j = json_loads(out, 0, NULL);
+    free(out);
+    CHECK(j);
+    json_t *samples = json_object_get(j, "samples");
+    CHECK(json_is_array(samples) && json_array_size(samples) >= 2);
+    CHECK_EQ_INT(json_integer_value(json_object_get(j, "interval_ms")), 1000);
+    double rows = 0, table_rows = 0;
+    size_t i;
+    json_t *x;
+    json_array_foreach(samples, i, x) {
+        rows += json_number_value(json_object_get(x, "rows_per_s"));
+        table_rows += json_number_value(json_object_get(json_object_get(x, "tables"), "ticks"));
+        CHECK(json_is_object(json_object_get(x, "connections")));
+        CHECK(json_is_integer(json_object_get(x, "queue_rows")));
+    }
+    /* 250 rows over the samples' seconds, give or take the edges */
+    CHECK(rows > 100 && rows < 400);
+    CHECK(table_rows > 100 && table_rows < 400);
+    json_int_t last =
+        json_integer_value(json_object_get(json_array_get(samples, json_array_size(samples) - 1), "t"));
+    json_decref(j);
+    char url[64];
+    snprintf(url, sizeof url, "/v1/history?since=%lld", (long long)last - 1);
+    CHECK_EQ_INT(req(&s, "GET", url, NULL, NULL, &out), 200);
+    j = json_loads(out, 0, NULL);
+    free(out);
+    CHECK(j);
+    samples = json_object_get(j, "samples");
+    /* the last one seen, and at most one taken since */
+    CHECK(json_array_size(samples) >= 1 && json_array_size(samples) <= 2);
+    CHECK(json_integer_value(json_object_get(json_array_get(samples, 0), "t")) == last);
+    json_decref(j);
+    srv_stop(&s);
+}
+
 /* ------------------------------------------------------- status page */
 
 /* Runs headless Chromium on url with extra flags; its stdout in *out. */
@@ -863,4 +919,4 @@ TEST_MAIN(TEST_ENTRY(test_query_json), TEST_ENTRY(test_query_injection), TEST_EN
           TEST_ENTRY(test_ingest_atomic), TEST_ENTRY(test_ingest_concurrent), TEST_ENTRY(test_body_limits),
           TEST_ENTRY(test_slow_client), TEST_ENTRY(test_connection_cap),
           TEST_ENTRY(test_non_loopback_needs_users), TEST_ENTRY(test_auth), TEST_ENTRY(test_health_metrics),
-          TEST_ENTRY(test_metrics_tables), TEST_ENTRY(test_status_page))
+          TEST_ENTRY(test_metrics_tables), TEST_ENTRY(test_history), TEST_ENTRY(test_status_page))
