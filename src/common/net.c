@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -55,4 +56,14 @@ void dp_peer_text(const struct sockaddr *sa, socklen_t len, char *out, size_t n)
         snprintf(out, n, "?");
     else
         snprintf(out, n, sa->sa_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+}
+
+void dp_socket_keepalive(int fd)
+{
+    int one = 1, idle = DP_KEEPALIVE_IDLE_S, interval = DP_KEEPALIVE_INTERVAL_S, count = DP_KEEPALIVE_COUNT;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one) != 0)
+        return;
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
 }

@@ -59,7 +59,7 @@
 #include "http_watchdog.h"
 #include "ilp_ingest.h"
 #include "metrics.h"
-#include "netopt.h"
+#include "net.h"
 
 #define HTTP_POOL_SIZE 16
 #define HTTP_HEADER_MEMORY (64 * 1024)

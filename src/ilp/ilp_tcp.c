@@ -153,6 +153,7 @@ static void conn_start(struct ilp_tcp *t, int fd, const struct sockaddr *sa, soc
         close(fd);
         return;
     }
+    dp_socket_keepalive(fd);
     metrics_conn_open(METRICS_LINE);
     pthread_t th;
     pthread_attr_t attr;

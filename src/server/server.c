@@ -75,7 +75,6 @@
 #include "buf.h"
 #include "desk.h"
 #include "http.h"
-#include "netopt.h"
 #include "ilp_ingest.h"
 #include "ilp_tcp.h"
 #include "net.h"

@@ -46,7 +46,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     free(token);
     unlink(path);
     rmdir(dir);
-    registry_init(&registry, 8);
+    registry_init(&registry, 8, 8, 0);
     env = (struct pg_env){.users = users, .registry = &registry};
     return 0;
 }

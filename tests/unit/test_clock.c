@@ -122,7 +122,7 @@ static void test_registry_grace_ignores_wall_clock(void)
     struct registry_entry e;
     int fds[2];
     CHECK_OK(socketpair(AF_UNIX, SOCK_STREAM, 0, fds));
-    registry_init(&r, 4);
+    registry_init(&r, 4, 4, 0);
     registry_entry_init(&e, fds[0]);
     CHECK_OK(registry_add(&r, &e));
     struct session_stub stub = {&r, &e};
