@@ -187,6 +187,7 @@ int http_history_sample(struct http_history *h)
     return rc;
 }
 
+/* The sampler: a sample, then a second's wait that http_history_stop cuts short. */
 static void *history_thread(void *arg)
 {
     struct http_history *h = arg;
@@ -247,6 +248,7 @@ static void json_number(struct dp_buf *b, double v)
         dp_buf_printf(b, "%.3f", v);
 }
 
+/* One sample as a JSON object, appended to b (the shape http_history.h shows). */
 static void sample_json(struct dp_buf *b, const struct sample *s)
 {
     dp_buf_printf(b, "{\"t\":%lld,\"rows_per_s\":", (long long)s->t_ms);

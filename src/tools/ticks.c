@@ -123,6 +123,7 @@ static int parse_option(struct ticks_run *run, const char *a, const char *v)
     return 2;
 }
 
+/* Reads the command line into run; 0, or 2 (bad usage) with the reason printed. --help exits. */
 static int parse_args(struct ticks_run *run, int argc, char **argv)
 {
     for (int i = 0; i < argc; i++) {
@@ -152,6 +153,7 @@ struct batch {
     long long rows, n_trades, n_quotes;
 };
 
+/* Appends one tick to the batch in the format the sink takes, and counts it. */
 static void batch_add(struct batch *b, enum ticks_sink_kind kind, const struct ticks_gen *g,
                       const struct tick *t)
 {
@@ -165,6 +167,7 @@ static void batch_add(struct batch *b, enum ticks_sink_kind kind, const struct t
     trade ? b->n_trades++ : b->n_quotes++;
 }
 
+/* Empties the batch for the next, keeping up to 4 MiB of each buffer. */
 static void batch_clear(struct batch *b)
 {
     dp_buf_clear(&b->lines, 1 << 22);

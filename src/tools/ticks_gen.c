@@ -110,6 +110,7 @@ static double normal(struct ticks_gen *g)
     return r * cos(2 * M_PI * v);
 }
 
+/* Symbol i's name, starting price (10 to 500, log-uniform), volatility and spread. */
 static void init_symbol(struct ticks_gen *g, int i)
 {
     struct symbol_state *s = &g->sym[i];
@@ -201,6 +202,7 @@ static void move_price(struct ticks_gen *g, int i, bool hot)
         s->price = 0.05;
 }
 
+/* A quote around the symbol's price at its spread, on whole cents; kept as its last quote. */
 static void make_quote(struct ticks_gen *g, struct symbol_state *s, struct tick *t)
 {
     double half = s->price * s->spread_bps * (0.5 + uniform(g)) / 2e4;
@@ -217,6 +219,7 @@ static void make_quote(struct ticks_gen *g, struct symbol_state *s, struct tick 
     t->ask_size = 100 * (1 + (int64_t)(uniform(g) * 20));
 }
 
+/* A trade at the symbol's last bid or ask (a buyer lifts the ask), larger in a burst. */
 static void make_trade(struct ticks_gen *g, struct symbol_state *s, bool hot, struct tick *t)
 {
     bool buy = uniform(g) < 0.5;
