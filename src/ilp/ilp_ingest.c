@@ -302,9 +302,10 @@ static int batch_col(struct ilp_sink *s, struct batch *bt, struct ilp_str key, i
                        (int)(key.n > 100 ? 100 : key.n), key.p);
         return -1;
     }
-    if (key.n == strlen(ILP_TS_COLUMN) && !strncasecmp(key.p, ILP_TS_COLUMN, key.n)) {
-        *r = sink_fail(s, ILP_ERR_NAME, "\"" ILP_TS_COLUMN "\" is the designated timestamp column, not a %s",
-                       kind == ILP_COL_TAG ? "tag" : "field");
+    if ((key.n == strlen(ILP_TS_COLUMN) && !strncasecmp(key.p, ILP_TS_COLUMN, key.n)) ||
+        (bt->col_len[0] == key.n && !strncasecmp(bt->cols[0], key.p, key.n))) {
+        *r = sink_fail(s, ILP_ERR_NAME, "\"%.*s\" is the designated timestamp column, not a %s",
+                       (int)(key.n > 100 ? 100 : key.n), key.p, kind == ILP_COL_TAG ? "tag" : "field");
         return -1;
     }
     char want[ILP_NAME_MAX + 1], name[ILP_NAME_MAX + 1];

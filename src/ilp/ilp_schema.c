@@ -244,6 +244,13 @@ static struct ilp_table *table_get(struct ilp_env *e, const char *name, const st
     return *rc == DUCKPOND_OK ? t : NULL;
 }
 
+/* The types a designated timestamp column may have. */
+static bool is_timestamp_type(duckdb_type t)
+{
+    return t == DUCKDB_TYPE_TIMESTAMP || t == DUCKDB_TYPE_TIMESTAMP_NS || t == DUCKDB_TYPE_TIMESTAMP_MS ||
+           t == DUCKDB_TYPE_TIMESTAMP_S || t == DUCKDB_TYPE_TIMESTAMP_TZ;
+}
+
 int ilp_schema_column(struct ilp_env *e, const char *table, const char *key, int kind, char *out,
                       duckdb_type *type, char *why, size_t wn)
 {
@@ -253,6 +260,15 @@ int ilp_schema_column(struct ilp_env *e, const char *table, const char *key, int
     for (int pass = 0; t && pass < 2; pass++) {
         for (int i = 0; i < t->ncols; i++) {
             if (!strcasecmp(t->cols[i], key)) {
+                snprintf(out, ILP_NAME_MAX + 1, "%s", t->cols[i]);
+                *type = t->types[i];
+                pthread_mutex_unlock(&e->mu);
+                return 0;
+            }
+        }
+        /* a table made beforehand designates its first timestamp column, whatever its name */
+        for (int i = 0; kind == ILP_COL_TS && i < t->ncols; i++) {
+            if (is_timestamp_type(t->types[i])) {
                 snprintf(out, ILP_NAME_MAX + 1, "%s", t->cols[i]);
                 *type = t->types[i];
                 pthread_mutex_unlock(&e->mu);

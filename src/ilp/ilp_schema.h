@@ -48,7 +48,10 @@ int ilp_schema_table(struct ilp_env *e, const char *name, const struct ilp_line 
 
 /*
  * Finds column key of table (matched without regard to case), adding it
- * for kind when missing and auto-creation is on: its name as stored in
+ * for kind when missing and auto-creation is on; for the designated
+ * timestamp (ILP_COL_TS), a table without a column ILP_TS_COLUMN gives its
+ * first column of a timestamp type instead, if it has one (a table made
+ * beforehand with its own name for it, such as ts): its name as stored in
  * out (ILP_NAME_MAX + 1 bytes) and its type in *type. Takes the env's
  * mutex. 0, or -1 with the reason in why.
  */

@@ -160,6 +160,17 @@ def test_http(http, conn):
                                         "2026-11-29")], got)
     st, _, body = post(http, "/write", "typed qty=99999999999i\n")
     check("out of the column's range: 400, the line named", st == 400 and "line 1" in body, body)
+    # a table made beforehand names its designated timestamp as it likes: its first timestamp column
+    execute(conn, "create table desk_trades (symbol varchar, ts timestamp, price double, size bigint)")
+    st, _, body = post(http, "/write?precision=s", "desk_trades,symbol=X price=1.5,size=10i 1700000000\n")
+    got = rows(conn, "select ts::varchar, symbol, price, size from desk_trades")
+    check("the time goes to the table's first timestamp column",
+          st == 204 and got == [("2023-11-14 22:13:20", "X", 1.5, 10)], (st, body, got))
+    cols = [r[0] for r in rows(conn, "select column_name from information_schema.columns "
+                                     "where table_name = 'desk_trades' order by ordinal_position")]
+    check("and no column timestamp is added", cols == ["symbol", "ts", "price", "size"], cols)
+    st, _, body = post(http, "/write", "desk_trades,symbol=X ts=5i\n")
+    check("a field named as that column is refused", st == 400 and "designated" in body, (st, body))
 
 
 def test_escapes_and_types(http, conn):
