@@ -5,6 +5,7 @@
  *                  [--users FILE] [--max-connections N] [--no-batch] [--write-lane] [--port-file FILE]
  *                  [--ack commit|journal] [--journal-dir DIR | --no-journal]
  *                  [--journal-segment-bytes N] [--journal-apply-delay-ms N]
+ *                  [--queue-max-rows N] [--queue-max-bytes N]
  *                  [--files-dir DIR] [--trust-role ro|rw|admin]
  *                  [--tls-cert FILE --tls-key FILE [--tls-required]] [--allow-plaintext]
  *                  [--authentication-timeout SECONDS] [--max-unauthenticated N]
@@ -36,6 +37,7 @@ static void usage(FILE *f)
                "                 [--port-file FILE]\n"
                "                 [--ack commit|journal] [--journal-dir DIR | --no-journal]\n"
                "                 [--journal-segment-bytes N] [--journal-apply-delay-ms N]\n"
+               "                 [--queue-max-rows N] [--queue-max-bytes N]\n"
                "                 [--files-dir DIR] [--trust-role ro|rw|admin]\n"
                "                 [--tls-cert FILE --tls-key FILE [--tls-required]] [--allow-plaintext]\n"
                "                 [--authentication-timeout SECONDS] [--max-unauthenticated N]\n"
@@ -50,6 +52,8 @@ static void usage(FILE *f)
                "      ack mode of sessions (commit); the journal lives in FILE.journal;\n"
                "      journaled rows gather up to --journal-apply-delay-ms (50; 0: none)\n"
                "      before DuckDB commits them, unless a reader waits for its own writes;\n"
+               "      --queue-max-rows/--queue-max-bytes cap the rows accepted and not yet\n"
+               "      committed (1000000, 256 MiB): writers past them wait;\n"
                "      admin users may read and write server files inside --files-dir only (none\n"
                "      by default); trusted loopback users (no --users) have --trust-role (rw)\n"
                "      --tls-cert/--tls-key (PEM) serve PostgreSQL over TLS and HTTP as HTTPS;\n"
@@ -199,6 +203,10 @@ static int cmd_serve(int argc, char **argv)
             opt.journal_dir = v;
         else if (!strcmp(a, "--journal-segment-bytes") && n >= 4096)
             opt.journal_segment_bytes = (size_t)n;
+        else if (!strcmp(a, "--queue-max-rows") && n >= 1)
+            opt.queue_max_rows = (size_t)n;
+        else if (!strcmp(a, "--queue-max-bytes") && n >= 65536)
+            opt.queue_max_bytes = (size_t)n;
         else if (!strcmp(a, "--journal-apply-delay-ms") && n >= 0 && n <= 60000)
             opt.journal_apply_delay_ms = n ? (int)n : -1;
         else if (!strcmp(a, "--tls-cert") && *v)

@@ -339,6 +339,8 @@ static int start_batcher(struct server *srv)
     duckpond_batcher_settings set =
         DUCKPOND_BATCHER_SETTINGS_INIT(.journal_dir = srv->journal_dir,
                                        .journal_segment_bytes = srv->opt.journal_segment_bytes,
+                                       .queue_max_rows = srv->opt.queue_max_rows,
+                                       .queue_max_bytes = srv->opt.queue_max_bytes,
                                        .journal_apply_delay_ms = srv->opt.journal_apply_delay_ms);
     int rc = duckpond_batcher_new(srv->db, &set, &srv->batcher);
     if (rc != DUCKPOND_OK) {

@@ -26,6 +26,8 @@ struct server_options {
     duckpond_ack ack;             /* sessions' default ack mode: commit (default) or journal */
     const char *journal_dir;      /* NULL: "<db_path>.journal"; "" (or an in-memory db): none */
     size_t journal_segment_bytes; /* 0: the library's default */
+    size_t queue_max_rows;        /* the batcher's queue cap in rows; 0: the library's default */
+    size_t queue_max_bytes;       /* likewise in bytes */
     int journal_apply_delay_ms;   /* 0: the library's default (50); -1: apply at once */
     const char *files_dir;        /* the one directory of server files admins may use (NULL: none) */
     enum access_role trust_role;  /* the role of trusted loopback users (no users file); default rw */

@@ -14,6 +14,8 @@
   line (and one past the limit), binary garbage, many tiny packets;
 - TCP: a bad line closes the connection and the lines before it are kept;
   the counters in /metrics;
+- backpressure: a TCP client faster than DuckDB never takes the batcher's
+  queue past its cap (--queue-max-rows), and every row arrives;
 - crash safety: journal-mode HTTP writes acknowledged 204 survive SIGKILL.
 """
 import json, os, random, signal, socket, subprocess, sys, tempfile, time, urllib.request
@@ -284,6 +286,42 @@ def test_options():
     check("clean stop", stop(proc) == 0)
 
 
+def test_backpressure():
+    """A TCP client faster than DuckDB: the batcher's queue never passes its cap, every row arrives."""
+    import threading
+    http, tcp = free_port(), free_port()
+    d = os.path.join(work, "backpressure")
+    os.makedirs(d)
+    cap = 20000
+    proc, pg = dptest.start(d, "--http-port", str(http), "--ilp-port", str(tcp), "--queue-max-rows", str(cap))
+    peak, done = [0], threading.Event()
+
+    def sample():
+        while not done.is_set():
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{http}/metrics", timeout=10) as r:
+                    for ln in r.read().decode().splitlines():
+                        if ln.startswith("duckpond_batcher_queue_rows "):
+                            peak[0] = max(peak[0], int(float(ln.split()[1])))
+            except OSError:
+                pass
+            time.sleep(0.01)
+    th = threading.Thread(target=sample)
+    th.start()
+    n = 400000
+    body = "".join(f"bp,sym=S{i % 50} px={i}.5,q={i}i {1700000000000000000 + i}\n" for i in range(n)).encode()
+    tcp_send(tcp, [body[i:i + (1 << 20)] for i in range(0, len(body), 1 << 20)])
+    conn = connect(pg)
+    got = wait_rows(conn, "select count(*), sum(q) from bp", [(n, n * (n - 1) // 2)])
+    done.set()
+    th.join()
+    check("backpressure: every row arrives", got == [(n, n * (n - 1) // 2)], got)
+    print(f"     the queue peaked at {peak[0]} rows")
+    check(f"backpressure: the queue stayed within its cap ({cap} rows)", 0 < peak[0] <= cap, peak[0])
+    conn.close()
+    check("backpressure: clean stop", stop(proc) == 0)
+
+
 def test_crash():
     """Journal-mode HTTP writes, SIGKILL; every 204 survives, none twice."""
     d = os.path.join(work, "crash")
@@ -331,6 +369,7 @@ def main():
         conn.close()
         check("clean stop", stop(proc) == 0)
     test_options()
+    test_backpressure()
     test_crash()
     dptest.finish()
 
