@@ -70,16 +70,22 @@ void sync_set_state(struct sync *s, const char *state)
     pthread_mutex_unlock(&s->mu);
 }
 
+int sync_query(struct sync *s, const char *sql, duckdb_result *res)
+{
+    if (duckdb_query(s->dcon, sql, res) == DuckDBSuccess)
+        return 0;
+    sync_error(s, "DuckDB: %s", duckdb_result_error(res));
+    duckdb_destroy_result(res);
+    return -1;
+}
+
 int sync_exec(struct sync *s, const char *sql)
 {
     duckdb_result res;
-    if (duckdb_query(s->dcon, sql, &res) == DuckDBSuccess) {
-        duckdb_destroy_result(&res);
-        return 0;
-    }
-    sync_error(s, "DuckDB: %s", duckdb_result_error(&res));
+    if (sync_query(s, sql, &res) != 0)
+        return -1;
     duckdb_destroy_result(&res);
-    return -1;
+    return 0;
 }
 
 struct sync_table *sync_table_by_relid(struct sync *s, uint32_t relid)
@@ -179,11 +185,8 @@ static int state_load(struct sync *s, uint64_t *lsn)
     dp_buf_str(&s->sql, "SELECT applied_lsn FROM duckpond_sync_state WHERE slot = ");
     dp_sql_literal(&s->sql, s->slot, strlen(s->slot));
     duckdb_result res;
-    if (duckdb_query(s->dcon, s->sql.data, &res) != DuckDBSuccess) {
-        sync_error(s, "DuckDB: %s", duckdb_result_error(&res));
-        duckdb_destroy_result(&res);
+    if (sync_query(s, s->sql.data, &res) != 0)
         return -1;
-    }
     int found = duckdb_row_count(&res) > 0;
     if (found)
         *lsn = duckdb_value_uint64(&res, 0, 0);

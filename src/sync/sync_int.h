@@ -117,6 +117,8 @@ void sync_error(struct sync *s, const char *fmt, ...) __attribute__((format(prin
 void sync_set_state(struct sync *s, const char *state);
 /* Runs SQL on the sync's DuckDB connection; 0, or -1 with the error recorded. */
 int sync_exec(struct sync *s, const char *sql);
+/* The same with the result: 0 and *res (the caller destroys it), or -1 with the error recorded. */
+int sync_query(struct sync *s, const char *sql, duckdb_result *res);
 struct sync_table *sync_table_by_relid(struct sync *s, uint32_t relid);
 struct sync_table *sync_table_by_name(struct sync *s, const char *pg_schema, const char *pg_name);
 void sync_table_free(struct sync_table *t);

@@ -321,15 +321,25 @@ static int run(struct sync *s, struct dp_buf *b, int64_t *n)
         return -1;
     }
     duckdb_result res;
-    if (duckdb_query(s->dcon, b->data, &res) != DuckDBSuccess) {
-        sync_error(s, "DuckDB: %s", duckdb_result_error(&res));
-        duckdb_destroy_result(&res);
+    if (sync_query(s, b->data, &res) != 0)
         return -1;
-    }
     if (n)
         *n = (int64_t)duckdb_rows_changed(&res);
     duckdb_destroy_result(&res);
     return 0;
+}
+
+/* INSERT [OR IGNORE] INTO the target the stage's rows of op 1, in their order; rows inserted into *n. */
+static int insert_from_stage(struct sync *s, struct sync_table *t, bool or_ignore, int64_t *n)
+{
+    struct dp_buf *b = &s->sql;
+    dp_buf_clear(b, 4096);
+    dp_buf_printf(b, "INSERT %sINTO %s (", or_ignore ? "OR IGNORE " : "", t->target);
+    col_list(b, t, NULL);
+    dp_buf_str(b, ") SELECT ");
+    col_list(b, t, NULL);
+    dp_buf_printf(b, " FROM %s WHERE _dp_op = 1 ORDER BY _dp_seq", t->stage);
+    return run(s, b, n);
 }
 
 /* Whether column i is part of t's key. */
@@ -399,13 +409,7 @@ static int round_keyed(struct sync *s, struct sync_table *t, int64_t *deleted, i
         if (run(s, b, deleted) != 0)
             return -1;
     }
-    dp_buf_clear(b, 4096);
-    dp_buf_printf(b, "INSERT OR IGNORE INTO %s (", t->target);
-    col_list(b, t, NULL);
-    dp_buf_str(b, ") SELECT ");
-    col_list(b, t, NULL);
-    dp_buf_printf(b, " FROM %s WHERE _dp_op = 1", t->stage);
-    return run(s, b, inserted); /* counts the rows it inserted, not those it ignored */
+    return insert_from_stage(s, t, true, inserted); /* counts the rows it inserted, not those it ignored */
 }
 
 /* A keyless table's round: each staged gone row deletes one equal target row; then the inserts. */
@@ -435,13 +439,7 @@ static int round_keyless(struct sync *s, struct sync_table *t, int64_t *deleted,
         if (run(s, b, deleted) != 0)
             return -1;
     }
-    dp_buf_clear(b, 4096);
-    dp_buf_printf(b, "INSERT INTO %s (", t->target);
-    col_list(b, t, NULL);
-    dp_buf_str(b, ") SELECT ");
-    col_list(b, t, NULL);
-    dp_buf_printf(b, " FROM %s WHERE _dp_op = 1 ORDER BY _dp_seq", t->stage);
-    return run(s, b, inserted);
+    return insert_from_stage(s, t, false, inserted);
 }
 
 int syncapply_round(struct sync *s, struct sync_table *t)

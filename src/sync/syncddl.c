@@ -64,11 +64,8 @@ int syncddl_load_stopped(struct sync *s)
                " AND slot = ");
     dp_sql_literal(&s->sql, s->slot, strlen(s->slot));
     duckdb_result res;
-    if (duckdb_query(s->dcon, s->sql.data, &res) != DuckDBSuccess) {
-        sync_error(s, "DuckDB: %s", duckdb_result_error(&res));
-        duckdb_destroy_result(&res);
+    if (sync_query(s, s->sql.data, &res) != 0)
         return -1;
-    }
     for (idx_t r = 0; r < duckdb_row_count(&res); r++) {
         char *nsp = duckdb_value_varchar(&res, 0, r), *rel = duckdb_value_varchar(&res, 1, r),
              *msg = duckdb_value_varchar(&res, 2, r);
@@ -330,11 +327,8 @@ static int duck_columns(struct sync *s, struct sync_table *t, char ***names)
     dp_sql_literal(&s->sql, t->name, strlen(t->name));
     dp_buf_str(&s->sql, " ORDER BY column_index");
     duckdb_result res;
-    if (duckdb_query(s->dcon, s->sql.data, &res) != DuckDBSuccess) {
-        sync_error(s, "DuckDB: %s", duckdb_result_error(&res));
-        duckdb_destroy_result(&res);
+    if (sync_query(s, s->sql.data, &res) != 0)
         return -1;
-    }
     int n = (int)duckdb_row_count(&res);
     *names = calloc((size_t)n + 1, sizeof **names);
     for (int i = 0; *names && i < n; i++)
