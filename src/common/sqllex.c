@@ -13,6 +13,7 @@
  */
 #include "sqllex.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -403,4 +404,74 @@ int sqllex_value(const char *s, const struct sqllex_token *tok, struct dp_buf *o
         return -1;
     }
     return 0;
+}
+
+/* ------------------------------------------------------- write targets */
+
+/* Whether tok is one of the bare words of list (upper case, NULL-ended). */
+static bool word_among(const char *s, const struct sqllex_token *tok, const char *const *list)
+{
+    for (; tok->kind == SQLLEX_IDENT && *list; list++)
+        if (sqllex_is_word(s, tok, *list))
+            return true;
+    return false;
+}
+
+bool sqllex_write_target(const char *sql, char *schema, size_t sn, char *table, size_t tn)
+{
+    static const char *const verbs[] = {"INSERT", "UPDATE", "DELETE", "COPY", "MERGE", "TRUNCATE", NULL};
+    static const char *const ddl[] = {"ALTER", "DROP", NULL};
+    static const char *const fillers[] = {"OR",    "REPLACE", "IGNORE", "INTO",   "FROM",
+                                          "TABLE", "ONLY",    "IF",     "EXISTS", NULL};
+    struct sqllex lx;
+    struct sqllex_token tok;
+    sqllex_init(&lx, sql, strlen(sql));
+    int depth = 0;
+    bool after_verb = false;
+    while (sqllex_next(&lx, &tok)) {
+        char c = sql[tok.start];
+        if (!after_verb && tok.kind == SQLLEX_PUNCT && (c == '(' || c == ')')) {
+            depth += c == '(' ? 1 : -1;
+            continue;
+        }
+        if (depth)
+            continue;
+        if (!after_verb) {
+            if (word_among(sql, &tok, ddl)) { /* ALTER TABLE, DROP TABLE; not a view or an index */
+                struct sqllex_token next;
+                if (!sqllex_next(&lx, &next) || !sqllex_is_word(sql, &next, "TABLE"))
+                    return false;
+                after_verb = true;
+            } else {
+                after_verb = word_among(sql, &tok, verbs);
+            }
+            continue;
+        }
+        if (word_among(sql, &tok, fillers))
+            continue;
+        /* a.b.c: the last part names the table, the one before it the schema */
+        char parts[2][128] = {"", ""};
+        for (;;) {
+            if (tok.kind != SQLLEX_IDENT && tok.kind != SQLLEX_QIDENT)
+                return false;
+            struct dp_buf v = DP_BUF_INIT;
+            int rc = sqllex_value(sql, &tok, &v);
+            memcpy(parts[0], parts[1], sizeof parts[0]);
+            snprintf(parts[1], sizeof parts[1], "%s", rc == 0 && v.data ? v.data : "");
+            dp_buf_free(&v);
+            if (rc != 0)
+                return false;
+            struct sqllex at = lx;
+            struct sqllex_token dot;
+            if (!sqllex_next(&lx, &dot) || dot.kind != SQLLEX_PUNCT || sql[dot.start] != '.' ||
+                !sqllex_next(&lx, &tok)) {
+                lx = at;
+                break;
+            }
+        }
+        snprintf(table, tn, "%s", parts[1]);
+        snprintf(schema, sn, "%s", parts[0]);
+        return true;
+    }
+    return false;
 }

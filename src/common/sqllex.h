@@ -114,4 +114,17 @@ bool sqllex_next_word(struct sqllex *lx, char *buf, size_t n);
  */
 int sqllex_value(const char *s, const struct sqllex_token *tok, struct dp_buf *out);
 
+/*
+ * The table a write statement names as its target: the name after INSERT
+ * [OR REPLACE|IGNORE] INTO, UPDATE [ONLY], DELETE FROM, COPY, MERGE INTO,
+ * TRUNCATE [TABLE], ALTER TABLE or DROP TABLE [IF EXISTS], found outside
+ * parentheses (so after a WITH's queries too). Its last part into table
+ * and the part before it, or "", into schema (values as sqllex_value
+ * gives them, cut to tn and sn bytes). False when the statement names no
+ * table so (a SELECT, COPY (query) TO, DROP VIEW...). For refusing writes
+ * to tables the server keeps to itself; DuckDB's statement type says
+ * whether a statement writes at all.
+ */
+bool sqllex_write_target(const char *sql, char *schema, size_t sn, char *table, size_t tn);
+
 #endif

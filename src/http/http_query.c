@@ -51,6 +51,7 @@
 #include "http_stmt.h"
 #include "http_watchdog.h"
 #include "metrics.h"
+#include "sqllex.h"
 
 #define QUERY_CONFLICT_ATTEMPTS 10
 #define QUERY_BLOCK_SIZE (64 * 1024)
@@ -389,6 +390,15 @@ static int check_and_bind(struct query *qy, const struct query_req *q, const str
     duckdb_statement_type t = duckdb_prepared_statement_type(qy->prep);
     if (!statement_allowed(qy->env, duckpond_conn_duckdb(qy->conn), t, q->sql, user, q->reads_only, e))
         return -1;
+    /* tables mirrored from PostgreSQL are written by their sync alone */
+    char schema[128], table[128];
+    if (!access_type_is_read(t) && sqllex_write_target(q->sql, schema, sizeof schema, table, sizeof table) &&
+        duckpond_db_protected(qy->env->db, *schema ? schema : NULL, table)) {
+        http_err_set(e, DUCKPOND_PROTECTED, 403, "42501",
+                     "table %s%s%s is mirrored from PostgreSQL and read-only for clients", schema,
+                     *schema ? "." : "", table);
+        return -1;
+    }
     /* live bars: only the batcher writes tick and bar tables (HTTP ingest goes through it) */
     if (t != DUCKDB_STATEMENT_TYPE_SELECT && t != DUCKDB_STATEMENT_TYPE_EXPLAIN &&
         duckpond_bars_check(qy->conn, q->sql) != DUCKPOND_OK) {

@@ -23,6 +23,7 @@
 #include "pgtypes.h"
 #include "plancache.h"
 #include "session_int.h"
+#include "sqllex.h"
 
 /* ------------------------------------------------------------- lifecycle */
 
@@ -265,7 +266,7 @@ static int gate_type(struct session *s, duckdb_statement_type t, const char *sql
 static bool refuse_protected(struct session *s, const char *sql)
 {
     char schema[128], table[128];
-    if (!sql || !stmt_write_target(sql, schema, sizeof schema, table, sizeof table) ||
+    if (!sql || !sqllex_write_target(sql, schema, sizeof schema, table, sizeof table) ||
         !duckpond_db_protected(s->env->db, *schema ? schema : NULL, table))
         return false;
     session_error(s, "42501", "table %s%s%s is mirrored from PostgreSQL and read-only for clients", schema,

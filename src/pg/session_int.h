@@ -279,13 +279,6 @@ struct stmt *stmt_make(struct session *s, const char *name, const char *sql, siz
 int stmt_prepare_late(struct session *s, struct stmt *st);
 /* The command word for a DDL statement: "CREATE TABLE", "DROP VIEW", ... */
 void stmt_ddl_tag(const char *sql, char *tag, size_t n);
-/*
- * The table a writing statement (INSERT, UPDATE, DELETE, MERGE, COPY,
- * TRUNCATE, ALTER TABLE, DROP TABLE) names: true with its schema ("" when
- * unqualified) and name, as DuckDB folds them; false for other statements.
- */
-bool stmt_write_target(const char *sql, char *schema, size_t sn, char *table, size_t tn);
-
 void stmt_unref(struct stmt *st);
 struct stmt *stmt_find(struct session *s, const char *name);
 /* Forgets the named statement (portals made from it keep their reference). */

@@ -90,5 +90,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_statement(s, size, at, len);
         last_end = at + len;
     }
+
+    /* the write-target finder reads a C string: the input up to its first NUL */
+    char *text = strndup(s, size);
+    char schema[128], table[128];
+    if (text && sqllex_write_target(text, schema, sizeof schema, table, sizeof table) &&
+        (strlen(schema) >= sizeof schema || strlen(table) >= sizeof table))
+        abort();
+    free(text);
     return 0;
 }

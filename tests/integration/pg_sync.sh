@@ -142,6 +142,14 @@ case "$out" in *42501*) ok "INSERT into a synced table: 42501" ;; *) bad "INSERT
 out=$(psql -X -q -A -t -h 127.0.0.1 -p "$PGPORT" -U tester -d duckpond -v VERBOSITY=verbose \
     -c "DELETE FROM pg.big" -c "TRUNCATE pg.ddl" 2>&1)
 case "$out" in *42501*) ok "DELETE / TRUNCATE of a synced table: 42501" ;; *) bad "DELETE of a synced table: 42501" "$out" ;; esac
+out=$(psql -X -q -A -t -h 127.0.0.1 -p "$PGPORT" -U tester -d duckpond -v VERBOSITY=verbose \
+    -c "WITH k AS (SELECT 1) UPDATE pg.pgbench_accounts SET abalance = 2 WHERE aid = 1" 2>&1)
+case "$out" in *42501*) ok "UPDATE after a WITH: 42501" ;; *) bad "UPDATE after a WITH: 42501" "$out" ;; esac
+out=$(curl -s -w ' %{http_code}' -H 'Content-Type: application/json' \
+    -d '{"sql": "UPDATE pg.pgbench_accounts SET abalance = 3 WHERE aid = 1"}' "http://127.0.0.1:$HTTP_PORT/v1/query")
+case "$out" in *42501*403) ok "UPDATE over HTTP: 403, 42501" ;; *) bad "UPDATE over HTTP: 403, 42501" "$out" ;; esac
+check_eq "the refused writes changed nothing" "0" \
+    "$(dq "select count(*) from pg.pgbench_accounts where aid = 1 and abalance in (1, 2, 3)")"
 
 # ------------------------------------------ pgbench, duckpond killed mid-stream
 pgbench -c 4 -T 8 -h 127.0.0.1 -p "$PG_PORT" -U postgres postgres >"$WORK/pgbench1.log" 2>&1 &

@@ -316,7 +316,43 @@ static void test_next_word(void)
     CHECK(!sqllex_next_word(&lx, w, sizeof w) && !*w);
 }
 
+/* The table a write names: every verb, fillers, qualified and quoted names, a WITH's queries skipped. */
+static void test_write_target(void)
+{
+    static const struct {
+        const char *sql, *schema, *table; /* table NULL: none */
+    } cases[] = {
+        {"INSERT INTO t VALUES (1)", "", "t"},
+        {"insert or replace into S.\"My T\" (a) select 1", "s", "My T"},
+        {"INSERT OR IGNORE INTO db.s.t VALUES (1)", "s", "t"},
+        {"UPDATE ONLY pg.accounts SET a = 1", "pg", "accounts"},
+        {"delete from T where x", "", "t"},
+        {"COPY trades FROM STDIN", "", "trades"},
+        {"COPY (SELECT 1) TO STDOUT", NULL, NULL},
+        {"MERGE INTO t USING u ON t.a = u.a WHEN MATCHED THEN DELETE", "", "t"},
+        {"TRUNCATE TABLE pg.big", "pg", "big"},
+        {"truncate big", "", "big"},
+        {"ALTER TABLE IF EXISTS x.y ADD COLUMN c INT", "x", "y"},
+        {"DROP TABLE IF EXISTS y", "", "y"},
+        {"DROP VIEW v", NULL, NULL},
+        {"ALTER VIEW v RENAME TO w", NULL, NULL},
+        {"WITH k AS (SELECT * FROM a) UPDATE pg.b SET x = 1", "pg", "b"},
+        {"WITH k AS (DELETE FROM inner_t RETURNING *) SELECT 1", NULL, NULL},
+        {"SELECT * FROM t", NULL, NULL},
+        {"/* c */ Insert /* c */ Into -- c\n t2 VALUES (1)", "", "t2"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char schema[128] = "?", table[128] = "?";
+        bool found = sqllex_write_target(cases[i].sql, schema, sizeof schema, table, sizeof table);
+        if (!cases[i].table)
+            CHECK(!found);
+        else
+            CHECK(found && !strcmp(schema, cases[i].schema) && !strcmp(table, cases[i].table));
+    }
+}
+
 TEST_MAIN(TEST_ENTRY(test_words_numbers_operators), TEST_ENTRY(test_strings_and_quoted_names),
           TEST_ENTRY(test_dollar_quotes_and_params), TEST_ENTRY(test_comments_and_space),
           TEST_ENTRY(test_unterminated), TEST_ENTRY(test_statements),
-          TEST_ENTRY(test_split_agrees_with_duckdb), TEST_ENTRY(test_values), TEST_ENTRY(test_next_word))
+          TEST_ENTRY(test_split_agrees_with_duckdb), TEST_ENTRY(test_values), TEST_ENTRY(test_next_word),
+          TEST_ENTRY(test_write_target))

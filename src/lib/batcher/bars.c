@@ -697,63 +697,6 @@ void batcher_bars_destroy(duckpond_batcher *b)
 
 /* ------------------------------------------------ the guard */
 
-/* Whether tok is one of the words of list (NULL-terminated). */
-static bool word_in(const char *sql, const struct sqllex_token *tok, const char *const *list)
-{
-    for (; tok->kind == SQLLEX_IDENT && *list; list++)
-        if (sqllex_is_word(sql, tok, *list))
-            return true;
-    return false;
-}
-
-/*
- * The table a write statement names as its target, the last part of a
- * qualified name (unquoted, a bare word folded to lower case), into out:
- * the name after INSERT [OR ...] INTO, UPDATE, DELETE FROM, COPY, MERGE
- * INTO, TRUNCATE [TABLE], outside parentheses (a WITH's queries). False
- * when none is found.
- */
-static bool write_target(const char *sql, struct dp_buf *out)
-{
-    static const char *const verbs[] = {"INSERT", "UPDATE", "DELETE", "COPY", "MERGE", "TRUNCATE", NULL};
-    static const char *const fillers[] = {"OR", "REPLACE", "IGNORE", "INTO", "FROM", "TABLE", "ONLY", NULL};
-    struct sqllex lx;
-    struct sqllex_token tok;
-    sqllex_init(&lx, sql, strlen(sql));
-    int depth = 0;
-    bool after_verb = false;
-    while (sqllex_next(&lx, &tok)) {
-        char c = sql[tok.start];
-        if (tok.kind == SQLLEX_PUNCT && (c == '(' || c == ')')) {
-            depth += c == '(' ? 1 : -1;
-            continue;
-        }
-        if (depth)
-            continue;
-        if (!after_verb) {
-            after_verb = word_in(sql, &tok, verbs);
-            continue;
-        }
-        if (word_in(sql, &tok, fillers))
-            continue;
-        if (tok.kind != SQLLEX_IDENT && tok.kind != SQLLEX_QIDENT)
-            return false;
-        for (;;) { /* a.b.c: the last part names the table */
-            dp_buf_truncate(out, 0);
-            if (sqllex_value(sql, &tok, out) != 0)
-                return false;
-            size_t at = lx.pos;
-            struct sqllex_token dot;
-            if (!sqllex_next(&lx, &dot) || dot.kind != SQLLEX_PUNCT || sql[dot.start] != '.' ||
-                !sqllex_next(&lx, &tok) || (tok.kind != SQLLEX_IDENT && tok.kind != SQLLEX_QIDENT)) {
-                lx.pos = at;
-                return true;
-            }
-        }
-    }
-    return false;
-}
-
 int duckpond_bars_check(duckpond_conn *conn, const char *sql)
 {
     if (!conn || !sql)
@@ -761,15 +704,13 @@ int duckpond_bars_check(duckpond_conn *conn, const char *sql)
     struct dp_bars_names *n = &conn->db->bars_names;
     if (!__atomic_load_n(&n->any, __ATOMIC_ACQUIRE))
         return DUCKPOND_OK;
-    struct dp_buf name = DP_BUF_INIT;
-    if (!write_target(sql, &name) || name.failed) {
-        dp_buf_free(&name);
+    char schema[128], table[128];
+    if (!sqllex_write_target(sql, schema, sizeof schema, table, sizeof table))
         return DUCKPOND_OK; /* no table written by name */
-    }
     int rc = DUCKPOND_OK;
     pthread_mutex_lock(&n->mu);
     for (size_t k = 0; k < n->count && rc == DUCKPOND_OK; k++)
-        if (strcasecmp(n->names[k], name.data) == 0)
+        if (strcasecmp(n->names[k], table) == 0)
             rc = DUCKPOND_READONLY;
     pthread_mutex_unlock(&n->mu);
     if (rc != DUCKPOND_OK)
@@ -778,7 +719,6 @@ int duckpond_bars_check(duckpond_conn *conn, const char *sql)
             "table \"%s\" takes part in live bars (duckpond_bars), which only the ingest batcher keeps: write "
             "ticks by INSERT ... VALUES outside a transaction, or HTTP or line-protocol ingest; INSERT "
             "... SELECT, UPDATE, DELETE, COPY and writes inside a transaction are refused",
-            name.data);
-    dp_buf_free(&name);
+            table);
     return rc;
 }
