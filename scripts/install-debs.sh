@@ -7,7 +7,7 @@
 set -euo pipefail
 pkgs=(
     gcc make pkg-config npm
-    libssl-dev libpq-dev libmicrohttpd-dev libjansson-dev
+    libssl-dev libpq-dev libmicrohttpd-dev libjansson-dev zlib1g-dev
     postgresql-client postgresql postgresql-15 python3 python3-psycopg2 nodejs
     curl wrk chromium
     clang clang-format libclang-rt-14-dev
