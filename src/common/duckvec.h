@@ -14,6 +14,24 @@
 #include "duckdb.h"
 #include "numfmt.h"
 
+/* Whether a type is one of DuckDB's integers, signed or not, 8 to 128 bits. */
+static inline bool dp_type_is_integer(duckdb_type t)
+{
+    switch (t) {
+    case DUCKDB_TYPE_TINYINT:
+    case DUCKDB_TYPE_SMALLINT:
+    case DUCKDB_TYPE_INTEGER:
+    case DUCKDB_TYPE_BIGINT:
+    case DUCKDB_TYPE_HUGEINT:
+    case DUCKDB_TYPE_UTINYINT:
+    case DUCKDB_TYPE_USMALLINT:
+    case DUCKDB_TYPE_UINTEGER:
+    case DUCKDB_TYPE_UBIGINT:
+    case DUCKDB_TYPE_UHUGEINT: return true;
+    default: return false;
+    }
+}
+
 /* Whether row of vector v holds a value (not NULL). */
 static inline bool dp_vec_valid(duckdb_vector v, idx_t row)
 {

@@ -34,6 +34,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "duckvec.h"
 #include "metrics.h"
 #include "utf8.h"
 
@@ -323,23 +324,6 @@ static int batch_col(struct ilp_sink *s, struct batch *bt, struct ilp_str key, i
     return bt->ncols - 1;
 }
 
-static bool is_int_type(duckdb_type t)
-{
-    switch (t) {
-    case DUCKDB_TYPE_TINYINT:
-    case DUCKDB_TYPE_SMALLINT:
-    case DUCKDB_TYPE_INTEGER:
-    case DUCKDB_TYPE_BIGINT:
-    case DUCKDB_TYPE_UTINYINT:
-    case DUCKDB_TYPE_USMALLINT:
-    case DUCKDB_TYPE_UINTEGER:
-    case DUCKDB_TYPE_UBIGINT:
-    case DUCKDB_TYPE_HUGEINT:
-    case DUCKDB_TYPE_UHUGEINT: return true;
-    default: return false;
-    }
-}
-
 static bool is_float_type(duckdb_type t)
 {
     return t == DUCKDB_TYPE_DOUBLE || t == DUCKDB_TYPE_FLOAT || t == DUCKDB_TYPE_DECIMAL;
@@ -357,7 +341,7 @@ static const char *type_name(duckdb_type t)
     case DUCKDB_TYPE_TIMESTAMP: return "TIMESTAMP";
     case DUCKDB_TYPE_TIMESTAMP_TZ: return "TIMESTAMPTZ";
     case DUCKDB_TYPE_DATE: return "DATE";
-    default: return is_int_type(t) ? "an integer type" : "of another type";
+    default: return dp_type_is_integer(t) ? "an integer type" : "of another type";
     }
 }
 
@@ -377,13 +361,13 @@ static int field_value(struct ilp_sink *s, const struct ilp_field *f, duckdb_typ
 {
     switch (f->type) {
     case ILP_INT:
-        if (!is_int_type(t) && !is_float_type(t))
+        if (!dp_type_is_integer(t) && !is_float_type(t))
             break;
         v->kind = DUCKPOND_VALUE_INT64;
         v->u.i64 = f->v.i;
         return 0;
     case ILP_UINT:
-        if (!is_int_type(t) && !is_float_type(t))
+        if (!dp_type_is_integer(t) && !is_float_type(t))
             break;
         if (f->v.u <= INT64_MAX) {
             v->kind = DUCKPOND_VALUE_INT64;
@@ -408,7 +392,7 @@ static int field_value(struct ilp_sink *s, const struct ilp_field *f, duckdb_typ
         return 0;
     case ILP_STRING:
         /* text for VARCHAR and the types spelled as text (UUID, DATE, JSON...), never a number or boolean */
-        if (is_int_type(t) || is_float_type(t) || t == DUCKDB_TYPE_BOOLEAN)
+        if (dp_type_is_integer(t) || is_float_type(t) || t == DUCKDB_TYPE_BOOLEAN)
             break;
         text_value(s, v, f->v.s.p, f->v.s.n);
         return 0;
@@ -438,7 +422,7 @@ static int ts_value(struct ilp_sink *s, const struct ilp_line *ln, duckdb_type t
         int k = snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d.%09lld", tm.tm_year + 1900,
                          tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long long)frac);
         text_value(s, v, buf, (size_t)k);
-    } else if (is_int_type(t)) {
+    } else if (dp_type_is_integer(t)) {
         v->kind = DUCKPOND_VALUE_INT64;
         v->u.i64 = ns;
     } else {

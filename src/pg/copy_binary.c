@@ -17,6 +17,7 @@
 
 #include "buf.h"
 #include "copy_int.h"
+#include "duckvec.h"
 #include "pgconn.h"
 #include "pgtypes.h"
 #include "utf8.h"
@@ -48,18 +49,10 @@ static uint64_t be(const unsigned char *p, int n)
 /* Whether PostgreSQL's binary form of a column's type can be decoded here. */
 static bool supported(duckdb_type id)
 {
+    if (dp_type_is_integer(id))
+        return true;
     switch (id) {
     case DUCKDB_TYPE_BOOLEAN:
-    case DUCKDB_TYPE_TINYINT:
-    case DUCKDB_TYPE_SMALLINT:
-    case DUCKDB_TYPE_INTEGER:
-    case DUCKDB_TYPE_BIGINT:
-    case DUCKDB_TYPE_UTINYINT:
-    case DUCKDB_TYPE_USMALLINT:
-    case DUCKDB_TYPE_UINTEGER:
-    case DUCKDB_TYPE_UBIGINT:
-    case DUCKDB_TYPE_HUGEINT:
-    case DUCKDB_TYPE_UHUGEINT:
     case DUCKDB_TYPE_DECIMAL:
     case DUCKDB_TYPE_FLOAT:
     case DUCKDB_TYPE_DOUBLE:
