@@ -472,6 +472,15 @@ int syncapply_round(struct sync *s, struct sync_table *t)
 
 /* ------------------------------------------------------------- changes */
 
+/* Whether row leaves a value out as unchanged TOAST that old does not give. */
+static bool leaves_unchanged(const struct pgo_tuple *row, const struct pgo_tuple *old)
+{
+    for (int i = 0; i < row->ncols; i++)
+        if (row->vals[i].kind == 'u' && !(old && i < old->ncols && old->vals[i].kind == 't'))
+            return true;
+    return false;
+}
+
 /* A row gone: its key (keyed) or the whole row (keyless) staged with op 0. */
 static int stage_gone(struct sync *s, struct sync_table *t, const struct pgo_tuple *old)
 {
@@ -485,10 +494,7 @@ static int stage_gone(struct sync *s, struct sync_table *t, const struct pgo_tup
 static int stage_new(struct sync *s, struct sync_table *t, const struct pgo_tuple *row,
                      const struct pgo_tuple *old)
 {
-    bool unchanged = false;
-    for (int i = 0; i < row->ncols; i++)
-        unchanged = unchanged ||
-                    (row->vals[i].kind == 'u' && !(old && i < old->ncols && old->vals[i].kind == 't'));
+    bool unchanged = leaves_unchanged(row, old);
     uint64_t h = t->nkey ? tuple_hash(row, t->key, t->nkey) : tuple_hash(row, NULL, 0);
     /* the value left out may be one this round staged: apply the round, the target then has it */
     if (unchanged && t->nkey && hashset_has(&t->round, h) && syncapply_round(s, t) != 0)
@@ -496,6 +502,53 @@ static int stage_new(struct sync *s, struct sync_table *t, const struct pgo_tupl
     if (!hashset_add(&t->round, h) && syncapply_round(s, t) != 0)
         return -1;
     return stage_row(s, t, row, old, 1);
+}
+
+/*
+ * An update that moved a row to a new key and left TOASTed values out as
+ * unchanged: they are the old key's row's, which the target holds (the
+ * round was applied before the two changes were staged, so the stage
+ * holds just them: the old key gone, then the new row). They are copied
+ * into the staged row; a row the target does not have stops the table,
+ * never a silent NULL. 0, 1 (the table stopped), or -1.
+ */
+static int fill_moved_unchanged(struct sync *s, struct sync_table *t, const struct pgo_tuple *row)
+{
+    if (duckdb_appender_flush(t->app) != DuckDBSuccess) {
+        sync_error(s, "staging the rows of %s: %s", t->name, duckdb_appender_error(t->app));
+        return -1;
+    }
+    struct dp_buf *b = &s->sql;
+    dp_buf_clear(b, 4096);
+    dp_buf_printf(b, "UPDATE %s AS s SET _dp_umask = 0", t->stage);
+    for (int i = 0; i < t->ncols && i < 64; i++) {
+        if (!(t->umask_any >> i & 1))
+            continue;
+        dp_buf_str(b, ", ");
+        dp_sql_ident(b, t->cols[i].name);
+        dp_buf_printf(b, " = CASE WHEN (s._dp_umask >> %d) & 1 = 1 THEN g.", i);
+        dp_sql_ident(b, t->cols[i].name);
+        dp_buf_str(b, " ELSE s.");
+        dp_sql_ident(b, t->cols[i].name);
+        dp_buf_str(b, " END");
+    }
+    dp_buf_printf(
+        b, " FROM %s AS o, %s AS g WHERE s._dp_op = 1 AND o._dp_op = 0 AND o._dp_seq = s._dp_seq - 1 AND ",
+        t->stage, t->target);
+    key_match(b, t, "g", "o");
+    int64_t n = 0;
+    if (run(s, b, &n) != 0)
+        return -1;
+    if (n != 1) {
+        char *key = key_text(t, row);
+        syncddl_stop(s, t,
+                     "row (%s) of %s.%s moved to a new key with unchanged TOASTed values, but its old row is "
+                     "not here to take them from",
+                     key ? key : "?", t->pg_schema, t->pg_name);
+        free(key);
+        return 1;
+    }
+    return 0;
 }
 
 int syncapply_change(struct sync *s, const struct pgo_msg *m)
@@ -517,11 +570,18 @@ int syncapply_change(struct sync *s, const struct pgo_msg *m)
             return 0;
         }
         /* keyless: the old row goes; keyed: the old key goes when it changed */
-        if (old &&
-            (!t->nkey || tuple_hash(old, t->key, t->nkey) != tuple_hash(&m->new_tuple, t->key, t->nkey)))
+        bool moved = old && t->nkey &&
+                     tuple_hash(old, t->key, t->nkey) != tuple_hash(&m->new_tuple, t->key, t->nkey);
+        const struct pgo_tuple *from = old && m->old_kind == 'O' ? old : NULL;
+        bool fill = moved && leaves_unchanged(&m->new_tuple, from);
+        if (fill && syncapply_round(s, t) != 0) /* the target then holds the old key's row as it is now */
+            return -1;
+        if (old && (!t->nkey || moved))
             rc = stage_gone(s, t, old);
         if (rc == 0 && t->state != SYNC_STOPPED)
-            rc = stage_new(s, t, &m->new_tuple, old && m->old_kind == 'O' ? old : NULL);
+            rc = stage_new(s, t, &m->new_tuple, from);
+        if (rc == 0 && fill && t->state != SYNC_STOPPED)
+            rc = fill_moved_unchanged(s, t, &m->new_tuple);
         break;
     default: break;
     }

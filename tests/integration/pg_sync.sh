@@ -188,6 +188,9 @@ same_pgbench "PostgreSQL restarted mid-stream"
 pgq "UPDATE toast SET n = n + 1; UPDATE toast SET n = n + 1 WHERE id = 2;
 BEGIN; INSERT INTO toast VALUES (4, repeat('y', 200000), 0); UPDATE toast SET n = 7 WHERE id = 4; COMMIT;" >/dev/null
 same "TOAST: other columns updated, the 100 kB values kept" "select id, md5(big), n from {S}toast"
+pgq "UPDATE toast SET id = id + 10 WHERE id = 1;
+BEGIN; UPDATE toast SET n = 9 WHERE id = 3; UPDATE toast SET id = 30 WHERE id = 3; COMMIT;" >/dev/null
+same "TOAST: rows moved to a new key keep their 100 kB values" "select id, md5(big), n from {S}toast"
 pgq "UPDATE keyupd SET id = id + 100 WHERE id <= 2; DELETE FROM keyupd WHERE id = 3;
 BEGIN; UPDATE keyupd SET id = 50 WHERE id = 4; UPDATE keyupd SET id = 4 WHERE id = 5; UPDATE keyupd SET v = 'x' WHERE id = 4; COMMIT;" >/dev/null
 same "key updates and deletes" "select id, v from {S}keyupd"
