@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #define METRICS_KEY_MAX 16
@@ -32,6 +33,7 @@ struct metrics_slot {
 };
 
 static _Atomic uint64_t conns_open[METRICS_NPROTO];
+static _Atomic int64_t sync_lag_from = -1; /* metrics_sync_lag_from; -1: no sync */
 static _Atomic uint64_t conns_total[METRICS_NPROTO];
 static _Atomic uint64_t conflicts_retried;
 static _Atomic uint64_t copy_rows;
@@ -250,4 +252,20 @@ void metrics_prometheus(struct dp_buf *b)
                "Errors sent to clients, by SQLSTATE.");
     if (report_prometheus)
         report_prometheus(b);
+}
+
+void metrics_sync_lag_from(int64_t wall_us)
+{
+    atomic_store_explicit(&sync_lag_from, wall_us > 0 ? wall_us : 0, memory_order_relaxed);
+}
+
+double metrics_sync_lag_s(void)
+{
+    int64_t from = atomic_load_explicit(&sync_lag_from, memory_order_relaxed);
+    if (from <= 0)
+        return from < 0 ? -1 : 0;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    double d = ((double)now.tv_sec * 1e6 + (double)now.tv_nsec / 1e3 - (double)from) / 1e6;
+    return d > 0 ? d : 0;
 }

@@ -56,6 +56,15 @@ void metrics_prometheus(struct dp_buf *b);
  * what metrics_prometheus writes; json appends members (",\"name\":...")
  * to the object of GET /v1/status. Either may be NULL.
  */
+/*
+ * The PostgreSQL sync's lag, for the charts: the wall-clock time in
+ * microseconds of the commit of the oldest change DuckDB does not hold,
+ * 0 when caught up. metrics_sync_lag_s: seconds behind now, or -1 while
+ * no sync ever reported. Any thread.
+ */
+void metrics_sync_lag_from(int64_t wall_us);
+double metrics_sync_lag_s(void);
+
 void metrics_set_report(void (*prometheus)(struct dp_buf *b), void (*json)(struct dp_buf *b));
 /* Appends the report's members to a JSON object being written (nothing when none is set). */
 void metrics_report_json(struct dp_buf *b);

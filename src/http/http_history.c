@@ -38,6 +38,7 @@ struct sample {
     uint64_t conns[METRICS_NPROTO];
     uint64_t queue_rows;
     int64_t journal_unapplied; /* -1: no journal */
+    double sync_lag_s;         /* -1: no PostgreSQL sync */
     int ntables;
     struct table_rate tables[HISTORY_TABLES];
 };
@@ -175,6 +176,7 @@ int http_history_sample(struct http_history *h)
         s.journal_unapplied = st.journal_appended_seq > st.journal_applied_seq
                                   ? (int64_t)(st.journal_appended_seq - st.journal_applied_seq)
                                   : 0;
+    s.sync_lag_s = metrics_sync_lag_s();
     int rc = sample_tables(h, &s, dt);
     if (dt <= 0)
         return rc; /* the first call only sets the totals to difference from */
@@ -264,6 +266,11 @@ static void sample_json(struct dp_buf *b, const struct sample *s)
         dp_buf_str(b, ",\"journal_unapplied\":null");
     else
         dp_buf_printf(b, ",\"journal_unapplied\":%lld", (long long)s->journal_unapplied);
+    dp_buf_str(b, ",\"sync_lag_s\":");
+    if (s->sync_lag_s < 0)
+        dp_buf_str(b, "null");
+    else
+        json_number(b, s->sync_lag_s);
     dp_buf_str(b, ",\"tables\":{");
     for (int i = 0; i < s->ntables; i++) {
         if (i)

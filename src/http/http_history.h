@@ -26,7 +26,7 @@ int http_history_sample(struct http_history *h);
  * Appends the samples newer than since_ms (Unix epoch milliseconds; 0 for
  * all), oldest first, as JSON: {"interval_ms":1000,"samples":[{"t":ms,
  * "rows_per_s":x,"p50_ms":x|null,"p99_ms":x|null,"connections":{"pg":n,
- * "http":n,"line":n},"queue_rows":n,"journal_unapplied":n|null,
+ * "http":n,"line":n},"queue_rows":n,"journal_unapplied":n|null,"sync_lag_s":x|null,
  * "tables":{"name":rows_per_s,...}}, ...]}.
  */
 void http_history_json(struct http_history *h, int64_t since_ms, struct dp_buf *b);

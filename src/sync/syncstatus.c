@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "metrics.h"
 #include "sync_int.h"
 
 static const char *state_name(enum sync_table_state st)
@@ -28,6 +29,7 @@ void sync_publish(struct sync *s)
     s->shown_applied_lsn = s->applied_lsn;
     s->shown_lag_bytes = s->server_lsn > flushed ? s->server_lsn - flushed : 0;
     s->shown_lag_from_us = s->in_tx ? s->lag_from_us : 0;
+    metrics_sync_lag_from(s->shown_lag_from_us);
     pthread_mutex_unlock(&s->mu);
 }
 

@@ -216,6 +216,11 @@ case "$status" in
 *'"name":"pgbench_accounts"'*'"state":"streaming"'*'"lag_bytes":'*) ok "status: tables with state and lag" ;;
 *) bad "status: tables with state and lag" "$status" ;;
 esac
+history=$(curl -s "http://127.0.0.1:$HTTP_PORT/v1/history")
+case "$history" in
+*'"sync_lag_s":'[0-9]*) ok "history: the sync's lag for the charts" ;;
+*) bad "history: the sync's lag for the charts" "${history:0:300}" ;;
+esac
 metrics=$(curl -s "http://127.0.0.1:$HTTP_PORT/metrics")
 case "$metrics" in
 *'duckpond_sync_table_state{slot="duckpond_pub",table="keyupd",state="stopped"} 1'*) ok "metrics: the stopped table" ;;

@@ -798,6 +798,7 @@ static void test_history(void)
         table_rows += json_number_value(json_object_get(json_object_get(x, "tables"), "ticks"));
         CHECK(json_is_object(json_object_get(x, "connections")));
         CHECK(json_is_integer(json_object_get(x, "queue_rows")));
+        CHECK(json_is_null(json_object_get(x, "sync_lag_s"))); /* no PostgreSQL sync here */
     }
     /* 250 rows over the samples' seconds, give or take the edges */
     CHECK(rows > 100 && rows < 400);
