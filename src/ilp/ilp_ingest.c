@@ -40,6 +40,9 @@
 
 #define ILP_MAX_BATCHES 16
 #define ILP_INFLIGHT 4 /* writes submitted and not yet acknowledged, per sink */
+/* A write is sealed past this many bytes too (values and text, about as the batcher counts
+ * them), so that wide or long rows never make one larger than the batcher's queue. */
+#define ILP_WRITE_BYTES ((size_t)32 << 20)
 
 /* ------------------------------------------------------------- counters */
 
@@ -95,6 +98,7 @@ struct batch {
     duckpond_write *w; /* NULL until the next row */
     size_t *lines;     /* the line of each row of w */
     size_t nrows, cap_lines;
+    size_t bytes;        /* about what w holds: 16 bytes a value, and its text */
     duckpond_value *row; /* ncols values, the row being built */
     uint32_t *seen;      /* per column: the stamp of the last line that set it */
     uint32_t stamp;
@@ -193,6 +197,7 @@ static int batch_seal(struct ilp_sink *s, struct batch *bt)
     bt->w = NULL;
     bt->lines = NULL;
     bt->nrows = bt->cap_lines = 0;
+    bt->bytes = 0;
     return 0;
 }
 
@@ -608,7 +613,8 @@ int ilp_sink_line(struct ilp_sink *s, const struct ilp_line *ln, size_t line_no,
         duckpond_write_add_row(bt->w, bt->row) != DUCKPOND_OK)
         return sink_fail(s, ILP_ERR_TABLE, "out of memory");
     bt->lines[bt->nrows++] = line_no;
-    if (bt->nrows >= ilp_env_options(s->e)->batch_rows && !s->hold) {
+    bt->bytes += (size_t)bt->ncols * 16 + s->text.len;
+    if ((bt->nrows >= ilp_env_options(s->e)->batch_rows || bt->bytes >= ILP_WRITE_BYTES) && !s->hold) {
         if (batch_seal(s, bt) != 0)
             return sink_fail(s, ILP_ERR_TABLE, "out of memory");
         int rc;

@@ -78,6 +78,14 @@ struct ilp_line {
     int64_t ts; /* as written, in the precision the sender chose */
 };
 
+/*
+ * The float spelled by s[0..n) (valid float syntax) when it is a common
+ * decimal form -- at most 2^53 as an integer of its digits, and a power
+ * of ten within 1e22 -- exactly as strtod rounds it: true, with *out.
+ * False for every other form, which strtod then reads.
+ */
+bool ilp_fast_float(const char *s, size_t n, double *out);
+
 /* What ilp_parse_line found. */
 enum ilp_result {
     ILP_LINE = 0, /* a line: *out filled */

@@ -53,7 +53,7 @@ int ilp_env_new(duckpond_db *db, duckpond_batcher *b, const struct ilp_options *
     if (opt)
         e->opt = *opt;
     if (!e->opt.batch_rows)
-        e->opt.batch_rows = 10000;
+        e->opt.batch_rows = ILP_BATCH_ROWS;
     if (!e->opt.max_line)
         e->opt.max_line = 16u << 20;
     int rc = duckpond_connect(db, &e->conn);

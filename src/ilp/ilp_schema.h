@@ -14,10 +14,18 @@
 #define ILP_NAME_MAX 256 /* bytes in a table or column name */
 #define ILP_TS_COLUMN "timestamp"
 
+/*
+ * Rows per write by default: past DuckDB's row group (122,880 rows), so
+ * that a stream's write commits by moving its compressed row groups into
+ * the table (written once, while the write is inserted) instead of going
+ * row by row into the WAL and again into the table at the next checkpoint.
+ */
+#define ILP_BATCH_ROWS 131072
+
 struct ilp_options {
     bool no_auto_create; /* a line for a missing table or column fails instead */
     bool timestamp_ns;   /* new tables' "timestamp" column is TIMESTAMP_NS, not TIMESTAMP */
-    size_t batch_rows;   /* rows per write handed to the batcher; 0 = 10000 */
+    size_t batch_rows;   /* rows per write handed to the batcher; 0 = ILP_BATCH_ROWS */
     size_t max_line;     /* bytes in one line, at most; 0 = 16 MiB */
     duckpond_ack ack;    /* the ack mode of streams that name none (TCP, and HTTP by default) */
 };

@@ -6,7 +6,10 @@
  * line is parsed from a copy of exactly its length, so a read past the
  * end shows under ASan.
  */
+#include <math.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "ilp_parse.h"
 
@@ -236,6 +239,79 @@ static void test_precision(void)
     CHECK(strcmp(ilp_type_name(ILP_UINT), "unsigned integer") == 0);
 }
 
+/* Compares ilp_fast_float with strtod on text: the same bits, or the fast path declines. */
+static bool fast_agrees(const char *text, size_t *taken)
+{
+    double fast = 0, slow = strtod(text, NULL);
+    if (!ilp_fast_float(text, strlen(text), &fast))
+        return true;
+    ++*taken;
+    if (memcmp(&fast, &slow, sizeof fast) == 0)
+        return true;
+    fprintf(stderr, "    %s: fast %.17g, strtod %.17g\n", text, fast, slow);
+    return false;
+}
+
+/*
+ * The fast float path rounds exactly as strtod, bit for bit: prices as
+ * feeds print them (shortest round-trip forms, fixed decimals), random
+ * digit strings of every length, exponents at and past the fast path's
+ * limits, signs and zeros.
+ */
+static void test_fast_float(void)
+{
+    size_t taken = 0, bad = 0;
+    char buf[64];
+    unsigned long long x = 88172645463325252ULL; /* xorshift: the same values on every run */
+    for (int i = 0; i < 2000000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        double v = (double)(x % 100000000) / (double)(1 + x / 7 % 100000);
+        switch (i % 6) {
+        case 0: snprintf(buf, sizeof buf, "%.17g", v); break;
+        case 1: snprintf(buf, sizeof buf, "%.15g", v); break;
+        case 2: snprintf(buf, sizeof buf, "%.2f", v); break;
+        case 3: snprintf(buf, sizeof buf, "%llu.%llu", x % 100000, (x >> 20) % 1000000000000ULL); break;
+        case 4:
+            snprintf(buf, sizeof buf, "-%llue%d", x % 10000000000000000ULL, (int)(x >> 40) % 50 - 25);
+            break;
+        default:
+            snprintf(buf, sizeof buf, "%.*f", (int)(x >> 50) % 20, 100 + (double)(x % 1000) / 100);
+            break;
+        }
+        bad += !fast_agrees(buf, &taken);
+    }
+    static const char *const edge[] = {"0",
+                                       "-0",
+                                       "+0.0",
+                                       "0e400",
+                                       "1e22",
+                                       "1e23",
+                                       "1e-22",
+                                       "1e-23",
+                                       "9007199254740992",
+                                       "9007199254740993",
+                                       "9007199254740991.5",
+                                       "4.9e-324",
+                                       "1.7976931348623157e308",
+                                       "123456789012345678901234567890",
+                                       "0.1",
+                                       "100.02000000000001",
+                                       "-3",
+                                       "1.",
+                                       ".5",
+                                       "+7E+2"};
+    for (size_t k = 0; k < sizeof edge / sizeof *edge; k++)
+        bad += !fast_agrees(edge[k], &taken);
+    CHECK(bad == 0);
+    CHECK(taken > 1000000); /* the common forms do take the fast path */
+    double d = 1;
+    CHECK(ilp_fast_float("-0", 2, &d) && d == 0 && signbit(d));
+    CHECK(!ilp_fast_float("1e23", 4, &d));
+    CHECK(!ilp_fast_float("9007199254740993", 16, &d));
+    CHECK(parse("m f=2.5") == ILP_LINE && ln.fields[0].type == ILP_FLOAT && ln.fields[0].v.f == 2.5);
+    CHECK(parse("m f=-0.000125") == ILP_LINE && ln.fields[0].v.f == -0.000125);
+}
+
 TEST_MAIN(TEST_ENTRY(test_simple_line), TEST_ENTRY(test_escapes), TEST_ENTRY(test_types),
           TEST_ENTRY(test_bad_lines), TEST_ENTRY(test_comments_and_blanks), TEST_ENTRY(test_many_columns),
-          TEST_ENTRY(test_framing), TEST_ENTRY(test_precision))
+          TEST_ENTRY(test_framing), TEST_ENTRY(test_precision), TEST_ENTRY(test_fast_float))
