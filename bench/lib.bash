@@ -34,13 +34,14 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 # start_duckpond NAME [serve args]: starts a server on WORK/NAME.duckdb with
 # the PostgreSQL protocol and HTTP on free ports; sets PORT_<NAME> (pg),
 # HTTP_<NAME> and PID_<NAME>. Exits with the server's log if it does not
-# come up.
+# come up. Loopback users are admins here: the benchmarks CHECKPOINT
+# between cases, which the default role (rw) may not.
 start_duckpond() {
     local name=$1 http
     shift
     http=$(free_port)
     "$BIN" serve --db "$WORK/$name.duckdb" --pg-port 0 --http-port "$http" --port-file "$WORK/$name.port" \
-        --max-connections 200 "$@" >"$WORK/$name.log" 2>&1 &
+        --max-connections 200 --trust-role admin "$@" >"$WORK/$name.log" 2>&1 &
     local pid=$!
     PIDS+=("$pid")
     for _ in $(seq 100); do [ -s "$WORK/$name.port" ] && break; sleep 0.1; done
