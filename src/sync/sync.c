@@ -122,6 +122,7 @@ void sync_table_free(struct sync_table *t)
     free(t->stage);
     free(t->stage_name);
     hashset_free(&t->round);
+    dp_buf_free(&t->keylits);
     free(t);
 }
 
