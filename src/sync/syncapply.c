@@ -421,7 +421,8 @@ static int round_keyed(struct sync *s, struct sync_table *t, int64_t *deleted, i
                   t->stage, t->stage);
     key_list(b, t);
     dp_buf_byte(b, ')');
-    if (t->dup_keys && run(s, b, NULL) != 0)
+    int64_t dups = 0, updated = 0;
+    if (t->dup_keys && run(s, b, &dups) != 0)
         return -1;
     bool set_any = false;
     dp_buf_clear(b, 4096);
@@ -446,8 +447,11 @@ static int round_keyed(struct sync *s, struct sync_table *t, int64_t *deleted, i
     dp_buf_printf(b, " FROM %s AS s WHERE s._dp_op = 1 AND ", t->stage);
     key_match(b, t, "g", "s");
     key_filter(b, t);
-    if (set_any && run(s, b, NULL) != 0)
+    if (set_any && run(s, b, &updated) != 0)
         return -1;
+    /* only rows staged, every one an update of a key the target has: nothing to insert */
+    if (set_any && !t->staged_deletes && updated == (int64_t)t->staged - dups)
+        return 0;
     if (t->staged_deletes) {
         dp_buf_clear(b, 4096);
         dp_buf_printf(b, "DELETE FROM %s AS g USING %s AS s WHERE s._dp_op = 0 AND ", t->target, t->stage);
