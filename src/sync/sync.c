@@ -14,8 +14,14 @@
  * or a network drop costs a reconnect, never a change lost or doubled.
  *
  * Many PostgreSQL transactions share one DuckDB transaction: it commits
- * when the stream has nothing more to give right now, or after 500 ms or
- * 200,000 changes, always at a PostgreSQL commit boundary. The flush
+ * when the stream has nothing more to give right now, or after 100 ms or
+ * 200,000 changes, always at a PostgreSQL commit boundary. When the sync
+ * is behind (the transactions it receives committed in PostgreSQL more
+ * than 5 s ago: a queue to catch up on) it commits only after 1 s or
+ * 200,000 changes, idle or not: each commit's apply has a cost that does
+ * not grow with its size (a scan of a large table's key), and while it
+ * runs the socket fills and the server stops decoding; fewer, larger
+ * commits catch up sooner, and the lag is seconds by then anyway. The flush
  * position reported to PostgreSQL is the stored LSN, sent only after
  * DuckDB committed, so the slot never moves past what DuckDB holds.
  */
@@ -34,7 +40,9 @@
 #include "sync_int.h"
 
 #define COMMIT_INTERVAL_US 100000
+#define COMMIT_INTERVAL_BEHIND_US 1000000
 #define COMMIT_CHANGES 200000
+#define BEHIND_US 5000000
 #define STATUS_INTERVAL_US 1000000
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000
@@ -122,6 +130,7 @@ void sync_table_free(struct sync_table *t)
     free(t->stage);
     free(t->stage_name);
     hashset_free(&t->round);
+    dp_buf_free(&t->keylits);
     free(t);
 }
 
@@ -351,14 +360,20 @@ static int on_message(struct sync *s, const uint8_t *data, size_t len)
     }
 }
 
-/* Commits the DuckDB transaction when at a commit boundary and it is time (or force). 0 or -1. */
+/*
+ * Commits the DuckDB transaction when at a commit boundary and it is time:
+ * idle (the stream has nothing buffered) unless behind, or the interval
+ * or the size reached. 0 or -1.
+ */
 static int maybe_commit(struct sync *s, bool idle)
 {
     if (!s->in_tx || s->pending_lsn == s->applied_lsn)
         return 0;
     int64_t now = sync_now_us();
     bool boundary = s->msg.kind == PGO_COMMIT;
-    if (!boundary || (!idle && now - s->tx_open_us < COMMIT_INTERVAL_US && s->tx_changes < COMMIT_CHANGES))
+    bool behind = s->pending_commit_time && now - s->pending_commit_time > BEHIND_US;
+    int64_t interval = behind ? COMMIT_INTERVAL_BEHIND_US : COMMIT_INTERVAL_US;
+    if (!boundary || ((!idle || behind) && now - s->tx_open_us < interval && s->tx_changes < COMMIT_CHANGES))
         return 0;
     if (syncapply_commit(s) != 0)
         return -1;

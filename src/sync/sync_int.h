@@ -19,6 +19,13 @@
 #include "sync.h"
 #include "synctype.h"
 
+/*
+ * The most keys a round lists as literals: DuckDB's index_scan_max_count
+ * (its default), the most rows it looks up through an index (or more in
+ * a large table: index_scan_percentage of its rows).
+ */
+#define KEYLITS_MAX 2048
+
 enum sync_table_state { SYNC_COPYING, SYNC_STREAMING, SYNC_STOPPED };
 
 struct sync_col {
@@ -52,9 +59,19 @@ struct sync_table {
     char *stage; /* "temp"."main"."_dp_stage_N" name (unquoted table part in stage_name) */
     char *stage_name;
     duckdb_appender app;
-    uint64_t staged;      /* rows in the stage */
-    uint64_t umask_any;   /* columns some staged row left unchanged (TOAST) */
-    bool staged_deletes;  /* the round deletes rows */
+    uint64_t staged;     /* rows in the stage */
+    uint64_t umask_any;  /* columns some staged row left unchanged (TOAST) */
+    bool staged_deletes; /* the round deletes rows */
+    bool dup_keys;       /* keyed: some key was staged twice this round (the last change wins) */
+    /*
+     * A key of one integer or text column: the round's distinct keys as SQL
+     * literals, "1, 2, 3" (keys staged nkeylits; keylits failed when not
+     * kept: keylits_off; too many, or a value not written as it is), so that the round
+     * finds its target rows through the primary key's index.
+     */
+    struct dp_buf keylits;
+    size_t nkeylits;
+    bool keylits_off;
     struct hashset round; /* keys (keyed) or whole rows (keyless) inserted this round */
     /* figures for the status page */
     int64_t rows;

@@ -8,13 +8,18 @@
  * unchanged TOASTed values (_dp_umask). A round then applies a table's
  * stage set-based:
  *
- *  - a table with a key: the unchanged values are filled in from the
- *    target, every staged key is deleted from the target, and the last
- *    change of each key (by _dp_seq) is inserted if it is a row. Any
- *    order of inserts, updates (key changes too: the old key is staged
- *    gone) and deletes of a key comes out as PostgreSQL left it. A row
- *    with unchanged values whose key the round already staged would need
- *    the staged value: the round is applied first.
+ *  - a table with a key: the stage keeps the last change of each key
+ *    (by _dp_seq; only when the round staged a key twice), rows whose key
+ *    the target has are updated in place (unchanged values kept), keys
+ *    gone are deleted, new keys inserted. Any order of inserts, updates
+ *    (key changes too: the old key is staged gone) and deletes of a key
+ *    comes out as PostgreSQL left it. A row with unchanged values whose
+ *    key the round already staged would need the staged value: the round
+ *    is applied first. A round of up to KEYLITS_MAX keys of one integer
+ *    or text column also names them as literals (g.k IN (...)), so that
+ *    DuckDB reads those rows through the primary key's index instead of
+ *    joining the stage with the whole target: a commit under a steady
+ *    load then costs what it changes, not the table's size.
  *  - a table without a key (REPLICA IDENTITY FULL): rows gone are matched
  *    on every column, one target row per staged one (numbered within
  *    equal rows), then the new rows are inserted. A delete of a row the
@@ -49,9 +54,18 @@ void hashset_clear(struct hashset *h)
     h->used = 0;
 }
 
+/* The first slot of v: its bits mixed, so that hashes differing only in high bits spread. */
+static size_t hashset_slot(uint64_t v, size_t cap)
+{
+    v ^= v >> 33;
+    v *= 0xff51afd7ed558ccdULL;
+    v ^= v >> 33;
+    return (size_t)v & (cap - 1);
+}
+
 static bool hashset_put(uint64_t *slots, size_t cap, uint64_t v)
 {
-    for (size_t i = v & (cap - 1);; i = (i + 1) & (cap - 1)) {
+    for (size_t i = hashset_slot(v, cap);; i = (i + 1) & (cap - 1)) {
         if (slots[i] == v)
             return false;
         if (!slots[i]) {
@@ -85,7 +99,7 @@ bool hashset_has(const struct hashset *h, uint64_t v)
     v = v ? v : 1;
     if (!h->cap)
         return false;
-    for (size_t i = v & (h->cap - 1);; i = (i + 1) & (h->cap - 1)) {
+    for (size_t i = hashset_slot(v, h->cap);; i = (i + 1) & (h->cap - 1)) {
         if (h->slots[i] == v)
             return true;
         if (!h->slots[i])
@@ -111,6 +125,14 @@ static uint64_t tuple_hash(const struct pgo_tuple *tp, const int *cols, int ncol
 
 /* -------------------------------------------------------------- stages */
 
+/* Empties the round's list of keys. */
+static void keylits_reset(struct sync_table *t)
+{
+    dp_buf_clear(&t->keylits, 1 << 16);
+    t->nkeylits = 0;
+    t->keylits_off = false;
+}
+
 void syncapply_stage_drop(struct sync *s, struct sync_table *t)
 {
     if (t->app)
@@ -128,6 +150,8 @@ void syncapply_stage_drop(struct sync *s, struct sync_table *t)
     t->staged = 0;
     t->umask_any = 0;
     t->staged_deletes = false;
+    t->dup_keys = false;
+    keylits_reset(t);
     hashset_clear(&t->round);
 }
 
@@ -360,13 +384,34 @@ static void key_list(struct dp_buf *b, const struct sync_table *t)
     }
 }
 
+/* Whether the round's keys are listed as literals (keylits). */
+static bool keys_listed(const struct sync_table *t)
+{
+    return t->nkeylits && !t->keylits_off && !t->keylits.failed;
+}
+
+/*
+ * " AND g.k IN (1, 2, 3)" when the round kept its keys as literals: a
+ * filter DuckDB answers from the primary key's index (an index scan of
+ * those keys), where the join alone reads the whole target.
+ */
+static void key_filter(struct dp_buf *b, const struct sync_table *t)
+{
+    if (!keys_listed(t))
+        return;
+    dp_buf_str(b, " AND g.");
+    dp_sql_ident(b, t->cols[t->key[0]].name);
+    dp_buf_printf(b, " IN (%s)", t->keylits.data);
+}
+
 /*
  * A keyed table's round. The stage keeps the last change of each key;
  * rows whose key the target has are updated in place (only the columns
  * that are not the key: no index changes, the cheap path for the usual
- * UPDATE), keys gone are deleted, and the rest inserted (INSERT OR
- * IGNORE: a key the update found is already there). A value PostgreSQL
- * left out as an unchanged TOASTed one keeps the target's.
+ * UPDATE), keys gone are deleted, and the rest inserted (the stage's rows
+ * whose key the target has not). A value PostgreSQL left out as an
+ * unchanged TOASTed one keeps the target's. With the keys as literals
+ * every statement reads only those keys' target rows (key_filter).
  */
 static int round_keyed(struct sync *s, struct sync_table *t, int64_t *deleted, int64_t *inserted)
 {
@@ -376,7 +421,8 @@ static int round_keyed(struct sync *s, struct sync_table *t, int64_t *deleted, i
                   t->stage, t->stage);
     key_list(b, t);
     dp_buf_byte(b, ')');
-    if (run(s, b, NULL) != 0)
+    int64_t dups = 0, updated = 0;
+    if (t->dup_keys && run(s, b, &dups) != 0)
         return -1;
     bool set_any = false;
     dp_buf_clear(b, 4096);
@@ -400,16 +446,33 @@ static int round_keyed(struct sync *s, struct sync_table *t, int64_t *deleted, i
     }
     dp_buf_printf(b, " FROM %s AS s WHERE s._dp_op = 1 AND ", t->stage);
     key_match(b, t, "g", "s");
-    if (set_any && run(s, b, NULL) != 0)
+    key_filter(b, t);
+    if (set_any && run(s, b, &updated) != 0)
         return -1;
+    /* only rows staged, every one an update of a key the target has: nothing to insert */
+    if (set_any && !t->staged_deletes && updated == (int64_t)t->staged - dups)
+        return 0;
     if (t->staged_deletes) {
         dp_buf_clear(b, 4096);
         dp_buf_printf(b, "DELETE FROM %s AS g USING %s AS s WHERE s._dp_op = 0 AND ", t->target, t->stage);
         key_match(b, t, "g", "s");
+        key_filter(b, t);
         if (run(s, b, deleted) != 0)
             return -1;
     }
-    return insert_from_stage(s, t, true, inserted); /* counts the rows it inserted, not those it ignored */
+    if (!keys_listed(t)) /* INSERT OR IGNORE: counts the rows it inserted */
+        return insert_from_stage(s, t, true, inserted);
+    dp_buf_clear(b, 4096);
+    dp_buf_printf(b, "INSERT INTO %s (", t->target);
+    col_list(b, t, NULL);
+    dp_buf_str(b, ") SELECT ");
+    col_list(b, t, "s");
+    dp_buf_printf(b, " FROM %s AS s WHERE s._dp_op = 1 AND NOT EXISTS (SELECT 1 FROM %s AS g WHERE ",
+                  t->stage, t->target);
+    key_match(b, t, "g", "s");
+    key_filter(b, t);
+    dp_buf_str(b, ") ORDER BY s._dp_seq");
+    return run(s, b, inserted);
 }
 
 /* A keyless table's round: each staged gone row deletes one equal target row; then the inserts. */
@@ -466,6 +529,8 @@ int syncapply_round(struct sync *s, struct sync_table *t)
     t->staged = 0;
     t->umask_any = 0;
     t->staged_deletes = false;
+    t->dup_keys = false;
+    keylits_reset(t);
     hashset_clear(&t->round);
     return 0;
 }
@@ -481,10 +546,79 @@ static bool leaves_unchanged(const struct pgo_tuple *row, const struct pgo_tuple
     return false;
 }
 
+/*
+ * Adds the key of tp (a new one of the round) to t->keylits, or turns the
+ * list off: a key of more than one column or of another type, a value
+ * not written as it is, or more keys than DuckDB looks up through an
+ * index (KEYLITS_MAX).
+ */
+static void keylits_add(struct sync_table *t, const struct pgo_tuple *tp)
+{
+    if (t->keylits_off)
+        return;
+    const struct sync_col *c = &t->cols[t->key[0]];
+    const struct pgo_value *v = t->key[0] < tp->ncols ? &tp->vals[t->key[0]] : NULL;
+    bool ok = t->nkey == 1 && !c->type.array && v && v->kind == 't' && t->nkeylits < KEYLITS_MAX;
+    if (ok && c->type.native == SYNCTYPE_INT) {
+        ok = v->len > 0 && v->len <= 20;
+        for (uint32_t j = 0; ok && j < v->len; j++)
+            ok = (v->data[j] >= '0' && v->data[j] <= '9') || (j == 0 && v->data[j] == '-' && v->len > 1);
+    } else {
+        ok = ok && c->type.native == SYNCTYPE_TEXT;
+    }
+    if (!ok) {
+        t->keylits_off = true;
+        return;
+    }
+    dp_buf_str(&t->keylits, t->nkeylits++ ? ", " : "");
+    if (c->type.native == SYNCTYPE_INT)
+        dp_buf_add(&t->keylits, v->data, v->len);
+    else
+        dp_sql_literal(&t->keylits, v->data, v->len);
+}
+
+/*
+ * Notes that a keyed table's round stages the key of tp (hash h): dup_keys
+ * when it did already (the round must then keep the last change of each
+ * key), else the key is listed. false when memory ran out (the caller
+ * applies the round).
+ */
+static bool key_seen(struct sync_table *t, const struct pgo_tuple *tp, uint64_t h)
+{
+    if (hashset_has(&t->round, h)) {
+        t->dup_keys = true;
+        return true;
+    }
+    if (!hashset_add(&t->round, h))
+        return false;
+    keylits_add(t, tp);
+    return true;
+}
+
+/*
+ * key_seen for a change about to be staged; when memory ran out the round
+ * is applied first, and if the key still cannot be noted the round keeps
+ * the last change of each key whatever comes. 0 or -1.
+ */
+static int note_key(struct sync *s, struct sync_table *t, const struct pgo_tuple *tp, uint64_t h)
+{
+    if (key_seen(t, tp, h))
+        return 0;
+    if (syncapply_round(s, t) != 0)
+        return -1;
+    if (!key_seen(t, tp, h)) {
+        t->dup_keys = true;
+        t->keylits_off = true;
+    }
+    return 0;
+}
+
 /* A row gone: its key (keyed) or the whole row (keyless) staged with op 0. */
 static int stage_gone(struct sync *s, struct sync_table *t, const struct pgo_tuple *old)
 {
     if (!t->nkey && hashset_has(&t->round, tuple_hash(old, NULL, 0)) && syncapply_round(s, t) != 0)
+        return -1;
+    if (t->nkey && note_key(s, t, old, tuple_hash(old, t->key, t->nkey)) != 0)
         return -1;
     t->staged_deletes = true;
     return stage_row(s, t, old, NULL, 0);
@@ -499,7 +633,7 @@ static int stage_new(struct sync *s, struct sync_table *t, const struct pgo_tupl
     /* the value left out may be one this round staged: apply the round, the target then has it */
     if (unchanged && t->nkey && hashset_has(&t->round, h) && syncapply_round(s, t) != 0)
         return -1;
-    if (!hashset_add(&t->round, h) && syncapply_round(s, t) != 0)
+    if (t->nkey ? note_key(s, t, row, h) != 0 : !hashset_add(&t->round, h) && syncapply_round(s, t) != 0)
         return -1;
     return stage_row(s, t, row, old, 1);
 }

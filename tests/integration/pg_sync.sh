@@ -111,6 +111,8 @@ INSERT INTO ddl VALUES (1, 10, 'one');
 CREATE TABLE keyupd(id int PRIMARY KEY, v text);
 INSERT INTO keyupd SELECT g, 'v' || g FROM generate_series(1, 5) g;
 CREATE TABLE big(id int PRIMARY KEY, v int);
+CREATE TABLE textkey(k text PRIMARY KEY, v int);
+INSERT INTO textkey VALUES ('a', 1), ('it''s', 2), ('x', 3), ('-5', 4);
 CREATE PUBLICATION pub FOR ALL TABLES;" >/dev/null || { echo "cannot set up PostgreSQL"; cat "$WORK/pg.log"; exit 1; }
 
 start_sync || exit 1
@@ -194,6 +196,10 @@ same "TOAST: rows moved to a new key keep their 100 kB values" "select id, md5(b
 pgq "UPDATE keyupd SET id = id + 100 WHERE id <= 2; DELETE FROM keyupd WHERE id = 3;
 BEGIN; UPDATE keyupd SET id = 50 WHERE id = 4; UPDATE keyupd SET id = 4 WHERE id = 5; UPDATE keyupd SET v = 'x' WHERE id = 4; COMMIT;" >/dev/null
 same "key updates and deletes" "select id, v from {S}keyupd"
+pgq "UPDATE textkey SET v = 20 WHERE k = 'it''s'; UPDATE textkey SET k = 'b' WHERE k = 'a'; DELETE FROM textkey WHERE k = 'x';
+BEGIN; INSERT INTO textkey VALUES ('x', 9); DELETE FROM textkey WHERE k = 'x'; INSERT INTO textkey VALUES ('x', 10); COMMIT;
+INSERT INTO textkey VALUES (E'new''\"\\\\', 5); INSERT INTO keyupd VALUES (-7, 'neg'); UPDATE keyupd SET v = 'n' WHERE id = -7;" >/dev/null
+same "a text key (quotes) and a negative key: updates, key updates, delete and insert again" "select k, v from {S}textkey union all select id::text, length(v) from {S}keyupd"
 pgq "INSERT INTO fullrows VALUES (1, 'x'), (3, 'z'); DELETE FROM fullrows WHERE ctid = (SELECT min(ctid) FROM fullrows WHERE a = 1);
 UPDATE fullrows SET b = 'w' WHERE a = 2; BEGIN; INSERT INTO fullrows VALUES (9, 'n'); DELETE FROM fullrows WHERE a = 9; COMMIT;" >/dev/null
 same "REPLICA IDENTITY FULL without a key: duplicates, deletes, updates" "select a, b from {S}fullrows"
