@@ -42,7 +42,6 @@
 #define ILP_INFLIGHT 4 /* writes submitted and not yet acknowledged, per sink */
 /* A write is sealed past this many bytes too (values and text, about as the batcher counts
  * them), so that wide or long rows never make one larger than the batcher's queue. */
-#define ILP_WRITE_BYTES ((size_t)32 << 20)
 
 /* ------------------------------------------------------------- counters */
 
@@ -614,7 +613,8 @@ int ilp_sink_line(struct ilp_sink *s, const struct ilp_line *ln, size_t line_no,
         return sink_fail(s, ILP_ERR_TABLE, "out of memory");
     bt->lines[bt->nrows++] = line_no;
     bt->bytes += (size_t)bt->ncols * 16 + s->text.len;
-    if ((bt->nrows >= ilp_env_options(s->e)->batch_rows || bt->bytes >= ILP_WRITE_BYTES) && !s->hold) {
+    if ((bt->nrows >= ilp_env_options(s->e)->batch_rows || bt->bytes >= ilp_env_options(s->e)->write_bytes) &&
+        !s->hold) {
         if (batch_seal(s, bt) != 0)
             return sink_fail(s, ILP_ERR_TABLE, "out of memory");
         int rc;

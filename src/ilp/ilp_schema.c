@@ -54,8 +54,10 @@ int ilp_env_new(duckpond_db *db, duckpond_batcher *b, const struct ilp_options *
         e->opt = *opt;
     if (!e->opt.batch_rows)
         e->opt.batch_rows = ILP_BATCH_ROWS;
+    if (!e->opt.write_bytes)
+        e->opt.write_bytes = ILP_WRITE_BYTES;
     if (!e->opt.max_line)
-        e->opt.max_line = 16u << 20;
+        e->opt.max_line = ILP_MAX_LINE;
     int rc = duckpond_connect(db, &e->conn);
     if (rc != DUCKPOND_OK) {
         free(e);

@@ -21,11 +21,14 @@
  * row by row into the WAL and again into the table at the next checkpoint.
  */
 #define ILP_BATCH_ROWS 131072
+#define ILP_WRITE_BYTES ((size_t)32 << 20)
+#define ILP_MAX_LINE ((size_t)16 << 20) /* bytes of one line, by default */
 
 struct ilp_options {
     bool no_auto_create; /* a line for a missing table or column fails instead */
     bool timestamp_ns;   /* new tables' "timestamp" column is TIMESTAMP_NS, not TIMESTAMP */
     size_t batch_rows;   /* rows per write handed to the batcher; 0 = ILP_BATCH_ROWS */
+    size_t write_bytes;  /* bytes per write, at most; 0 = ILP_WRITE_BYTES */
     size_t max_line;     /* bytes in one line, at most; 0 = 16 MiB */
     duckpond_ack ack;    /* the ack mode of streams that name none (TCP, and HTTP by default) */
 };

@@ -233,6 +233,14 @@ static int start_ilp(struct server *srv)
     struct ilp_options o = srv->opt.ilp;
     if (!srv->opt.ilp_ack_given)
         o.ack = srv->opt.ack;
+    /* a write larger than the batcher's queue could never be taken: half of it at most */
+    size_t qrows = srv->opt.queue_max_rows, qbytes = srv->opt.queue_max_bytes;
+    if (qrows && (!o.batch_rows ? ILP_BATCH_ROWS : o.batch_rows) > qrows / 2)
+        o.batch_rows = qrows / 2 ? qrows / 2 : 1;
+    if (qbytes && ILP_WRITE_BYTES > qbytes / 2)
+        o.write_bytes = qbytes / 2;
+    if (qbytes && (!o.max_line ? ILP_MAX_LINE : o.max_line) > qbytes / 2) /* a longer line fails, named */
+        o.max_line = qbytes / 2;
     if (o.ack == DUCKPOND_ACK_JOURNAL && !srv->journal) {
         fprintf(stderr, "duckpond: --ilp-ack journal needs a journal (give --journal-dir DIR)\n");
         return -1;
