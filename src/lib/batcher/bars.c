@@ -64,8 +64,9 @@ static const char *const col_role[4] = {"ts", "symbol", "price", "size"};
 /* ------------------------------------------------------------ SQL */
 
 /*
- * The bars of src, a relation with columns _ts, _sym, _px, _sz, at the
- * interval every (unquoted text), in the bar table's column order.
+ * The partial bars of src, a relation with columns _ts, _sym, _px, _sz,
+ * at the interval every (unquoted text), in the parts table's column
+ * order (parts_cols).
  */
 static void agg_sql(struct dp_buf *q, const char *every, const char *src)
 {
@@ -76,29 +77,32 @@ static void agg_sql(struct dp_buf *q, const char *every, const char *src)
         " AS INTERVAL), _ts) AS bucket, "
         "min({'t': _ts, 'p': CAST(_px AS DOUBLE)}).p AS open, max(CAST(_px AS DOUBLE)) AS high, "
         "min(CAST(_px AS DOUBLE)) AS low, max({'t': _ts, 'p': CAST(_px AS DOUBLE)}).p AS close, "
-        "sum(CAST(_sz AS DOUBLE)) AS volume, "
-        "sum(CAST(_px AS DOUBLE) * CAST(_sz AS DOUBLE)) / nullif(sum(CAST(_sz AS DOUBLE)), 0) AS vwap, "
-        "count(*) AS trades, min(_ts) AS open_ts, max(_ts) AS close_ts, "
+        "sum(CAST(_sz AS DOUBLE)) AS volume, count(*) AS trades, min(_ts) AS open_ts, max(_ts) AS close_ts, "
         "sum(CAST(_px AS DOUBLE) * CAST(_sz AS DOUBLE)) AS notional FROM %s "
         "WHERE _ts IS NOT NULL AND _sym IS NOT NULL AND _px IS NOT NULL AND _sz IS NOT NULL "
         "GROUP BY ALL",
         src);
 }
 
-/* How a bar that exists takes in the bar of new ticks (excluded). */
-static const char upsert_tail[] =
-    " ON CONFLICT (symbol, bucket) DO UPDATE SET "
-    "open = CASE WHEN (excluded.open_ts, excluded.open) < (open_ts, open) THEN excluded.open ELSE open END, "
-    "open_ts = least(excluded.open_ts, open_ts), "
-    "high = greatest(excluded.high, high), low = least(excluded.low, low), "
-    "close = CASE WHEN (excluded.close_ts, excluded.close) > (close_ts, close) THEN excluded.close ELSE close END, "
-    "close_ts = greatest(excluded.close_ts, close_ts), "
-    "volume = volume + excluded.volume, notional = notional + excluded.notional, "
-    "vwap = (notional + excluded.notional) / nullif(volume + excluded.volume, 0), "
-    "trades = trades + excluded.trades";
+static const char parts_cols[] =
+    "(symbol, bucket, open, high, low, close, volume, trades, open_ts, close_ts, notional)";
 
-static const char bar_cols[] =
-    "(symbol, bucket, open, high, low, close, volume, vwap, trades, open_ts, close_ts, notional)";
+/*
+ * The bars of the parts table `parts` (quoted), merged per symbol and
+ * bucket, in the documented column order: the bar table's view. The
+ * first and last tick by time (then by price) of a bucket are the first
+ * and last of its parts' so ordered, so the merge equals a recompute.
+ */
+static void merged_sql(struct dp_buf *q, const char *parts)
+{
+    dp_buf_printf(q,
+                  "SELECT symbol, bucket, min({'t': open_ts, 'p': open}).p AS open, max(high) AS high, "
+                  "min(low) AS low, max({'t': close_ts, 'p': close}).p AS close, sum(volume) AS volume, "
+                  "sum(notional) / nullif(sum(volume), 0) AS vwap, CAST(sum(trades) AS BIGINT) AS trades, "
+                  "min(open_ts) AS open_ts, max(close_ts) AS close_ts, sum(notional) AS notional FROM %s "
+                  "GROUP BY symbol, bucket",
+                  parts);
+}
 
 /* Appends schema.name, each quoted. */
 static void qualified(struct dp_buf *q, const char *schema, const char *name)
@@ -117,6 +121,7 @@ void batcher_bars_free(duckpond_batcher *b)
         free(d->tick_schema);
         free(d->tick_table);
         free(d->bar_table);
+        free(d->parts_table);
         free(d->every);
         for (int k = 0; k < 4; k++) {
             free(d->col[k]);
@@ -148,8 +153,9 @@ static void publish_names(duckpond_batcher *b)
         free(n->names[i]);
     n->count = 0;
     for (size_t i = 0; i < b->nbars; i++)
-        for (int k = 0; k < 2; k++) {
-            const char *name = k ? b->bars[i].bar_table : b->bars[i].tick_table;
+        for (int k = 0; k < 3; k++) {
+            const struct bar_decl *d = &b->bars[i];
+            const char *name = k == 2 ? d->parts_table : k ? d->bar_table : d->tick_table;
             char *copy = strdup(name);
             if (copy && dp_grow(&n->names, &n->cap, n->count + 1, sizeof *n->names) == 0)
                 n->names[n->count++] = copy;
@@ -204,11 +210,20 @@ int batcher_bars_load(duckpond_batcher *b)
             d->col[k] = cell(&res, 4 + (idx_t)k, r);
             d->dflt[k] = cell(&res, 8 + (idx_t)k, r);
         }
-        if (!d->tick_schema || !d->tick_table || !d->bar_table || !d->every || !d->col[0] || !d->col[1] ||
-            !d->col[2] || !d->col[3])
+        d->parts_table = d->bar_table ? dp_asprintf("%s_parts", d->bar_table) : NULL;
+        if (!d->tick_schema || !d->tick_table || !d->bar_table || !d->parts_table || !d->every ||
+            !d->col[0] || !d->col[1] || !d->col[2] || !d->col[3])
             rc = DUCKPOND_NOMEM;
     }
     duckdb_destroy_result(&res);
+    for (size_t i = 0; i < b->nbars && rc == DUCKPOND_OK; i++) { /* where compaction counts from */
+        struct dp_buf q = DP_BUF_INIT;
+        dp_buf_printf(&q, "SELECT count(*) FROM ");
+        qualified(&q, b->bars[i].tick_schema, b->bars[i].parts_table);
+        if (q.failed || duckpond_query_int64(b->conn, q.data, &b->bars[i].parts_base) != DUCKPOND_OK)
+            rc = q.failed ? DUCKPOND_NOMEM : DUCKPOND_ERROR;
+        dp_buf_free(&q);
+    }
     publish_names(b);
     return rc;
 }
@@ -216,7 +231,7 @@ int batcher_bars_load(duckpond_batcher *b)
 void batcher_bars_attach(duckpond_batcher *b, struct target *t)
 {
     for (size_t i = 0; i < b->nbars && t->nbars < BARS_MAX; i++) {
-        const struct bar_decl *d = &b->bars[i];
+        struct bar_decl *d = &b->bars[i];
         if (strcmp(d->tick_schema, t->stored.schema) != 0 || strcmp(d->tick_table, t->stored.table) != 0)
             continue;
         t->bars[t->nbars++] = d;
@@ -237,7 +252,7 @@ static void col_expr(struct dp_buf *q, const struct target *t, const struct shap
     dp_buf_printf(q, "%s", dflt ? dflt : "NULL");
 }
 
-/* The statement merging the rows of shape sh of t into the bars of d. */
+/* The statement appending the partial bars of the rows of shape sh of t to the parts of d. */
 static void merge_sql(struct dp_buf *q, const struct scanner *sc, const struct target *t,
                       const struct shape *sh, const struct bar_decl *d)
 {
@@ -250,13 +265,76 @@ static void merge_sql(struct dp_buf *q, const struct scanner *sc, const struct t
     }
     dp_buf_printf(&src, " FROM %s(%lld))", sc->name, (long long)sh->id);
     dp_buf_printf(q, "INSERT INTO ");
-    qualified(q, d->tick_schema, d->bar_table);
-    dp_buf_printf(q, " %s ", bar_cols);
+    qualified(q, d->tick_schema, d->parts_table);
+    dp_buf_printf(q, " %s ", parts_cols);
     agg_sql(q, d->every, src.failed ? "(SELECT NULL)" : src.data);
-    dp_buf_printf(q, "%s", upsert_tail);
     if (src.failed)
         q->failed = true;
     dp_buf_free(&src);
+}
+
+/*
+ * Replaces the parts of d by their merge, one row per symbol and bucket,
+ * inside the writer's open transaction (the group's): a reader sees the
+ * parts before or after, and the same bars either way. Returns
+ * DUCKPOND_OK and the rows left in *rows, or the failure's class with
+ * DuckDB's message in *msg.
+ */
+static int compact(struct scanner *sc, struct bar_decl *d, int64_t *rows, char **msg)
+{
+    struct dp_buf parts = DP_BUF_INIT, q = DP_BUF_INIT;
+    qualified(&parts, d->tick_schema, d->parts_table);
+    dp_buf_printf(&q,
+                  "CREATE OR REPLACE TEMP TABLE duckpond_bars_compact AS SELECT symbol, bucket, open, high, "
+                  "low, close, volume, trades, open_ts, close_ts, notional FROM (");
+    merged_sql(&q, parts.data ? parts.data : "");
+    /* the last statement's count is the answer's: the rows left */
+    dp_buf_printf(&q, "); DELETE FROM %s; INSERT INTO %s %s SELECT * FROM temp.duckpond_bars_compact",
+                  parts.data ? parts.data : "", parts.data ? parts.data : "", parts_cols);
+    int rc = DUCKPOND_OK;
+    duckdb_result res;
+    if (q.failed || parts.failed) {
+        rc = DUCKPOND_NOMEM;
+    } else if (duckdb_query(sc->conn, q.data, &res) == DuckDBError) {
+        rc = duckpond_classify(duckdb_result_error_type(&res), duckdb_result_error(&res));
+        *msg = dp_asprintf("live bars %s: compacting: %s", d->bar_table, duckdb_result_error(&res));
+        if (rc == DUCKPOND_OK)
+            rc = DUCKPOND_ERROR;
+    } else {
+        *rows = (int64_t)duckdb_rows_changed(&res);
+        duckdb_destroy_result(&res);
+        rc = duckdb_query(sc->conn, "DROP TABLE temp.duckpond_bars_compact", &res) == DuckDBError
+                 ? DUCKPOND_ERROR
+                 : DUCKPOND_OK;
+        if (rc != DUCKPOND_OK)
+            *msg = dp_asprintf("live bars %s: compacting: %s", d->bar_table, duckdb_result_error(&res));
+    }
+    duckdb_destroy_result(&res);
+    dp_buf_free(&q);
+    dp_buf_free(&parts);
+    return rc;
+}
+
+/*
+ * Counts rows appended to d's parts and compacts them once they outgrow
+ * what the last compaction left by COMPACT_FACTOR (and COMPACT_MIN rows):
+ * readers then merge at most about COMPACT_FACTOR + 1 parts per bar, and
+ * the writer rewrites the table in proportion to what it appended.
+ */
+#define COMPACT_FACTOR 2
+#define COMPACT_MIN 2048
+static int count_parts(struct scanner *sc, struct bar_decl *d, int64_t added, char **msg)
+{
+    d->parts_added += added;
+    if (d->parts_added < COMPACT_MIN || d->parts_added < COMPACT_FACTOR * d->parts_base)
+        return DUCKPOND_OK;
+    int64_t n = 0;
+    int rc = compact(sc, d, &n, msg);
+    if (rc != DUCKPOND_OK)
+        return rc;
+    d->parts_base = n;
+    d->parts_added = 0;
+    return DUCKPOND_OK;
 }
 
 int batcher_bars_merge(struct scanner *sc, struct target *t, struct shape *sh, const struct seg *segs,
@@ -284,7 +362,10 @@ int batcher_bars_merge(struct scanner *sc, struct target *t, struct shape *sh, c
         int rc = batcher_scan_run(sc, t, sh, sh->bars[i], segs, n, &res, msg);
         if (rc != DUCKPOND_OK)
             return rc;
+        int64_t added = (int64_t)duckdb_rows_changed(&res);
         duckdb_destroy_result(&res);
+        if ((rc = count_parts(sc, t->bars[i], added, msg)) != DUCKPOND_OK)
+            return rc;
     }
     return DUCKPOND_OK;
 }
@@ -390,20 +471,25 @@ static int declare_one(duckpond_batcher *b, struct bars_req *req, const char *sc
     dp_buf_printf(&src, " FROM ");
     qualified(&src, schema, table);
     dp_buf_byte(&src, ')');
+    char *parts = dp_asprintf("%s_parts", bar);
     dp_buf_printf(&q, "CREATE TABLE ");
-    qualified(&q, schema, bar);
+    qualified(&q, schema, parts ? parts : "");
     dp_buf_printf(&q, " AS ");
     agg_sql(&q, every, src.failed ? "" : src.data);
-    int rc = q.failed || src.failed ? DUCKPOND_NOMEM : run(b, req, q.data);
+    int rc = q.failed || src.failed || !parts ? DUCKPOND_NOMEM : run(b, req, q.data);
     dp_buf_free(&q);
     dp_buf_free(&src);
     if (rc == DUCKPOND_OK) {
-        dp_buf_printf(&q, "ALTER TABLE ");
+        qualified(&src, schema, parts);
+        dp_buf_printf(&q, "CREATE VIEW ");
         qualified(&q, schema, bar);
-        dp_buf_printf(&q, " ADD PRIMARY KEY (symbol, bucket)");
-        rc = q.failed ? DUCKPOND_NOMEM : run(b, req, q.data);
+        dp_buf_printf(&q, " AS ");
+        merged_sql(&q, src.failed ? "" : src.data);
+        rc = q.failed || src.failed ? DUCKPOND_NOMEM : run(b, req, q.data);
         dp_buf_free(&q);
+        dp_buf_free(&src);
     }
+    free(parts);
     if (rc == DUCKPOND_OK) {
         const char *vals[8] = {schema, table, bar, every, req->col[0], req->col[1], req->col[2], req->col[3]};
         dp_buf_printf(&q, "INSERT INTO main.duckpond_bars VALUES (");

@@ -228,8 +228,11 @@ struct shape {
 /* A declaration of live bars (bars.c): a row of duckpond_bars, with the tick columns' DEFAULTs. */
 struct bar_decl {
     char *tick_schema, *tick_table, *bar_table, *every;
-    char *col[4];  /* ts, symbol, price, size */
-    char *dflt[4]; /* their DEFAULT expressions, or NULL */
+    char *parts_table;   /* <bar_table>_parts, the partial bars the view bar_table merges */
+    char *col[4];        /* ts, symbol, price, size */
+    char *dflt[4];       /* their DEFAULT expressions, or NULL */
+    int64_t parts_base;  /* rows of parts_table after its last compaction (or at load) */
+    int64_t parts_added; /* rows appended since (counted by the writer, a heuristic) */
 };
 
 /* A table and a column list, resolved by the writer, with its means of writing. */
@@ -245,7 +248,7 @@ struct target {
     int nshapes;
     bool scan_failed;                         /* a statement could not be prepared: use the Appenders */
     duckdb_prepared_statement default_values; /* INSERT INTO t DEFAULT VALUES, made on first need */
-    const struct bar_decl *bars[BARS_MAX];    /* the live bars of the table (the writer's targets only) */
+    struct bar_decl *bars[BARS_MAX];          /* the live bars of the table (the writer's targets only) */
     int nbars;
     /* Writer scratch for the batch being committed. */
     uint64_t batch;           /* the batch the scratch belongs to */
