@@ -52,6 +52,7 @@ struct bars_req {
     char *table, *col[4]; /* col: ts, symbol, price, size */
     char **every;
     size_t nevery;
+    int64_t flush_rows; /* ticks a view aggregates itself before the writer folds them into parts */
     /* the answer */
     bool done;
     int rc;
@@ -174,7 +175,7 @@ int batcher_bars_load(duckpond_batcher *b)
     /* the columns' DEFAULTs: a write that leaves one out gets it, and so must its bar */
     const char *sql =
         "SELECT d.tick_schema, d.tick_table, d.bar_table, d.every, d.ts_col, d.symbol_col, d.price_col, "
-        "d.size_col, (SELECT any_value(column_default) FROM duckdb_columns() c WHERE c.schema_name = "
+        "d.size_col, d.flush_rows, (SELECT any_value(column_default) FROM duckdb_columns() c WHERE c.schema_name = "
         "d.tick_schema AND c.table_name = d.tick_table AND c.column_name = d.ts_col), (SELECT "
         "any_value(column_default) FROM duckdb_columns() c WHERE c.schema_name = d.tick_schema AND "
         "c.table_name = d.tick_table AND c.column_name = d.symbol_col), (SELECT any_value(column_default) FROM "
@@ -208,9 +209,13 @@ int batcher_bars_load(duckpond_batcher *b)
         d->every = cell(&res, 3, r);
         for (int k = 0; k < 4; k++) {
             d->col[k] = cell(&res, 4 + (idx_t)k, r);
-            d->dflt[k] = cell(&res, 8 + (idx_t)k, r);
+            d->dflt[k] = cell(&res, 9 + (idx_t)k, r);
         }
         d->parts_table = d->bar_table ? dp_asprintf("%s_parts", d->bar_table) : NULL;
+        d->flush_rows = duckdb_value_int64(&res, 8, r);
+        if (d->flush_rows < 1)
+            d->flush_rows = BARS_FLUSH_ROWS;
+        d->pending = d->flush_rows; /* unknown: the first group that writes ticks flushes */
         if (!d->tick_schema || !d->tick_table || !d->bar_table || !d->parts_table || !d->every ||
             !d->col[0] || !d->col[1] || !d->col[2] || !d->col[3])
             rc = DUCKPOND_NOMEM;
@@ -238,136 +243,204 @@ void batcher_bars_attach(duckpond_batcher *b, struct target *t)
     }
 }
 
-/* ------------------------------------------------ merging a group */
+/* ------------------------------------------------ the tail and the flush */
 
-/* The expression of tick column `name` in a shape's statement: its scan output, else its DEFAULT. */
-static void col_expr(struct dp_buf *q, const struct target *t, const struct shape *sh, const char *name,
-                     const char *dflt)
-{
-    for (int i = 0; i < t->ncols && i < MASK_COLS; i++)
-        if (strcasecmp(t->cols[i].name, name) == 0 && !((sh->dmask >> i) & 1)) {
-            batcher_insert_expr(q, t, sh, i);
-            return;
-        }
-    dp_buf_printf(q, "%s", dflt ? dflt : "NULL");
-}
-
-/* The statement appending the partial bars of the rows of shape sh of t to the parts of d. */
-static void merge_sql(struct dp_buf *q, const struct scanner *sc, const struct target *t,
-                      const struct shape *sh, const struct bar_decl *d)
+/*
+ * The ticks of d from rowid lo (up to hi, unless hi < 0) as the relation
+ * agg_sql reads: columns _ts, _sym, _px, _sz. rowid bounds are pushed
+ * into the table scan, so only those rows are read.
+ */
+static void ticks_src(struct dp_buf *q, const struct bar_decl *d, const char *const col[4], int64_t lo,
+                      int64_t hi)
 {
     static const char *const alias[4] = {"_ts", "_sym", "_px", "_sz"};
-    struct dp_buf src = DP_BUF_INIT;
-    dp_buf_printf(&src, "(SELECT ");
+    dp_buf_printf(q, "(SELECT ");
     for (int k = 0; k < 4; k++) {
-        col_expr(&src, t, sh, d->col[k], d->dflt[k]);
-        dp_buf_printf(&src, " AS %s%s", alias[k], k < 3 ? ", " : "");
+        dp_sql_ident(q, col[k]);
+        dp_buf_printf(q, " AS %s%s", alias[k], k < 3 ? ", " : "");
     }
-    dp_buf_printf(&src, " FROM %s(%lld))", sc->name, (long long)sh->id);
-    dp_buf_printf(q, "INSERT INTO ");
-    qualified(q, d->tick_schema, d->parts_table);
-    dp_buf_printf(q, " %s ", parts_cols);
-    agg_sql(q, d->every, src.failed ? "(SELECT NULL)" : src.data);
-    if (src.failed)
+    dp_buf_printf(q, " FROM ");
+    qualified(q, d->tick_schema, d->tick_table);
+    dp_buf_printf(q, " WHERE rowid >= %lld", (long long)lo);
+    if (hi >= 0)
+        dp_buf_printf(q, " AND rowid < %lld", (long long)hi);
+    dp_buf_byte(q, ')');
+}
+
+/*
+ * CREATE [OR REPLACE] VIEW of d's bars: its parts, and the ticks from
+ * rowid mark on (those no flush has summarised yet), merged.
+ */
+static void view_sql(struct dp_buf *q, const struct bar_decl *d, const char *const col[4], int64_t mark,
+                     bool replace)
+{
+    struct dp_buf src = DP_BUF_INIT, ticks = DP_BUF_INIT;
+    ticks_src(&ticks, d, col, mark, -1);
+    dp_buf_printf(&src, "(SELECT symbol, bucket, open, high, low, close, volume, trades, open_ts, close_ts, "
+                        "notional FROM ");
+    qualified(&src, d->tick_schema, d->parts_table);
+    dp_buf_printf(&src, " UNION ALL ");
+    agg_sql(&src, d->every, ticks.failed ? "" : ticks.data);
+    dp_buf_byte(&src, ')');
+    dp_buf_printf(q, "CREATE %sVIEW ", replace ? "OR REPLACE " : "");
+    qualified(q, d->tick_schema, d->bar_table);
+    dp_buf_printf(q, " AS ");
+    merged_sql(q, src.failed || ticks.failed ? "" : src.data);
+    if (src.failed || ticks.failed)
         q->failed = true;
     dp_buf_free(&src);
+    dp_buf_free(&ticks);
+}
+
+/* A BIGINT the query sql gives on connection c, into *out; the failure's class and message otherwise. */
+static int query_int(duckdb_connection c, const char *sql, int64_t *out, const char *what, char **msg)
+{
+    duckdb_result res;
+    if (!sql)
+        return DUCKPOND_NOMEM;
+    if (duckdb_query(c, sql, &res) == DuckDBError) {
+        int rc = duckpond_classify(duckdb_result_error_type(&res), duckdb_result_error(&res));
+        *msg = dp_asprintf("live bars %s: %s", what, duckdb_result_error(&res));
+        duckdb_destroy_result(&res);
+        return rc == DUCKPOND_OK ? DUCKPOND_ERROR : rc;
+    }
+    *out = duckdb_row_count(&res) ? duckdb_value_int64(&res, 0, 0) : 0;
+    duckdb_destroy_result(&res);
+    return DUCKPOND_OK;
+}
+
+/* Runs sql (one or more statements) on c: the rows the last changed in *rows (if rows). */
+static int exec_sql(duckdb_connection c, const char *sql, int64_t *rows, const char *what, char **msg)
+{
+    duckdb_result res;
+    if (!sql)
+        return DUCKPOND_NOMEM;
+    if (duckdb_query(c, sql, &res) == DuckDBError) {
+        int rc = duckpond_classify(duckdb_result_error_type(&res), duckdb_result_error(&res));
+        *msg = dp_asprintf("live bars %s: %s", what, duckdb_result_error(&res));
+        duckdb_destroy_result(&res);
+        return rc == DUCKPOND_OK ? DUCKPOND_ERROR : rc;
+    }
+    if (rows)
+        *rows = (int64_t)duckdb_rows_changed(&res);
+    duckdb_destroy_result(&res);
+    return DUCKPOND_OK;
 }
 
 /*
  * Replaces the parts of d by their merge, one row per symbol and bucket,
- * inside the writer's open transaction (the group's): a reader sees the
- * parts before or after, and the same bars either way. Returns
- * DUCKPOND_OK and the rows left in *rows, or the failure's class with
- * DuckDB's message in *msg.
+ * inside the writer's open transaction: a reader sees the parts before
+ * or after, and the same bars either way. Returns DUCKPOND_OK and the
+ * rows left in *rows, or the failure's class with DuckDB's message in
+ * *msg.
  */
-static int compact(struct scanner *sc, struct bar_decl *d, int64_t *rows, char **msg)
+static int compact(duckdb_connection c, struct bar_decl *d, int64_t *rows, char **msg)
 {
     struct dp_buf parts = DP_BUF_INIT, q = DP_BUF_INIT;
     qualified(&parts, d->tick_schema, d->parts_table);
     dp_buf_printf(&q,
                   "CREATE OR REPLACE TEMP TABLE duckpond_bars_compact AS SELECT symbol, bucket, open, high, "
                   "low, close, volume, trades, open_ts, close_ts, notional FROM (");
-    merged_sql(&q, parts.data ? parts.data : "");
+    merged_sql(&q, parts.failed ? "" : parts.data);
     /* the last statement's count is the answer's: the rows left */
     dp_buf_printf(&q, "); DELETE FROM %s; INSERT INTO %s %s SELECT * FROM temp.duckpond_bars_compact",
-                  parts.data ? parts.data : "", parts.data ? parts.data : "", parts_cols);
-    int rc = DUCKPOND_OK;
-    duckdb_result res;
-    if (q.failed || parts.failed) {
-        rc = DUCKPOND_NOMEM;
-    } else if (duckdb_query(sc->conn, q.data, &res) == DuckDBError) {
-        rc = duckpond_classify(duckdb_result_error_type(&res), duckdb_result_error(&res));
-        *msg = dp_asprintf("live bars %s: compacting: %s", d->bar_table, duckdb_result_error(&res));
-        if (rc == DUCKPOND_OK)
-            rc = DUCKPOND_ERROR;
-    } else {
-        *rows = (int64_t)duckdb_rows_changed(&res);
-        duckdb_destroy_result(&res);
-        rc = duckdb_query(sc->conn, "DROP TABLE temp.duckpond_bars_compact", &res) == DuckDBError
-                 ? DUCKPOND_ERROR
-                 : DUCKPOND_OK;
-        if (rc != DUCKPOND_OK)
-            *msg = dp_asprintf("live bars %s: compacting: %s", d->bar_table, duckdb_result_error(&res));
-    }
-    duckdb_destroy_result(&res);
+                  parts.failed ? "" : parts.data, parts.failed ? "" : parts.data, parts_cols);
+    int rc = q.failed || parts.failed ? DUCKPOND_NOMEM : exec_sql(c, q.data, rows, d->bar_table, msg);
+    if (rc == DUCKPOND_OK)
+        rc = exec_sql(c, "DROP TABLE temp.duckpond_bars_compact", NULL, d->bar_table, msg);
     dp_buf_free(&q);
     dp_buf_free(&parts);
     return rc;
 }
 
 /*
- * Counts rows appended to d's parts and compacts them once they outgrow
- * what the last compaction left by COMPACT_FACTOR (and COMPACT_MIN rows):
- * readers then merge at most about COMPACT_FACTOR + 1 parts per bar, and
- * the writer rewrites the table in proportion to what it appended.
+ * Moves the ticks of d that no flush has summarised yet (rowid from the
+ * mark recorded in duckpond_bars on) into d's parts, and the mark, and
+ * the view, past them; then compacts the parts once they outgrow what the
+ * last compaction left by COMPACT_FACTOR (and flush_rows / 16), so that
+ * readers merge at most about COMPACT_FACTOR + 1 parts per bar. Runs in
+ * the writer's open transaction before the group writes a tick there, so
+ * that every row it reads is committed and every later one has a
+ * greater rowid (ticks are only ever appended: the guard refuses the
+ * rest). The mark is read from the database, not kept here, so that a
+ * rolled-back attempt leaves nothing to undo.
  */
 #define COMPACT_FACTOR 2
-#define COMPACT_MIN 2048
-static int count_parts(struct scanner *sc, struct bar_decl *d, int64_t added, char **msg)
+static int flush(duckdb_connection c, struct bar_decl *d, char **msg)
 {
-    d->parts_added += added;
-    if (d->parts_added < COMPACT_MIN || d->parts_added < COMPACT_FACTOR * d->parts_base)
-        return DUCKPOND_OK;
-    int64_t n = 0;
-    int rc = compact(sc, d, &n, msg);
+    struct dp_buf q = DP_BUF_INIT;
+    const char *col[4] = {d->col[0], d->col[1], d->col[2], d->col[3]};
+    int64_t mark = 0, end = 0, added = 0;
+    dp_buf_printf(&q, "SELECT mark FROM main.duckpond_bars WHERE tick_schema = ");
+    dp_sql_literal(&q, d->tick_schema, strlen(d->tick_schema));
+    dp_buf_printf(&q, " AND bar_table = ");
+    dp_sql_literal(&q, d->bar_table, strlen(d->bar_table));
+    int rc = query_int(c, q.failed ? NULL : q.data, &mark, d->bar_table, msg);
+    dp_buf_truncate(&q, 0);
+    if (rc == DUCKPOND_OK) {
+        dp_buf_printf(&q, "SELECT coalesce(max(rowid) + 1, %lld) FROM ", (long long)mark);
+        qualified(&q, d->tick_schema, d->tick_table);
+        /* below DuckDB's first transaction-local rowid: committed rows alone, whatever the caller did */
+        dp_buf_printf(&q, " WHERE rowid >= %lld AND rowid < 4611686018427387904", (long long)mark);
+        rc = query_int(c, q.failed ? NULL : q.data, &end, d->bar_table, msg);
+        dp_buf_truncate(&q, 0);
+    }
+    if (rc == DUCKPOND_OK && end > mark) {
+        struct dp_buf src = DP_BUF_INIT;
+        ticks_src(&src, d, col, mark, end);
+        dp_buf_printf(&q, "INSERT INTO ");
+        qualified(&q, d->tick_schema, d->parts_table);
+        dp_buf_printf(&q, " %s ", parts_cols);
+        agg_sql(&q, d->every, src.failed ? "" : src.data);
+        rc = q.failed || src.failed ? DUCKPOND_NOMEM : exec_sql(c, q.data, &added, d->bar_table, msg);
+        dp_buf_free(&src);
+        dp_buf_truncate(&q, 0);
+        if (rc == DUCKPOND_OK) {
+            view_sql(&q, d, col, end, true);
+            dp_buf_printf(&q,
+                          "; UPDATE main.duckpond_bars SET mark = %lld WHERE tick_schema = ", (long long)end);
+            dp_sql_literal(&q, d->tick_schema, strlen(d->tick_schema));
+            dp_buf_printf(&q, " AND bar_table = ");
+            dp_sql_literal(&q, d->bar_table, strlen(d->bar_table));
+            rc = exec_sql(c, q.failed ? NULL : q.data, NULL, d->bar_table, msg);
+        }
+    }
+    dp_buf_free(&q);
     if (rc != DUCKPOND_OK)
         return rc;
-    d->parts_base = n;
-    d->parts_added = 0;
-    return DUCKPOND_OK;
+    d->pending = 0;
+    d->parts_added += added;
+    if (d->parts_added < d->flush_rows / 16 || d->parts_added < COMPACT_FACTOR * d->parts_base)
+        return DUCKPOND_OK;
+    int64_t left = 0;
+    if ((rc = compact(c, d, &left, msg)) == DUCKPOND_OK) {
+        d->parts_base = left;
+        d->parts_added = 0;
+    }
+    return rc;
 }
 
-int batcher_bars_merge(struct scanner *sc, struct target *t, struct shape *sh, const struct seg *segs,
-                       size_t n, char **msg)
+bool batcher_bars_due(const struct target *t)
 {
-    for (int i = 0; i < t->nbars; i++) {
-        if (!sh->bars[i]) {
-            struct dp_buf q = DP_BUF_INIT;
-            merge_sql(&q, sc, t, sh, t->bars[i]);
-            if (q.failed) {
-                dp_buf_free(&q);
-                return DUCKPOND_NOMEM;
-            }
-            if (duckdb_prepare(sc->conn, q.data, &sh->bars[i]) == DuckDBError) {
-                *msg = dp_asprintf("live bars %s of table %s: %s", t->bars[i]->bar_table, t->stored.table,
-                                   duckdb_prepare_error(sh->bars[i]));
-                duckdb_destroy_prepare(&sh->bars[i]);
-                sh->bars[i] = NULL;
-                dp_buf_free(&q);
-                return DUCKPOND_ERROR;
-            }
-            dp_buf_free(&q);
-        }
-        duckdb_result res;
-        int rc = batcher_scan_run(sc, t, sh, sh->bars[i], segs, n, &res, msg);
-        if (rc != DUCKPOND_OK)
-            return rc;
-        int64_t added = (int64_t)duckdb_rows_changed(&res);
-        duckdb_destroy_result(&res);
-        if ((rc = count_parts(sc, t->bars[i], added, msg)) != DUCKPOND_OK)
-            return rc;
-    }
-    return DUCKPOND_OK;
+    for (int i = 0; i < t->nbars; i++)
+        if (t->bars[i]->pending >= t->bars[i]->flush_rows)
+            return true;
+    return false;
+}
+
+int batcher_bars_before(struct scanner *sc, struct target *t, char **msg)
+{
+    int rc = DUCKPOND_OK;
+    for (int i = 0; i < t->nbars && rc == DUCKPOND_OK; i++)
+        if (t->bars[i]->pending >= t->bars[i]->flush_rows)
+            rc = flush(sc->conn, t->bars[i], msg);
+    return rc;
+}
+
+void batcher_bars_added(struct target *t, int64_t rows)
+{
+    for (int i = 0; i < t->nbars; i++)
+        t->bars[i]->pending += rows;
 }
 
 /* ------------------------------------------------ declaring, on the writer */
@@ -457,46 +530,44 @@ static bool declared(duckpond_batcher *b, const char *schema, const char *bar)
     return false;
 }
 
-/* Makes one bar table of the tick table schema.table, filled from its ticks, and records it. */
+/*
+ * Makes the bars of the tick table schema.table at one interval: the
+ * parts table, filled from the ticks there before rowid mark (all of
+ * them), and the view merging it with the ticks from mark on; and records
+ * them in duckpond_bars.
+ */
 static int declare_one(duckpond_batcher *b, struct bars_req *req, const char *schema, const char *table,
-                       const char *every, const char *bar)
+                       const char *every, const char *bar, int64_t mark)
 {
+    struct bar_decl d = {.tick_schema = (char *)schema,
+                         .tick_table = (char *)table,
+                         .bar_table = (char *)bar,
+                         .every = (char *)every,
+                         .parts_table = dp_asprintf("%s_parts", bar)};
+    const char *col[4] = {req->col[0], req->col[1], req->col[2], req->col[3]};
     struct dp_buf src = DP_BUF_INIT, q = DP_BUF_INIT;
-    static const char *const alias[4] = {"_ts", "_sym", "_px", "_sz"};
-    dp_buf_printf(&src, "(SELECT ");
-    for (int k = 0; k < 4; k++) {
-        dp_sql_ident(&src, req->col[k]);
-        dp_buf_printf(&src, " AS %s%s", alias[k], k < 3 ? ", " : "");
-    }
-    dp_buf_printf(&src, " FROM ");
-    qualified(&src, schema, table);
-    dp_buf_byte(&src, ')');
-    char *parts = dp_asprintf("%s_parts", bar);
+    ticks_src(&src, &d, col, 0, mark);
     dp_buf_printf(&q, "CREATE TABLE ");
-    qualified(&q, schema, parts ? parts : "");
+    qualified(&q, schema, d.parts_table ? d.parts_table : "");
     dp_buf_printf(&q, " AS ");
     agg_sql(&q, every, src.failed ? "" : src.data);
-    int rc = q.failed || src.failed || !parts ? DUCKPOND_NOMEM : run(b, req, q.data);
+    int rc = q.failed || src.failed || !d.parts_table ? DUCKPOND_NOMEM : run(b, req, q.data);
     dp_buf_free(&q);
     dp_buf_free(&src);
     if (rc == DUCKPOND_OK) {
-        qualified(&src, schema, parts);
-        dp_buf_printf(&q, "CREATE VIEW ");
-        qualified(&q, schema, bar);
-        dp_buf_printf(&q, " AS ");
-        merged_sql(&q, src.failed ? "" : src.data);
-        rc = q.failed || src.failed ? DUCKPOND_NOMEM : run(b, req, q.data);
+        view_sql(&q, &d, col, mark, false);
+        rc = q.failed ? DUCKPOND_NOMEM : run(b, req, q.data);
         dp_buf_free(&q);
-        dp_buf_free(&src);
     }
-    free(parts);
+    free(d.parts_table);
     if (rc == DUCKPOND_OK) {
         const char *vals[8] = {schema, table, bar, every, req->col[0], req->col[1], req->col[2], req->col[3]};
         dp_buf_printf(&q, "INSERT INTO main.duckpond_bars VALUES (");
         for (int i = 0; i < 8; i++) {
             dp_sql_literal(&q, vals[i], strlen(vals[i]));
-            dp_buf_printf(&q, "%s", i < 7 ? ", " : ")");
+            dp_buf_printf(&q, ", ");
         }
+        dp_buf_printf(&q, "%lld, %lld)", (long long)mark, (long long)req->flush_rows);
         rc = q.failed ? DUCKPOND_NOMEM : run(b, req, q.data);
         dp_buf_free(&q);
     }
@@ -513,9 +584,18 @@ static void declare(duckpond_batcher *b, struct bars_req *req)
         rc = run(b, req,
                  "CREATE TABLE IF NOT EXISTS main.duckpond_bars (tick_schema VARCHAR, tick_table VARCHAR, "
                  "bar_table VARCHAR, every VARCHAR, ts_col VARCHAR, symbol_col VARCHAR, price_col VARCHAR, "
-                 "size_col VARCHAR)");
+                 "size_col VARCHAR, mark BIGINT, flush_rows BIGINT)");
     if (rc == DUCKPOND_OK)
         rc = resolve_table(b, req, &schema, &table);
+    int64_t mark = 0; /* the rowid after the last tick: the bars' parts take those before */
+    if (rc == DUCKPOND_OK) {
+        struct dp_buf q = DP_BUF_INIT;
+        dp_buf_printf(&q, "SELECT coalesce(max(rowid) + 1, 0) FROM ");
+        qualified(&q, schema, table);
+        rc = q.failed ? DUCKPOND_NOMEM
+                      : query_int(duckpond_conn_duckdb(b->conn), q.data, &mark, table, &req->msg);
+        dp_buf_free(&q);
+    }
     for (size_t i = 0; i < req->nevery && rc == DUCKPOND_OK; i++) {
         char label[40];
         if (interval_label(b, req, req->every[i], label, sizeof label) != 0) {
@@ -528,7 +608,7 @@ static void declare(duckpond_batcher *b, struct bars_req *req)
             break;
         }
         if (!declared(b, schema, bar))
-            rc = declare_one(b, req, schema, table, req->every[i], bar);
+            rc = declare_one(b, req, schema, table, req->every[i], bar, mark);
         req->out[2 * i] = bar;
         req->out[2 * i + 1] = strdup(req->every[i]);
     }
@@ -656,8 +736,18 @@ static void fn_bind(duckdb_bind_info info)
     duckdb_free(table);
     for (int k = 0; k < 4 && ok; k++)
         ok = (req->col[k] = named_text(info, col_role[k], col_role[k])) != NULL;
+    duckdb_value fr = ok ? duckdb_bind_get_named_parameter(info, "flush_rows") : NULL;
+    req->flush_rows = BARS_FLUSH_ROWS;
+    if (fr && !duckdb_is_null_value(fr))
+        req->flush_rows = duckdb_get_int64(fr);
+    if (fr)
+        duckdb_destroy_value(&fr);
+    if (req && req->flush_rows < 1)
+        ok = false;
     if (!ok || !bind_every(info, req)) {
-        duckdb_bind_set_error(info, "duckpond_bars: needs a table name, and at least one interval in every");
+        duckdb_bind_set_error(info,
+                              "duckpond_bars: needs a table name, at least one interval in every, and a "
+                              "positive flush_rows");
         req_free(req);
         return;
     }
@@ -737,6 +827,9 @@ static struct bars_fn *fn_register(duckpond_batcher *b)
     for (int k = 0; k < 4; k++)
         duckdb_table_function_add_named_parameter(f, col_role[k], vc);
     duckdb_table_function_add_named_parameter(f, "every", any);
+    duckdb_logical_type big = duckdb_create_logical_type(DUCKDB_TYPE_BIGINT);
+    duckdb_table_function_add_named_parameter(f, "flush_rows", big);
+    duckdb_destroy_logical_type(&big);
     duckdb_destroy_logical_type(&vc);
     duckdb_destroy_logical_type(&any);
     duckdb_state st = batcher_table_function_register(duckpond_conn_duckdb(b->conn), f, fn, fn_free, fn_bind,
