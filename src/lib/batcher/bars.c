@@ -359,13 +359,16 @@ static int compact(duckdb_connection c, struct bar_decl *d, int64_t *rows, char 
  * the view, past them; then compacts the parts once they outgrow what the
  * last compaction left by COMPACT_FACTOR (and flush_rows / 16), so that
  * readers merge at most about COMPACT_FACTOR + 1 parts per bar. Runs in
- * the writer's open transaction before the group writes a tick there, so
- * that every row it reads is committed and every later one has a
- * greater rowid (ticks are only ever appended: the guard refuses the
- * rest). The mark is read from the database, not kept here, so that a
- * rolled-back attempt leaves nothing to undo.
+ * the writer's open transaction, before the group writes to this target.
+ * DuckDB gives rows their rowids when they commit, in commit order, so
+ * every tick committed after the mark is past it (ticks are only ever
+ * appended: the guard refuses the rest). The mark is read from the
+ * database, not kept here, so that a rolled-back attempt leaves nothing
+ * to undo. Returns DUCKPOND_OK, or the failure's class with DuckDB's
+ * message in *msg.
  */
 #define COMPACT_FACTOR 2
+#define LOCAL_ROWID 36028797018960000LL /* DuckDB's MAX_ROW_ID: the first rowid of rows not yet committed */
 static int flush(duckdb_connection c, struct bar_decl *d, char **msg)
 {
     struct dp_buf q = DP_BUF_INIT;
@@ -380,8 +383,12 @@ static int flush(duckdb_connection c, struct bar_decl *d, char **msg)
     if (rc == DUCKPOND_OK) {
         dp_buf_printf(&q, "SELECT coalesce(max(rowid) + 1, %lld) FROM ", (long long)mark);
         qualified(&q, d->tick_schema, d->tick_table);
-        /* below DuckDB's first transaction-local rowid: committed rows alone, whatever the caller did */
-        dp_buf_printf(&q, " WHERE rowid >= %lld AND rowid < 4611686018427387904", (long long)mark);
+        /*
+         * Committed rows alone: rows this transaction wrote already (another
+         * target of the same table, in this group) have rowids from DuckDB's
+         * MAX_ROW_ID on until they commit, and stay in the view's tail.
+         */
+        dp_buf_printf(&q, " WHERE rowid >= %lld AND rowid < %lld", (long long)mark, (long long)LOCAL_ROWID);
         rc = query_int(c, q.failed ? NULL : q.data, &end, d->bar_table, msg);
         dp_buf_truncate(&q, 0);
     }
