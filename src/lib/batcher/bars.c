@@ -222,10 +222,21 @@ int batcher_bars_load(duckpond_batcher *b)
     }
     duckdb_destroy_result(&res);
     for (size_t i = 0; i < b->nbars && rc == DUCKPOND_OK; i++) { /* where compaction counts from */
+        struct bar_decl *d = &b->bars[i];
         struct dp_buf q = DP_BUF_INIT;
         dp_buf_printf(&q, "SELECT count(*) FROM ");
-        qualified(&q, b->bars[i].tick_schema, b->bars[i].parts_table);
-        if (q.failed || duckpond_query_int64(b->conn, q.data, &b->bars[i].parts_base) != DUCKPOND_OK)
+        qualified(&q, d->tick_schema, d->parts_table);
+        if (q.failed || duckpond_query_int64(b->conn, q.data, &d->parts_base) != DUCKPOND_OK)
+            rc = q.failed ? DUCKPOND_NOMEM : DUCKPOND_ERROR;
+        dp_buf_truncate(&q, 0);
+        /* microseconds, for an interval of neither days nor months (whose buckets time_bucket aligns otherwise) */
+        dp_buf_printf(&q, "SELECT CASE WHEN datepart('year', i) = 0 AND datepart('month', i) = 0 AND "
+                          "datepart('day', i) = 0 THEN epoch_us(TIMESTAMP '1970-01-01' + i) ELSE 0 END FROM "
+                          "(SELECT CAST(");
+        dp_sql_literal(&q, d->every, strlen(d->every));
+        dp_buf_printf(&q, " AS INTERVAL) AS i)");
+        if (rc == DUCKPOND_OK &&
+            (q.failed || duckpond_query_int64(b->conn, q.data, &d->every_us) != DUCKPOND_OK))
             rc = q.failed ? DUCKPOND_NOMEM : DUCKPOND_ERROR;
         dp_buf_free(&q);
     }
@@ -239,7 +250,10 @@ void batcher_bars_attach(duckpond_batcher *b, struct target *t)
         struct bar_decl *d = &b->bars[i];
         if (strcmp(d->tick_schema, t->stored.schema) != 0 || strcmp(d->tick_table, t->stored.table) != 0)
             continue;
-        t->bars[t->nbars++] = d;
+        int at = t->nbars++; /* finest first: a flush derives coarser parts from finer ones */
+        for (; at > 0 && t->bars[at - 1]->every_us > d->every_us; at--)
+            t->bars[at] = t->bars[at - 1];
+        t->bars[at] = d;
     }
 }
 
@@ -369,7 +383,7 @@ static int compact(duckdb_connection c, struct bar_decl *d, int64_t *rows, char 
  */
 #define COMPACT_FACTOR 2
 #define LOCAL_ROWID 36028797018960000LL /* DuckDB's MAX_ROW_ID: the first rowid of rows not yet committed */
-static int flush(duckdb_connection c, struct bar_decl *d, char **msg)
+static int flush(duckdb_connection c, struct bar_decl *d, const struct bar_decl *finer, char **msg)
 {
     struct dp_buf q = DP_BUF_INIT;
     const char *col[4] = {d->col[0], d->col[1], d->col[2], d->col[3]};
@@ -394,11 +408,23 @@ static int flush(duckdb_connection c, struct bar_decl *d, char **msg)
     }
     if (rc == DUCKPOND_OK && end > mark) {
         struct dp_buf src = DP_BUF_INIT;
-        ticks_src(&src, d, col, mark, end);
         dp_buf_printf(&q, "INSERT INTO ");
         qualified(&q, d->tick_schema, d->parts_table);
         dp_buf_printf(&q, " %s ", parts_cols);
-        agg_sql(&q, d->every, src.failed ? "" : src.data);
+        if (finer && finer->flushed && finer->flushed_mark == mark && finer->flushed_end == end) {
+            /* the same ticks' finer parts, just written (rowids of this transaction), rebucketed */
+            dp_buf_printf(&q, "SELECT symbol, time_bucket(CAST(");
+            dp_sql_literal(&q, d->every, strlen(d->every));
+            dp_buf_printf(&q,
+                          " AS INTERVAL), bucket) AS bucket, min({'t': open_ts, 'p': open}).p, max(high), "
+                          "min(low), max({'t': close_ts, 'p': close}).p, sum(volume), CAST(sum(trades) AS "
+                          "BIGINT), min(open_ts), max(close_ts), sum(notional) FROM ");
+            qualified(&q, finer->tick_schema, finer->parts_table);
+            dp_buf_printf(&q, " WHERE rowid >= %lld GROUP BY ALL", (long long)LOCAL_ROWID);
+        } else {
+            ticks_src(&src, d, col, mark, end);
+            agg_sql(&q, d->every, src.failed ? "" : src.data);
+        }
         rc = q.failed || src.failed ? DUCKPOND_NOMEM : exec_sql(c, q.data, &added, d->bar_table, msg);
         dp_buf_free(&src);
         dp_buf_truncate(&q, 0);
@@ -417,14 +443,29 @@ static int flush(duckdb_connection c, struct bar_decl *d, char **msg)
         return rc;
     d->pending = 0;
     d->parts_added += added;
-    if (d->parts_added < d->flush_rows / 16 || d->parts_added < COMPACT_FACTOR * d->parts_base)
-        return DUCKPOND_OK;
-    int64_t left = 0;
-    if ((rc = compact(c, d, &left, msg)) == DUCKPOND_OK) {
-        d->parts_base = left;
-        d->parts_added = 0;
+    d->flushed = true;
+    d->flushed_mark = mark;
+    d->flushed_end = end;
+    return DUCKPOND_OK;
+}
+
+/*
+ * The finer bar of t flushed before t->bars[i] whose buckets nest in its
+ * own (both intervals without days or months, the coarser a multiple,
+ * the same tick columns), or NULL.
+ */
+static const struct bar_decl *finer_of(const struct target *t, int i)
+{
+    const struct bar_decl *d = t->bars[i];
+    for (int k = i - 1; k >= 0 && d->every_us > 0; k--) {
+        const struct bar_decl *f = t->bars[k];
+        bool same = true;
+        for (int c = 0; c < 4; c++)
+            same = same && strcmp(f->col[c], d->col[c]) == 0;
+        if (same && f->every_us > 0 && d->every_us % f->every_us == 0)
+            return f;
     }
-    return rc;
+    return NULL;
 }
 
 bool batcher_bars_due(const struct target *t)
@@ -437,10 +478,25 @@ bool batcher_bars_due(const struct target *t)
 
 int batcher_bars_before(struct scanner *sc, struct target *t, char **msg)
 {
+    if (!batcher_bars_due(t))
+        return DUCKPOND_OK;
+    /* all of t's bars at once, finest first, so that coarser ones derive from finer parts */
     int rc = DUCKPOND_OK;
+    for (int i = 0; i < t->nbars; i++)
+        t->bars[i]->flushed = false;
     for (int i = 0; i < t->nbars && rc == DUCKPOND_OK; i++)
-        if (t->bars[i]->pending >= t->bars[i]->flush_rows)
-            rc = flush(sc->conn, t->bars[i], msg);
+        rc = flush(sc->conn, t->bars[i], finer_of(t, i), msg);
+    /* then compaction, which would mix older parts into those the coarser bars read */
+    for (int i = 0; i < t->nbars && rc == DUCKPOND_OK; i++) {
+        struct bar_decl *d = t->bars[i];
+        int64_t left = 0;
+        if (d->parts_added < d->flush_rows / 16 || d->parts_added < COMPACT_FACTOR * d->parts_base)
+            continue;
+        if ((rc = compact(sc->conn, d, &left, msg)) == DUCKPOND_OK) {
+            d->parts_base = left;
+            d->parts_added = 0;
+        }
+    }
     return rc;
 }
 

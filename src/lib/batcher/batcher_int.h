@@ -234,6 +234,10 @@ struct bar_decl {
     int64_t pending;     /* ticks written since the last flush (counted by the writer, a heuristic) */
     int64_t parts_base;  /* rows of parts_table after its last compaction (or at load) */
     int64_t parts_added; /* rows appended since (likewise) */
+    int64_t every_us;    /* the interval in microseconds, or 0 if it has days or months */
+    /* Writer scratch of one flush of a target's bars (bars.c): the ticks this one took. */
+    bool flushed;
+    int64_t flushed_mark, flushed_end;
 };
 
 /* A table and a column list, resolved by the writer, with its means of writing. */
