@@ -11,27 +11,32 @@
  * connection). The function hands the declaration to the writer thread
  * and waits: the writer runs it between two groups, in one transaction
  * of its own, so that no group of ticks commits half before and half
- * after it. For each interval it creates <table>_bars_<label> (symbol,
- * bucket, open, high, low, close, volume, vwap, trades, open_ts,
- * close_ts, notional; PRIMARY KEY (symbol, bucket)) filled from the ticks
- * already there, and records the declaration in duckpond_bars.
+ * after it. For each interval it creates <table>_bars_<label>_parts
+ * (partial bars: symbol, bucket, open, high, low, close, volume, trades,
+ * open_ts, close_ts, notional; several rows per symbol and bucket
+ * allowed) filled from the ticks already there, and the view
+ * <table>_bars_<label> (the documented columns, vwap among them), and
+ * records the declaration, with a rowid mark, in duckpond_bars.
  *
- * Then every group the writer commits into the tick table is merged into
- * each bar table by a prepared INSERT ... ON CONFLICT DO UPDATE over the
- * same batch scan that inserted the ticks (scan.c), inside the group's
- * transaction: the group's rows are aggregated per (symbol, bucket) and
- * combined with the bar already there. open and close are the prices of
- * the first and last tick by time (open_ts, close_ts; equal times are
- * ordered by price), so a late tick updates its old bucket exactly as a
- * recompute from scratch would; notional (the sum of price * size) keeps
- * vwap exact under merging. Prices and sizes are summed as DOUBLE. Ticks
- * with a NULL time, symbol, price or size are left out of the bars.
+ * The view merges the parts with the aggregate of the ticks from the mark
+ * on, per (symbol, bucket): whatever snapshot a reader has, ticks and
+ * bars agree, and a group of ticks costs nothing more to commit. Every
+ * flush_rows ticks, the writer folds the committed ticks past the mark
+ * into the parts and moves the mark and the view, inside the transaction
+ * of the group it commits next (flush, below), and replaces the parts by
+ * their merge when they outgrow it (compact). open and close are the
+ * prices of the first and last tick by time (open_ts, close_ts; equal
+ * times are ordered by price), so a late tick updates its old bucket
+ * exactly as a recompute from scratch would; notional (the sum of price *
+ * size) keeps vwap exact under merging. Prices and sizes are summed as
+ * DOUBLE. Ticks with a NULL time, symbol, price or size are left out of
+ * the bars.
  *
- * Writes into a tick or bar table other than the batcher's (INSERT ...
- * SELECT, UPDATE, DELETE, COPY, INSERT inside a transaction) are refused
- * by duckpond_bars_check for those that ask it (the server asks before
- * every such statement): the writer alone changes bars, so they never
- * conflict and never lag.
+ * Writes into a tick table, a bar view or its parts other than the
+ * batcher's (INSERT ... SELECT, UPDATE, DELETE, COPY, INSERT inside a
+ * transaction) are refused by duckpond_bars_check for those that ask it
+ * (the server asks before every such statement): the writer alone
+ * changes parts, and ticks are only appended, which the mark relies on.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -29,8 +29,8 @@
  *                replay at start
  *   apply.c      a write's rows on the caller's connection, in its
  *                transaction (duckpond_write_apply), by the same means
- *   bars.c       live bars: declared by CALL duckpond_bars, merged from
- *                each group in its transaction, guarded from other writes
+ *   bars.c       live bars: declared by CALL duckpond_bars, views over
+ *                parts the writer folds ticks into, guarded from other writes
  *
  * Locks: b->mu guards the queue, the flags and the counters; b->cat.lock
  * guards the catalog cache and its connection; b->casters.mu the
