@@ -311,8 +311,14 @@ static void view_sql(struct dp_buf *q, const struct bar_decl *d, const char *con
     dp_buf_free(&ticks);
 }
 
-/* A BIGINT the query sql gives on connection c, into *out; the failure's class and message otherwise. */
-static int query_int(duckdb_connection c, const char *sql, int64_t *out, const char *what, char **msg)
+/*
+ * Runs sql (one or more statements) on c: the first value of the last
+ * one's answer in *value, and the rows it changed in *rows (each if not
+ * NULL). DUCKPOND_OK, or the failure's class with DuckDB's message,
+ * naming what, in *msg.
+ */
+static int exec_sql(duckdb_connection c, const char *sql, int64_t *value, int64_t *rows, const char *what,
+                    char **msg)
 {
     duckdb_result res;
     if (!sql)
@@ -323,23 +329,8 @@ static int query_int(duckdb_connection c, const char *sql, int64_t *out, const c
         duckdb_destroy_result(&res);
         return rc == DUCKPOND_OK ? DUCKPOND_ERROR : rc;
     }
-    *out = duckdb_row_count(&res) ? duckdb_value_int64(&res, 0, 0) : 0;
-    duckdb_destroy_result(&res);
-    return DUCKPOND_OK;
-}
-
-/* Runs sql (one or more statements) on c: the rows the last changed in *rows (if rows). */
-static int exec_sql(duckdb_connection c, const char *sql, int64_t *rows, const char *what, char **msg)
-{
-    duckdb_result res;
-    if (!sql)
-        return DUCKPOND_NOMEM;
-    if (duckdb_query(c, sql, &res) == DuckDBError) {
-        int rc = duckpond_classify(duckdb_result_error_type(&res), duckdb_result_error(&res));
-        *msg = dp_asprintf("live bars %s: %s", what, duckdb_result_error(&res));
-        duckdb_destroy_result(&res);
-        return rc == DUCKPOND_OK ? DUCKPOND_ERROR : rc;
-    }
+    if (value)
+        *value = duckdb_row_count(&res) ? duckdb_value_int64(&res, 0, 0) : 0;
     if (rows)
         *rows = (int64_t)duckdb_rows_changed(&res);
     duckdb_destroy_result(&res);
@@ -364,9 +355,9 @@ static int compact(duckdb_connection c, struct bar_decl *d, int64_t *rows, char 
     /* the last statement's count is the answer's: the rows left */
     dp_buf_printf(&q, "); DELETE FROM %s; INSERT INTO %s %s SELECT * FROM temp.duckpond_bars_compact",
                   parts.failed ? "" : parts.data, parts.failed ? "" : parts.data, parts_cols);
-    int rc = q.failed || parts.failed ? DUCKPOND_NOMEM : exec_sql(c, q.data, rows, d->bar_table, msg);
+    int rc = q.failed || parts.failed ? DUCKPOND_NOMEM : exec_sql(c, q.data, NULL, rows, d->bar_table, msg);
     if (rc == DUCKPOND_OK)
-        rc = exec_sql(c, "DROP TABLE temp.duckpond_bars_compact", NULL, d->bar_table, msg);
+        rc = exec_sql(c, "DROP TABLE temp.duckpond_bars_compact", NULL, NULL, d->bar_table, msg);
     dp_buf_free(&q);
     dp_buf_free(&parts);
     return rc;
@@ -397,7 +388,7 @@ static int flush(duckdb_connection c, struct bar_decl *d, const struct bar_decl 
     dp_sql_literal(&q, d->tick_schema, strlen(d->tick_schema));
     dp_buf_printf(&q, " AND bar_table = ");
     dp_sql_literal(&q, d->bar_table, strlen(d->bar_table));
-    int rc = query_int(c, q.failed ? NULL : q.data, &mark, d->bar_table, msg);
+    int rc = exec_sql(c, q.failed ? NULL : q.data, &mark, NULL, d->bar_table, msg);
     dp_buf_truncate(&q, 0);
     if (rc == DUCKPOND_OK) {
         dp_buf_printf(&q, "SELECT coalesce(max(rowid) + 1, %lld) FROM ", (long long)mark);
@@ -408,7 +399,7 @@ static int flush(duckdb_connection c, struct bar_decl *d, const struct bar_decl 
          * MAX_ROW_ID on until they commit, and stay in the view's tail.
          */
         dp_buf_printf(&q, " WHERE rowid >= %lld AND rowid < %lld", (long long)mark, (long long)LOCAL_ROWID);
-        rc = query_int(c, q.failed ? NULL : q.data, &end, d->bar_table, msg);
+        rc = exec_sql(c, q.failed ? NULL : q.data, &end, NULL, d->bar_table, msg);
         dp_buf_truncate(&q, 0);
     }
     if (rc == DUCKPOND_OK && end > mark) {
@@ -430,7 +421,7 @@ static int flush(duckdb_connection c, struct bar_decl *d, const struct bar_decl 
             ticks_src(&src, d, col, mark, end);
             agg_sql(&q, d->every, src.failed ? "" : src.data);
         }
-        rc = q.failed || src.failed ? DUCKPOND_NOMEM : exec_sql(c, q.data, &added, d->bar_table, msg);
+        rc = q.failed || src.failed ? DUCKPOND_NOMEM : exec_sql(c, q.data, NULL, &added, d->bar_table, msg);
         dp_buf_free(&src);
         dp_buf_truncate(&q, 0);
         if (rc == DUCKPOND_OK) {
@@ -440,7 +431,7 @@ static int flush(duckdb_connection c, struct bar_decl *d, const struct bar_decl 
             dp_sql_literal(&q, d->tick_schema, strlen(d->tick_schema));
             dp_buf_printf(&q, " AND bar_table = ");
             dp_sql_literal(&q, d->bar_table, strlen(d->bar_table));
-            rc = exec_sql(c, q.failed ? NULL : q.data, NULL, d->bar_table, msg);
+            rc = exec_sql(c, q.failed ? NULL : q.data, NULL, NULL, d->bar_table, msg);
         }
     }
     dp_buf_free(&q);
@@ -661,7 +652,7 @@ static void declare(duckpond_batcher *b, struct bars_req *req)
         dp_buf_printf(&q, "SELECT coalesce(max(rowid) + 1, 0) FROM ");
         qualified(&q, schema, table);
         rc = q.failed ? DUCKPOND_NOMEM
-                      : query_int(duckpond_conn_duckdb(b->conn), q.data, &mark, table, &req->msg);
+                      : exec_sql(duckpond_conn_duckdb(b->conn), q.data, &mark, NULL, table, &req->msg);
         dp_buf_free(&q);
     }
     for (size_t i = 0; i < req->nevery && rc == DUCKPOND_OK; i++) {
