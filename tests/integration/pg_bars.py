@@ -192,26 +192,16 @@ def test_bars(port, http_port):
     tx.rollback()
     tx.close()
     check("an INSERT inside a transaction is refused with 55000", code == "55000", code)
-    req = urllib.request.Request(f"http://127.0.0.1:{http_port}/v1/query",
-                                 json.dumps({"sql": "DELETE FROM trades"}).encode(),
-                                 {"Content-Type": "application/json"})
-    try:
-        urllib.request.urlopen(req, timeout=10).read()
-        answer = None
-    except urllib.error.HTTPError as e:
-        answer = json.loads(e.read())
-    check("a DELETE over HTTP is refused with 55000",
-          answer and answer.get("error", {}).get("sqlstate") == "55000", answer)
-    req = urllib.request.Request(f"http://127.0.0.1:{http_port}/v1/query",
-                                 json.dumps({"sql": "UPDATE trades_bars_1m SET open = 0"}).encode(),
-                                 {"Content-Type": "application/json"})
-    try:
-        urllib.request.urlopen(req, timeout=10).read()
-        answer = None
-    except urllib.error.HTTPError as e:
-        answer = json.loads(e.read())
-    check("an UPDATE of a bar view over HTTP is refused with 55000",
-          answer and answer.get("error", {}).get("sqlstate") == "55000", answer)
+    for name, sql in (("a DELETE", "DELETE FROM trades"), ("an UPDATE of a bar view", "UPDATE trades_bars_1m SET open = 0")):
+        req = urllib.request.Request(f"http://127.0.0.1:{http_port}/v1/query", json.dumps({"sql": sql}).encode(),
+                                     {"Content-Type": "application/json"})
+        try:
+            urllib.request.urlopen(req, timeout=10).read()
+            answer = None
+        except urllib.error.HTTPError as e:
+            answer = json.loads(e.read())
+        check("%s over HTTP is refused with 55000" % name,
+              answer and answer.get("error", {}).get("sqlstate") == "55000", answer)
     cur.execute("INSERT INTO archive SELECT * FROM trades")
     check("other tables may still be written from the ticks",
           one(c, "SELECT count(*) FROM archive") == one(c, "SELECT count(*) FROM trades"))
