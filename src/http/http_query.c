@@ -423,8 +423,12 @@ static int prepare(struct query *qy, const struct query_req *q, const struct use
         qy->prep_cached = true;
         return check_and_bind(qy, q, user, e);
     }
-    if (http_stmt_prepare(duckpond_conn_duckdb(qy->conn), q->sql, &qy->prep, e) != 0)
+    if (http_stmt_prepare(duckpond_conn_duckdb(qy->conn), q->sql, &qy->prep, e) != 0) {
+        /* a write to a live bars view fails to bind: say why, as for the bars' tables */
+        if (duckpond_bars_check(qy->conn, q->sql) != DUCKPOND_OK)
+            http_err_set(e, DUCKPOND_READONLY, 409, "55000", "%s", duckpond_conn_errmsg(qy->conn));
         return -1;
+    }
     qy->prep_cached = cache_put(qy->cache, q->sql, qy->prep);
     return check_and_bind(qy, q, user, e);
 }

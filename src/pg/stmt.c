@@ -250,7 +250,9 @@ static int prepare_duckdb(struct session *s, struct stmt *st, const uint32_t *oi
     duckdb_state rc = duckdb_prepare_extracted_statement(s->dcon, ex, 0, &st->prep);
     duckdb_destroy_extracted(&ex);
     if (rc != DuckDBSuccess) {
-        session_duckdb_error(s, DUCKDB_ERROR_INVALID, duckdb_prepare_error(st->prep));
+        /* a write to a live bars view fails to bind: say why, as for the bars' tables */
+        if (session_write_allowed(s, st->sql, DUCKDB_STATEMENT_TYPE_UPDATE) == 0)
+            session_duckdb_error(s, DUCKDB_ERROR_INVALID, duckdb_prepare_error(st->prep));
         return -1;
     }
     st->kind = STMT_DUCKDB;

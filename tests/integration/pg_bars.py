@@ -9,10 +9,12 @@ clients on 127.0.0.1 and free ports):
   and HTTP NDJSON ingest; times move forward with one tick in five late
   by up to 3 s (an older bucket); meanwhile a reader compares both bar
   tables with a recompute from scratch at several moments, each time
-  inside one read transaction (so ticks without their bars would show);
+  inside one read transaction (so ticks without their bars would show),
+  while the writer folds ticks into the parts (flush_rows => 200) and
+  compacts them;
 - writes that do not go through the batcher are refused with 55000 and a
   message naming the table: UPDATE, DELETE, INSERT ... SELECT, COPY FROM
-  STDIN, an INSERT inside a transaction, a write to a bar table, an
+  STDIN, an INSERT inside a transaction, a write to a bar view or its parts, an
   UPDATE over HTTP; reads and writes to other tables go on.
 """
 import datetime, io, json, os, random, shutil, sys, tempfile, threading, time, urllib.request
@@ -109,7 +111,7 @@ def test_bars(port, http_port):
     for _ in range(50):
         cur.execute("INSERT INTO trades VALUES (%s, %s, %s, %s)", clock.tick())
     cur.execute("CALL duckpond_bars('trades', ts => 'ts', symbol => 'symbol', price => 'price', size => 'qty', "
-                "every => ['1 second', '1 minute'])")
+                "every => ['1 second', '1 minute'], flush_rows => 200)")
     rows = cur.fetchall()
     check("CALL duckpond_bars answers a row per interval",
           rows == [("trades", "trades_bars_1s", "1 second"), ("trades", "trades_bars_1m", "1 minute")], rows)
@@ -118,7 +120,7 @@ def test_bars(port, http_port):
     errors, counts = [], []
     threads = run_feeds(port, http_port, time.time() + 4, errors, counts)
     reader = connect(port, autocommit=False)  # psycopg2's own transaction: one snapshot per check
-    bad, checks, seen = [], 0, set()
+    bad, checks, seen, marks, compacted, last_parts = [], 0, set(), set(), 0, None
     while any(t.is_alive() for t in threads):
         rc = reader.cursor()
         rc.execute("SELECT count(*) FROM trades")
@@ -131,7 +133,13 @@ def test_bars(port, http_port):
         rc.execute("SELECT sum(trades) FROM trades_bars_1s")
         if rc.fetchone()[0] != ticks:
             bad.append(("sum of trades", ticks))
+        rc.execute("SELECT count(*) FROM trades_bars_1s_parts")
+        parts = rc.fetchone()[0]
+        rc.execute("SELECT mark FROM duckpond_bars WHERE bar_table = 'trades_bars_1s'")
+        marks.add(rc.fetchone()[0])
         reader.commit()
+        compacted += last_parts is not None and parts < last_parts  # only a compaction takes parts away
+        last_parts = parts
         checks += 1
         seen.add(ticks)
         time.sleep(0.2)
@@ -140,6 +148,8 @@ def test_bars(port, http_port):
     check("every client ingested without an error", not errors, errors[:3])
     check("bars equal a recompute at every check, inside one transaction", not bad, bad[:3])
     check("several checks ran while ticks came in", checks >= 5 and len(seen) >= 3, (checks, len(seen)))
+    check("the writer folded ticks into the parts, and compacted them, during the checks",
+          len(marks) >= 3 and compacted > 0, (len(marks), compacted))
     # the journal-ack client's last rows are applied behind its acknowledgements: wait for them
     deadline = time.time() + 10
     while (total := one(c, "SELECT count(*) FROM trades")[0]) < 50 + sum(counts) and time.time() < deadline:
@@ -157,6 +167,7 @@ def test_bars(port, http_port):
         ("DELETE", "DELETE FROM trades WHERE symbol = 'AAA'"),
         ("INSERT ... SELECT", "INSERT INTO trades SELECT * FROM archive"),
         ("a write to a bar table", "UPDATE trades_bars_1s SET open = 0"),
+        ("a write to a bar table's parts", "DELETE FROM trades_bars_1m_parts"),
     ]
     for name, sql in refused:
         try:
@@ -181,16 +192,16 @@ def test_bars(port, http_port):
     tx.rollback()
     tx.close()
     check("an INSERT inside a transaction is refused with 55000", code == "55000", code)
-    req = urllib.request.Request(f"http://127.0.0.1:{http_port}/v1/query",
-                                 json.dumps({"sql": "DELETE FROM trades"}).encode(),
-                                 {"Content-Type": "application/json"})
-    try:
-        urllib.request.urlopen(req, timeout=10).read()
-        answer = None
-    except urllib.error.HTTPError as e:
-        answer = json.loads(e.read())
-    check("a DELETE over HTTP is refused with 55000",
-          answer and answer.get("error", {}).get("sqlstate") == "55000", answer)
+    for name, sql in (("a DELETE", "DELETE FROM trades"), ("an UPDATE of a bar view", "UPDATE trades_bars_1m SET open = 0")):
+        req = urllib.request.Request(f"http://127.0.0.1:{http_port}/v1/query", json.dumps({"sql": sql}).encode(),
+                                     {"Content-Type": "application/json"})
+        try:
+            urllib.request.urlopen(req, timeout=10).read()
+            answer = None
+        except urllib.error.HTTPError as e:
+            answer = json.loads(e.read())
+        check("%s over HTTP is refused with 55000" % name,
+              answer and answer.get("error", {}).get("sqlstate") == "55000", answer)
     cur.execute("INSERT INTO archive SELECT * FROM trades")
     check("other tables may still be written from the ticks",
           one(c, "SELECT count(*) FROM archive") == one(c, "SELECT count(*) FROM trades"))

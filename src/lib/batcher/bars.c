@@ -11,27 +11,32 @@
  * connection). The function hands the declaration to the writer thread
  * and waits: the writer runs it between two groups, in one transaction
  * of its own, so that no group of ticks commits half before and half
- * after it. For each interval it creates <table>_bars_<label> (symbol,
- * bucket, open, high, low, close, volume, vwap, trades, open_ts,
- * close_ts, notional; PRIMARY KEY (symbol, bucket)) filled from the ticks
- * already there, and records the declaration in duckpond_bars.
+ * after it. For each interval it creates <table>_bars_<label>_parts
+ * (partial bars: symbol, bucket, open, high, low, close, volume, trades,
+ * open_ts, close_ts, notional; several rows per symbol and bucket
+ * allowed) filled from the ticks already there, and the view
+ * <table>_bars_<label> (the documented columns, vwap among them), and
+ * records the declaration, with a rowid mark, in duckpond_bars.
  *
- * Then every group the writer commits into the tick table is merged into
- * each bar table by a prepared INSERT ... ON CONFLICT DO UPDATE over the
- * same batch scan that inserted the ticks (scan.c), inside the group's
- * transaction: the group's rows are aggregated per (symbol, bucket) and
- * combined with the bar already there. open and close are the prices of
- * the first and last tick by time (open_ts, close_ts; equal times are
- * ordered by price), so a late tick updates its old bucket exactly as a
- * recompute from scratch would; notional (the sum of price * size) keeps
- * vwap exact under merging. Prices and sizes are summed as DOUBLE. Ticks
- * with a NULL time, symbol, price or size are left out of the bars.
+ * The view merges the parts with the aggregate of the ticks from the mark
+ * on, per (symbol, bucket): whatever snapshot a reader has, ticks and
+ * bars agree, and a group of ticks costs nothing more to commit. Every
+ * flush_rows ticks, the writer folds the committed ticks past the mark
+ * into the parts and moves the mark and the view, inside the transaction
+ * of the group it commits next (flush, below), and replaces the parts by
+ * their merge when they outgrow it (compact). open and close are the
+ * prices of the first and last tick by time (open_ts, close_ts; equal
+ * times are ordered by price), so a late tick updates its old bucket
+ * exactly as a recompute from scratch would; notional (the sum of price *
+ * size) keeps vwap exact under merging. Prices and sizes are summed as
+ * DOUBLE. Ticks with a NULL time, symbol, price or size are left out of
+ * the bars.
  *
- * Writes into a tick or bar table other than the batcher's (INSERT ...
- * SELECT, UPDATE, DELETE, COPY, INSERT inside a transaction) are refused
- * by duckpond_bars_check for those that ask it (the server asks before
- * every such statement): the writer alone changes bars, so they never
- * conflict and never lag.
+ * Writes into a tick table, a bar view or its parts other than the
+ * batcher's (INSERT ... SELECT, UPDATE, DELETE, COPY, INSERT inside a
+ * transaction) are refused by duckpond_bars_check for those that ask it
+ * (the server asks before every such statement): the writer alone
+ * changes parts, and ticks are only appended, which the mark relies on.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +57,7 @@ struct bars_req {
     char *table, *col[4]; /* col: ts, symbol, price, size */
     char **every;
     size_t nevery;
+    int64_t flush_rows; /* ticks a view aggregates itself before the writer folds them into parts */
     /* the answer */
     bool done;
     int rc;
@@ -64,8 +70,9 @@ static const char *const col_role[4] = {"ts", "symbol", "price", "size"};
 /* ------------------------------------------------------------ SQL */
 
 /*
- * The bars of src, a relation with columns _ts, _sym, _px, _sz, at the
- * interval every (unquoted text), in the bar table's column order.
+ * The partial bars of src, a relation with columns _ts, _sym, _px, _sz,
+ * at the interval every (unquoted text), in the parts table's column
+ * order (parts_cols).
  */
 static void agg_sql(struct dp_buf *q, const char *every, const char *src)
 {
@@ -76,29 +83,32 @@ static void agg_sql(struct dp_buf *q, const char *every, const char *src)
         " AS INTERVAL), _ts) AS bucket, "
         "min({'t': _ts, 'p': CAST(_px AS DOUBLE)}).p AS open, max(CAST(_px AS DOUBLE)) AS high, "
         "min(CAST(_px AS DOUBLE)) AS low, max({'t': _ts, 'p': CAST(_px AS DOUBLE)}).p AS close, "
-        "sum(CAST(_sz AS DOUBLE)) AS volume, "
-        "sum(CAST(_px AS DOUBLE) * CAST(_sz AS DOUBLE)) / nullif(sum(CAST(_sz AS DOUBLE)), 0) AS vwap, "
-        "count(*) AS trades, min(_ts) AS open_ts, max(_ts) AS close_ts, "
+        "sum(CAST(_sz AS DOUBLE)) AS volume, count(*) AS trades, min(_ts) AS open_ts, max(_ts) AS close_ts, "
         "sum(CAST(_px AS DOUBLE) * CAST(_sz AS DOUBLE)) AS notional FROM %s "
         "WHERE _ts IS NOT NULL AND _sym IS NOT NULL AND _px IS NOT NULL AND _sz IS NOT NULL "
         "GROUP BY ALL",
         src);
 }
 
-/* How a bar that exists takes in the bar of new ticks (excluded). */
-static const char upsert_tail[] =
-    " ON CONFLICT (symbol, bucket) DO UPDATE SET "
-    "open = CASE WHEN (excluded.open_ts, excluded.open) < (open_ts, open) THEN excluded.open ELSE open END, "
-    "open_ts = least(excluded.open_ts, open_ts), "
-    "high = greatest(excluded.high, high), low = least(excluded.low, low), "
-    "close = CASE WHEN (excluded.close_ts, excluded.close) > (close_ts, close) THEN excluded.close ELSE close END, "
-    "close_ts = greatest(excluded.close_ts, close_ts), "
-    "volume = volume + excluded.volume, notional = notional + excluded.notional, "
-    "vwap = (notional + excluded.notional) / nullif(volume + excluded.volume, 0), "
-    "trades = trades + excluded.trades";
+static const char parts_cols[] =
+    "(symbol, bucket, open, high, low, close, volume, trades, open_ts, close_ts, notional)";
 
-static const char bar_cols[] =
-    "(symbol, bucket, open, high, low, close, volume, vwap, trades, open_ts, close_ts, notional)";
+/*
+ * The bars of the parts table `parts` (quoted), merged per symbol and
+ * bucket, in the documented column order: the bar table's view. The
+ * first and last tick by time (then by price) of a bucket are the first
+ * and last of its parts' so ordered, so the merge equals a recompute.
+ */
+static void merged_sql(struct dp_buf *q, const char *parts)
+{
+    dp_buf_printf(q,
+                  "SELECT symbol, bucket, min({'t': open_ts, 'p': open}).p AS open, max(high) AS high, "
+                  "min(low) AS low, max({'t': close_ts, 'p': close}).p AS close, sum(volume) AS volume, "
+                  "sum(notional) / nullif(sum(volume), 0) AS vwap, CAST(sum(trades) AS BIGINT) AS trades, "
+                  "min(open_ts) AS open_ts, max(close_ts) AS close_ts, sum(notional) AS notional FROM %s "
+                  "GROUP BY symbol, bucket",
+                  parts);
+}
 
 /* Appends schema.name, each quoted. */
 static void qualified(struct dp_buf *q, const char *schema, const char *name)
@@ -117,6 +127,7 @@ void batcher_bars_free(duckpond_batcher *b)
         free(d->tick_schema);
         free(d->tick_table);
         free(d->bar_table);
+        free(d->parts_table);
         free(d->every);
         for (int k = 0; k < 4; k++) {
             free(d->col[k]);
@@ -148,8 +159,9 @@ static void publish_names(duckpond_batcher *b)
         free(n->names[i]);
     n->count = 0;
     for (size_t i = 0; i < b->nbars; i++)
-        for (int k = 0; k < 2; k++) {
-            const char *name = k ? b->bars[i].bar_table : b->bars[i].tick_table;
+        for (int k = 0; k < 3; k++) {
+            const struct bar_decl *d = &b->bars[i];
+            const char *name = k == 2 ? d->parts_table : k ? d->bar_table : d->tick_table;
             char *copy = strdup(name);
             if (copy && dp_grow(&n->names, &n->cap, n->count + 1, sizeof *n->names) == 0)
                 n->names[n->count++] = copy;
@@ -168,7 +180,7 @@ int batcher_bars_load(duckpond_batcher *b)
     /* the columns' DEFAULTs: a write that leaves one out gets it, and so must its bar */
     const char *sql =
         "SELECT d.tick_schema, d.tick_table, d.bar_table, d.every, d.ts_col, d.symbol_col, d.price_col, "
-        "d.size_col, (SELECT any_value(column_default) FROM duckdb_columns() c WHERE c.schema_name = "
+        "d.size_col, d.flush_rows, (SELECT any_value(column_default) FROM duckdb_columns() c WHERE c.schema_name = "
         "d.tick_schema AND c.table_name = d.tick_table AND c.column_name = d.ts_col), (SELECT "
         "any_value(column_default) FROM duckdb_columns() c WHERE c.schema_name = d.tick_schema AND "
         "c.table_name = d.tick_table AND c.column_name = d.symbol_col), (SELECT any_value(column_default) FROM "
@@ -202,13 +214,37 @@ int batcher_bars_load(duckpond_batcher *b)
         d->every = cell(&res, 3, r);
         for (int k = 0; k < 4; k++) {
             d->col[k] = cell(&res, 4 + (idx_t)k, r);
-            d->dflt[k] = cell(&res, 8 + (idx_t)k, r);
+            d->dflt[k] = cell(&res, 9 + (idx_t)k, r);
         }
-        if (!d->tick_schema || !d->tick_table || !d->bar_table || !d->every || !d->col[0] || !d->col[1] ||
-            !d->col[2] || !d->col[3])
+        d->parts_table = d->bar_table ? dp_asprintf("%s_parts", d->bar_table) : NULL;
+        d->flush_rows = duckdb_value_int64(&res, 8, r);
+        if (d->flush_rows < 1)
+            d->flush_rows = BARS_FLUSH_ROWS;
+        d->pending = d->flush_rows; /* unknown: the first group that writes ticks flushes */
+        if (!d->tick_schema || !d->tick_table || !d->bar_table || !d->parts_table || !d->every ||
+            !d->col[0] || !d->col[1] || !d->col[2] || !d->col[3])
             rc = DUCKPOND_NOMEM;
     }
     duckdb_destroy_result(&res);
+    for (size_t i = 0; i < b->nbars && rc == DUCKPOND_OK; i++) { /* where compaction counts from */
+        struct bar_decl *d = &b->bars[i];
+        struct dp_buf q = DP_BUF_INIT;
+        dp_buf_printf(&q, "SELECT count(*) FROM ");
+        qualified(&q, d->tick_schema, d->parts_table);
+        if (q.failed || duckpond_query_int64(b->conn, q.data, &d->parts_base) != DUCKPOND_OK)
+            rc = q.failed ? DUCKPOND_NOMEM : DUCKPOND_ERROR;
+        dp_buf_truncate(&q, 0);
+        /* microseconds, for an interval of neither days nor months (whose buckets time_bucket aligns otherwise) */
+        dp_buf_printf(&q, "SELECT CASE WHEN datepart('year', i) = 0 AND datepart('month', i) = 0 AND "
+                          "datepart('day', i) = 0 THEN epoch_us(TIMESTAMP '1970-01-01' + i) ELSE 0 END FROM "
+                          "(SELECT CAST(");
+        dp_sql_literal(&q, d->every, strlen(d->every));
+        dp_buf_printf(&q, " AS INTERVAL) AS i)");
+        if (rc == DUCKPOND_OK &&
+            (q.failed || duckpond_query_int64(b->conn, q.data, &d->every_us) != DUCKPOND_OK))
+            rc = q.failed ? DUCKPOND_NOMEM : DUCKPOND_ERROR;
+        dp_buf_free(&q);
+    }
     publish_names(b);
     return rc;
 }
@@ -216,77 +252,254 @@ int batcher_bars_load(duckpond_batcher *b)
 void batcher_bars_attach(duckpond_batcher *b, struct target *t)
 {
     for (size_t i = 0; i < b->nbars && t->nbars < BARS_MAX; i++) {
-        const struct bar_decl *d = &b->bars[i];
+        struct bar_decl *d = &b->bars[i];
         if (strcmp(d->tick_schema, t->stored.schema) != 0 || strcmp(d->tick_table, t->stored.table) != 0)
             continue;
-        t->bars[t->nbars++] = d;
+        int at = t->nbars++; /* finest first: a flush derives coarser parts from finer ones */
+        for (; at > 0 && t->bars[at - 1]->every_us > d->every_us; at--)
+            t->bars[at] = t->bars[at - 1];
+        t->bars[at] = d;
     }
 }
 
-/* ------------------------------------------------ merging a group */
+/* ------------------------------------------------ the tail and the flush */
 
-/* The expression of tick column `name` in a shape's statement: its scan output, else its DEFAULT. */
-static void col_expr(struct dp_buf *q, const struct target *t, const struct shape *sh, const char *name,
-                     const char *dflt)
-{
-    for (int i = 0; i < t->ncols && i < MASK_COLS; i++)
-        if (strcasecmp(t->cols[i].name, name) == 0 && !((sh->dmask >> i) & 1)) {
-            batcher_insert_expr(q, t, sh, i);
-            return;
-        }
-    dp_buf_printf(q, "%s", dflt ? dflt : "NULL");
-}
-
-/* The statement merging the rows of shape sh of t into the bars of d. */
-static void merge_sql(struct dp_buf *q, const struct scanner *sc, const struct target *t,
-                      const struct shape *sh, const struct bar_decl *d)
+/*
+ * The ticks of d from rowid lo (up to hi, unless hi < 0) as the relation
+ * agg_sql reads: columns _ts, _sym, _px, _sz. rowid bounds are pushed
+ * into the table scan, so only those rows are read.
+ */
+static void ticks_src(struct dp_buf *q, const struct bar_decl *d, const char *const col[4], int64_t lo,
+                      int64_t hi)
 {
     static const char *const alias[4] = {"_ts", "_sym", "_px", "_sz"};
-    struct dp_buf src = DP_BUF_INIT;
-    dp_buf_printf(&src, "(SELECT ");
+    dp_buf_printf(q, "(SELECT ");
     for (int k = 0; k < 4; k++) {
-        col_expr(&src, t, sh, d->col[k], d->dflt[k]);
-        dp_buf_printf(&src, " AS %s%s", alias[k], k < 3 ? ", " : "");
+        dp_sql_ident(q, col[k]);
+        dp_buf_printf(q, " AS %s%s", alias[k], k < 3 ? ", " : "");
     }
-    dp_buf_printf(&src, " FROM %s(%lld))", sc->name, (long long)sh->id);
-    dp_buf_printf(q, "INSERT INTO ");
-    qualified(q, d->tick_schema, d->bar_table);
-    dp_buf_printf(q, " %s ", bar_cols);
-    agg_sql(q, d->every, src.failed ? "(SELECT NULL)" : src.data);
-    dp_buf_printf(q, "%s", upsert_tail);
-    if (src.failed)
-        q->failed = true;
-    dp_buf_free(&src);
+    dp_buf_printf(q, " FROM ");
+    qualified(q, d->tick_schema, d->tick_table);
+    dp_buf_printf(q, " WHERE rowid >= %lld", (long long)lo);
+    if (hi >= 0)
+        dp_buf_printf(q, " AND rowid < %lld", (long long)hi);
+    dp_buf_byte(q, ')');
 }
 
-int batcher_bars_merge(struct scanner *sc, struct target *t, struct shape *sh, const struct seg *segs,
-                       size_t n, char **msg)
+/*
+ * CREATE [OR REPLACE] VIEW of d's bars: its parts, and the ticks from
+ * rowid mark on (those no flush has summarised yet), merged.
+ */
+static void view_sql(struct dp_buf *q, const struct bar_decl *d, const char *const col[4], int64_t mark,
+                     bool replace)
 {
-    for (int i = 0; i < t->nbars; i++) {
-        if (!sh->bars[i]) {
-            struct dp_buf q = DP_BUF_INIT;
-            merge_sql(&q, sc, t, sh, t->bars[i]);
-            if (q.failed) {
-                dp_buf_free(&q);
-                return DUCKPOND_NOMEM;
-            }
-            if (duckdb_prepare(sc->conn, q.data, &sh->bars[i]) == DuckDBError) {
-                *msg = dp_asprintf("live bars %s of table %s: %s", t->bars[i]->bar_table, t->stored.table,
-                                   duckdb_prepare_error(sh->bars[i]));
-                duckdb_destroy_prepare(&sh->bars[i]);
-                sh->bars[i] = NULL;
-                dp_buf_free(&q);
-                return DUCKPOND_ERROR;
-            }
-            dp_buf_free(&q);
-        }
-        duckdb_result res;
-        int rc = batcher_scan_run(sc, t, sh, sh->bars[i], segs, n, &res, msg);
-        if (rc != DUCKPOND_OK)
-            return rc;
+    struct dp_buf src = DP_BUF_INIT, ticks = DP_BUF_INIT;
+    ticks_src(&ticks, d, col, mark, -1);
+    dp_buf_printf(&src, "(SELECT symbol, bucket, open, high, low, close, volume, trades, open_ts, close_ts, "
+                        "notional FROM ");
+    qualified(&src, d->tick_schema, d->parts_table);
+    dp_buf_printf(&src, " UNION ALL ");
+    agg_sql(&src, d->every, ticks.failed ? "" : ticks.data);
+    dp_buf_byte(&src, ')');
+    dp_buf_printf(q, "CREATE %sVIEW ", replace ? "OR REPLACE " : "");
+    qualified(q, d->tick_schema, d->bar_table);
+    dp_buf_printf(q, " AS ");
+    merged_sql(q, src.failed || ticks.failed ? "" : src.data);
+    if (src.failed || ticks.failed)
+        q->failed = true;
+    dp_buf_free(&src);
+    dp_buf_free(&ticks);
+}
+
+/*
+ * Runs sql (one or more statements) on c: the first value of the last
+ * one's answer in *value, and the rows it changed in *rows (each if not
+ * NULL). DUCKPOND_OK, or the failure's class with DuckDB's message,
+ * naming what, in *msg.
+ */
+static int exec_sql(duckdb_connection c, const char *sql, int64_t *value, int64_t *rows, const char *what,
+                    char **msg)
+{
+    duckdb_result res;
+    if (!sql)
+        return DUCKPOND_NOMEM;
+    if (duckdb_query(c, sql, &res) == DuckDBError) {
+        int rc = duckpond_classify(duckdb_result_error_type(&res), duckdb_result_error(&res));
+        *msg = dp_asprintf("live bars %s: %s", what, duckdb_result_error(&res));
         duckdb_destroy_result(&res);
+        return rc == DUCKPOND_OK ? DUCKPOND_ERROR : rc;
     }
+    if (value)
+        *value = duckdb_row_count(&res) ? duckdb_value_int64(&res, 0, 0) : 0;
+    if (rows)
+        *rows = (int64_t)duckdb_rows_changed(&res);
+    duckdb_destroy_result(&res);
     return DUCKPOND_OK;
+}
+
+/*
+ * Replaces the parts of d by their merge, one row per symbol and bucket,
+ * inside the writer's open transaction: a reader sees the parts before
+ * or after, and the same bars either way. Returns DUCKPOND_OK and the
+ * rows left in *rows, or the failure's class with DuckDB's message in
+ * *msg.
+ */
+static int compact(duckdb_connection c, struct bar_decl *d, int64_t *rows, char **msg)
+{
+    struct dp_buf parts = DP_BUF_INIT, q = DP_BUF_INIT;
+    qualified(&parts, d->tick_schema, d->parts_table);
+    dp_buf_printf(&q,
+                  "CREATE OR REPLACE TEMP TABLE duckpond_bars_compact AS SELECT symbol, bucket, open, high, "
+                  "low, close, volume, trades, open_ts, close_ts, notional FROM (");
+    merged_sql(&q, parts.failed ? "" : parts.data);
+    /* the last statement's count is the answer's: the rows left */
+    dp_buf_printf(&q, "); DELETE FROM %s; INSERT INTO %s %s SELECT * FROM temp.duckpond_bars_compact",
+                  parts.failed ? "" : parts.data, parts.failed ? "" : parts.data, parts_cols);
+    int rc = q.failed || parts.failed ? DUCKPOND_NOMEM : exec_sql(c, q.data, NULL, rows, d->bar_table, msg);
+    if (rc == DUCKPOND_OK)
+        rc = exec_sql(c, "DROP TABLE temp.duckpond_bars_compact", NULL, NULL, d->bar_table, msg);
+    dp_buf_free(&q);
+    dp_buf_free(&parts);
+    return rc;
+}
+
+/*
+ * Moves the ticks of d that no flush has summarised yet (rowid from the
+ * mark recorded in duckpond_bars on) into d's parts, and the mark, and
+ * the view, past them; then compacts the parts once they outgrow what the
+ * last compaction left by COMPACT_FACTOR (and flush_rows / 16), so that
+ * readers merge at most about COMPACT_FACTOR + 1 parts per bar. Runs in
+ * the writer's open transaction, before the group writes to this target.
+ * DuckDB gives rows their rowids when they commit, in commit order, so
+ * every tick committed after the mark is past it (ticks are only ever
+ * appended: the guard refuses the rest). The mark is read from the
+ * database, not kept here, so that a rolled-back attempt leaves nothing
+ * to undo. Returns DUCKPOND_OK, or the failure's class with DuckDB's
+ * message in *msg.
+ */
+#define COMPACT_FACTOR 2
+#define LOCAL_ROWID 36028797018960000LL /* DuckDB's MAX_ROW_ID: the first rowid of rows not yet committed */
+static int flush(duckdb_connection c, struct bar_decl *d, const struct bar_decl *finer, char **msg)
+{
+    struct dp_buf q = DP_BUF_INIT;
+    const char *col[4] = {d->col[0], d->col[1], d->col[2], d->col[3]};
+    int64_t mark = 0, end = 0, added = 0;
+    dp_buf_printf(&q, "SELECT mark FROM main.duckpond_bars WHERE tick_schema = ");
+    dp_sql_literal(&q, d->tick_schema, strlen(d->tick_schema));
+    dp_buf_printf(&q, " AND bar_table = ");
+    dp_sql_literal(&q, d->bar_table, strlen(d->bar_table));
+    int rc = exec_sql(c, q.failed ? NULL : q.data, &mark, NULL, d->bar_table, msg);
+    dp_buf_truncate(&q, 0);
+    if (rc == DUCKPOND_OK) {
+        dp_buf_printf(&q, "SELECT coalesce(max(rowid) + 1, %lld) FROM ", (long long)mark);
+        qualified(&q, d->tick_schema, d->tick_table);
+        /*
+         * Committed rows alone: rows this transaction wrote already (another
+         * target of the same table, in this group) have rowids from DuckDB's
+         * MAX_ROW_ID on until they commit, and stay in the view's tail.
+         */
+        dp_buf_printf(&q, " WHERE rowid >= %lld AND rowid < %lld", (long long)mark, (long long)LOCAL_ROWID);
+        rc = exec_sql(c, q.failed ? NULL : q.data, &end, NULL, d->bar_table, msg);
+        dp_buf_truncate(&q, 0);
+    }
+    if (rc == DUCKPOND_OK && end > mark) {
+        struct dp_buf src = DP_BUF_INIT;
+        dp_buf_printf(&q, "INSERT INTO ");
+        qualified(&q, d->tick_schema, d->parts_table);
+        dp_buf_printf(&q, " %s ", parts_cols);
+        if (finer && finer->flushed && finer->flushed_mark == mark && finer->flushed_end == end) {
+            /* the same ticks' finer parts, just written (rowids of this transaction), rebucketed */
+            dp_buf_printf(&q, "SELECT symbol, time_bucket(CAST(");
+            dp_sql_literal(&q, d->every, strlen(d->every));
+            dp_buf_printf(&q,
+                          " AS INTERVAL), bucket) AS bucket, min({'t': open_ts, 'p': open}).p, max(high), "
+                          "min(low), max({'t': close_ts, 'p': close}).p, sum(volume), CAST(sum(trades) AS "
+                          "BIGINT), min(open_ts), max(close_ts), sum(notional) FROM ");
+            qualified(&q, finer->tick_schema, finer->parts_table);
+            dp_buf_printf(&q, " WHERE rowid >= %lld GROUP BY ALL", (long long)LOCAL_ROWID);
+        } else {
+            ticks_src(&src, d, col, mark, end);
+            agg_sql(&q, d->every, src.failed ? "" : src.data);
+        }
+        rc = q.failed || src.failed ? DUCKPOND_NOMEM : exec_sql(c, q.data, NULL, &added, d->bar_table, msg);
+        dp_buf_free(&src);
+        dp_buf_truncate(&q, 0);
+        if (rc == DUCKPOND_OK) {
+            view_sql(&q, d, col, end, true);
+            dp_buf_printf(&q,
+                          "; UPDATE main.duckpond_bars SET mark = %lld WHERE tick_schema = ", (long long)end);
+            dp_sql_literal(&q, d->tick_schema, strlen(d->tick_schema));
+            dp_buf_printf(&q, " AND bar_table = ");
+            dp_sql_literal(&q, d->bar_table, strlen(d->bar_table));
+            rc = exec_sql(c, q.failed ? NULL : q.data, NULL, NULL, d->bar_table, msg);
+        }
+    }
+    dp_buf_free(&q);
+    if (rc != DUCKPOND_OK)
+        return rc;
+    d->pending = 0;
+    d->parts_added += added;
+    d->flushed = true;
+    d->flushed_mark = mark;
+    d->flushed_end = end;
+    return DUCKPOND_OK;
+}
+
+/*
+ * The finer bar of t flushed before t->bars[i] whose buckets nest in its
+ * own (both intervals without days or months, the coarser a multiple,
+ * the same tick columns), or NULL.
+ */
+static const struct bar_decl *finer_of(const struct target *t, int i)
+{
+    const struct bar_decl *d = t->bars[i];
+    for (int k = i - 1; k >= 0 && d->every_us > 0; k--) {
+        const struct bar_decl *f = t->bars[k];
+        bool same = true;
+        for (int c = 0; c < 4; c++)
+            same = same && strcmp(f->col[c], d->col[c]) == 0;
+        if (same && f->every_us > 0 && d->every_us % f->every_us == 0)
+            return f;
+    }
+    return NULL;
+}
+
+bool batcher_bars_due(const struct target *t)
+{
+    for (int i = 0; i < t->nbars; i++)
+        if (t->bars[i]->pending >= t->bars[i]->flush_rows)
+            return true;
+    return false;
+}
+
+int batcher_bars_before(struct scanner *sc, struct target *t, char **msg)
+{
+    if (!batcher_bars_due(t))
+        return DUCKPOND_OK;
+    /* all of t's bars at once, finest first, so that coarser ones derive from finer parts */
+    int rc = DUCKPOND_OK;
+    for (int i = 0; i < t->nbars; i++)
+        t->bars[i]->flushed = false;
+    for (int i = 0; i < t->nbars && rc == DUCKPOND_OK; i++)
+        rc = flush(sc->conn, t->bars[i], finer_of(t, i), msg);
+    /* then compaction, which would mix older parts into those the coarser bars read */
+    for (int i = 0; i < t->nbars && rc == DUCKPOND_OK; i++) {
+        struct bar_decl *d = t->bars[i];
+        int64_t left = 0;
+        if (d->parts_added < d->flush_rows / 16 || d->parts_added < COMPACT_FACTOR * d->parts_base)
+            continue;
+        if ((rc = compact(sc->conn, d, &left, msg)) == DUCKPOND_OK) {
+            d->parts_base = left;
+            d->parts_added = 0;
+        }
+    }
+    return rc;
+}
+
+void batcher_bars_added(struct target *t, int64_t rows)
+{
+    for (int i = 0; i < t->nbars; i++)
+        t->bars[i]->pending += rows;
 }
 
 /* ------------------------------------------------ declaring, on the writer */
@@ -376,41 +589,44 @@ static bool declared(duckpond_batcher *b, const char *schema, const char *bar)
     return false;
 }
 
-/* Makes one bar table of the tick table schema.table, filled from its ticks, and records it. */
+/*
+ * Makes the bars of the tick table schema.table at one interval: the
+ * parts table, filled from the ticks there before rowid mark (all of
+ * them), and the view merging it with the ticks from mark on; and records
+ * them in duckpond_bars.
+ */
 static int declare_one(duckpond_batcher *b, struct bars_req *req, const char *schema, const char *table,
-                       const char *every, const char *bar)
+                       const char *every, const char *bar, int64_t mark)
 {
+    struct bar_decl d = {.tick_schema = (char *)schema,
+                         .tick_table = (char *)table,
+                         .bar_table = (char *)bar,
+                         .every = (char *)every,
+                         .parts_table = dp_asprintf("%s_parts", bar)};
+    const char *col[4] = {req->col[0], req->col[1], req->col[2], req->col[3]};
     struct dp_buf src = DP_BUF_INIT, q = DP_BUF_INIT;
-    static const char *const alias[4] = {"_ts", "_sym", "_px", "_sz"};
-    dp_buf_printf(&src, "(SELECT ");
-    for (int k = 0; k < 4; k++) {
-        dp_sql_ident(&src, req->col[k]);
-        dp_buf_printf(&src, " AS %s%s", alias[k], k < 3 ? ", " : "");
-    }
-    dp_buf_printf(&src, " FROM ");
-    qualified(&src, schema, table);
-    dp_buf_byte(&src, ')');
+    ticks_src(&src, &d, col, 0, mark);
     dp_buf_printf(&q, "CREATE TABLE ");
-    qualified(&q, schema, bar);
+    qualified(&q, schema, d.parts_table ? d.parts_table : "");
     dp_buf_printf(&q, " AS ");
     agg_sql(&q, every, src.failed ? "" : src.data);
-    int rc = q.failed || src.failed ? DUCKPOND_NOMEM : run(b, req, q.data);
+    int rc = q.failed || src.failed || !d.parts_table ? DUCKPOND_NOMEM : run(b, req, q.data);
     dp_buf_free(&q);
     dp_buf_free(&src);
     if (rc == DUCKPOND_OK) {
-        dp_buf_printf(&q, "ALTER TABLE ");
-        qualified(&q, schema, bar);
-        dp_buf_printf(&q, " ADD PRIMARY KEY (symbol, bucket)");
+        view_sql(&q, &d, col, mark, false);
         rc = q.failed ? DUCKPOND_NOMEM : run(b, req, q.data);
         dp_buf_free(&q);
     }
+    free(d.parts_table);
     if (rc == DUCKPOND_OK) {
         const char *vals[8] = {schema, table, bar, every, req->col[0], req->col[1], req->col[2], req->col[3]};
         dp_buf_printf(&q, "INSERT INTO main.duckpond_bars VALUES (");
         for (int i = 0; i < 8; i++) {
             dp_sql_literal(&q, vals[i], strlen(vals[i]));
-            dp_buf_printf(&q, "%s", i < 7 ? ", " : ")");
+            dp_buf_printf(&q, ", ");
         }
+        dp_buf_printf(&q, "%lld, %lld)", (long long)mark, (long long)req->flush_rows);
         rc = q.failed ? DUCKPOND_NOMEM : run(b, req, q.data);
         dp_buf_free(&q);
     }
@@ -427,9 +643,18 @@ static void declare(duckpond_batcher *b, struct bars_req *req)
         rc = run(b, req,
                  "CREATE TABLE IF NOT EXISTS main.duckpond_bars (tick_schema VARCHAR, tick_table VARCHAR, "
                  "bar_table VARCHAR, every VARCHAR, ts_col VARCHAR, symbol_col VARCHAR, price_col VARCHAR, "
-                 "size_col VARCHAR)");
+                 "size_col VARCHAR, mark BIGINT, flush_rows BIGINT)");
     if (rc == DUCKPOND_OK)
         rc = resolve_table(b, req, &schema, &table);
+    int64_t mark = 0; /* the rowid after the last tick: the bars' parts take those before */
+    if (rc == DUCKPOND_OK) {
+        struct dp_buf q = DP_BUF_INIT;
+        dp_buf_printf(&q, "SELECT coalesce(max(rowid) + 1, 0) FROM ");
+        qualified(&q, schema, table);
+        rc = q.failed ? DUCKPOND_NOMEM
+                      : exec_sql(duckpond_conn_duckdb(b->conn), q.data, &mark, NULL, table, &req->msg);
+        dp_buf_free(&q);
+    }
     for (size_t i = 0; i < req->nevery && rc == DUCKPOND_OK; i++) {
         char label[40];
         if (interval_label(b, req, req->every[i], label, sizeof label) != 0) {
@@ -442,7 +667,7 @@ static void declare(duckpond_batcher *b, struct bars_req *req)
             break;
         }
         if (!declared(b, schema, bar))
-            rc = declare_one(b, req, schema, table, req->every[i], bar);
+            rc = declare_one(b, req, schema, table, req->every[i], bar, mark);
         req->out[2 * i] = bar;
         req->out[2 * i + 1] = strdup(req->every[i]);
     }
@@ -570,8 +795,18 @@ static void fn_bind(duckdb_bind_info info)
     duckdb_free(table);
     for (int k = 0; k < 4 && ok; k++)
         ok = (req->col[k] = named_text(info, col_role[k], col_role[k])) != NULL;
+    duckdb_value fr = ok ? duckdb_bind_get_named_parameter(info, "flush_rows") : NULL;
+    req->flush_rows = BARS_FLUSH_ROWS;
+    if (fr && !duckdb_is_null_value(fr))
+        req->flush_rows = duckdb_get_int64(fr);
+    if (fr)
+        duckdb_destroy_value(&fr);
+    if (req && req->flush_rows < 1)
+        ok = false;
     if (!ok || !bind_every(info, req)) {
-        duckdb_bind_set_error(info, "duckpond_bars: needs a table name, and at least one interval in every");
+        duckdb_bind_set_error(info,
+                              "duckpond_bars: needs a table name, at least one interval in every, and a "
+                              "positive flush_rows");
         req_free(req);
         return;
     }
@@ -651,6 +886,9 @@ static struct bars_fn *fn_register(duckpond_batcher *b)
     for (int k = 0; k < 4; k++)
         duckdb_table_function_add_named_parameter(f, col_role[k], vc);
     duckdb_table_function_add_named_parameter(f, "every", any);
+    duckdb_logical_type big = duckdb_create_logical_type(DUCKDB_TYPE_BIGINT);
+    duckdb_table_function_add_named_parameter(f, "flush_rows", big);
+    duckdb_destroy_logical_type(&big);
     duckdb_destroy_logical_type(&vc);
     duckdb_destroy_logical_type(&any);
     duckdb_state st = batcher_table_function_register(duckpond_conn_duckdb(b->conn), f, fn, fn_free, fn_bind,

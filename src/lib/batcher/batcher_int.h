@@ -29,8 +29,8 @@
  *                replay at start
  *   apply.c      a write's rows on the caller's connection, in its
  *                transaction (duckpond_write_apply), by the same means
- *   bars.c       live bars: declared by CALL duckpond_bars, merged from
- *                each group in its transaction, guarded from other writes
+ *   bars.c       live bars: declared by CALL duckpond_bars, views over
+ *                parts the writer folds ticks into, guarded from other writes
  *
  * Locks: b->mu guards the queue, the flags and the counters; b->cat.lock
  * guards the catalog cache and its connection; b->casters.mu the
@@ -55,13 +55,14 @@
 #include "dbint.h"
 #include "duckpond.h"
 
-#define MASK_COLS 64        /* DEFAULT values are allowed in this many first columns */
-#define TEXT_MAX UINT32_MAX /* bytes of text in one write */
-#define SHOW_MAX 64         /* bytes of a bad value quoted in a message */
-#define INLINE_VALS 8       /* values a write holds without an allocation */
-#define INLINE_TEXT 48      /* bytes of text likewise */
-#define INLINE_BAD 16       /* rows the writer's scratch marks hold likewise */
-#define BARS_MAX 8          /* bar tables (intervals) of one tick table */
+#define MASK_COLS 64          /* DEFAULT values are allowed in this many first columns */
+#define TEXT_MAX UINT32_MAX   /* bytes of text in one write */
+#define SHOW_MAX 64           /* bytes of a bad value quoted in a message */
+#define INLINE_VALS 8         /* values a write holds without an allocation */
+#define INLINE_TEXT 48        /* bytes of text likewise */
+#define INLINE_BAD 16         /* rows the writer's scratch marks hold likewise */
+#define BARS_MAX 8            /* bar tables (intervals) of one tick table */
+#define BARS_FLUSH_ROWS 32768 /* default flush_rows: ticks a bar view aggregates itself before a flush */
 
 /* ------------------------------------------------------------ writes */
 
@@ -220,16 +221,23 @@ struct shape {
     int16_t native[MASK_COLS]; /* per column: its output holding our conversion, or -1 */
     int16_t raw[MASK_COLS][8]; /* per column and kind: its output holding such values as they are, or -1 */
     duckdb_prepared_statement stmt;
-    duckdb_prepared_statement
-        bars[BARS_MAX]; /* per bar table of its target: the merge (bars.c), on first need */
     struct shape *next;
 };
 
 /* A declaration of live bars (bars.c): a row of duckpond_bars, with the tick columns' DEFAULTs. */
 struct bar_decl {
     char *tick_schema, *tick_table, *bar_table, *every;
-    char *col[4];  /* ts, symbol, price, size */
-    char *dflt[4]; /* their DEFAULT expressions, or NULL */
+    char *parts_table;   /* <bar_table>_parts, the partial bars the view bar_table merges */
+    char *col[4];        /* ts, symbol, price, size */
+    char *dflt[4];       /* their DEFAULT expressions, or NULL */
+    int64_t flush_rows;  /* a flush is due at this many pending ticks (the declaration's flush_rows) */
+    int64_t pending;     /* ticks written since the last flush (counted by the writer, a heuristic) */
+    int64_t parts_base;  /* rows of parts_table after its last compaction (or at load) */
+    int64_t parts_added; /* rows appended since (likewise) */
+    int64_t every_us;    /* the interval in microseconds, or 0 if it has days or months */
+    /* Writer scratch of one flush of a target's bars (bars.c): the ticks this one took. */
+    bool flushed;
+    int64_t flushed_mark, flushed_end;
 };
 
 /* A table and a column list, resolved by the writer, with its means of writing. */
@@ -245,7 +253,7 @@ struct target {
     int nshapes;
     bool scan_failed;                         /* a statement could not be prepared: use the Appenders */
     duckdb_prepared_statement default_values; /* INSERT INTO t DEFAULT VALUES, made on first need */
-    const struct bar_decl *bars[BARS_MAX];    /* the live bars of the table (the writer's targets only) */
+    struct bar_decl *bars[BARS_MAX];          /* the live bars of the table (the writer's targets only) */
     int nbars;
     /* Writer scratch for the batch being committed. */
     uint64_t batch;           /* the batch the scratch belongs to */
@@ -636,9 +644,17 @@ int batcher_bars_load(duckpond_batcher *b);
 void batcher_bars_free(duckpond_batcher *b);
 /* Gives a new target of the writer the bars of its table. */
 void batcher_bars_attach(duckpond_batcher *b, struct target *t);
-/* Merges t's rows of segs[0..n) of shape sh into each of t's bar tables (inside the group's transaction). */
-int batcher_bars_merge(struct scanner *sc, struct target *t, struct shape *sh, const struct seg *segs,
-                       size_t n, char **msg);
+/*
+ * Before the group being committed writes ticks to t (inside its
+ * transaction): flushes the bars of t whose unsummarised ticks reached
+ * their flush_rows into their parts. DUCKPOND_OK, or the failure's class
+ * with DuckDB's message in *msg.
+ */
+int batcher_bars_before(struct scanner *sc, struct target *t, char **msg);
+/* Whether a bar of t is due a flush: the group writing to t then runs in a transaction of its own. */
+bool batcher_bars_due(const struct target *t);
+/* Counts rows ticks written to t by the group being committed, towards its bars' next flush. */
+void batcher_bars_added(struct target *t, int64_t rows);
 /* The writer runs the declaration handed to it (b->mu held on entry and exit). */
 void batcher_bars_serve(duckpond_batcher *b);
 

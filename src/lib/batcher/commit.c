@@ -105,8 +105,10 @@ static void attempt_failed(duckpond_batcher *b, int rc)
 static int scan_commit(duckpond_batcher *b, const struct seg *segs, size_t n, uint64_t seq, char **msg)
 {
     bool in_tx = seq != 0 || b->probing;
-    for (size_t s = 0; s < n && !in_tx; s++) /* rows with DEFAULTs, or live bars, take several statements */
-        in_tx = segs[s].w->tgt != segs[0].w->tgt || segs[s].w->has_default || segs[s].w->tgt->nbars;
+    for (size_t s = 0; s < n && !in_tx;
+         s++) /* rows with DEFAULTs, or a flush of live bars: several statements */
+        in_tx = segs[s].w->tgt != segs[0].w->tgt || segs[s].w->has_default ||
+                batcher_bars_due(segs[s].w->tgt);
     int rc = in_tx ? batcher_writer_tx(b, TX_BEGIN, msg) : DUCKPOND_OK;
     if (rc != DUCKPOND_OK)
         return rc;

@@ -148,9 +148,6 @@ void batcher_shape_free(struct shape *s)
 {
     if (s->stmt)
         duckdb_destroy_prepare(&s->stmt);
-    for (int i = 0; i < BARS_MAX; i++)
-        if (s->bars[i])
-            duckdb_destroy_prepare(&s->bars[i]);
     free(s);
 }
 
@@ -579,12 +576,13 @@ static int insert_shape(struct scanner *sc, struct target *t, uint64_t dmask, co
     if (!mask_all(t, dmask)) {
         struct shape *sh = shape_get(sc, t, dmask, false);
         rc = sh ? batcher_scan_run(sc, t, sh, sh->stmt, segs, n, &res, msg) : DUCKPOND_ERROR;
-        if (rc == DUCKPOND_OK)
+        if (rc == DUCKPOND_OK) {
+            if (t->nbars)
+                batcher_bars_added(t, (int64_t)duckdb_rows_changed(&res));
             duckdb_destroy_result(&res);
-        else if (!sh)
+        } else if (!sh) {
             *msg = strdup("batch scan: a statement is missing");
-        if (rc == DUCKPOND_OK && t->nbars) /* the same rows into the bars, in the same transaction */
-            rc = batcher_bars_merge(sc, t, sh, segs, n, msg);
+        }
         return rc;
     }
     for (size_t s = 0; s < n && rc == DUCKPOND_OK; s++)
@@ -592,8 +590,11 @@ static int insert_shape(struct scanner *sc, struct target *t, uint64_t dmask, co
             const duckpond_write *w = segs[s].w;
             if (w->tgt != t || w->bad[r] || !w->has_default || row_dmask(w, r) != dmask)
                 continue;
-            if ((rc = batcher_scan_run(sc, t, NULL, t->default_values, segs, n, &res, msg)) == DUCKPOND_OK)
+            if ((rc = batcher_scan_run(sc, t, NULL, t->default_values, segs, n, &res, msg)) == DUCKPOND_OK) {
+                if (t->nbars)
+                    batcher_bars_added(t, 1);
                 duckdb_destroy_result(&res);
+            }
         }
     return rc;
 }
@@ -613,13 +614,16 @@ bool batcher_scan_one_statement(const struct target *t, const struct seg *segs, 
 
 int batcher_scan_insert(struct scanner *sc, struct target *t, const struct seg *segs, size_t n, char **msg)
 {
+    /* live bars summarise the ticks committed so far before this group writes more (bars.c) */
+    int rc = t->nbars ? batcher_bars_before(sc, t, msg) : DUCKPOND_OK;
+    if (rc != DUCKPOND_OK)
+        return rc;
     if (!any_default(t, segs, n))
         return insert_shape(sc, t, 0, segs, n, msg);
     uint64_t *masks;
     size_t count;
     if (!default_masks(t, segs, n, &masks, &count))
         return DUCKPOND_NOMEM;
-    int rc = DUCKPOND_OK;
     for (size_t k = 0; k < count && rc == DUCKPOND_OK; k++)
         rc = insert_shape(sc, t, masks[k], segs, n, msg);
     free(masks);
