@@ -55,16 +55,19 @@ start_duckpond() {
     eval "PID_$name=$pid"
 }
 
-# start_postgres: PostgreSQL 15 with default durability on a free port;
-# sets PORT_pg. Database and user: postgres.
+# start_postgres [NAME [OPTIONS]]: PostgreSQL 15 with default durability in
+# WORK/NAME (pg) on a free port, with the server OPTIONS given ("-c x=y
+# ..."); sets PORT_NAME. Database and user: postgres.
 start_postgres() {
-    PORT_pg=$(free_port)
-    mkdir -p "$WORK/pg"
-    chmod 700 "$WORK/pg"
-    [ "$(id -u)" -eq 0 ] && chown postgres "$WORK/pg" && chmod 777 "$WORK"
-    as_pg "$PGBIN/initdb" -D "$WORK/pg" -A trust -U postgres >/dev/null
-    as_pg "$PGBIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg.log" -w \
-        -o "-p $PORT_pg -k $WORK -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null
+    local name=${1:-pg} opts=${2:-} port
+    port=$(free_port)
+    mkdir -p "$WORK/$name"
+    chmod 700 "$WORK/$name"
+    [ "$(id -u)" -eq 0 ] && chown postgres "$WORK/$name" && chmod 777 "$WORK"
+    as_pg "$PGBIN/initdb" -D "$WORK/$name" -A trust -U postgres >/dev/null
+    as_pg "$PGBIN/pg_ctl" -D "$WORK/$name" -l "$WORK/$name.log" -w \
+        -o "-p $port -k $WORK -c listen_addresses=127.0.0.1 -c max_connections=200 $opts" start >/dev/null
+    eval "PORT_$name=$port"
 }
 
 # The postmaster's process id (its children are the backends).

@@ -25,20 +25,7 @@ cd "$(dirname "$0")/.."
 SCALE=${SCALE:-50}
 CHANGES=${CHANGES:-2000000}
 SECONDS_STEADY=${SECONDS_STEADY:-30}
-PUB_OPTS="-c wal_level=logical -c max_wal_senders=20 -c max_replication_slots=20 -c max_connections=200"
-
-# start_pg NAME: an initdb'd PostgreSQL 15 in WORK/NAME on a free port (PORT_NAME).
-start_pg() {
-    local name=$1 port
-    port=$(free_port)
-    mkdir -p "$WORK/$name"
-    chmod 700 "$WORK/$name"
-    [ "$(id -u)" -eq 0 ] && chown postgres "$WORK/$name" && chmod 777 "$WORK"
-    as_pg "$PGBIN/initdb" -D "$WORK/$name" -A trust -U postgres >/dev/null
-    as_pg "$PGBIN/pg_ctl" -D "$WORK/$name" -l "$WORK/$name.log" -w \
-        -o "-p $port -k $WORK -c listen_addresses=127.0.0.1 $PUB_OPTS" start >/dev/null
-    eval "PORT_$name=$port"
-}
+PUB_OPTS="-c wal_level=logical -c max_wal_senders=20 -c max_replication_slots=20"
 stop_all() {
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     for d in pub sub; do
@@ -48,8 +35,8 @@ stop_all() {
 }
 trap stop_all EXIT
 
-start_pg pub
-start_pg sub
+start_postgres pub "$PUB_OPTS"
+start_postgres sub "$PUB_OPTS"
 P=(-X -q -A -t -h 127.0.0.1 -U postgres -d postgres)
 pub() { psql "${P[@]}" -p "$PORT_pub" -c "$1"; }
 sub() { psql "${P[@]}" -p "$PORT_sub" -c "$1"; }
