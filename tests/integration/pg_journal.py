@@ -20,7 +20,7 @@ import psycopg2, psycopg2.errors
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import dptest  # noqa: E402
-from dptest import BIN, check, free_port, stop  # noqa: E402
+from dptest import BIN, check, free_port, one, pgcode_of, stop  # noqa: E402
 
 work = tempfile.mkdtemp(prefix="duckpond-journal-")
 KILLS = int(os.environ.get("JOURNAL_KILLS", "24"))
@@ -38,24 +38,8 @@ def start(db, *extra, wrap=None):
 
 
 def connect(port, ack=None):
-    opts = {"options": "-c duckpond.ack=%s" % ack} if ack else {}
-    c = psycopg2.connect(host="127.0.0.1", port=port, user="py", dbname="duckpond", connect_timeout=10, **opts)
-    c.autocommit = True
-    return c
-
-
-def one(conn, sql, args=None):
-    cur = conn.cursor()
-    cur.execute(sql, args)
-    return cur.fetchone()
-
-
-def pgcode_of(fn):
-    try:
-        fn()
-        return None
-    except psycopg2.Error as e:
-        return e.pgcode
+    """An autocommit session, in ack mode ack when given (as PGOPTIONS would set it)."""
+    return dptest.pg_connect(port, "-c duckpond.ack=%s" % ack if ack else None)
 
 
 def server_log_tail(n=20):
