@@ -12,41 +12,12 @@
 #include <string.h>
 
 #include "duckpond.h"
+#include "batcher_fixture.h"
 #include "testlib.h"
 
-struct fixture {
-    duckpond_db *db;
-    duckpond_conn *conn;
-    duckpond_batcher *b;
-};
-
-/* An open database at a fresh file with the tick table, a batcher, and a connection for checks. */
-static int fx_open(struct fixture *f)
-{
-    memset(f, 0, sizeof *f);
-    if (duckpond_open(test_path("bars.duckdb"), NULL, &f->db) != DUCKPOND_OK ||
-        duckpond_connect(f->db, &f->conn) != DUCKPOND_OK)
-        return 1;
-    if (duckpond_exec(f->conn, "CREATE TABLE trades (ts TIMESTAMP, symbol VARCHAR, price DOUBLE, qty INTEGER "
-                               "DEFAULT 1)") != DUCKPOND_OK)
-        return 2;
-    return duckpond_batcher_new(f->db, NULL, &f->b);
-}
-
-static void fx_close(struct fixture *f)
-{
-    duckpond_batcher_free(f->b);
-    duckpond_disconnect(f->conn);
-    duckpond_close(f->db);
-}
-
-static int64_t q64(struct fixture *f, const char *sql)
-{
-    int64_t v = -999;
-    if (duckpond_query_int64(f->conn, sql, &v) != DUCKPOND_OK)
-        fprintf(stderr, "    query failed: %s: %s\n", sql, duckpond_conn_errmsg(f->conn));
-    return v;
-}
+/* The tick table the tests feed. */
+#define TRADES_SCHEMA \
+    "CREATE TABLE trades (ts TIMESTAMP, symbol VARCHAR, price DOUBLE, qty INTEGER DEFAULT 1)"
 
 /*
  * The bars of table bar (interval every) that differ from a recompute from
@@ -79,7 +50,7 @@ static int64_t mismatches(struct fixture *f, const char *bar, const char *every)
 static void test_declare_and_guard(void)
 {
     struct fixture f;
-    CHECK_OK(fx_open(&f));
+    CHECK_OK(fx_open(&f, TRADES_SCHEMA, NULL));
     CHECK_OK(duckpond_exec(f.conn,
                            "INSERT INTO trades VALUES ('2026-01-02 10:00:00.5', 'A', 10, 1), "
                            "('2026-01-02 10:00:00.2', 'A', 11, 2), ('2026-01-02 10:01:30', 'B', 12, 3)"));
@@ -212,7 +183,7 @@ static void *feed_main(void *arg)
 static void test_exact_under_concurrent_ingest(void)
 {
     struct fixture f;
-    CHECK_OK(fx_open(&f));
+    CHECK_OK(fx_open(&f, TRADES_SCHEMA, NULL));
     /* a flush every 100 ticks: flushes and compactions happen between the checks */
     CHECK_OK(duckpond_exec(f.conn, "CALL duckpond_bars('trades', size => 'qty', flush_rows => 100)"));
     enum { NF = 6 };
@@ -263,11 +234,11 @@ static void test_exact_under_concurrent_ingest(void)
 static void test_bars_survive_reopen(void)
 {
     struct fixture f;
-    CHECK_OK(fx_open(&f));
+    CHECK_OK(fx_open(&f, TRADES_SCHEMA, NULL));
     CHECK_OK(duckpond_exec(f.conn, "CALL duckpond_bars('trades', size => 'qty', every => '1 second')"));
     fx_close(&f);
     memset(&f, 0, sizeof f);
-    CHECK_OK(duckpond_open(test_path("bars.duckdb"), NULL, &f.db));
+    CHECK_OK(duckpond_open(test_path(FX_DB_FILE), NULL, &f.db));
     CHECK_OK(duckpond_connect(f.db, &f.conn));
     CHECK_OK(duckpond_batcher_new(f.db, NULL, &f.b));
     struct feed p = {.b = f.b, .id = 1, .writes = 50};

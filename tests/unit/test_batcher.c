@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "duckpond.h"
+#include "batcher_fixture.h"
 #include "testlib.h"
 
 static duckpond_value v_int(int64_t x)
@@ -68,42 +69,6 @@ static duckpond_value v_text(const char *s)
         CHECK_EQ_INT(row_, (r));                                            \
         CHECK_STR_CONTAINS(msg_, (text));                                   \
     } while (0)
-
-/* An open database at a fresh file with a connection for checks. */
-struct fixture {
-    duckpond_db *db;
-    duckpond_conn *conn;
-    duckpond_batcher *b;
-};
-
-static int fx_open(struct fixture *f, const char *schema, const duckpond_batcher_settings *set)
-{
-    memset(f, 0, sizeof *f);
-    if (duckpond_open(test_path("b.duckdb"), NULL, &f->db) != DUCKPOND_OK)
-        return 1;
-    if (duckpond_connect(f->db, &f->conn) != DUCKPOND_OK)
-        return 2;
-    if (schema && duckpond_exec(f->conn, schema) != DUCKPOND_OK) {
-        fprintf(stderr, "    schema: %s\n", duckpond_conn_errmsg(f->conn));
-        return 3;
-    }
-    return duckpond_batcher_new(f->db, set, &f->b);
-}
-
-static void fx_close(struct fixture *f)
-{
-    duckpond_batcher_free(f->b);
-    duckpond_disconnect(f->conn);
-    duckpond_close(f->db);
-}
-
-static int64_t q64(struct fixture *f, const char *sql)
-{
-    int64_t v = -999;
-    if (duckpond_query_int64(f->conn, sql, &v) != DUCKPOND_OK)
-        fprintf(stderr, "    query failed: %s: %s\n", sql, duckpond_conn_errmsg(f->conn));
-    return v;
-}
 
 /* One row into t(id, v) as a single write; returns the submit status. */
 static int put_one(duckpond_batcher *b, const char *table, int64_t id, int64_t val, duckpond_ack ack,
